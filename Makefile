@@ -1,0 +1,39 @@
+# The README's two commands: `make serve` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+QUANZI := $(VENV)/bin/quanzi
+STAMP := $(VENV)/.quanzi-installed
+
+.PHONY: setup serve test test-all lint bootstrap clean
+
+setup: $(STAMP)
+
+# torch is pinned first: 2.13.0 is the CPU build on local disk; an unpinned torch
+# would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+# Command 1: set up, prepare the embedded defaults (schema, demo world, …), serve.
+serve: setup
+	$(QUANZI) bootstrap
+	$(QUANZI) serve
+
+bootstrap: setup
+	$(QUANZI) bootstrap
+
+# Command 2: set up and run the test suite (.ci/run calls exactly this).
+test: setup
+	$(VENV)/bin/pytest
+
+test-all: setup
+	$(VENV)/bin/pytest -m ""
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf .quanzi

@@ -1,0 +1,31 @@
+"""The Typer app and its command groups; command modules attach to these."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="quanzi",
+    help="Quanzi (圈子): moderation, scoring, retrieval and feed ranking for brand circles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+world_app = typer.Typer(help="Build and load simulated circle worlds.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
+data_app = typer.Typer(help="The shared public corpora: stats, splits, cards.",
+                       no_args_is_help=True)
+train_app = typer.Typer(help="Train models (logged to MLflow).", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks (not tests): print figures for the README.",
+                        no_args_is_help=True)
+
+app.add_typer(world_app, name="world")
+app.add_typer(db_app, name="db")
+app.add_typer(data_app, name="data")
+app.add_typer(train_app, name="train")
+app.add_typer(bench_app, name="bench")
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print a one-line error that says what to fix and return the exit to raise."""
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    return typer.Exit(code)

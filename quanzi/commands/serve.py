@@ -1,0 +1,36 @@
+"""``quanzi serve``: run the HTTP service."""
+
+from __future__ import annotations
+
+import typer
+
+from quanzi.cli_groups import app
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="Bind address (default QUANZI_HOST)."),
+    port: int | None = typer.Option(None, help="Port (default QUANZI_PORT)."),
+    workers: int | None = typer.Option(None, help="Worker processes (default QUANZI_WORKERS)."),
+) -> None:
+    """Start the service on the configured data directory and database."""
+    import uvicorn
+
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    settings.ensure_dirs()
+    from quanzi.storage.db import upgrade_schema
+
+    upgrade_schema(settings)
+    uvicorn.run(
+        "quanzi.serving.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+        # The app is imported by module path from the installed package: the checkout
+        # root is never put on sys.path (it would let ./datasets shadow HF `datasets`).
+        app_dir=None,
+    )

@@ -1,0 +1,118 @@
+"""The one typed settings object: every environment variable Quanzi reads is declared here.
+
+Nothing else in the code base reads ``os.environ``; components receive a ``Settings``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The source checkout (…/main) when running from an editable install or a clone.
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_corpora_dir() -> Path:
+    """Find ``shared/datasets`` beside the checkout, where the project keeps its corpora."""
+    for candidate in (Path.cwd() / "../shared/datasets", SOURCE_ROOT / "../shared/datasets"):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return (SOURCE_ROOT / "../shared/datasets").resolve()
+
+
+class Settings(BaseSettings):
+    """Configuration of one Quanzi deployment; two data directories never interfere."""
+
+    model_config = SettingsConfigDict(env_prefix="QUANZI_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = Field(
+        "development", description="Deployment kind; production refuses unsafe defaults."
+    )
+    data_dir: Path = Field(
+        Path("./.quanzi"),
+        description="Holds all state: database file, indexes, MLflow store, models, worlds.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL; default is a SQLite file in the data directory."
+    )
+    corpora_dir: Path = Field(
+        default_factory=_default_corpora_dir,
+        description="Folder with the shared public corpora (read-only).",
+    )
+    encoder: str | None = Field(
+        None,
+        description="Sentence-transformers path or Hugging Face id; default is Quanzi's own.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        None,
+        validation_alias="MLFLOW_TRACKING_URI",
+        description="MLflow tracking store; default is SQLite plus artifacts in the data dir.",
+    )
+    host: str = Field("127.0.0.1", description="Bind address of `quanzi serve`.")
+    port: int = Field(8000, ge=1, le=65535, description="Port of `quanzi serve`.")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
+    demo_posts: int = Field(
+        5000, ge=100, le=2_000_000, description="Posts in the demo world `make serve` loads."
+    )
+    demo_seed: int = Field(7, description="Seed of the demo world.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    torch_threads: int = Field(2, ge=1, le=256, description="Intra-op threads for inference.")
+
+    @field_validator("data_dir", "corpora_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production" and self.database_url is None:
+            raise ValueError(
+                "QUANZI_DATABASE_URL must be set in production (the SQLite default is for "
+                "development only)"
+            )
+        return self
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one or the data directory's SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'quanzi.db'}"
+
+    @cached_property
+    def resolved_mlflow_uri(self) -> str:
+        """The MLflow tracking URI in force."""
+        return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.data_dir / "mlartifacts"
+
+    @property
+    def worlds_dir(self) -> Path:
+        return self.data_dir / "worlds"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    def ensure_dirs(self) -> None:
+        """Create the data directory tree (idempotent)."""
+        for path in (self.data_dir, self.worlds_dir, self.index_dir, self.models_dir,
+                     self.cache_dir, self.mlflow_artifacts_dir):
+            path.mkdir(parents=True, exist_ok=True)
+
+
+def get_settings() -> Settings:
+    """Read the settings from the environment (a new object each call: no global state)."""
+    return Settings()

@@ -1,0 +1,327 @@
+"""SQLAlchemy 2 table definitions: the store the service and every command share.
+
+Ids of circles, users, items, orders and posts are strings chosen by the caller (the
+feed service's own ids), so ingest is idempotent by id. Hidden variables of the
+simulated circle world (true quality, true trust level, interests) are never stored
+here: they stay in the world's ``hidden/`` folder, out of the serving path's reach.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Deterministic constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+USER_KINDS = ("user", "creator", "merchant")
+USER_RELATION_KINDS = ("friend", "follow")
+BRAND_RELATION_KINDS = ("fan", "member", "past_buyer")
+POST_STATUSES = ("pending", "pass", "review", "reject", "removed")
+INTERACTION_KINDS = (
+    "impression", "click", "like", "favourite", "comment", "share", "hide", "report",
+)
+RULE_ACTIONS = ("block", "review")
+OVERRIDE_ACTIONS = ("pin", "boost", "remove")
+COLLECTION_STATUSES = ("draft", "published")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the shared naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
+class Circle(TimestampMixin, Base):
+    """A brand circle (品牌圈): one per brand, in one shopping category."""
+
+    __tablename__ = "circles"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="brand")
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    brand: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class User(TimestampMixin, Base):
+    """An account: an ordinary user, a (possibly certified) creator, or a merchant."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("kind", USER_KINDS), name="kind"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="user", index=True)
+    display_name: Mapped[str] = mapped_column(String(200), default="")
+    follower_count: Mapped[int] = mapped_column(Integer, default=0)
+    creator_certified: Mapped[bool] = mapped_column(Boolean, default=False)
+    account_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # For merchant accounts: the brand circle the merchant runs.
+    merchant_circle_id: Mapped[str | None] = mapped_column(
+        ForeignKey("circles.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class UserRelation(TimestampMixin, Base):
+    """A directed user→user edge; friendship is stored in both directions."""
+
+    __tablename__ = "user_relations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "kind", "other_id", name="edge"),
+        CheckConstraint(_in("kind", USER_RELATION_KINDS), name="kind"),
+        Index("ix_user_relations_other", "other_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    other_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+
+
+class BrandRelation(TimestampMixin, Base):
+    """A user's relation to a brand circle: fan, member or past buyer, active or silent."""
+
+    __tablename__ = "brand_relations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "circle_id", "kind", name="edge"),
+        CheckConstraint(_in("kind", BRAND_RELATION_KINDS), name="kind"),
+        Index("ix_brand_relations_circle", "circle_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Item(TimestampMixin, Base):
+    """A product (SKU) sold in a brand circle's store."""
+
+    __tablename__ = "items"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
+                                           index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    price: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class Order(Base):
+    """A purchase; a post by the buyer about the item after this time is a verified purchase."""
+
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_user_item", "user_id", "item_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Post(Base):
+    """A circle post; ``status`` is the moderation outcome, text is stored exactly as written."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        CheckConstraint(_in("status", POST_STATUSES), name="status"),
+        Index("ix_posts_circle_created", "circle_id", "created_at"),
+        Index("ix_posts_author_created", "author_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    item_id: Mapped[str | None] = mapped_column(
+        ForeignKey("items.id", ondelete="SET NULL"), nullable=True
+    )
+    order_id: Mapped[str | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="SET NULL"), nullable=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    image_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class PostScore(Base):
+    """One model version's output for one post (moderation, quality, trust, …)."""
+
+    __tablename__ = "post_scores"
+    __table_args__ = (
+        UniqueConstraint("post_id", "model_name", "model_version", name="version"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
+                                         index=True)
+    model_name: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    label: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class Interaction(Base):
+    """A viewer's action on a post, as logged by the feed service."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        CheckConstraint(_in("kind", INTERACTION_KINDS), name="kind"),
+        Index("ix_interactions_user_created", "user_id", "created_at"),
+        Index("ix_interactions_post_kind", "post_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Collection(TimestampMixin, Base):
+    """An editor's collection (合集) of posts for the banner or an editorial slot."""
+
+    __tablename__ = "collections"
+    __table_args__ = (CheckConstraint(_in("status", COLLECTION_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
+                                           index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
+
+
+class CollectionItem(Base):
+    """A post in a collection, at a position."""
+
+    __tablename__ = "collection_items"
+
+    collection_id: Mapped[int] = mapped_column(
+        ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    )
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReviewItem(TimestampMixin, Base):
+    """A post waiting in the moderation review queue, with why it was sent there."""
+
+    __tablename__ = "review_queue"
+    __table_args__ = (Index("ix_review_queue_status", "status", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
+                                         unique=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
+    reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+
+
+class ReviewDecision(TimestampMixin, Base):
+    """An editor's decision on a queued post; it becomes training data for the next run."""
+
+    __tablename__ = "review_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("review_queue.id", ondelete="CASCADE"),
+                                           index=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    editor: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+
+
+class CircleRule(TimestampMixin, Base):
+    """A circle's own blocked or review-only term, matched after normalisation."""
+
+    __tablename__ = "circle_rules"
+    __table_args__ = (
+        UniqueConstraint("circle_id", "term", name="term"),
+        CheckConstraint(_in("action", RULE_ACTIONS), name="action"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
+                                           index=True)
+    term: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(16))
+
+
+class HotListOverride(TimestampMixin, Base):
+    """An editor's hand adjustment of a circle's hot list (pin, boost, remove)."""
+
+    __tablename__ = "hotlist_overrides"
+    __table_args__ = (
+        UniqueConstraint("circle_id", "post_id", name="post"),
+        CheckConstraint(_in("action", OVERRIDE_ACTIONS), name="action"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
+                                           index=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))
+    # pin: the 1-based position; boost: a multiplier on heat; remove: unused.
+    value: Mapped[float] = mapped_column(Float, default=0.0)
+    editor: Mapped[str] = mapped_column(String(64), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
