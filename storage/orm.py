@@ -16,7 +16,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -28,6 +27,8 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from quanzi.storage.types import UTCDateTime
 
 # Deterministic constraint names, so Alembic migrations are identical on SQLite and PostgreSQL.
 NAMING = {
@@ -59,12 +60,12 @@ class Base(DeclarativeBase):
     """Declarative base with the shared naming convention."""
 
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
 
 
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), nullable=False
+        UTCDateTime(), server_default=func.now(), nullable=False
     )
 
 
@@ -92,7 +93,7 @@ class User(TimestampMixin, Base):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     follower_count: Mapped[int] = mapped_column(Integer, default=0)
     creator_certified: Mapped[bool] = mapped_column(Boolean, default=False)
-    account_created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    account_created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # For merchant accounts: the brand circle the merchant runs.
     merchant_circle_id: Mapped[str | None] = mapped_column(
         ForeignKey("circles.id", ondelete="SET NULL"), nullable=True
@@ -104,7 +105,7 @@ class UserRelation(TimestampMixin, Base):
 
     __tablename__ = "user_relations"
     __table_args__ = (
-        UniqueConstraint("user_id", "kind", "other_id", name="edge"),
+        UniqueConstraint("user_id", "kind", "other_id", name="uq_user_relations_edge"),
         CheckConstraint(_in("kind", USER_RELATION_KINDS), name="kind"),
         Index("ix_user_relations_other", "other_id", "kind"),
     )
@@ -121,7 +122,7 @@ class BrandRelation(TimestampMixin, Base):
 
     __tablename__ = "brand_relations"
     __table_args__ = (
-        UniqueConstraint("user_id", "circle_id", "kind", name="edge"),
+        UniqueConstraint("user_id", "circle_id", "kind", name="uq_brand_relations_edge"),
         CheckConstraint(_in("kind", BRAND_RELATION_KINDS), name="kind"),
         Index("ix_brand_relations_circle", "circle_id", "kind"),
     )
@@ -155,7 +156,7 @@ class Order(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Post(Base):
@@ -180,9 +181,9 @@ class Post(Base):
     text: Mapped[str] = mapped_column(Text)
     image_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
 
 
@@ -191,7 +192,8 @@ class PostScore(Base):
 
     __tablename__ = "post_scores"
     __table_args__ = (
-        UniqueConstraint("post_id", "model_name", "model_version", name="version"),
+        UniqueConstraint("post_id", "model_name", "model_version",
+                         name="uq_post_scores_version"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
@@ -204,7 +206,7 @@ class PostScore(Base):
     label: Mapped[str | None] = mapped_column(String(32), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
+        UTCDateTime(), server_default=func.now()
     )
 
 
@@ -225,7 +227,7 @@ class Interaction(Base):
     kind: Mapped[str] = mapped_column(String(16))
     position: Mapped[int | None] = mapped_column(Integer, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Collection(TimestampMixin, Base):
@@ -242,9 +244,9 @@ class Collection(TimestampMixin, Base):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     created_by: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+        UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(),
                                                           nullable=True)
 
 
@@ -296,7 +298,7 @@ class CircleRule(TimestampMixin, Base):
 
     __tablename__ = "circle_rules"
     __table_args__ = (
-        UniqueConstraint("circle_id", "term", name="term"),
+        UniqueConstraint("circle_id", "term", name="uq_circle_rules_term"),
         CheckConstraint(_in("action", RULE_ACTIONS), name="action"),
     )
 
@@ -312,7 +314,7 @@ class HotListOverride(TimestampMixin, Base):
 
     __tablename__ = "hotlist_overrides"
     __table_args__ = (
-        UniqueConstraint("circle_id", "post_id", name="post"),
+        UniqueConstraint("circle_id", "post_id", name="uq_hotlist_overrides_post"),
         CheckConstraint(_in("action", OVERRIDE_ACTIONS), name="action"),
     )
 
@@ -324,4 +326,4 @@ class HotListOverride(TimestampMixin, Base):
     # pin: the 1-based position; boost: a multiplier on heat; remove: unused.
     value: Mapped[float] = mapped_column(Float, default=0.0)
     editor: Mapped[str] = mapped_column(String(64), default="")
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

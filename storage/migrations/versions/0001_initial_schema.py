@@ -41,7 +41,7 @@ def upgrade() -> None:
     sa.CheckConstraint("action IN ('block', 'review')", name=op.f('ck_circle_rules_action')),
     sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_circle_rules_circle_id_circles'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_circle_rules')),
-    sa.UniqueConstraint('circle_id', 'term', name='term')
+    sa.UniqueConstraint('circle_id', 'term', name='uq_circle_rules_term')
     )
     with op.batch_alter_table('circle_rules', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_circle_rules_circle_id'), ['circle_id'], unique=False)
@@ -102,7 +102,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_brand_relations_circle_id_circles'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_brand_relations_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_brand_relations')),
-    sa.UniqueConstraint('user_id', 'circle_id', 'kind', name='edge')
+    sa.UniqueConstraint('user_id', 'circle_id', 'kind', name='uq_brand_relations_edge')
     )
     with op.batch_alter_table('brand_relations', schema=None) as batch_op:
         batch_op.create_index('ix_brand_relations_circle', ['circle_id', 'kind'], unique=False)
@@ -129,7 +129,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['other_id'], ['users.id'], name=op.f('fk_user_relations_other_id_users'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_user_relations_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_relations')),
-    sa.UniqueConstraint('user_id', 'kind', 'other_id', name='edge')
+    sa.UniqueConstraint('user_id', 'kind', 'other_id', name='uq_user_relations_edge')
     )
     with op.batch_alter_table('user_relations', schema=None) as batch_op:
         batch_op.create_index('ix_user_relations_other', ['other_id', 'kind'], unique=False)
@@ -179,7 +179,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_hotlist_overrides_circle_id_circles'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_hotlist_overrides_post_id_posts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_hotlist_overrides')),
-    sa.UniqueConstraint('circle_id', 'post_id', name='post')
+    sa.UniqueConstraint('circle_id', 'post_id', name='uq_hotlist_overrides_post')
     )
     with op.batch_alter_table('hotlist_overrides', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_hotlist_overrides_circle_id'), ['circle_id'], unique=False)
@@ -212,7 +212,7 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['posts.id'], name=op.f('fk_post_scores_post_id_posts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_post_scores')),
-    sa.UniqueConstraint('post_id', 'model_name', 'model_version', name='version')
+    sa.UniqueConstraint('post_id', 'model_name', 'model_version', name='uq_post_scores_version')
     )
     with op.batch_alter_table('post_scores', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_post_scores_post_id'), ['post_id'], unique=False)
