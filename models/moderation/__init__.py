@@ -1,0 +1,1 @@
+"""Moderation: learned label models plus rule detectors that explain themselves."""
