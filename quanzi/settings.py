@@ -59,7 +59,9 @@ class Settings(BaseSettings):
         5000, ge=100, le=2_000_000, description="Posts in the demo world `make serve` loads."
     )
     demo_seed: int = Field(7, description="Seed of the demo world.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Log level of the service."
+    )
     torch_threads: int = Field(2, ge=1, le=256, description="Intra-op threads for inference.")
 
     @field_validator("data_dir", "corpora_dir")
@@ -116,3 +118,27 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Read the settings from the environment (a new object each call: no global state)."""
     return Settings()
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a settings field."""
+    info = Settings.model_fields[field]
+    if isinstance(info.validation_alias, str):
+        return info.validation_alias
+    return f"QUANZI_{field.upper()}"
+
+
+def settings_table() -> str:
+    """Markdown rows documenting every variable (the README's configuration table)."""
+    defaults = {
+        "data_dir": "`./.quanzi`",
+        "database_url": "`sqlite:///$QUANZI_DATA_DIR/quanzi.db`",
+        "corpora_dir": "`../shared/datasets`",
+        "encoder": "Quanzi's own (packaged)",
+        "mlflow_tracking_uri": "`sqlite:///$QUANZI_DATA_DIR/mlflow.db`",
+    }
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = defaults.get(name, f"`{info.default}`")
+        rows.append(f"| `{env_name(name)}` | {default} | {info.description or ''} |")
+    return "\n".join(rows)

@@ -42,3 +42,13 @@ def test_bad_values_are_refused(monkeypatch) -> None:
     monkeypatch.setenv("QUANZI_PORT", "70000")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_readme_configuration_table_lists_every_variable() -> None:
+    from pathlib import Path
+
+    from quanzi.settings import settings_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("<!-- settings-table:start -->")[1].split("<!-- settings-table:end -->")[0]
+    assert block.strip() == settings_table().strip(), "run: quanzi config --markdown"

@@ -34,3 +34,16 @@ def serve(
         # root is never put on sys.path (it would let ./datasets shadow HF `datasets`).
         app_dir=None,
     )
+
+
+@app.command("config")
+def show_config(markdown: bool = typer.Option(False, help="Print the README's table.")) -> None:
+    """Print the settings in force (or the README's configuration table)."""
+    from quanzi.settings import Settings, env_name, settings_table
+
+    if markdown:
+        print(settings_table())
+        return
+    settings = Settings()
+    for name in Settings.model_fields:
+        print(f"{env_name(name)}={getattr(settings, name)}")
