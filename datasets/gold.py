@@ -81,4 +81,9 @@ def load_quality_gold(corpora_dir: Path | None = None) -> pd.DataFrame:
     first = ann[ann["pass"] == 1].drop_duplicates("gold_id")
     reviews = load_reviews(corpora_dir)[["corpus", "row", "text", "norm", "category", "label",
                                          "split"]]
-    return first.merge(reviews, on=["corpus", "row"], how="left", validate="one_to_one")
+    gold = first.merge(reviews, on=["corpus", "row"], how="left", validate="one_to_one")
+    missing = gold["text"].isna().sum()
+    if missing:
+        raise ValueError(f"{missing} gold items no longer match a corpus row: corpora changed?")
+    gold["band"] = gold["norm"].str.len().map(length_band)
+    return gold
