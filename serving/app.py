@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from quanzi import __version__
-from quanzi.serving.api.routes import health
+from quanzi.serving.api.routes import circles, health, posts, users
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 
@@ -32,5 +32,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Moderation, scoring, retrieval and ranking for brand circles (圈子).",
         lifespan=lifespan,
     )
-    app.include_router(health.router)
+    for module in (health, circles, users, posts):
+        app.include_router(module.router)
     return app

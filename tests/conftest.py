@@ -142,6 +142,12 @@ def session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+@pytest.fixture(scope="session")
+def factory_class() -> type[factories.Factory]:
+    """The row-factory class, for tests that open sessions of their own."""
+    return factories.Factory
+
+
 @pytest.fixture
 def factory(session: Session) -> factories.Factory:
     """Row factories writing into ``session``."""

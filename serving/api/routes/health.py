@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
-from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from quanzi.serving.api.deps import StateDep
+from quanzi.storage.db import current_revision
 
 router = APIRouter(tags=["health"])
 
@@ -16,12 +17,19 @@ def read_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "Database unreachable or schema missing"}})
 def read_readiness(state: StateDep) -> dict[str, object]:
-    """The process can serve: the database answers and its schema is in place."""
+    """The process can serve: the database answers and its schema is at this code's revision."""
     try:
-        with state.engine.connect() as conn:
-            conn.execute(text("SELECT 1 FROM circles LIMIT 1"))
-    except Exception as exc:  # the probe reports, it never raises a traceback
-        raise HTTPException(503, detail=f"database not ready: {exc.__class__.__name__}") from exc
-    return {"status": "ready", "database": state.engine.dialect.name}
+        revision = current_revision(state.engine)
+    except SQLAlchemyError as exc:  # the probe reports, it never raises a traceback
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:200]
+        raise HTTPException(503, detail=f"database unreachable: {reason}") from exc
+    if revision is None:
+        raise HTTPException(503, detail="database schema missing: run `quanzi db upgrade`")
+    if revision != state.schema_head:
+        raise HTTPException(
+            503, detail=f"database schema at revision {revision}, this code needs "
+                        f"{state.schema_head}: run `quanzi db upgrade`"
+        )
+    return {"status": "ready", "database": state.engine.dialect.name, "revision": revision}

@@ -1,0 +1,61 @@
+"""The one-method interfaces of the pipeline's components."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.store import FeedStore
+
+
+class Source(Protocol):
+    """Proposes candidate post ids."""
+
+    name: str
+
+    def enabled(self, query: FeedQuery) -> bool: ...
+
+    def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]: ...
+
+
+class Hydrator(Protocol):
+    """Fills the columns it owns, in place."""
+
+    name: str
+
+    def hydrate(self, query: FeedQuery, store: FeedStore, candidates: CandidateSet) -> None: ...
+
+
+class Filter(Protocol):
+    """Returns a keep-mask; the runner records what was removed and by whom."""
+
+    name: str
+
+    def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray: ...
+
+
+@dataclass
+class Scored:
+    """Scores with each feature's additive contribution (for the 'why it ranked' reasons)."""
+
+    scores: np.ndarray  # (n,)
+    contributions: dict[str, np.ndarray]  # name → (n,)
+
+
+class Scorer(Protocol):
+    name: str
+
+    def score(self, query: FeedQuery, candidates: CandidateSet) -> Scored: ...
+
+
+class Selector(Protocol):
+    """Returns the indices of the candidates to keep, in final order."""
+
+    name: str
+
+    def select(self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray,
+               limit: int) -> np.ndarray: ...

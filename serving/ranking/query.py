@@ -1,0 +1,40 @@
+"""What one ranking request knows: the query and the viewer's context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from quanzi.serving.ranking.params import Phase, RankingParams
+
+
+@dataclass(frozen=True)
+class ViewerContext:
+    """The viewer's social graph and history, loaded once per request."""
+
+    viewer_id: str
+    friends: frozenset[str] = frozenset()
+    seen_posts: frozenset[str] = frozenset()
+    negative_posts: frozenset[str] = frozenset()  # hidden or reported by the viewer
+    negative_authors: frozenset[str] = frozenset()  # authors of those posts
+    blocked_authors: frozenset[str] = frozenset()
+    engaged_posts: tuple[str, ...] = ()  # recent positive engagement, newest first
+    interest: np.ndarray | None = None  # (d,) unit vector: mean of engaged embeddings
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """One feed request after validation and parameter resolution."""
+
+    viewer: ViewerContext
+    circle_id: str
+    limit: int
+    now: datetime
+    phase: Phase
+    params: RankingParams
+    candidate_ids: tuple[str, ...] | None = None
+    exclude_seen: bool = True
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+    arm: str = "control"

@@ -1,0 +1,22 @@
+"""Recent posts by the viewer's friends (L1 for this viewer), in any circle."""
+
+from __future__ import annotations
+
+from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.store import FeedStore
+
+DAY = 86_400.0
+
+
+class FriendsPostsSource:
+    name = "friends"
+
+    def __init__(self, limit: int = 100) -> None:
+        self.limit = limit
+
+    def enabled(self, query: FeedQuery) -> bool:
+        return query.candidate_ids is None and bool(query.viewer.friends)
+
+    def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
+        since = query.now.timestamp() - query.params.max_age_days * DAY
+        return store.posts_by_authors(query.viewer.friends, since, self.limit)
