@@ -53,9 +53,9 @@ class Scorer(Protocol):
 
 
 class Selector(Protocol):
-    """Returns the indices of the candidates to keep, in final order."""
+    """Takes candidate indices in ranked order and returns the indices it keeps, in order."""
 
     name: str
 
     def select(self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray,
-               limit: int) -> np.ndarray: ...
+               order: np.ndarray) -> np.ndarray: ...

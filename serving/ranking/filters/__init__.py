@@ -1,0 +1,1 @@
+"""Ranking pipeline: filters stage components."""

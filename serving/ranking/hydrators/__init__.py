@@ -1,0 +1,1 @@
+"""Ranking pipeline: hydrators stage components."""

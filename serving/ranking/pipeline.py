@@ -1,0 +1,145 @@
+"""The runner: order, timing, error isolation. Components hold business logic only."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.components import Filter, Hydrator, Scorer, Selector, Source
+from quanzi.serving.ranking.filters.age_filter import AgeFilter
+from quanzi.serving.ranking.filters.moderation_filter import ModerationFilter
+from quanzi.serving.ranking.filters.negative_feedback_filter import NegativeFeedbackFilter
+from quanzi.serving.ranking.filters.previously_seen_filter import PreviouslySeenFilter
+from quanzi.serving.ranking.filters.trust_level_filter import TrustLevelFilter
+from quanzi.serving.ranking.hydrators.post_features_hydrator import PostFeaturesHydrator
+from quanzi.serving.ranking.hydrators.viewer_relation_hydrator import ViewerRelationHydrator
+from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.scorers.weighted_scorer import WeightedScorer
+from quanzi.serving.ranking.selectors.author_cap_selector import AuthorCapSelector
+from quanzi.serving.ranking.selectors.mmr_selector import MMRSelector
+from quanzi.serving.ranking.sources.circle_recent_source import CircleRecentSource
+from quanzi.serving.ranking.sources.friends_posts_source import FriendsPostsSource
+from quanzi.serving.ranking.sources.given_candidates_source import GivenCandidatesSource
+from quanzi.serving.ranking.sources.similar_posts_source import SimilarPostsSource
+from quanzi.serving.ranking.store import FeedStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RankedItem:
+    """One post in the served list, with its viewer-relative level and why it ranked."""
+
+    post_id: str
+    score: float
+    trust_level: int
+    source: str
+    reasons: list[tuple[str, float]]  # top contributions, largest first
+
+
+@dataclass
+class RankingResult:
+    items: list[RankedItem]
+    n_candidates: int
+    removed: dict[str, int] = field(default_factory=dict)  # filter name → posts removed
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class RankingPipeline:
+    """sources → hydrators → filters → scorer → selectors → top ``limit``."""
+
+    def __init__(self, sources: list[Source], hydrators: list[Hydrator], filters: list[Filter],
+                 scorer: Scorer, selectors: list[Selector], top_reasons: int = 3) -> None:
+        self.sources = sources
+        self.hydrators = hydrators
+        self.filters = filters
+        self.scorer = scorer
+        self.selectors = selectors
+        self.top_reasons = top_reasons
+
+    @classmethod
+    def default(cls) -> RankingPipeline:
+        """The production pipeline, stages in request order (README lists them)."""
+        return cls(
+            sources=[GivenCandidatesSource(), CircleRecentSource(), FriendsPostsSource(),
+                     SimilarPostsSource()],
+            hydrators=[PostFeaturesHydrator(), ViewerRelationHydrator()],
+            filters=[ModerationFilter(), PreviouslySeenFilter(), NegativeFeedbackFilter(),
+                     AgeFilter(), TrustLevelFilter()],
+            scorer=WeightedScorer(),
+            selectors=[AuthorCapSelector(), MMRSelector()],
+        )
+
+    def rank(self, query: FeedQuery, store: FeedStore) -> RankingResult:
+        result = RankingResult(items=[], n_candidates=0)
+        clock = time.perf_counter
+
+        t = clock()
+        ids: dict[str, str] = {}
+        for source in self.sources:
+            if not source.enabled(query):
+                continue
+            try:
+                for pid in source.fetch(query, store):
+                    ids.setdefault(pid, source.name)
+            except Exception as exc:  # one failing source must not fail the feed
+                log.exception("source %s failed", source.name)
+                result.errors.append(f"source {source.name}: {exc.__class__.__name__}")
+        candidates = CandidateSet.from_ids(list(ids), list(ids.values()))
+        result.n_candidates = len(candidates)
+        result.stage_ms["sources"] = (clock() - t) * 1000
+
+        t = clock()
+        for hydrator in self.hydrators:
+            try:
+                hydrator.hydrate(query, store, candidates)
+            except Exception as exc:  # missing features fall back to safe defaults
+                log.exception("hydrator %s failed", hydrator.name)
+                result.errors.append(f"hydrator {hydrator.name}: {exc.__class__.__name__}")
+        result.stage_ms["hydration"] = (clock() - t) * 1000
+
+        t = clock()
+        for flt in self.filters:
+            if len(candidates) == 0:
+                break
+            try:
+                keep = np.asarray(flt.keep(query, candidates), dtype=bool)
+            except Exception as exc:  # filters fail closed: drop all rather than leak
+                log.exception("filter %s failed", flt.name)
+                result.errors.append(f"filter {flt.name}: {exc.__class__.__name__}")
+                keep = np.zeros(len(candidates), dtype=bool)
+            result.removed[flt.name] = int((~keep).sum())
+            candidates = candidates.take(keep)
+        result.stage_ms["filters"] = (clock() - t) * 1000
+
+        t = clock()
+        scored = self.scorer.score(query, candidates)
+        order = np.argsort(-scored.scores, kind="stable")
+        result.stage_ms["scoring"] = (clock() - t) * 1000
+
+        t = clock()
+        for selector in self.selectors:
+            order = selector.select(query, candidates, scored.scores, order)
+        order = order[: query.limit]
+        result.stage_ms["selection"] = (clock() - t) * 1000
+
+        names = list(scored.contributions)
+        contrib = np.stack([scored.contributions[n] for n in names], axis=1) if names else None
+        for i in order:
+            reasons: list[tuple[str, float]] = []
+            if contrib is not None:
+                top = np.argsort(-np.abs(contrib[i]))[: self.top_reasons]
+                reasons = [(names[j], round(float(contrib[i, j]), 4)) for j in top]
+            result.items.append(RankedItem(
+                post_id=str(candidates.post_ids[i]),
+                score=round(float(scored.scores[i]), 6),
+                trust_level=int(candidates.cols["viewer_level"][i]),
+                source=str(candidates.sources[i]) if candidates.sources is not None else "",
+                reasons=reasons,
+            ))
+        return result

@@ -1,0 +1,1 @@
+"""Ranking pipeline: scorers stage components."""

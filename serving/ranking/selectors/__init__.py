@@ -1,0 +1,1 @@
+"""Ranking pipeline: selectors stage components."""

@@ -1,0 +1,1 @@
+"""Ranking pipeline: sources stage components."""
