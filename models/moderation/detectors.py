@@ -68,6 +68,7 @@ QQ_WORDS = ("qq群", "q群", "qq", "扣扣", "抠抠", "企鹅号", "球球", "�
 PHONE_WORDS = ("手机号", "手机", "电话", "tel", "联系方式", "打我", "call")
 PLATFORM_WORDS = ("抖音", "快手", "小红书", "闲鱼", "微博", "b站", "哔哩哔哩", "拼多多", "得物",
                   "ins", "tiktok", "dy", "xhs")
+_ADD_TARGET_STARTS = frozenset(w[0] for w in (*WECHAT_WORDS, *WECHAT_SHORT, *QQ_WORDS))
 GROUP_WORDS = ("群号", "进群", "加群", "拉群", "入群")
 ADD_WORDS = ("加我", "加", "+", "添加", "联系", "找我", "私我", "私聊", "私信", "扫码", "滴滴",
              "dd", "戳", "搜")
@@ -98,7 +99,7 @@ _ADDRESS = re.compile(
 # Numbers that look like a mobile number but are introduced as something else.
 _NOT_A_PHONE = re.compile(r"(订单|单号|运单|快递|编号|型号|序列号|条码|批号|sn|imei)[号:]?$")
 # Punctuation that separates numbers (prices, dates) rather than obfuscating one number.
-_NUMBER_BREAKS = set("()（）,，、;；")
+_NUMBER_BREAKS = set("()（）,，、;；=＝")  # "=": arithmetic (1999+299=2298), not a number
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10x98765432"
 
@@ -118,6 +119,8 @@ def id_card_valid(number: str) -> bool:
 def _is_filler(ch: str) -> bool:
     if ch in FILLER:
         return True
+    if "\ufe00" <= ch <= "\ufe0f":
+        return True  # variation selectors: the U+FE0F of "❤️" would split a number
     cat = unicodedata.category(ch)
     return cat in ("So", "Sk", "Zs") and ch not in PLUS_SIGNS  # emoji and symbols
 
@@ -150,7 +153,20 @@ def _views(text: str) -> tuple[_View, _View]:
             continue
         chars.append(DIGIT_LOOKALIKES.get(ch, ch))
         src.append(off)
-    return plain, _View("".join(chars), src)
+    # "+" stays as a call to add when an account word follows ("+v", "好用+薇"); between
+    # two ASCII letters or digits (1+3+8, q+q) or before anything else (微+信) it is filler.
+    keep = [
+        ch != "+" or i == 0 or i == len(chars) - 1
+        or (chars[i + 1] in _ADD_TARGET_STARTS
+            and not (_ascii_alnum(chars[i - 1]) and _ascii_alnum(chars[i + 1])))
+        for i, ch in enumerate(chars)
+    ]
+    return plain, _View("".join(c for c, k in zip(chars, keep, strict=True) if k),
+                        [o for o, k in zip(src, keep, strict=True) if k])
+
+
+def _ascii_alnum(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
 
 
 @lru_cache(maxsize=1)
@@ -160,7 +176,7 @@ def _keyword_patterns() -> list[tuple[str, re.Pattern[str]]]:
     def alt(words: tuple[str, ...]) -> str:
         return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
-    tail = r"(?:号码|号|id|账号|是|为|搜|在)?"
+    tail = r"(?:群号|群|号码|号|id|账号|是|为|搜|在)?"
     handle = r"(?P<h>[a-z][a-z0-9_-]{5,19}|\d{5,12})"
     add = rf"(?:{alt(ADD_WORDS)})(?:我|本人)?的?"
     return [

@@ -28,6 +28,10 @@ def _one(hits, subtype):
         ("1🌸3🌸8🌸0🌸0🌸1🌸3🌸8🌸0🌸0🌸0", "phone", "13800138000"),
         ("小红书搜 lily_2023 看全部", "other_platform", "lily_2023"),
         ("详情见 http://t.cn/abcd", "url", "http://t.cn/abcd"),
+        ("联系1+3+8+0+0+1+3+8+0+0+0", "phone", "13800138000"),
+        ("加我微+信：a+b+c+1+2+3", "wechat", "abc123"),
+        ("微❤️信：1❤️3❤️8❤️0❤️0❤️1❤️3❤️8❤️0❤️0❤️0", "wechat", "13800138000"),
+        ("扣扣群：12345678", "qq", "12345678"),
         ("邮箱 abc.d@qq.com", "email", "abc.d@qq.com"),
     ],
 )
@@ -46,6 +50,7 @@ def test_contact_obfuscations_are_decoded(text: str, subtype: str, evidence: str
         "这款手机13年买的用了五年",
         "订单号：19513967161 衣服偏薄",
         "原价1799（1999-200）还挺划算",
+        "1999+299=2298元，质量+服务都好，好评+1",
         "Series 60 Developer Platform 2.0",
         "房间在3楼，离地铁2号线500米",
         "位于上海市羽山路166号，交通方便",
