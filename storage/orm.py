@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -327,3 +328,35 @@ class HotListOverride(TimestampMixin, Base):
     value: Mapped[float] = mapped_column(Float, default=0.0)
     editor: Mapped[str] = mapped_column(String(64), default="")
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PostEmbedding(Base):
+    """A post's vector under one encoder version: what every worker's index is built from.
+
+    Stored so that a worker (or ``quanzi index rebuild``) never re-embeds a post another
+    process has embedded; ``vector`` is little-endian float32 bytes, L2-normalised.
+    """
+
+    __tablename__ = "post_embeddings"
+
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    encoder_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    dim: Mapped[int] = mapped_column(Integer)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class IndexChange(Base):
+    """One entry of the index change log: "post ``post_id`` may have changed, re-read it".
+
+    Workers tail it by ``seq`` to keep their in-memory indexes in step with the store. No
+    foreign key: the entry must outlive a deleted post so that workers drop it too.
+    """
+
+    __tablename__ = "index_changes"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    post_id: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())

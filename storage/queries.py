@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Subquery, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from quanzi.storage.orm import (
@@ -120,40 +120,39 @@ def _post_rows_query() -> Select[Any]:
     return select(Post, verified).outerjoin(Order, Order.id == Post.order_id)
 
 
-def _post_counts() -> Subquery:
-    return (
-        select(Post.circle_id, func.count().label("n"))
+def _post_counts(session: Session, circle_ids: Sequence[str]) -> dict[str, int]:
+    """Stored posts per circle, for just these circles (served by the circle_id index)."""
+    if not circle_ids:
+        return {}
+    rows = session.execute(
+        select(Post.circle_id, func.count())
+        .where(Post.circle_id.in_(list(circle_ids)))
         .group_by(Post.circle_id)
-        .subquery("post_counts")
-    )
+    ).all()
+    return {circle_id: int(n) for circle_id, n in rows}
 
 
 def get_circle(session: Session, circle_id: str) -> CircleSummary | None:
     """One circle with its number of stored posts, or ``None``."""
-    counts = _post_counts()
-    row = session.execute(
-        select(Circle, func.coalesce(counts.c.n, 0))
-        .outerjoin(counts, counts.c.circle_id == Circle.id)
-        .where(Circle.id == circle_id)
-    ).first()
-    return CircleSummary(row[0], int(row[1])) if row else None
+    circle = session.get(Circle, circle_id)
+    if circle is None:
+        return None
+    return CircleSummary(circle, _post_counts(session, [circle_id]).get(circle_id, 0))
 
 
 def list_circles(
     session: Session, *, category: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[CircleSummary], int]:
     """Circles ordered by id (stable across calls) and the total matching ``category``."""
-    counts = _post_counts()
-    query = select(Circle, func.coalesce(counts.c.n, 0)).outerjoin(
-        counts, counts.c.circle_id == Circle.id
-    )
+    query = select(Circle)
     total_query = select(func.count()).select_from(Circle)
     if category is not None:
         query = query.where(Circle.category == category)
         total_query = total_query.where(Circle.category == category)
-    rows = session.execute(query.order_by(Circle.id).limit(limit).offset(offset)).all()
+    circles = list(session.scalars(query.order_by(Circle.id).limit(limit).offset(offset)))
+    counts = _post_counts(session, [c.id for c in circles])
     total = session.execute(total_query).scalar_one()
-    return [CircleSummary(c, int(n)) for c, n in rows], int(total)
+    return [CircleSummary(c, counts.get(c.id, 0)) for c in circles], int(total)
 
 
 def get_user(session: Session, user_id: str) -> UserDetail | None:
