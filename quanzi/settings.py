@@ -63,6 +63,17 @@ class Settings(BaseSettings):
         "info", description="Log level of the service."
     )
     torch_threads: int = Field(2, ge=1, le=256, description="Intra-op threads for inference.")
+    index_threads: int = Field(
+        1, ge=1, le=256, description="FAISS OpenMP threads per process (search and build)."
+    )
+    index_flat_max: int = Field(
+        50_000, ge=1, description="Up to this many vectors the index is exact (flat inner "
+        "product); beyond it, HNSW."
+    )
+    index_sync_interval_ms: int = Field(
+        1000, ge=50, le=600_000, description="How often each worker applies the index change "
+        "log (the bound on how stale a worker's index can be)."
+    )
 
     @field_validator("data_dir", "corpora_dir")
     @classmethod
