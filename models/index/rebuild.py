@@ -7,8 +7,21 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sqlalchemy import Engine, select
 
-from quanzi.models.index.sync import INDEXABLE_STATUSES, StoreReader, write_embeddings
-from quanzi.models.index.vector_index import IndexConfig, ProgressFn, VectorIndex
+from quanzi.models.index.persistence import load_or_rebuild
+from quanzi.models.index.sync import (
+    INDEXABLE_STATUSES,
+    IndexSync,
+    StoreReader,
+    SyncReport,
+    write_embeddings,
+)
+from quanzi.models.index.vector_index import (
+    IndexConfig,
+    ProgressFn,
+    VectorIndex,
+    configure_threads,
+)
+from quanzi.settings import Settings
 from quanzi.storage.db import session_factory, session_scope
 from quanzi.storage.orm import Post, PostEmbedding
 
@@ -100,3 +113,22 @@ def embed_missing(engine: Engine, encoder_version: str,
         if progress is not None:
             progress(len(chunk))
     return len(todo)
+
+
+def open_worker_index(settings: Settings, engine: Engine, encoder_version: str,
+                      dim: int | None = None) -> tuple[IndexSync, SyncReport, str | None]:
+    """What a worker's lifespan runs at startup: load (or rebuild) the index, reconcile it.
+
+    Returns the sync object (call ``run_in_thread()`` then, and ``stop()`` at shutdown),
+    what the reconcile changed, and why a rebuild happened (``None`` when the saved index
+    loaded). Workers save nothing afterwards: only ``quanzi index rebuild`` and a startup
+    rebuild write the index folder, so two workers never race on it.
+    """
+    configure_threads(settings)
+    config = IndexConfig.from_settings(settings)
+    reader = StoreReader(engine, encoder_version)
+    index, rebuilt = load_or_rebuild(
+        settings.index_dir, encoder_version,
+        lambda: rebuild_from_store(reader, config, dim), config)
+    sync = IndexSync(index, reader, interval_s=settings.index_sync_interval_ms / 1000)
+    return sync, sync.startup(), rebuilt

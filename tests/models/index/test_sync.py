@@ -161,3 +161,19 @@ def test_write_embeddings_refuses_mismatched_input(session: Session) -> None:
     with pytest.raises(ValueError, match="zero"):
         write_embeddings(session, VERSION, ["a"], np.zeros((1, DIM)))
     assert session_factory  # the module's session helpers stay importable for workers
+
+
+def test_worker_startup_rebuilds_a_missing_index_then_loads_the_saved_one(
+        engine: Engine, posts: list[Post], tmp_path) -> None:
+    from quanzi.models.index import save_index
+    from quanzi.models.index.rebuild import open_worker_index
+    from quanzi.settings import Settings
+
+    settings = Settings(data_dir=tmp_path / "data", index_sync_interval_ms=200)
+    sync, report, rebuilt = open_worker_index(settings, engine, VERSION)
+    assert rebuilt is not None and "no index" in rebuilt
+    assert len(sync.index) == 10 and report.changed == 0 and sync.interval_s == 0.2
+    sync.index.remove(["post-1"])  # drift the saved copy away from the store
+    save_index(sync.index, settings.index_dir)
+    again, report, rebuilt = open_worker_index(settings, engine, VERSION)
+    assert rebuilt is None and report.added == 1 and "post-1" in again.index
