@@ -8,7 +8,22 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from quanzi import __version__
-from quanzi.serving.api.routes import circles, health, posts, users
+from quanzi.serving.api.routes import (
+    applications,
+    circles,
+    collections,
+    health,
+    hotlists,
+    interactions,
+    metrics,
+    posts,
+    relations,
+    review,
+    rules,
+    users,
+)
+from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
+from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 
@@ -32,6 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Moderation, scoring, retrieval and ranking for brand circles (圈子).",
         lifespan=lifespan,
     )
-    for module in (health, circles, users, posts):
+    app.state.metrics = ServiceMetrics()  # per app, so apps in one process never clash
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_exception_handler(EditorialError, editorial_error_handler)
+    # applications before circles: /v1/circles/applications is not a circle id.
+    for module in (health, metrics, applications, circles, rules, users, posts, relations,
+                   interactions, collections, hotlists, review):
         app.include_router(module.router)
     return app

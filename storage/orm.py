@@ -50,6 +50,8 @@ INTERACTION_KINDS = (
 RULE_ACTIONS = ("block", "review")
 OVERRIDE_ACTIONS = ("pin", "boost", "remove")
 COLLECTION_STATUSES = ("draft", "published")
+API_KEY_ROLES = ("feed-service", "ingest", "editor", "admin")
+APPLICATION_STATUSES = ("ops_review_pending", "ineligible")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -360,3 +362,35 @@ class IndexChange(Base):
                                      primary_key=True, autoincrement=True)
     post_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+
+
+class ApiKey(TimestampMixin, Base):
+    """An API key: only a salted hash is kept; ``prefix`` is the public part used for lookup."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint(_in("role", API_KEY_ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    salt: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(128))  # sha256(salt ‖ key), hex
+    role: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class CircleApplication(TimestampMixin, Base):
+    """A brand's application to open a circle, with its rule-by-rule admission result."""
+
+    __tablename__ = "circle_applications"
+    __table_args__ = (CheckConstraint(_in("status", APPLICATION_STATUSES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    brand: Mapped[str] = mapped_column(String(200), index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what the brand declared
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    results: Mapped[list[Any]] = mapped_column(JSON, default=list)  # one entry per rule
+    status: Mapped[str] = mapped_column(String(24))
+    reviews_required: Mapped[int] = mapped_column(Integer, default=2)
+    reviews_done: Mapped[int] = mapped_column(Integer, default=0)
+    submitted_by: Mapped[str] = mapped_column(String(100), default="")

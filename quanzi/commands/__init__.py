@@ -7,7 +7,7 @@ import importlib
 # Modules are imported for their side effect of registering commands. Heavy libraries
 # (torch, faiss, mlflow) are imported inside the command functions, so `quanzi --help`
 # stays fast.
-COMMAND_MODULES = ("serve", "db", "world", "data", "gold", "index", "moderation")
+COMMAND_MODULES = ("serve", "db", "world", "data", "gold", "index", "moderation", "keys")
 
 
 def register_all() -> None:

@@ -1,13 +1,24 @@
-"""Typed dependency aliases: handlers reach settings and the database only through these."""
+"""Typed dependency aliases: handlers reach settings, the database and the caller only here.
+
+Auth: every ``/v1`` route declares the roles it admits with one of the key aliases
+(``FeedKey``, ``IngestKey``, ``EditorKey``, ``AdminKey``, ``ReadKey``) or
+``require_role``; an admin key passes every check. No key or an unknown/revoked key is
+401 (with ``WWW-Authenticate``); a valid key of the wrong role is 403.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from quanzi.serving.editorial.similar import SimilarPosts, stored_score_similarity
+from quanzi.serving.keys import ROLES, KeyRing, Principal, Role
+from quanzi.serving.metrics import ServiceMetrics
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 
@@ -37,3 +48,90 @@ def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Sess
 StateDep = Annotated[AppState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# --- auth -------------------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                               description="The API key in `X-API-Key` (alternative)")
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _keyring(request: Request) -> KeyRing:
+    """The app's key cache, made on first use (one per app, so tests never share one)."""
+    ring = getattr(request.app.state, "keyring", None)
+    if ring is None:
+        ring = request.app.state.keyring = KeyRing()
+    return ring
+
+
+def authenticate(
+    request: Request,
+    state: StateDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header_key: Annotated[str | None, Depends(_api_key_header)],
+) -> Principal:
+    """The caller behind the request's API key; 401 when there is none or it is not valid."""
+    key = bearer.credentials if bearer is not None else header_key
+    if not key:
+        raise HTTPException(401, detail="missing API key: send `Authorization: Bearer <key>` "
+                                        "or `X-API-Key: <key>` (`quanzi keys create`)",
+                            headers=_CHALLENGE)
+    try:
+        principal = _keyring(request).verify(state.sessions, key)
+    except SQLAlchemyError as exc:
+        raise HTTPException(503, detail="cannot check the API key: database unavailable "
+                                        "(run `quanzi db upgrade`?)") from exc
+    if principal is None:
+        raise HTTPException(401, detail="unknown or revoked API key", headers=_CHALLENGE)
+    return principal
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting keys of ``roles`` (and admin); its ``roles`` attribute lists them."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; roles are {ROLES}")
+    allowed = frozenset(roles) | {"admin"}
+    wanted = " or ".join(r for r in ROLES if r in allowed)
+
+    def check_role(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if principal.role not in allowed:
+            raise HTTPException(403, detail=f"this route needs a key with role {wanted}; "
+                                            f"this key has role {principal.role!r}")
+        return principal
+
+    check_role.roles = allowed  # type: ignore[attr-defined]  # read by the route audit test
+    return check_role
+
+
+ReadKey = Annotated[Principal, Depends(require_role(*ROLES))]  # any valid key
+FeedKey = Annotated[Principal, Depends(require_role("feed-service"))]
+IngestKey = Annotated[Principal, Depends(require_role("ingest", "feed-service"))]
+EditorKey = Annotated[Principal, Depends(require_role("editor"))]
+AdminKey = Annotated[Principal, Depends(require_role("admin"))]
+FeedOrEditorKey = Annotated[Principal, Depends(require_role("feed-service", "editor"))]
+# For a whole read-only router: ``APIRouter(..., dependencies=[READ_ROLES])``.
+READ_ROLES = Depends(require_role(*ROLES))
+
+
+# --- editorial services -----------------------------------------------------------------
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    """The app's Prometheus metrics (made in ``create_app``)."""
+    return request.app.state.metrics
+
+
+def get_similar(request: Request) -> SimilarPosts:
+    """Similar-post search for collection suggestions.
+
+    Set ``app.state.similar_posts`` (e.g. to the FAISS-backed search) to replace the
+    in-process fallback, which ranks stored posts by quality and text overlap.
+    """
+    return getattr(request.app.state, "similar_posts", None) or stored_score_similarity
+
+
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+SimilarDep = Annotated[SimilarPosts, Depends(get_similar)]

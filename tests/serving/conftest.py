@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from quanzi.serving.api.deps import authenticate
 from quanzi.serving.app import create_app
+from quanzi.serving.keys import Principal
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
 
@@ -31,6 +33,12 @@ def seed(settings: Settings, factory_class: type) -> Callable[[Callable[[Any], A
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
-    """The app on ``settings``; its lifespan runs (engine opened, disposed at exit)."""
-    with TestClient(create_app(settings)) as client:
+    """The app on ``settings``; its lifespan runs (engine opened, disposed at exit).
+
+    Every request counts as an admin's: these tests are about what routes return. The
+    key checks themselves are tested with ``api`` and real keys (tests/serving/api).
+    """
+    app = create_app(settings)
+    app.dependency_overrides[authenticate] = lambda: Principal(0, "admin", "test-admin", "test")
+    with TestClient(app) as client:
         yield client

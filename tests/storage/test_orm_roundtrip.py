@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from quanzi.storage.db import session_factory
 from quanzi.storage.orm import (
+    ApiKey,
     Base,
     Circle,
+    CircleApplication,
     IndexChange,
     Interaction,
     Item,
@@ -79,6 +81,12 @@ def _build_world(f: Any) -> list[Any]:
         f._add(PostEmbedding(post_id="p-1", encoder_version="enc-7", dim=2,
                              vector=b"\x00\x00\x80?\x00\x00\x00\x80", created_at=T0)),
         f._add(IndexChange(seq=41, post_id="p-gone", created_at=T0)),
+        f._add(ApiKey(prefix="0a1b2c3d4e5f", salt="00" * 16, key_hash="ab" * 32, role="editor",
+                      name="编辑小王", revoked_at=T0 + timedelta(days=1), created_at=T0)),
+        f._add(CircleApplication(brand="花西子", facts={"weibo_fans": 1_200_000},
+                                 eligible=True, results=[{"rule": "fan_base", "passed": True}],
+                                 status="ops_review_pending", reviews_required=2,
+                                 reviews_done=1, submitted_by="editor-7", created_at=T0)),
     ]
     return rows
 
@@ -211,7 +219,9 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
     session.expunge_all()
     for table in Base.metadata.sorted_tables:
         # index_changes is a log: it outlives deleted posts so that workers drop them too.
-        if table.name in ("users", "user_relations", "index_changes"):
+        # API keys and circle applications belong to no circle.
+        if table.name in ("users", "user_relations", "index_changes", "api_keys",
+                          "circle_applications"):
             continue
         n = session.execute(select(func.count()).select_from(table)).scalar_one()
         expected = 1 if table.name == "circles" else 0

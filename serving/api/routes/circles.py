@@ -6,13 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query
 
-from quanzi.serving.api.deps import SessionDep
+from quanzi.serving.api.deps import READ_ROLES, SessionDep
 from quanzi.serving.api.schemas.circles import CircleList, CircleListQuery, CirclePublic
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.api.schemas.posts import CirclePostsQuery, PostList, PostPublic
 from quanzi.storage import queries
 
-router = APIRouter(prefix="/v1/circles", tags=["circles"])
+router = APIRouter(prefix="/v1/circles", tags=["circles"], dependencies=[READ_ROLES])
 
 
 def _not_found(circle_id: str) -> HTTPException:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from quanzi.serving.api.deps import SessionDep
+from quanzi.serving.api.deps import READ_ROLES, SessionDep
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.api.schemas.posts import PostPublic
 from quanzi.storage import queries
 
-router = APIRouter(prefix="/v1/posts", tags=["posts"])
+router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[READ_ROLES])
 
 
 @router.get("/{post_id}", responses={404: {"description": "No such post"}})

@@ -1,0 +1,32 @@
+"""Circle rules: a circle's own blocked and review-only terms (``/v1/circles/{id}/rules``)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from quanzi.serving.api.deps import EditorKey, SessionDep
+from quanzi.serving.api.schemas.common import ResourceId
+from quanzi.serving.api.schemas.rules import CircleRulesPublic, CircleRulesUpdate
+from quanzi.serving.editorial import rules as logic
+from quanzi.serving.editorial.errors import NotFound
+from quanzi.storage.orm import Circle
+
+router = APIRouter(prefix="/v1/circles", tags=["rules"])
+NOT_FOUND = {404: {"description": "No such circle"}}
+
+
+@router.get("/{circle_id}/rules", responses=NOT_FOUND)
+def read_circle_rules(circle_id: ResourceId, session: SessionDep,
+                      _: EditorKey) -> CircleRulesPublic:
+    """The circle's blocked and review-only terms, normalised as they are matched."""
+    if session.get(Circle, circle_id) is None:
+        raise NotFound(f"circle {circle_id!r} not found")
+    return CircleRulesPublic.from_rules(circle_id, logic.get_rules(session, circle_id))
+
+
+@router.put("/{circle_id}/rules", responses=NOT_FOUND)
+def replace_circle_rules(circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep,
+                         _: EditorKey) -> CircleRulesPublic:
+    """Replace the circle's terms (≤ 200, each ≤ 50 characters, no repeats once normalised)."""
+    rules = logic.replace_rules(session, circle_id, body.blocked, body.review)
+    return CircleRulesPublic.from_rules(circle_id, rules)

@@ -1,0 +1,73 @@
+"""Circle-application (admission) schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from quanzi.storage.orm import CircleApplication
+
+FanCount = Field(None, ge=0, le=10**10)
+
+
+class CircleApplicationCreate(BaseModel):
+    """What a brand declares; fan counts left out count as not met."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    brand: str = Field(min_length=1, max_length=200)
+    has_tmall_flagship: bool = Field(description="Has an official Tmall flagship store.")
+    well_known: bool = Field(description="Well known in its consumer or vertical field.")
+    weibo_fans: int | None = FanCount
+    wechat_fans: int | None = FanCount
+    community_users: int | None = FanCount
+    weitao_fans: int | None = FanCount
+    tieba_members: int | None = FanCount
+
+    def fans(self) -> dict[str, int | None]:
+        return {k: getattr(self, k) for k in ("weibo_fans", "wechat_fans", "community_users",
+                                               "weitao_fans", "tieba_members")}
+
+
+class ChannelResultPublic(BaseModel):
+    channel: str
+    value: int | None
+    threshold: int
+    passed: bool
+
+
+class RuleResultPublic(BaseModel):
+    rule: str
+    passed: bool
+    detail: str
+    channels: list[ChannelResultPublic] | None = None
+
+
+class OpsReviews(BaseModel):
+    required: int
+    done: int
+    pending: int
+
+
+class CircleApplicationPublic(BaseModel):
+    id: int
+    brand: str
+    eligible: bool = Field(description="Every admission rule is met.")
+    status: Literal["ops_review_pending", "ineligible"]
+    rules: list[RuleResultPublic]
+    ops_reviews: OpsReviews = Field(description="Two operations reviews follow eligibility.")
+    submitted_by: str
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: CircleApplication) -> CircleApplicationPublic:
+        return cls(
+            id=row.id, brand=row.brand, eligible=row.eligible,
+            status=row.status,  # type: ignore[arg-type]
+            rules=[RuleResultPublic.model_validate(r) for r in row.results],
+            ops_reviews=OpsReviews(required=row.reviews_required, done=row.reviews_done,
+                                   pending=row.reviews_required - row.reviews_done),
+            submitted_by=row.submitted_by, created_at=row.created_at,
+        )

@@ -1,0 +1,155 @@
+"""Collection schemas."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from quanzi.serving.api.schemas.common import DEFAULT_PAGE, ID_MAX_LENGTH, MAX_OFFSET, MAX_PAGE
+from quanzi.serving.editorial.collections import MAX_ITEMS
+from quanzi.storage.orm import Collection, CollectionItem, Post
+
+CollectionStatus = Literal["draft", "published"]
+PostId = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH)]
+
+
+def _unique(ids: list[str]) -> list[str]:
+    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if dupes:
+        raise ValueError(f"post ids repeat: {', '.join(dupes)}")
+    return ids
+
+
+class CollectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    circle_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    post_ids: list[PostId] = Field(default_factory=list, max_length=MAX_ITEMS,
+                                description="Initial items, in order.")
+
+    _unique_posts = field_validator("post_ids")(_unique)
+
+
+class CollectionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _something(self) -> CollectionUpdate:
+        if self.title is None and self.description is None:
+            raise ValueError("give `title` and/or `description` to change")
+        return self
+
+
+class CollectionItemsAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    post_ids: list[PostId] = Field(min_length=1, max_length=MAX_ITEMS)
+    position: int | None = Field(
+        None, ge=1, le=MAX_ITEMS, description="Insert before this 1-based position; default end."
+    )
+    note: str = Field("", max_length=500, description="Editor's note stored with each item.")
+
+    _unique_posts = field_validator("post_ids")(_unique)
+
+
+class CollectionOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    post_ids: list[PostId] = Field(max_length=MAX_ITEMS,
+                                description="Every item of the collection once, in the new order.")
+
+    _unique_posts = field_validator("post_ids")(_unique)
+
+
+class CollectionItemPublic(BaseModel):
+    post_id: str
+    position: int = Field(description="1-based; positions are always 1..n.")
+    note: str
+    post_status: str
+    author_id: str
+    text: str
+
+
+class CollectionPublic(BaseModel):
+    id: int
+    circle_id: str
+    title: str
+    description: str
+    status: CollectionStatus
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    published_at: datetime | None
+    items: list[CollectionItemPublic]
+
+    @classmethod
+    def from_rows(cls, c: Collection, items: list[tuple[CollectionItem, Post]]) -> CollectionPublic:
+        return cls(
+            id=c.id, circle_id=c.circle_id, title=c.title, description=c.description,
+            status=c.status, created_by=c.created_by,  # type: ignore[arg-type]
+            created_at=c.created_at, updated_at=c.updated_at, published_at=c.published_at,
+            items=[CollectionItemPublic(post_id=i.post_id, position=i.position, note=i.note,
+                                        post_status=p.status, author_id=p.author_id,
+                                        text=p.text) for i, p in items],
+        )
+
+
+class CollectionSummary(BaseModel):
+    id: int
+    circle_id: str
+    title: str
+    status: CollectionStatus
+    created_by: str
+    created_at: datetime
+    published_at: datetime | None
+
+
+class CollectionListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    circle_id: str | None = Field(None, min_length=1, max_length=ID_MAX_LENGTH)
+    status: CollectionStatus | None = None
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)
+
+
+class CollectionList(BaseModel):
+    data: list[CollectionSummary]
+    count: int = Field(description="Collections matching the query, over all pages.")
+
+
+class SuggestionQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    k: int = Field(10, ge=1, le=50, description="Suggestions to return.")
+    diversity: float = Field(
+        0.3, ge=0.0, le=1.0,
+        description="MMR trade-off: 0 = pure relevance, 1 = pure novelty against picked posts.",
+    )
+
+
+class Suggestion(BaseModel):
+    post_id: str
+    relevance: float
+    author_id: str
+    text: str
+
+
+class SuggestionList(BaseModel):
+    collection_id: int
+    data: list[Suggestion]

@@ -1,0 +1,72 @@
+"""Hot-list schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, MAX_PAGE
+from quanzi.storage.orm import HotListOverride
+
+OverrideAction = Literal["pin", "boost", "remove"]
+
+
+class HotListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    at: AwareDatetime | None = Field(
+        None, description="Rank as of this instant (default now), e.g. to replay a past day."
+    )
+
+
+class OverrideCreate(BaseModel):
+    """Pin a post at a position, boost its heat, or remove it; replaces its previous override."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH)
+    action: OverrideAction
+    value: float = Field(
+        0.0, allow_inf_nan=False,
+        description="pin: the 1-based position; boost: the heat multiplier; remove: unused.",
+    )
+    expires_at: AwareDatetime | None = Field(None, description="Ignored after this instant.")
+
+
+class OverridePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    post_id: str
+    action: OverrideAction
+    value: float
+    editor: str
+    created_at: datetime
+    expires_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: HotListOverride) -> OverridePublic:
+        return cls.model_validate(row)
+
+
+class OverrideList(BaseModel):
+    circle_id: str
+    data: list[OverridePublic]
+
+
+class HotListItem(BaseModel):
+    post_id: str
+    rank: int = Field(description="1-based.")
+    heat: float = Field(description="Decayed engagement after a boost (a pin keeps its own).")
+    base_heat: float = Field(description="Decayed engagement before any override.")
+    override: OverridePublic | None
+
+
+class HotListPublic(BaseModel):
+    circle_id: str
+    at: datetime
+    decay_hours: float
+    window_hours: float
+    items: list[HotListItem]

@@ -1,0 +1,1 @@
+"""Editor- and admin-facing logic: collections, hot lists, review, rules, admission."""

@@ -1,0 +1,143 @@
+"""Circle rules: a circle's own blocked and review-only terms, matched after normalisation.
+
+Terms are stored normalised (NFKC, half-width, simplified; ``datasets.normalize``), so
+「ＶＸ」 and 「vx」, or 「代購」 and 「代购」, are one rule and match each other's spellings in a
+post (letters match case-blind). A hit's span points into the *original* text, so an
+editor sees what was written.
+Only the circle's own terms are consulted: a circle's rules never touch another circle.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
+from quanzi.serving.editorial.errors import Invalid, NotFound
+from quanzi.storage.orm import Circle, CircleRule
+
+MAX_TERMS = 200  # per circle, blocked and review-only together
+MAX_TERM_CHARS = 50  # as written
+STORED_TERM_CHARS = 200  # the column's width; NFKC can lengthen a term
+RULE_CACHE_SECONDS = 30.0
+
+
+class RuleHit(NamedTuple):
+    term: str  # the stored (normalised) term
+    action: str  # "block" | "review"
+    start: int  # span in the original text
+    end: int
+
+
+Rules = tuple[tuple[str, str], ...]  # (normalised term, action)
+
+
+def normalize_terms(blocked: Sequence[str], review: Sequence[str]) -> list[tuple[str, str]]:
+    """Validate and normalise a circle's new rule set; ``Invalid`` says what to fix."""
+    if len(blocked) + len(review) > MAX_TERMS:
+        raise Invalid(f"at most {MAX_TERMS} terms per circle; got {len(blocked) + len(review)}")
+    out: dict[str, tuple[str, str]] = {}  # folded → (normalised term, action)
+    problems: list[str] = []
+    for action, terms in (("block", blocked), ("review", review)):
+        for term in terms:
+            norm = normalize(term)
+            if not norm:
+                problems.append(f"{term!r} is empty after normalisation")
+            elif len(term) > MAX_TERM_CHARS:
+                problems.append(f"{term[:20]!r}… is longer than {MAX_TERM_CHARS} characters")
+            elif len(norm) > STORED_TERM_CHARS:
+                problems.append(f"{term!r} normalises to over {STORED_TERM_CHARS} characters")
+            elif _fold(norm) in out:
+                problems.append(f"{term!r} repeats {out[_fold(norm)][0]!r} once normalised")
+            else:
+                out[_fold(norm)] = (norm, action)
+    if problems:
+        raise Invalid("bad rule terms: " + "; ".join(problems[:10]))
+    return list(out.values())
+
+
+def get_rules(session: Session, circle_id: str) -> Rules:
+    """The circle's (term, action) pairs, sorted by term."""
+    rows = session.execute(select(CircleRule.term, CircleRule.action)
+                           .where(CircleRule.circle_id == circle_id)
+                           .order_by(CircleRule.term)).all()
+    return tuple((t, a) for t, a in rows)
+
+
+def replace_rules(session: Session, circle_id: str, blocked: Sequence[str],
+                  review: Sequence[str]) -> Rules:
+    """Make the circle's rules exactly these terms (an empty set clears them)."""
+    if session.get(Circle, circle_id) is None:
+        raise NotFound(f"circle {circle_id!r} not found")
+    terms = normalize_terms(blocked, review)
+    session.execute(delete(CircleRule).where(CircleRule.circle_id == circle_id))
+    session.add_all(CircleRule(circle_id=circle_id, term=t, action=a) for t, a in terms)
+    session.flush()
+    return get_rules(session, circle_id)
+
+
+class CircleRuleCache:
+    """Per-circle rules read once per ``ttl_s`` (moderation runs on every ingested post)."""
+
+    def __init__(self, sessions: sessionmaker[Session], ttl_s: float = RULE_CACHE_SECONDS):
+        self.sessions = sessions
+        self.ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, Rules]] = {}
+        self._lock = threading.Lock()
+
+    def rules(self, circle_id: str) -> Rules:
+        now = time.monotonic()
+        hit = self._cache.get(circle_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        with self.sessions() as session:
+            rules = get_rules(session, circle_id)
+        with self._lock:
+            self._cache[circle_id] = (now + self.ttl_s, rules)
+        return rules
+
+    def invalidate(self, circle_id: str | None = None) -> None:
+        """Forget one circle's rules (after a PUT in this process), or all of them."""
+        with self._lock:
+            if circle_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(circle_id, None)
+
+
+def _fold(text: str) -> str:
+    """Lower-case when that keeps every offset (it does for all but a few letters)."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text
+
+
+def match_rules(rules: Rules, text: str) -> list[RuleHit]:
+    """Every occurrence of every term in ``text``, by start; block before review on a tie."""
+    if not rules or not text:
+        return []
+    normalized, offsets = normalize_with_offsets(text)
+    haystack = _fold(normalized)
+    hits: list[RuleHit] = []
+    for term, action in rules:
+        needle = _fold(term)
+        at = haystack.find(needle)
+        while at != -1:
+            start, end = source_span(text, offsets, at, at + len(needle))
+            hits.append(RuleHit(term, action, start, end))
+            at = haystack.find(needle, at + len(needle))
+    hits.sort(key=lambda h: (h.start, h.action != "block", h.end, h.term))
+    return hits
+
+
+def circle_rule_hits(source: Session | CircleRuleCache, circle_id: str,
+                     text: str) -> list[RuleHit]:
+    """The circle's own rule terms found in ``text``, with spans in the original text."""
+    rules = source.rules(circle_id) if isinstance(source, CircleRuleCache) else get_rules(
+        source, circle_id)
+    return match_rules(rules, text)
+
