@@ -59,29 +59,27 @@ def read_manifest(settings: Settings, name: str) -> dict[str, Any]:
 
 
 def _insert(conn: Connection, table: Table, batch: pa.RecordBatch) -> None:
-    """Insert one batch, skipping rows whose key is already there."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        # Fast path: straight to the driver, timestamps pre-formatted by Arrow exactly as
-        # SQLAlchemy's SQLite DATETIME stores them (UTC wall time, microseconds), which is
-        # what ``UTCDateTime`` reads back. Per-row SQLAlchemy processing is ~5x slower.
-        cols = []
-        for field, col in zip(batch.schema, batch.columns, strict=True):
-            if pa.types.is_timestamp(field.type):
-                col = pc.strftime(col.cast(pa.timestamp("us", tz="UTC")),
-                                  format="%Y-%m-%d %H:%M:%S")
-            cols.append(col.to_pylist())
-        names = ", ".join(batch.schema.names)
-        marks = ", ".join("?" * batch.num_columns)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-            list(zip(*cols, strict=True)))
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+    """Insert one batch straight through the driver, skipping rows whose key is there.
 
-        conn.execute(insert(table).on_conflict_do_nothing(), batch.to_pylist())
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+    Per-row SQLAlchemy parameter processing is ~5x slower than the load itself, so rows
+    go to the DBAPI as tuples. Timestamps: SQLite gets them pre-formatted by Arrow exactly
+    as SQLAlchemy's SQLite DATETIME stores them (UTC wall time with microseconds), which
+    is what ``UTCDateTime`` reads back; PostgreSQL gets aware datetimes (timestamptz).
+    """
+    dialect = conn.dialect.name
+    if dialect not in ("sqlite", "postgresql"):  # pragma: no cover
         raise RuntimeError(f"world load supports SQLite and PostgreSQL, not {dialect}")
+    cols = []
+    for field, col in zip(batch.schema, batch.columns, strict=True):
+        if dialect == "sqlite" and pa.types.is_timestamp(field.type):
+            col = pc.strftime(col.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S")
+        cols.append(col.to_pylist())
+    names = ", ".join(batch.schema.names)
+    mark = "?" if dialect == "sqlite" else "%s"
+    marks = ", ".join([mark] * batch.num_columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
+        list(zip(*cols, strict=True)))
 
 
 def _last_row(path: Path) -> dict[str, Any]:

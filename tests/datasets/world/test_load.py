@@ -19,7 +19,7 @@ from quanzi.datasets.world.load import (
 )
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings
-from quanzi.storage.orm import Base, Post, User
+from quanzi.storage.orm import Base, Interaction, Post, User
 
 
 def _counts(settings: Settings) -> dict[str, int]:
@@ -122,3 +122,27 @@ def test_unknown_world_error_lists_the_available_ones(world: Path,
     assert world.name in list_worlds(world_settings)
     with pytest.raises(WorldNotFoundError, match=world.name):
         load_world(world_settings, "no-such-world", progress=False)
+
+
+def test_load_on_postgresql_is_idempotent_and_leaves_sequences_usable(
+        world: Path, world_settings: Settings, db_url: str) -> None:
+    if db_url.startswith("sqlite"):
+        pytest.skip("SQLite is covered by the tests above")
+    settings = Settings(data_dir=world_settings.data_dir, database_url=db_url)
+    manifest = json.loads((world / "manifest.json").read_text())
+    expected = {t: manifest["tables"][t]["rows"] for t in PUBLIC_TABLES}
+    assert load_world(settings, world.name, progress=False) == expected
+    assert load_world(settings, world.name, progress=False) == dict.fromkeys(PUBLIC_TABLES, 0)
+    assert _counts(settings) == expected
+    engine = engine_from_settings(settings)
+    try:
+        with Session(engine) as session:  # the service's own inserts get fresh ids
+            post = session.get(Post, "p0000001")
+            assert post is not None and post.created_at.tzinfo is not None
+            row = Interaction(user_id="u000010", post_id="p0000001", kind="click",
+                              created_at=post.created_at)
+            session.add(row)
+            session.commit()
+            assert row.id == expected["interactions"] + 1
+    finally:
+        engine.dispose()
