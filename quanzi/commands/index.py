@@ -90,11 +90,13 @@ def rebuild(
                 typer.echo(f"skipped {unknown} ids that are not posts in the store")
         missing = posts_without_embedding(engine, encoder_version)
         if missing and importlib.util.find_spec("quanzi.models.encoder") is not None:
-            from quanzi.models.encoder import load_encoder  # engineer D's module
+            from quanzi.models.encoder import embed_texts, load_encoder
 
-            encoder = load_encoder(settings)
-            embed_missing(engine, encoder_version,
-                          lambda texts: encoder.encode(texts, normalize_embeddings=True),
+            try:
+                encoder = load_encoder(settings)
+            except (FileNotFoundError, ValueError) as exc:
+                raise fail(f"{len(missing)} posts need embedding but {exc}") from exc
+            embed_missing(engine, encoder_version, lambda texts: embed_texts(encoder, texts),
                           _progress(len(missing), "embed posts"))
         elif missing:
             typer.echo(f"warning: {len(missing)} posts have no embedding for "
