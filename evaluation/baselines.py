@@ -35,6 +35,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
@@ -191,8 +192,13 @@ def evaluate_offensive(cold: pd.DataFrame, cfg: BaselineConfig | None = None,
 # ad
 # ---------------------------------------------------------------------------------------
 def evaluate_ads(ad: pd.DataFrame, cfg: BaselineConfig | None = None,
+                 spread_seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
                  ) -> tuple[dict[str, Any], Pipeline]:
-    """SMS stratified 70/30 (the anchor's protocol), and the ``ad`` model per source."""
+    """SMS stratified 70/30 (the anchor's protocol), and the ``ad`` model per source.
+
+    One 70/30 split of 10k SMS (~290 test positives) moves F1 by a few points, so the F1
+    over ``spread_seeds`` other stratified splits is reported beside the configured one.
+    """
     cfg = cfg or BaselineConfig()
     results: dict[str, Any] = {}
     sms = ad[ad["source"] == "sms"]
@@ -201,6 +207,17 @@ def evaluate_ads(ad: pd.DataFrame, cfg: BaselineConfig | None = None,
         sms_model = fit_baseline(strat_train["norm"], strat_train["label"], cfg)
         results["sms_strat_70_30"] = binary_metrics(
             strat_test["label"], flag(sms_model, strat_test["norm"], cfg.threshold))
+        f1s = []
+        for seed in spread_seeds:
+            train_part, test_part = train_test_split(sms, test_size=len(strat_test),
+                                                     stratify=sms["label"], random_state=seed)
+            model = fit_baseline(train_part["norm"], train_part["label"], cfg)
+            f1s.append(binary_metrics(test_part["label"],
+                                      flag(model, test_part["norm"], cfg.threshold))["f1"])
+        if f1s:
+            results["sms_strat_70_30_f1_over_seeds"] = {
+                "seeds": list(spread_seeds), "f1": f1s, "mean": float(np.mean(f1s)),
+                "min": float(min(f1s)), "max": float(max(f1s))}
     train, test = ad[ad["split"] == "train"], ad[ad["split"] == "test"]
     model = fit_baseline(train["norm"], train["label"], cfg)
     flags = flag(model, test["norm"], cfg.threshold)

@@ -72,7 +72,7 @@ TAILS = ("", "", "，备注圈子", " 拉你进群", "，领券", "，发你链�
 def make_handle(rng: random.Random) -> str:
     """A WeChat-style handle: a letter, then 5–13 letters, digits, ``_`` or ``-``."""
     head = rng.choice(_LETTERS)
-    letters = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(2, 6)))
+    letters = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(3, 6)))
     digits = str(rng.randint(10, 99999))
     sep = rng.choice(("", "", "_", "-"))
     return f"{head}{letters}{sep}{digits}"[:20]

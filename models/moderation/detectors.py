@@ -99,7 +99,7 @@ _ADDRESS = re.compile(
 # Numbers that look like a mobile number but are introduced as something else.
 _NOT_A_PHONE = re.compile(r"(订单|单号|运单|快递|编号|型号|序列号|条码|批号|sn|imei)[号:]?$")
 # Punctuation that separates numbers (prices, dates) rather than obfuscating one number.
-_NUMBER_BREAKS = set("()（）,，、;；=＝")  # "=": arithmetic (1999+299=2298), not a number
+_NUMBER_BREAKS = set("()（）,，、;；")
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10x98765432"
 
@@ -244,7 +244,9 @@ def _bare_mobile_ok(text: str, squeezed: _View, m: re.Match[str]) -> bool:
     if _NOT_A_PHONE.search(squeezed.text[max(0, m.start() - 6):m.start()]):
         return False
     a, b = squeezed.span(text, m.start(), m.end())
-    return not any(ch in _NUMBER_BREAKS for ch in text[a:b])
+    span = text[a:b]
+    # One "=" is arithmetic (1999+299=2298); "=" between every digit is obfuscation.
+    return not any(ch in _NUMBER_BREAKS for ch in span) and span.count("=") + span.count("＝") != 1
 
 
 def detect_privacy(text: str) -> list[Hit]:
