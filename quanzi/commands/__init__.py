@@ -7,7 +7,8 @@ import importlib
 # Modules are imported for their side effect of registering commands. Heavy libraries
 # (torch, faiss, mlflow) are imported inside the command functions, so `quanzi --help`
 # stays fast.
-COMMAND_MODULES = ("serve", "db", "world", "data", "gold", "index", "moderation", "keys")
+COMMAND_MODULES = ("serve", "bootstrap", "db", "world", "data", "gold", "keys", "index",
+                   "encoder", "moderation")
 
 
 def register_all() -> None:

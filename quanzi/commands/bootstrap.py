@@ -1,0 +1,60 @@
+"""``quanzi bootstrap``: everything ``make serve`` needs before the server starts.
+
+Each step checks whether it is already done, so re-running is fast and never loses data:
+the schema is migrated (idempotent), the demo world is built once and loaded only into an
+empty database.
+"""
+
+from __future__ import annotations
+
+import time
+
+import typer
+
+from quanzi.cli_groups import app
+
+
+@app.command()
+def bootstrap(
+    posts: int | None = typer.Option(None, help="Demo world size (default QUANZI_DEMO_POSTS)."),
+    seed: int | None = typer.Option(None, help="Demo world seed (default QUANZI_DEMO_SEED)."),
+) -> None:
+    """Prepare the data directory: schema, demo world (built once, loaded once), dev key."""
+    from sqlalchemy import func, select
+
+    from quanzi.datasets.world.build import build_world, default_name, world_dir
+    from quanzi.datasets.world.load import load_world
+    from quanzi.settings import Settings
+    from quanzi.storage.db import engine_from_settings, upgrade_schema
+    from quanzi.storage.orm import Post
+
+    settings = Settings()
+    started = time.perf_counter()
+    settings.ensure_dirs()
+    upgrade_schema(settings)
+    typer.echo(f"schema up to date: {settings.resolved_database_url}")
+
+    engine = engine_from_settings(settings)
+    try:
+        with engine.connect() as conn:
+            n_posts = conn.execute(select(func.count()).select_from(Post)).scalar_one()
+    finally:
+        engine.dispose()
+    if n_posts:
+        typer.echo(f"database already holds {n_posts} posts: demo world not reloaded")
+    else:
+        n = posts or settings.demo_posts
+        s = seed if seed is not None else settings.demo_seed
+        name = default_name(n, s)
+        if not (world_dir(settings, name) / "manifest.json").is_file():
+            typer.echo(f"building demo world {name} ({n} posts, seed {s}) …")
+            build_world(settings, posts=n, seed=s, name=name)
+        typer.echo(f"loading demo world {name} …")
+        counts = load_world(settings, name)
+        typer.echo("loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if settings.env == "development":
+        from quanzi.serving.keys import DEV_KEY_FILE, ensure_dev_key
+
+        ensure_dev_key(settings)
+        typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
+    typer.echo(f"bootstrap done in {time.perf_counter() - started:.1f} s")
