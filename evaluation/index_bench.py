@@ -49,7 +49,7 @@ class IndexBenchConfig:
     circles: int = 10                  # filtered search: one circle ≈ n / circles posts
     hnsw_m: int = 32
     ef_construction: int = 80
-    ef_search: tuple[int, ...] = (32, 64, 96, 128, 192)
+    ef_search: tuple[int, ...] = (64, 96, 128, 192, 256)
     build_threads: int = 2
     seed: int = 0
     notes: dict[str, Any] = field(default_factory=dict)

@@ -57,7 +57,7 @@ class IndexConfig:
     flat_max: int = 50_000          # exact (flat) up to this many alive vectors, HNSW beyond
     hnsw_m: int = 32                # graph degree: 2·M links per vector on level 0
     ef_construction: int = 64       # build-time beam width (quality of the graph)
-    ef_search: int = 96             # query-time beam width (recall vs latency)
+    ef_search: int = 192            # query-time beam width: recall@10 ≥ 0.95 at 1M (bench)
     ef_search_max: int = 1024       # cap when a filter widens the beam
     compact_fraction: float = 0.2   # compact once this share of slots are tombstones
     # A filter allowing this few posts (or this small a share) is answered by an exact scan

@@ -170,7 +170,7 @@ def bench_index(
     m: Annotated[int, typer.Option("--m", min=4, max=128, help="HNSW degree M.")] = 32,
     ef_construction: Annotated[int, typer.Option(min=8, help="HNSW efConstruction.")] = 64,
     ef_search: Annotated[str, typer.Option(help="efSearch values to sweep, comma-separated.")
-                         ] = "32,48,64,96,128",
+                         ] = "64,96,128,192,256",
     build_threads: Annotated[int, typer.Option(min=1, help="Threads for the build.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
     json_out: Annotated[Path | None, typer.Option(help="Write all figures as JSON here.")
