@@ -1,0 +1,80 @@
+"""The contract between the MLflow pipeline and the models it trains (issue 4).
+
+``quanzi train moderation|quality|trust|all`` runs the same steps for every task:
+load data → fit → evaluate on dev (thresholds) and test → log to MLflow → register the
+version with alias ``challenger``. ``quanzi promote NAME`` compares the challenger with the
+champion on the task's fixed test set. The pipeline knows tasks only through ``Task``; the
+service and ``quanzi score`` know models only through ``Predictor``.
+
+A predictor saves itself as a folder of JSON config and safetensors weights (one subfolder
+per module, like sentence-transformers), never as an opaque pickle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pandas as pd
+
+from quanzi.settings import Settings
+
+
+@dataclass
+class TaskData:
+    """Fixed splits of one task. Every frame has a ``text`` column; tasks add label and
+    provenance columns of their own. ``test`` is never used for fitting or thresholds."""
+
+    train: pd.DataFrame
+    dev: pd.DataFrame
+    test: pd.DataFrame
+    # Extra named evaluation sets (e.g. "contact_heldout", "collateral_reviews").
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # name → sha256 of the data that built the splits (logged as MLflow params).
+    hashes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Evaluation:
+    """What a task reports for one predictor on one data set."""
+
+    metrics: dict[str, float]  # flat, prefixed by set name, e.g. "test_qwk"
+    figures: dict[str, Any] = field(default_factory=dict)  # file name → matplotlib Figure
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name → table
+
+
+class Predictor(Protocol):
+    """A trained model as the service uses it: batch in, JSON-ready dicts out."""
+
+    name: str  # registered model name, e.g. "quanzi-quality"
+
+    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records as in ``quanzi score`` input (``text``, optional ``circle_id``,
+        ``author``, ``verified_purchase``) → one output dict per record, in order."""
+        ...
+
+    def save(self, path: Path) -> None: ...
+
+
+class Task(Protocol):
+    """One trainable task."""
+
+    name: str  # "moderation" | "quality" | "trust"
+    registered_model: str  # "quanzi-moderation" | "quanzi-quality" | "quanzi-trust"
+    primary_metric: str  # the metric promotion compares first, e.g. "test_qwk"
+    # metric → (greater_is_better, tolerance): promotion refuses a challenger worse than
+    # the champion by more than the tolerance on any of these.
+    gate: dict[str, tuple[bool, float]]
+
+    def load_data(self, settings: Settings, small: bool) -> TaskData: ...
+
+    def fit(self, data: TaskData, settings: Settings, small: bool) -> Predictor:
+        """Train on ``data.train``; choose thresholds on ``data.dev`` only."""
+        ...
+
+    def evaluate(self, predictor: Predictor, data: TaskData) -> Evaluation: ...
+
+    def load(self, path: Path) -> Predictor:
+        """Rebuild a predictor saved with ``Predictor.save``."""
+        ...
