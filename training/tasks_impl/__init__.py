@@ -1,0 +1,1 @@
+"""Implementations of the training ``Task`` contract (``training/tasks.py``), one module per task."""
