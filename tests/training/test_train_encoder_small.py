@@ -1,0 +1,45 @@
+"""`quanzi train encoder --small` trains, saves a loadable model and registers it in MLflow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from quanzi.cli_groups import app
+from quanzi.commands import register_all
+from quanzi.settings import Settings
+
+register_all()
+runner = CliRunner()
+
+
+def test_small_run_registers_a_model_version_in_the_temp_mlflow_store(
+    tiny_corpora: Path, tmp_path: Path
+) -> None:
+    import mlflow
+    from sentence_transformers import SentenceTransformer
+
+    out = tmp_path / "model"
+    result = runner.invoke(app, ["train", "encoder", "--small", "--set", "teacher=hashing",
+                                 "--set", "corpora=waimai", "--set", f"output_dir={out}"])
+    assert result.exit_code == 0, result.output
+    settings = Settings()
+    assert str(settings.data_dir) in settings.resolved_mlflow_uri  # the test's temp store
+    client = mlflow.MlflowClient(settings.resolved_mlflow_uri,
+                                 registry_uri=settings.resolved_mlflow_uri)
+    versions = client.search_model_versions("name='quanzi-encoder'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert str(client.get_model_version_by_alias("quanzi-encoder", "candidate").version) == "1"
+    run = client.get_run(versions[0].run_id)
+    assert "dev_cosine_to_teacher" in run.data.metrics
+    assert client.get_metric_history(run.info.run_id, "train_loss")  # a loss curve
+    model = SentenceTransformer(str(out), device="cpu")
+    assert model.encode(["送餐太慢"]).shape == (1, 64)  # the hashing teacher's width
+    assert (out / "quanzi_train_config.json").is_file()
+
+
+def test_unknown_override_fails_with_a_message_not_a_traceback() -> None:
+    result = runner.invoke(app, ["train", "encoder", "--small", "--set", "lr_rate=1"])
+    assert result.exit_code == 2
+    assert "unknown config key" in result.output
