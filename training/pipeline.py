@@ -1,0 +1,375 @@
+"""``quanzi train <task>``: one MLflow run per task, read top to bottom in the order it runs.
+
+config → data → model → evaluation → saving. The run logs the task's config, the data
+hashes and split sizes, every metric the task reports, its figures and tables, and the
+model as an MLflow pyfunc ("models from code": ``training/pyfunc_model.py`` plus the
+predictor folder of JSON + safetensors), registered under ``task.registered_model`` with
+alias ``challenger``. Promotion (``training/promotion.py``) later moves ``champion``.
+
+``load_champion`` is how the service and ``quanzi score`` get a model: it resolves
+``models:/<name>@champion`` and keeps the predictor folder in a cache under the data dir,
+keyed by version, so a restart or a second worker loads from disk without MLflow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import shutil
+import sys
+import tempfile
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quanzi.settings import Settings
+from quanzi.training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    TASKS,
+    mlflow_client,
+    version_by_alias,
+)
+from quanzi.training.tasks import Predictor, Task, TaskData
+
+log = logging.getLogger(__name__)
+
+PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
+# Fields of a scoring record (``quanzi score`` input) that a predictor may read.
+INPUT_FIELDS = ("text", "circle_id", "author", "verified_purchase")
+EXAMPLE_ROWS = 3
+# Packages the logged model needs; pinned explicitly so MLflow skips requirement inference.
+MODEL_REQUIREMENTS = ("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
+                      "torch", "sentence-transformers", "transformers")
+# Inside a downloaded model version: where the predictor folder lies.
+MODEL_DIR_IN_ARTIFACTS = Path("artifacts") / "model_dir"
+
+
+class TaskContractError(RuntimeError):
+    """A task broke the ``training/tasks.py`` contract (missing metric, NaN, bad save)."""
+
+
+def experiment_name(task: Task) -> str:
+    """One MLflow experiment per task (baselines log into the same one)."""
+    return task.name
+
+
+# ---------------------------------------------------------------- records and hashes
+
+
+def input_records(model_input: Any) -> list[dict[str, Any]]:
+    """Scoring records from a DataFrame, a list of dicts or one dict; only input fields,
+    and no key for a missing optional value (pandas fills those with NaN/None)."""
+    if isinstance(model_input, pd.DataFrame):
+        rows = model_input.to_dict("records")
+    elif isinstance(model_input, dict):
+        rows = [model_input]
+    else:
+        rows = list(model_input)
+    records = []
+    for row in rows:
+        record = {}
+        for key in INPUT_FIELDS:
+            value = row.get(key)
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                continue
+            record[key] = value
+        records.append(record)
+    return records
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """Content hash of a split (rows in order, every column), so runs on different data
+    are never compared as if they were on the same test set."""
+    payload = frame.to_json(orient="records", force_ascii=False, date_format="iso")
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def evaluation_sets(data: TaskData) -> dict[str, pd.DataFrame]:
+    """The fixed sets promotion compares on: ``test`` and every extra set."""
+    return {"test": data.test, **data.extra}
+
+
+def data_params(data: TaskData) -> dict[str, Any]:
+    """Source hashes the task reports, plus row counts and content hashes of every split."""
+    params: dict[str, Any] = {f"data.{name}": digest for name, digest in data.hashes.items()}
+    splits = {"train": data.train, "dev": data.dev, **evaluation_sets(data)}
+    for name, frame in splits.items():
+        params[f"split.{name}.rows"] = len(frame)
+        params[f"split.{name}.sha256"] = frame_sha256(frame)
+    return params
+
+
+# ---------------------------------------------------------------- config
+
+
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten(f"{prefix}.{key}", item, out)
+    elif isinstance(value, list | tuple | set):
+        out[prefix] = ",".join(str(x) for x in value)
+    else:
+        out[prefix] = value
+
+
+def task_params(task: Task, small: bool) -> dict[str, Any]:
+    """What the run was asked to do: task, gate, small flag, versions, the task's config."""
+    params: dict[str, Any] = {
+        "task": task.name,
+        "registered_model": task.registered_model,
+        "primary_metric": task.primary_metric,
+        "small": small,
+        "quanzi_version": _package_version("quanzi"),
+        "mlflow_version": _package_version("mlflow"),
+    }
+    for metric, (greater_is_better, tolerance) in task.gate.items():
+        params[f"gate.{metric}"] = f"{'max' if greater_is_better else 'min'} tol={tolerance}"
+    config = getattr(task, "config", None)
+    if config is not None:
+        _flatten("cfg", config, params)
+    return params
+
+
+def encoder_params(settings: Settings) -> dict[str, str]:
+    """Which sentence encoder the task used: name and content hash of its weights.
+
+    Only when the task imported the encoder module (tasks on char n-grams do not), so a
+    fake or encoder-free task never pays for importing torch here.
+    """
+    module = sys.modules.get("quanzi.models.encoder")
+    if module is None:
+        return {"encoder": "none"}
+    try:
+        name = module.resolve_encoder(settings)
+    except (FileNotFoundError, ValueError) as exc:
+        return {"encoder": f"unavailable: {exc}"[:500]}
+    params = {"encoder": name}
+    folder = Path(name)
+    if folder.is_dir():
+        digest = hashlib.sha256()
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".safetensors", ".json", ".txt"):
+                digest.update(str(path.relative_to(folder)).encode())
+                digest.update(path.read_bytes())
+        params["encoder_sha256"] = digest.hexdigest()
+    return params
+
+
+# ---------------------------------------------------------------- evaluation checks
+
+
+def check_metrics(task: Task, metrics: dict[str, float]) -> dict[str, float]:
+    """Finite floats, and every metric promotion needs is present (else the gate is blind)."""
+    clean: dict[str, float] = {}
+    for name, value in metrics.items():
+        number = float(value)
+        if not math.isfinite(number):
+            raise TaskContractError(f"task {task.name}: metric {name} is {number}")
+        clean[name] = number
+    needed = {task.primary_metric, *task.gate}
+    missing = sorted(needed - clean.keys())
+    if missing:
+        raise TaskContractError(
+            f"task {task.name}: evaluate() did not report {', '.join(missing)}, which "
+            "promotion compares (primary_metric / gate)")
+    return clean
+
+
+def _same_predictions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Equal after a JSON round trip, with floats compared to 1e-5 (float32 weights)."""
+
+    def close(x: Any, y: Any) -> bool:
+        if isinstance(x, float | int) and isinstance(y, float | int) and not (
+                isinstance(x, bool) or isinstance(y, bool)):
+            return math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-5)
+        if isinstance(x, dict) and isinstance(y, dict):
+            return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
+        if isinstance(x, list) and isinstance(y, list):
+            return len(x) == len(y) and all(close(p, q) for p, q in zip(x, y, strict=True))
+        return bool(x == y)
+
+    return close(json.loads(json.dumps(a)), json.loads(json.dumps(b)))
+
+
+def input_example(data: TaskData) -> pd.DataFrame:
+    """A few test rows, input fields only: logged with the model as its example."""
+    columns = [c for c in INPUT_FIELDS if c in data.test.columns]
+    return data.test[columns].head(EXAMPLE_ROWS).reset_index(drop=True)
+
+
+def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
+    """Inputs declared by hand (``author`` is free-form, only ``text`` is required);
+    outputs inferred from the predictor's own answer on the example."""
+    from mlflow.models import ModelSignature, infer_signature
+    from mlflow.types.schema import AnyType, ColSpec, Schema
+
+    inputs = Schema([
+        ColSpec("string", "text"),
+        ColSpec("string", "circle_id", required=False),
+        ColSpec(AnyType(), "author", required=False),
+        ColSpec("boolean", "verified_purchase", required=False),
+    ])
+    outputs = infer_signature(example[["text"]], output).outputs
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
+    """Train, evaluate, log and register one task; returns ``(run_id, model_version)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import mlflow
+
+    from quanzi.training.mlflow_utils import configure_mlflow, pinned_requirements
+
+    # -- config
+    configure_mlflow(settings, experiment_name(task))
+    timings: dict[str, float] = {}
+    with mlflow.start_run(run_name=f"train-{task.name}{'-small' if small else ''}") as run:
+        mlflow.set_tags({"quanzi.task": task.name, "quanzi.small": str(small).lower()})
+        mlflow.log_params(task_params(task, small))
+
+        # -- data
+        start = time.perf_counter()
+        data = task.load_data(settings, small)
+        timings["data_seconds"] = time.perf_counter() - start
+        dataset_params = data_params(data)
+        mlflow.log_params(dataset_params)
+
+        # -- model
+        start = time.perf_counter()
+        predictor = task.fit(data, settings, small)
+        timings["fit_seconds"] = time.perf_counter() - start
+        mlflow.log_params(encoder_params(settings))
+
+        # -- evaluation
+        start = time.perf_counter()
+        evaluation = task.evaluate(predictor, data)
+        timings["evaluate_seconds"] = time.perf_counter() - start
+        metrics = check_metrics(task, evaluation.metrics)
+        mlflow.log_metrics(metrics)
+        for name, figure in evaluation.figures.items():
+            mlflow.log_figure(figure, f"figures/{name}")
+        for name, table in evaluation.tables.items():
+            filename = name if name.endswith(".csv") else f"{name}.csv"
+            mlflow.log_text(table.to_csv(index=False), f"tables/{filename}")
+
+        # -- saving: the predictor folder must rebuild the same predictions
+        start = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix="quanzi-model-") as tmp:
+            model_dir = Path(tmp) / "model_dir"
+            predictor.save(model_dir)
+            example = input_example(data)
+            records = input_records(example)
+            output = task.load(model_dir).predict(records)
+            if not _same_predictions(output, predictor.predict(records)):
+                raise TaskContractError(
+                    f"task {task.name}: the saved predictor predicts differently from the "
+                    "trained one (save/load loses state)")
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(PYFUNC_CODE),
+                artifacts={"model_dir": str(model_dir)},
+                model_config={"task": task.name},
+                signature=model_signature(example, output),
+                input_example=example,
+                pip_requirements=pinned_requirements(*MODEL_REQUIREMENTS),
+                registered_model_name=task.registered_model,
+                metadata={"task": task.name, "small": small},
+            )
+        timings["log_model_seconds"] = time.perf_counter() - start
+        mlflow.log_metrics(timings)
+        model_version = str(info.registered_model_version)
+        client = mlflow.MlflowClient()
+        client.set_registered_model_alias(task.registered_model, CHALLENGER, model_version)
+        version_tags = {
+            "task": task.name,
+            "small": str(small).lower(),
+            "primary_metric": task.primary_metric,
+            "primary_value": f"{metrics[task.primary_metric]:.6g}",
+            "test_sha256": dataset_params["split.test.sha256"],
+        }
+        for key, value in version_tags.items():
+            client.set_model_version_tag(task.registered_model, model_version, key, value)
+        return run.info.run_id, model_version
+
+
+# ---------------------------------------------------------------- loading
+
+
+def download_model_version(settings: Settings, name: str, model_version: str) -> Path:
+    """The predictor folder of one registered version, from the data dir's cache.
+
+    Downloaded once into ``models/<name>/v<version>`` (atomic rename, so concurrent
+    workers never see half a folder); versions are immutable, so the cache never goes stale.
+    """
+    import mlflow
+
+    target = settings.models_dir / name / f"v{model_version}"
+    if (target / MODEL_DIR_IN_ARTIFACTS).is_dir():
+        return target / MODEL_DIR_IN_ARTIFACTS
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.resolved_mlflow_uri)
+    mlflow.set_registry_uri(settings.resolved_mlflow_uri)
+    staging = Path(tempfile.mkdtemp(prefix=f".v{model_version}-", dir=target.parent))
+    try:
+        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{model_version}",
+                                            dst_path=str(staging))
+        if not (staging / MODEL_DIR_IN_ARTIFACTS).is_dir():
+            raise TaskContractError(
+                f"{name} version {model_version} has no {MODEL_DIR_IN_ARTIFACTS} artifact: "
+                "it was not logged by `quanzi train`")
+        try:
+            staging.rename(target)
+        except OSError:
+            if not (target / MODEL_DIR_IN_ARTIFACTS).is_dir():  # not a concurrent winner
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / MODEL_DIR_IN_ARTIFACTS
+
+
+def load_champion(settings: Settings, task_name: str) -> Predictor | None:
+    """The predictor registered as ``models:/<name>@champion``, or None when there is none.
+
+    When the tracking store cannot be reached, the last champion this data dir loaded
+    is used (recorded in ``models/<name>/champion.json``), so scoring works offline.
+    """
+    from mlflow.exceptions import MlflowException
+
+    task = TASKS[task_name]
+    name = task.registered_model
+    pointer = settings.models_dir / name / "champion.json"
+    try:
+        found = version_by_alias(mlflow_client(settings), name, CHAMPION)
+        model_version = None if found is None else str(found.version)
+    except (MlflowException, OSError) as exc:
+        if not pointer.is_file():
+            raise
+        model_version = str(json.loads(pointer.read_text())["version"])
+        log.warning("MLflow store unreachable (%s); using cached %s version %s",
+                    exc, name, model_version)
+    if model_version is None:
+        return None
+    model_dir = download_model_version(settings, name, model_version)
+    pointer.write_text(json.dumps({"version": model_version}))
+    return task.load(model_dir)

@@ -1,0 +1,200 @@
+"""``quanzi promote NAME``: move ``champion`` to the challenger only if it is not worse.
+
+The gate is MLflow's own: each metric of ``Task.gate`` becomes a ``MetricThreshold`` whose
+floor (or ceiling) is the champion's value minus (plus) the tolerance, checked by
+``mlflow.validate_evaluation_results``. MLflow's ``min_absolute_change`` must be
+positive, i.e. it asks for an improvement; we want "not worse beyond a tolerance", which
+is a plain threshold set from the champion.
+
+Both versions must have been measured on the same fixed test sets: the runs log a content
+hash of every evaluation set, and when they differ (the data changed, or one run was
+``--small``) both models are evaluated again on today's test sets before comparing.
+Every decision, refused or forced included, is recorded as tags on the challenger version
+and as a run in the ``promotions`` experiment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from quanzi.settings import Settings
+from quanzi.training.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PROMOTIONS_EXPERIMENT,
+    mlflow_client,
+    resolve_task,
+    version_by_alias,
+)
+from quanzi.training.tasks import Task
+
+
+class PromotionError(ValueError):
+    """Promotion cannot even be attempted (no challenger, unknown model)."""
+
+
+@dataclass
+class GateResult:
+    passed: bool
+    lines: list[str] = field(default_factory=list)  # one per metric, then MLflow's verdict
+
+
+@dataclass
+class PromotionResult:
+    name: str
+    challenger: str
+    previous_champion: str | None
+    decision: str  # "first" | "passed" | "forced" | "refused" | "unchanged"
+    gate: GateResult
+    compared_on: str  # "logged test metrics" | "re-evaluated on current test sets" | ""
+
+    @property
+    def promoted(self) -> bool:
+        return self.decision in ("first", "passed", "forced")
+
+
+def gate(task: Task, challenger: dict[str, float], champion: dict[str, float]) -> GateResult:
+    """Compare metrics with ``mlflow.validate_evaluation_results`` and the task's tolerances."""
+    from mlflow import validate_evaluation_results
+    from mlflow.models import MetricThreshold
+    from mlflow.models.evaluation import EvaluationResult
+    from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+    thresholds: dict[str, Any] = {}
+    lines = []
+    for metric, (greater_is_better, tolerance) in task.gate.items():
+        if metric not in champion:
+            lines.append(f"{metric}: the champion has no value; not compared")
+            continue
+        limit = champion[metric] - tolerance if greater_is_better else champion[metric] + tolerance
+        thresholds[metric] = MetricThreshold(threshold=float(limit),
+                                             greater_is_better=greater_is_better)
+        value = challenger.get(metric)
+        shown = "missing" if value is None else f"{value:.4f}"
+        lines.append(f"{metric}: challenger {shown}, champion {champion[metric]:.4f}, "
+                     f"must be {'≥' if greater_is_better else '≤'} {limit:.4f} "
+                     f"(tolerance {tolerance})")
+    try:
+        validate_evaluation_results(
+            thresholds, EvaluationResult(metrics=dict(challenger), artifacts={}))
+    except ModelValidationFailedException as exc:
+        return GateResult(False, [*lines, f"MLflow validation failed: {exc.message}"])
+    return GateResult(True, lines)
+
+
+def _eval_set_hashes(params: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in params.items() if k.startswith("split.") and k.endswith(".sha256")
+            and k not in ("split.train.sha256", "split.dev.sha256")}
+
+
+def _reevaluate(settings: Settings, task: Task, versions: list[str], small: bool,
+                name: str) -> list[dict[str, float]]:
+    """Metrics of each version on the task's current test sets (same data for all)."""
+    from quanzi.training.pipeline import check_metrics, download_model_version
+
+    data = task.load_data(settings, small)
+    results = []
+    for model_version in versions:
+        predictor = task.load(download_model_version(settings, name, model_version))
+        results.append(check_metrics(task, task.evaluate(predictor, data).metrics))
+    return results
+
+
+def _record(settings: Settings, result: PromotionResult, forced: bool, reason: str) -> None:
+    """Tags on the challenger version and one run in the ``promotions`` experiment."""
+    import mlflow
+
+    from quanzi.training.mlflow_utils import configure_mlflow
+
+    client = mlflow_client(settings)
+    report = "\n".join(result.gate.lines)
+    tags = {
+        "promotion": result.decision,
+        "promotion_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "promotion_reason": reason,
+        "promotion_report": report[:4000],
+        "promotion_compared_on": result.compared_on,
+        "promotion_previous_champion": result.previous_champion or "",
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(result.name, result.challenger, key, value)
+    configure_mlflow(settings, PROMOTIONS_EXPERIMENT)
+    with mlflow.start_run(run_name=f"promote-{result.name}-v{result.challenger}"):
+        mlflow.set_tags({"quanzi.promotion": result.decision,
+                         "quanzi.forced": str(forced).lower()})
+        mlflow.log_params({"model": result.name, "challenger": result.challenger,
+                           "previous_champion": result.previous_champion or "none",
+                           "decision": result.decision, "forced": forced,
+                           "reason": reason or "-", "compared_on": result.compared_on or "-"})
+        mlflow.log_text(report + "\n", "gate_report.txt")
+
+
+def promote(settings: Settings, name: str, force: bool = False,
+            reason: str = "") -> PromotionResult:
+    """Gate the challenger of ``name`` (task or registered name) against the champion and
+    move the ``champion`` alias when it passes or ``force`` is set."""
+    task = resolve_task(name)
+    registered = task.registered_model
+    client = mlflow_client(settings)
+    challenger = version_by_alias(client, registered, CHALLENGER)
+    if challenger is None:
+        raise PromotionError(f"{registered} has no challenger: run `quanzi train {task.name}` "
+                             "first")
+    champion = version_by_alias(client, registered, CHAMPION)
+    if champion is not None and champion.version == challenger.version:
+        return PromotionResult(registered, str(challenger.version), str(champion.version),
+                               "unchanged", GateResult(True, ["already the champion"]), "")
+
+    if champion is None:
+        result = PromotionResult(registered, str(challenger.version), None, "first",
+                                 GateResult(True, ["no champion yet: nothing to compare"]), "")
+    else:
+        new_run = client.get_run(challenger.run_id).data
+        old_run = client.get_run(champion.run_id).data
+        new_metrics, old_metrics = dict(new_run.metrics), dict(old_run.metrics)
+        compared_on = "logged test metrics"
+        if _eval_set_hashes(new_run.params) != _eval_set_hashes(old_run.params):
+            small = (new_run.params.get("small") == "True"
+                     and old_run.params.get("small") == "True")
+            new_metrics, old_metrics = _reevaluate(
+                settings, task, [str(challenger.version), str(champion.version)], small,
+                registered)
+            compared_on = "re-evaluated on current test sets" + (" (small)" if small else "")
+        verdict = gate(task, new_metrics, old_metrics)
+        decision = "passed" if verdict.passed else ("forced" if force else "refused")
+        result = PromotionResult(registered, str(challenger.version), str(champion.version),
+                                 decision, verdict, compared_on)
+    if result.promoted:
+        client.set_registered_model_alias(registered, CHAMPION, result.challenger)
+    _record(settings, result, force, reason)
+    return result
+
+
+def list_versions(settings: Settings) -> list[dict[str, Any]]:
+    """Every version of every registered model: name, version, aliases, created, metric."""
+    client = mlflow_client(settings)
+    rows = []
+    for model in client.search_registered_models():
+        # search results carry no aliases in every store; the registered model has them all
+        aliases: dict[str, list[str]] = {}
+        for alias, alias_version in (model.aliases or {}).items():
+            aliases.setdefault(str(alias_version), []).append(alias)
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        for mv in sorted(versions, key=lambda v: int(v.version)):
+            tags = mv.tags or {}
+            metric = tags.get("primary_metric", "")
+            rows.append({
+                "name": model.name,
+                "version": str(mv.version),
+                "aliases": sorted(aliases.get(str(mv.version), [])),
+                "created": dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
+                "primary_metric": metric,
+                "primary_value": tags.get("primary_value", ""),
+                "small": tags.get("small", ""),
+                "promotion": tags.get("promotion", ""),
+                "run_id": mv.run_id,
+            })
+    rows.sort(key=lambda r: (r["name"], int(r["version"])))
+    return rows

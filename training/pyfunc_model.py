@@ -1,0 +1,35 @@
+"""The MLflow pyfunc wrapper of every Quanzi task, logged as "models from code".
+
+MLflow copies this file into each logged model and runs it at load time, so no class of
+ours is cloudpickled: the weights are the predictor folder (JSON + safetensors) logged as
+the artifact ``model_dir``, and ``model_config["task"]`` names the task whose ``load``
+rebuilds it. ``mlflow.pyfunc.load_model("models:/quanzi-quality@champion")`` therefore
+works in any environment where the ``quanzi`` package is installed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+from mlflow.pyfunc import PythonModel, PythonModelContext
+
+
+class QuanziTaskModel(PythonModel):
+    """Records in (a DataFrame or list of dicts), one JSON-ready dict per record out."""
+
+    def load_context(self, context: PythonModelContext) -> None:
+        from quanzi.training.registry import TASKS
+
+        task = TASKS[str(context.model_config["task"])]
+        self.predictor = task.load(Path(context.artifacts["model_dir"]))
+
+    # No type hints here on purpose: MLflow 3 reads them as an input schema and warns on
+    # anything but ``list[...]``; the logged signature already declares the schema.
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
+        from quanzi.training.pipeline import input_records
+
+        return self.predictor.predict(input_records(model_input))
+
+
+mlflow.models.set_model(QuanziTaskModel())

@@ -1,0 +1,134 @@
+"""Which tasks exist, found by name, and the MLflow registry helpers the pipeline shares.
+
+Task implementations import heavy libraries (torch, the encoder, the corpora), so they
+are imported only when a task is asked for by name: ``quanzi --help`` and ``quanzi
+models`` stay fast, and a missing implementation is a one-line error, not an ImportError
+at start-up.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+from quanzi.settings import Settings
+from quanzi.training.tasks import Task
+
+# Task name → module exporting ``TASK``; `quanzi train all` runs them in this order.
+TASK_MODULES: dict[str, str] = {
+    "moderation": "quanzi.training.tasks_impl.moderation",
+    "quality": "quanzi.training.tasks_impl.quality",
+    "trust": "quanzi.training.tasks_impl.trust",
+}
+CHALLENGER = "challenger"
+CHAMPION = "champion"
+PROMOTIONS_EXPERIMENT = "promotions"
+
+
+class UnknownTaskError(KeyError):
+    """A task name nobody implements (or whose module is not written yet).
+
+    A ``KeyError``, so ``TASKS.get(name)`` answers None as for any mapping."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class TaskRegistry(MutableMapping[str, Task]):
+    """``name → Task``, importing ``TASK_MODULES[name]`` on first access.
+
+    Assigning an entry (``TASKS["fake"] = task``) registers a task without a module: tests
+    use it for small real models, and nothing else needs to know.
+    """
+
+    def __init__(self, modules: dict[str, str]) -> None:
+        self._modules = modules
+        self._loaded: dict[str, Task] = {}
+
+    def __getitem__(self, name: str) -> Task:
+        if name in self._loaded:
+            return self._loaded[name]
+        module_name = self._modules.get(name)
+        if module_name is None:
+            raise UnknownTaskError(
+                f"unknown task {name!r}; known tasks: {', '.join(self)}")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            raise UnknownTaskError(
+                f"task {name!r} is not implemented in this checkout ({module_name} is "
+                "missing)") from exc
+        task = getattr(module, "TASK", None)
+        if task is None:
+            raise UnknownTaskError(f"{module_name} does not export TASK")
+        self._loaded[name] = task
+        return task
+
+    def __setitem__(self, name: str, task: Task) -> None:
+        self._loaded[name] = task
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._loaded:
+            raise KeyError(name)
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._modules
+        yield from (name for name in self._loaded if name not in self._modules)
+
+    def __len__(self) -> int:
+        return len(set(self._modules) | set(self._loaded))
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._modules or name in self._loaded
+
+
+TASKS = TaskRegistry(TASK_MODULES)
+
+
+def registered_name(task_name: str) -> str:
+    """The registered model of a task, without importing it (``quality`` → ``quanzi-quality``)."""
+    if task_name in TASK_MODULES:
+        return f"quanzi-{task_name}"
+    return TASKS[task_name].registered_model
+
+
+def resolve_task(name: str) -> Task:
+    """Find a task by its own name or its registered model's (``quality``/``quanzi-quality``)."""
+    if name in TASKS:
+        return TASKS[name]
+    for task_name in list(TASKS):
+        if registered_name(task_name) == name:
+            return TASKS[task_name]
+    raise UnknownTaskError(
+        f"unknown model {name!r}; give a task ({', '.join(TASKS)}) or its registered name "
+        f"({', '.join(registered_name(t) for t in TASKS)})")
+
+
+def mlflow_client(settings: Settings) -> Any:
+    """A client on this data dir's tracking store and registry (no global MLflow state)."""
+    import logging
+
+    from mlflow import MlflowClient
+
+    settings.ensure_dirs()
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    uri = settings.resolved_mlflow_uri
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
+    """The model version holding ``alias``, or None when the model or alias does not exist."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE",
+                              "NOT_FOUND"):
+            return None
+        raise
