@@ -305,7 +305,7 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
             "task": task.name,
             "small": str(small).lower(),
             "primary_metric": task.primary_metric,
-            "primary_value": f"{metrics[task.primary_metric]:.6g}",
+            "primary_value": repr(metrics[task.primary_metric]),
             "test_sha256": dataset_params["split.test.sha256"],
         }
         for key, value in version_tags.items():

@@ -1,0 +1,151 @@
+"""One facade over the three champion models: records in, the scoring schema out.
+
+``quanzi score`` (the batch and backfill tool) and the service's post endpoints use the
+same ``Scorer``, so a post gets the same answer whichever way it arrives. Per record:
+
+    {"id", "moderation": {"decision", "labels": [{"label", "prob", "spans"}], ...},
+     "quality": {"score", "tier", ...}, "trust": {"level", "probs", "reasons", ...}}
+
+Predictors may add keys of their own inside their part (e.g. the moderation risk level);
+the keys above are checked, so a model that breaks the schema fails loudly here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from quanzi.settings import Settings
+from quanzi.training.tasks import Predictor
+
+SCORED_TASKS = ("moderation", "quality", "trust")
+REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
+    "moderation": ("decision", "labels"),
+    "quality": ("score", "tier"),
+    "trust": ("level", "probs", "reasons"),
+}
+LABEL_KEYS = ("label", "prob", "spans")
+MAX_TEXT_CHARS = 100_000
+
+
+class MissingChampionError(LookupError):
+    """A task has no champion model; the message says which commands fix it."""
+
+
+class RecordError(ValueError):
+    """An input record that does not follow the scoring schema."""
+
+
+class SchemaError(RuntimeError):
+    """A predictor answered outside the scoring schema (a model bug, not an input error)."""
+
+
+def missing_champion_message(task_name: str) -> str:
+    name = f"quanzi-{task_name}"
+    return (f"no champion for {name}: run `quanzi train {task_name}` then "
+            f"`quanzi promote {name}`")
+
+
+def validate_record(obj: Any) -> dict[str, Any]:
+    """Check one input record; returns it with only the known fields (RecordError if bad)."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"expected a JSON object, got {type(obj).__name__}")
+    if "id" not in obj:
+        raise RecordError("missing field 'id'")
+    if isinstance(obj["id"], bool) or not isinstance(obj["id"], str | int):
+        raise RecordError("'id' must be a string or an integer")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        raise RecordError("missing string field 'text'")
+    if not text.strip():
+        raise RecordError("'text' is empty")
+    if len(text) > MAX_TEXT_CHARS:
+        raise RecordError(f"'text' has {len(text)} characters (at most {MAX_TEXT_CHARS})")
+    record: dict[str, Any] = {"id": obj["id"], "text": text}
+    if obj.get("circle_id") is not None:
+        if not isinstance(obj["circle_id"], str):
+            raise RecordError("'circle_id' must be a string")
+        record["circle_id"] = obj["circle_id"]
+    if obj.get("author") is not None:
+        if not isinstance(obj["author"], dict):
+            raise RecordError("'author' must be a JSON object")
+        record["author"] = obj["author"]
+    if obj.get("verified_purchase") is not None:
+        if not isinstance(obj["verified_purchase"], bool):
+            raise RecordError("'verified_purchase' must be true or false")
+        record["verified_purchase"] = obj["verified_purchase"]
+    return record
+
+
+def _check_output(task: str, out: Any) -> dict[str, Any]:
+    if not isinstance(out, dict):
+        raise SchemaError(f"{task} predictor returned {type(out).__name__}, not a dict")
+    missing = [k for k in REQUIRED_KEYS[task] if k not in out]
+    if missing:
+        raise SchemaError(f"{task} predictor output lacks {', '.join(missing)}")
+    if task == "moderation":
+        for label in out["labels"]:
+            if not isinstance(label, dict) or any(k not in label for k in LABEL_KEYS):
+                raise SchemaError(f"moderation label {label!r} lacks one of {LABEL_KEYS}")
+    return out
+
+
+def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dataclass
+class Scorer:
+    """The three predictors (None where a task has no model) and the batch size."""
+
+    moderation: Predictor | None
+    quality: Predictor | None
+    trust: Predictor | None
+    batch_size: int = 256
+
+    @classmethod
+    def from_champions(cls, settings: Settings, require_all: bool = True,
+                       batch_size: int = 256) -> Scorer:
+        """Load every task's champion (``models:/quanzi-<task>@champion``).
+
+        With ``require_all`` a missing champion is a ``MissingChampionError`` naming the
+        commands that create it; without, that part of every answer is ``None``.
+        """
+        from quanzi.training.pipeline import load_champion
+
+        predictors = {task: load_champion(settings, task) for task in SCORED_TASKS}
+        missing = [task for task, p in predictors.items() if p is None]
+        if require_all and missing:
+            raise MissingChampionError("; ".join(missing_champion_message(t) for t in missing))
+        return cls(batch_size=batch_size, **predictors)
+
+    def predictors(self) -> dict[str, Predictor | None]:
+        return {task: getattr(self, task) for task in SCORED_TASKS}
+
+    def score(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Score validated records (``validate_record``) in batches, in order."""
+        results: list[dict[str, Any]] = []
+        for batch in batched(records, self.batch_size):
+            inputs = [{k: v for k, v in r.items() if k != "id"} for r in batch]
+            parts: dict[str, list[Any]] = {}
+            for task, predictor in self.predictors().items():
+                if predictor is None:
+                    parts[task] = [None] * len(batch)
+                    continue
+                outputs = predictor.predict(inputs)
+                if len(outputs) != len(batch):
+                    raise SchemaError(f"{task} predictor returned {len(outputs)} results "
+                                      f"for {len(batch)} records")
+                parts[task] = [_check_output(task, out) for out in outputs]
+            for i, record in enumerate(batch):
+                results.append({"id": record["id"],
+                                **{task: parts[task][i] for task in SCORED_TASKS}})
+        return results
