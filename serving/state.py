@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from quanzi.serving.model_registry import ModelRegistry, ModelSet
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, head_revision, session_factory
 
@@ -19,13 +21,31 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     schema_head: str | None  # the migration this code expects; /readyz compares the database's
+    models: ModelRegistry  # encoder, champion predictors, vector index (model_registry.py)
 
     @classmethod
-    def open(cls, settings: Settings) -> AppState:
+    def open(cls, settings: Settings, metrics: Any | None = None) -> AppState:
         settings.ensure_dirs()
         engine = engine_from_settings(settings)
+        models = ModelRegistry(settings, engine,
+                               on_swap=None if metrics is None else _gauges(metrics))
+        if settings.env != "test":  # tests load on first use (see model_registry)
+            models.start()
         return cls(settings=settings, engine=engine, sessions=session_factory(engine),
-                   schema_head=head_revision())
+                   schema_head=head_revision(), models=models)
 
     def close(self) -> None:
+        self.models.close()
         self.engine.dispose()
+
+
+def _gauges(metrics: Any) -> Any:
+    """After each model swap: model versions and index size on /metrics."""
+
+    def update(models: ModelSet) -> None:
+        for name, version in models.model_versions().items():
+            metrics.set_model_version(name, version)
+        if models.index is not None:
+            metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
+
+    return update
