@@ -1,0 +1,298 @@
+"""The moderation predictor: label probabilities → pass / review / reject, explained.
+
+Why one object: the service, ``quanzi score`` and the MLflow pipeline all need the same
+decision from the same scores (``moderation-policy.md``). Per record it
+1. normalises the text once (the classifiers score normalised text; spans point into the
+   original);
+2. scores ``offensive``, ``ad``, ``spam`` and ``contact`` with linear char n-gram
+   classifiers (``linear.py``); ``contact`` is the larger of the classifier's probability
+   and the rule detectors' confidence, ``privacy`` is the detectors' confidence alone;
+   ``spam`` is also raised to 1 when the text nearly copies one of ``recent_texts``;
+3. compares each label with its two thresholds, chosen on dev for stated precision
+   targets and saved with the model: at or over ``reject`` the label rejects, at or over
+   ``review`` it sends the post to the editors' queue;
+4. applies the record's own circle's blocked / review-only terms (``circle_rules``), never
+   another circle's.
+
+The predictor holds no state between calls: the circle's terms and recent posts come with
+each call.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
+from quanzi.models.moderation.detectors import Hit, detect_contact, detect_privacy
+from quanzi.models.moderation.linear import LinearTextClassifier
+
+LABELS = ("contact", "privacy", "offensive", "ad", "spam")  # policy order
+LEARNED = ("offensive", "ad", "spam", "contact")  # labels with a trained classifier
+SEVERE = ("contact", "privacy", "offensive")  # a reject on these is high risk
+FORMAT_VERSION = 1
+REGISTERED_MODEL = "quanzi-moderation"
+
+Rules = Sequence[tuple[str, str]]  # (normalised term, "block" | "review"), as serving stores
+CircleRules = Mapping[str, Rules] | Callable[[str], Rules]
+
+
+@dataclass(frozen=True)
+class LabelThresholds:
+    """Where a label starts to send posts to review and to reject them, and why there."""
+
+    review: float
+    reject: float
+    source: str = "dev"  # "dev": chosen on the dev set; "config": fixed (no labelled dev)
+    review_target: float | None = None  # precision target each threshold was chosen for
+    reject_target: float | None = None
+    dev: dict[str, float] = field(default_factory=dict)  # dev precision/recall at each
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.review <= self.reject:
+            raise ValueError(f"need 0 ≤ review ({self.review}) ≤ reject ({self.reject})")
+
+    def band(self, prob: float) -> str | None:
+        if prob >= self.reject:
+            return "reject"
+        if prob >= self.review:
+            return "review"
+        return None
+
+
+# Detector-only privacy: no labelled dev set exists, so thresholds are configuration.
+# ID-card numbers (checksum-valid, 0.99) and a third party's phone (0.9) reject; an
+# address (0.85) goes to review.
+PRIVACY_THRESHOLDS = LabelThresholds(review=0.8, reject=0.9, source="config")
+
+
+@dataclass
+class ModerationPredictor:
+    """Batch moderation with per-label thresholds (see the module docstring)."""
+
+    classifiers: dict[str, LinearTextClassifier]
+    thresholds: dict[str, LabelThresholds]
+    dup_threshold: float = 0.9  # char n-gram cosine to a recent post that counts as a copy
+    explain_top: int = 3  # n-grams shown as the evidence of a learned label
+    meta: dict[str, Any] = field(default_factory=dict)  # training facts saved with it
+    name: str = REGISTERED_MODEL
+
+    def __post_init__(self) -> None:
+        missing = set(LEARNED) - set(self.classifiers)
+        if missing:
+            raise ValueError(f"moderation needs classifiers for {sorted(missing)}")
+        self.thresholds = {"privacy": PRIVACY_THRESHOLDS, **self.thresholds}
+        lacking = set(LABELS) - set(self.thresholds)
+        if lacking:
+            raise ValueError(f"no thresholds for labels {sorted(lacking)}")
+
+    # -------------------------------------------------------------------------- scores
+    def scores(self, texts: Sequence[str], recent_texts: Sequence[str] | None = None,
+               features: dict[str, Any] | None = None,
+               ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
+        """Per-label probabilities ``(n,)``, detector hits and (best copy cosine, index).
+
+        Pass a dict as ``features`` to get each classifier's feature matrix back (the
+        explanations reuse it).
+        """
+        texts = [t if isinstance(t, str) else "" for t in texts]
+        norms = [normalize(t) for t in texts]
+        probs = {}
+        for label in LEARNED:
+            matrix = self.classifiers[label].features(norms)
+            probs[label] = 1.0 / (1.0 + np.exp(-self.classifiers[label].logits(matrix)))
+            if features is not None:
+                features[label] = matrix
+        hits = [detect_contact(t) + detect_privacy(t) for t in texts]
+        contact_rule = np.array([max((h.confidence for h in hs if h.label == "contact"),
+                                     default=0.0) for hs in hits])
+        probs["contact_model"] = probs["contact"]
+        probs["contact"] = np.maximum(probs["contact"], contact_rule)
+        probs["privacy"] = np.array([max((h.confidence for h in hs if h.label == "privacy"),
+                                         default=0.0) for hs in hits])
+        copies = near_duplicates(norms, [normalize(t) for t in recent_texts or ()])
+        copy_sim = np.array([sim for sim, _ in copies])
+        probs["spam_classifier"] = probs["spam"]
+        probs["spam"] = np.where(copy_sim >= self.dup_threshold, 1.0, probs["spam"])
+        return probs, hits, copies
+
+    # ------------------------------------------------------------------------- predict
+    def predict(self, records: list[dict[str, Any]], *,
+                circle_rules: CircleRules | None = None,
+                recent_texts: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """One ``{"decision", "risk", "labels"}`` per record, in order.
+
+        ``circle_rules`` maps a circle id to its (term, action) pairs (or is a callable
+        doing that); a record's own ``circle_id`` selects them. ``recent_texts`` are the
+        posts a copy would be copied from (e.g. the circle's latest posts).
+        """
+        for i, record in enumerate(records):
+            if not isinstance(record, Mapping) or not isinstance(record.get("text"), str):
+                raise ValueError(f"record {i} needs a string 'text'")
+        texts = [r["text"] for r in records]
+        if not texts:
+            return []
+        features: dict[str, Any] = {}
+        probs, hits, copies = self.scores(texts, recent_texts, features)
+        out = []
+        for i, record in enumerate(records):
+            labels = self._labels(i, texts[i], probs, hits[i], copies[i], recent_texts,
+                                  features)
+            rule_entry = self._circle_rule_entry(record, circle_rules)
+            if rule_entry is not None:
+                labels.append(rule_entry)
+            out.append({"decision": _decision(labels), "risk": _risk(labels),
+                        "labels": labels})
+        return out
+
+    def _labels(self, i: int, text: str, probs: dict[str, np.ndarray], hits: list[Hit],
+                copy: tuple[float, int], recent_texts: Sequence[str] | None,
+                features: dict[str, Any]) -> list[dict[str, Any]]:
+        labels = []
+        for label in LABELS:
+            prob = float(probs[label][i])
+            band = self.thresholds[label].band(prob)
+            if band is None:
+                continue
+            spans = [_span(h) for h in hits if h.label == label]
+            if label == "spam" and copy[0] >= self.dup_threshold and recent_texts:
+                source = recent_texts[copy[1]]
+                spans.append({"start": 0, "end": len(text), "text": text,
+                              "subtype": "near_duplicate",
+                              "evidence": f"cosine {copy[0]:.2f} to recent post #{copy[1]}: "
+                                          f"{source[:40]}"})
+            if not spans and label in self.classifiers:
+                spans = self._ngram_spans(label, text, features[label][i])
+            labels.append({"label": label, "prob": round(prob, 4), "band": band,
+                           "spans": spans})
+        return labels
+
+    def _ngram_spans(self, label: str, text: str, row: Any) -> list[dict[str, Any]]:
+        """The n-grams that raised a learned label most, located in the original text."""
+        norm, offsets = normalize_with_offsets(text)
+        folded = norm.lower() if len(norm.lower()) == len(norm) else norm
+        spans = []
+        for gram, weight in self.classifiers[label].explain(row, self.explain_top):
+            at = folded.find(gram.lower())
+            if at < 0 or not gram.strip():
+                continue
+            start, end = source_span(text, offsets, at, at + len(gram))
+            spans.append({"start": start, "end": end, "text": text[start:end],
+                          "subtype": "ngram", "evidence": f"logit +{weight:.2f}"})
+        return spans
+
+    @staticmethod
+    def _circle_rule_entry(record: Mapping[str, Any], circle_rules: CircleRules | None,
+                           ) -> dict[str, Any] | None:
+        circle_id = record.get("circle_id")
+        if circle_rules is None or not circle_id:
+            return None
+        rules = circle_rules(circle_id) if callable(circle_rules) else circle_rules.get(
+            circle_id, ())
+        if not rules:
+            return None
+        from quanzi.serving.editorial.rules import match_rules  # pure function, no DB
+
+        found = match_rules(tuple(rules), record["text"])
+        if not found:
+            return None
+        text = record["text"]
+        blocked = any(h.action == "block" for h in found)
+        return {"label": "circle_rule", "prob": 1.0, "band": "reject" if blocked else "review",
+                "spans": [{"start": h.start, "end": h.end, "text": text[h.start:h.end],
+                           "subtype": "blocked" if h.action == "block" else "review_term",
+                           "evidence": h.term} for h in found]}
+
+    # ---------------------------------------------------------------------- save/load
+    def save(self, path: Path) -> None:
+        """``moderation.json`` (thresholds, settings, training facts) + one folder per
+        learned label."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        for label, clf in self.classifiers.items():
+            clf.save(path / label)
+        (path / "moderation.json").write_text(json.dumps({
+            "format_version": FORMAT_VERSION, "name": self.name, "labels": list(LABELS),
+            "learned": sorted(self.classifiers),
+            "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
+            "dup_threshold": self.dup_threshold, "explain_top": self.explain_top,
+            "meta": self.meta,
+        }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> ModerationPredictor:
+        """Rebuild from a folder written by ``save``."""
+        path = Path(path)
+        manifest = path / "moderation.json"
+        if not manifest.is_file():
+            raise FileNotFoundError(f"{manifest} is missing: not a saved moderation model")
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+        if raw.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{manifest}: format version {raw.get('format_version')} is not "
+                             f"{FORMAT_VERSION}")
+        return cls(
+            classifiers={label: LinearTextClassifier.load(path / label)
+                         for label in raw["learned"]},
+            thresholds={k: LabelThresholds(**v) for k, v in raw["thresholds"].items()},
+            dup_threshold=float(raw["dup_threshold"]), explain_top=int(raw["explain_top"]),
+            meta=raw.get("meta", {}), name=raw.get("name", REGISTERED_MODEL))
+
+
+def _span(hit: Hit) -> dict[str, Any]:
+    return {"start": hit.start, "end": hit.end, "text": hit.text, "subtype": hit.subtype,
+            "evidence": hit.evidence}
+
+
+def _decision(labels: list[dict[str, Any]]) -> str:
+    bands = {entry["band"] for entry in labels}
+    return "reject" if "reject" in bands else "review" if "review" in bands else "pass"
+
+
+def _risk(labels: list[dict[str, Any]]) -> str:
+    """high: a severe label rejects; medium: ad/spam/blocked-term reject or a severe label
+    in review; low: only ad/spam or a circle review term in review; none: nothing."""
+    if not labels:
+        return "none"
+    if any(e["band"] == "reject" and e["label"] in SEVERE for e in labels):
+        return "high"
+    if any(e["band"] == "reject" or e["label"] in SEVERE for e in labels):
+        return "medium"
+    return "low"
+
+
+_HASHER = HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=2**20,
+                            alternate_sign=False, norm="l2")
+
+
+def near_duplicates(texts: Sequence[str], recent: Sequence[str]) -> list[tuple[float, int]]:
+    """For each text, the highest char 1–3-gram cosine to any of ``recent`` and its index.
+
+    Hashed n-grams need no fitted vocabulary, so any text can be compared with any other
+    (a copy with a 👍 appended or ，。 swapped for ,. stays above 0.9; different reviews of
+    the same product stay well below).
+    """
+    if not texts:
+        return []
+    if not recent:
+        return [(0.0, -1)] * len(texts)
+    sims = (_HASHER.transform(list(texts)) @ _HASHER.transform(list(recent)).T).toarray()
+    best = sims.argmax(axis=1)
+    return [(float(sims[i, j]), int(j)) for i, j in enumerate(best)]
+
+
+def stream_near_duplicates(texts: Sequence[str], order: Sequence[int]) -> np.ndarray:
+    """Best cosine of each text to any text posted EARLIER (by ``order``): the evaluation's
+    stand-in for "recent posts", (n,) float. Meant for test-sized sets."""
+    if len(texts) == 0:
+        return np.zeros(0)
+    vectors = _HASHER.transform(list(texts))
+    sims = (vectors @ vectors.T).toarray()
+    rank = np.argsort(np.argsort(np.asarray(order)))
+    earlier = rank[None, :] < rank[:, None]
+    return np.where(earlier, sims, 0.0).max(axis=1)
