@@ -140,6 +140,7 @@ class _View:
         return a, b
 
 
+@lru_cache(maxsize=512)  # detect_contact and detect_privacy of one text share the views
 def _views(text: str) -> tuple[_View, _View]:
     """The normalised-lowercase view and the squeezed, digit-decoded view."""
     norm, offsets = normalize_with_offsets(text)
