@@ -17,8 +17,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from quanzi.serving.editorial.similar import SimilarPosts, stored_score_similarity
+from quanzi.serving.feed_store import FeedService
 from quanzi.serving.keys import ROLES, KeyRing, Principal, Role
 from quanzi.serving.metrics import ServiceMetrics
+from quanzi.serving.model_registry import ModelRegistry
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 
@@ -45,9 +47,17 @@ def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Sess
         session.close()
 
 
+def get_models(state: Annotated[AppState, Depends(get_state)]) -> ModelRegistry:
+    """The worker's model registry. Call ``.current()`` once in the handler, after the
+    request is validated (a dependency would load models even for a request FastAPI then
+    refuses), and use that one set throughout: a reload never mixes two generations."""
+    return state.models
+
+
 StateDep = Annotated[AppState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ModelsDep = Annotated[ModelRegistry, Depends(get_models)]
 
 
 # --- auth -------------------------------------------------------------------------------
@@ -133,5 +143,11 @@ def get_similar(request: Request) -> SimilarPosts:
     return getattr(request.app.state, "similar_posts", None) or stored_score_similarity
 
 
+def get_feed_service(request: Request) -> FeedService:
+    """The worker's feed-ranking service: snapshot store, viewer loader, pipeline."""
+    return request.app.state.feed
+
+
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+FeedServiceDep = Annotated[FeedService, Depends(get_feed_service)]
 SimilarDep = Annotated[SimilarPosts, Depends(get_similar)]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException
 from sqlalchemy.exc import SQLAlchemyError
 
 from quanzi.serving.api.deps import StateDep
+from quanzi.serving.state import AppState
 from quanzi.storage.db import current_revision
 
 router = APIRouter(tags=["health"])
@@ -17,9 +18,11 @@ def read_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable or schema missing"}})
+@router.get("/readyz", responses={503: {"description": "Database unreachable, schema missing or "
+                                                    "models still loading"}})
 def read_readiness(state: StateDep) -> dict[str, object]:
-    """The process can serve: the database answers and its schema is at this code's revision."""
+    """The process can serve: the database answers, its schema is at this code's revision,
+    and the models are loaded (a missing model is listed in ``degraded``, still 200)."""
     try:
         revision = current_revision(state.engine)
     except SQLAlchemyError as exc:  # the probe reports, it never raises a traceback
@@ -32,4 +35,16 @@ def read_readiness(state: StateDep) -> dict[str, object]:
             503, detail=f"database schema at revision {revision}, this code needs "
                         f"{state.schema_head}: run `quanzi db upgrade`"
         )
-    return {"status": "ready", "database": state.engine.dialect.name, "revision": revision}
+    ready: dict[str, object] = {"status": "ready", "database": state.engine.dialect.name,
+                                "revision": revision}
+    return ready | models_readiness(state)
+
+
+def models_readiness(state: AppState) -> dict[str, object]:
+    """Model versions in force and what is missing (``degraded``: served, but without it)."""
+    models = state.models.peek()
+    if models is None:
+        if state.models.status.state == "running":
+            raise HTTPException(503, detail="models are loading: retry in a few seconds")
+        return {"models": "not loaded yet (loaded on first use)", "degraded": []}
+    return {"models": models.model_versions(), "degraded": models.degraded_list()}

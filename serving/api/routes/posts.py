@@ -1,12 +1,14 @@
-"""Posts: read one post with its latest scores."""
+"""Posts: ingest (store, moderate, score, embed, index) and read one post with its scores."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from quanzi.serving.api.deps import READ_ROLES, SessionDep
+from quanzi.serving.api.deps import READ_ROLES, IngestKey, ModelsDep, SessionDep
 from quanzi.serving.api.schemas.common import ResourceId
+from quanzi.serving.api.schemas.post_ingest import PostBatch, PostIngestRequest, PostIngestResponse
 from quanzi.serving.api.schemas.posts import PostPublic
+from quanzi.serving.ingest_posts import PostInput, ingest_posts
 from quanzi.storage import queries
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[READ_ROLES])
@@ -19,3 +21,17 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
     if detail is None:
         raise HTTPException(404, detail=f"post {post_id!r} not found")
     return PostPublic.from_detail(detail)
+
+
+@router.post("", responses={409: {"description": "A post id reused for other content"},
+                            422: {"description": "Bad fields, or unknown circles/authors/items "
+                                                 "(listed)"}})
+def create_posts(body: PostIngestRequest, session: SessionDep, _: IngestKey,
+                 models: ModelsDep) -> PostIngestResponse:
+    """Store, moderate, score, embed and index one post or up to 500 (idempotent by id)."""
+    posts = body.posts if isinstance(body, PostBatch) else [body]
+    results = ingest_posts(session, models.current(),
+                           [PostInput(**p.model_dump()) for p in posts])
+    replayed = sum(r["replayed"] for r in results)
+    return PostIngestResponse.model_validate(
+        {"results": results, "stored": len(results) - replayed, "replayed": replayed})

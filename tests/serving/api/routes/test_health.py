@@ -25,7 +25,9 @@ def test_readyz_is_ready_at_head(seed: Any, client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "database": "sqlite",
-                               "revision": head_revision()}
+                               "revision": head_revision(),
+                               "models": "not loaded yet (loaded on first use)",
+                               "degraded": []}
 
 
 def test_readyz_notices_a_downgrade_while_running(

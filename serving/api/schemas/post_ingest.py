@@ -1,0 +1,165 @@
+"""Schemas of ``POST /v1/posts`` (one post or a batch) and of moderation results."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
+from quanzi.serving.api.schemas.posts import PostStatus
+
+MAX_POSTS = 500  # per batch
+MAX_POST_CHARS = 20_000  # a long review fits; a pasted book does not
+CLOCK_SKEW = timedelta(minutes=5)
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH)]
+Decision = Literal["pass", "review", "reject"]
+
+
+class PostCreate(BaseModel):
+    """A post as written; ``text`` is stored exactly as sent (normalisation is for scoring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Id = Field(description="The feed service's post id; resending it is idempotent.")
+    circle_id: Id
+    author_id: Id = Field(description="A stored user (create it with POST /v1/users).")
+    text: str = Field(min_length=1, max_length=MAX_POST_CHARS)
+    item_id: Id | None = Field(None, description="The product (SKU) the post is about.")
+    order_id: Id | None = Field(
+        None, description="The author's order of the item: makes the post a verified purchase.")
+    image_count: int = Field(0, ge=0, le=100)
+    created_at: AwareDatetime | None = Field(
+        None, description="When it was posted (UTC or with offset); default: now.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text is blank")
+        return text
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_future(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value > datetime.now(UTC) + CLOCK_SKEW:
+            raise ValueError("created_at is in the future: send it in UTC or with its offset")
+        return value
+
+
+class PostBatch(BaseModel):
+    """Up to 500 posts in one call (cheaper per post than one call each)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    posts: list[PostCreate] = Field(min_length=1, max_length=MAX_POSTS)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> PostBatch:
+        dupes = sorted(i for i, n in Counter(p.id for p in self.posts).items() if n > 1)
+        if dupes:
+            raise ValueError(f"post ids repeat in the batch: {', '.join(dupes[:20])}")
+        return self
+
+
+def _body_kind(value: Any) -> str:
+    """``{"posts": [...]}`` is a batch; anything else is read as one post."""
+    if isinstance(value, dict):
+        return "batch" if "posts" in value else "post"
+    return "batch" if isinstance(value, PostBatch) else "post"
+
+
+PostIngestRequest = Annotated[
+    Annotated[PostCreate, Tag("post")] | Annotated[PostBatch, Tag("batch")],
+    Discriminator(_body_kind),
+]
+
+
+class ModerationLabel(BaseModel):
+    """A label over its threshold: probability, band and the spans that raised it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    label: str = Field(description="contact, ad, offensive, spam, privacy or circle_rule.")
+    prob: float
+    band: Literal["review", "reject"] | None = None
+    spans: list[dict[str, Any]] = Field(
+        description="Offsets into the original text, the characters and the evidence.")
+
+
+class ModerationResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    decision: Decision
+    labels: list[ModerationLabel]
+
+
+class QualityResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    score: float = Field(description="In [0, 1]: how much the post helps another shopper.")
+    tier: int | str = Field(description="0 unusable, 1 low, 2 good, 3 excellent.")
+
+
+class TrustResult(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    level: str = Field(description="The post's base level, L2–L6 (trust-levels.md).")
+    probs: dict[str, float]
+    reasons: list[Any] = Field(description="The strongest signals behind the level.")
+
+
+class PostIngestResult(BaseModel):
+    """What ingest decided for one post (the same on a replay of the same post)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    post_id: str
+    status: PostStatus
+    replayed: bool = Field(description="True: the post was already stored; nothing changed.")
+    moderation: ModerationResult | None
+    quality: QualityResult | None = Field(description="null while no quality model exists.")
+    trust: TrustResult | None = Field(description="null while no trust model exists.")
+    near_duplicate_of: str | None = Field(
+        description="A post of the same circle this one nearly copies (cosine ≥ 0.95).")
+    model_versions: dict[str, str] = Field(
+        description="Version of each model used; `rules` / `unavailable` when degraded.")
+
+
+class PostIngestResponse(BaseModel):
+    results: list[PostIngestResult] = Field(description="One per post sent, in order.")
+    stored: int = Field(description="Posts written by this call.")
+    replayed: int = Field(description="Posts already stored (answered from the store).")
+
+
+class ModerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_POST_CHARS)
+    circle_id: Id | None = Field(None, description="Also apply this circle's own terms.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("text is blank")
+        return text
+
+
+class ModerateResponse(ModerationResult):
+    model_config = ConfigDict(extra="allow", protected_namespaces=())
+
+    model_versions: dict[str, str]

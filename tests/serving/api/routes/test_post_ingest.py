@@ -1,0 +1,243 @@
+"""POST /v1/posts: store, moderate, score, embed, index, near-duplicates, idempotency, roles."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from quanzi.settings import Settings
+from quanzi.storage.db import engine_from_settings
+from quanzi.storage.orm import IndexChange, Post, PostEmbedding, PostScore, ReviewItem
+
+
+def _load(name: str) -> ModuleType:
+    """``tests/utils/<name>.py`` (importlib mode keeps tests/ off sys.path)."""
+    module_name = f"quanzi_tests_utils_{name}"
+    if module_name not in sys.modules:
+        path = Path(__file__).parents[3] / "utils" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None and spec.loader is not None
+        sys.modules[module_name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
+sm = _load("serving_models")
+REVIEW = "用了两周，保湿效果很好，冬天脸不干，味道淡淡的，分量也足，推荐干皮姐妹入手"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A fast index sync (50 ms), so indexed posts show up quickly."""
+    data_dir = tmp_path / "quanzi"
+    monkeypatch.setenv("QUANZI_DATA_DIR", str(data_dir))
+    return Settings(data_dir=data_dir, env="test", index_sync_interval_ms=50)
+
+
+@pytest.fixture
+def world(seed: Callable[[Callable[[Any], Any]], Any], keys: dict) -> dict[str, Any]:
+    return seed(lambda f: {k: v.id for k, v in sm.seed_world(f).items()})
+
+
+def _post(pid: str, text: str = REVIEW, **kw: Any) -> dict[str, Any]:
+    return {"id": pid, "circle_id": "c-beauty", "author_id": "u-1", "text": text, **kw}
+
+
+def _count(settings: Settings, model: Any, **where: Any) -> int:
+    engine = engine_from_settings(settings)
+    try:
+        with engine.connect() as conn:
+            query = select(func.count()).select_from(model)
+            for name, value in where.items():
+                query = query.where(getattr(model, name) == value)
+            return int(conn.execute(query).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
+        api: TestClient, keys: dict, world: dict, settings: Settings) -> None:
+    sm.use_models(api, sm.fake_loader("7"))
+    response = api.post("/v1/posts", headers=keys["ingest"],
+                        json=_post("p-1", item_id="i-1", order_id="o-1"))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["stored"], body["replayed"]) == (1, 0)
+    result = body["results"][0]
+    assert result["post_id"] == "p-1" and result["status"] == "pass"
+    assert result["moderation"] == {"decision": "pass", "labels": []}
+    assert result["quality"] == {"score": round(len(REVIEW) / 60, 4), "tier": 2}
+    assert result["trust"]["level"] == "L3"
+    assert "verified_purchase=True" in result["trust"]["reasons"]
+    assert result["near_duplicate_of"] is None
+    assert result["model_versions"] == {"moderation": "7", "quality": "7", "trust": "7",
+                                        "encoder": "hash-256"}
+    # Stored exactly as written, one score row per model, a vector, a change-log entry.
+    assert _count(settings, PostScore, post_id="p-1") == 3
+    assert _count(settings, PostEmbedding, post_id="p-1") == 1
+    assert _count(settings, IndexChange, post_id="p-1") == 1
+    stored = api.get("/v1/posts/p-1", headers=keys["editor"]).json()
+    assert stored["text"] == REVIEW and stored["verified_purchase"] is True
+    assert {s["model_name"]: s["model_version"] for s in stored["scores"]} == {
+        "moderation": "7", "quality": "7", "trust": "7"}
+    sm.wait_indexed(api, ["p-1"])
+
+
+def test_ingest_is_idempotent_by_post_id(api: TestClient, keys: dict, world: dict,
+                                         settings: Settings) -> None:
+    sm.use_models(api, sm.fake_loader())
+    first = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).json()
+    again = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).json()
+    assert (again["stored"], again["replayed"]) == (0, 1)
+    assert again["results"][0]["replayed"] is True
+    strip = [{k: v for k, v in r.items() if k != "replayed"} for r in (first, again)
+             for r in r["results"]]
+    assert strip[0] == strip[1]
+    assert _count(settings, Post) == 1 and _count(settings, PostScore) == 3
+    assert _count(settings, PostEmbedding) == 1
+
+
+def test_same_id_with_other_text_is_409(api: TestClient, keys: dict, world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    assert api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).status_code == 200
+    response = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1", "改过的文字"))
+    assert response.status_code == 409
+    assert "p-1" in response.json()["detail"] and "new id" in response.json()["detail"]
+
+
+def test_batch_moderates_each_post_and_queues_reviews(api: TestClient, keys: dict,
+                                                     world: dict, settings: Settings) -> None:
+    sm.use_models(api, sm.fake_loader())
+    batch = {"posts": [
+        _post("p-ok"),
+        _post("p-ad", "进店领优惠券，优惠券，优惠券！"),
+        _post("p-soft", "这款面霜进店可以试用，质地很轻薄好推开"),
+        _post("p-contact", "想要的加我微信 abc12345 私聊"),
+    ]}
+    response = api.post("/v1/posts", headers=keys["feed-service"], json=batch)
+    assert response.status_code == 200, response.text
+    results = {r["post_id"]: r for r in response.json()["results"]}
+    assert [r["post_id"] for r in response.json()["results"]] == [p["id"] for p in batch["posts"]]
+    assert results["p-ok"]["status"] == "pass"
+    assert results["p-ad"]["status"] == "reject"
+    assert results["p-ad"]["trust"]["level"] == "L5"
+    assert results["p-soft"]["status"] == "review"
+    assert _count(settings, ReviewItem, post_id="p-soft") == 1
+    assert _count(settings, ReviewItem) == 1
+    review = api.get("/v1/review", headers=keys["editor"]).json()["data"]
+    assert review[0]["post_id"] == "p-soft"
+    assert review[0]["reasons"]["labels"][0]["label"] == "ad"
+
+
+def test_circle_rules_apply_only_to_their_circle(api: TestClient, keys: dict,
+                                                 world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    api.put("/v1/circles/c-beauty/rules", headers=keys["editor"],
+            json={"blocked": ["代购"], "review": ["平替"]}).raise_for_status()
+    batch = {"posts": [
+        _post("p-1", "找代购买的，包装完整，用着不错"),
+        _post("p-2", "这是大牌平替，效果差不多，用了一个月"),
+        {**_post("p-3", "找代购买的手机，屏幕很清楚，续航一天"), "circle_id": "c-phone"},
+    ]}
+    results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
+    assert [r["status"] for r in results] == ["reject", "review", "pass"]
+    rule = next(e for e in results[0]["moderation"]["labels"] if e["label"] == "circle_rule")
+    assert rule["band"] == "reject"
+    span = rule["spans"][0]
+    assert batch["posts"][0]["text"][span["start"]:span["end"]] == "代购"
+
+
+def test_near_duplicate_in_same_circle_is_flagged_and_sent_to_review(
+        api: TestClient, keys: dict, world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    api.post("/v1/posts", headers=keys["ingest"], json=_post("p-orig")).raise_for_status()
+    sm.wait_indexed(api, ["p-orig"])
+    copy = api.post("/v1/posts", headers=keys["ingest"],
+                    json=_post("p-copy", REVIEW + "！")).json()["results"][0]
+    assert copy["near_duplicate_of"] == "p-orig"
+    assert copy["status"] == "review"
+    other_circle = api.post("/v1/posts", headers=keys["ingest"],
+                            json={**_post("p-elsewhere"), "circle_id": "c-phone"}).json()
+    assert other_circle["results"][0]["near_duplicate_of"] is None
+
+
+def test_near_duplicates_within_one_batch_point_to_the_first(api: TestClient, keys: dict,
+                                                             world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    batch = {"posts": [_post("p-a"), _post("p-b", REVIEW + "。"), _post("p-c", "完全不同的一段话")]}
+    results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
+    assert [r["near_duplicate_of"] for r in results] == [None, "p-a", None]
+
+
+def test_a_copy_ingested_before_the_index_syncs_is_still_caught(
+        api: TestClient, keys: dict, world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).raise_for_status()
+    # No wait for the sync thread: the worker's recent-ingest buffer answers.
+    result = api.post("/v1/posts", headers=keys["ingest"],
+                      json=_post("p-2", REVIEW + "~")).json()["results"][0]
+    assert result["near_duplicate_of"] == "p-1"
+
+
+def test_without_champions_moderation_falls_back_to_detectors(
+        api: TestClient, keys: dict, world: dict, settings: Settings) -> None:
+    sm.use_models(api, sm.fake_loader(with_models=False))
+    batch = {"posts": [_post("p-1"), _post("p-2", "有问题加我微信 abc12345 私聊")]}
+    response = api.post("/v1/posts", headers=keys["ingest"], json=batch)
+    assert response.status_code == 200, response.text
+    ok, contact = response.json()["results"]
+    assert ok["status"] == "pass" and ok["quality"] is None and ok["trust"] is None
+    assert ok["model_versions"] == {"moderation": "rules", "quality": "unavailable",
+                                    "trust": "unavailable", "encoder": "hash-256"}
+    assert contact["status"] == "reject"
+    label = contact["moderation"]["labels"][0]
+    assert label["label"] == "contact" and label["band"] == "reject"
+    assert "abc12345" in label["spans"][0]["text"]
+    assert _count(settings, PostScore) == 2  # moderation rows only
+    ready = api.get("/readyz").json()
+    assert {d["model"] for d in ready["degraded"]} == {"moderation", "quality", "trust"}
+
+
+def test_unknown_references_are_422_listing_every_one(api: TestClient, keys: dict,
+                                                      world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    batch = {"posts": [_post("p-1", author_id="u-ghost"),
+                       {**_post("p-2"), "circle_id": "c-ghost", "item_id": "i-ghost"}]}
+    response = api.post("/v1/posts", headers=keys["ingest"], json=batch)
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    for missing in ("u-ghost", "c-ghost", "i-ghost"):
+        assert missing in detail
+    assert "POST /v1/users" in detail
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ({"id": "p-1", "circle_id": "c-beauty", "author_id": "u-1"}, "text"),
+    ({**_post("p-1"), "text": "   "}, "text"),
+    ({**_post("p-1"), "colour": "red"}, "colour"),
+    ({**_post("p-1"), "created_at": "2999-01-01T00:00:00Z"}, "created_at"),
+    ({**_post("p-1"), "created_at": "2025-01-01T00:00:00"}, "created_at"),
+    ({"posts": []}, "posts"),
+    ({"posts": [_post("p-1"), _post("p-1")]}, "repeat"),
+    ({"posts": [_post(f"p-{i}") for i in range(501)]}, "posts"),
+])
+def test_bad_posts_are_422_naming_the_field(api: TestClient, keys: dict, world: dict,
+                                            body: dict, where: str) -> None:
+    response = api.post("/v1/posts", headers=keys["ingest"], json=body)
+    assert response.status_code == 422
+    assert where in response.text
+
+
+def test_ingest_needs_an_ingest_or_feed_key(api: TestClient, keys: dict, world: dict) -> None:
+    assert api.post("/v1/posts", json=_post("p-1")).status_code == 401
+    response = api.post("/v1/posts", headers=keys["editor"], json=_post("p-1"))
+    assert response.status_code == 403
+    assert "ingest" in response.json()["detail"]
