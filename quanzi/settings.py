@@ -75,6 +75,15 @@ class Settings(BaseSettings):
         "log (the bound on how stale a worker's index can be)."
     )
 
+    feed_refresh_interval_ms: int = Field(
+        1000, ge=50, le=600_000, description="How often each worker refreshes its feed-ranking "
+        "snapshot from the store (the bound on how stale ranking features can be)."
+    )
+    feed_viewer_cache_ttl_s: float = Field(
+        30.0, ge=0, le=3600, description="How long a viewer's friends, history and interest "
+        "vector are cached per worker for feed ranking (0 = no cache)."
+    )
+
     @field_validator("data_dir", "corpora_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:

@@ -12,6 +12,7 @@ from quanzi.serving.api.routes import (
     applications,
     circles,
     collections,
+    feed,
     health,
     hotlists,
     interactions,
@@ -23,6 +24,7 @@ from quanzi.serving.api.routes import (
     users,
 )
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
+from quanzi.serving.feed_store import FeedService
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
@@ -36,9 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = AppState.open(settings, metrics=app.state.metrics)
         app.state.quanzi = state
+        app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
         try:
             yield
         finally:
+            app.state.feed.close()
             state.close()
 
     app = FastAPI(
@@ -52,6 +56,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(EditorialError, editorial_error_handler)
     # applications before circles: /v1/circles/applications is not a circle id.
     for module in (health, metrics, applications, circles, rules, users, posts, relations,
-                   interactions, collections, hotlists, review):
+                   interactions, collections, hotlists, review, feed):
         app.include_router(module.router)
     return app

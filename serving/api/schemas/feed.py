@@ -1,0 +1,76 @@
+"""Feed ranking: ``FeedRankRequest`` in, ``FeedRankResponse`` out; limits live here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
+from quanzi.serving.ranking.params import Phase, RankingParams
+
+MAX_CANDIDATES = 2_000
+MAX_LIMIT = 200
+MAX_EXCLUDE = 5_000
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH)]
+
+
+class FeedRankRequest(BaseModel):
+    """One viewer's feed request; without ``candidate_ids`` the service sources candidates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    viewer_id: Id = Field(description="The viewer; an unknown viewer is ranked cold-start.")
+    circle_id: Id = Field(description="The circle whose feed this is (404 if unknown).")
+    candidate_ids: list[Id] | None = Field(
+        None, max_length=MAX_CANDIDATES,
+        description="Posts to rank. Omit to let the service source them (fresh posts of the "
+                    "circle, friends' posts, posts similar to the viewer's interests).")
+    limit: int = Field(20, ge=1, le=MAX_LIMIT, description="How many posts to return.")
+    phase: Phase | None = Field(
+        None, description="Campaign phase; default: today's on the Double 11 calendar.")
+    exclude_seen: bool = Field(True, description="Drop posts the viewer already saw.")
+    exclude_ids: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE,
+                                  description="Posts never to return (e.g. just shown).")
+    params: dict[str, Any] | None = Field(
+        None, description="Ranking parameter overrides (RankingParams fields); unknown keys "
+                          "are rejected.")
+    as_of: AwareDatetime | None = Field(
+        None, description="Rank as of this time (replays and tests); default: now.")
+
+    @field_validator("params")
+    @classmethod
+    def _known_params(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not value:
+            return value
+        unknown = sorted(set(value) - set(RankingParams.model_fields))
+        if unknown:
+            raise ValueError(f"unknown ranking params {unknown}; known: "
+                             f"{sorted(RankingParams.model_fields)}")
+        RankingParams.model_validate(value)  # types and bounds, with their own messages
+        return value
+
+
+class Reason(BaseModel):
+    feature: str = Field(description="A scoring feature (quality, trust, freshness, …).")
+    contribution: float = Field(description="Its additive contribution to the score.")
+
+
+class FeedItem(BaseModel):
+    post_id: str
+    score: float
+    trust_level: int = Field(ge=1, le=6, description="Viewer-relative: L1 for friends' posts.")
+    source: str = Field(description="The candidate source that proposed it.")
+    reasons: list[Reason] = Field(description="Top contributions, largest magnitude first.")
+
+
+class FeedRankResponse(BaseModel):
+    items: list[FeedItem]
+    arm: str = Field(description="The experiment arm of this viewer (deterministic).")
+    phase: Phase
+    model_versions: dict[str, str]
+    request_id: str = Field(description="Log it with interactions (`request_id`) to join "
+                                        "clicks to this served list.")
+    n_candidates: int = Field(description="Candidates considered before filtering.")
+    removed: dict[str, int] = Field(description="Candidates each filter removed.")

@@ -1,0 +1,86 @@
+"""The viewer loader: friends, history, negative feedback, interest vector, per-viewer cache."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from quanzi.models.index.sync import write_embeddings
+from quanzi.serving.feed_store import FeedStoreSync
+from quanzi.serving.ranking.viewer_loader import ViewerLoader, build_viewer_context
+from quanzi.storage.orm import User
+
+
+@pytest.fixture
+def history(factory):
+    f = factory
+    circle = f.circle(id="c1")
+    viewer, friend, other, spammer = (f.user(id=i) for i in ("v", "u_f", "u_o", "u_spam"))
+    f.friends(viewer, friend)
+    f.user_relation(viewer, other, "follow")  # a follow is not a friendship
+    liked = f.post(circle, friend, id="p_liked")
+    clicked = f.post(circle, other, id="p_clicked")
+    hidden = f.post(circle, other, id="p_hidden")
+    spam = f.post(circle, spammer, id="p_spam")
+    seen_only = f.post(circle, other, id="p_seen")
+    for post in (liked, clicked, hidden, spam, seen_only):
+        f.interaction(viewer, post, "impression")
+    f.interaction(viewer, liked, "like")
+    f.interaction(viewer, clicked, "click")
+    f.interaction(viewer, hidden, "hide")
+    f.interaction(viewer, spam, "report")
+    write_embeddings(f.session, "enc", ["p_liked", "p_clicked"],
+                     np.array([[1, 0], [0, 1]], dtype=np.float32))
+    f.session.commit()
+    return f
+
+
+def test_viewer_context_from_the_database(history, engine) -> None:
+    store = FeedStoreSync(engine).full_load()
+    ctx = ViewerLoader(engine).load("v", store, as_of=history.tick())
+    assert ctx.friends == {"u_f"}
+    assert ctx.seen_posts == {"p_liked", "p_clicked", "p_hidden", "p_spam", "p_seen"}
+    assert ctx.negative_posts == {"p_hidden", "p_spam"}
+    assert ctx.negative_authors == {"u_o", "u_spam"}
+    assert ctx.blocked_authors == {"u_spam"}  # reported, not merely hidden
+    assert set(ctx.engaged_posts) == {"p_liked", "p_clicked"}
+    assert ctx.interest is not None
+    assert np.allclose(ctx.interest, np.array([1, 1]) / np.sqrt(2), atol=1e-6)
+
+
+def test_history_after_as_of_is_not_used(history, engine) -> None:
+    store = FeedStoreSync(engine).full_load()
+    before_all = history.start - timedelta(minutes=1)
+    ctx = ViewerLoader(engine).load("v", store, as_of=before_all)
+    assert not ctx.seen_posts and ctx.interest is None and ctx.friends == {"u_f"}
+
+
+def test_unknown_viewer_gets_an_empty_context(engine) -> None:
+    ctx = ViewerLoader(engine).load("ghost", FeedStoreSync(engine).full_load())
+    assert ctx.viewer_id == "ghost" and not ctx.friends and ctx.interest is None
+
+
+def test_contexts_are_cached_per_viewer_until_invalidated(history, engine) -> None:
+    store = FeedStoreSync(engine).full_load()
+    loader = ViewerLoader(engine, ttl_s=60)
+    first = loader.load("v", store)
+    history.friends(history.user(id="v2"), history.session.get(User, "v"))
+    history.session.commit()
+    assert loader.load("v", store) is first  # within the TTL: no SQL
+    loader.invalidate("v")
+    assert loader.load("v", store).friends == {"u_f", "v2"}
+    uncached = ViewerLoader(engine, ttl_s=0)
+    assert uncached.load("v", store) is not uncached.load("v", store)
+
+
+def test_hidden_posts_do_not_count_as_interest() -> None:
+    class Vectors:
+        def vectors_of(self, ids):
+            return np.array([[1.0, 0.0] if p == "a" else [0.0, 1.0] for p in ids])
+
+    ctx = build_viewer_context("v", ["v", "f"], [("b", "hide", "x"), ("b", "click", "x"),
+                                                 ("a", "like", "y")], Vectors())
+    assert ctx.engaged_posts == ("a",) and np.allclose(ctx.interest, [1.0, 0.0])
+    assert ctx.friends == {"f"}  # the viewer is never their own friend
