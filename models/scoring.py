@@ -119,12 +119,13 @@ class Scorer:
         With ``require_all`` a missing champion is a ``MissingChampionError`` naming the
         commands that create it; without, that part of every answer is ``None``.
         """
-        from quanzi.training.pipeline import load_champion
+        from quanzi.training.pipeline import champion_version, load_champion
 
-        predictors = {task: load_champion(settings, task) for task in SCORED_TASKS}
-        missing = [task for task, p in predictors.items() if p is None]
-        if require_all and missing:
+        missing = [t for t in SCORED_TASKS if champion_version(settings, t) is None]
+        if require_all and missing:  # before loading anything: fail fast
             raise MissingChampionError("; ".join(missing_champion_message(t) for t in missing))
+        predictors = {task: None if task in missing else load_champion(settings, task)
+                      for task in SCORED_TASKS}
         return cls(batch_size=batch_size, **predictors)
 
     def predictors(self) -> dict[str, Predictor | None]:

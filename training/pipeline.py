@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from quanzi.training.registry import (
     CHAMPION,
     TASKS,
     mlflow_client,
+    registered_name,
     version_by_alias,
 )
 from quanzi.training.tasks import Predictor, Task, TaskData
@@ -44,6 +46,7 @@ PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 # Fields of a scoring record (``quanzi score`` input) that a predictor may read.
 INPUT_FIELDS = ("text", "circle_id", "author", "verified_purchase")
 EXAMPLE_ROWS = 3
+PARAM_CHARS = 6000
 # Packages the logged model needs; pinned explicitly so MLflow skips requirement inference.
 MODEL_REQUIREMENTS = ("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
                       "torch", "sentence-transformers", "transformers")
@@ -123,7 +126,9 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
         for key, item in value.items():
             _flatten(f"{prefix}.{key}", item, out)
     elif isinstance(value, list | tuple | set):
-        out[prefix] = ",".join(str(x) for x in value)
+        _flatten(prefix, ",".join(str(x) for x in value), out)
+    elif isinstance(value, str) and len(value) > PARAM_CHARS:
+        out[prefix] = value[:PARAM_CHARS - 1] + "…"  # MLflow refuses longer param values
     else:
         out[prefix] = value
 
@@ -260,6 +265,10 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         predictor = task.fit(data, settings, small)
         timings["fit_seconds"] = time.perf_counter() - start
         mlflow.log_params(encoder_params(settings))
+        if getattr(task, "config", None) is None and getattr(predictor, "config", None):
+            resolved: dict[str, Any] = {}  # the config the task chose (e.g. its small one)
+            _flatten("cfg", predictor.config, resolved)
+            mlflow.log_params(resolved)
 
         # -- evaluation
         start = time.perf_counter()
@@ -285,17 +294,20 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
                 raise TaskContractError(
                     f"task {task.name}: the saved predictor predicts differently from the "
                     "trained one (save/load loses state)")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=str(PYFUNC_CODE),
-                artifacts={"model_dir": str(model_dir)},
-                model_config={"task": task.name},
-                signature=model_signature(example, output),
-                input_example=example,
-                pip_requirements=pinned_requirements(*MODEL_REQUIREMENTS),
-                registered_model_name=task.registered_model,
-                metadata={"task": task.name, "small": small},
-            )
+            with warnings.catch_warnings():  # MLflow asks for type hints we leave out
+                warnings.filterwarnings("ignore", message=".*type hints.*",
+                                        category=UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=str(PYFUNC_CODE),
+                    artifacts={"model_dir": str(model_dir)},
+                    model_config={"task": task.name},
+                    signature=model_signature(example, output),
+                    input_example=example,
+                    pip_requirements=pinned_requirements(*MODEL_REQUIREMENTS),
+                    registered_model_name=task.registered_model,
+                    metadata={"task": task.name, "small": small},
+                )
         timings["log_model_seconds"] = time.perf_counter() - start
         mlflow.log_metrics(timings)
         model_version = str(info.registered_model_version)
@@ -348,28 +360,37 @@ def download_model_version(settings: Settings, name: str, model_version: str) ->
     return target / MODEL_DIR_IN_ARTIFACTS
 
 
-def load_champion(settings: Settings, task_name: str) -> Predictor | None:
-    """The predictor registered as ``models:/<name>@champion``, or None when there is none.
+def champion_version(settings: Settings, task_name: str) -> str | None:
+    """The version ``models:/<name>@champion`` points at, or None when there is none.
 
     When the tracking store cannot be reached, the last champion this data dir loaded
     is used (recorded in ``models/<name>/champion.json``), so scoring works offline.
     """
     from mlflow.exceptions import MlflowException
 
-    task = TASKS[task_name]
-    name = task.registered_model
+    name = registered_name(task_name)
     pointer = settings.models_dir / name / "champion.json"
     try:
         found = version_by_alias(mlflow_client(settings), name, CHAMPION)
-        model_version = None if found is None else str(found.version)
     except (MlflowException, OSError) as exc:
         if not pointer.is_file():
             raise
-        model_version = str(json.loads(pointer.read_text())["version"])
+        cached = str(json.loads(pointer.read_text())["version"])
         log.warning("MLflow store unreachable (%s); using cached %s version %s",
-                    exc, name, model_version)
+                    exc, name, cached)
+        return cached
+    return None if found is None else str(found.version)
+
+
+def load_champion(settings: Settings, task_name: str) -> Predictor | None:
+    """The predictor registered as ``models:/<name>@champion``, or None when there is none
+    (works offline from the cache, see ``champion_version``)."""
+    model_version = champion_version(settings, task_name)
     if model_version is None:
         return None
+    name = registered_name(task_name)
+    task = TASKS[task_name]  # imported only once a champion exists
     model_dir = download_model_version(settings, name, model_version)
-    pointer.write_text(json.dumps({"version": model_version}))
+    (settings.models_dir / name / "champion.json").write_text(
+        json.dumps({"version": model_version}))
     return task.load(model_dir)

@@ -173,10 +173,12 @@ def score_cmd(
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Records per batch.")] = 256,
 ) -> None:
     """Score posts with the champion models (moderation, quality, trust); also backfills."""
+    from mlflow.exceptions import MlflowException
     from tqdm import tqdm
 
     from quanzi.models.scoring import MissingChampionError, Scorer, batched
     from quanzi.settings import Settings
+    from quanzi.training.registry import UnknownTaskError
 
     if not input.is_file():
         raise fail(f"input file {input} does not exist")
@@ -188,7 +190,7 @@ def score_cmd(
         raise fail(str(exc)) from exc
     try:
         scorer = Scorer.from_champions(Settings(), batch_size=batch_size)
-    except MissingChampionError as exc:
+    except (MissingChampionError, UnknownTaskError, MlflowException, OSError) as exc:
         raise fail(str(exc)) from exc
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
