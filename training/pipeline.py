@@ -295,7 +295,7 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
                     f"task {task.name}: the saved predictor predicts differently from the "
                     "trained one (save/load loses state)")
             with warnings.catch_warnings():  # MLflow asks for type hints we leave out
-                warnings.filterwarnings("ignore", message=".*type hints.*",
+                warnings.filterwarnings("ignore", message=".*type hint",
                                         category=UserWarning)
                 info = mlflow.pyfunc.log_model(
                     name="model",
