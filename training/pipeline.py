@@ -36,6 +36,7 @@ from quanzi.training.registry import (
     TASKS,
     mlflow_client,
     registered_name,
+    use_experiment,
     version_by_alias,
 )
 from quanzi.training.tasks import Predictor, Task, TaskData
@@ -244,10 +245,10 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
     matplotlib.use("Agg")
     import mlflow
 
-    from quanzi.training.mlflow_utils import configure_mlflow, pinned_requirements
+    from quanzi.training.mlflow_utils import pinned_requirements
 
     # -- config
-    configure_mlflow(settings, experiment_name(task))
+    use_experiment(settings, experiment_name(task))
     timings: dict[str, float] = {}
     with mlflow.start_run(run_name=f"train-{task.name}{'-small' if small else ''}") as run:
         mlflow.set_tags({"quanzi.task": task.name, "quanzi.small": str(small).lower()})

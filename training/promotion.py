@@ -26,6 +26,7 @@ from quanzi.training.registry import (
     PROMOTIONS_EXPERIMENT,
     mlflow_client,
     resolve_task,
+    use_experiment,
     version_by_alias,
 )
 from quanzi.training.tasks import Task
@@ -106,8 +107,6 @@ def _record(settings: Settings, result: PromotionResult, forced: bool, reason: s
     """Tags on the challenger version and one run in the ``promotions`` experiment."""
     import mlflow
 
-    from quanzi.training.mlflow_utils import configure_mlflow
-
     client = mlflow_client(settings)
     report = "\n".join(result.gate.lines)
     tags = {
@@ -120,7 +119,7 @@ def _record(settings: Settings, result: PromotionResult, forced: bool, reason: s
     }
     for key, value in tags.items():
         client.set_model_version_tag(result.name, result.challenger, key, value)
-    configure_mlflow(settings, PROMOTIONS_EXPERIMENT)
+    use_experiment(settings, PROMOTIONS_EXPERIMENT)
     with mlflow.start_run(run_name=f"promote-{result.name}-v{result.challenger}"):
         mlflow.set_tags({"quanzi.promotion": result.decision,
                          "quanzi.forced": str(forced).lower()})

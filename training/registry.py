@@ -132,3 +132,28 @@ def version_by_alias(client: Any, name: str, alias: str) -> Any | None:
                               "NOT_FOUND"):
             return None
         raise
+
+
+def use_experiment(settings: Settings, experiment: str) -> str:
+    """Point MLflow's fluent API at this data dir's store and select ``experiment``.
+
+    Like ``mlflow_utils.configure_mlflow``, but artifacts go to the data dir only for a
+    local store (SQLite or file); a tracking server keeps its own artifact root, since a
+    client's local path would mean nothing to it or to other clients.
+    """
+    import mlflow
+
+    settings.ensure_dirs()
+    uri = settings.resolved_mlflow_uri
+    mlflow_client(settings)  # quiets MLflow's loggers
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is not None:
+        experiment_id = found.experiment_id
+    else:
+        local = uri.startswith(("sqlite:", "file:")) or "://" not in uri
+        location = (settings.mlflow_artifacts_dir / experiment).as_uri() if local else None
+        experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id

@@ -227,3 +227,17 @@ def test_resolve_task_accepts_task_or_registered_name(monkeypatch: pytest.Monkey
     task = fake_tasks.CharCountTask()
     _register(monkeypatch, task)
     assert resolve_task("fake") is task and resolve_task("quanzi-fake") is task
+
+
+def test_mlflow_tracking_uri_moves_runs_and_models_out_of_the_data_dir(
+        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    fake_tasks.mlflow_store(elsewhere, tmp_path_factory.getbasetemp())
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'mlflow.db'}")
+    moved = Settings(data_dir=settings.data_dir)
+    task = fake_tasks.CharCountTask()
+    _register(monkeypatch, task)
+    run_task(task, moved, small=True)
+    assert not (settings.data_dir / "mlflow.db").exists()
+    assert [r["version"] for r in list_versions(moved)] == ["1"]
