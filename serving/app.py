@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from quanzi import __version__
 from quanzi.serving.api.routes import (
+    admin,
     applications,
+    banner,
     circles,
     collections,
     feed,
@@ -17,15 +19,18 @@ from quanzi.serving.api.routes import (
     hotlists,
     interactions,
     metrics,
+    moderate,
     posts,
     relations,
     review,
     rules,
+    similar,
     users,
 )
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
 from quanzi.serving.feed_store import FeedService
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
+from quanzi.serving.similar_search import IndexSimilarPosts
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 
@@ -38,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = AppState.open(settings, metrics=app.state.metrics)
         app.state.quanzi = state
+        app.state.similar_posts = IndexSimilarPosts(state.models)  # collection suggestions
         app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
         try:
             yield
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(EditorialError, editorial_error_handler)
     # applications before circles: /v1/circles/applications is not a circle id.
     for module in (health, metrics, applications, circles, rules, users, posts, relations,
-                   interactions, collections, hotlists, review, feed):
+                   interactions, collections, hotlists, review, feed, moderate, similar, banner,
+                   admin):
         app.include_router(module.router)
     return app

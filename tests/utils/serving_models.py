@@ -12,9 +12,11 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from quanzi.serving.model_registry import LoadedModels
 from quanzi.settings import Settings
@@ -157,3 +159,18 @@ def seed_world(f: Any) -> dict[str, Any]:
     order = f.order(user, item, id="o-1")
     return {"beauty": beauty, "phone": phone, "user": user, "creator": creator,
             "item": item, "order": order}
+
+
+# Fixtures for the route tests; a test module re-exports them (``settings = sm.settings``).
+@pytest.fixture(name="settings")
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings on a fresh data dir with a fast index sync (50 ms)."""
+    data_dir = tmp_path / "quanzi"
+    monkeypatch.setenv("QUANZI_DATA_DIR", str(data_dir))
+    return Settings(data_dir=data_dir, env="test", index_sync_interval_ms=50)
+
+
+@pytest.fixture(name="world")
+def world(seed: Callable[[Callable[[Any], Any]], Any], keys: dict) -> dict[str, Any]:
+    """``seed_world`` stored (after the keys, so both share the migrated database)."""
+    return seed(lambda f: {k: v.id for k, v in seed_world(f).items()})

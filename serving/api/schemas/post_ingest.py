@@ -143,23 +143,3 @@ class PostIngestResponse(BaseModel):
     results: list[PostIngestResult] = Field(description="One per post sent, in order.")
     stored: int = Field(description="Posts written by this call.")
     replayed: int = Field(description="Posts already stored (answered from the store).")
-
-
-class ModerateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    text: str = Field(min_length=1, max_length=MAX_POST_CHARS)
-    circle_id: Id | None = Field(None, description="Also apply this circle's own terms.")
-
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text is blank")
-        return text
-
-
-class ModerateResponse(ModerationResult):
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
-
-    model_versions: dict[str, str]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -34,17 +33,8 @@ sm = _load("serving_models")
 REVIEW = "用了两周，保湿效果很好，冬天脸不干，味道淡淡的，分量也足，推荐干皮姐妹入手"
 
 
-@pytest.fixture
-def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """A fast index sync (50 ms), so indexed posts show up quickly."""
-    data_dir = tmp_path / "quanzi"
-    monkeypatch.setenv("QUANZI_DATA_DIR", str(data_dir))
-    return Settings(data_dir=data_dir, env="test", index_sync_interval_ms=50)
-
-
-@pytest.fixture
-def world(seed: Callable[[Callable[[Any], Any]], Any], keys: dict) -> dict[str, Any]:
-    return seed(lambda f: {k: v.id for k, v in sm.seed_world(f).items()})
+settings = sm.settings  # fast index sync
+world = sm.world
 
 
 def _post(pid: str, text: str = REVIEW, **kw: Any) -> dict[str, Any]:

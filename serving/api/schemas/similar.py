@@ -1,0 +1,58 @@
+"""Schemas of ``POST /v1/similar``: neighbours of a stored post or of a text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from quanzi.serving.api.schemas.post_ingest import MAX_POST_CHARS, Id
+
+MAX_K = 100
+MAX_EXCLUDE = 1000
+IndexedStatus = Literal["pending", "pass", "review"]  # rejected and removed posts are not indexed
+
+
+class SimilarRequest(BaseModel):
+    """Exactly one of ``post_id`` and ``text``; every filter is applied inside the search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_id: Id | None = Field(None, description="A stored post (itself excluded).")
+    text: str | None = Field(None, min_length=1, max_length=MAX_POST_CHARS)
+    k: int = Field(10, ge=1, le=MAX_K)
+    circle_id: Id | None = None
+    min_quality: float | None = Field(None, ge=0.0, le=1.0,
+                                      description="Only posts scored at least this quality.")
+    statuses: list[IndexedStatus] = Field(
+        default_factory=lambda: ["pass"], min_length=1, max_length=3,
+        description="Moderation statuses allowed (default: passed posts only).")
+    exclude_ids: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE)
+    diversity: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "0 = pure similarity order; higher trades similarity for variety (MMR, λ = 1 − "
+        "diversity)."))
+
+    @model_validator(mode="after")
+    def _one_query(self) -> SimilarRequest:
+        if (self.post_id is None) == (self.text is None):
+            raise ValueError("send exactly one of `post_id` and `text`")
+        if self.text is not None and not self.text.strip():
+            raise ValueError("text is blank")
+        return self
+
+
+class SimilarItem(BaseModel):
+    post_id: str
+    similarity: float = Field(description="Cosine similarity of the embeddings, in [-1, 1].")
+    circle_id: str
+    author_id: str
+    status: str
+    quality: float | None
+    text: str
+    created_at: datetime
+
+
+class SimilarResponse(BaseModel):
+    items: list[SimilarItem]
+    encoder_version: str
