@@ -243,6 +243,7 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     import mlflow
 
     from quanzi.training.mlflow_utils import pinned_requirements
@@ -279,6 +280,7 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         mlflow.log_metrics(metrics)
         for name, figure in evaluation.figures.items():
             mlflow.log_figure(figure, f"figures/{name}")
+            plt.close(figure)  # no-op for Figure objects pyplot never managed
         for name, table in evaluation.tables.items():
             filename = name if name.endswith(".csv") else f"{name}.csv"
             mlflow.log_text(table.to_csv(index=False), f"tables/{filename}")
