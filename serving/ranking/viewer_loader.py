@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 from cachetools import TTLCache
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from quanzi.serving.ranking.query import ViewerContext
 from quanzi.storage.orm import Interaction, Post, UserRelation
@@ -90,28 +90,41 @@ class ViewerLoader:
     lookback_days: float = 30.0
     max_history: int = 5_000  # newest interactions read per viewer
     max_engaged: int = 50
-    _cache: TTLCache[str, ViewerContext] = field(init=False)
+    _cache: TTLCache[tuple[str, datetime | None], ViewerContext] = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self._cache = TTLCache(maxsize=self.max_viewers, ttl=self.ttl_s)
+        # Built once: SQLAlchemy then reuses the compiled form (statement construction
+        # otherwise costs as much as the query itself).
+        viewer, since, until = bindparam("viewer"), bindparam("since"), bindparam("until")
+        self._friends_stmt = select(UserRelation.other_id).where(
+            UserRelation.user_id == viewer, UserRelation.kind == "friend")
+        self._history_stmt = (
+            select(Interaction.post_id, Interaction.kind, Post.author_id)
+            .join(Post, Post.id == Interaction.post_id)
+            .where(Interaction.user_id == viewer, Interaction.created_at >= since,
+                   Interaction.created_at <= until)
+            .order_by(Interaction.created_at.desc(), Interaction.id.desc())
+            .limit(self.max_history))
 
     def load(self, viewer_id: str, vectors: VectorSource,
              as_of: datetime | None = None) -> ViewerContext:
-        """The viewer's context now (cached), or as of a past time (replays; not cached).
+        """The viewer's context now, or as of a past time (replays), cached per both.
 
         An unknown viewer gets an empty context: ranking then works from post features
         alone (cold start).
         """
-        if as_of is None and self.ttl_s > 0:
+        key = (viewer_id, as_of)
+        if self.ttl_s > 0:
             with self._lock:
-                hit = self._cache.get(viewer_id)
+                hit = self._cache.get(key)
             if hit is not None:
                 return hit
         context = self._read(viewer_id, vectors, as_of or datetime.now(UTC))
-        if as_of is None and self.ttl_s > 0:
+        if self.ttl_s > 0:
             with self._lock:
-                self._cache[viewer_id] = context
+                self._cache[key] = context
         return context
 
     def invalidate(self, viewer_id: str | None = None) -> None:
@@ -120,19 +133,13 @@ class ViewerLoader:
             if viewer_id is None:
                 self._cache.clear()
             else:
-                self._cache.pop(viewer_id, None)
+                for key in [k for k in self._cache if k[0] == viewer_id]:
+                    self._cache.pop(key, None)
 
     def _read(self, viewer_id: str, vectors: VectorSource, now: datetime) -> ViewerContext:
         since = now - timedelta(days=self.lookback_days)
         with self.engine.connect() as conn:
-            friends = list(conn.scalars(select(UserRelation.other_id).where(
-                UserRelation.user_id == viewer_id, UserRelation.kind == "friend")))
-            history = conn.execute(
-                select(Interaction.post_id, Interaction.kind, Post.author_id)
-                .join(Post, Post.id == Interaction.post_id)
-                .where(Interaction.user_id == viewer_id, Interaction.created_at >= since,
-                       Interaction.created_at <= now)
-                .order_by(Interaction.created_at.desc(), Interaction.id.desc())
-                .limit(self.max_history)).all()
-        return build_viewer_context(viewer_id, friends, [tuple(r) for r in history], vectors,
-                                    self.max_engaged)
+            friends = list(conn.scalars(self._friends_stmt, {"viewer": viewer_id}))
+            history = conn.execute(self._history_stmt, {"viewer": viewer_id, "since": since,
+                                                        "until": now}).all()
+        return build_viewer_context(viewer_id, friends, history, vectors, self.max_engaged)

@@ -1,0 +1,297 @@
+"""``quanzi bench feed``: /v1/feed/rank latency and throughput on loopback, load from a
+separate process.
+
+What it does:
+1. prepares a data directory of its own (``$QUANZI_DATA_DIR/bench/feed-<world>``): schema,
+   the world's public tables (loaded once), posts still ``pending`` moderated by the rule
+   detectors (the bench measures ranking, so posts must have passed moderation first), and
+   a feed-service key;
+2. starts the service (``uvicorn quanzi.serving.app:create_app --factory``, ``--workers``) as
+   a subprocess on 127.0.0.1 and waits for ``/healthz``, then warms every worker's
+   snapshot with a few seconds of requests;
+3. for each mode — ``given`` (``--candidates`` posts of the largest circle sent with each
+   request) and ``self`` (the service sources candidates) — runs the load generator in
+   another process (``python -m quanzi.evaluation.feed_bench``): ``--concurrency``
+   keep-alive HTTP/1.1 connections in a closed loop for ``--seconds``, each request for a
+   different viewer (round robin over viewers with history), and reports p50/p95/p99
+   latency, requests per second and errors (non-200 answers and connection failures).
+
+The client is a minimal asyncio HTTP/1.1 client on purpose: a general-purpose client
+costs more CPU per request than the service does, and it shares the 2 cores with it.
+Requests carry ``as_of`` = the world's last simulated minute so every post is in the past
+(the world's calendar may be ahead of the machine's clock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+URL_PATH = "/v1/feed/rank"
+
+
+@dataclass
+class BenchResult:
+    mode: str
+    seconds: float
+    concurrency: int
+    requests: int
+    errors: int
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    max_ms: float
+
+
+# ---------------------------------------------------------------------------- client side
+def _request_bytes(host: str, port: int, key: str, body: dict[str, Any]) -> bytes:
+    payload = json.dumps(body, separators=(",", ":")).encode()
+    head = (f"POST {URL_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n").encode()
+    return head + payload
+
+
+async def _one_connection(host: str, port: int, requests: list[bytes], start: int,
+                          deadline: float, latencies: list[float], errors: list[str]) -> None:
+    reader: asyncio.StreamReader | None = None
+    writer: asyncio.StreamWriter | None = None
+    i = start
+    while time.perf_counter() < deadline:
+        if writer is None:
+            try:
+                reader, writer = await asyncio.open_connection(host, port)
+            except OSError as exc:
+                errors.append(f"connect: {exc}")
+                await asyncio.sleep(0.05)
+                continue
+        assert reader is not None
+        request = requests[i % len(requests)]
+        i += 1
+        t0 = time.perf_counter()
+        try:
+            writer.write(request)
+            status_line = await reader.readline()
+            status = int(status_line.split()[1])
+            length = 0
+            while True:
+                line = await reader.readline()
+                if line in (b"\r\n", b""):
+                    break
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            writer.close()
+            reader = writer = None
+            continue
+        latencies.append(time.perf_counter() - t0)
+        if status != 200:
+            errors.append(f"HTTP {status}")
+    if writer is not None:
+        writer.close()
+
+
+def drive(host: str, port: int, requests: list[bytes], seconds: float,
+          concurrency: int) -> tuple[list[float], list[str], float]:
+    """Run ``concurrency`` closed-loop connections for ``seconds``; latencies in seconds."""
+    latencies: list[float] = []
+    errors: list[str] = []
+
+    async def main() -> float:
+        start = time.perf_counter()
+        deadline = start + seconds
+        await asyncio.gather(*(
+            _one_connection(host, port, requests, k * 7919, deadline, latencies, errors)
+            for k in range(concurrency)))
+        return time.perf_counter() - start
+
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    elapsed = asyncio.run(main())
+    return latencies, errors, elapsed
+
+
+def summarise(mode: str, latencies: list[float], errors: list[str], elapsed: float,
+              concurrency: int) -> BenchResult:
+    ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
+    return BenchResult(
+        mode=mode, seconds=round(elapsed, 2), concurrency=concurrency,
+        requests=len(latencies), errors=len(errors),
+        rps=round(len(latencies) / elapsed, 1) if elapsed > 0 else 0.0,
+        p50_ms=round(float(np.percentile(ms, 50)), 2),
+        p95_ms=round(float(np.percentile(ms, 95)), 2),
+        p99_ms=round(float(np.percentile(ms, 99)), 2),
+        mean_ms=round(float(ms.mean()), 2), max_ms=round(float(ms.max()), 2))
+
+
+def client_main(argv: list[str] | None = None) -> None:
+    """The load generator's process: reads a plan file, writes a result file."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("plan", type=Path)
+    parser.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    plan = json.loads(args.plan.read_text())
+    requests = [_request_bytes(plan["host"], plan["port"], plan["key"], b)
+                for b in plan["bodies"]]
+    latencies, errors, elapsed = drive(plan["host"], plan["port"], requests, plan["seconds"],
+                                       plan["concurrency"])
+    result = summarise(plan["mode"], latencies, errors, elapsed, plan["concurrency"])
+    args.out.write_text(json.dumps({"result": asdict(result),
+                                    "error_samples": sorted(set(errors))[:10]}))
+
+
+# ---------------------------------------------------------------------------- server side
+@dataclass
+class BenchPlan:
+    data_dir: Path
+    key: str
+    circle_id: str
+    candidate_ids: list[str]
+    viewers: list[str]
+    as_of: str
+
+
+def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500,
+            echo: Any = print) -> BenchPlan:
+    """The bench's own data dir with the world loaded, posts moderated, a feed key."""
+    from sqlalchemy import func, select, update
+
+    from quanzi.datasets.world.build import world_dir
+    from quanzi.datasets.world.load import load_world
+    from quanzi.models.moderation.detectors import detect
+    from quanzi.serving.keys import create_key
+    from quanzi.settings import Settings
+    from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
+    from quanzi.storage.orm import Interaction, Post
+
+    source = world_dir(settings, world)
+    manifest_path = source / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"world {world!r} not found in {settings.worlds_dir}: run "
+                                f"`quanzi world build` first")
+    manifest = json.loads(manifest_path.read_text())
+    data_dir = settings.data_dir / "bench" / f"feed-{world}"
+    bench = Settings(data_dir=data_dir, env="development")
+    bench.ensure_dirs()
+    link = bench.worlds_dir / world
+    if not link.exists():
+        link.symlink_to(source.resolve(), target_is_directory=True)
+    upgrade_schema(bench)
+    counts = load_world(bench, world, progress=True)
+    if any(counts.values()):
+        echo(f"loaded world {world} into {data_dir}")
+    engine = engine_from_settings(bench)
+    try:
+        with session_factory(engine).begin() as session:
+            pending = session.execute(select(Post.id, Post.text).where(
+                Post.status == "pending")).all()
+            if pending:
+                echo(f"moderating {len(pending)} pending posts with the rule detectors")
+                rejected = [pid for pid, text in pending if detect(text)]
+                session.execute(update(Post).where(Post.status == "pending")
+                                .values(status="pass"))
+                for start in range(0, len(rejected), 1000):
+                    session.execute(update(Post).where(Post.id.in_(rejected[start:start + 1000]))
+                                    .values(status="reject"))
+            circle_id = session.execute(
+                select(Post.circle_id, func.count()).where(Post.status == "pass")
+                .group_by(Post.circle_id).order_by(func.count().desc()).limit(1)).one()[0]
+            ids = list(session.scalars(
+                select(Post.id).where(Post.circle_id == circle_id, Post.status == "pass")
+                .order_by(Post.created_at.desc()).limit(candidates)))
+            viewers = list(session.scalars(
+                select(Interaction.user_id).group_by(Interaction.user_id)
+                .order_by(func.count().desc()).limit(n_viewers)))
+            key = create_key(session, "feed-service", "bench-feed")[1]
+    finally:
+        engine.dispose()
+    return BenchPlan(data_dir, key, circle_id, ids, viewers, manifest["sim_end"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bench_env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
+    env.update(QUANZI_DATA_DIR=str(data_dir), QUANZI_ENV="development",
+               QUANZI_LOG_LEVEL="warning")
+    return env
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path, port: int, workers: int, log_path: Path):  # type: ignore[no-untyped-def]
+    """uvicorn on loopback in a subprocess; cwd is the data dir (never the checkout root)."""
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "quanzi.serving.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=data_dir, env=_bench_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no answer in 120 s; see {log_path}") from None
+                time.sleep(0.3)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def run_client(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],
+               seconds: float, concurrency: int) -> dict[str, Any]:
+    """One load-generator process; returns its result file's content."""
+    plan_file = plan.data_dir / f"plan-{mode}.json"
+    out_file = plan.data_dir / f"result-{mode}.json"
+    plan_file.write_text(json.dumps({
+        "host": "127.0.0.1", "port": port, "key": plan.key, "mode": mode,
+        "seconds": seconds, "concurrency": concurrency, "bodies": bodies}))
+    out_file.unlink(missing_ok=True)
+    subprocess.run([sys.executable, "-m", "quanzi.evaluation.feed_bench", str(plan_file),
+                    str(out_file)], cwd=plan.data_dir, env=_bench_env(plan.data_dir),
+                   check=True, timeout=seconds + 120)
+    return json.loads(out_file.read_text())
+
+
+def bodies_for(plan: BenchPlan, mode: str, limit: int = 20) -> list[dict[str, Any]]:
+    base = {"circle_id": plan.circle_id, "limit": limit, "as_of": plan.as_of}
+    if mode == "given":
+        base["candidate_ids"] = plan.candidate_ids
+    return [{"viewer_id": v, **base} for v in plan.viewers]
+
+
+if __name__ == "__main__":
+    client_main()

@@ -1,0 +1,174 @@
+"""``quanzi eval ranking`` (offline NDCG on a world's held-out days) and ``quanzi bench feed``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from quanzi.cli_groups import app, bench_app, fail
+
+eval_app = typer.Typer(help="Offline evaluations (figures for the README).", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+WorldOpt = Annotated[str | None, typer.Option(
+    "--world", "-w", help="World name (default: the demo world p<QUANZI_DEMO_POSTS>-s<SEED>).")]
+
+
+def _world_name(world: str | None) -> str:
+    from quanzi.datasets.world.build import default_name
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    return world or default_name(settings.demo_posts, settings.demo_seed)
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.4f}"
+
+
+@eval_app.command("ranking")
+def eval_ranking(
+    world: WorldOpt = None,
+    tune_trials: Annotated[int, typer.Option(
+        min=0, help="Random-search trials on the dev days (0: no tuning).")] = 30,
+    dev_days: Annotated[int, typer.Option(min=1, max=10,
+                                          help="Days before the cutoff used for tuning.")] = 3,
+    seed: Annotated[int, typer.Option(help="Seed of the search and the fallback SVD.")] = 0,
+    json_out: Annotated[Path | None, typer.Option(
+        help="Where to write the JSON report (default: $QUANZI_DATA_DIR/eval/…).")] = None,
+) -> None:
+    """NDCG@10 of the ranking pipeline vs recency and popularity on a world's held-out days."""
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from quanzi.evaluation.ranking_eval import EvalConfig, run_eval, write_report
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    name = _world_name(world)
+    console = Console()
+    with Progress(console=console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            if stage == "score posts":
+                bar.advance(tasks[stage], done)
+            else:
+                bar.update(tasks[stage], completed=done)
+
+        try:
+            report = run_eval(settings, EvalConfig(world=name, dev_days=dev_days,
+                                                   tune_trials=tune_trials, seed=seed),
+                              progress=progress)
+        except (FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc)) from exc
+    for summary, title in ((report.test, "NDCG@10"),
+                           (report.test_debiased, "position-debiased NDCG@10 (gains ÷ "
+                                                  "examination propensity of the logged slot)")):
+        methods = [m for m in ("pipeline", "pipeline-tuned", "recency", "popularity")
+                   if m in summary["all"]]
+        table = Table(title=f"{title} on held-out days {', '.join(report.holdout_days)} "
+                            f"(world {report.world})")
+        table.add_column("segment")
+        table.add_column("requests", justify="right")
+        for m in methods:
+            table.add_column(m, justify="right")
+        for seg, row in summary.items():
+            if row["requests"]:
+                table.add_row(seg, str(row["requests"]), *(_fmt(row[m]) for m in methods))
+        console.print(table)
+    for what, source in report.sources.items():
+        console.print(f"  {what}: {source}")
+    console.print("  hidden truth (true quality, trust, interests): not used")
+    if report.tuned_params:
+        console.print(f"  tuned on dev days {', '.join(report.dev_days)}: "
+                      + ", ".join(f"{k}={v:.3g}" for k, v in report.tuned_params.items()))
+        dev = report.dev["all"]
+        console.print(f"  dev NDCG@10: tuned pipeline {_fmt(dev['pipeline'])}, recency "
+                      f"{_fmt(dev['recency'])}, popularity {_fmt(dev['popularity'])}")
+    out = json_out or settings.data_dir / "eval" / f"ranking-{report.world}.json"
+    write_report(report, out)
+    console.print(f"report: {out}")
+
+
+@bench_app.command("feed")
+def bench_feed(
+    world: WorldOpt = None,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured seconds per mode.")] = 60.0,
+    concurrency: Annotated[int, typer.Option(
+        min=1, max=256, help="Concurrent keep-alive connections (closed loop).")] = 8,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn workers.")] = 2,
+    candidates: Annotated[int, typer.Option(
+        min=1, max=2000, help="Candidates sent with each `given` request.")] = 500,
+    mode: Annotated[str, typer.Option(help="given, self or both.")] = "both",
+    warmup: Annotated[float, typer.Option(min=0, help="Unmeasured seconds first.")] = 5.0,
+    json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
+) -> None:
+    """Latency and throughput of /v1/feed/rank: server and load generator on loopback."""
+    import json
+    import os
+    from dataclasses import asdict
+    from datetime import UTC, datetime
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from quanzi.evaluation.feed_bench import (
+        _free_port,
+        bodies_for,
+        prepare,
+        run_client,
+        running_server,
+    )
+    from quanzi.settings import Settings
+
+    modes = {"both": ["given", "self"], "given": ["given"], "self": ["self"]}.get(mode)
+    if modes is None:
+        raise fail(f"--mode must be given, self or both, not {mode!r}")
+    settings = Settings()
+    console = Console()
+    try:
+        plan = prepare(settings, _world_name(world), candidates, echo=console.print)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+    if len(plan.candidate_ids) < candidates:
+        console.print(f"note: circle {plan.circle_id} has {len(plan.candidate_ids)} passed "
+                      f"posts; sending those")
+    port = _free_port()
+    load_before = os.getloadavg()
+    results = []
+    with running_server(plan.data_dir, port, workers, plan.data_dir / "server.log"):
+        for m in modes:
+            bodies = bodies_for(plan, m)
+            if warmup:
+                run_client(plan, port, m, bodies, warmup, concurrency)
+            console.print(f"{m}: {seconds:g} s at concurrency {concurrency} …")
+            results.append(run_client(plan, port, m, bodies, seconds, concurrency))
+    load_after = os.getloadavg()
+    table = Table(title=f"/v1/feed/rank on {plan.data_dir.name} ({workers} workers, "
+                        f"concurrency {concurrency}, {os.cpu_count()} CPUs)")
+    for col in ("mode", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"):
+        table.add_column(col, justify="right")
+    for r in results:
+        x = r["result"]
+        table.add_row(x["mode"], str(x["requests"]), f"{x['rps']:.1f}", f"{x['p50_ms']:.1f}",
+                      f"{x['p95_ms']:.1f}", f"{x['p99_ms']:.1f}", f"{x['max_ms']:.1f}",
+                      str(x["errors"]))
+        if r["error_samples"]:
+            console.print(f"  {x['mode']} errors, e.g.: {r['error_samples'][:3]}")
+    console.print(table)
+    console.print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
+                  f"(other work on this machine competes for the same cores)")
+    if json_out:
+        json_out.write_text(json.dumps({
+            "date": datetime.now(UTC).isoformat(timespec="seconds"), "world": plan.data_dir.name,
+            "workers": workers, "concurrency": concurrency, "candidates": len(plan.candidate_ids),
+            "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
+            "results": [r["result"] for r in results],
+            "plan": {k: v for k, v in asdict(plan).items() if k in ("circle_id", "as_of")},
+        }, indent=2, default=str))
