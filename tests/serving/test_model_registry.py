@@ -34,17 +34,8 @@ sm = _load("serving_models")
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A saved 1-layer, 32-wide sentence-transformers encoder (16-d output)."""
-    from quanzi.models.encoder import EncoderArch, build_encoder
-    from quanzi.models.tokenizer import build_tokenizer
-
-    texts = ["保湿面霜质地轻薄", "口红颜色很正", "手机续航一天", "物流很快包装完好"] * 5
-    tokenizer = build_tokenizer(texts, vocab_size=120, min_frequency=1)
-    arch = EncoderArch(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                       max_seq_length=32, output_dim=16)
-    path = tmp_path_factory.mktemp("tiny-encoder")
-    build_encoder(tokenizer, arch).save(str(path))
-    return path
+    """A saved tiny sentence-transformers encoder (16-d output)."""
+    return sm.build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
 
 
 def test_fresh_data_dir_degrades_without_creating_an_mlflow_store(settings: Settings) -> None:

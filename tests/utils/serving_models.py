@@ -174,3 +174,16 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def world(seed: Callable[[Callable[[Any], Any]], Any], keys: dict) -> dict[str, Any]:
     """``seed_world`` stored (after the keys, so both share the migrated database)."""
     return seed(lambda f: {k: v.id for k, v in seed_world(f).items()})
+
+
+def build_tiny_encoder(path: Path) -> Path:
+    """Save a 1-layer, 32-wide sentence-transformers encoder (16-d output) at ``path``."""
+    from quanzi.models.encoder import EncoderArch, build_encoder
+    from quanzi.models.tokenizer import build_tokenizer
+
+    texts = ["保湿面霜质地轻薄", "口红颜色很正", "手机续航一天", "物流很快包装完好"] * 5
+    tokenizer = build_tokenizer(texts, vocab_size=120, min_frequency=1)
+    arch = EncoderArch(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                       max_seq_length=32, output_dim=16)
+    build_encoder(tokenizer, arch).save(str(path))
+    return path
