@@ -102,6 +102,13 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
     return model.eval()
 
 
+def embedding_dim(model: SentenceTransformer) -> int:
+    """Output width (sentence-transformers 6.1 renamed the method; accept both)."""
+    getter = getattr(model, "get_embedding_dimension", None) or \
+        model.get_sentence_embedding_dimension
+    return int(getter() or 0)
+
+
 def embed_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 64,
                 show_progress: bool = False) -> np.ndarray:
     """Unit-length embeddings ``(n, dim)`` float32, in input order.
@@ -110,7 +117,7 @@ def embed_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: in
     under ``torch.inference_mode``; we only fix the batch size and normalisation.
     """
     if len(texts) == 0:
-        return np.zeros((0, model.get_sentence_embedding_dimension() or 0), dtype=np.float32)
+        return np.zeros((0, embedding_dim(model)), dtype=np.float32)
     vectors = model.encode(
         list(texts), batch_size=batch_size, convert_to_numpy=True,
         normalize_embeddings=True, show_progress_bar=show_progress,

@@ -68,7 +68,7 @@ def embed(
     import numpy as np
     from tqdm import tqdm
 
-    from quanzi.models.encoder import embed_texts, load_encoder
+    from quanzi.models.encoder import embed_texts, embedding_dim, load_encoder
     from quanzi.settings import Settings
 
     if not input.is_file():
@@ -80,7 +80,7 @@ def embed(
         model = load_encoder(Settings())
     except (ValueError, FileNotFoundError, UnicodeDecodeError) as exc:
         raise fail(str(exc)) from exc
-    dim = model.get_sentence_embedding_dimension() or 0
+    dim = embedding_dim(model)
     out = np.zeros((len(texts), dim), dtype=np.float32)
     chunk = batch_size * 16  # length sorting happens inside each chunk
     with tqdm(total=len(texts), desc="embed", unit="text") as bar:
