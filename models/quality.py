@@ -1,0 +1,171 @@
+"""The quality predictor: rubric tier 0–3 and a score in [0, 1] for a post's text.
+
+Features (``quality-rubric.md``: "how much does this post help another shopper decide?"):
+
+- char 1–3-gram TF-IDF of the normalised text (aspects, defect words, filler patterns);
+- a few text statistics, each a rubric cue (``TEXT_STATS``): length, number of clauses,
+  checkable specifics (numbers with units, comparisons, named aspects and defects), how
+  repetitive the text is, digits, exclamation marks, very short text, share of Chinese;
+- optionally the sentence encoder's embedding (``models/encoder.py``), kept only when it
+  improves dev QWK (the task decides).
+
+Head: a multinomial logistic regression over the four tiers. The **score** is the
+expected tier / 3 (so it moves smoothly between tiers and never collapses to the argmax);
+the **tier** is the score cut at three points tuned on the gold dev split for QWK.
+Sentiment is deliberately not a feature: a detailed complaint is tier 3.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from quanzi.datasets.normalize import normalize
+from quanzi.models.text_linear import CharTfidf, SoftmaxHead
+
+REGISTERED_MODEL = "quanzi-quality"
+TIERS = (0, 1, 2, 3)
+FORMAT_VERSION = 1
+
+# Checkable specifics (quality-rubric.md, tier 2/3): numbers with units, durations,
+# comparisons with alternatives, named aspects and defects. Counted on normalised text.
+SPECIFICS = re.compile(
+    r"\d+(?:\.\d+)?\s*(?:天|小时|分钟|周|个月|月|年|次|寸|英寸|斤|公斤|克|kg|g|毫升|ml|升|元|块|"
+    r"gb|t|mah|码|cm|厘米|米|度|℃|层|晚|间|页|本|核|瓶|箱|盒|个|分)"
+    r"|[一二三四五六七八九十两几半]+(?:天|小时|分钟|周|个月|年|次|斤|瓶|箱|盒|晚)"
+    r"|比[^,。!?]{0,8}(?:好|差|强|弱|快|慢|大|小|贵|便宜)|相比|对比|之前|以前|换了"
+    r"|缺点|不足|问题|毛病|做工|续航|屏幕|尺码|面料|口感|味道|隔音|早餐|前台|卫生间|房间|"
+    r"发热|散热|电池|信号|头皮|头屑|泡沫|温度|安装|内容|翻译|印刷|纸张|情节|但是|不过",
+    re.IGNORECASE)
+CLAUSE_SPLIT = re.compile(r"[,。!?;~、\s…]+")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+DIGITS = re.compile(r"\d+")
+# Name → why it is a rubric cue (documented on the model card and in the saved config).
+TEXT_STATS: dict[str, str] = {
+    "log_chars": "length: a hint, not the rule (rubric notes)",
+    "log_clauses": "several clauses usually carry several observations",
+    "log_specifics": "checkable specifics: numbers with units, comparisons, named defects",
+    "distinct_char_share": "low for filler such as 好好好好好",
+    "log_numbers": "numbers are the most checkable detail",
+    "log_exclamations": "exclamation-heavy text is usually generic praise",
+    "very_short": "under 6 characters: filler or a bare verdict",
+    "cjk_share": "random characters and non-review chatter have little Chinese",
+}
+
+
+def text_stats(norms: Sequence[str]) -> np.ndarray:
+    """(n, len(TEXT_STATS)) float64 statistics of normalised texts, in ``TEXT_STATS`` order."""
+    out = np.zeros((len(norms), len(TEXT_STATS)), dtype=np.float64)
+    for i, t in enumerate(norms):
+        n = len(t)
+        clauses = sum(1 for c in CLAUSE_SPLIT.split(t) if c)
+        out[i] = (np.log1p(n), np.log1p(clauses), np.log1p(len(SPECIFICS.findall(t))),
+                  len(set(t)) / n if n else 0.0, np.log1p(len(DIGITS.findall(t))),
+                  np.log1p(t.count("!")), float(n < 6),
+                  len(CJK.findall(t)) / n if n else 0.0)
+    return out
+
+
+def texts_of(records: Sequence[dict[str, Any]]) -> list[str]:
+    """The ``text`` of each record, or a ValueError naming the first bad record."""
+    texts = []
+    for i, record in enumerate(records):
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str):
+            raise ValueError(f"record {i}: 'text' must be a string")
+        texts.append(text)
+    return texts
+
+
+def tier_from_score(score: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
+    """Tier 0–3 of scores in [0, 1]: the expected tier (3 × score) cut at ``cuts``."""
+    return np.digitize(np.asarray(score) * 3.0, np.asarray(cuts, dtype=np.float64))
+
+
+@dataclass
+class QualityPredictor:
+    """TF-IDF + text statistics (+ embedding) → softmax over tiers → score and tier."""
+
+    tfidf: CharTfidf
+    head: SoftmaxHead
+    cuts: list[float] = field(default_factory=lambda: [0.5, 1.5, 2.5])
+    config: dict[str, Any] = field(default_factory=dict)
+    encoder: Any = None  # a SentenceTransformer when the embedding is a feature
+    encoder_name: str | None = None
+    name: str = REGISTERED_MODEL
+
+    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """Design rows for raw texts (normalised here, as serving receives them)."""
+        norms = [normalize(t) for t in texts]
+        dense = text_stats(norms)
+        if self.encoder is not None:
+            from quanzi.models.encoder import embed_texts
+
+            dense = np.hstack([dense, embed_texts(self.encoder, norms)])
+        return self.head.design(self.tfidf.transform(norms), dense)
+
+    def proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, 4) tier probabilities."""
+        if len(texts) == 0:
+            return np.zeros((0, len(TIERS)))
+        return self.head.predict_proba(self.features(texts))
+
+    def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Scores in [0, 1] (expected tier / 3) and tiers (dev-tuned cuts)."""
+        probs = self.proba(texts)
+        score = probs @ np.asarray(self.head.classes, dtype=np.float64) / 3.0
+        return score, tier_from_score(score, self.cuts)
+
+    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``{"score", "tier"}`` per record, in order."""
+        score, tier = self.score_texts(texts_of(records))
+        return [{"score": round(float(s), 4), "tier": int(t)}
+                for s, t in zip(score, tier, strict=True)]
+
+    def save(self, path: Path) -> None:
+        """``config.json`` (cuts, feature names, encoder) + ``tfidf/`` + ``head/``."""
+        path.mkdir(parents=True, exist_ok=True)
+        self.tfidf.save(path / "tfidf")
+        self.head.save(path / "head")
+        meta = {"format_version": FORMAT_VERSION, "name": self.name, "cuts": self.cuts,
+                "text_stats": TEXT_STATS, "encoder": self.encoder_name,
+                "modules": ["tfidf", "head"], "config": self.config}
+        (path / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
+                                          encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, encoder: Any = None) -> QualityPredictor:
+        """Rebuild from ``save``; the encoder is loaded from settings when it was a feature."""
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path / 'config.json'} is missing: not a quality model")
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
+                             f"{FORMAT_VERSION}")
+        if meta.get("text_stats") != TEXT_STATS:
+            raise ValueError(f"{path}: saved with other text statistics than this code")
+        cuts = [float(c) for c in meta["cuts"]]
+        if len(cuts) != len(TIERS) - 1 or sorted(cuts) != cuts:
+            raise ValueError(f"{path}: cut points {cuts} are not three increasing numbers")
+        head = SoftmaxHead.load(path / "head")
+        if meta.get("encoder") and encoder is None:
+            from quanzi.models.encoder import load_encoder
+            from quanzi.settings import get_settings
+
+            encoder = load_encoder(get_settings())
+            dim = encoder.get_sentence_embedding_dimension()
+            expected = len(head.dense_names) - len(TEXT_STATS)
+            if dim != expected:
+                raise ValueError(f"{path}: trained with a {expected}-d encoder "
+                                 f"({meta['encoder']}) but QUANZI_ENCODER gives {dim}-d")
+        return cls(tfidf=CharTfidf.load(path / "tfidf"), head=head, cuts=cuts,
+                   config=meta.get("config", {}),
+                   encoder=encoder if meta.get("encoder") else None,
+                   encoder_name=meta.get("encoder"), name=meta.get("name", REGISTERED_MODEL))

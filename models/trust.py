@@ -1,0 +1,242 @@
+"""The trust predictor: a post's base level L2–L6 with probabilities and top reasons.
+
+Inputs (``trust-levels.md``): the text, whether the post is a verified purchase, and the
+author's provenance in ``record["author"]`` — every key optional:
+
+| key | meaning |
+|---|---|
+| ``kind`` | ``user`` / ``creator`` / ``merchant`` |
+| ``creator_certified`` | 达人认证 |
+| ``follower_count`` | platform-wide followers |
+| ``account_age_days`` | age of the account when the post was written |
+| ``is_brand_account`` | a merchant account of the circle's own brand |
+| ``post_count`` | the author's posts before this one (history) |
+| ``verified_share`` | share of those earlier posts that were verified purchases |
+
+A missing value is encoded as unknown (its own indicator), never guessed. The model is a
+multinomial logistic regression over char TF-IDF of the text plus these provenance
+features (``PROVENANCE``); the base level is viewer-independent, so the L1 lift for
+friends is not applied here (the ranker applies it).
+
+Reasons: the predicted level's strongest signed contributions, grouped into signals a
+person can read ("verified purchase", "certified creator with 120k followers", "text:
+«返现» «领券»"), sorted by absolute contribution (in logits against the average level).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from quanzi.datasets.normalize import normalize
+from quanzi.models.quality import texts_of
+from quanzi.models.text_linear import CharTfidf, SoftmaxHead
+
+REGISTERED_MODEL = "quanzi-trust"
+LEVELS = (2, 3, 4, 5, 6)
+LEVEL_NAMES = {2: "creator/KOL share", 3: "post-purchase share", 4: "publicity / expert says",
+               5: "advertising", 6: "disguised promotion"}
+FORMAT_VERSION = 1
+AUTHOR_KINDS = ("user", "creator", "merchant")
+
+# Provenance feature → the signal it belongs to (one reason per signal).
+PROVENANCE: dict[str, str] = {
+    "verified_purchase": "purchase",
+    "author_user": "author", "author_creator": "author", "author_merchant": "author",
+    "author_unknown": "author", "creator_certified": "author", "log_followers": "author",
+    "brand_account": "author",
+    "log_account_age_days": "account_age", "account_age_unknown": "account_age",
+    "log_prior_posts": "history", "prior_verified_share": "history",
+    "history_unknown": "history",
+}
+TOP_REASONS = 4
+TEXT_CUES = 3
+
+
+def _num(value: Any) -> float | None:
+    """A finite float, or None for missing / non-numeric / NaN."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def provenance_row(record: dict[str, Any]) -> list[float]:
+    """The ``PROVENANCE`` features of one record, in order."""
+    author = record.get("author") or {}
+    if not isinstance(author, dict):
+        raise ValueError("'author' must be an object")
+    kind = author.get("kind")
+    followers = _num(author.get("follower_count"))
+    age = _num(author.get("account_age_days"))
+    posts = _num(author.get("post_count"))
+    share = _num(author.get("verified_share"))
+    return [
+        float(bool(record.get("verified_purchase"))),
+        float(kind == "user"), float(kind == "creator"), float(kind == "merchant"),
+        float(kind not in AUTHOR_KINDS),
+        float(bool(author.get("creator_certified"))),
+        math.log1p(max(followers, 0.0)) if followers is not None else 0.0,
+        float(bool(author.get("is_brand_account"))),
+        math.log1p(max(age, 0.0)) if age is not None else 0.0, float(age is None),
+        math.log1p(max(posts, 0.0)) if posts is not None else 0.0,
+        min(max(share, 0.0), 1.0) if share is not None and posts else 0.0,
+        float(posts is None),
+    ]
+
+
+def _people(n: float) -> str:
+    if n >= 10_000:
+        return f"{n / 1000:.0f}k"
+    return f"{n:,.0f}"
+
+
+def describe_signal(signal: str, record: dict[str, Any]) -> str:
+    """Human-readable text of one provenance signal of a record."""
+    author = record.get("author") or {}
+    if signal == "purchase":
+        return "verified purchase" if record.get("verified_purchase") else \
+            "no verified purchase"
+    if signal == "author":
+        kind = author.get("kind")
+        followers = _num(author.get("follower_count"))
+        fans = f" with {_people(followers)} followers" if followers is not None else ""
+        if kind == "merchant":
+            own = "the brand's own" if author.get("is_brand_account") else "a"
+            return f"{own} merchant account{fans}"
+        if kind == "creator":
+            cert = "certified" if author.get("creator_certified") else "uncertified"
+            return f"{cert} creator{fans}"
+        if kind == "user":
+            return f"ordinary user{fans}"
+        return "author kind unknown"
+    if signal == "account_age":
+        age = _num(author.get("account_age_days"))
+        if age is None:
+            return "account age unknown"
+        return f"account {age / 365:.1f} years old" if age >= 365 else \
+            f"account {age:.0f} days old"
+    if signal == "history":
+        posts = _num(author.get("post_count"))
+        if posts is None:
+            return "posting history unknown"
+        if not posts:
+            return "first post by this author"
+        share = _num(author.get("verified_share")) or 0.0
+        return f"{posts:.0f} earlier posts, {share:.0%} of them verified purchases"
+    raise ValueError(f"unknown signal {signal!r}")
+
+
+@dataclass
+class TrustPredictor:
+    """Char TF-IDF of the text + provenance features → softmax over L2–L6, with reasons."""
+
+    tfidf: CharTfidf
+    head: SoftmaxHead
+    config: dict[str, Any] = field(default_factory=dict)
+    name: str = REGISTERED_MODEL
+
+    def features(self, records: Sequence[dict[str, Any]]) -> sp.csr_matrix:
+        texts = [normalize(t) for t in texts_of(records)]
+        dense = np.array([provenance_row(r) for r in records], dtype=np.float64).reshape(
+            len(records), len(PROVENANCE))
+        return self.head.design(self.tfidf.transform(texts), dense)
+
+    def proba(self, records: Sequence[dict[str, Any]]) -> np.ndarray:
+        """(n, 5) probabilities of L2…L6."""
+        if len(records) == 0:
+            return np.zeros((0, len(LEVELS)))
+        return self.head.predict_proba(self.features(records))
+
+    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``{"level": "L3", "probs": {"L2": …, …, "L6": …}, "reasons": [...]}`` per record."""
+        if len(records) == 0:
+            return []
+        X = self.features(records)
+        probs = self.head.predict_proba(X)
+        out = []
+        for i, record in enumerate(records):
+            k = int(np.argmax(probs[i]))
+            level = self.head.classes[k]
+            out.append({
+                "level": f"L{level}",
+                "probs": {f"L{c}": round(float(p), 4)
+                          for c, p in zip(self.head.classes, probs[i], strict=True)},
+                "reasons": self.reasons(X[i], k, record),
+            })
+        return out
+
+    def reasons(self, row: sp.csr_matrix, k: int, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """Strongest signals for (positive) or against (negative) class ``k``, by |logit|."""
+        cols, contrib = self.head.contributions(row, k)
+        n_text = len(self.tfidf.terms)
+        # Standardised provenance columns: a value at the training mean is 0 (absent from
+        # the sparse row) and rightly contributes nothing.
+        by_signal: dict[str, float] = {}
+        names = self.head.dense_names
+        for col, c in zip(cols, contrib, strict=True):
+            if col >= n_text:
+                signal = PROVENANCE[names[col - n_text]]
+                by_signal[signal] = by_signal.get(signal, 0.0) + float(c)
+        level = self.head.classes[k]
+        reasons = [{"signal": s, "reason": describe_signal(s, record),
+                    "contribution": round(c, 4)} for s, c in by_signal.items()]
+        text_mask = cols < n_text
+        if text_mask.any():
+            t_cols, t_contrib = cols[text_mask], contrib[text_mask]
+            total = float(t_contrib.sum())
+            order = np.argsort(-t_contrib if total >= 0 else t_contrib)
+            cues: list[str] = []
+            for idx in order:
+                if len(cues) == TEXT_CUES or (t_contrib[idx] <= 0) == (total >= 0):
+                    break
+                term = self.tfidf.terms[t_cols[idx]]
+                if len(term) < 2 or not term.isalnum() or any(term in c or c in term
+                                                              for c in cues):
+                    continue
+                cues.append(term)
+            cue_text = " ".join(f"«{c}»" for c in cues) if cues else "wording"
+            towards = "points to" if total >= 0 else "points away from"
+            reasons.append({"signal": "text",
+                            "reason": f"text {cue_text} {towards} L{level} "
+                                      f"({LEVEL_NAMES[level]})",
+                            "contribution": round(total, 4)})
+        reasons.sort(key=lambda r: -abs(r["contribution"]))
+        return reasons[:TOP_REASONS]
+
+    def save(self, path: Path) -> None:
+        """``config.json`` + ``tfidf/`` + ``head/`` (JSON and safetensors only)."""
+        path.mkdir(parents=True, exist_ok=True)
+        self.tfidf.save(path / "tfidf")
+        self.head.save(path / "head")
+        meta = {"format_version": FORMAT_VERSION, "name": self.name,
+                "provenance": PROVENANCE, "levels": list(LEVELS),
+                "modules": ["tfidf", "head"], "config": self.config}
+        (path / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
+                                          encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> TrustPredictor:
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"{path / 'config.json'} is missing: not a trust model")
+        meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
+                             f"{FORMAT_VERSION}")
+        if meta.get("provenance") != PROVENANCE:
+            raise ValueError(f"{path}: saved with other provenance features than this code")
+        head = SoftmaxHead.load(path / "head")
+        if head.dense_names != list(PROVENANCE):
+            raise ValueError(f"{path}: head features do not match the provenance features")
+        return cls(tfidf=CharTfidf.load(path / "tfidf"), head=head,
+                   config=meta.get("config", {}), name=meta.get("name", REGISTERED_MODEL))
