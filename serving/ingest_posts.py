@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -392,8 +392,6 @@ def _replays(session: Session, posts: Sequence[PostInput],
 def ingest_posts(session: Session, models: ModelSet,
                  posts: Sequence[PostInput]) -> list[dict[str, Any]]:
     """Store and score a batch (see the module docstring); results in input order."""
-    from quanzi.models.index import write_embeddings
-
     if len({p.id for p in posts}) != len(posts):
         raise Invalid("post ids repeat in the batch")
     _check_references(session, posts)
@@ -401,6 +399,20 @@ def ingest_posts(session: Session, models: ModelSet,
     new = [p for p in posts if p.id not in replays]
     if not new:
         return [replays[p.id] for p in posts]
+    try:
+        results = _process(session, models, new, stored=False)
+    except IntegrityError as exc:  # the same new id sent twice at once
+        session.rollback()
+        raise Conflict("some of these posts were stored by a concurrent request; send the "
+                       "batch again to get their stored results") from exc
+    return [replays.get(p.id) or results[p.id] for p in posts]
+
+
+def _process(session: Session, models: ModelSet, new: Sequence[PostInput],
+             stored: bool) -> dict[str, dict[str, Any]]:
+    """Moderate, score, embed and de-duplicate ``new``; insert them (or, when ``stored``,
+    update their status) with their scores, vectors and review items."""
+    from quanzi.models.index import log_changes, write_embeddings
 
     now = datetime.now(UTC)
     users = {u.id: u for u in session.scalars(
@@ -447,21 +459,56 @@ def ingest_posts(session: Session, models: ModelSet,
                                 "status": "open", "created_at": now})
         result.pop("near_duplicate_cosine")
         results[p.id] = result
-    try:
+    if stored:
+        session.execute(update(Post), [{"id": r["id"], "status": r["status"],
+                                        "updated_at": now} for r in post_rows])
+        queued = set(session.scalars(select(ReviewItem.post_id).where(
+            ReviewItem.post_id.in_([r["post_id"] for r in review_rows]))))
+        review_rows = [r for r in review_rows if r["post_id"] not in queued]
+    else:
         session.execute(insert(Post), post_rows)
-        session.execute(insert(PostScore), score_rows)
-        if review_rows:
-            session.execute(insert(ReviewItem), review_rows)
-        if vectors is not None and models.encoder_version is not None:
-            write_embeddings(session, models.encoder_version, [p.id for p in new], vectors)
-        session.flush()
-    except IntegrityError as exc:  # the same new id sent twice at once
-        session.rollback()
-        raise Conflict("some of these posts were stored by a concurrent request; send the "
-                       "batch again to get their stored results") from exc
+    session.execute(insert(PostScore), score_rows)
+    if review_rows:
+        session.execute(insert(ReviewItem), review_rows)
+    if vectors is not None and models.encoder_version is not None:
+        write_embeddings(session, models.encoder_version, [p.id for p in new], vectors)
+    elif stored:
+        log_changes(session, [p.id for p in new])  # the status changed: workers re-read
+    session.flush()
     if vectors is not None:
         recent_for(models).add([p.id for p in new], [p.circle_id for p in new], vectors)
-    return [replays.get(p.id) or results[p.id] for p in posts]
+    return results
+
+
+def backfill_pending(sessions: Any, models: ModelSet, batch: int = 256,
+                     progress: Callable[[int], None] | None = None) -> int:
+    """Moderate, score, embed and index stored posts still ``pending`` (e.g. a loaded world),
+    oldest first, one transaction per batch; returns how many were processed.
+
+    Oldest first, so of two copies the earlier post is the original; this worker's recent
+    buffer holds every vector of the run, so copies are caught before the index syncs.
+    """
+    from quanzi.storage.db import session_scope
+
+    with _RECENT_LOCK:
+        _RECENT[id(models.index_sync)] = RecentVectors(seconds=float("inf"), cap=10**7)
+    with sessions() as session:
+        ids = list(session.scalars(select(Post.id).where(Post.status == "pending")
+                                   .order_by(Post.created_at, Post.id)))
+    done = 0
+    for start in range(0, len(ids), batch):
+        with session_scope(sessions) as session:
+            rows = session.scalars(select(Post).where(Post.id.in_(ids[start:start + batch]))
+                                   .order_by(Post.created_at, Post.id)).all()
+            posts = [PostInput(p.id, p.circle_id, p.author_id, p.text, p.item_id, p.order_id,
+                               p.image_count, p.created_at) for p in rows
+                     if p.status == "pending"]
+            if posts:
+                _process(session, models, posts, stored=True)
+        done += len(posts)
+        if progress is not None:
+            progress(len(posts))
+    return done
 
 
 def _review_reasons(moderation: dict[str, Any],

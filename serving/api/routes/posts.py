@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException
 
-from quanzi.serving.api.deps import READ_ROLES, IngestKey, ModelsDep, SessionDep
+from quanzi.serving.api.deps import READ_ROLES, IngestKey, MetricsDep, ModelsDep, SessionDep
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.api.schemas.post_ingest import PostBatch, PostIngestRequest, PostIngestResponse
 from quanzi.serving.api.schemas.posts import PostPublic
@@ -27,11 +27,13 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
                             422: {"description": "Bad fields, or unknown circles/authors/items "
                                                  "(listed)"}})
 def create_posts(body: PostIngestRequest, session: SessionDep, _: IngestKey,
-                 models: ModelsDep) -> PostIngestResponse:
+                 registry: ModelsDep, metrics: MetricsDep) -> PostIngestResponse:
     """Store, moderate, score, embed and index one post or up to 500 (idempotent by id)."""
     posts = body.posts if isinstance(body, PostBatch) else [body]
-    results = ingest_posts(session, models.current(),
-                           [PostInput(**p.model_dump()) for p in posts])
+    models = registry.current()
+    results = ingest_posts(session, models, [PostInput(**p.model_dump()) for p in posts])
+    if models.index is not None:  # what this worker's index holds (lags by the sync bound)
+        metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
     replayed = sum(r["replayed"] for r in results)
     return PostIngestResponse.model_validate(
         {"results": results, "stored": len(results) - replayed, "replayed": replayed})
