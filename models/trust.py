@@ -164,55 +164,65 @@ class TrustPredictor:
             return []
         X = self.features(records)
         probs = self.head.predict_proba(X)
+        best = probs.argmax(axis=1)
+        reasons = self.reasons(X, best, records)
+        return [{
+            "level": f"L{self.head.classes[k]}",
+            "probs": {f"L{c}": round(float(p), 4)
+                      for c, p in zip(self.head.classes, probs[i], strict=True)},
+            "reasons": reasons[i],
+        } for i, k in enumerate(best)]
+
+    def reasons(self, X: sp.csr_matrix, classes: np.ndarray,
+                records: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Per row, the strongest signals for (positive) or against (negative) its class,
+        by |contribution| in logits against the average level (``SoftmaxHead.contributions``
+        arithmetic, vectorised over the batch)."""
+        coef = self.head.coef
+        assert coef is not None
+        rel = coef - coef.mean(axis=0)  # (levels, features)
+        n_text = len(self.tfidf.terms)
+        signals = sorted(set(PROVENANCE.values()))
+        member = np.zeros((len(PROVENANCE), len(signals)))
+        for j, name in enumerate(self.head.dense_names):
+            member[j, signals.index(PROVENANCE[name])] = 1.0
+        dense = X[:, n_text:].toarray()  # (n, n_provenance) standardised values
+        by_signal = (dense * rel[classes, n_text:]) @ member  # (n, n_signals)
         out = []
-        for i, record in enumerate(records):
-            k = int(np.argmax(probs[i]))
+        for i, k in enumerate(classes):
             level = self.head.classes[k]
-            out.append({
-                "level": f"L{level}",
-                "probs": {f"L{c}": round(float(p), 4)
-                          for c, p in zip(self.head.classes, probs[i], strict=True)},
-                "reasons": self.reasons(X[i], k, record),
-            })
+            items = [{"signal": s, "reason": describe_signal(s, records[i]),
+                      "contribution": round(float(c), 4)}
+                     for s, c in zip(signals, by_signal[i], strict=True)]
+            lo, hi = X.indptr[i], X.indptr[i + 1]
+            cols, data = X.indices[lo:hi], X.data[lo:hi]
+            text = cols < n_text
+            if text.any():
+                t_cols = cols[text]
+                t_contrib = data[text] * rel[k, t_cols]
+                items.append(self._text_reason(t_cols, t_contrib, level))
+            items.sort(key=lambda r: -abs(r["contribution"]))
+            out.append(items[:TOP_REASONS])
         return out
 
-    def reasons(self, row: sp.csr_matrix, k: int, record: dict[str, Any]) -> list[dict[str, Any]]:
-        """Strongest signals for (positive) or against (negative) class ``k``, by |logit|."""
-        cols, contrib = self.head.contributions(row, k)
-        n_text = len(self.tfidf.terms)
-        # Standardised provenance columns: a value at the training mean is 0 (absent from
-        # the sparse row) and rightly contributes nothing.
-        by_signal: dict[str, float] = {}
-        names = self.head.dense_names
-        for col, c in zip(cols, contrib, strict=True):
-            if col >= n_text:
-                signal = PROVENANCE[names[col - n_text]]
-                by_signal[signal] = by_signal.get(signal, 0.0) + float(c)
-        level = self.head.classes[k]
-        reasons = [{"signal": s, "reason": describe_signal(s, record),
-                    "contribution": round(c, 4)} for s, c in by_signal.items()]
-        text_mask = cols < n_text
-        if text_mask.any():
-            t_cols, t_contrib = cols[text_mask], contrib[text_mask]
-            total = float(t_contrib.sum())
-            order = np.argsort(-t_contrib if total >= 0 else t_contrib)
-            cues: list[str] = []
-            for idx in order:
-                if len(cues) == TEXT_CUES or (t_contrib[idx] <= 0) == (total >= 0):
-                    break
-                term = self.tfidf.terms[t_cols[idx]]
-                if len(term) < 2 or not term.isalnum() or any(term in c or c in term
-                                                              for c in cues):
-                    continue
-                cues.append(term)
-            cue_text = " ".join(f"«{c}»" for c in cues) if cues else "wording"
-            towards = "points to" if total >= 0 else "points away from"
-            reasons.append({"signal": "text",
-                            "reason": f"text {cue_text} {towards} L{level} "
-                                      f"({LEVEL_NAMES[level]})",
-                            "contribution": round(total, 4)})
-        reasons.sort(key=lambda r: -abs(r["contribution"]))
-        return reasons[:TOP_REASONS]
+    def _text_reason(self, cols: np.ndarray, contrib: np.ndarray, level: int) -> dict[str, Any]:
+        """One reason for the whole text, naming its strongest n-grams in that direction."""
+        total = float(contrib.sum())
+        order = np.argsort(-contrib if total >= 0 else contrib)
+        cues: list[str] = []
+        for idx in order[:50]:
+            if len(cues) == TEXT_CUES or (contrib[idx] <= 0) == (total >= 0):
+                break
+            term = self.tfidf.terms[cols[idx]]
+            if len(term) < 2 or not term.isalnum() or any(term in c or c in term
+                                                          for c in cues):
+                continue
+            cues.append(term)
+        cue_text = " ".join(f"«{c}»" for c in cues) if cues else "wording"
+        towards = "points to" if total >= 0 else "points away from"
+        return {"signal": "text",
+                "reason": f"text {cue_text} {towards} L{level} ({LEVEL_NAMES[level]})",
+                "contribution": round(total, 4)}
 
     def save(self, path: Path) -> None:
         """``config.json`` + ``tfidf/`` + ``head/`` (JSON and safetensors only)."""
