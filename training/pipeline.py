@@ -300,6 +300,8 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
             with warnings.catch_warnings():  # MLflow asks for type hints we leave out
                 warnings.filterwarnings("ignore", message=".*type hint",
                                         category=UserWarning)
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains "
+                                        "integer", category=UserWarning)  # outputs only
                 info = mlflow.pyfunc.log_model(
                     name="model",
                     python_model=str(PYFUNC_CODE),
