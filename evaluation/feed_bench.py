@@ -7,8 +7,8 @@ What it does:
    detectors (the bench measures ranking, so posts must have passed moderation first), and
    a feed-service key;
 2. starts the service (``uvicorn quanzi.serving.app:create_app --factory``, ``--workers``) as
-   a subprocess on 127.0.0.1 and waits for ``/healthz``, then warms every worker's
-   snapshot with a few seconds of requests;
+   a subprocess on 127.0.0.1 and waits until ``/readyz`` answers 200 repeatedly (models
+   loaded), then warms every worker's snapshot and viewer cache with unmeasured requests;
 3. for each mode — ``given`` (``--candidates`` posts of the largest circle sent with each
    request) and ``self`` (the service sources candidates) — runs the load generator in
    another process (``python -m quanzi.evaluation.feed_bench``): ``--concurrency``
@@ -250,17 +250,21 @@ def running_server(data_dir: Path, port: int, workers: int, log_path: Path):  # 
          "--log-level", "warning", "--no-access-log"],
         cwd=data_dir, env=_bench_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:
+        # Ready = /readyz answers 200 several times in a row (every worker's models loaded,
+        # so background model loading does not eat into the measurement).
+        deadline = time.monotonic() + 300
+        ok = 0
+        while ok < 3 * workers:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):
-                    break
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
+                    ok += 1
             except OSError:
+                ok = 0
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"no answer in 120 s; see {log_path}") from None
-                time.sleep(0.3)
+                    raise RuntimeError(f"not ready in 300 s; see {log_path}") from None
+            time.sleep(0.3)
         yield proc
     finally:
         proc.terminate()
