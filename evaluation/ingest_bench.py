@@ -42,6 +42,7 @@ import numpy as np
 
 CONTACT_EVERY = 20  # every 20th post carries a WeChat id (moderation must reject it)
 COPY_EVERY = 25  # every 25th post is a near-copy of an earlier one
+READY_STREAK = 30  # consecutive /readyz 200s (new connections) before every worker counts ready
 
 
 @dataclass
@@ -163,15 +164,20 @@ def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
          "--log-level", "warning", "--no-access-log"],
         cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
+        # Each worker loads its models in the background and answers /readyz 503 until
+        # then; a fresh connection may reach any worker, so wait for a run of 200s.
         deadline = time.monotonic() + timeout_s
-        while True:
+        streak = 0
+        while streak < READY_STREAK:
             if proc.poll() is not None:
                 raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
                     ready = json.loads(r.read())
-                    break
+                    streak += 1
+                    continue
             except OSError:
+                streak = 0
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"not ready in {timeout_s:g} s; see {log_path}") from None
                 time.sleep(0.5)
