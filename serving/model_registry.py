@@ -193,7 +193,10 @@ def load_models(settings: Settings) -> LoadedModels:
         from quanzi.models.encoder import load_encoder
 
         model = load_encoder(settings)
-        dim = int(model.get_sentence_embedding_dimension() or 0)
+        # sentence-transformers 6 renamed the method; older releases have only the old name.
+        dimension = getattr(model, "get_embedding_dimension", None) \
+            or model.get_sentence_embedding_dimension
+        dim = int(dimension() or 0)
         if dim < 1:
             raise ValueError("the encoder does not report its embedding dimension")
         embedder = SentenceEmbedder(model, dim)
