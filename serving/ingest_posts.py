@@ -274,14 +274,41 @@ def _check_references(session: Session, posts: Sequence[PostInput]) -> None:
                       "or the store, users with POST /v1/users): " + "; ".join(problems))
 
 
-def author_record(user: User, circle_id: str, at: datetime) -> dict[str, Any]:
-    """The provenance the trust model reads about an author (trust-levels.md)."""
+def author_record(user: User, circle_id: str, at: datetime,
+                  history: tuple[int, float] | None = None) -> dict[str, Any]:
+    """The provenance the trust model reads about an author (trust-levels.md, models/trust.py).
+
+    ``history`` is (posts stored before this batch, share of them that were verified
+    purchases); left out when unknown, so the model sees "unknown", not zero.
+    """
     created = user.account_created_at
     age_days = max(0.0, (at - created).total_seconds() / 86400) if created else None
-    return {"kind": user.kind, "follower_count": int(user.follower_count or 0),
-            "creator_certified": bool(user.creator_certified),
-            "account_age_days": age_days,
-            "is_brand_account": user.kind == "merchant" and user.merchant_circle_id == circle_id}
+    record: dict[str, Any] = {
+        "kind": user.kind, "follower_count": int(user.follower_count or 0),
+        "creator_certified": bool(user.creator_certified), "account_age_days": age_days,
+        "is_brand_account": user.kind == "merchant" and user.merchant_circle_id == circle_id}
+    if history is not None:
+        record["post_count"] = history[0]
+        if history[0]:
+            record["verified_share"] = history[1]
+    return record
+
+
+def _histories(session: Session, author_ids: Sequence[str]) -> dict[str, tuple[int, float]]:
+    """Per author: stored posts and the share that are verified purchases (one query)."""
+    from sqlalchemy import case, func
+
+    from quanzi.storage.queries import verified_purchase_clause
+
+    verified = func.sum(case((verified_purchase_clause(), 1), else_=0))
+    rows = session.execute(
+        select(Post.author_id, func.count(), verified)
+        .outerjoin(Order, Order.id == Post.order_id)
+        .where(Post.author_id.in_(sorted(set(author_ids)))).group_by(Post.author_id)).all()
+    out = {a: (0, 0.0) for a in author_ids}
+    for author, n, v in rows:
+        out[author] = (int(n), float(v or 0) / int(n) if n else 0.0)
+    return out
 
 
 def _verified(posts: Sequence[PostInput], orders: dict[str, Order],
@@ -421,8 +448,10 @@ def _process(session: Session, models: ModelSet, new: Sequence[PostInput],
     orders = {o.id: o for o in session.scalars(
         select(Order).where(Order.id.in_(order_ids)))} if order_ids else {}
     verified = _verified(new, orders, now)
+    history = _histories(session, [p.author_id for p in new])
     records = [{"text": p.text, "circle_id": p.circle_id,
-                "author": author_record(users[p.author_id], p.circle_id, p.created_at or now),
+                "author": author_record(users[p.author_id], p.circle_id, p.created_at or now,
+                                        history[p.author_id]),
                 "verified_purchase": v} for p, v in zip(new, verified, strict=True)]
 
     rules = RuleLookup(session)

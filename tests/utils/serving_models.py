@@ -101,7 +101,8 @@ class ProvenanceTrust:
             probs = {lv: 0.05 for lv in ("L2", "L3", "L4", "L5", "L6")}
             probs[level] = 0.8
             out.append({"level": level, "probs": probs,
-                        "reasons": [why, f"verified_purchase={r.get('verified_purchase')}"]})
+                        "reasons": [why, f"verified_purchase={r.get('verified_purchase')}",
+                                    f"post_count={author.get('post_count')}"]})
         return out
 
 

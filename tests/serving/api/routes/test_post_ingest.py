@@ -81,6 +81,15 @@ def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
     sm.wait_indexed(api, ["p-1"])
 
 
+def test_trust_sees_the_authors_history(api: TestClient, keys: dict, world: dict) -> None:
+    sm.use_models(api, sm.fake_loader())
+    first = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).json()
+    second = api.post("/v1/posts", headers=keys["ingest"],
+                      json=_post("p-2", "换了一款口红，颜色很正")).json()
+    assert "post_count=0" in first["results"][0]["trust"]["reasons"]
+    assert "post_count=1" in second["results"][0]["trust"]["reasons"]
+
+
 def test_ingest_is_idempotent_by_post_id(api: TestClient, keys: dict, world: dict,
                                          settings: Settings) -> None:
     sm.use_models(api, sm.fake_loader())
