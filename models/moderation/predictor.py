@@ -5,12 +5,15 @@ decision from the same scores (``moderation-policy.md``). Per record it
 1. normalises the text once (the classifiers score normalised text; spans point into the
    original);
 2. scores ``offensive``, ``ad``, ``spam`` and ``contact`` with linear char n-gram
-   classifiers (``linear.py``); ``contact`` is the larger of the classifier's probability
-   and the rule detectors' confidence, ``privacy`` is the detectors' confidence alone;
+   classifiers (``linear.py``); ``privacy`` is the rule detectors' confidence, and
+   ``contact`` has both: the classifier's probability and the detectors' confidence;
    ``spam`` is also raised to 1 when the text nearly copies one of ``recent_texts``;
-3. compares each label with its two thresholds, chosen on dev for stated precision
-   targets and saved with the model: at or over ``reject`` the label rejects, at or over
-   ``review`` it sends the post to the editors' queue;
+3. compares each learned score with its two thresholds, chosen on dev for stated
+   precision targets (and a cap on the share of real dev reviews flagged) and saved with
+   the model: at or over ``reject`` the label rejects, at or over ``review`` it sends the
+   post to the editors' queue. Detector confidences have fixed thresholds
+   (``DETECTOR_THRESHOLDS``): a handle, number or explicit call to add rejects (≥ 0.9),
+   a bare domain name (0.7) goes to review;
 4. applies the record's own circle's blocked / review-only terms (``circle_rules``), never
    another circle's.
 
@@ -58,18 +61,15 @@ class LabelThresholds:
         if not 0.0 <= self.review <= self.reject:
             raise ValueError(f"need 0 ≤ review ({self.review}) ≤ reject ({self.reject})")
 
-    def band(self, prob: float) -> str | None:
-        if prob >= self.reject:
-            return "reject"
-        if prob >= self.review:
-            return "review"
-        return None
-
 
 # Detector-only privacy: no labelled dev set exists, so thresholds are configuration.
 # ID-card numbers (checksum-valid, 0.99) and a third party's phone (0.9) reject; an
 # address (0.85) goes to review.
 PRIVACY_THRESHOLDS = LabelThresholds(review=0.8, reject=0.9, source="config")
+# Contact detectors: a handle, number, e-mail, explicit URL or call to add (≥ 0.9) rejects;
+# a bare domain (0.7, often a brand's site) goes to review.
+DETECTOR_THRESHOLDS = LabelThresholds(review=0.7, reject=0.9, source="config")
+BANDS = (None, "review", "reject")  # index = band level
 
 
 @dataclass
@@ -110,10 +110,10 @@ class ModerationPredictor:
             if features is not None:
                 features[label] = matrix
         hits = [detect_contact(t) + detect_privacy(t) for t in texts]
-        contact_rule = np.array([max((h.confidence for h in hs if h.label == "contact"),
-                                     default=0.0) for hs in hits])
+        probs["contact_rules"] = np.array([max(
+            (h.confidence for h in hs if h.label == "contact"), default=0.0) for hs in hits])
         probs["contact_model"] = probs["contact"]
-        probs["contact"] = np.maximum(probs["contact"], contact_rule)
+        probs["contact"] = np.maximum(probs["contact"], probs["contact_rules"])
         probs["privacy"] = np.array([max((h.confidence for h in hs if h.label == "privacy"),
                                          default=0.0) for hs in hits])
         copies = near_duplicates(norms, [normalize(t) for t in recent_texts or ()])
@@ -121,6 +121,20 @@ class ModerationPredictor:
         probs["spam_classifier"] = probs["spam"]
         probs["spam"] = np.where(copy_sim >= self.dup_threshold, 1.0, probs["spam"])
         return probs, hits, copies
+
+    def bands(self, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per label, 0 (below review), 1 (review band) or 2 (reject band), (n,) int."""
+        out = {}
+        for label in LABELS:
+            th = self.thresholds[label]
+            score = probs["contact_model" if label == "contact" else label]
+            level = (score >= th.review).astype(int) + (score >= th.reject)
+            if label == "contact":
+                rules = probs["contact_rules"]
+                level = np.maximum(level, (rules >= DETECTOR_THRESHOLDS.review).astype(int)
+                                   + (rules >= DETECTOR_THRESHOLDS.reject))
+            out[label] = level
+        return out
 
     # ------------------------------------------------------------------------- predict
     def predict(self, records: list[dict[str, Any]], *,
@@ -140,9 +154,10 @@ class ModerationPredictor:
             return []
         features: dict[str, Any] = {}
         probs, hits, copies = self.scores(texts, recent_texts, features)
+        bands = self.bands(probs)
         out = []
         for i, record in enumerate(records):
-            labels = self._labels(i, texts[i], probs, hits[i], copies[i], recent_texts,
+            labels = self._labels(i, texts[i], probs, bands, hits[i], copies[i], recent_texts,
                                   features)
             rule_entry = self._circle_rule_entry(record, circle_rules)
             if rule_entry is not None:
@@ -151,13 +166,14 @@ class ModerationPredictor:
                         "labels": labels})
         return out
 
-    def _labels(self, i: int, text: str, probs: dict[str, np.ndarray], hits: list[Hit],
+    def _labels(self, i: int, text: str, probs: dict[str, np.ndarray],
+                bands: dict[str, np.ndarray], hits: list[Hit],
                 copy: tuple[float, int], recent_texts: Sequence[str] | None,
                 features: dict[str, Any]) -> list[dict[str, Any]]:
         labels = []
         for label in LABELS:
             prob = float(probs[label][i])
-            band = self.thresholds[label].band(prob)
+            band = BANDS[int(bands[label][i])]
             if band is None:
                 continue
             spans = [_span(h) for h in hits if h.label == label]

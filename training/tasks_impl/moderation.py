@@ -22,7 +22,18 @@ Data, one long frame per split with a ``task`` column naming the label a row tea
 Thresholds: for each learned label the lowest score at which dev precision stays at or
 above the target for every higher threshold (``choose_threshold``); reject targets per
 label (0.95 for contact and offensive; 0.98 — "unmistakable" — for ad and spam), review
-0.80. They are saved in ``moderation.json`` with the dev precision and recall they give.
+0.80. The labelled dev sets hold 25–50 % positives, while a real circle's stream holds
+almost none, so a threshold is also raised until it flags at most a set share of real
+dev reviews (``background``; for reject none — the threshold sits above every real dev
+review's score — except 0.1 % for spam, as real reviews hold real filler; 1 % for review):
+the collateral budget.
+They are saved in ``moderation.json`` with the dev precision, recall and background rate
+they give.
+
+Domain negatives: COLD is Weibo/Zhihu talk about groups and promotional SMS look like
+hotel reviews that quote prices, so ``offensive`` and ``ad`` also train on 30,000 real
+train-split reviews as negatives (a shopping complaint is not abuse, a price is not an
+ad).
 """
 
 from __future__ import annotations
@@ -64,6 +75,9 @@ from quanzi.training.tasks import Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
+# The score each learned label's thresholds apply to (contact and spam also have rules).
+SCORE_KEYS = {"offensive": "offensive", "ad": "ad", "spam": "spam_classifier",
+              "contact": "contact_model"}
 SPEED_BATCH = 256  # posts per predict call when measuring throughput
 COLUMNS = ("text", "norm", "task", "label", "kind", "group", "source", "transform", "order",
            "category", "corpus")
@@ -94,12 +108,22 @@ class ModerationConfig:
     cold_limit: int | None = None  # rows per COLD split (None: all)
     collateral_limit: int | None = None  # real review test texts checked (None: all)
     editor_rows: bool = True  # add editors' review decisions to train
+    # Real train-split reviews added as negatives: the labelled sets' negatives are
+    # Weibo talk (COLD) or few reviews (ad), and real reviews are what circles carry.
+    review_negatives: dict[str, int] = field(default_factory=lambda: {
+        "offensive": 30_000, "ad": 30_000})
+    background_dev: int = 5000  # real dev reviews that thresholds must mostly leave alone
     # --- models, one per learned label
     models: dict[str, LinearConfig] = field(default_factory=_default_models)
     # --- thresholds: dev precision targets
     reject_precision: dict[str, float] = field(default_factory=lambda: {
         "contact": 0.95, "offensive": 0.95, "ad": 0.98, "spam": 0.98})
     review_precision: float = 0.80
+    # Share of real dev reviews a reject band may flag: none, except for spam, because real
+    # reviews do hold filler ("好评好评好评…") that should be rejected.
+    reject_background_rate: dict[str, float] = field(default_factory=lambda: {
+        "offensive": 0.0, "ad": 0.0, "contact": 0.0, "spam": 0.001})
+    review_background_rate: float = 0.01  # … and the review band
     dup_precision: float = 0.98  # near-duplicate cosine threshold's dev precision target
     min_flagged: int = 20  # a threshold must flag at least this many dev rows
     min_dup_threshold: float = 0.8  # never call a pair with a lower cosine a copy
@@ -111,7 +135,8 @@ class ModerationConfig:
                    contact=ContactDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
                    ad=AdDataConfig(seed=seed, n_train=400, n_dev=150, n_test=200),
                    spam=SpamDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
-                   cold_limit=600, collateral_limit=300, editor_rows=False, min_flagged=5)
+                   cold_limit=600, collateral_limit=300, editor_rows=False, min_flagged=5,
+                   review_negatives={"offensive": 200, "ad": 200}, background_dev=150)
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,6 +208,16 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
         _frame(contact, "contact").assign(source=contact["corpus"].to_numpy(),
                                           split=contact["split"].to_numpy()),
     ]
+    train_reviews = reviews[reviews["split"] == "train"]
+    for task, n in cfg.review_negatives.items():
+        negatives = train_reviews.sample(n=min(len(train_reviews), n), random_state=cfg.seed)
+        frames.append(_frame(negatives.assign(label=0), task, kind="review_negative",
+                             source="review").assign(split="train"))
+    background = reviews[reviews["split"] == "dev"]
+    background = background.sample(n=min(len(background), cfg.background_dev),
+                                   random_state=cfg.seed)
+    frames.append(_frame(background.assign(label=0), "background", kind="background",
+                         source="review").assign(split="dev"))
     rows = pd.concat(frames, ignore_index=True)
     reviews_test = reviews[reviews["split"] == "test"].reset_index(drop=True)
     if cfg.collateral_limit is not None and len(reviews_test) > cfg.collateral_limit:
@@ -255,18 +290,44 @@ def choose_threshold(y: Sequence[int], score: Sequence[float], target: float,
     return best
 
 
+def background_threshold(scores: Sequence[float], rate: float) -> float:
+    """The lowest cut-off that flags at most ``rate`` of ``scores`` (0 when empty)."""
+    s = np.sort(np.asarray(scores, dtype=float))[::-1]
+    if len(s) == 0:
+        return 0.0
+    k = int(np.floor(rate * len(s)))
+    if k >= len(s):
+        return 0.0
+    # Flag the k highest only: just above the (k+1)-th highest score.
+    return float(np.nextafter(s[k], np.inf))
+
+
 def label_thresholds(y: Sequence[int], score: Sequence[float], reject_target: float,
-                     review_target: float, min_flagged: int) -> LabelThresholds:
-    """Review and reject thresholds of one label from its dev scores."""
+                     review_target: float, min_flagged: int,
+                     background: Sequence[float] = (), reject_background_rate: float = 1.0,
+                     review_background_rate: float = 1.0) -> LabelThresholds:
+    """Review and reject thresholds of one label from its dev scores: the precision
+    target's cut-off, raised where needed to the real-review background budget."""
     off = 1.01  # above every probability: the band never fires
+    y = np.asarray(y, dtype=int)
+    score = np.asarray(score, dtype=float)
     reject = choose_threshold(y, score, reject_target, min_flagged)
     review = choose_threshold(y, score, review_target, min_flagged)
-    reject_t = reject[0] if reject else off
-    review_t = min(review[0], reject_t) if review else reject_t
-    dev = {"n": float(len(y)), "positives": float(np.sum(y))}
-    for name, found in (("reject", reject), ("review", review)):
-        if found:
-            dev[f"{name}_precision"], dev[f"{name}_recall"] = found[1], found[2]
+    reject_t = max(reject[0], background_threshold(background, reject_background_rate)) \
+        if reject else off
+    review_t = max(review[0], background_threshold(background, review_background_rate)) \
+        if review else off
+    reject_t, review_t = min(reject_t, off), min(review_t, reject_t, off)
+    dev = {"n": float(len(y)), "positives": float(np.sum(y)),
+           "background_n": float(len(background))}
+    bg = np.asarray(background, dtype=float)
+    for name, cut in (("reject", reject_t), ("review", review_t)):
+        flags = score >= cut
+        if flags.any():
+            dev[f"{name}_precision"] = float(y[flags].mean())
+        dev[f"{name}_recall"] = float(flags[y == 1].mean()) if y.sum() else 0.0
+        if len(bg):
+            dev[f"{name}_background_rate"] = float((bg >= cut).mean())
     return LabelThresholds(review=review_t, reject=reject_t, source="dev",
                            review_target=review_target, reject_target=reject_target, dev=dev)
 
@@ -333,13 +394,17 @@ class ModerationTask:
                             cfg: ModerationConfig) -> tuple[dict[str, LabelThresholds], float]:
         """Per-label thresholds and the near-duplicate cosine, from dev rows only."""
         thresholds: dict[str, LabelThresholds] = {}
+        background = dev[dev["task"] == "background"]
+        bg_probs, _, _ = predictor.scores(background["text"].tolist())
         for label in LEARNED:
             rows = dev[(dev["task"] == label) & (dev["kind"] != "copy_paste")]
             probs, _, _ = predictor.scores(rows["text"].tolist())
-            score = probs["spam_classifier" if label == "spam" else label]
+            key = SCORE_KEYS[label]
             thresholds[label] = label_thresholds(
-                rows["label"].to_numpy(), score, cfg.reject_precision[label],
-                cfg.review_precision, cfg.min_flagged)
+                rows["label"].to_numpy(dtype=int), probs[key], cfg.reject_precision[label],
+                cfg.review_precision, cfg.min_flagged, background=bg_probs[key],
+                reject_background_rate=cfg.reject_background_rate[label],
+                review_background_rate=cfg.review_background_rate)
         spam = dev[(dev["task"] == "spam") & dev["kind"].isin(("copy_paste", "real"))]
         sims = stream_near_duplicates(spam["norm"].tolist(), spam["order"].tolist())
         found = choose_threshold(spam["label"].to_numpy(), sims, cfg.dup_precision,
@@ -357,34 +422,34 @@ class ModerationTask:
         f1s = []
         for label in LEARNED:
             rows = test[test["task"] == label].reset_index(drop=True)
-            score = self._test_scores(predictor, label, rows)
+            score, level = self._test_scores(predictor, label, rows)
             th = predictor.thresholds[label]
             y = rows["label"].to_numpy(dtype=int)
-            for cut_name, cut in (("", 0.5), ("review_", th.review), ("reject_", th.reject)):
-                for k, v in _binary(y, score >= cut).items():
+            cuts = {"": score >= 0.5, "review_": level >= 1, "reject_": level >= 2}
+            for cut_name, flags in cuts.items():
+                for k, v in _binary(y, flags).items():
                     metrics[f"test_{label}_{cut_name}{k}"] = v
             f1s.append(metrics[f"test_{label}_f1"])
             figures[f"confusion_{label}.png"] = _confusion_figure(
-                y, score >= th.reject, f"{label}: test, reject threshold {th.reject:.3f}")
+                y, level >= 2, f"{label}: test, reject band (threshold {th.reject:.3f})")
             figures[f"pr_{label}.png"] = _pr_figure(y, score, label, th)
             metrics[f"threshold_{label}_review"] = th.review
             metrics[f"threshold_{label}_reject"] = th.reject
             for sub, mask in self._named_subsets(label, rows).items():
-                for k, v in _binary(y[mask], score[mask] >= 0.5).items():
-                    metrics[f"{sub}_{k}"] = v
-                for k, v in _binary(y[mask], score[mask] >= th.reject).items():
-                    metrics[f"{sub}_reject_{k}"] = v
+                for cut_name, flags in cuts.items():
+                    for k, v in _binary(y[mask], flags[mask]).items():
+                        metrics[f"{sub}_{cut_name}{k}"] = v
             summary_rows.append({"label": label, "n": len(y), **{
                 k: metrics[f"test_{label}_{k}"] for k in ("accuracy", "precision", "recall",
                                                           "f1", "macro_f1")}})
         metrics["test_mean_f1"] = float(np.mean(f1s))
         metrics["dup_threshold"] = predictor.dup_threshold
         contact = test[test["task"] == "contact"].reset_index(drop=True)
-        score = self._test_scores(predictor, "contact", contact)
-        for name, cut in (("review", predictor.thresholds["contact"].review),
-                          ("reject", predictor.thresholds["contact"].reject), ("flag", 0.5)):
-            looks = (contact["kind"] == "lookalike").to_numpy()
-            metrics[f"lookalike_fp_rate_{name}"] = float((score[looks] >= cut).mean()) \
+        score, level = self._test_scores(predictor, "contact", contact)
+        looks = (contact["kind"] == "lookalike").to_numpy()
+        for name, flags in (("review", level >= 1), ("reject", level >= 2),
+                            ("flag", score >= 0.5)):
+            metrics[f"lookalike_fp_rate_{name}"] = float(flags[looks].mean()) \
                 if looks.any() else 0.0
         baseline = self._baseline(data, metrics)
         tables["summary.csv"] = pd.DataFrame(summary_rows).merge(baseline, on="label",
@@ -399,15 +464,16 @@ class ModerationTask:
 
     @staticmethod
     def _test_scores(predictor: ModerationPredictor, label: str, rows: pd.DataFrame,
-                     ) -> np.ndarray:
-        """The label's score as the decision sees it; spam adds the stream near-dup."""
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """The label's probability and band level (0/1/2) as the decision sees them;
+        spam counts a near-copy of an earlier post of the stream as 1."""
         if len(rows) == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros(0, dtype=int)
         probs, _, _ = predictor.scores(rows["text"].tolist())
-        if label != "spam":
-            return probs[label]
-        sims = stream_near_duplicates(rows["norm"].tolist(), rows["order"].tolist())
-        return np.where(sims >= predictor.dup_threshold, 1.0, probs["spam_classifier"])
+        if label == "spam":
+            sims = stream_near_duplicates(rows["norm"].tolist(), rows["order"].tolist())
+            probs["spam"] = np.where(sims >= predictor.dup_threshold, 1.0, probs["spam"])
+        return probs[label], predictor.bands(probs)[label]
 
     @staticmethod
     def _named_subsets(label: str, rows: pd.DataFrame) -> dict[str, np.ndarray]:

@@ -266,3 +266,18 @@ def test_linear_classifier_round_trip_and_refuses_unknown_config(tmp_path: Path)
         LinearTextClassifier.load(tmp_path / "clf")
     with pytest.raises(ValueError, match="single class"):
         LinearTextClassifier().fit(["a", "b"], [1, 1])
+
+
+def test_background_budget_raises_a_threshold_the_precision_target_would_set_lower() -> None:
+    from quanzi.training.tasks_impl.moderation import background_threshold, label_thresholds
+
+    y = [1] * 50 + [0] * 50
+    score = [0.9] * 50 + [0.1] * 50  # dev alone: any cut in (0.1, 0.9] is perfect
+    background = np.linspace(0.0, 0.95, 1000)  # real reviews, some scoring high
+    assert (background >= background_threshold(background, 0.01)).sum() == 10
+    alone = label_thresholds(y, score, 0.95, 0.8, 5)
+    budget = label_thresholds(y, score, 0.95, 0.8, 5, background=background,
+                              reject_background_rate=0.002, review_background_rate=0.05)
+    assert alone.reject == 0.9
+    assert budget.reject > 0.94 and budget.dev["reject_background_rate"] <= 0.002
+    assert budget.review <= budget.reject and budget.dev["review_background_rate"] <= 0.05
