@@ -24,8 +24,9 @@ class QuanziTaskModel(PythonModel):
         task = TASKS[str(context.model_config["task"])]
         self.predictor = task.load(Path(context.artifacts["model_dir"]))
 
-    # No type hints here on purpose: MLflow 3 reads them as an input schema and warns on
-    # anything but ``list[...]``; the logged signature already declares the schema.
+    # No type hints here on purpose: MLflow 3 reads them as an input schema and would
+    # convert inputs by them; the logged signature declares the schema instead. (MLflow
+    # then prints a UserWarning asking for hints, under a filter of its own.)
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         from quanzi.training.pipeline import input_records
 
