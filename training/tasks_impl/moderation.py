@@ -30,10 +30,8 @@ the collateral budget.
 They are saved in ``moderation.json`` with the dev precision, recall and background rate
 they give.
 
-Domain negatives: COLD is Weibo/Zhihu talk about groups and promotional SMS look like
-hotel reviews that quote prices, so ``offensive`` and ``ad`` also train on 30,000 real
-train-split reviews as negatives (a shopping complaint is not abuse, a price is not an
-ad).
+Domain negatives: COLD is Weibo/Zhihu talk about groups, so ``offensive`` also trains on
+30,000 real train-split reviews as negatives (a shopping complaint is not abuse).
 """
 
 from __future__ import annotations
@@ -108,10 +106,10 @@ class ModerationConfig:
     cold_limit: int | None = None  # rows per COLD split (None: all)
     collateral_limit: int | None = None  # real review test texts checked (None: all)
     editor_rows: bool = True  # add editors' review decisions to train
-    # Real train-split reviews added as negatives: the labelled sets' negatives are
-    # Weibo talk (COLD) or few reviews (ad), and real reviews are what circles carry.
-    review_negatives: dict[str, int] = field(default_factory=lambda: {
-        "offensive": 30_000, "ad": 30_000})
+    # Real train-split reviews added as negatives: COLD's negatives are Weibo talk, and
+    # real reviews are what circles carry. (Doing the same for ``ad`` cut SMS F1 from
+    # 0.950 to 0.905; its collateral is held by the background budget instead.)
+    review_negatives: dict[str, int] = field(default_factory=lambda: {"offensive": 30_000})
     background_dev: int = 5000  # real dev reviews that thresholds must mostly leave alone
     # --- models, one per learned label
     models: dict[str, LinearConfig] = field(default_factory=_default_models)
@@ -136,7 +134,7 @@ class ModerationConfig:
                    ad=AdDataConfig(seed=seed, n_train=400, n_dev=150, n_test=200),
                    spam=SpamDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
                    cold_limit=600, collateral_limit=300, editor_rows=False, min_flagged=5,
-                   review_negatives={"offensive": 200, "ad": 200}, background_dev=150)
+                   review_negatives={"offensive": 200}, background_dev=150)
 
 
 # ---------------------------------------------------------------------------------------
