@@ -1,23 +1,30 @@
 """``quanzi bootstrap``: everything ``make serve`` needs before the server starts.
 
 Each step checks whether it is already done, so re-running is fast and never loses data:
-the schema is migrated (idempotent), the demo world is built once and loaded only into an
-empty database.
+the schema is migrated (idempotent); the demo world is built once and loaded only into an
+empty database; a model task without a ``champion`` in the local MLflow store is trained
+from the shared corpora and promoted (first run only; minutes); posts still ``pending``
+are moderated, scored, embedded and indexed; a development admin key is written.
 """
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import typer
 
 from quanzi.cli_groups import app
+
+if TYPE_CHECKING:
+    from quanzi.settings import Settings
 
 
 @app.command()
 def bootstrap(
     posts: int | None = typer.Option(None, help="Demo world size (default QUANZI_DEMO_POSTS)."),
     seed: int | None = typer.Option(None, help="Demo world seed (default QUANZI_DEMO_SEED)."),
+    train: bool = typer.Option(True, help="Train and promote models that have no champion."),
 ) -> None:
     """Prepare the data directory: schema, demo world (built once, loaded once), dev key."""
     from sqlalchemy import func, select
@@ -52,9 +59,32 @@ def bootstrap(
         typer.echo(f"loading demo world {name} …")
         counts = load_world(settings, name)
         typer.echo("loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if train:
+        _ensure_champions(settings)
+    from quanzi.commands.posts import backfill
+
+    backfill(batch=256)
     if settings.env == "development":
         from quanzi.serving.keys import DEV_KEY_FILE, ensure_dev_key
 
         ensure_dev_key(settings)
         typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
     typer.echo(f"bootstrap done in {time.perf_counter() - started:.1f} s")
+
+
+def _ensure_champions(settings: Settings) -> None:
+    """Train and promote every model task that has no champion yet (the first run only)."""
+    from quanzi.training.pipeline import champion_version, run_task
+    from quanzi.training.promotion import promote
+    from quanzi.training.registry import TASK_MODULES, resolve_task
+
+    for name in TASK_MODULES:
+        if champion_version(settings, name) is not None:
+            continue
+        typer.echo(f"no champion for {name}: training it once (later runs skip this) …")
+        started = time.perf_counter()
+        task = resolve_task(name)
+        _run_id, version = run_task(task, settings, small=False)
+        result = promote(settings, name)
+        typer.echo(f"{task.registered_model} v{version}: {result.decision} "
+                   f"({time.perf_counter() - started:.0f} s)")
