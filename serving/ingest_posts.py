@@ -24,11 +24,8 @@ The steps for a batch (``ingest_posts``):
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,10 +37,10 @@ from sqlalchemy.orm import Session
 from quanzi.serving.editorial.errors import Conflict, Invalid, id_list
 from quanzi.serving.editorial.rules import Rules, get_rules, match_rules
 from quanzi.serving.model_registry import RULES_VERSION, UNAVAILABLE, ModelSet
+from quanzi.serving.recent_vectors import RecentVectors
 from quanzi.storage.orm import Circle, Item, Order, Post, PostScore, ReviewItem, User
 
 NEAR_DUPLICATE_COSINE = 0.95  # char-level copies and trivial edits sit above it
-RECENT_SECONDS = 30.0  # a worker's own ingests stay searchable here until its index has them
 DECISION_RANK = {"pass": 0, "review": 1, "reject": 2}
 # Detector confidences (0.85 address … 0.99 checksum-valid ID card) when no model is loaded;
 # the same bands as the moderation model's configured privacy thresholds.
@@ -175,51 +172,6 @@ class RuleLookup:
 
 
 # --------------------------------------------------------------------------- duplicates
-class RecentVectors:
-    """This worker's recently ingested vectors, searchable before its index has them."""
-
-    def __init__(self, seconds: float = RECENT_SECONDS, cap: int = 20_000) -> None:
-        self.seconds = seconds
-        self._items: deque[tuple[float, str, str, np.ndarray]] = deque(maxlen=cap)
-        self._lock = threading.Lock()
-
-    def add(self, ids: Sequence[str], circles: Sequence[str], vectors: np.ndarray) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for pid, circle, vec in zip(ids, circles, vectors, strict=True):
-                self._items.append((now, pid, circle, vec))
-
-    def best(self, circle_id: str, vector: np.ndarray,
-             exclude: set[str]) -> tuple[str, float] | None:
-        """The most similar recent post of the circle, if any."""
-        limit = time.monotonic() - self.seconds
-        with self._lock:
-            while self._items and self._items[0][0] < limit:
-                self._items.popleft()
-            mine = [(pid, vec) for _, pid, circle, vec in self._items
-                    if circle == circle_id and pid not in exclude]
-        if not mine:
-            return None
-        sims = np.stack([v for _, v in mine]) @ vector
-        j = int(np.argmax(sims))
-        return mine[j][0], float(sims[j])
-
-
-_RECENT: dict[int, RecentVectors] = {}  # id(index sync) → buffer; one per live index
-_RECENT_LOCK = threading.Lock()
-
-
-def recent_for(models: ModelSet) -> RecentVectors:
-    """The recent-ingest buffer of this model set's index (made on first use)."""
-    key = id(models.index_sync)
-    with _RECENT_LOCK:
-        if key not in _RECENT:
-            if len(_RECENT) > 8:  # old indexes after reloads: drop their buffers
-                _RECENT.clear()
-            _RECENT[key] = RecentVectors()
-        return _RECENT[key]
-
-
 def near_duplicates(models: ModelSet, posts: Sequence[PostInput],
                     vectors: np.ndarray) -> list[tuple[str, float] | None]:
     """For each post, the most similar *other* post of its circle at ≥ the threshold."""
@@ -233,7 +185,7 @@ def near_duplicates(models: ModelSet, posts: Sequence[PostInput],
             best[i] = (pid, sim)
 
     index = models.index
-    recent = recent_for(models)
+    recent = models.recent
     by_circle: dict[str, list[int]] = {}
     for i, post in enumerate(posts):
         by_circle.setdefault(post.circle_id, []).append(i)
@@ -505,7 +457,7 @@ def _process(session: Session, models: ModelSet, new: Sequence[PostInput],
         log_changes(session, [p.id for p in new])  # the status changed: workers re-read
     session.flush()
     if vectors is not None:
-        recent_for(models).add([p.id for p in new], [p.circle_id for p in new], vectors)
+        models.recent.add([p.id for p in new], [p.circle_id for p in new], vectors)
     return results
 
 
@@ -519,8 +471,8 @@ def backfill_pending(sessions: Any, models: ModelSet, batch: int = 256,
     """
     from quanzi.storage.db import session_scope
 
-    with _RECENT_LOCK:
-        _RECENT[id(models.index_sync)] = RecentVectors(seconds=float("inf"), cap=10**7)
+    # This run's own buffer, unbounded in time: every vector of the run stays searchable.
+    models = replace(models, recent=RecentVectors(seconds=float("inf"), cap=10**7))
     with sessions() as session:
         ids = list(session.scalars(select(Post.id).where(Post.status == "pending")
                                    .order_by(Post.created_at, Post.id)))

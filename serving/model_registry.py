@@ -34,6 +34,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from sqlalchemy import Engine
 
+from quanzi.serving.recent_vectors import RecentVectors
 from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,8 @@ class ModelSet:
     index_sync: Any | None  # quanzi.models.index.IndexSync of ``encoder_version``
     degraded: dict[str, str]
     loaded_at: datetime
+    # This generation's recent-ingest buffer (internally locked; dies with the generation).
+    recent: RecentVectors = field(default_factory=RecentVectors)
 
     @property
     def index(self) -> Any | None:
