@@ -1,1 +1,1 @@
-"""Implementations of the training ``Task`` contract (``training/tasks.py``), one module per task."""
+"""Implementations of the training ``Task`` contract (``training/tasks.py``), one per task."""

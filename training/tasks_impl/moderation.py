@@ -555,8 +555,9 @@ class ModerationTask:
         """Posts per wall-clock second and per CPU second of ``predict`` in batches, over
         real review and test texts (the CPU figure is robust to a busy shared machine)."""
         texts = data.extra.get("collateral_reviews", pd.DataFrame({"text": []}))["text"]
+        n = min(8 * batch, max(batch, len(data.test) // 4))  # small runs stay small
         texts = (texts.tolist() + data.test["text"].sample(frac=1.0, random_state=0).tolist()
-                 )[:8 * batch]
+                 )[:n]
         if not texts:
             return 0.0, 0.0
         wall, cpu = time.perf_counter(), time.process_time()
