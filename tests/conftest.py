@@ -7,7 +7,7 @@ never pass while silently skipping it.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 import secrets
 import sys
@@ -29,18 +29,16 @@ _POSTGRES_SERVER_URL = os.environ.get(POSTGRES_ENV, "")
 _IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
+# ``tests/utils`` as the package ``quanzi_tests`` (importlib mode keeps tests/ off sys.path,
+# and putting tests/ itself there would let tests/datasets shadow HF ``datasets``).
+_utils = ModuleType("quanzi_tests")
+_utils.__path__ = [str(Path(__file__).parent / "utils")]
+sys.modules.setdefault("quanzi_tests", _utils)
+
+
 def _load_util(name: str) -> ModuleType:
-    """Import ``tests/utils/<name>.py`` (importlib mode keeps tests/ off sys.path)."""
-    module_name = f"quanzi_tests_utils_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    path = Path(__file__).parent / "utils" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module
+    """``tests/utils/<name>.py`` as ``quanzi_tests.<name>``."""
+    return importlib.import_module(f"quanzi_tests.{name}")
 
 
 factories = _load_util("factories")

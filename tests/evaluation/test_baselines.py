@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -31,15 +30,7 @@ runner = CliRunner()
 
 def _corpora() -> ModuleType:
     """``tests/utils/moderation_corpora.py`` (importlib mode keeps tests/ off sys.path)."""
-    name = "quanzi_tests_utils_moderation_corpora"
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "utils" / "moderation_corpora.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    return importlib.import_module("quanzi_tests.moderation_corpora")
 
 
 def test_binary_metrics_match_hand_counts() -> None:

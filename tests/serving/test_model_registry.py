@@ -3,33 +3,16 @@ reload requests reaching other workers."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from quanzi_tests import serving_models as sm
 
 from quanzi.serving.model_registry import ModelRegistry, encoder_version, load_models
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, upgrade_schema
-
-
-def _load(name: str) -> ModuleType:
-    """``tests/utils/<name>.py`` (importlib mode keeps tests/ off sys.path)."""
-    module_name = f"quanzi_tests_utils_{name}"
-    if module_name not in sys.modules:
-        path = Path(__file__).parents[1] / "utils" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[module_name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-sm = _load("serving_models")
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ log; an admin reload asked of one worker reaches the other through the data dir.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import socket
@@ -18,7 +17,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
@@ -36,19 +34,8 @@ VISIBLE_WITHIN_S = SYNC_MS / 1000 + 4.8
 STARTUP_S = 240
 
 
-def _load(name: str) -> ModuleType:
-    """``tests/utils/<name>.py`` (importlib mode keeps tests/ off sys.path)."""
-    module_name = f"quanzi_tests_utils_{name}"
-    if module_name not in sys.modules:
-        path = Path(__file__).parents[1] / "utils" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[module_name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
 
-
-sm = _load("serving_models")
+from quanzi_tests import serving_models as sm  # noqa: E402  (tests/utils, see tests/conftest.py)
 
 
 def _free_port() -> int:

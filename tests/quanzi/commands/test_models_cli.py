@@ -7,9 +7,8 @@ exercise the CLI and the MLflow store, not the product models.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -26,14 +25,7 @@ runner = CliRunner()
 
 
 def _load_fake_tasks() -> ModuleType:
-    name = "quanzi_tests_utils_fake_tasks"
-    if name not in sys.modules:
-        path = Path(__file__).parents[2] / "utils" / "fake_tasks.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
+    return importlib.import_module("quanzi_tests.fake_tasks")
 
 
 fake_tasks = _load_fake_tasks()

@@ -2,31 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from quanzi_tests import serving_models as sm
 
 from quanzi.storage.orm import Circle
 
-
-def _load(name: str) -> ModuleType:
-    """``tests/utils/<name>.py`` (importlib mode keeps tests/ off sys.path)."""
-    module_name = f"quanzi_tests_utils_{name}"
-    if module_name not in sys.modules:
-        path = Path(__file__).parents[3] / "utils" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None and spec.loader is not None
-        sys.modules[module_name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules[module_name]
-
-
-sm = _load("serving_models")
 settings = sm.settings
 world = sm.world
 
