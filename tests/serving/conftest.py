@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,15 +14,28 @@ from quanzi.serving.api.deps import authenticate
 from quanzi.serving.app import create_app
 from quanzi.serving.keys import Principal
 from quanzi.settings import Settings
-from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
+from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema, upgrade_url
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "quanzi.db"
+    upgrade_url(f"sqlite:///{path}")
+    return path
 
 
 @pytest.fixture
-def seed(settings: Settings, factory_class: type) -> Callable[[Callable[[Any], Any]], Any]:
-    """``seed(build)``: migrate the app's database, run ``build(factory)``, commit."""
+def seed(settings: Settings, factory_class: type,
+         _migrated_sqlite_template: Path) -> Callable[[Callable[[Any], Any]], Any]:
+    """``seed(build)``: give the app's database the schema, run ``build(factory)``, commit."""
 
     def run(build: Callable[[Any], Any]) -> Any:
-        upgrade_schema(settings)
+        database = settings.data_dir / "quanzi.db"
+        if settings.database_url is None and not database.exists():
+            settings.ensure_dirs()
+            shutil.copyfile(_migrated_sqlite_template, database)
+        else:
+            upgrade_schema(settings)
         engine = engine_from_settings(settings)
         try:
             with session_factory(engine).begin() as session:
