@@ -29,16 +29,16 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from quanzi.evaluation import bench_server
 
 URL_PATH = "/v1/feed/rank"
 
@@ -227,12 +227,6 @@ def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500,
     return BenchPlan(data_dir, key, circle_id, ids, viewers, manifest["sim_end"])
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _bench_env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
     env.update(QUANZI_DATA_DIR=str(data_dir), QUANZI_ENV="development",
@@ -240,39 +234,11 @@ def _bench_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def running_server(data_dir: Path, port: int, workers: int, log_path: Path):  # type: ignore[no-untyped-def]
-    """uvicorn on loopback in a subprocess; cwd is the data dir (never the checkout root)."""
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "quanzi.serving.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=data_dir, env=_bench_env(data_dir), stdout=log, stderr=subprocess.STDOUT)
-    try:
-        # Ready = /readyz answers 200 several times in a row (every worker's models loaded,
-        # so background model loading does not eat into the measurement).
-        deadline = time.monotonic() + 300
-        ok = 0
-        while ok < 3 * workers:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5):
-                    ok += 1
-            except OSError:
-                ok = 0
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"not ready in 300 s; see {log_path}") from None
-            time.sleep(0.3)
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+def running_server(data_dir: Path, port: int, workers: int,
+                   log_path: Path) -> contextlib.AbstractContextManager[dict[str, Any]]:
+    """The bench server on ``data_dir``; ready once every worker answered (3 per worker)."""
+    return bench_server.running_server(_bench_env(data_dir), data_dir, port, workers,
+                                       ready_streak=3 * workers, log_path=log_path)
 
 
 def run_client(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],

@@ -25,20 +25,19 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from quanzi.evaluation import bench_server
 
 CONTACT_EVERY = 20  # every 20th post carries a WeChat id (moderation must reject it)
 COPY_EVERY = 25  # every 25th post is a near-copy of an earlier one
@@ -133,12 +132,6 @@ def make_batches(plan: IngestPlan, texts: list[str], batch: int,
     return [{"posts": posts[i:i + batch]} for i in range(0, len(posts), batch)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
     """The server's environment: the bench data dir, the developer's models."""
     env = {k: v for k, v in os.environ.items()
@@ -152,43 +145,11 @@ def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
 def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
-                   timeout_s: float = 300) -> Iterator[dict[str, Any]]:
-    """uvicorn on loopback in a subprocess (cwd: the data dir); yields ``/readyz``."""
-    log_path = data_dir / "server.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "quanzi.serving.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
-        cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        # Each worker loads its models in the background and answers /readyz 503 until
-        # then; a fresh connection may reach any worker, so wait for a run of 200s.
-        deadline = time.monotonic() + timeout_s
-        streak = 0
-        while streak < READY_STREAK:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
-                    ready = json.loads(r.read())
-                    streak += 1
-                    continue
-            except OSError:
-                streak = 0
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"not ready in {timeout_s:g} s; see {log_path}") from None
-                time.sleep(0.5)
-        yield ready
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+                   timeout_s: float = 300) -> contextlib.AbstractContextManager[dict[str, Any]]:
+    """The bench server on ``data_dir``; yields ``/readyz`` once every worker is ready."""
+    return bench_server.running_server(env, data_dir, port, workers, READY_STREAK,
+                                       timeout_s=timeout_s)
 
 
 # --------------------------------------------------------------------------- the client

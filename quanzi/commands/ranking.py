@@ -118,8 +118,8 @@ def bench_feed(
     from rich.console import Console
     from rich.table import Table
 
+    from quanzi.evaluation.bench_server import free_port
     from quanzi.evaluation.feed_bench import (
-        _free_port,
         bodies_for,
         prepare,
         run_client,
@@ -139,7 +139,7 @@ def bench_feed(
     if len(plan.candidate_ids) < candidates:
         console.print(f"note: circle {plan.circle_id} has {len(plan.candidate_ids)} passed "
                       f"posts; sending those")
-    port = _free_port()
+    port = free_port()
     load_before = os.getloadavg()
     results = []
     with running_server(plan.data_dir, port, workers, plan.data_dir / "server.log"):

@@ -32,8 +32,8 @@ def bench_ingest(
     from rich.console import Console
     from rich.table import Table
 
+    from quanzi.evaluation.bench_server import free_port
     from quanzi.evaluation.ingest_bench import (
-        _free_port,
         bench_env,
         make_batches,
         prepare,
@@ -53,7 +53,7 @@ def bench_ingest(
     bodies = make_batches(plan, texts, batch)
     warm, measured = bodies[: -(-warmup // batch)] if warmup else [], bodies[-(-warmup // batch):]
     env = bench_env(settings, plan.data_dir)
-    port = _free_port()
+    port = free_port()
     console.print(f"bench data dir {plan.data_dir}; starting {workers} worker(s) …")
     load_before = os.getloadavg()
     try:

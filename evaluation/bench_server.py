@@ -1,0 +1,67 @@
+"""The service as a benchmark target: uvicorn on loopback in its own process.
+
+Shared by ``quanzi bench feed`` and ``quanzi bench ingest`` so both measure the same server
+the same way: started from the bench data dir (never the checkout root, so ``datasets/``
+cannot shadow Hugging Face's), ready only after a run of ``/readyz`` 200s (a fresh
+connection may reach any worker, and each worker loads its models in the background).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
+                   ready_streak: int, log_path: Path | None = None,
+                   timeout_s: float = 300) -> Iterator[dict[str, Any]]:
+    """Start the server, wait for ``ready_streak`` consecutive ready answers, yield the last
+    ``/readyz`` body; stop the server on exit."""
+    log_path = log_path or data_dir / "server.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "quanzi.serving.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout_s
+        streak = 0
+        ready: dict[str, Any] = {}
+        while streak < ready_streak:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                    ready = json.loads(r.read())
+                    streak += 1
+                    continue
+            except OSError:
+                streak = 0
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not ready in {timeout_s:g} s; see {log_path}") from None
+                time.sleep(0.3)
+        yield ready
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
