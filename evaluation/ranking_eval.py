@@ -326,7 +326,8 @@ def make_requests(interactions: pd.DataFrame, posts: pd.DataFrame, friends: dict
 
 
 def viewer_contexts(world: World, cutoff: pd.Timestamp, viewers: set[str],
-                    store: SnapshotFeedStore, friends: dict[str, set[str]]
+                    store: SnapshotFeedStore, friends: dict[str, set[str]],
+                    follows: dict[str, set[str]] | None = None
                     ) -> dict[str, ViewerContext]:
     """Each viewer's context from history before ``cutoff`` (newest first)."""
     inter = world.tables["interactions"]
@@ -337,7 +338,9 @@ def viewer_contexts(world: World, cutoff: pd.Timestamp, viewers: set[str],
     history: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for uid, pid, kind in zip(before["user_id"], before["post_id"], before["kind"], strict=True):
         history[uid].append((pid, kind, author.get(pid, "")))
-    return {v: build_viewer_context(v, friends.get(v, set()), history.get(v, []), store)
+    follows = follows or {}
+    return {v: build_viewer_context(v, friends.get(v, set()), history.get(v, []), store,
+                                    follows=follows.get(v, set()))
             for v in viewers}
 
 
@@ -379,10 +382,16 @@ class Split:
 
 
 def evaluate_split(split: Split, params: RankingParams, methods: Sequence[str] = METHODS,
-                   debiased: bool = False) -> dict[str, list[float | None]]:
+                   debiased: bool = False, ranker: Any | None = None
+                   ) -> dict[str, list[float | None]]:
     """NDCG@10 per request for each method, in request order (``debiased``: each gain
-    divided by the examination propensity of the post's logged position)."""
+    divided by the examination propensity of the post's logged position). Method
+    ``learned``: the pipeline with ``ranker`` (a ``LinearRanker``) as its scorer."""
     pipeline = RankingPipeline.default()
+    learned = RankingPipeline.default(ranker=lambda: ranker)
+    learned_params = params.model_copy(update={"scorer": "learned"})
+    if "learned" in methods and ranker is None:
+        raise ValueError("method 'learned' needs a ranker")
     positive = np.clip(split.store.weights, 0.0, None) if "popularity" in methods else None
     prop = split.propensity
     out: dict[str, list[float | None]] = {m: [] for m in methods}
@@ -391,6 +400,9 @@ def evaluate_split(split: Split, params: RankingParams, methods: Sequence[str] =
             if m == "pipeline":
                 ranked = rank_pipeline(req, split.contexts[req.viewer_id], split.store, params,
                                        pipeline)
+            elif m == "learned":
+                ranked = rank_pipeline(req, split.contexts[req.viewer_id], split.store,
+                                       learned_params, learned)
             elif m == "recency":
                 ranked = rank_recency(req, split.store)
             else:
@@ -451,9 +463,10 @@ class EvalReport:
         return self.__dict__.copy()
 
 
-def _friends(world: World) -> dict[str, set[str]]:
+def _friends(world: World, kind: str = "friend") -> dict[str, set[str]]:
+    """Viewer → the other ends of its ``user_relations`` of ``kind`` (friend / follow)."""
     rel = world.tables["user_relations"]
-    rel = rel[rel["kind"] == "friend"]
+    rel = rel[rel["kind"] == kind]
     out: dict[str, set[str]] = defaultdict(set)
     for u, o in zip(rel["user_id"], rel["other_id"], strict=True):
         out[u].add(o)

@@ -22,6 +22,11 @@ class RankingParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # --- which scorer: the weighted sum below, or the registered learned ranker
+    # (``quanzi train ranker``; falls back to the weighted scorer when none is loaded) ---
+    scorer: Literal["weighted", "learned"] = Field(
+        "weighted", description="Scoring stage: weighted features, or the learned ranker.")
+
     # --- score = Σ weight × feature (each feature in [0, 1] unless said otherwise) ---
     w_quality: float = Field(1.0, ge=0, description="Weight of the quality score.")
     w_trust: float = Field(1.2, ge=0, description="Weight of the (viewer-relative) trust value.")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +20,7 @@ from quanzi.serving.ranking.filters.trust_level_filter import TrustLevelFilter
 from quanzi.serving.ranking.hydrators.post_features_hydrator import PostFeaturesHydrator
 from quanzi.serving.ranking.hydrators.viewer_relation_hydrator import ViewerRelationHydrator
 from quanzi.serving.ranking.query import FeedQuery
-from quanzi.serving.ranking.scorers.weighted_scorer import WeightedScorer
+from quanzi.serving.ranking.scorers.learned_scorer import LearnedScorer
 from quanzi.serving.ranking.selectors.author_cap_selector import AuthorCapSelector
 from quanzi.serving.ranking.selectors.mmr_selector import MMRSelector
 from quanzi.serving.ranking.sources.circle_recent_source import CircleRecentSource
@@ -63,15 +65,16 @@ class RankingPipeline:
         self.top_reasons = top_reasons
 
     @classmethod
-    def default(cls) -> RankingPipeline:
-        """The production pipeline, stages in request order (README lists them)."""
+    def default(cls, ranker: Callable[[], Any | None] | None = None) -> RankingPipeline:
+        """The production pipeline, stages in request order (README lists them); ``ranker``
+        gives the learned scorer its model (``params.scorer="learned"``)."""
         return cls(
             sources=[GivenCandidatesSource(), CircleRecentSource(), FriendsPostsSource(),
                      SimilarPostsSource()],
             hydrators=[PostFeaturesHydrator(), ViewerRelationHydrator()],
             filters=[ModerationFilter(), PreviouslySeenFilter(), NegativeFeedbackFilter(),
                      AgeFilter(), TrustLevelFilter()],
-            scorer=WeightedScorer(),
+            scorer=LearnedScorer(ranker),
             selectors=[AuthorCapSelector(), MMRSelector()],
         )
 

@@ -16,6 +16,7 @@ class ViewerContext:
 
     viewer_id: str
     friends: frozenset[str] = frozenset()
+    follows: frozenset[str] = frozenset()  # accounts the viewer follows (learned ranker)
     seen_posts: frozenset[str] = frozenset()
     negative_posts: frozenset[str] = frozenset()  # hidden or reported by the viewer
     negative_authors: frozenset[str] = frozenset()  # authors of those posts

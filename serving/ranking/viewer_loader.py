@@ -7,7 +7,8 @@ The feed service passes what it just showed as ``exclude_ids``, so a TTL-stale "
 never re-serves a post within a session.
 
 What the context holds (``ViewerContext``):
-- friends: ``user_relations`` of kind ``friend`` (stored in both directions);
+- friends: ``user_relations`` of kind ``friend`` (stored in both directions); follows: the
+  accounts the viewer follows (kind ``follow``, one direction), read by the same query;
 - seen posts: the viewer's impressions in the last ``lookback_days``;
 - negative posts: posts the viewer hid or reported; negative authors: their authors
   (down-weighted); blocked authors: authors of posts the viewer *reported* (filtered);
@@ -52,9 +53,10 @@ def interest_vector(vectors: np.ndarray) -> np.ndarray | None:
 
 def build_viewer_context(viewer_id: str, friends: Iterable[str],
                          history: Iterable[tuple[str, str, str]], vectors: VectorSource,
-                         max_engaged: int = 50) -> ViewerContext:
-    """A context from the viewer's friends and history ``(post_id, kind, author_id)``,
-    newest first. Shared by the service's SQL loader and the offline evaluation."""
+                         max_engaged: int = 50, follows: Iterable[str] = ()) -> ViewerContext:
+    """A context from the viewer's friends, follows and history ``(post_id, kind,
+    author_id)``, newest first. Shared by the service's SQL loader and the offline
+    evaluation (and the learned ranker's training), so the three see the same context."""
     seen: set[str] = set()
     negative: set[str] = set()
     negative_authors: set[str] = set()
@@ -74,6 +76,7 @@ def build_viewer_context(viewer_id: str, friends: Iterable[str],
     interest = interest_vector(vectors.vectors_of(engaged_ids)) if engaged_ids else None
     return ViewerContext(
         viewer_id=viewer_id, friends=frozenset(friends) - {viewer_id},
+        follows=frozenset(follows) - {viewer_id},
         seen_posts=frozenset(seen), negative_posts=frozenset(negative),
         negative_authors=frozenset(negative_authors), blocked_authors=frozenset(blocked),
         engaged_posts=tuple(engaged_ids), interest=interest,
@@ -98,8 +101,8 @@ class ViewerLoader:
         # Built once: SQLAlchemy then reuses the compiled form (statement construction
         # otherwise costs as much as the query itself).
         viewer, since, until = bindparam("viewer"), bindparam("since"), bindparam("until")
-        self._friends_stmt = select(UserRelation.other_id).where(
-            UserRelation.user_id == viewer, UserRelation.kind == "friend")
+        self._relations_stmt = select(UserRelation.other_id, UserRelation.kind).where(
+            UserRelation.user_id == viewer, UserRelation.kind.in_(("friend", "follow")))
         self._history_stmt = (
             select(Interaction.post_id, Interaction.kind, Post.author_id)
             .join(Post, Post.id == Interaction.post_id)
@@ -139,7 +142,10 @@ class ViewerLoader:
     def _read(self, viewer_id: str, vectors: VectorSource, now: datetime) -> ViewerContext:
         since = now - timedelta(days=self.lookback_days)
         with self.engine.connect() as conn:
-            friends = list(conn.scalars(self._friends_stmt, {"viewer": viewer_id}))
+            relations = conn.execute(self._relations_stmt, {"viewer": viewer_id}).all()
             history = conn.execute(self._history_stmt, {"viewer": viewer_id, "since": since,
                                                         "until": now}).all()
-        return build_viewer_context(viewer_id, friends, history, vectors, self.max_engaged)
+        friends = [other for other, kind in relations if kind == "friend"]
+        follows = [other for other, kind in relations if kind == "follow"]
+        return build_viewer_context(viewer_id, friends, history, vectors, self.max_engaged,
+                                    follows=follows)
