@@ -505,6 +505,24 @@ def sample_params(rng: np.random.Generator, base: RankingParams) -> RankingParam
     return base.model_copy(update=values)
 
 
+def usable_ranker(ranker: Any | None, world: World) -> tuple[Any | None, str]:
+    """The loaded ``quanzi-ranker`` champion if it was trained on this world's pre-cutoff
+    days only (its saved config lists them), with a line saying what was used."""
+    if ranker is None:
+        return None, ("none: no quanzi-ranker champion (`quanzi train ranker`, then "
+                      "`quanzi promote quanzi-ranker`)")
+    cfg = getattr(ranker, "config", {}) or {}
+    days = sorted([*cfg.get("train_days", []), *cfg.get("dev_days", [])])
+    holdout = sorted(world.manifest["holdout_days"])
+    label = f"champion quanzi-ranker v{getattr(ranker, 'version', '?')}"
+    if cfg.get("world") != world.name or not days or days[-1] >= holdout[0]:
+        return None, (f"{label} not used: trained on world {cfg.get('world')!r} days "
+                      f"{days[:1]}..{days[-1:]}, not on {world.name}'s pre-cutoff days")
+    return ranker, (f"{label} ({cfg.get('objective')}, C={cfg.get('C')}, "
+                    f"ipw={cfg.get('ipw')}, features={cfg.get('feature_set')}), trained on "
+                    f"{world.name} days {days[0]}..{days[-1]} (before the cutoff)")
+
+
 def run_eval(settings: Settings, config: EvalConfig,
              progress: Callable[[str, int, int], None] | None = None,
              models: Any | None = None) -> EvalReport:
@@ -544,14 +562,16 @@ def run_eval(settings: Settings, config: EvalConfig,
         return Split(requests, store, contexts,
                      position_propensity(inter[inter["created_at"] < start]))
 
+    ranker, sources["ranker"] = usable_ranker(getattr(models, "ranker", None), world)
     step("build test split", 0, 1)
     test = split_for(cutoff, world.holdout)
     step("build test split", 1, 1)
     base = RankingParams()
+    methods = (*METHODS, "learned") if ranker is not None else METHODS
     step("evaluate test", 0, 1)
-    test_ndcg = evaluate_split(test, base)
+    test_ndcg = evaluate_split(test, base, methods=methods, ranker=ranker)
     step("evaluate test", 1, 1)
-    debiased = evaluate_split(test, base, debiased=True)
+    debiased = evaluate_split(test, base, methods=methods, debiased=True, ranker=ranker)
     report = EvalReport(
         world=world.name, cutoff=str(cutoff), holdout_days=list(world.manifest["holdout_days"]),
         dev_days=[str(d.date()) for d in pd.date_range(

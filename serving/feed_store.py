@@ -762,7 +762,8 @@ class FeedService:
                                   interval_s=settings.feed_refresh_interval_ms / 1000,
                                   models=models)
         self.loader = ViewerLoader(engine, ttl_s=settings.feed_viewer_cache_ttl_s)
-        self.pipeline = RankingPipeline.default()
+        self.pipeline = RankingPipeline.default(  # learned scorer's model: the champion
+            ranker=(lambda: getattr(models(), "ranker", None)) if models else None)
         self.arms = arms
         self._ready = False
         self._lock = threading.Lock()

@@ -77,6 +77,10 @@ class LoadedModels:
     embedder: Embedder | None
     encoder_version: str | None
     degraded: dict[str, str] = field(default_factory=dict)  # model → why it is missing
+    # The learned feed ranker's champion (``models/ranker.py``), None without one: feed
+    # requests asking for ``scorer="learned"`` then use the weighted scorer. Not listed as
+    # degraded, since the default scorer is the weighted one.
+    ranker: Any | None = None
 
 
 Loader = Callable[[Settings], LoadedModels]
@@ -96,6 +100,7 @@ class ModelSet:
     loaded_at: datetime
     # This generation's recent-ingest buffer (internally locked; dies with the generation).
     recent: RecentVectors = field(default_factory=RecentVectors)
+    ranker: Any | None = None  # the learned feed ranker's champion (LoadedModels.ranker)
 
     @property
     def index(self) -> Any | None:
@@ -167,6 +172,7 @@ def load_models(settings: Settings) -> LoadedModels:
     predictors: dict[str, Any] = dict.fromkeys(TASK_NAMES)
     versions: dict[str, str] = {}
     degraded: dict[str, str] = {}
+    ranker: Any | None = None
     if _mlflow_store_missing(settings):
         for task in TASK_NAMES:
             degraded[task] = (f"no champion (no MLflow store yet): run `quanzi train {task}` "
@@ -187,6 +193,7 @@ def load_models(settings: Settings) -> LoadedModels:
                 continue
             predictors[task] = predictor
             versions[task] = _champion_version(settings, task, predictor)
+        ranker = _load_ranker(settings)
     for task in TASK_NAMES:
         if predictors[task] is None:
             versions[task] = RULES_VERSION if task == "moderation" else UNAVAILABLE
@@ -207,7 +214,23 @@ def load_models(settings: Settings) -> LoadedModels:
     except Exception as exc:  # no encoder: ingest still stores and moderates, no vectors
         log.warning("encoder unavailable: %s", exc)
         degraded["encoder"] = f"{type(exc).__name__}: {exc}"[:300]
-    return LoadedModels(predictors, versions, embedder, enc_version, degraded)
+    return LoadedModels(predictors, versions, embedder, enc_version, degraded, ranker)
+
+
+def _load_ranker(settings: Settings) -> Any | None:
+    """The ``quanzi-ranker`` champion, or None (none promoted yet, or it failed to load)."""
+    from quanzi.training.pipeline import load_champion
+
+    try:
+        ranker = load_champion(settings, "ranker")
+    except Exception:  # the weighted scorer still serves every request
+        log.exception("cannot load the ranker champion; scorer=learned falls back")
+        return None
+    if ranker is None:
+        log.info("no quanzi-ranker champion: scorer=learned falls back to the weighted one")
+        return None
+    ranker.version = _champion_version(settings, "ranker", ranker)
+    return ranker
 
 
 # --------------------------------------------------------------------------- registry
@@ -289,7 +312,8 @@ class ModelRegistry:
             new = ModelSet(generation=generation, predictors=dict(loaded.predictors),
                            versions=dict(loaded.versions), embedder=loaded.embedder,
                            encoder_version=loaded.encoder_version, index_sync=sync,
-                           degraded=dict(loaded.degraded), loaded_at=datetime.now(UTC))
+                           degraded=dict(loaded.degraded), loaded_at=datetime.now(UTC),
+                           ranker=getattr(loaded, "ranker", None))
         except Exception as exc:
             log.exception("model load failed; keeping the models in force")
             with self._status_lock:

@@ -86,7 +86,10 @@ class TaskRegistry(MutableMapping[str, Task]):
         return name in self._modules or name in self._loaded
 
 
-TASKS = TaskRegistry(TASK_MODULES)
+# The learned feed ranker is a task too (promotion, ``load_champion``), but not one of the
+# text models `quanzi train all` and bootstrap run: it trains from a circle world's logs.
+RANKER_MODULE = "quanzi.training.tasks_impl.ranker"
+TASKS = TaskRegistry({**TASK_MODULES, "ranker": RANKER_MODULE})
 
 
 def registered_name(task_name: str) -> str:

@@ -70,7 +70,8 @@ def eval_ranking(
     for summary, title in ((report.test, "NDCG@10"),
                            (report.test_debiased, "position-debiased NDCG@10 (gains ÷ "
                                                   "examination propensity of the logged slot)")):
-        methods = [m for m in ("pipeline", "pipeline-tuned", "recency", "popularity")
+        methods = [m for m in ("pipeline", "pipeline-tuned", "learned", "recency",
+                               "popularity")
                    if m in summary["all"]]
         table = Table(title=f"{title} on held-out days {', '.join(report.holdout_days)} "
                             f"(world {report.world})")

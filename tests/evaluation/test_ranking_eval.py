@@ -125,3 +125,17 @@ def test_eval_on_a_tiny_world_reports_every_method_and_segment(tiny_world) -> No
         segs["friendless"]["requests"] == segs["all"]["requests"]
     assert "fallback" in report.sources["quality"] and "fallback" in report.sources["embeddings"]
     assert len(report.trials) == 3 and report.dev_days and report.tuned_params
+
+
+def test_eval_uses_a_learned_ranker_only_if_trained_before_the_held_out_days() -> None:
+    from quanzi.evaluation.ranking_eval import usable_ranker
+
+    world = SimpleNamespace(name="w", manifest={"holdout_days": ["2026-11-23", "2026-11-24"]})
+    ok = SimpleNamespace(version="3", config={"world": "w", "train_days": ["2026-11-10"],
+                                              "dev_days": ["2026-11-22"]})
+    assert usable_ranker(ok, world)[0] is ok
+    assert "before the cutoff" in usable_ranker(ok, world)[1]
+    leaky = SimpleNamespace(config={**ok.config, "dev_days": ["2026-11-23"]})
+    other = SimpleNamespace(config={**ok.config, "world": "elsewhere"})
+    for ranker in (leaky, other, None):
+        assert usable_ranker(ranker, world)[0] is None

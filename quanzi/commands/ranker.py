@@ -1,0 +1,73 @@
+"""``quanzi train ranker``: the learned feed ranker from a circle world's logs (issue 5)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from typing import Annotated, Any
+
+import typer
+
+from quanzi.cli_groups import fail, train_app
+
+
+@train_app.command("ranker")
+def train_ranker_command(
+    world: Annotated[str | None, typer.Option(
+        "--world", "-w",
+        help="World name (default: the demo world p<QUANZI_DEMO_POSTS>-s<SEED>).")] = None,
+    small: Annotated[bool, typer.Option(
+        "--small", help="CI-sized: 6 training days, one choice, TF-IDF post vectors.")] = False,
+    train_days: Annotated[int, typer.Option(
+        min=1, max=60, help="Days of logs before the dev days to train on.")] = 14,
+) -> None:
+    """Train the learned feed ranker on a world's pre-cutoff logs, log it to MLflow and
+    register it as quanzi-ranker@challenger (promote with `quanzi promote quanzi-ranker`)."""
+    from mlflow.exceptions import MlflowException
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from quanzi.settings import Settings
+    from quanzi.training.pipeline import TaskContractError
+    from quanzi.training.ranker_run import train_ranker
+    from quanzi.training.tasks_impl.ranker import SEGMENTS, RankerConfig, RankerTask
+
+    settings = Settings()
+    task = RankerTask(config=replace(RankerConfig(), world=world, train_days=train_days))
+    console = Console()
+    started = time.perf_counter()
+    with Progress(console=console, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        try:
+            run_id, version, metrics, ranker = train_ranker(settings, task, small, progress)
+        except (FileNotFoundError, ValueError, TaskContractError, MlflowException) as exc:
+            raise fail(f"train ranker: {exc}") from exc
+    table = Table(title=f"NDCG@10 on held-out days {', '.join(task.data().days['test'])} "
+                        f"(world {task.data().world.name})")
+    for col in ("segment", "requests", "learned", "recency", "popularity"):
+        table.add_column(col, justify="left" if col == "segment" else "right")
+    for seg in SEGMENTS:
+        key = "" if seg == "all" else "_" + seg.replace("-", "_")
+        if f"test_ndcg10_learned{key}" not in metrics:
+            continue
+        table.add_row(seg, f"{metrics.get(f'test_requests{key}', 0):.0f}",
+                      *(f"{metrics[f'test_ndcg10_{m}{key}']:.4f}"
+                        for m in ("learned", "recency", "popularity")))
+    console.print(table)
+    console.print(f"  chosen on dev days {', '.join(task.data().days['dev'])}: "
+                  + ", ".join(f"{k}={ranker.config[k]}" for k in
+                              ("objective", "C", "ipw", "feature_set"))
+                  + f" (dev NDCG@10 {metrics['dev_ndcg10_learned']:.4f} vs recency "
+                    f"{metrics['dev_ndcg10_recency']:.4f})")
+    console.print("  weights (per standard deviation): " + ", ".join(
+        f"{f} {w:+.2f}" for f, w in sorted(zip(ranker.features, ranker.weights, strict=True),
+                                           key=lambda fw: -abs(fw[1]))))
+    console.print(f"registered quanzi-ranker version {version} as challenger (MLflow run "
+                  f"{run_id}, {time.perf_counter() - started:.0f} s)")

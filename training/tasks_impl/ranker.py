@@ -1,0 +1,483 @@
+"""The learned feed ranker (issue 5): logged impressions → a linear scorer that beats recency.
+
+Reads top to bottom in the order it runs: config → data → fit → evaluate → task.
+
+- **Data**: a circle world's public tables (``hidden/`` is never read). A *request* is one
+  (viewer, China day) of logged impressions, exactly as ``quanzi eval ranking`` defines it
+  (label = the viewer's strongest action on the post: share / favourite / comment 3, like
+  2, click 1, else 0). Each day's requests are hydrated through the serving pipeline's own
+  sources, hydrators and filters, against a store cut at the *start of that day*
+  (engagement, viewer history, interest vector from before the day only, so a request's
+  own clicks never leak into its features), and the features are taken by the scorer
+  stage itself (``ranker_features``): train and serve cannot drift.
+  Splits by day: train = ``train_days`` days before the dev days; dev = the ``dev_days``
+  days before the cutoff (the same dev days ``ranking_eval`` tunes on); test = the
+  world's held-out days (never used for fitting or choices).
+- **Fit**: standardised features; RankNet-style pairwise logistic regression on
+  within-request feature differences (every pair with different labels, weighted by the
+  label gap), or pointwise logistic regression on "any positive action"; optionally each
+  example weighted by the inverse examination propensity of its logged position
+  (estimated from pre-dev CTR by position; the position is a logged field, never a
+  feature). The objective, C, IPW and the feature set are chosen on dev NDCG@10.
+- **Evaluate**: NDCG@10 of the full pipeline with the learned scorer (author cap and MMR
+  included) vs recency and popularity on dev and test, overall and per viewer segment,
+  plus the position-debiased variant (``evaluation/ranking_eval.py`` does the scoring).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quanzi.evaluation.ranking_eval import (
+    EvalRequest,
+    Split,
+    World,
+    _friends,
+    _relations,
+    build_store,
+    embed_posts,
+    evaluate_split,
+    load_world,
+    make_requests,
+    ndcg_at_k,
+    position_propensity,
+    score_posts,
+    summarise,
+    verified_purchase,
+    viewer_contexts,
+)
+from quanzi.models.ranker import REGISTERED_MODEL, LinearRanker
+from quanzi.serving.feed_store import CHINA, campaign_phase
+from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.components import Scored
+from quanzi.serving.ranking.params import RankingParams
+from quanzi.serving.ranking.pipeline import RankingPipeline
+from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.ranker_features import FEATURES, ranker_features
+from quanzi.settings import Settings
+from quanzi.training.tasks import Evaluation, TaskData
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent",
+            "no-relation")
+# Feature sets tried on dev: all, and all but the within-request age rank (which mirrors
+# the newest-first logging order) — the report says which one won.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "all": FEATURES,
+    "no_age_rank": tuple(f for f in FEATURES if f != "age_rank"),
+}
+
+
+# ---------------------------------------------------------------------------------------
+# config
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RankerConfig:
+    """Every default of the ranker task in one place (logged as MLflow params)."""
+
+    world: str | None = None  # None: the demo world p<QUANZI_DEMO_POSTS>-s<QUANZI_DEMO_SEED>
+    train_days: int = 14  # days before the dev days
+    dev_days: int = 3  # the days before the cutoff (ranking_eval tunes on the same)
+    objectives: tuple[str, ...] = ("pairwise", "pointwise")
+    C_grid: tuple[float, ...] = (0.01, 0.1, 1.0)
+    ipw_grid: tuple[bool, ...] = (False, True)
+    feature_sets: tuple[str, ...] = ("all", "no_age_rank")
+    use_encoder: bool = True  # False: TF-IDF + SVD post vectors (fast, for --small)
+    embedding_dim: int = 64  # of the TF-IDF fallback
+    seed: int = 0
+
+    def small(self) -> RankerConfig:
+        """CI-sized: fewer days and choices, no encoder."""
+        return replace(self, train_days=min(self.train_days, 6), C_grid=(0.1,),
+                       ipw_grid=(False,), objectives=("pairwise",), feature_sets=("all",),
+                       use_encoder=False, embedding_dim=16)
+
+
+# ---------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------
+class FeatureRecorder:
+    """A scorer stage that records what the learned scorer would see and scores zero."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.post_ids: list[str] = []
+        self.rows: np.ndarray = np.zeros((0, len(FEATURES)))
+
+    def score(self, query: FeedQuery, candidates: CandidateSet) -> Scored:
+        self.post_ids = [str(p) for p in candidates.post_ids]
+        self.rows = ranker_features(query, candidates)
+        return Scored(np.zeros(len(candidates), dtype=np.float32), {})
+
+
+def request_features(req: EvalRequest, split: Split, pipeline: RankingPipeline,
+                     recorder: FeatureRecorder) -> tuple[list[str], np.ndarray]:
+    """The candidates that survive the pipeline's filters and their feature rows."""
+    query = FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,
+                      limit=len(req.candidates), now=req.now, phase=campaign_phase(req.now),
+                      params=RankingParams(), candidate_ids=tuple(req.candidates),
+                      exclude_seen=False)
+    recorder.post_ids, recorder.rows = [], np.zeros((0, len(FEATURES)))
+    pipeline.rank(query, split.store)
+    return recorder.post_ids, recorder.rows
+
+
+@dataclass
+class DaySplit:
+    """Requests of some days, each scored against the store of its own day's start."""
+
+    splits: list[Split]  # one per day
+    frame: pd.DataFrame  # one row per kept candidate: req, post_id, rel, position, features
+
+    @property
+    def requests(self) -> list[EvalRequest]:
+        return [r for s in self.splits for r in s.requests]
+
+
+@dataclass
+class RankerData:
+    world: World
+    train: DaySplit
+    dev: DaySplit
+    test: DaySplit
+    propensity: np.ndarray  # examination propensity per logged position, pre-dev logs
+    sources: dict[str, str]
+    days: dict[str, list[str]]
+
+
+def _day_starts(first: pd.Timestamp, days: int) -> list[pd.Timestamp]:
+    """UTC instants of ``days`` China-calendar midnights from ``first`` on."""
+    local = first.tz_convert(CHINA).normalize()
+    return [(local + pd.Timedelta(days=i)).tz_convert("UTC") for i in range(days)]
+
+
+def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.DataFrame,
+               scores: Any, embeddings: Any, verified: pd.Series,
+               step: Callable[[int], None] | None = None, store_per_day: bool = True
+               ) -> DaySplit:
+    """Hydrate each day's requests against the store and viewer contexts of its start
+    (``store_per_day`` False: one store cut at the first day, as the held-out evaluation
+    does)."""
+    posts = world.tables["posts"]
+    friends, follows = _friends(world), _friends(world, "follow")
+    relations = _relations(world)
+    inter = world.tables["interactions"]
+    pipeline = RankingPipeline.default()
+    recorder = FeatureRecorder()
+    pipeline.scorer = recorder
+    pipeline.selectors = []
+    splits: list[Split] = []
+    parts: list[pd.DataFrame] = []
+    offset = 0
+    store = None
+    for i, start in enumerate(starts):
+        end = start + pd.Timedelta(days=1)
+        day = interactions[(interactions["created_at"] >= start)
+                           & (interactions["created_at"] < end)]
+        requests = make_requests(day, posts, friends, relations)
+        cut = start if store_per_day else starts[0]
+        if store is None or store_per_day:
+            store = build_store(world, cut, scores, embeddings, verified)
+        contexts = viewer_contexts(world, cut, {r.viewer_id for r in requests}, store,
+                                   friends, follows)
+        split = Split(requests, store, contexts,
+                      position_propensity(inter[inter["created_at"] < cut]))
+        for j, req in enumerate(requests):
+            ids, rows = request_features(req, split, pipeline, recorder)
+            if not ids:
+                continue
+            frame = pd.DataFrame(rows, columns=list(FEATURES))
+            frame.insert(0, "req", offset + j)
+            frame.insert(1, "post_id", ids)
+            frame.insert(2, "rel", [req.relevance[p] for p in ids])
+            frame.insert(3, "position", [req.position[p] for p in ids])
+            parts.append(frame)
+        offset += len(requests)
+        splits.append(split)
+        if step:
+            step(i + 1)
+    columns = ["req", "post_id", "rel", "position", *FEATURES]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return DaySplit(splits, frame)
+
+
+def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | None = None,
+                     progress: Progress | None = None) -> RankerData:
+    """Train / dev / test request features from a world's public tables (module docstring)."""
+    from quanzi.datasets.world.build import default_name
+
+    def step(stage: str, done: int, total: int) -> None:
+        if progress:
+            progress(stage, done, total)
+
+    name = config.world or default_name(settings.demo_posts, settings.demo_seed)
+    world = load_world(settings, name)
+    t = world.tables
+    posts = t["posts"]
+    cutoff = world.cutoff
+    dev_start = cutoff - pd.Timedelta(days=config.dev_days)
+    train_start = dev_start - pd.Timedelta(days=config.train_days)
+    sim_start = pd.Timestamp(world.manifest["sim_start"])
+    if train_start < sim_start:
+        raise ValueError(f"world {name!r} logs {(cutoff - sim_start).days} days before its "
+                         f"cutoff; --train-days {config.train_days} + dev "
+                         f"{config.dev_days} do not fit")
+    if models is None:
+        if config.use_encoder:
+            from quanzi.serving.model_registry import load_models
+
+            models = load_models(settings)
+        else:
+            from types import SimpleNamespace
+
+            models = SimpleNamespace(predictors={}, versions={}, embedder=None)
+    verified = verified_purchase(posts, t["orders"])
+    step("score posts", 0, len(posts))
+    scores = score_posts(settings, posts, t["users"], verified, models=models)
+    step("score posts", len(posts), len(posts))
+    # The fallback embedding is fit on posts before the training days: valid for all three.
+    embeddings = embed_posts(settings, posts, (posts["created_at"] < train_start).to_numpy(),
+                             models=models, dim=config.embedding_dim, seed=config.seed)
+    inter = t["interactions"]
+    out: dict[str, DaySplit] = {}
+    for label, starts, logs, per_day in (
+            ("train", _day_starts(train_start, config.train_days), inter, True),
+            ("dev", _day_starts(dev_start, config.dev_days), inter, True),
+            ("test", _day_starts(cutoff, len(world.manifest["holdout_days"])), world.holdout,
+             False)):
+        step(f"hydrate {label} days", 0, len(starts))
+        out[label] = build_days(world, starts, logs, scores, embeddings, verified,
+                                lambda n, lb=label, k=len(starts): step(
+                                    f"hydrate {lb} days", n, k),
+                                store_per_day=per_day)
+    days = {k: [str(s.tz_convert(CHINA).date()) for s in starts] for k, starts in (
+        ("train", _day_starts(train_start, config.train_days)),
+        ("dev", _day_starts(dev_start, config.dev_days)),
+        ("test", _day_starts(cutoff, len(world.manifest["holdout_days"]))))}
+    sources = {**scores.sources, "embeddings": embeddings.source,
+               "engagement": "interactions before each request's day (test: before the "
+                             "cutoff)"}
+    return RankerData(world, out["train"], out["dev"], out["test"],
+                      position_propensity(inter[inter["created_at"] < dev_start]), sources,
+                      days)
+
+
+# ---------------------------------------------------------------------------------------
+# fit
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Choice:
+    objective: str
+    C: float
+    ipw: bool
+    feature_set: str
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    return mean, np.where(scale > 1e-9, scale, 1.0)
+
+
+def _pairs(frame: pd.DataFrame, z: np.ndarray, weight: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Within-request differences x_i − x_j for rel_i > rel_j, both signs, weighted by the
+    label gap × the example weight of the better item."""
+    rel = frame["rel"].to_numpy()
+    diffs, ws = [], []
+    for idx in frame.groupby("req", sort=False).indices.values():
+        r = rel[idx]
+        gap = r[:, None] - r[None, :]
+        i, j = np.nonzero(gap > 0)
+        if not len(i):
+            continue
+        diffs.append(z[idx[i]] - z[idx[j]])
+        ws.append(gap[i, j] * weight[idx[i]])
+    if not diffs:
+        raise ValueError("no request has two differently labelled candidates to learn from")
+    d = np.concatenate(diffs)
+    w = np.concatenate(ws).astype(np.float64)
+    return np.concatenate([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], np.r_[w, w]
+
+
+def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
+               seed: int = 0) -> LinearRanker:
+    """One linear ranker on training rows (``frame``: see ``build_days``)."""
+    from sklearn.linear_model import LogisticRegression
+
+    features = FEATURE_SETS[choice.feature_set]
+    x = frame[list(features)].to_numpy(dtype=np.float64)
+    mean, scale = _standardise(x)
+    z = (x - mean) / scale
+    pos = frame["position"].to_numpy().clip(0, len(propensity) - 1)
+    weight = 1.0 / propensity[pos] if choice.ipw else np.ones(len(frame))
+    if choice.objective == "pairwise":
+        xs, y, w = _pairs(frame, z, weight)
+        model = LogisticRegression(C=choice.C, fit_intercept=False, max_iter=500,
+                                   random_state=seed)
+    elif choice.objective == "pointwise":
+        xs, y, w = z, (frame["rel"].to_numpy() > 0).astype(int), weight
+        model = LogisticRegression(C=choice.C, max_iter=500, random_state=seed)
+    else:
+        raise ValueError(f"unknown objective {choice.objective!r}: pairwise or pointwise")
+    model.fit(xs, y, sample_weight=w / w.mean())
+    return LinearRanker(features=features, mean=mean, scale=scale, weights=model.coef_[0],
+                        config={"objective": choice.objective, "C": choice.C,
+                                "ipw": choice.ipw, "feature_set": choice.feature_set})
+
+
+def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest],
+               scores: np.ndarray) -> float:
+    """Mean NDCG@10 ranking each request's kept candidates by ``scores`` and the filtered
+    ones last in shown order (the pipeline without its diversity stages: fast, for
+    choosing on dev)."""
+    values = []
+    groups = frame.groupby("req", sort=True).indices
+    for k, req in enumerate(requests):
+        idx = groups.get(k)
+        kept = [] if idx is None else [frame["post_id"].iat[i] for i in
+                                       idx[np.argsort(-scores[idx], kind="stable")]]
+        rest = [p for p in req.candidates if p not in set(kept)]
+        v = ndcg_at_k([req.relevance[p] for p in kept + rest])
+        if v is not None:
+            values.append(v)
+    return float(np.mean(values)) if values else 0.0
+
+
+def choose_and_fit(data: RankerData, config: RankerConfig
+                   ) -> tuple[LinearRanker, list[dict[str, Any]]]:
+    """Every choice of the grid fit on train and scored on dev; the best one is refit on
+    train + dev (more days of evidence, still no held-out day)."""
+    trials = []
+    best: tuple[float, Choice] | None = None
+    dev_rows = data.dev.frame[list(FEATURES)].to_numpy(dtype=np.float64)
+    for objective in config.objectives:
+        for c in config.C_grid:
+            for ipw in config.ipw_grid:
+                for fs in config.feature_sets:
+                    choice = Choice(objective, c, ipw, fs)
+                    ranker = fit_ranker(data.train.frame, choice, data.propensity, config.seed)
+                    score = frame_ndcg(data.dev.frame, data.dev.requests,
+                                       ranker.score(dev_rows))
+                    trials.append({**choice.__dict__, "dev_ndcg10": score})
+                    if best is None or score > best[0]:
+                        best = (score, choice)
+    assert best is not None
+    both = pd.concat([data.train.frame,
+                      data.dev.frame.assign(req=data.dev.frame["req"]
+                                            + len(data.train.requests))], ignore_index=True)
+    ranker = fit_ranker(both, best[1], data.propensity, config.seed)
+    ranker.config.update({"dev_ndcg10": best[0], "world": data.world.name,
+                          "train_days": data.days["train"], "dev_days": data.days["dev"]})
+    return ranker, trials
+
+
+# ---------------------------------------------------------------------------------------
+# evaluate
+# ---------------------------------------------------------------------------------------
+def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = False
+                  ) -> dict[str, dict[str, Any]]:
+    """Summary per segment of the learned pipeline (if given), recency and popularity."""
+    methods = ("learned", "recency", "popularity") if ranker is not None else (
+        "recency", "popularity")
+    merged: dict[str, list[float | None]] = {m: [] for m in methods}
+    for split in days.splits:
+        ndcg = evaluate_split(split, RankingParams(), methods=methods, debiased=debiased,
+                              ranker=ranker)
+        for m in methods:
+            merged[m].extend(ndcg[m])
+    return summarise(days.requests, merged)
+
+
+def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, float],
+                                                                     pd.DataFrame]:
+    """Flat metrics (``{set}_ndcg10_{method}[_{segment}]``) and the same as a table."""
+    metrics: dict[str, float] = {}
+    rows = []
+    for set_name, days, debiased in (("dev", data.dev, False), ("test", data.test, False),
+                                     ("test_debiased", data.test, True)):
+        summary = evaluate_days(days, ranker, debiased)
+        for seg, row in summary.items():
+            rows.append({"set": set_name, "segment": seg, **row})
+            for m in ("learned", "recency", "popularity"):
+                if row.get(m) is None:
+                    continue
+                suffix = "" if seg == "all" else "_" + seg.replace("-", "_")
+                metrics[f"{set_name}_ndcg10_{m}{suffix}"] = float(row[m])
+            if row.get("learned") is not None and row["requests"]:
+                metrics[f"{set_name}_requests{'' if seg == 'all' else '_' + seg}".replace(
+                    "-", "_")] = float(row["requests"])
+    return metrics, pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------------------
+# task (the adapter promotion needs: ``training/tasks.py``'s contract)
+# ---------------------------------------------------------------------------------------
+def _frame_digest(frame: pd.DataFrame) -> str:
+    keys = frame[["req", "post_id", "rel"]].to_numpy().astype(str)
+    return hashlib.sha256("\n".join(",".join(r) for r in keys).encode()).hexdigest()
+
+
+@dataclass
+class RankerTask:
+    """``Task`` for the ranker: TaskData frames are the per-candidate feature rows (no
+    ``text``), so ``quanzi promote quanzi-ranker`` can compare and re-evaluate versions.
+    Training itself goes through ``training/ranker_run.py`` (the text-model pipeline's
+    input example and signature do not fit a ranker)."""
+
+    config: RankerConfig = field(default_factory=RankerConfig)
+    name: str = "ranker"
+    registered_model: str = REGISTERED_MODEL
+    primary_metric: str = "test_ndcg10_learned"
+    gate: dict[str, tuple[bool, float]] = field(default_factory=lambda: {
+        "test_ndcg10_learned": (True, 0.005),
+        "test_ndcg10_learned_friendless": (True, 0.02),
+        "test_ndcg10_learned_silent": (True, 0.02),
+    })
+    _data: RankerData | None = None
+    _small: bool = False
+
+    def load_data(self, settings: Settings, small: bool,
+                  progress: Progress | None = None) -> TaskData:
+        config = self.config.small() if small else self.config
+        self._data = load_ranker_data(settings, config, progress=progress)
+        self._small = small
+        d = self._data
+        return TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
+                        hashes={"world": d.world.manifest["world_id"],
+                                "test_requests": _frame_digest(d.test.frame)})
+
+    def data(self) -> RankerData:
+        if self._data is None:
+            raise RuntimeError("load_data first")
+        return self._data
+
+    def fit(self, data: TaskData, settings: Settings, small: bool) -> LinearRanker:
+        config = self.config.small() if small else self.config
+        ranker, trials = choose_and_fit(self.data(), config)
+        ranker.config["trials"] = trials
+        return ranker
+
+    def evaluate(self, predictor: LinearRanker, data: TaskData) -> Evaluation:
+        metrics, table = ranker_metrics(predictor, self.data())
+        weights = pd.DataFrame({"feature": predictor.features, "weight": predictor.weights,
+                                "mean": predictor.mean, "scale": predictor.scale})
+        return Evaluation(metrics=metrics, tables={"ndcg_by_segment": table,
+                                                   "weights": weights})
+
+    def load(self, path: Path) -> LinearRanker:
+        return LinearRanker.load(path)
+
+
+TASK = RankerTask()
