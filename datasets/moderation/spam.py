@@ -2,6 +2,11 @@
 
 - Real reviews (label 0): sampled per split from the distinct review texts; any whose
   normalised text equals a generated filler text is left out (it would sit on both sides).
+  On top of the sample, EVERY review of the split with at least ``min_latin`` latin letters
+  (English or mixed-language reviews, model names, links): they are a few hundred of
+  ~80,000, so a random sample holds almost none, and without them latin letters are only
+  ever seen in ``random_chars`` / ``keyboard_mash`` filler and an English review reads as
+  filler.
 - Filler (label 1), one named ``kind`` per row. The circle world's generators are imported
   for ``repeated_chars``, ``default_review``, ``template`` and ``random_chars``; this module
   adds ``punctuation`` and ``keyboard_mash``. A filler text has no host, so its split is the
@@ -89,6 +94,7 @@ class SpamDataConfig:
     n_test: int = 3_000
     filler_share: float = 0.3
     copy_share: float = 0.05
+    min_latin: int | None = 12  # latin letters that make a review a latin negative (None: off)
 
     def n_for(self, split: str) -> int:
         return {"train": self.n_train, "dev": self.n_dev, "test": self.n_test}[split]
@@ -137,6 +143,10 @@ def build_spam_dataset(reviews: pd.DataFrame, config: SpamDataConfig | None = No
     rows: list[dict[str, object]] = []
     for split in SPLITS:
         hosts = sample_split(pool, split, cfg.n_for(split), cfg.seed, "spam-hosts")
+        if cfg.min_latin is not None:
+            in_split = pool[pool["split"] == split]
+            latin = in_split[in_split["norm"].str.count(r"[A-Za-z]") >= cfg.min_latin]
+            hosts = pd.concat([hosts, latin[~latin["norm"].isin(hosts["norm"])]])
         rng = random.Random(derive_seed(cfg.seed, "spam-rows", split))
         for host in hosts.itertuples(index=False):
             rows.append({"text": host.text, "label": 0, "kind": "real", "split": split,

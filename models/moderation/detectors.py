@@ -15,6 +15,15 @@ obfuscate on purpose, and an editor needs the exact span and the decoded evidenc
 
 Look-alikes that must pass (policy): "V领毛衣", "微信支付很方便", "客服QQ音乐会员送了吗".
 A keyword alone is never a hit; it needs a handle, a number or an explicit call to add.
+
+Context that is not diversion lowers a hit's confidence instead of hiding it (policy:
+quoting is not diverting, complaints are allowed):
+- a call to add WITHOUT a handle that the poster reports or refuses ("客服让我加微信",
+  "商家还要加我微信给我转红包", "我没加他微信") drops below the review band: readers get
+  nothing to add; the same sentence WITH a handle or number still rejects;
+- a landline or a 400/800 service hotline ("客服热线010-…", a hotel's booking line) is a
+  business's public number, not a person's: review, not reject (mobiles and handles reject);
+- the one-letter stand-in "v" counts only before a handle with a digit: "+ Vista" is a word.
 """
 
 from __future__ import annotations
@@ -100,6 +109,14 @@ _ADDRESS = re.compile(
 _NOT_A_PHONE = re.compile(r"(订单|单号|运单|快递|编号|型号|序列号|条码|批号|sn|imei)[号:]?$")
 # Punctuation that separates numbers (prices, dates) rather than obfuscating one number.
 _NUMBER_BREAKS = set("()（）,，、;；")
+# Reported speech or refusal right before a call to add, inside the same clause (the window
+# is cut at the last clause punctuation): someone else asked, or the poster declined.
+_REPORTED = re.compile(r"(说|让|叫|要我|要求|非要|逼|劝|诱导|引导|提示|居然|竟然|还要|问"
+                       r"|没有?|不会|不要|不|别|拒绝)[^，。！？!?,.;；:：\n]{0,8}$")
+_CLAUSE_END = re.compile(r"[，。！？!?,.;；:：\n]")
+REPORTED_CONFIDENCE = 0.4  # below the review band (and 0.5): the post passes
+BUSINESS_PHONE_CONFIDENCE = 0.75  # in the review band
+_BUSINESS_NUMBER = re.compile(r"0[1-9]\d{8,10}|[48]00\d{7,9}")  # landline with area code; hotline
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10x98765432"
 
@@ -224,12 +241,26 @@ def detect_contact(text: str) -> list[Hit]:
                 continue  # short latin platform names need a handle with digits to count
             if subtype in ("wechat", "qq") and handle and handle.isalpha() and len(handle) > 12:
                 continue  # a long run of latin letters is more likely prose than a handle
+            if m.group("k").endswith("v") and handle.isalpha():
+                continue  # "+ Vista", "加VIP": the letter v starts a word, not a handle
             conf = 0.99 if handle else 0.9
+            if not handle and _reported(text, squeezed.src[m.start()]):
+                conf = REPORTED_CONFIDENCE
+            elif subtype == "phone" and _BUSINESS_NUMBER.fullmatch(handle):
+                conf = BUSINESS_PHONE_CONFIDENCE
             add(squeezed, subtype, m.start(), m.end(), handle or m.group("k"), conf)
     for m in _MOBILE.finditer(s):
         if _bare_mobile_ok(text, squeezed, m):
             add(squeezed, "phone", m.start(), m.end(), m.group(1), 0.95)
     return sorted(hits, key=lambda h: h.start)
+
+
+def _reported(text: str, start: int) -> bool:
+    """Whether the clause before ``start`` (an offset into the original text) reports
+    someone else's request or a refusal ("客服让我", "还要", "没")."""
+    before = unicodedata.normalize("NFKC", text[max(0, start - 16):start])
+    clause = _CLAUSE_END.split(before)[-1]
+    return bool(_REPORTED.search(clause))
 
 
 def _nfkc_span(text: str, view: _View, m: re.Match[str]) -> str:

@@ -68,3 +68,23 @@ def test_unknown_filler_kind_is_refused() -> None:
 
 def test_build_is_deterministic(hosts: pd.DataFrame, spam: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(spam, build_spam_dataset(hosts, CONFIG))
+
+
+def test_every_latin_review_of_a_split_is_a_real_negative(hosts: pd.DataFrame) -> None:
+    english = pd.DataFrame([
+        {"text": "Good location, the room is clean and quiet.", "label": 1, "category": "酒店",
+         "split": "train", "corpus": "hotel", "row": 9001},
+        {"text": "waste of my money. My children are not interested.", "label": 0,
+         "category": "书籍", "split": "test", "corpus": "online_shopping", "row": 9002},
+    ]).assign(norm=lambda d: d["text"].str.lower())
+    frame = pd.concat([hosts, english], ignore_index=True)
+    config = SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5)  # tiny samples
+    spam = build_spam_dataset(frame, config)
+    real = spam[spam["kind"] == "real"]
+    for row in english.itertuples():
+        found = real[(real["corpus"] == row.corpus) & (real["row"] == row.row)]
+        assert len(found) == 1 and found["split"].item() == row.split
+        assert found["label"].item() == 0
+    off = build_spam_dataset(frame, SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5,
+                                                   min_latin=None))
+    assert 9001 not in set(off[off["kind"] == "real"]["row"]) or len(off) < len(spam)

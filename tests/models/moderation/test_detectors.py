@@ -87,3 +87,41 @@ def test_another_persons_phone_is_privacy() -> None:
 def test_home_address_is_privacy_but_a_hotel_address_is_not() -> None:
     assert _one(detect_privacy("家住朝阳区建国路88号3栋2单元501室"), "address")
     assert detect_privacy("酒店位于上海市羽山路166号，离地铁近") == []
+
+
+# ---------------------------------------------- context: reported speech, businesses, words
+REPORTED = [
+    "和合谷居然说下次给我送,不让外送员过来了,还要加我微信给我转红包！差评",
+    "客服让我加微信，说私下给我退款，我没理",
+    "我没加他微信，直接申请了退款",
+]
+
+
+@pytest.mark.parametrize("text", REPORTED)
+def test_reported_or_refused_call_to_add_falls_below_the_review_band(text: str) -> None:
+    hits = detect_contact(text)
+    assert hits == [] or max(h.confidence for h in hits) < 0.7
+
+
+@pytest.mark.parametrize(("text", "evidence"), [
+    ("客服让我加微信abc12345", "abc12345"),  # a handle readers can add: still diversion
+    ("东西不错，加我vx领券", "加我vx"),
+    ("说真的，质量很好，加我微信：ab_cd123 备注圈子", "ab_cd123"),
+])
+def test_a_real_diversion_still_rejects_next_to_reported_speech(text: str,
+                                                                 evidence: str) -> None:
+    hit = _one(detect_contact(text), "wechat")
+    assert hit.evidence == evidence and hit.confidence >= 0.9
+
+
+def test_a_business_landline_or_hotline_goes_to_review_but_a_mobile_rejects() -> None:
+    reply = "携程订房电话：800-820-6666；酒店订房电话：0311-86911999。"
+    assert {h.evidence for h in detect_contact(reply)} == {"8008206666", "031186911999"}
+    assert all(0.7 <= h.confidence < 0.9 for h in detect_contact(reply))
+    assert _one(detect_contact("有事打电话13800138000"), "phone").confidence >= 0.9
+
+
+@pytest.mark.parametrize("text", ["3年金牌上门服务 + Vista Business系统", "加VIP会员更划算"])
+def test_the_letter_v_starting_a_word_is_not_a_wechat_stand_in(text: str) -> None:
+    assert detect_contact(text) == []
+    assert _one(detect_contact("加v abc123"), "wechat").evidence == "abc123"
