@@ -51,7 +51,8 @@ def train_ranker_command(
             raise fail(f"train ranker: {exc}") from exc
     table = Table(title=f"NDCG@10 on held-out days {', '.join(task.data().days['test'])} "
                         f"(world {task.data().world.name})")
-    for col in ("segment", "requests", "learned", "recency", "popularity"):
+    for col in ("segment", "requests", "learned", "recency", "popularity",
+                "recency after filters"):
         table.add_column(col, justify="left" if col == "segment" else "right")
     for seg in SEGMENTS:
         key = "" if seg == "all" else "_" + seg.replace("-", "_")
@@ -59,7 +60,7 @@ def train_ranker_command(
             continue
         table.add_row(seg, f"{metrics.get(f'test_requests{key}', 0):.0f}",
                       *(f"{metrics[f'test_ndcg10_{m}{key}']:.4f}"
-                        for m in ("learned", "recency", "popularity")))
+                        for m in ("learned", "recency", "popularity", "recency_filtered")))
     console.print(table)
     console.print(f"  chosen on dev days {', '.join(task.data().days['dev'])}: "
                   + ", ".join(f"{k}={ranker.config[k]}" for k in

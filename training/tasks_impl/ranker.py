@@ -386,16 +386,27 @@ def choose_and_fit(data: RankerData, config: RankerConfig
 # ---------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------
+# Newest first *after* the pipeline's filters (moderation, L6, …), through the same
+# pipeline: the baseline that isolates the ordering from what the filters remove (plain
+# recency also ranks posts the service would never serve).
+NEWEST_FIRST = LinearRanker(features=("log_age",), mean=np.zeros(1), scale=np.ones(1),
+                            weights=-np.ones(1))
+
+
 def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = False
                   ) -> dict[str, dict[str, Any]]:
-    """Summary per segment of the learned pipeline (if given), recency and popularity."""
+    """Summary per segment of the learned pipeline (if given), recency, popularity and
+    recency after the filters (``recency_filtered``)."""
     methods = ("learned", "recency", "popularity") if ranker is not None else (
         "recency", "popularity")
-    merged: dict[str, list[float | None]] = {m: [] for m in methods}
+    merged: dict[str, list[float | None]] = {m: [] for m in (*methods, "recency_filtered")}
     for split in days.splits:
         ndcg = evaluate_split(split, RankingParams(), methods=methods, debiased=debiased,
                               ranker=ranker)
-        for m in methods:
+        ndcg["recency_filtered"] = evaluate_split(
+            split, RankingParams(), methods=("learned",), debiased=debiased,
+            ranker=NEWEST_FIRST)["learned"]
+        for m in merged:
             merged[m].extend(ndcg[m])
     return summarise(days.requests, merged)
 
@@ -410,7 +421,7 @@ def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, fl
         summary = evaluate_days(days, ranker, debiased)
         for seg, row in summary.items():
             rows.append({"set": set_name, "segment": seg, **row})
-            for m in ("learned", "recency", "popularity"):
+            for m in ("learned", "recency", "popularity", "recency_filtered"):
                 if row.get(m) is None:
                     continue
                 suffix = "" if seg == "all" else "_" + seg.replace("-", "_")
