@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -18,6 +19,20 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+
+def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
+    """The server's environment: the bench data dir, the developer's models (MLflow
+    registry, encoder), quiet logs."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("QUANZI_") and k != "MLFLOW_TRACKING_URI"}
+    env.update(QUANZI_DATA_DIR=str(data_dir), QUANZI_ENV="development",
+               QUANZI_LOG_LEVEL="warning", MLFLOW_TRACKING_URI=settings.resolved_mlflow_uri,
+               QUANZI_TORCH_THREADS=str(settings.torch_threads),
+               QUANZI_INDEX_SYNC_INTERVAL_MS=str(settings.index_sync_interval_ms))
+    if settings.encoder:
+        env["QUANZI_ENCODER"] = settings.encoder
+    return env
 
 
 def free_port() -> int:

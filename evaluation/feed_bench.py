@@ -3,18 +3,22 @@ separate process.
 
 What it does:
 1. prepares a data directory of its own (``$QUANZI_DATA_DIR/bench/feed-<world>``): schema,
-   the world's public tables (loaded once), posts still ``pending`` moderated by the rule
-   detectors (the bench measures ranking, so posts must have passed moderation first), and
-   a feed-service key;
+   the world's public tables (loaded once), the posts backfilled once through the product's
+   own path (``quanzi posts backfill``: moderated, scored, embedded and indexed with the
+   developer's models — champions when they exist, else the fallbacks), and a feed key;
 2. starts the service (``uvicorn quanzi.serving.app:create_app --factory``, ``--workers``) as
-   a subprocess on 127.0.0.1 and waits until ``/readyz`` answers 200 repeatedly (models
-   loaded), then warms every worker's snapshot and viewer cache with unmeasured requests;
+   a subprocess on 127.0.0.1 with the same models and waits until ``/readyz`` answers 200
+   repeatedly, then warms up: every request body once on every connection, unmeasured, so
+   each worker's snapshot and viewer-context cache hold every bench viewer;
 3. for each mode — ``given`` (``--candidates`` posts of the largest circle sent with each
-   request) and ``self`` (the service sources candidates) — runs the load generator in
-   another process (``python -m quanzi.evaluation.feed_bench``): ``--concurrency``
-   keep-alive HTTP/1.1 connections in a closed loop for ``--seconds``, each request for a
-   different viewer (round robin over viewers with history), and reports p50/p95/p99
-   latency, requests per second and errors (non-200 answers and connection failures).
+   request) and ``self`` (the service sources candidates: fresh posts, friends' posts and
+   FAISS neighbours of the viewer's interest) — runs the load generator in another process
+   (``python -m quanzi.evaluation.feed_bench``): ``--concurrency`` keep-alive HTTP/1.1
+   connections in a closed loop for ``--seconds``, each request for a different viewer
+   (round robin over the 500 viewers with the most history), and reports p50/p95/p99
+   latency, requests per second and errors (non-200 answers and connection failures);
+4. measures a viewer-context miss apart (the first request of a viewer a worker has not
+   cached: two indexed SQL queries), since the steady state above has none.
 
 The client is a minimal asyncio HTTP/1.1 client on purpose: a general-purpose client
 costs more CPU per request than the service does, and it shares the 2 cores with it.
@@ -32,13 +36,14 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from quanzi.evaluation import bench_server
+from quanzi.evaluation.bench_server import bench_env
 
 URL_PATH = "/v1/feed/rank"
 
@@ -68,11 +73,13 @@ def _request_bytes(host: str, port: int, key: str, body: dict[str, Any]) -> byte
 
 
 async def _one_connection(host: str, port: int, requests: list[bytes], start: int,
-                          deadline: float, latencies: list[float], errors: list[str]) -> None:
+                          deadline: float, latencies: list[float], errors: list[str],
+                          max_requests: int | None = None) -> None:
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     i = start
-    while time.perf_counter() < deadline:
+    while time.perf_counter() < deadline and (max_requests is None
+                                              or i - start < max_requests):
         if writer is None:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
@@ -108,9 +115,10 @@ async def _one_connection(host: str, port: int, requests: list[bytes], start: in
         writer.close()
 
 
-def drive(host: str, port: int, requests: list[bytes], seconds: float,
-          concurrency: int) -> tuple[list[float], list[str], float]:
-    """Run ``concurrency`` closed-loop connections for ``seconds``; latencies in seconds."""
+def drive(host: str, port: int, requests: list[bytes], seconds: float, concurrency: int,
+          max_requests: int | None = None) -> tuple[list[float], list[str], float]:
+    """Run ``concurrency`` closed-loop connections for ``seconds`` (or until each sent
+    ``max_requests``); latencies in seconds."""
     latencies: list[float] = []
     errors: list[str] = []
 
@@ -118,7 +126,8 @@ def drive(host: str, port: int, requests: list[bytes], seconds: float,
         start = time.perf_counter()
         deadline = start + seconds
         await asyncio.gather(*(
-            _one_connection(host, port, requests, k * 7919, deadline, latencies, errors)
+            _one_connection(host, port, requests, k * 7919, deadline, latencies, errors,
+                            max_requests)
             for k in range(concurrency)))
         return time.perf_counter() - start
 
@@ -153,7 +162,7 @@ def client_main(argv: list[str] | None = None) -> None:
     requests = [_request_bytes(plan["host"], plan["port"], plan["key"], b)
                 for b in plan["bodies"]]
     latencies, errors, elapsed = drive(plan["host"], plan["port"], requests, plan["seconds"],
-                                       plan["concurrency"])
+                                       plan["concurrency"], plan.get("max_requests"))
     result = summarise(plan["mode"], latencies, errors, elapsed, plan["concurrency"])
     args.out.write_text(json.dumps({"result": asdict(result),
                                     "error_samples": sorted(set(errors))[:10]}))
@@ -168,16 +177,31 @@ class BenchPlan:
     candidate_ids: list[str]
     viewers: list[str]
     as_of: str
+    cold_viewers: list[str] = field(default_factory=list)  # never sent before the cold run
 
 
-def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500,
+def _count_pending(settings: Any) -> int:
+    from sqlalchemy import func, select
+
+    from quanzi.storage.db import engine_from_settings
+    from quanzi.storage.orm import Post
+
+    engine = engine_from_settings(settings)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(Post)
+                                    .where(Post.status == "pending")).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500, n_cold: int = 200,
             echo: Any = print) -> BenchPlan:
-    """The bench's own data dir with the world loaded, posts moderated, a feed key."""
-    from sqlalchemy import func, select, update
+    """The bench's own data dir with the world loaded, posts backfilled, a feed key."""
+    from sqlalchemy import func, select
 
     from quanzi.datasets.world.build import world_dir
     from quanzi.datasets.world.load import load_world
-    from quanzi.models.moderation.detectors import detect
     from quanzi.serving.keys import create_key
     from quanzi.settings import Settings
     from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
@@ -199,19 +223,18 @@ def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500,
     counts = load_world(bench, world, progress=True)
     if any(counts.values()):
         echo(f"loaded world {world} into {data_dir}")
+    pending = _count_pending(bench)
+    if pending:
+        # The product's own path: moderate, score, embed and index with the developer's
+        # models, so the bench ranks with real scores, embeddings (interest match, MMR) and
+        # the FAISS index behind the similar-posts source.
+        echo(f"backfilling {pending} pending posts (`quanzi posts backfill`)")
+        subprocess.run([str(Path(sys.executable).with_name("quanzi")), "posts", "backfill"],
+                       cwd=data_dir,
+                       env=bench_env(settings, data_dir), check=True)
     engine = engine_from_settings(bench)
     try:
         with session_factory(engine).begin() as session:
-            pending = session.execute(select(Post.id, Post.text).where(
-                Post.status == "pending")).all()
-            if pending:
-                echo(f"moderating {len(pending)} pending posts with the rule detectors")
-                rejected = [pid for pid, text in pending if detect(text)]
-                session.execute(update(Post).where(Post.status == "pending")
-                                .values(status="pass"))
-                for start in range(0, len(rejected), 1000):
-                    session.execute(update(Post).where(Post.id.in_(rejected[start:start + 1000]))
-                                    .values(status="reject"))
             circle_id = session.execute(
                 select(Post.circle_id, func.count()).where(Post.status == "pass")
                 .group_by(Post.circle_id).order_by(func.count().desc()).limit(1)).one()[0]
@@ -220,47 +243,65 @@ def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500,
                 .order_by(Post.created_at.desc()).limit(candidates)))
             viewers = list(session.scalars(
                 select(Interaction.user_id).group_by(Interaction.user_id)
-                .order_by(func.count().desc()).limit(n_viewers)))
+                .order_by(func.count().desc(), Interaction.user_id)
+                .limit(n_viewers + n_cold)))
             key = create_key(session, "feed-service", "bench-feed")[1]
     finally:
         engine.dispose()
-    return BenchPlan(data_dir, key, circle_id, ids, viewers, manifest["sim_end"])
+    return BenchPlan(data_dir, key, circle_id, ids, viewers[:n_viewers], manifest["sim_end"],
+                     viewers[n_viewers:])
 
 
-def _bench_env(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
-    env.update(QUANZI_DATA_DIR=str(data_dir), QUANZI_ENV="development",
-               QUANZI_LOG_LEVEL="warning")
-    return env
-
-
-def running_server(data_dir: Path, port: int, workers: int,
-                   log_path: Path) -> contextlib.AbstractContextManager[dict[str, Any]]:
-    """The bench server on ``data_dir``; ready once every worker answered (3 per worker)."""
-    return bench_server.running_server(_bench_env(data_dir), data_dir, port, workers,
-                                       ready_streak=3 * workers, log_path=log_path)
+def running_server(settings: Any, plan: BenchPlan, port: int,
+                   workers: int) -> contextlib.AbstractContextManager[dict[str, Any]]:
+    """The bench server on the plan's data dir with the developer's models; ready once every
+    worker answered (3 per worker)."""
+    return bench_server.running_server(bench_env(settings, plan.data_dir), plan.data_dir, port,
+                                       workers, ready_streak=3 * workers,
+                                       log_path=plan.data_dir / "server.log")
 
 
 def run_client(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],
-               seconds: float, concurrency: int) -> dict[str, Any]:
+               seconds: float, concurrency: int,
+               max_requests: int | None = None) -> dict[str, Any]:
     """One load-generator process; returns its result file's content."""
     plan_file = plan.data_dir / f"plan-{mode}.json"
     out_file = plan.data_dir / f"result-{mode}.json"
     plan_file.write_text(json.dumps({
         "host": "127.0.0.1", "port": port, "key": plan.key, "mode": mode,
-        "seconds": seconds, "concurrency": concurrency, "bodies": bodies}))
+        "seconds": seconds, "concurrency": concurrency, "max_requests": max_requests,
+        "bodies": bodies}))
     out_file.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
     subprocess.run([sys.executable, "-m", "quanzi.evaluation.feed_bench", str(plan_file),
-                    str(out_file)], cwd=plan.data_dir, env=_bench_env(plan.data_dir),
-                   check=True, timeout=seconds + 120)
+                    str(out_file)], cwd=plan.data_dir, env=env, check=True,
+                   timeout=seconds + 120)
     return json.loads(out_file.read_text())
 
 
-def bodies_for(plan: BenchPlan, mode: str, limit: int = 20) -> list[dict[str, Any]]:
+def warm_up(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],
+            concurrency: int, timeout_s: float = 600) -> dict[str, Any]:
+    """Every request body once on every connection, unmeasured: each worker's snapshot and
+    viewer-context cache then holds every bench viewer (a keep-alive connection stays on
+    one worker), so the measured run sees the steady state of viewers who scroll, not the
+    first request of each (whose cost ``quanzi bench feed`` reports apart)."""
+    return run_client(plan, port, f"{mode}-warmup", bodies, timeout_s, concurrency,
+                      max_requests=len(bodies))
+
+
+def bodies_for(plan: BenchPlan, mode: str, limit: int = 20,
+               viewers: list[str] | None = None) -> list[dict[str, Any]]:
     base = {"circle_id": plan.circle_id, "limit": limit, "as_of": plan.as_of}
     if mode == "given":
         base["candidate_ids"] = plan.candidate_ids
-    return [{"viewer_id": v, **base} for v in plan.viewers]
+    return [{"viewer_id": v, **base} for v in (plan.viewers if viewers is None else viewers)]
+
+
+def cold_run(plan: BenchPlan, port: int, mode: str) -> dict[str, Any]:
+    """The first request of viewers no worker has cached, one at a time: the latency of a
+    viewer-context miss (SQL), which the warmed-up steady state does not contain."""
+    bodies = bodies_for(plan, mode, viewers=plan.cold_viewers)
+    return run_client(plan, port, f"{mode}-cold", bodies, 600, 1, max_requests=len(bodies))
 
 
 if __name__ == "__main__":

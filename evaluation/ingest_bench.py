@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -130,19 +129,6 @@ def make_batches(plan: IngestPlan, texts: list[str], batch: int,
                       "author_id": plan.authors[rng.randrange(len(plan.authors))],
                       "text": text})
     return [{"posts": posts[i:i + batch]} for i in range(0, len(posts), batch)]
-
-
-def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
-    """The server's environment: the bench data dir, the developer's models."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("QUANZI_") and k != "MLFLOW_TRACKING_URI"}
-    env.update(QUANZI_DATA_DIR=str(data_dir), QUANZI_ENV="development",
-               QUANZI_LOG_LEVEL="warning", MLFLOW_TRACKING_URI=settings.resolved_mlflow_uri,
-               QUANZI_TORCH_THREADS=str(settings.torch_threads),
-               QUANZI_INDEX_SYNC_INTERVAL_MS=str(settings.index_sync_interval_ms))
-    if settings.encoder:
-        env["QUANZI_ENCODER"] = settings.encoder
-    return env
 
 
 def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,

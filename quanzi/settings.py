@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         "info", description="Log level of the service."
     )
     torch_threads: int = Field(2, ge=1, le=256, description="Intra-op threads for inference.")
+    blas_threads: int = Field(
+        1, ge=1, le=256, description="numpy BLAS threads per service process: ranking "
+        "multiplies small matrices, where more threads only spin against the other workers "
+        "(the workers are the parallelism)."
+    )
     index_threads: int = Field(
         1, ge=1, le=256, description="FAISS OpenMP threads per process (search and build)."
     )
@@ -80,8 +85,10 @@ class Settings(BaseSettings):
         "snapshot from the store (the bound on how stale ranking features can be)."
     )
     feed_viewer_cache_ttl_s: float = Field(
-        30.0, ge=0, le=3600, description="How long a viewer's friends, history and interest "
-        "vector are cached per worker for feed ranking (0 = no cache)."
+        600.0, ge=0, le=3600, description="How long a viewer's friends, history and interest "
+        "vector are cached per worker for feed ranking (0 = no cache). New interactions and "
+        "relations reach cached viewers every refresh; the TTL bounds the rest (the lookback "
+        "window moving on, deleted relations)."
     )
 
     @field_validator("data_dir", "corpora_dir")

@@ -37,6 +37,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +57,7 @@ from quanzi.serving.ranking.params import (
     resolve_params,
 )
 from quanzi.serving.ranking.pipeline import RankingPipeline, RankingResult
-from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.query import FeedQuery, ViewerContext
 from quanzi.serving.ranking.viewer_loader import ViewerLoader
 from quanzi.settings import Settings
 from quanzi.storage.orm import (
@@ -70,6 +71,7 @@ from quanzi.storage.orm import (
     PostEmbedding,
     PostScore,
     User,
+    UserRelation,
 )
 
 log = logging.getLogger(__name__)
@@ -398,14 +400,15 @@ class SnapshotFeedStore:
     def rows_of(self, post_ids: Sequence[str]) -> np.ndarray:
         """Snapshot rows of ``post_ids`` (−1 where unknown)."""
         n = self._c.n
-        rows = np.fromiter((self._row.get(p, -1) for p in post_ids), np.int64, len(post_ids))
+        rows = np.fromiter(map(self._row.get, post_ids, repeat(-1, len(post_ids))), np.int64,
+                           len(post_ids))
         rows[rows >= n] = -1
         return rows
 
     def hydrate(self, candidates: CandidateSet) -> None:
         c = self._c
-        rows = np.fromiter((self._row.get(p, -1) for p in candidates.post_ids), np.int64,
-                           len(candidates))
+        n = len(candidates)
+        rows = np.fromiter(map(self._row.get, candidates.post_ids, repeat(-1, n)), np.int64, n)
         rows[rows >= c.n] = -1
         known = rows >= 0
         r = rows[known]
@@ -582,27 +585,32 @@ class FeedStoreSync:
     scan_every_s: float = 10.0
     full_every_s: float = 600.0
     models: Callable[[], Any | None] | None = None  # → the current ModelSet (or None)
+    # Told each refresh's new interactions (user, post, kind, author) in commit order and the
+    # users whose relations changed: the feed service keeps cached viewer contexts current.
+    on_viewer_changes: Callable[[list[tuple[str, str, str, str]], list[str]], Any] | None = None
     store: SnapshotFeedStore = field(default_factory=SnapshotFeedStore)
     _change_seq: int = 0
     _score_id: int = 0
     _interaction_id: int = 0
+    _relation_id: int = 0
     _scan_from: datetime | None = None
     _last_scan: float = 0.0
     _last_full: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def _heads(self) -> tuple[int, int, int]:
+    def _heads(self) -> tuple[int, int, int, int]:
         with self.engine.connect() as conn:
             return (int(conn.execute(select(func.max(IndexChange.seq))).scalar() or 0),
                     int(conn.execute(select(func.max(PostScore.id))).scalar() or 0),
-                    int(conn.execute(select(func.max(Interaction.id))).scalar() or 0))
+                    int(conn.execute(select(func.max(Interaction.id))).scalar() or 0),
+                    int(conn.execute(select(func.max(UserRelation.id))).scalar() or 0))
 
     def full_load(self) -> SnapshotFeedStore:
         """Build a fresh snapshot of everything and swap it in; returns it."""
         started = time.perf_counter()
         scan_from = datetime.now(UTC) - timedelta(seconds=5)
-        change_seq, score_id, interaction_id = self._heads()  # read first: re-applied later
+        change_seq, score_id, interaction_id, relation_id = self._heads()  # re-applied later
         store = SnapshotFeedStore()
         store.encoder_version, store.index = self._encoder()
         with self.engine.connect() as conn:
@@ -611,8 +619,8 @@ class FeedStoreSync:
         self._load_interactions(store, 0, interaction_id)
         store.set_boosts(live_boosts(self.engine, datetime.now(UTC)))
         self.store = store
-        self._change_seq, self._score_id, self._interaction_id = (
-            change_seq, score_id, interaction_id)
+        self._change_seq, self._score_id, self._interaction_id, self._relation_id = (
+            change_seq, score_id, interaction_id, relation_id)
         self._scan_from = scan_from
         self._last_scan = self._last_full = time.monotonic()
         s = store.stats()
@@ -673,7 +681,7 @@ class FeedStoreSync:
         if version is not None and version != store.encoder_version:
             store = self.full_load()  # a new encoder (model reload): every vector changes
             return RefreshReport(posts=len(store), seconds=time.perf_counter() - started)
-        change_seq, score_id, interaction_id = self._heads()
+        change_seq, score_id, interaction_id, relation_id = self._heads()
         changed: set[str] = set()
         with self.engine.connect() as conn:
             if change_seq > self._change_seq:
@@ -693,11 +701,29 @@ class FeedStoreSync:
         store.circles = circles
         n_posts = self._load_posts(store, sorted(changed)) if changed else 0
         n_inter = self._load_interactions(store, self._interaction_id, interaction_id)
+        if self.on_viewer_changes is not None:
+            self._tell_viewer_changes(interaction_id, relation_id)
         store.set_boosts(live_boosts(self.engine, datetime.now(UTC)))
-        self._change_seq, self._score_id, self._interaction_id = (
-            change_seq, score_id, interaction_id)
+        self._change_seq, self._score_id, self._interaction_id, self._relation_id = (
+            change_seq, score_id, interaction_id, relation_id)
         return RefreshReport(posts=n_posts, interactions=n_inter,
                              seconds=time.perf_counter() - started)
+
+    def _tell_viewer_changes(self, interaction_id: int, relation_id: int) -> None:
+        if interaction_id <= self._interaction_id and relation_id <= self._relation_id:
+            return
+        assert self.on_viewer_changes is not None
+        with self.engine.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(
+                select(Interaction.user_id, Interaction.post_id, Interaction.kind,
+                       Post.author_id)
+                .join(Post, Post.id == Interaction.post_id)
+                .where(Interaction.id > self._interaction_id, Interaction.id <= interaction_id)
+                .order_by(Interaction.id))] if interaction_id > self._interaction_id else []
+            users = list(conn.scalars(select(UserRelation.user_id).where(
+                UserRelation.id > self._relation_id, UserRelation.id <= relation_id)
+                .distinct())) if relation_id > self._relation_id else []
+        self.on_viewer_changes(rows, users)  # type: ignore[arg-type]
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
@@ -762,11 +788,15 @@ class FeedService:
                                   interval_s=settings.feed_refresh_interval_ms / 1000,
                                   models=models)
         self.loader = ViewerLoader(engine, ttl_s=settings.feed_viewer_cache_ttl_s)
+        self.sync.on_viewer_changes = self._viewer_changes
         self.pipeline = RankingPipeline.default(  # learned scorer's model: the champion
             ranker=(lambda: getattr(models(), "ranker", None)) if models else None)
         self.arms = arms
         self._ready = False
         self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self.loading = False  # a background preload is running (``start``)
+        self.load_error: str | None = None
         self._arm_params: dict[str, RankingParams] = {}
 
     @property
@@ -780,7 +810,30 @@ class FeedService:
                     self._ready = True
         return self.sync.store
 
+    def start(self, models_settled: Callable[[], bool] | None = None,
+              wait_s: float = 300.0) -> None:
+        """Load the snapshot in a background thread now, not on the first feed request (which
+        would take seconds). Waits first (up to ``wait_s``) until ``models_settled`` says the
+        model load finished, so the snapshot holds the served encoder's vectors and is
+        not loaded twice. ``/readyz`` answers 503 while ``loading``."""
+        def load() -> None:
+            deadline = time.monotonic() + wait_s
+            while models_settled is not None and not models_settled() \
+                    and time.monotonic() < deadline and not self._closing.is_set():
+                time.sleep(0.1)
+            try:
+                _ = self.store
+            except Exception as exc:  # retried on first use; /readyz says why meanwhile
+                log.exception("feed snapshot preload failed")
+                self.load_error = f"{type(exc).__name__}: {exc}"[:300]
+            finally:
+                self.loading = False
+
+        self.loading = True
+        threading.Thread(target=load, name="feed-store-preload", daemon=True).start()
+
     def close(self) -> None:
+        self._closing.set()
         self.sync.stop()
 
     def model_versions(self, store: SnapshotFeedStore) -> dict[str, str]:
@@ -798,7 +851,25 @@ class FeedService:
             params = self._arm_params[arm.name] = resolve_params(arm)
         return params
 
-    def rank(self, req: FeedRequest) -> tuple[dict[str, Any], RankingResult]:
+    def _viewer_changes(self, rows: list[tuple[str, str, str, str]], users: list[str]) -> None:
+        self.loader.apply(rows, self.sync.store, relation_users=users)
+
+    @property
+    def ready(self) -> bool:
+        """Whether the snapshot is loaded (ranking then never waits on the database for it)."""
+        return self._ready
+
+    def cached_viewer(self, req: FeedRequest) -> ViewerContext | None:
+        """The request's viewer context when no SQL is needed to get it, else None."""
+        return self.loader.peek(req.viewer_id, req.as_of) if self._ready else None
+
+    def load_viewer(self, req: FeedRequest) -> ViewerContext:
+        """The request's viewer context, reading the database on a miss (blocking: async
+        callers run it in a thread, then call ``rank`` with it)."""
+        return self.loader.load(req.viewer_id, self.store, req.as_of)
+
+    def rank(self, req: FeedRequest,
+             viewer: ViewerContext | None = None) -> tuple[dict[str, Any], RankingResult]:
         """Rank one request; returns the response body and the pipeline's result."""
         store = self.store
         if not store.has_circle(req.circle_id):
@@ -806,7 +877,8 @@ class FeedService:
         now = req.as_of or datetime.now(UTC)
         arm = assign_arm(req.viewer_id, self.arms)
         params = self.params_for(arm, req.params)
-        viewer = self.loader.load(req.viewer_id, store, now if req.as_of else None)
+        if viewer is None:
+            viewer = self.loader.load(req.viewer_id, store, req.as_of)
         phase = req.phase or campaign_phase(now)
         query = FeedQuery(viewer=viewer, circle_id=req.circle_id, limit=req.limit, now=now,
                           phase=phase, params=params, candidate_ids=req.candidate_ids,

@@ -152,6 +152,11 @@ class KeyRing:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, key: str) -> Principal | None:
+        """The principal of a key verified within ``ttl_s`` (no database read), else None."""
+        hit = self._cache.get(hashlib.sha256(key.encode()).hexdigest())
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
     def verify(self, sessions: sessionmaker[Session], key: str) -> Principal | None:
         digest = hashlib.sha256(key.encode()).hexdigest()  # never keep raw keys in memory
         now = time.monotonic()

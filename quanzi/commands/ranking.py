@@ -107,10 +107,15 @@ def bench_feed(
     candidates: Annotated[int, typer.Option(
         min=1, max=2000, help="Candidates sent with each `given` request.")] = 500,
     mode: Annotated[str, typer.Option(help="given, self or both.")] = "both",
-    warmup: Annotated[float, typer.Option(min=0, help="Unmeasured seconds first.")] = 5.0,
+    warmup: Annotated[bool, typer.Option(
+        help="First send every viewer's request once on every connection, unmeasured "
+             "(fills each worker's viewer cache).")] = True,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
 ) -> None:
-    """Latency and throughput of /v1/feed/rank: server and load generator on loopback."""
+    """Latency and throughput of /v1/feed/rank: server and load generator on loopback.
+
+    Also measures the first request of viewers no worker has cached (a viewer-context
+    miss), one at a time, after the steady-state runs."""
     import json
     import os
     from dataclasses import asdict
@@ -122,9 +127,11 @@ def bench_feed(
     from quanzi.evaluation.bench_server import free_port
     from quanzi.evaluation.feed_bench import (
         bodies_for,
+        cold_run,
         prepare,
         run_client,
         running_server,
+        warm_up,
     )
     from quanzi.settings import Settings
 
@@ -143,13 +150,27 @@ def bench_feed(
     port = free_port()
     load_before = os.getloadavg()
     results = []
-    with running_server(plan.data_dir, port, workers, plan.data_dir / "server.log"):
-        for m in modes:
-            bodies = bodies_for(plan, m)
-            if warmup:
-                run_client(plan, port, m, bodies, warmup, concurrency)
-            console.print(f"{m}: {seconds:g} s at concurrency {concurrency} …")
-            results.append(run_client(plan, port, m, bodies, seconds, concurrency))
+    try:
+        server = running_server(settings, plan, port, workers)
+        with server as ready:
+            console.print(f"models: {ready.get('models')}; degraded: "
+                          f"{[d['model'] for d in ready.get('degraded', [])] or 'none'}")
+            for m in modes:
+                bodies = bodies_for(plan, m)
+                if warmup:
+                    console.print(f"{m}: warming up ({len(bodies)} viewers × {concurrency} "
+                                  "connections, unmeasured) …")
+                    warm_up(plan, port, m, bodies, concurrency)
+                console.print(f"{m}: {seconds:g} s at concurrency {concurrency} …")
+                results.append(run_client(plan, port, m, bodies, seconds, concurrency))
+            if plan.cold_viewers:
+                console.print(f"{modes[0]}: first request of {len(plan.cold_viewers)} uncached "
+                              "viewers, one at a time …")
+                cold = cold_run(plan, port, modes[0])
+                cold["result"]["mode"] = f"{modes[0]}, viewer miss"
+                results.append(cold)
+    except RuntimeError as exc:
+        raise fail(str(exc)) from exc
     load_after = os.getloadavg()
     table = Table(title=f"/v1/feed/rank on {plan.data_dir.name} ({workers} workers, "
                         f"concurrency {concurrency}, {os.cpu_count()} CPUs)")

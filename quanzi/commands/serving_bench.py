@@ -32,9 +32,8 @@ def bench_ingest(
     from rich.console import Console
     from rich.table import Table
 
-    from quanzi.evaluation.bench_server import free_port
+    from quanzi.evaluation.bench_server import bench_env, free_port
     from quanzi.evaluation.ingest_bench import (
-        bench_env,
         make_batches,
         prepare,
         review_texts,

@@ -7,7 +7,7 @@ named sets of overrides, so an experiment never needs code.
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,7 +33,8 @@ class RankingParams(BaseModel):
     # Value of each trust level for the feed (trust-levels.md: L1 > L2 ≈ L3; L4–L6 demoted).
     trust_values: tuple[float, float, float, float, float, float] = (1.0, 0.8, 0.75, 0.15, 0.05,
                                                                      0.0)
-    drop_trust_levels: tuple[int, ...] = Field((6,), description="Levels removed outright.")
+    drop_trust_levels: tuple[Annotated[int, Field(ge=1, le=6)], ...] = Field(
+        (6,), description="Levels removed outright.")
     w_engagement: float = Field(0.8, ge=0, description="Weight of the smoothed engagement rate.")
     # Beta prior of the engagement rate: (weighted actions + a) / (impressions + a + b).
     engagement_prior_a: float = Field(1.0, gt=0)

@@ -83,17 +83,25 @@ class RankingPipeline:
         clock = time.perf_counter
 
         t = clock()
-        ids: dict[str, str] = {}
+        fetched: list[tuple[str, list[str]]] = []
         for source in self.sources:
             if not source.enabled(query):
                 continue
             try:
-                for pid in source.fetch(query, store):
-                    ids.setdefault(pid, source.name)
+                fetched.append((source.name, source.fetch(query, store)))
             except Exception as exc:  # one failing source must not fail the feed
                 log.exception("source %s failed", source.name)
                 result.errors.append(f"source {source.name}: {exc.__class__.__name__}")
-        candidates = CandidateSet.from_ids(list(ids), list(ids.values()))
+        if len(fetched) == 1:  # e.g. the given candidates: de-duplicate at C speed
+            name, only = fetched[0]
+            unique = list(dict.fromkeys(only))
+            candidates = CandidateSet.from_ids(unique, [name] * len(unique))
+        else:
+            ids: dict[str, str] = {}
+            for name, pids in fetched:
+                for pid in pids:
+                    ids.setdefault(pid, name)
+            candidates = CandidateSet.from_ids(list(ids), list(ids.values()))
         result.n_candidates = len(candidates)
         result.stage_ms["sources"] = (clock() - t) * 1000
 
@@ -107,8 +115,12 @@ class RankingPipeline:
         result.stage_ms["hydration"] = (clock() - t) * 1000
 
         t = clock()
+        # Every filter sees every candidate and returns a mask; one ``take`` at the end
+        # (copying the columns and embeddings once, not once per filter). ``removed`` counts
+        # what each filter removed among what the earlier filters kept.
+        alive = np.ones(len(candidates), dtype=bool)
         for flt in self.filters:
-            if len(candidates) == 0:
+            if not alive.any():
                 break
             try:
                 keep = np.asarray(flt.keep(query, candidates), dtype=bool)
@@ -116,8 +128,10 @@ class RankingPipeline:
                 log.exception("filter %s failed", flt.name)
                 result.errors.append(f"filter {flt.name}: {exc.__class__.__name__}")
                 keep = np.zeros(len(candidates), dtype=bool)
-            result.removed[flt.name] = int((~keep).sum())
-            candidates = candidates.take(keep)
+            result.removed[flt.name] = int(np.count_nonzero(alive & ~keep))
+            alive &= keep
+        if not alive.all():
+            candidates = candidates.take(alive)
         result.stage_ms["filters"] = (clock() - t) * 1000
 
         t = clock()
@@ -132,17 +146,21 @@ class RankingPipeline:
         result.stage_ms["selection"] = (clock() - t) * 1000
 
         names = list(scored.contributions)
-        contrib = np.stack([scored.contributions[n] for n in names], axis=1) if names else None
-        for i in order:
-            reasons: list[tuple[str, float]] = []
-            if contrib is not None:
-                top = np.argsort(-np.abs(contrib[i]))[: self.top_reasons]
-                reasons = [(names[j], round(float(contrib[i, j]), 4)) for j in top]
-            result.items.append(RankedItem(
-                post_id=str(candidates.post_ids[i]),
-                score=round(float(scored.scores[i]), 6),
-                trust_level=int(candidates.cols["viewer_level"][i]),
-                source=str(candidates.sources[i]) if candidates.sources is not None else "",
-                reasons=reasons,
-            ))
+        order = np.asarray(order, dtype=np.int64)
+        reasons: list[list[tuple[str, float]]] = [[] for _ in order]
+        if names and len(order):
+            contrib = np.stack([scored.contributions[n][order] for n in names], axis=1)
+            top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, : self.top_reasons]
+            values = np.round(np.take_along_axis(contrib, top, axis=1).astype(np.float64), 4)
+            reasons = [[(names[j], v) for j, v in zip(row, vals, strict=True)]
+                       for row, vals in zip(top.tolist(), values.tolist(), strict=True)]
+        sources = (candidates.sources[order].tolist() if candidates.sources is not None
+                   else [""] * len(order))
+        for pid, score, level, source, why in zip(
+                candidates.post_ids[order].tolist(),
+                np.round(scored.scores[order].astype(np.float64), 6).tolist(),
+                candidates.cols["viewer_level"][order].tolist(), sources, reasons,
+                strict=True):
+            result.items.append(RankedItem(post_id=str(pid), score=score, trust_level=level,
+                                           source=str(source), reasons=why))
         return result

@@ -10,7 +10,7 @@ import pytest
 from quanzi.models.index.sync import write_embeddings
 from quanzi.serving.feed_store import FeedStoreSync
 from quanzi.serving.ranking.viewer_loader import ViewerLoader, build_viewer_context
-from quanzi.storage.orm import User
+from quanzi.storage.orm import Circle, User
 
 
 @pytest.fixture
@@ -84,3 +84,61 @@ def test_hidden_posts_do_not_count_as_interest() -> None:
                                                  ("a", "like", "y")], Vectors())
     assert ctx.engaged_posts == ("a",) and np.allclose(ctx.interest, [1.0, 0.0])
     assert ctx.friends == {"f"}  # the viewer is never their own friend
+
+
+def test_change_feed_brings_cached_contexts_up_to_date(history, engine) -> None:
+    sync = FeedStoreSync(engine)
+    store = sync.full_load()
+    loader = ViewerLoader(engine, ttl_s=600)
+    sync.on_viewer_changes = lambda rows, users: loader.apply(rows, sync.store, users)
+    before = loader.load("v", store)
+    circle, other = history.session.get(Circle, "c1"), history.session.get(User, "u_o")
+    fresh = history.post(circle, other, id="p_new")
+    history.interaction(history.session.get(User, "v"), fresh, "impression")
+    history.interaction(history.session.get(User, "v"), fresh, "report")
+    history.session.commit()
+    sync.refresh()
+    after = loader.load("v", store)  # no SQL: the change feed updated the cached context
+    assert after is not before
+    assert "p_new" in after.seen_posts and "p_new" in after.negative_posts
+    assert "u_o" in after.blocked_authors and "u_o" not in before.blocked_authors
+    # A new friendship drops the cached context, so the next load reads the new graph.
+    history.friends(history.user(id="v3"), history.session.get(User, "v"))
+    history.session.commit()
+    sync.refresh()
+    assert loader.peek("v") is None
+    assert "v3" in loader.load("v", store).friends
+
+
+def test_impressions_only_keep_the_interest_vector() -> None:
+    class Vectors:
+        calls = 0
+
+        def vectors_of(self, ids):
+            Vectors.calls += 1
+            return np.ones((len(ids), 2))
+
+    from quanzi.serving.ranking.viewer_loader import extend_viewer_context
+
+    ctx = build_viewer_context("v", [], [("a", "like", "x")], Vectors())
+    calls = Vectors.calls
+    seen = extend_viewer_context(ctx, [("b", "impression", "y")], Vectors())
+    assert seen.seen_posts == {"b"} and seen.interest is ctx.interest
+    assert Vectors.calls == calls  # no vectors read for impressions
+    liked = extend_viewer_context(seen, [("c", "like", "y")], Vectors())
+    assert liked.engaged_posts == ("c", "a") and Vectors.calls == calls + 1
+
+
+def test_a_context_read_during_a_change_is_not_cached(history, engine) -> None:
+    store = FeedStoreSync(engine).full_load()
+    loader = ViewerLoader(engine, ttl_s=600)
+    real_read = loader._read
+
+    def read_racing_a_change(*args):
+        ctx = real_read(*args)
+        loader.apply([("v", "p_seen", "impression", "u_o")], store)  # lands mid-read
+        return ctx
+
+    loader._read = read_racing_a_change  # type: ignore[method-assign]
+    loader.load("v", store)
+    assert loader.peek("v") is None

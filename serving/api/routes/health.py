@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 
 from quanzi.serving.api.deps import StateDep
@@ -20,9 +20,10 @@ def read_health() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "Database unreachable, schema missing or "
                                                     "models still loading"}})
-def read_readiness(state: StateDep) -> dict[str, object]:
+def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
     """The process can serve: the database answers, its schema is at this code's revision,
-    and the models are loaded (a missing model is listed in ``degraded``, still 200)."""
+    the models are loaded (a missing model is listed in ``degraded``, still 200), and so is
+    the feed-ranking snapshot."""
     try:
         revision = current_revision(state.engine)
     except SQLAlchemyError as exc:  # the probe reports, it never raises a traceback
@@ -37,7 +38,14 @@ def read_readiness(state: StateDep) -> dict[str, object]:
         )
     ready: dict[str, object] = {"status": "ready", "database": state.engine.dialect.name,
                                 "revision": revision}
-    return ready | models_readiness(state)
+    ready |= models_readiness(state)
+    feed = getattr(request.app.state, "feed", None)
+    if feed is not None and feed.loading:
+        raise HTTPException(503, detail="the feed-ranking snapshot is loading: retry in a few "
+                                        "seconds")
+    ready["feed"] = {"snapshot": "loaded" if feed is not None and feed.ready
+                     else "loaded on first use", "error": getattr(feed, "load_error", None)}
+    return ready
 
 
 def models_readiness(state: AppState) -> dict[str, object]:

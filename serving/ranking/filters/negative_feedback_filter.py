@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.membership import isin
 from quanzi.serving.ranking.query import FeedQuery
 
 
@@ -13,8 +14,5 @@ class NegativeFeedbackFilter:
 
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
         v = query.viewer
-        n = len(candidates)
-        post_ok = np.fromiter((p not in v.negative_posts for p in candidates.post_ids), bool, n)
-        author_ok = np.fromiter(
-            (a not in v.blocked_authors for a in candidates.cols["author_id"]), bool, n)
-        return post_ok & author_ok
+        return ~(isin(candidates.post_ids, v.negative_posts)
+                 | isin(candidates.cols["author_id"], v.blocked_authors))

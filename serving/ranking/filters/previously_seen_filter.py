@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.membership import isin
 from quanzi.serving.ranking.query import FeedQuery
 
 
@@ -12,5 +13,7 @@ class PreviouslySeenFilter:
     name = "previously_seen"
 
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
-        drop = query.exclude_ids | (query.viewer.seen_posts if query.exclude_seen else frozenset())
-        return np.fromiter((p not in drop for p in candidates.post_ids), bool, len(candidates))
+        drop = isin(candidates.post_ids, query.exclude_ids)
+        if query.exclude_seen:
+            drop |= isin(candidates.post_ids, query.viewer.seen_posts)
+        return ~drop

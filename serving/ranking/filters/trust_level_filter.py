@@ -12,4 +12,6 @@ class TrustLevelFilter:
     name = "trust_level"
 
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
-        return ~np.isin(candidates.cols["viewer_level"], query.params.drop_trust_levels)
+        dropped = np.zeros(8, dtype=bool)  # a lookup by level: cheaper than np.isin
+        dropped[list(query.params.drop_trust_levels)] = True
+        return ~dropped[np.clip(candidates.cols["viewer_level"], 0, 7)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.membership import isin
 from quanzi.serving.ranking.query import FeedQuery
 from quanzi.serving.ranking.store import FeedStore
 
@@ -19,9 +20,8 @@ class ViewerRelationHydrator:
     def hydrate(self, query: FeedQuery, store: FeedStore, candidates: CandidateSet) -> None:
         authors = candidates.cols["author_id"]
         viewer = query.viewer
-        friend = np.fromiter((a in viewer.friends for a in authors), bool, len(authors))
+        friend = isin(authors, viewer.friends)
         base = candidates.cols["base_level"]
         candidates.cols["is_friend"] = friend
         candidates.cols["viewer_level"] = np.where(friend & (base <= 3), 1, base).astype(np.int8)
-        candidates.cols["negative_author"] = np.fromiter(
-            (a in viewer.negative_authors for a in authors), bool, len(authors))
+        candidates.cols["negative_author"] = isin(authors, viewer.negative_authors)

@@ -20,17 +20,18 @@ def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) ->
         return np.zeros(0, dtype=np.int64)
     span = float(relevance.max() - relevance.min())
     rel = (relevance - relevance.min()) / span if span > 0 else np.zeros(n)
-    sims = vectors @ vectors.T  # (n, n) cosine for unit vectors
+    # Cosine to the picked items only (k matrix-vector products, not the n × n matrix:
+    # k is the served list, n the pool).
     picked = [int(np.argmax(rel))]
-    max_sim = sims[picked[0]].copy()
-    available = np.ones(n, dtype=bool)
-    available[picked[0]] = False
+    max_sim = vectors @ vectors[picked[0]]
+    base = lam * rel
+    penalty = np.zeros(n)
+    penalty[picked[0]] = np.inf
     while len(picked) < k:
-        gain = np.where(available, lam * rel - (1 - lam) * max_sim, -np.inf)
-        j = int(np.argmax(gain))
+        j = int(np.argmax(base - (1 - lam) * max_sim - penalty))
         picked.append(j)
-        available[j] = False
-        max_sim = np.maximum(max_sim, sims[j])
+        penalty[j] = np.inf
+        np.maximum(max_sim, vectors @ vectors[j], out=max_sim)
     return np.asarray(picked, dtype=np.int64)
 
 
@@ -42,6 +43,10 @@ class MMRSelector:
         if candidates.embeddings is None or len(order) <= 1:
             return order
         pool = order[: query.params.mmr_pool]
-        picked = mmr_order(scores[pool], candidates.embeddings[pool], len(pool),
-                           query.params.mmr_lambda)
-        return np.concatenate([pool[picked], order[len(pool):]])
+        # Only the first ``limit`` picks are served: the greedy loop stops there and the rest
+        # of the pool follows in score order (the loop is the selector's whole cost).
+        picked = mmr_order(scores[pool], candidates.embeddings[pool],
+                           min(len(pool), query.limit), query.params.mmr_lambda)
+        rest = np.ones(len(pool), dtype=bool)
+        rest[picked] = False
+        return np.concatenate([pool[picked], pool[rest], order[len(pool):]])

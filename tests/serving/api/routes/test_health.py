@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -27,7 +29,24 @@ def test_readyz_is_ready_at_head(seed: Any, client: TestClient) -> None:
     assert response.json() == {"status": "ready", "database": "sqlite",
                                "revision": head_revision(),
                                "models": "not loaded yet (loaded on first use)",
-                               "degraded": []}
+                               "degraded": [],
+                               "feed": {"snapshot": "loaded on first use", "error": None}}
+
+
+def test_readyz_waits_for_the_feed_snapshot_preload(seed: Any, client: TestClient) -> None:
+    seed(lambda f: None)
+    feed = client.app.state.feed
+    release = threading.Event()
+    feed.start(models_settled=release.is_set)  # held back until we release it
+    response = client.get("/readyz")
+    assert response.status_code == 503 and "snapshot is loading" in response.json()["detail"]
+    release.set()
+    deadline = time.monotonic() + 20
+    while feed.loading and time.monotonic() < deadline:
+        time.sleep(0.05)
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["feed"] == {"snapshot": "loaded", "error": None}
 
 
 def test_readyz_notices_a_downgrade_while_running(
