@@ -1,8 +1,9 @@
-"""The service as a benchmark target: uvicorn on loopback in its own process.
+"""The service as a benchmark target: ``quanzi serve`` on loopback in its own process.
 
 Shared by ``quanzi bench feed`` and ``quanzi bench ingest`` so both measure the same server
-the same way: started from the bench data dir (never the checkout root, so ``datasets/``
-cannot shadow Hugging Face's), ready only after a run of ``/readyz`` 200s (a fresh
+the same way, started the way users start it (``quanzi serve``: a listener per worker),
+from the bench data dir (never the checkout root, so ``datasets/`` cannot shadow Hugging
+Face's), ready only after a run of ``/readyz`` 200s (a fresh
 connection may reach any worker, and each worker loads its models in the background).
 """
 
@@ -51,9 +52,8 @@ def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
     log_path = log_path or data_dir / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "quanzi.serving.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-         "--log-level", "warning", "--no-access-log"],
+        [str(Path(sys.executable).with_name("quanzi")), "serve", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log"],
         cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + timeout_s

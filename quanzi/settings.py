@@ -80,6 +80,11 @@ class Settings(BaseSettings):
         "log (the bound on how stale a worker's index can be)."
     )
 
+    reuse_port: bool = Field(
+        True, description="With several workers, each listens on its own SO_REUSEPORT socket "
+        "so the kernel spreads connections evenly (Linux); false: one shared socket, where "
+        "one worker may take every keep-alive connection."
+    )
     feed_refresh_interval_ms: int = Field(
         1000, ge=50, le=600_000, description="How often each worker refreshes its feed-ranking "
         "snapshot from the store (the bound on how stale ranking features can be)."

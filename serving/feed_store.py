@@ -421,13 +421,8 @@ class SnapshotFeedStore:
         counts = c.counts[r]
         candidates.cols["impressions"][known] = counts[:, IMPRESSION]
         candidates.cols["weighted_actions"][known] = counts @ self.weights
-        if c.emb is not None:
-            if all_known:
-                candidates.embeddings = c.emb[r]
-            else:
-                emb = np.zeros((len(candidates), c.emb.shape[1]), dtype=np.float32)
-                emb[known] = c.emb[r]
-                candidates.embeddings = emb
+        if c.emb is not None:  # gathered when a stage reads them (after the filters)
+            candidates.use_matrix(c.emb, rows)
 
     def vectors_of(self, post_ids: Sequence[str]) -> np.ndarray:
         """Embeddings of those of ``post_ids`` that have one, ``(m, d)`` (m may be 0)."""

@@ -8,8 +8,8 @@ import importlib
 # (torch, faiss, mlflow) are imported inside the command functions, so `quanzi --help`
 # stays fast.
 COMMAND_MODULES = ("serve", "bootstrap", "db", "world", "data", "gold", "keys", "index",
-                   "encoder", "moderation", "report", "models", "ranking", "ranker", "serving_bench",
-                   "posts")
+                   "encoder", "moderation", "report", "models", "ranking", "ranker",
+                   "serving_bench", "posts")
 
 
 def register_all() -> None:

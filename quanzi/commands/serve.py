@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from quanzi.cli_groups import app
+from quanzi.cli_groups import app, fail
 
 
 @app.command()
@@ -12,10 +12,10 @@ def serve(
     host: str | None = typer.Option(None, help="Bind address (default QUANZI_HOST)."),
     port: int | None = typer.Option(None, help="Port (default QUANZI_PORT)."),
     workers: int | None = typer.Option(None, help="Worker processes (default QUANZI_WORKERS)."),
+    access_log: bool = typer.Option(True, help="Log every request (uvicorn's access log)."),
 ) -> None:
     """Start the service on the configured data directory and database."""
-    import uvicorn
-
+    from quanzi.serving import launcher
     from quanzi.settings import Settings
 
     settings = Settings()
@@ -23,17 +23,22 @@ def serve(
     from quanzi.storage.db import upgrade_schema
 
     upgrade_schema(settings)
-    uvicorn.run(
-        "quanzi.serving.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers or settings.workers,
-        log_level=settings.log_level,
-        # The app is imported by module path from the installed package: the checkout
-        # root is never put on sys.path (it would let ./datasets shadow HF `datasets`).
-        app_dir=None,
-    )
+    try:
+        launcher.run(
+            "quanzi.serving.app:create_app",
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers or settings.workers,
+            log_level=settings.log_level,
+            reuse_port=settings.reuse_port,
+            access_log=access_log,
+            # The app is imported by module path from the installed package: the checkout
+            # root is never put on sys.path (it would let ./datasets shadow HF `datasets`).
+            app_dir=None,
+        )
+    except OSError as exc:  # e.g. the port is taken: say so, no traceback
+        raise fail(f"cannot listen on {host or settings.host}:{port or settings.port}: "
+                   f"{exc.strerror or exc}; choose another --port or stop what uses it") from exc
 
 
 @app.command("config")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 # Columns a hydrated candidate set carries (dtype, fill value for unknown posts).
@@ -26,14 +24,25 @@ COLUMNS: dict[str, tuple[str, object]] = {
 }
 
 
-@dataclass
 class CandidateSet:
-    """Candidates as parallel arrays; ``embeddings`` is (n, d) float32 or None."""
+    """Candidates as parallel arrays; ``embeddings`` is (n, d) float32 or None.
 
-    post_ids: np.ndarray
-    cols: dict[str, np.ndarray] = field(default_factory=dict)
-    embeddings: np.ndarray | None = None
-    sources: np.ndarray | None = None
+    Embeddings may be given as rows of a store's matrix (``use_matrix``) and are then only
+    gathered when a stage reads them — after the filters, and for MMR only for its pool —
+    because copying 500 × d floats per stage was a visible share of a request.
+    """
+
+    __slots__ = ("_embeddings", "_matrix", "_rows", "cols", "post_ids", "sources")
+
+    def __init__(self, post_ids: np.ndarray, cols: dict[str, np.ndarray] | None = None,
+                 embeddings: np.ndarray | None = None,
+                 sources: np.ndarray | None = None) -> None:
+        self.post_ids = post_ids
+        self.cols = cols if cols is not None else {}
+        self.sources = sources
+        self._embeddings = embeddings
+        self._matrix: np.ndarray | None = None
+        self._rows: np.ndarray | None = None  # rows of _matrix, −1 = no vector (zeros)
 
     @classmethod
     def from_ids(cls, post_ids: list[str], sources: list[str] | None = None) -> CandidateSet:
@@ -45,11 +54,42 @@ class CandidateSet:
     def __len__(self) -> int:
         return len(self.post_ids)
 
+    @property
+    def embeddings(self) -> np.ndarray | None:
+        if self._embeddings is None and self._matrix is not None:
+            self._embeddings = self.embeddings_at(slice(None))
+        return self._embeddings
+
+    @embeddings.setter
+    def embeddings(self, value: np.ndarray | None) -> None:
+        self._embeddings, self._matrix, self._rows = value, None, None
+
+    def use_matrix(self, matrix: np.ndarray, rows: np.ndarray) -> None:
+        """Embeddings are ``matrix[rows]`` (rows −1: no vector, zeros), gathered lazily."""
+        self._embeddings, self._matrix, self._rows = None, matrix, rows
+
+    def embeddings_at(self, index: np.ndarray | slice) -> np.ndarray | None:
+        """Embeddings of the candidates at ``index`` only (no copy of the others)."""
+        if self._embeddings is not None or self._matrix is None:
+            return None if self._embeddings is None else self._embeddings[index]
+        assert self._rows is not None
+        rows = self._rows[index]
+        if rows.size and rows.min() >= 0:
+            return self._matrix[rows]
+        out = np.zeros((len(rows), self._matrix.shape[1]), dtype=self._matrix.dtype)
+        known = rows >= 0
+        out[known] = self._matrix[rows[known]]
+        return out
+
     def take(self, index: np.ndarray) -> CandidateSet:
         """A new set with the rows selected by a boolean mask or an index array."""
-        return CandidateSet(
+        out = CandidateSet(
             self.post_ids[index],
             {k: v[index] for k, v in self.cols.items()},
-            None if self.embeddings is None else self.embeddings[index],
+            None if self._embeddings is None else self._embeddings[index],
             None if self.sources is None else self.sources[index],
         )
+        if self._embeddings is None and self._matrix is not None:
+            assert self._rows is not None
+            out.use_matrix(self._matrix, self._rows[index])
+        return out

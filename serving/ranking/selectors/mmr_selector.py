@@ -40,13 +40,14 @@ class MMRSelector:
 
     def select(self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray,
                order: np.ndarray) -> np.ndarray:
-        if candidates.embeddings is None or len(order) <= 1:
-            return order
         pool = order[: query.params.mmr_pool]
+        vectors = candidates.embeddings_at(pool)
+        if vectors is None or len(order) <= 1:
+            return order
         # Only the first ``limit`` picks are served: the greedy loop stops there and the rest
         # of the pool follows in score order (the loop is the selector's whole cost).
-        picked = mmr_order(scores[pool], candidates.embeddings[pool],
-                           min(len(pool), query.limit), query.params.mmr_lambda)
+        picked = mmr_order(scores[pool], vectors, min(len(pool), query.limit),
+                           query.params.mmr_lambda)
         rest = np.ones(len(pool), dtype=bool)
         rest[picked] = False
         return np.concatenate([pool[picked], pool[rest], order[len(pool):]])
