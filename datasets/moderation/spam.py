@@ -6,7 +6,9 @@
   (English or mixed-language reviews, model names, links): they are a few hundred of
   ~80,000, so a random sample holds almost none, and without them latin letters are only
   ever seen in ``random_chars`` / ``keyboard_mash`` filler and an English review reads as
-  filler.
+  filler. They are ``kind="real_latin"``: classifier rows only, not copy sources nor part
+  of the near-duplicate sets (many hotel ones share the travel site's page footer, so they
+  read as copies of each other and would push the copy threshold up).
 - Filler (label 1), one named ``kind`` per row. The circle world's generators are imported
   for ``repeated_chars``, ``default_review``, ``template`` and ``random_chars``; this module
   adds ``punctuation`` and ``keyboard_mash``. A filler text has no host, so its split is the
@@ -145,8 +147,12 @@ def build_spam_dataset(reviews: pd.DataFrame, config: SpamDataConfig | None = No
         hosts = sample_split(pool, split, cfg.n_for(split), cfg.seed, "spam-hosts")
         if cfg.min_latin is not None:
             in_split = pool[pool["split"] == split]
-            latin = in_split[in_split["norm"].str.count(r"[A-Za-z]") >= cfg.min_latin]
-            hosts = pd.concat([hosts, latin[~latin["norm"].isin(hosts["norm"])]])
+            latin = in_split[(in_split["norm"].str.count(r"[A-Za-z]") >= cfg.min_latin)
+                             & ~in_split["norm"].isin(hosts["norm"])]
+            for host in latin.itertuples(index=False):
+                rows.append({"text": host.text, "label": 0, "kind": "real_latin",
+                             "split": split, "corpus": host.corpus, "row": int(host.row),
+                             "category": host.category})
         rng = random.Random(derive_seed(cfg.seed, "spam-rows", split))
         for host in hosts.itertuples(index=False):
             rows.append({"text": host.text, "label": 0, "kind": "real", "split": split,

@@ -30,8 +30,13 @@ the collateral budget.
 They are saved in ``moderation.json`` with the dev precision, recall and background rate
 they give.
 
-Domain negatives: COLD is Weibo/Zhihu talk about groups, so ``offensive`` also trains on
-30,000 real train-split reviews as negatives (a shopping complaint is not abuse).
+Domain rows: COLD is Weibo/Zhihu talk about groups, so ``offensive`` also trains on
+30,000 real train-split reviews as negatives (a shopping complaint is not abuse), on the
+review-domain abuse set (``datasets/moderation/abuse.py``: abuse aimed at a person woven
+into real negative reviews, against untouched complaints; train and dev), and on 196
+train-split reviews read and labelled by hand (``datasets/gold/moderation/``), repeated
+``annotated_repeat`` times because they are the hardest real cases. The collateral reading
+uses other texts (test split, and train/dev texts no set uses).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from sklearn.metrics import (
 )
 from tqdm.auto import tqdm
 
+from quanzi.datasets.moderation.abuse import AbuseDataConfig
 from quanzi.datasets.moderation.ads import AdDataConfig
 from quanzi.datasets.moderation.contact import ContactDataConfig
 from quanzi.datasets.moderation.spam import SpamDataConfig
@@ -103,6 +109,9 @@ class ModerationConfig:
     contact: ContactDataConfig = field(default_factory=ContactDataConfig)
     ad: AdDataConfig = field(default_factory=AdDataConfig)
     spam: SpamDataConfig = field(default_factory=SpamDataConfig)
+    abuse: AbuseDataConfig = field(default_factory=AbuseDataConfig)
+    annotated_offensive: bool = True  # the hand-labelled train reviews (gold/moderation)
+    annotated_repeat: int = 3  # each hand-labelled review counts this many times
     cold_limit: int | None = None  # rows per COLD split (None: all)
     collateral_limit: int | None = None  # real review test texts checked (None: all)
     editor_rows: bool = True  # add editors' review decisions to train
@@ -110,7 +119,7 @@ class ModerationConfig:
     # real reviews are what circles carry. (Doing the same for ``ad`` cut SMS F1 from
     # 0.950 to 0.905; its collateral is held by the background budget instead.)
     review_negatives: dict[str, int] = field(default_factory=lambda: {"offensive": 30_000})
-    background_dev: int = 5000  # real dev reviews that thresholds must mostly leave alone
+    background_dev: int = 10_000  # real dev reviews thresholds must mostly leave alone (all)
     # --- models, one per learned label
     models: dict[str, LinearConfig] = field(default_factory=_default_models)
     # --- thresholds: dev precision targets
@@ -133,6 +142,7 @@ class ModerationConfig:
                    contact=ContactDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
                    ad=AdDataConfig(seed=seed, n_train=400, n_dev=150, n_test=200),
                    spam=SpamDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
+                   abuse=AbuseDataConfig(seed=seed, n_train=200, n_dev=60),
                    cold_limit=600, collateral_limit=300, editor_rows=False, min_flagged=5,
                    review_negatives={"offensive": 200}, background_dev=150)
 
@@ -177,12 +187,14 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
                       progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """All rows of all learned labels (with ``split``), and the source frames by name."""
     from quanzi.datasets.corpora import load_corpus
+    from quanzi.datasets.moderation.abuse import build_abuse_dataset
     from quanzi.datasets.moderation.ads import build_ad_dataset
     from quanzi.datasets.moderation.contact import build_contact_dataset
+    from quanzi.datasets.moderation.gold import load_offensive_review_labels
     from quanzi.datasets.moderation.hosts import load_hosts
     from quanzi.datasets.moderation.spam import build_spam_dataset
 
-    steps = tqdm(total=5, desc="moderation data", disable=not progress, leave=False)
+    steps = tqdm(total=6, desc="moderation data", disable=not progress, leave=False)
     hosts = load_hosts(corpora_dir)
     reviews = hosts[hosts["corpus"] != "spam_sms"]
     sms = load_corpus("spam_sms", corpora_dir)
@@ -198,6 +210,10 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
     steps.update()
     contact = build_contact_dataset(hosts, cfg.contact)
     steps.update()
+    abuse = build_abuse_dataset(reviews, cfg.abuse)
+    labelled = (load_offensive_review_labels(corpora_dir) if cfg.annotated_offensive
+                else pd.DataFrame(columns=["text", "norm", "label", "corpus"]))
+    steps.update()
     frames = [
         _frame(cold, "offensive", kind="cold", source="cold", corpus="cold").assign(
             split=cold["split"].to_numpy()),
@@ -205,8 +221,12 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
         _frame(spam, "spam", source="review").assign(split=spam["split"].to_numpy()),
         _frame(contact, "contact").assign(source=contact["corpus"].to_numpy(),
                                           split=contact["split"].to_numpy()),
+        _frame(abuse, "offensive", source="review").assign(split=abuse["split"].to_numpy()),
+        _frame(pd.concat([labelled] * cfg.annotated_repeat, ignore_index=True), "offensive",
+               kind="annotated_review", source="review").assign(split="train"),
     ]
-    train_reviews = reviews[reviews["split"] == "train"]
+    train_reviews = reviews[(reviews["split"] == "train")
+                            & ~reviews["norm"].isin(labelled["norm"])]
     for task, n in cfg.review_negatives.items():
         negatives = train_reviews.sample(n=min(len(train_reviews), n), random_state=cfg.seed)
         frames.append(_frame(negatives.assign(label=0), task, kind="review_negative",
@@ -222,7 +242,8 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
         reviews_test = reviews_test.sample(n=cfg.collateral_limit, random_state=cfg.seed)
     steps.update()
     steps.close()
-    return rows, {"cold": cold, "ad": ad, "spam": spam, "contact": contact,
+    return rows, {"cold": cold, "ad": ad, "spam": spam, "contact": contact, "abuse": abuse,
+                  "offensive_labelled": labelled[["corpus", "row", "label"]],
                   "collateral_reviews": reviews_test.reset_index(drop=True)}
 
 

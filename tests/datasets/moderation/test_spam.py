@@ -80,11 +80,13 @@ def test_every_latin_review_of_a_split_is_a_real_negative(hosts: pd.DataFrame) -
     frame = pd.concat([hosts, english], ignore_index=True)
     config = SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5)  # tiny samples
     spam = build_spam_dataset(frame, config)
-    real = spam[spam["kind"] == "real"]
+    real = spam[spam["kind"] == "real_latin"]
     for row in english.itertuples():
         found = real[(real["corpus"] == row.corpus) & (real["row"] == row.row)]
         assert len(found) == 1 and found["split"].item() == row.split
         assert found["label"].item() == 0
     off = build_spam_dataset(frame, SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5,
                                                    min_latin=None))
-    assert 9001 not in set(off[off["kind"] == "real"]["row"]) or len(off) < len(spam)
+    assert "real_latin" not in set(off["kind"]) and len(off) == len(spam) - 2
+    copied = set(spam.loc[spam["kind"] == "copy_paste", "duplicate_of"])
+    assert not copied & {"hotel:9001", "online_shopping:9002"}  # never a copy source

@@ -281,3 +281,43 @@ def test_background_budget_raises_a_threshold_the_precision_target_would_set_low
     assert alone.reject == 0.9
     assert budget.reject > 0.94 and budget.dev["reject_background_rate"] <= 0.002
     assert budget.review <= budget.reject and budget.dev["review_background_rate"] <= 0.05
+
+
+# ------------------------------------------------- review-domain abuse vs complaints
+FOODS = ["米饭", "汤", "青菜", "鸡腿", "面条", "饺子", "水果", "奶茶", "牛肉", "蛋糕"]
+FAULTS = ["里有虫子", "都馊了", "里有头发", "全是坏的", "一股怪味"]
+REACTIONS = ["真恶心", "恶心死了", "太恶心了", "恶心", "看着就恶心"]
+
+
+def _review_hosts() -> pd.DataFrame:
+    """Complaints whose strongest word is 恶心 (COLD's tiny stand-in says 恶心 is abuse)."""
+    rows = []
+    for i, (food, fault, reaction) in enumerate(itertools.product(FOODS, FAULTS, REACTIONS)):
+        text = f"{food}{fault}，{reaction}"
+        rows.append({"text": text, "norm": normalize(text), "label": 0, "category": "外卖",
+                     "split": "train" if i % 5 else "dev", "corpus": "waimai", "row": i})
+    return pd.DataFrame(rows)
+
+
+def _with_abuse_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    from quanzi.datasets.moderation.abuse import AbuseDataConfig, build_abuse_dataset
+
+    abuse = build_abuse_dataset(_review_hosts(), AbuseDataConfig(seed=1, n_train=200,
+                                                                 n_dev=50))
+    extra = [_row("offensive", r.text, int(r.label), r.split, kind=r.kind, source="review")
+             for r in abuse.itertuples()]
+    return pd.concat([rows, pd.DataFrame(extra)], ignore_index=True)
+
+
+def test_review_abuse_rows_let_a_complaint_pass_while_abuse_of_a_person_rejects() -> None:
+    complaint = "粥都馊了，恶心死了"  # not a host text
+    abuse = "客服就是个傻逼，态度差"
+    cold_only = _strict((None, TASK.fit(tiny_data(), Settings(), small=True)))
+    before = cold_only.predict([{"text": complaint}, {"text": abuse}])
+    assert before[0]["decision"] != "pass" and before[1]["decision"] != "reject"  # the bug
+    fixed = _strict((None, TASK.fit(tiny_data(_with_abuse_rows(tiny_rows())), Settings(),
+                                    small=True)))
+    out = fixed.predict([{"text": complaint}, {"text": abuse}])
+    assert out[0]["decision"] == "pass"
+    assert out[1]["decision"] == "reject" and out[1]["labels"][0]["label"] == "offensive"
+
