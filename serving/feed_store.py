@@ -806,11 +806,12 @@ class FeedService:
         return self.sync.store
 
     def start(self, models_settled: Callable[[], bool] | None = None,
-              wait_s: float = 300.0) -> None:
+              wait_s: float = 300.0, on_loaded: Callable[[], Any] | None = None) -> None:
         """Load the snapshot in a background thread now, not on the first feed request (which
         would take seconds). Waits first (up to ``wait_s``) until ``models_settled`` says the
         model load finished, so the snapshot holds the served encoder's vectors and is
-        not loaded twice. ``/readyz`` answers 503 while ``loading``."""
+        not loaded twice; then calls ``on_loaded``. ``/readyz`` answers 503 while
+        ``loading``."""
         def load() -> None:
             deadline = time.monotonic() + wait_s
             while models_settled is not None and not models_settled() \
@@ -818,6 +819,8 @@ class FeedService:
                 time.sleep(0.1)
             try:
                 _ = self.store
+                if on_loaded is not None:
+                    on_loaded()
             except Exception as exc:  # retried on first use; /readyz says why meanwhile
                 log.exception("feed snapshot preload failed")
                 self.load_error = f"{type(exc).__name__}: {exc}"[:300]
