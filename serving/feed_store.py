@@ -834,8 +834,8 @@ class FeedService:
         self._closing.set()
         self.sync.stop()
 
-    def model_versions(self, store: SnapshotFeedStore) -> dict[str, str]:
-        versions = {"ranker": "weighted-v1"}
+    def model_versions(self, store: SnapshotFeedStore, scorer: str = "") -> dict[str, str]:
+        versions = {"ranker": scorer or "weighted-v1"}
         versions["quality"] = store.model_versions.get(QUALITY_MODEL, "unavailable")
         versions["trust"] = store.model_versions.get(TRUST_MODEL, "unavailable")
         versions["encoder"] = store.encoder_version or "unavailable"
@@ -889,8 +889,9 @@ class FeedService:
                   "reasons": [{"feature": f, "contribution": v} for f, v in it.reasons]}
                  for it in result.items]
         body = {"items": items, "arm": arm.name, "phase": phase,
-                "model_versions": self.model_versions(store), "request_id": request_id,
-                "n_candidates": result.n_candidates, "removed": result.removed}
+                "model_versions": self.model_versions(store, result.scorer),
+                "request_id": request_id, "n_candidates": result.n_candidates,
+                "removed": result.removed}
         if served_log.isEnabledFor(logging.INFO):
             served_log.info(json.dumps({
                 "event": "feed_served", "request_id": request_id, "viewer_id": req.viewer_id,

@@ -44,6 +44,7 @@ class Scored:
 
     scores: np.ndarray  # (n,)
     contributions: dict[str, np.ndarray]  # name → (n,)
+    scorer: str = "weighted-v1"  # what scored them (the feed response's model_versions.ranker)
 
 
 class Scorer(Protocol):

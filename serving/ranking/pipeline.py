@@ -50,6 +50,7 @@ class RankingResult:
     removed: dict[str, int] = field(default_factory=dict)  # filter name → posts removed
     stage_ms: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    scorer: str = ""  # the scorer (and model version) that ranked this list
 
 
 class RankingPipeline:
@@ -136,6 +137,7 @@ class RankingPipeline:
 
         t = clock()
         scored = self.scorer.score(query, candidates)
+        result.scorer = scored.scorer
         order = np.argsort(-scored.scores, kind="stable")
         result.stage_ms["scoring"] = (clock() - t) * 1000
 

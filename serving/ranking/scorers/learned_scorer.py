@@ -54,8 +54,9 @@ class LearnedScorer:
             return self.fallback.score(query, candidates)
         contrib = ranker.contributions(ranker_features(query, candidates))  # (n, f)
         scores = contrib.sum(axis=1).astype(np.float32)
-        if not np.all(np.isfinite(scores)):
+        if not np.isfinite(scores).all():
             raise ValueError("non-finite learned score: check the hydrated features")
-        contributions = {name: contrib[:, j].astype(np.float32)
-                         for j, name in enumerate(ranker.features)}
-        return Scored(scores, contributions)
+        by_feature = contrib.T.astype(np.float32)  # (f, n): one copy, then row views
+        contributions = {name: by_feature[j] for j, name in enumerate(ranker.features)}
+        return Scored(scores, contributions,
+                      scorer=f"learned-v{getattr(ranker, 'version', None) or 'unknown'}")

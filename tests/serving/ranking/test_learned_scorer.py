@@ -49,6 +49,10 @@ def test_served_reasons_are_the_rankers_largest_contributions(store, query_facto
     names = set(ranker.features)
     for item in result.items:
         assert item.reasons and {f for f, _ in item.reasons} <= names
+    ranker.version = "7"
+    again = RankingPipeline.default(ranker=lambda: ranker).rank(
+        query_factory(params=LEARNED), store)
+    assert again.scorer == "learned-v7"  # the feed response's model_versions.ranker
 
 
 def test_without_a_ranker_learned_falls_back_to_the_weighted_scorer(store,
@@ -59,6 +63,7 @@ def test_without_a_ranker_learned_falls_back_to_the_weighted_scorer(store,
     weighted = WeightedScorer().score(query, candidates)
     np.testing.assert_array_equal(fallback.scores, weighted.scores)
     assert "freshness" in fallback.contributions
+    assert fallback.scorer == "weighted-v1"
 
 
 def test_weighted_param_ignores_a_loaded_ranker(store, query_factory) -> None:
@@ -110,3 +115,16 @@ def test_ranker_round_trips_through_json_and_refuses_unknown_features(tmp_path) 
         LinearRanker(features=("nope",), mean=np.zeros(1), scale=np.ones(1), weights=np.ones(1))
     with pytest.raises(FileNotFoundError):
         LinearRanker.load(tmp_path / "missing")
+
+
+def test_interaction_features_are_products_of_their_parts(store, query_factory) -> None:
+    query = query_factory(params=LEARNED)
+    rows = ranker_features(query, _hydrated(store, query))
+    col = {name: rows[:, FEATURES.index(name)] for name in FEATURES}
+    np.testing.assert_allclose(col["quality_x_fresh"], col["quality"] * col["fresh_24h"])
+    np.testing.assert_allclose(col["engagement_x_fresh"],
+                               col["engagement"] * col["fresh_24h"])
+    np.testing.assert_allclose(col["engagement_x_age"], col["engagement"] * col["log_age"])
+    np.testing.assert_allclose(col["top_rank"], np.exp(-col["age_rank"]))  # 1 / (1 + rank)
+    # a fresh post's quality counts for more than an old one's (the 40-day-old post ≈ 0)
+    assert col["quality_x_fresh"].max() > 0.3 and col["quality_x_fresh"].min() < 1e-6
