@@ -412,15 +412,17 @@ class SnapshotFeedStore:
         rows[rows >= c.n] = -1
         known = rows >= 0
         r = rows[known]
-        all_known = bool(known.all())
-        for name in _POST_COLS:
-            if all_known:
-                candidates.cols[name] = c.cols[name][r]
-            else:
-                candidates.cols[name][known] = c.cols[name][r]
         counts = c.counts[r]
-        candidates.cols["impressions"][known] = counts[:, IMPRESSION]
-        candidates.cols["weighted_actions"][known] = counts @ self.weights
+        gathered = {name: c.cols[name][r] for name in _POST_COLS}
+        gathered["impressions"] = counts[:, IMPRESSION]
+        gathered["weighted_actions"] = counts @ self.weights
+        if bool(known.all()):
+            candidates.cols.update(gathered)
+        else:  # unknown posts keep the defaults (they fail moderation: status "pending")
+            candidates.fill_missing()
+            for name, values in gathered.items():
+                candidates.cols[name][known] = values
+        candidates.fill_missing()  # the viewer-relative columns, until their hydrator runs
         if c.emb is not None:  # gathered when a stage reads them (after the filters)
             candidates.use_matrix(c.emb, rows)
 

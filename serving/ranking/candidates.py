@@ -45,11 +45,27 @@ class CandidateSet:
         self._rows: np.ndarray | None = None  # rows of _matrix, −1 = no vector (zeros)
 
     @classmethod
-    def from_ids(cls, post_ids: list[str], sources: list[str] | None = None) -> CandidateSet:
+    def from_ids(cls, post_ids: list[str], sources: list[str] | str | None = None,
+                 *, columns: bool = True) -> CandidateSet:
+        """A set of ``post_ids``; ``sources`` per post or one name for all. ``columns=False``
+        leaves the feature columns to the hydrators (``fill_missing`` adds what they
+        did not set) instead of allocating defaults that are overwritten at once."""
         n = len(post_ids)
-        cols = {name: np.full(n, fill, dtype=dtype) for name, (dtype, fill) in COLUMNS.items()}
-        src = np.array(sources if sources is not None else [""] * n, dtype=object)
-        return cls(np.array(post_ids, dtype=object), cols, None, src)
+        if isinstance(sources, str) or sources is None:
+            src = np.full(n, sources or "", dtype=object)
+        else:
+            src = np.array(sources, dtype=object)
+        out = cls(np.array(post_ids, dtype=object), {}, None, src)
+        if columns:
+            out.fill_missing()
+        return out
+
+    def fill_missing(self) -> None:
+        """Give every column of ``COLUMNS`` that is absent its default value."""
+        n = len(self.post_ids)
+        for name, (dtype, fill) in COLUMNS.items():
+            if name not in self.cols:
+                self.cols[name] = np.full(n, fill, dtype=dtype)
 
     def __len__(self) -> int:
         return len(self.post_ids)

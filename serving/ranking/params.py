@@ -61,7 +61,8 @@ class RankingParams(BaseModel):
     mmr_lambda: float = Field(
         0.8, ge=0, le=1, description="MMR trade-off: 1 = pure score, 0 = pure novelty."
     )
-    mmr_pool: int = Field(100, ge=1, description="Top-scored candidates that MMR reorders.")
+    mmr_pool: int = Field(100, ge=1, description="Top-scored candidates that MMR reorders "
+                          "(at most; never more than 3 × the requested list length).")
 
 
 # Campaign-phase affinities (domain.md): guides and creator reviews before the Double 11

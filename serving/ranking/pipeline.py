@@ -95,14 +95,13 @@ class RankingPipeline:
                 result.errors.append(f"source {source.name}: {exc.__class__.__name__}")
         if len(fetched) == 1:  # e.g. the given candidates: de-duplicate at C speed
             name, only = fetched[0]
-            unique = list(dict.fromkeys(only))
-            candidates = CandidateSet.from_ids(unique, [name] * len(unique))
+            candidates = CandidateSet.from_ids(list(dict.fromkeys(only)), name, columns=False)
         else:
             ids: dict[str, str] = {}
             for name, pids in fetched:
                 for pid in pids:
                     ids.setdefault(pid, name)
-            candidates = CandidateSet.from_ids(list(ids), list(ids.values()))
+            candidates = CandidateSet.from_ids(list(ids), list(ids.values()), columns=False)
         result.n_candidates = len(candidates)
         result.stage_ms["sources"] = (clock() - t) * 1000
 
@@ -113,6 +112,7 @@ class RankingPipeline:
             except Exception as exc:  # missing features fall back to safe defaults
                 log.exception("hydrator %s failed", hydrator.name)
                 result.errors.append(f"hydrator {hydrator.name}: {exc.__class__.__name__}")
+        candidates.fill_missing()  # what a failed hydrator left unset gets safe defaults
         result.stage_ms["hydration"] = (clock() - t) * 1000
 
         t = clock()

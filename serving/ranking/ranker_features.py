@@ -29,45 +29,56 @@ from quanzi.serving.ranking.params import PHASE_AFFINITY, RankingParams
 from quanzi.serving.ranking.query import FeedQuery
 
 FEATURES: tuple[str, ...] = (
-    "log_age", "fresh_6h", "fresh_24h", "fresh_72h", "age_rank",
+    "log_age", "fresh_6h", "fresh_24h", "fresh_72h", "age_rank", "top_rank",
     "quality", "trust", "level_l1", "merchant", "engagement", "log_impressions",
-    "editorial", "phase", "interest", "friend", "follow", "negative_author",
+    "log_actions", "editorial", "phase", "interest", "friend", "follow", "negative_author",
+    "quality_x_fresh", "engagement_x_fresh", "engagement_x_age",
 )
 FRESHNESS_HALF_LIVES_H = (6.0, 24.0, 72.0)
 # Fixed engagement prior and trust values: the model's features must not move when an
 # experiment overrides the weighted scorer's params.
 _DEFAULTS = RankingParams()
+_TRUST_VALUES = np.asarray(_DEFAULTS.trust_values, dtype=np.float64)  # L1..L6
+_COL = {name: j for j, name in enumerate(FEATURES)}
 
 
 def ranker_features(query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
-    """``(n, len(FEATURES))`` float64 feature rows of hydrated candidates for this query."""
+    """``(n, len(FEATURES))`` float64 feature rows of hydrated candidates for this query.
+
+    Column-major (each feature is one contiguous write) and free of per-candidate Python
+    except C-level set lookups for ``follow`` (skipped when the viewer follows none
+    of the authors).
+    """
     c = candidates.cols
     n = len(candidates)
-    out = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    out = np.zeros((n, len(FEATURES)), dtype=np.float64, order="F")
     if n == 0:
         return out
-    age_h = np.clip((query.now.timestamp() - c["created_ts"].astype(np.float64)) / 3600.0,
-                    0.0, None)
-    col = {name: j for j, name in enumerate(FEATURES)}
+    col = _COL
+    created = c["created_ts"].astype(np.float64, copy=False)
+    age_h = np.maximum((query.now.timestamp() - created) / 3600.0, 0.0)
     out[:, col["log_age"]] = np.log1p(age_h)
     for name, half_life in zip(("fresh_6h", "fresh_24h", "fresh_72h"),
                                FRESHNESS_HALF_LIVES_H, strict=True):
-        out[:, col[name]] = np.exp2(-age_h / half_life)
+        out[:, col[name]] = np.exp2(age_h / -half_life)
     rank = np.empty(n, dtype=np.float64)
-    rank[np.argsort(-c["created_ts"], kind="stable")] = np.arange(n)
+    rank[np.argsort(-created, kind="stable")] = np.arange(n)
     out[:, col["age_rank"]] = np.log1p(rank)
+    out[:, col["top_rank"]] = 1.0 / (1.0 + rank)
 
     level = c["viewer_level"].astype(np.int64)
-    trust_values = np.asarray(_DEFAULTS.trust_values, dtype=np.float64)
     out[:, col["quality"]] = c["quality"]
-    out[:, col["trust"]] = trust_values[np.clip(level - 1, 0, 5)]
+    out[:, col["trust"]] = _TRUST_VALUES[np.minimum(np.maximum(level - 1, 0), 5)]
     out[:, col["level_l1"]] = level == 1
     out[:, col["merchant"]] = c["base_level"] >= 5
     a, b = _DEFAULTS.engagement_prior_a, _DEFAULTS.engagement_prior_b
-    impressions = c["impressions"].astype(np.float64)
-    out[:, col["engagement"]] = (c["weighted_actions"] + a) / (impressions + a + b)
-    out[:, col["log_impressions"]] = np.log1p(np.clip(impressions, 0.0, None))
-    out[:, col["editorial"]] = np.log(np.clip(c["boost"].astype(np.float64), 1e-3, None))
+    impressions = np.maximum(c["impressions"].astype(np.float64), 0.0)
+    actions = c["weighted_actions"].astype(np.float64)
+    engagement = (actions + a) / (impressions + a + b)
+    out[:, col["engagement"]] = engagement
+    out[:, col["log_impressions"]] = np.log1p(impressions)
+    out[:, col["log_actions"]] = np.log1p(np.maximum(actions, 0.0))
+    out[:, col["editorial"]] = np.log(np.maximum(c["boost"].astype(np.float64), 1e-3))
     aff = PHASE_AFFINITY[query.phase]
     out[:, col["phase"]] = (aff["creator"] * c["creator"] + aff["verified"] * c["verified"]
                             + aff["detailed"] * (c["tier"] >= 3)) / 3.0
@@ -77,10 +88,17 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
             and candidates.embeddings.shape[1] == len(viewer.interest):
         out[:, col["interest"]] = candidates.embeddings @ viewer.interest
     out[:, col["friend"]] = c["is_friend"]
-    if viewer.follows:
-        out[:, col["follow"]] = np.fromiter((a in viewer.follows for a in c["author_id"]),
+    if viewer.follows and not viewer.follows.isdisjoint(c["author_id"]):
+        out[:, col["follow"]] = np.fromiter(map(viewer.follows.__contains__, c["author_id"]),
                                             bool, n)
     out[:, col["negative_author"]] = c["negative_author"]
-    if not np.all(np.isfinite(out)):
+    # Interactions a linear model cannot form itself: what quality and past engagement are
+    # worth depends on the post's age (an old post's engagement rate was earned lower in
+    # newest-first lists; a fresh post's quality matters while it is still shown).
+    fresh = out[:, col["fresh_24h"]]
+    out[:, col["quality_x_fresh"]] = out[:, col["quality"]] * fresh
+    out[:, col["engagement_x_fresh"]] = engagement * fresh
+    out[:, col["engagement_x_age"]] = engagement * out[:, col["log_age"]]
+    if not np.isfinite(out).all():
         raise ValueError("non-finite ranker feature: check the hydrated columns")
     return out

@@ -63,6 +63,7 @@ class InMemoryFeedStore:
         return [ids[i] for i in order]
 
     def hydrate(self, candidates: CandidateSet) -> None:
+        candidates.fill_missing()
         for i, pid in enumerate(candidates.post_ids):
             row = self.rows.get(pid)
             if row is None:

@@ -19,8 +19,11 @@ def rank_within_group(groups: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     by_group = np.argsort(groups, kind="stable")
     sorted_groups = groups[by_group]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    group_start = np.repeat(starts, np.diff(np.r_[starts, n]))
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=new_group[1:])
+    starts = np.flatnonzero(new_group)
+    group_start = np.repeat(starts, np.diff(np.append(starts, n)))
     out = np.empty(n, dtype=np.int64)
     out[by_group] = np.arange(n) - group_start
     return out

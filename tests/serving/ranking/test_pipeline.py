@@ -174,3 +174,22 @@ def test_campaign_phases_follow_the_double_11_calendar() -> None:
     assert [phase_for(10, 1), phase_for(10, 20), phase_for(11, 5), phase_for(11, 11),
             phase_for(11, 20), phase_for(3, 1)] == [
         "warmup", "seeding", "preheat", "peak", "after_sales", "off_season"]
+
+
+def test_mmr_matches_the_textbook_greedy_loop() -> None:
+    rng = np.random.default_rng(5)
+    vecs = rng.normal(size=(60, 16)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    rel = rng.uniform(size=60)
+
+    def textbook(k: int, lam: float) -> list[int]:
+        r = (rel - rel.min()) / (rel.max() - rel.min())
+        picked: list[int] = []
+        while len(picked) < k:
+            best = max((i for i in range(60) if i not in picked), key=lambda i: lam * r[i] - (
+                1 - lam) * max((float(vecs[i] @ vecs[j]) for j in picked), default=0.0))
+            picked.append(best)
+        return picked
+
+    for lam in (0.3, 0.8):
+        assert list(mmr_order(rel, vecs, 12, lam)) == textbook(12, lam)
