@@ -36,6 +36,28 @@ def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
     return env
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system) used so far by ``pid`` and its live descendants (the
+    workers), from /proc; None where /proc is not available. Lets a bench report CPU per
+    request, which is less at the mercy of other load on the machine than latency is."""
+    clock = os.sysconf("SC_CLK_TCK")
+    total, stack, seen = 0.0, [pid], set()
+    try:
+        while stack:
+            p = stack.pop()
+            if p in seen:
+                continue
+            seen.add(p)
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / clock
+            for task in Path(f"/proc/{p}/task").iterdir():
+                children = (task / "children").read_text().split()
+                stack.extend(int(c) for c in children)
+    except (OSError, ValueError, IndexError):
+        return None if not seen else total
+    return total
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:
@@ -72,6 +94,7 @@ def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"not ready in {timeout_s:g} s; see {log_path}") from None
                 time.sleep(0.3)
+        ready["_server_pid"] = proc.pid  # for process_cpu_seconds (not part of /readyz)
         yield ready
     finally:
         proc.terminate()

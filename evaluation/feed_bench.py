@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -273,10 +274,17 @@ def run_client(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any
         "bodies": bodies}))
     out_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run([sys.executable, "-m", "quanzi.evaluation.feed_bench", str(plan_file),
                     str(out_file)], cwd=plan.data_dir, env=env, check=True,
                    timeout=seconds + 120)
-    return json.loads(out_file.read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = json.loads(out_file.read_text())
+    requests = max(out["result"]["requests"], 1)
+    out["result"]["client_cpu_ms_per_request"] = round(
+        (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+        / requests, 3)
+    return out
 
 
 def warm_up(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],

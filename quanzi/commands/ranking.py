@@ -124,7 +124,7 @@ def bench_feed(
     from rich.console import Console
     from rich.table import Table
 
-    from quanzi.evaluation.bench_server import free_port
+    from quanzi.evaluation.bench_server import free_port, process_cpu_seconds
     from quanzi.evaluation.feed_bench import (
         bodies_for,
         cold_run,
@@ -162,7 +162,14 @@ def bench_feed(
                                   "connections, unmeasured) …")
                     warm_up(plan, port, m, bodies, concurrency)
                 console.print(f"{m}: {seconds:g} s at concurrency {concurrency} …")
-                results.append(run_client(plan, port, m, bodies, seconds, concurrency))
+                cpu_before = process_cpu_seconds(ready["_server_pid"])
+                result = run_client(plan, port, m, bodies, seconds, concurrency)
+                cpu_after = process_cpu_seconds(ready["_server_pid"])
+                if cpu_before is not None and cpu_after is not None:
+                    result["result"]["server_cpu_ms_per_request"] = round(
+                        (cpu_after - cpu_before) * 1000 / max(result["result"]["requests"], 1),
+                        3)
+                results.append(result)
             if plan.cold_viewers:
                 console.print(f"{modes[0]}: first request of {len(plan.cold_viewers)} uncached "
                               "viewers, one at a time …")
@@ -173,14 +180,18 @@ def bench_feed(
         raise fail(str(exc)) from exc
     load_after = os.getloadavg()
     table = Table(title=f"/v1/feed/rank on {plan.data_dir.name} ({workers} workers, "
-                        f"concurrency {concurrency}, {os.cpu_count()} CPUs)")
-    for col in ("mode", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"):
+                        f"concurrency {concurrency}, {os.cpu_count()} CPUs; ms)")
+    # Times in ms; CPU = CPU time per request of the server (all workers) and the client.
+    for col in ("mode", "requests", "req/s", "p50", "p95", "p99", "max", "errors",
+                "server CPU", "client CPU"):
         table.add_column(col, justify="right")
     for r in results:
         x = r["result"]
+        server_cpu = x.get("server_cpu_ms_per_request")
         table.add_row(x["mode"], str(x["requests"]), f"{x['rps']:.1f}", f"{x['p50_ms']:.1f}",
                       f"{x['p95_ms']:.1f}", f"{x['p99_ms']:.1f}", f"{x['max_ms']:.1f}",
-                      str(x["errors"]))
+                      str(x["errors"]), "–" if server_cpu is None else f"{server_cpu:.2f}",
+                      f"{x['client_cpu_ms_per_request']:.2f}")
         if r["error_samples"]:
             console.print(f"  {x['mode']} errors, e.g.: {r['error_samples'][:3]}")
     console.print(table)
@@ -191,6 +202,7 @@ def bench_feed(
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "world": plan.data_dir.name,
             "workers": workers, "concurrency": concurrency, "candidates": len(plan.candidate_ids),
             "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
+            "models": ready.get("models"), "degraded": ready.get("degraded"),
             "results": [r["result"] for r in results],
             "plan": {k: v for k, v in asdict(plan).items() if k in ("circle_id", "as_of")},
         }, indent=2, default=str))
