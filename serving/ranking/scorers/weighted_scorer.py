@@ -28,33 +28,36 @@ class WeightedScorer:
         p = query.params
         c = candidates.cols
         n = len(candidates)
-        trust_values = np.asarray(p.trust_values, dtype=np.float32)
-        trust = trust_values[np.clip(c["viewer_level"].astype(int) - 1, 0, 5)]
-        rate = (c["weighted_actions"] + p.engagement_prior_a) / (
-            c["impressions"] + p.engagement_prior_a + p.engagement_prior_b)
-        engagement = np.clip(rate, 0.0, None) / (1.0 + np.clip(rate, 0.0, None))
-        age_hours = np.clip((query.now.timestamp() - c["created_ts"]) / 3600.0, 0.0, None)
-        freshness = np.power(0.5, age_hours / p.freshness_half_life_hours)
-        if query.viewer.interest is not None and candidates.embeddings is not None and n:
-            interest = np.clip(candidates.embeddings @ query.viewer.interest, 0.0, 1.0)
+        f32 = np.float32
+        trust_values = np.asarray(p.trust_values, dtype=f32)
+        trust = trust_values[np.clip(c["viewer_level"], 1, 6) - 1]
+        rate = np.maximum((c["weighted_actions"] + p.engagement_prior_a) / (
+            c["impressions"] + (p.engagement_prior_a + p.engagement_prior_b)), 0.0)
+        engagement = rate / (1.0 + rate)
+        age_hours = np.maximum((query.now.timestamp() - c["created_ts"]) / 3600.0, 0.0)
+        freshness = np.exp2(-age_hours / p.freshness_half_life_hours)
+        vectors = candidates.embeddings if query.viewer.interest is not None and n else None
+        if vectors is not None:
+            interest = np.clip(vectors @ query.viewer.interest, 0.0, 1.0)
         else:
-            interest = np.zeros(n, dtype=np.float32)
+            interest = np.zeros(n, dtype=f32)
         aff = PHASE_AFFINITY[query.phase]
         phase = (aff["creator"] * c["creator"] + aff["verified"] * c["verified"]
                  + aff["detailed"] * (c["tier"] >= 3)) / 3.0
-        editorial = np.log(np.clip(c["boost"], 1e-3, None))
+        editorial = np.log(np.maximum(c["boost"], 1e-3))
         contributions = {
-            "quality": p.w_quality * c["quality"],
-            "trust": p.w_trust * trust,
-            "engagement": p.w_engagement * engagement,
-            "freshness": p.w_freshness * freshness,
-            "interest": p.w_interest * interest,
-            "phase": p.w_phase * phase,
-            "editorial": p.w_editorial * editorial,
-            "negative_author": -p.negative_author_penalty * c["negative_author"],
+            "quality": (p.w_quality * c["quality"]).astype(f32, copy=False),
+            "trust": (p.w_trust * trust).astype(f32, copy=False),
+            "engagement": (p.w_engagement * engagement).astype(f32, copy=False),
+            "freshness": (p.w_freshness * freshness).astype(f32),
+            "interest": (p.w_interest * interest).astype(f32, copy=False),
+            "phase": (p.w_phase * phase).astype(f32),
+            "editorial": (p.w_editorial * editorial).astype(f32, copy=False),
+            "negative_author": (-p.negative_author_penalty * c["negative_author"]).astype(f32),
         }
-        contributions = {k: np.asarray(v, dtype=np.float32) for k, v in contributions.items()}
-        scores = np.sum(np.stack(list(contributions.values())), axis=0) if n else np.zeros(0)
-        if not np.all(np.isfinite(scores)):
+        scores = np.zeros(n, dtype=f32)
+        for values in contributions.values():
+            scores += values
+        if not np.isfinite(scores).all():
             raise ValueError("non-finite ranking score: check the hydrated features")
-        return Scored(scores.astype(np.float32), contributions)
+        return Scored(scores, contributions)
