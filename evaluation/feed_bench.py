@@ -73,9 +73,33 @@ def _request_bytes(host: str, port: int, key: str, body: dict[str, Any]) -> byte
     return head + payload
 
 
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                    request: bytes) -> int:
+    """Send one request on a keep-alive connection and read the whole answer; its status."""
+    writer.write(request)
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+_FAILURES = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)
+
+
 async def _one_connection(host: str, port: int, requests: list[bytes], start: int,
                           deadline: float, latencies: list[float], errors: list[str],
-                          max_requests: int | None = None) -> None:
+                          max_requests: int | None = None,
+                          schedule: asyncio.Queue[float | None] | None = None) -> None:
+    """Closed loop (next request when the answer is in), or with ``schedule`` open loop:
+    take the next scheduled send time, send, and count latency from that time (so a
+    server that falls behind is charged for the wait, not hidden by it)."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     i = start
@@ -89,22 +113,18 @@ async def _one_connection(host: str, port: int, requests: list[bytes], start: in
                 await asyncio.sleep(0.05)
                 continue
         assert reader is not None
+        if schedule is not None:
+            due = await schedule.get()
+            if due is None:
+                break
+            t0 = due
+        else:
+            t0 = time.perf_counter()
         request = requests[i % len(requests)]
         i += 1
-        t0 = time.perf_counter()
         try:
-            writer.write(request)
-            status_line = await reader.readline()
-            status = int(status_line.split()[1])
-            length = 0
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError) as exc:
+            status = await _exchange(reader, writer, request)
+        except _FAILURES as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             writer.close()
             reader = writer = None
@@ -117,18 +137,40 @@ async def _one_connection(host: str, port: int, requests: list[bytes], start: in
 
 
 def drive(host: str, port: int, requests: list[bytes], seconds: float, concurrency: int,
-          max_requests: int | None = None) -> tuple[list[float], list[str], float]:
-    """Run ``concurrency`` closed-loop connections for ``seconds`` (or until each sent
-    ``max_requests``); latencies in seconds."""
+          max_requests: int | None = None,
+          rate: float | None = None) -> tuple[list[float], list[str], float]:
+    """Run ``concurrency`` connections for ``seconds``; latencies in seconds.
+
+    Closed loop by default (each connection sends its next request when the answer is in,
+    up to ``max_requests``); with ``rate``, open loop: requests are due at a fixed
+    ``rate`` per second, taken by whichever connection is free, latency counted from the
+    due time — what "sustained N req/s with p99 ≤ X" means."""
     latencies: list[float] = []
     errors: list[str] = []
 
+    async def produce(queue: asyncio.Queue[float | None], start: float) -> None:
+        assert rate is not None
+        for k in range(int(seconds * rate)):
+            due = start + k / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            queue.put_nowait(due)
+        for _ in range(concurrency):
+            queue.put_nowait(None)
+
     async def main() -> float:
         start = time.perf_counter()
-        deadline = start + seconds
-        await asyncio.gather(*(
+        queue: asyncio.Queue[float | None] | None = None
+        tasks = []
+        if rate is not None:
+            queue = asyncio.Queue()
+            start += 0.2  # connections open first
+            tasks.append(produce(queue, start))
+        deadline = start + seconds + (60.0 if rate is not None else 0.0)
+        await asyncio.gather(*tasks, *(
             _one_connection(host, port, requests, k * 7919, deadline, latencies, errors,
-                            max_requests)
+                            max_requests, queue)
             for k in range(concurrency)))
         return time.perf_counter() - start
 
@@ -163,7 +205,8 @@ def client_main(argv: list[str] | None = None) -> None:
     requests = [_request_bytes(plan["host"], plan["port"], plan["key"], b)
                 for b in plan["bodies"]]
     latencies, errors, elapsed = drive(plan["host"], plan["port"], requests, plan["seconds"],
-                                       plan["concurrency"], plan.get("max_requests"))
+                                       plan["concurrency"], plan.get("max_requests"),
+                                       plan.get("rate"))
     result = summarise(plan["mode"], latencies, errors, elapsed, plan["concurrency"])
     args.out.write_text(json.dumps({"result": asdict(result),
                                     "error_samples": sorted(set(errors))[:10]}))
@@ -263,15 +306,15 @@ def running_server(settings: Any, plan: BenchPlan, port: int,
 
 
 def run_client(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],
-               seconds: float, concurrency: int,
-               max_requests: int | None = None) -> dict[str, Any]:
+               seconds: float, concurrency: int, max_requests: int | None = None,
+               rate: float | None = None) -> dict[str, Any]:
     """One load-generator process; returns its result file's content."""
     plan_file = plan.data_dir / f"plan-{mode}.json"
     out_file = plan.data_dir / f"result-{mode}.json"
     plan_file.write_text(json.dumps({
         "host": "127.0.0.1", "port": port, "key": plan.key, "mode": mode,
         "seconds": seconds, "concurrency": concurrency, "max_requests": max_requests,
-        "bodies": bodies}))
+        "rate": rate, "bodies": bodies}))
     out_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -107,6 +107,10 @@ def bench_feed(
     candidates: Annotated[int, typer.Option(
         min=1, max=2000, help="Candidates sent with each `given` request.")] = 500,
     mode: Annotated[str, typer.Option(help="given, self or both.")] = "both",
+    rate: Annotated[float | None, typer.Option(
+        min=1, help="Open loop: send requests at this fixed rate (req/s) over the "
+                    "connections, latency counted from each request's due time. Default: "
+                    "closed loop (max throughput at --concurrency).")] = None,
     warmup: Annotated[bool, typer.Option(
         help="First send every viewer's request once on every connection, unmeasured "
              "(fills each worker's viewer cache).")] = True,
@@ -161,9 +165,12 @@ def bench_feed(
                     console.print(f"{m}: warming up ({len(bodies)} viewers × {concurrency} "
                                   "connections, unmeasured) …")
                     warm_up(plan, port, m, bodies, concurrency)
-                console.print(f"{m}: {seconds:g} s at concurrency {concurrency} …")
+                console.print(f"{m}: {seconds:g} s at concurrency {concurrency}"
+                              + (f", open loop at {rate:g} req/s" if rate else "") + " …")
                 cpu_before = process_cpu_seconds(ready["_server_pid"])
-                result = run_client(plan, port, m, bodies, seconds, concurrency)
+                result = run_client(plan, port, m, bodies, seconds, concurrency, rate=rate)
+                if rate is not None:
+                    result["result"]["mode"] = f"{m} @ {rate:g}/s"
                 cpu_after = process_cpu_seconds(ready["_server_pid"])
                 if cpu_before is not None and cpu_after is not None:
                     result["result"]["server_cpu_ms_per_request"] = round(
@@ -200,7 +207,8 @@ def bench_feed(
     if json_out:
         json_out.write_text(json.dumps({
             "date": datetime.now(UTC).isoformat(timespec="seconds"), "world": plan.data_dir.name,
-            "workers": workers, "concurrency": concurrency, "candidates": len(plan.candidate_ids),
+            "workers": workers, "concurrency": concurrency, "rate": rate,
+            "candidates": len(plan.candidate_ids),
             "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
             "models": ready.get("models"), "degraded": ready.get("degraded"),
             "results": [r["result"] for r in results],

@@ -47,6 +47,17 @@ def test_each_connection_sends_max_requests_and_errors_are_counted() -> None:
     assert 0 < result.p50_ms <= result.p99_ms <= result.max_ms
 
 
+def test_open_loop_sends_at_the_rate_and_counts_from_the_due_time() -> None:
+    server, port = _server()
+    try:
+        requests = [_request_bytes("127.0.0.1", port, "k", {"viewer_id": "a"})]
+        latencies, errors, elapsed = drive("127.0.0.1", port, requests, 1.0, 2, rate=50)
+    finally:
+        server.shutdown()
+    assert len(latencies) == 50 and not errors  # rate × seconds, no more, no less
+    assert 0.9 < elapsed < 5
+
+
 def test_a_refused_connection_is_an_error_not_a_crash() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
