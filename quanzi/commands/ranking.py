@@ -143,7 +143,7 @@ def bench_feed(
     if modes is None:
         raise fail(f"--mode must be given, self or both, not {mode!r}")
     settings = Settings()
-    console = Console()
+    console = Console(width=max(Console().width, 120))  # the table has 10 columns
     try:
         plan = prepare(settings, _world_name(world), candidates, echo=console.print)
     except FileNotFoundError as exc:
