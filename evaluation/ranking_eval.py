@@ -16,7 +16,16 @@ Protocol:
   ``serving/feed_store.default_base_level``) and embeddings from the encoder, else from a
   TF-IDF character n-gram + SVD model fit on posts created before the cutoff. The report
   says which were used;
-- candidates a filter removes (e.g. moderation, L6) are ranked last, in shown order;
+- **eligible-set protocol** (the headline, ``protocol="eligible"``): a ranker orders the
+  posts the service may serve; moderation is a separate policy. So each request is first
+  restricted to the candidates that pass the pipeline's policy filters with the default
+  params (moderation, negative feedback, age, the trust-level drop: ``eligible_split``),
+  and *every* method — pipeline, learned, recency, popularity — ranks that same set, with
+  the ideal DCG over the same set. Requests left with fewer than 2 eligible candidates or
+  no relevant one are skipped for every method. The second view (``unfiltered``) keeps
+  every shown post: the pipelines rank what they filter last (in shown order) while the
+  baselines rank everything, which charges the pipeline for the moderation policy (users
+  of the world still click disguised ads);
 - metric: NDCG@10 with gain 2^rel − 1, against a recency baseline (newest first) and a
   popularity baseline (positive weighted engagement before the cutoff, then newest), over
   all requests and per viewer segment: friend-rich (≥ 5 friends) / some friends /
@@ -46,6 +55,8 @@ from quanzi.serving.feed_store import (
     campaign_phase,
     resolve_base_levels,
 )
+from quanzi.serving.ranking.candidates import CandidateSet
+from quanzi.serving.ranking.components import Scored
 from quanzi.serving.ranking.params import RankingParams
 from quanzi.serving.ranking.pipeline import RankingPipeline
 from quanzi.serving.ranking.query import FeedQuery, ViewerContext
@@ -124,15 +135,22 @@ class World:
         return pd.Timestamp(self.manifest["cutoff"])
 
 
-def load_world(settings: Settings, name: str) -> World:
-    """Read the public tables named in the manifest and the held-out interactions."""
+def require_world(settings: Settings, name: str) -> Path:
+    """The world's manifest path, or a FileNotFoundError saying how to build the world
+    (callers check this before creating anything, e.g. an MLflow store)."""
     from quanzi.datasets.world.build import world_dir
 
-    folder = world_dir(settings, name)
-    manifest_path = folder / "manifest.json"
+    manifest_path = world_dir(settings, name) / "manifest.json"
     if not manifest_path.is_file():
         raise FileNotFoundError(f"world {name!r} not found in {settings.worlds_dir}: run "
                                 f"`quanzi world build` (or `quanzi world list`)")
+    return manifest_path
+
+
+def load_world(settings: Settings, name: str) -> World:
+    """Read the public tables named in the manifest and the held-out interactions."""
+    manifest_path = require_world(settings, name)
+    folder = manifest_path.parent
     manifest = json.loads(manifest_path.read_text())
     tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in PUBLIC_TABLES}
     holdout = pd.read_parquet(folder / manifest["eval"]["file"])
@@ -379,6 +397,59 @@ class Split:
     store: SnapshotFeedStore
     contexts: dict[str, ViewerContext]
     propensity: np.ndarray  # relative examination probability per logged position
+    filtered_share: float | None = None  # eligible splits: share of shown posts filtered
+
+
+class KeptRecorder:
+    """A scorer stage that records which candidates survived the filters (scores zero)."""
+
+    name = "kept"
+
+    def __init__(self) -> None:
+        self.post_ids: list[str] = []
+
+    def score(self, query: FeedQuery, candidates: CandidateSet) -> Scored:
+        self.post_ids = [str(p) for p in candidates.post_ids]
+        return Scored(np.zeros(len(candidates), dtype=np.float32), {})
+
+
+def restrict(req: EvalRequest, kept: Sequence[str]) -> EvalRequest | None:
+    """``req`` with only the ``kept`` candidates (shown order); None when fewer than 2
+    remain or none is relevant (NDCG is undefined or trivially 1 for every method)."""
+    keep = set(kept)
+    candidates = [p for p in req.candidates if p in keep]
+    if len(candidates) < 2 or max(req.relevance[p] for p in candidates) == 0:
+        return None
+    return EvalRequest(req.viewer_id, req.circle_id, req.now, candidates, req.relevance,
+                       req.position, req.segments)
+
+
+def eligible_split(split: Split, params: RankingParams | None = None) -> Split:
+    """The same split with each request restricted to the candidates the pipeline's policy
+    filters keep (module docstring: the eligible-set protocol). The filters run once per
+    request through the production pipeline, so "eligible" means what the service would
+    actually serve."""
+    params = params or RankingParams()
+    pipeline = RankingPipeline.default()
+    recorder = KeptRecorder()
+    pipeline.scorer = recorder
+    pipeline.selectors = []
+    requests = []
+    shown = removed = 0
+    for req in split.requests:
+        recorder.post_ids = []
+        query = FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,
+                          limit=len(req.candidates), now=req.now,
+                          phase=campaign_phase(req.now), params=params,
+                          candidate_ids=tuple(req.candidates), exclude_seen=False)
+        pipeline.rank(query, split.store)
+        shown += len(req.candidates)
+        removed += len(req.candidates) - len(recorder.post_ids)
+        kept = restrict(req, recorder.post_ids)
+        if kept is not None:
+            requests.append(kept)
+    return Split(requests, split.store, split.contexts, split.propensity,
+                 removed / shown if shown else 0.0)
 
 
 def evaluate_split(split: Split, params: RankingParams, methods: Sequence[str] = METHODS,
@@ -435,6 +506,28 @@ def summarise(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None
     return out
 
 
+def paired_difference(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]],
+                      a: str, b: str, n_boot: int = 2000, seed: int = 0
+                      ) -> dict[str, tuple[float, float, float]]:
+    """Mean NDCG@10 of ``a`` minus ``b`` per segment with a 95 % paired bootstrap interval
+    (requests resampled with replacement): whether a gain is more than request noise."""
+    rng = np.random.default_rng(seed)
+    diffs = np.array([np.nan if x is None or y is None else x - y
+                      for x, y in zip(ndcg[a], ndcg[b], strict=True)], dtype=np.float64)
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, req in enumerate(requests):
+        if np.isfinite(diffs[i]):
+            for seg in ("all", *req.segments):
+                groups[seg].append(i)
+    out: dict[str, tuple[float, float, float]] = {}
+    for seg, idx in groups.items():
+        d = diffs[idx]
+        boot = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
+        lo, hi = np.quantile(boot, [0.025, 0.975])
+        out[seg] = (float(d.mean()), float(lo), float(hi))
+    return out
+
+
 # ---------------------------------------------------------------------------- orchestration
 @dataclass
 class EvalConfig:
@@ -452,8 +545,14 @@ class EvalReport:
     holdout_days: list[str]
     dev_days: list[str]
     sources: dict[str, str]
-    test: dict[str, dict[str, Any]]
+    test: dict[str, dict[str, Any]]  # eligible-set protocol (the headline)
     test_debiased: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Every shown post, filtered ones ranked last by the pipelines (the second view).
+    test_unfiltered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    protocol: str = "eligible: every method ranks the posts that pass the policy filters"
+    filtered_share: float | None = None  # of the held-out shown posts
+    # "learned − recency" etc. → segment → (mean gain, 95 % paired bootstrap low, high)
+    gains: dict[str, dict[str, tuple[float, float, float]]] = field(default_factory=dict)
     dev: dict[str, dict[str, Any]] = field(default_factory=dict)
     tuned_params: dict[str, float] = field(default_factory=dict)
     trials: list[dict[str, Any]] = field(default_factory=list)
@@ -564,23 +663,28 @@ def run_eval(settings: Settings, config: EvalConfig,
 
     ranker, sources["ranker"] = usable_ranker(getattr(models, "ranker", None), world)
     step("build test split", 0, 1)
-    test = split_for(cutoff, world.holdout)
+    test_all = split_for(cutoff, world.holdout)
+    test = eligible_split(test_all)
     step("build test split", 1, 1)
     base = RankingParams()
     methods = (*METHODS, "learned") if ranker is not None else METHODS
-    step("evaluate test", 0, 1)
+    step("evaluate test", 0, 3)
     test_ndcg = evaluate_split(test, base, methods=methods, ranker=ranker)
-    step("evaluate test", 1, 1)
+    step("evaluate test", 1, 3)
     debiased = evaluate_split(test, base, methods=methods, debiased=True, ranker=ranker)
+    step("evaluate test", 2, 3)
+    unfiltered = evaluate_split(test_all, base, methods=methods, ranker=ranker)
+    step("evaluate test", 3, 3)
     report = EvalReport(
         world=world.name, cutoff=str(cutoff), holdout_days=list(world.manifest["holdout_days"]),
         dev_days=[str(d.date()) for d in pd.date_range(
             dev_start.tz_convert("Asia/Shanghai").normalize(), periods=config.dev_days)],
-        sources=sources, test=summarise(test.requests, test_ndcg))
+        sources=sources, test=summarise(test.requests, test_ndcg),
+        filtered_share=test.filtered_share)
     if config.tune_trials > 0:
         inter = t["interactions"]
         dev_inter = inter[(inter["created_at"] >= dev_start) & (inter["created_at"] < cutoff)]
-        dev = split_for(dev_start, dev_inter)
+        dev = eligible_split(split_for(dev_start, dev_inter))  # tuned under the headline
         rng = np.random.default_rng(config.seed)
         best_params, best = base, -1.0
         n_random = max(1, config.tune_trials // 2)
@@ -615,7 +719,14 @@ def run_eval(settings: Settings, config: EvalConfig,
         report.test = summarise(test.requests, test_ndcg)
         debiased["pipeline-tuned"] = evaluate_split(test, best_params, methods=("pipeline",),
                                                     debiased=True)["pipeline"]
+        unfiltered["pipeline-tuned"] = evaluate_split(test_all, best_params,
+                                                      methods=("pipeline",))["pipeline"]
     report.test_debiased = summarise(test.requests, debiased)
+    report.test_unfiltered = summarise(test_all.requests, unfiltered)
+    for method in ("learned", "pipeline-tuned", "pipeline"):
+        if method in test_ndcg:
+            report.gains[f"{method} − recency"] = paired_difference(
+                test.requests, test_ndcg, method, "recency")
     return report
 
 

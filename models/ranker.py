@@ -54,11 +54,18 @@ class LinearRanker:
         if not (np.all(np.isfinite(self.weights)) and np.all(self.scale > 0)):
             raise ValueError("ranker weights must be finite and scales positive")
         self._columns = np.array([FEATURES.index(f) for f in self.features], dtype=np.int64)
+        # w_j (x_j − mean_j) / scale_j = x_j · slope_j − offset_j: one multiply-subtract.
+        self._slope = self.weights / self.scale
+        self._offset = self.mean * self._slope
 
     def contributions(self, rows: np.ndarray) -> np.ndarray:
         """``(n, f)`` additive contributions of each feature, from full ``FEATURES`` rows."""
-        x = rows[:, self._columns]
-        return (x - self.mean) / self.scale * self.weights
+        return self.contributions_of(rows[:, self._columns])
+
+    def contributions_of(self, x: np.ndarray) -> np.ndarray:
+        """``(n, f)`` contributions from rows of this model's own ``features`` only
+        (``ranker_features(..., features=ranker.features)``: what serving computes)."""
+        return x * self._slope - self._offset
 
     def score(self, rows: np.ndarray) -> np.ndarray:
         """``(n,)`` scores from full ``FEATURES`` rows (the sum of the contributions)."""

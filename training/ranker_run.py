@@ -29,6 +29,7 @@ def train_ranker(settings: Settings, task: RankerTask, small: bool,
     """Train, evaluate, log and register; returns (run_id, version, metrics, ranker)."""
     import mlflow
 
+    from quanzi.evaluation.ranking_eval import require_world
     from quanzi.training.mlflow_utils import pinned_requirements
     from quanzi.training.pipeline import (
         TaskContractError,
@@ -37,6 +38,8 @@ def train_ranker(settings: Settings, task: RankerTask, small: bool,
         task_params,
     )
 
+    # A missing world is the user's to fix: say so before creating the MLflow store.
+    require_world(settings, task.world_name(settings))
     use_experiment(settings, task.name)
     timings: dict[str, float] = {}
     with mlflow.start_run(run_name=f"train-{task.name}{'-small' if small else ''}") as run:

@@ -49,19 +49,37 @@ def train_ranker_command(
             run_id, version, metrics, ranker = train_ranker(settings, task, small, progress)
         except (FileNotFoundError, ValueError, TaskContractError, MlflowException) as exc:
             raise fail(f"train ranker: {exc}") from exc
-    table = Table(title=f"NDCG@10 on held-out days {', '.join(task.data().days['test'])} "
-                        f"(world {task.data().world.name})")
-    for col in ("segment", "requests", "learned", "recency", "popularity",
-                "recency after filters"):
-        table.add_column(col, justify="left" if col == "segment" else "right")
-    for seg in SEGMENTS:
-        key = "" if seg == "all" else "_" + seg.replace("-", "_")
-        if f"test_ndcg10_learned{key}" not in metrics:
-            continue
-        table.add_row(seg, f"{metrics.get(f'test_requests{key}', 0):.0f}",
-                      *(f"{metrics[f'test_ndcg10_{m}{key}']:.4f}"
-                        for m in ("learned", "recency", "popularity", "recency_filtered")))
-    console.print(table)
+    days = ", ".join(task.data().days["test"])
+    for prefix, title in (
+            ("test", "NDCG@10, eligible set (every method ranks the posts that pass the "
+                     "policy filters)"),
+            ("test_unfiltered", "NDCG@10, unfiltered (every shown post; pipelines rank "
+                                "filtered posts last)")):
+        table = Table(title=f"{title} on held-out days {days} (world "
+                            f"{task.data().world.name})")
+        table.add_column("segment", no_wrap=True, min_width=12)
+        for col in ("requests", "learned", "weighted", "recency", "popularity"):
+            table.add_column(col, justify="right")
+        gains = []
+        for seg in SEGMENTS:
+            key = "" if seg == "all" else "_" + seg.replace("-", "_")
+            if f"{prefix}_ndcg10_learned{key}" not in metrics:
+                continue
+            table.add_row(seg, f"{metrics.get(f'{prefix}_requests{key}', 0):.0f}",
+                          *(f"{metrics[f'{prefix}_ndcg10_{m}{key}']:.4f}"
+                            for m in ("learned", "pipeline", "recency", "popularity")))
+            gain = [metrics.get(f"{prefix}_gain_vs_recency{end}{key}")
+                    for end in ("", "_lo", "_hi")]
+            if None not in gain:
+                gains.append(f"{seg} {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}]")
+        console.print(table)
+        console.print("  learned − recency, 95 % paired bootstrap: " + "; ".join(gains))
+    console.print("  position-debiased NDCG@10, eligible set, all requests: " + ", ".join(
+        f"{label} {metrics[f'test_debiased_ndcg10_{m}']:.4f}" for m, label in (
+            ("learned", "learned"), ("pipeline", "weighted"), ("recency", "recency"),
+            ("popularity", "popularity"))))
+    for what, source in task.data().sources.items():
+        console.print(f"  {what}: {source}")
     console.print(f"  chosen on dev days {', '.join(task.data().days['dev'])}: "
                   + ", ".join(f"{k}={ranker.config[k]}" for k in
                               ("objective", "C", "ipw", "feature_set"))

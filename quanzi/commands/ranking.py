@@ -67,9 +67,13 @@ def eval_ranking(
                               progress=progress)
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from exc
-    for summary, title in ((report.test, "NDCG@10"),
-                           (report.test_debiased, "position-debiased NDCG@10 (gains ÷ "
-                                                  "examination propensity of the logged slot)")):
+    for summary, title in ((report.test, "NDCG@10, eligible set (every method ranks the "
+                                         "posts that pass the policy filters)"),
+                           (report.test_debiased, "position-debiased NDCG@10, eligible set "
+                                                  "(gains ÷ examination propensity of the "
+                                                  "logged slot)"),
+                           (report.test_unfiltered, "NDCG@10, unfiltered (every shown post; "
+                                                    "pipelines rank filtered posts last)")):
         methods = [m for m in ("pipeline", "pipeline-tuned", "learned", "recency",
                                "popularity")
                    if m in summary["all"]]
@@ -83,6 +87,12 @@ def eval_ranking(
             if row["requests"]:
                 table.add_row(seg, str(row["requests"]), *(_fmt(row[m]) for m in methods))
         console.print(table)
+    for name, by_segment in report.gains.items():
+        console.print(f"  {name} (eligible set, 95 % paired bootstrap): " + "; ".join(
+            f"{seg} {g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for seg, (g, lo, hi) in
+            by_segment.items()))
+    console.print(f"  policy filters removed {report.filtered_share:.1%} of the held-out shown "
+                  "posts (the unfiltered table ranks them last for the pipelines)")
     for what, source in report.sources.items():
         console.print(f"  {what}: {source}")
     console.print("  hidden truth (true quality, trust, interests): not used")

@@ -10,17 +10,28 @@ and the query; nothing reads the logged position or the world's hidden truth. Fe
 raw (standardisation belongs to the model) and float64, ``(n, len(FEATURES))``:
 
 - age: ``log_age`` (log1p of hours), three freshness decays (half-lives 6 h, 24 h, 72 h),
-  and ``age_rank`` (log1p of the post's rank among this request's candidates, newest = 0:
-  how far down a newest-first list the post would sit);
+  ``age_rank`` (log1p of the post's rank among this request's candidates, newest = 0:
+  how far down a newest-first list the post would sit) and ``top_rank``;
 - post: ``quality`` score, ``trust`` (value of the viewer-relative level, default
   ``trust_values``), ``level_l1`` (a friend's lifted post), ``merchant`` (L5/L6 base level),
-  ``engagement`` (Beta-smoothed weighted actions per impression) and ``log_impressions``,
+  ``engagement`` (Beta-smoothed weighted actions per impression), ``log_impressions``,
+  ``log_actions``,
   ``editorial`` (log boost), ``phase`` (campaign-phase affinity);
 - viewer: ``interest`` (cosine with the viewer's interest vector), ``friend``, ``follow``
-  (the viewer follows the author), ``negative_author`` (hid or reported this author).
+  (the viewer follows the author), ``negative_author`` (hid or reported this author);
+- interactions a linear model cannot form itself: ``quality_x_fresh`` (a fresh post's
+  quality matters while it is still shown), ``engagement_x_fresh`` and
+  ``engagement_x_age`` (an old post's engagement rate was earned lower in newest-first
+  lists); ``top_rank`` (1 / (1 + age rank)) and ``log_actions`` (log1p of the weighted
+  actions: popularity, not rate).
+
+Serving asks only for the model's own features (``features=``), in its order: the learned
+scorer then costs ≈ 0.2 ms for 500 candidates instead of computing every column.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -39,66 +50,102 @@ FRESHNESS_HALF_LIVES_H = (6.0, 24.0, 72.0)
 # experiment overrides the weighted scorer's params.
 _DEFAULTS = RankingParams()
 _TRUST_VALUES = np.asarray(_DEFAULTS.trust_values, dtype=np.float64)  # L1..L6
-_COL = {name: j for j, name in enumerate(FEATURES)}
+_FRESH = dict(zip(("fresh_6h", "fresh_24h", "fresh_72h"), FRESHNESS_HALF_LIVES_H,
+                  strict=True))
 
 
-def ranker_features(query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
-    """``(n, len(FEATURES))`` float64 feature rows of hydrated candidates for this query.
+def ranker_features(query: FeedQuery, candidates: CandidateSet,
+                    features: Sequence[str] = FEATURES) -> np.ndarray:
+    """``(n, len(features))`` float64 feature rows of hydrated candidates for this query,
+    columns in the order of ``features`` (default: all of ``FEATURES``).
 
-    Column-major (each feature is one contiguous write) and free of per-candidate Python
-    except C-level set lookups for ``follow`` (skipped when the viewer follows none
-    of the authors).
+    Only the requested columns are computed; each is one contiguous write (column-major)
+    and nothing loops over candidates in Python except C-level set lookups for ``follow``.
     """
+    col = {name: j for j, name in enumerate(features)}
+    unknown = [f for f in col if f not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown ranker features {unknown}: see FEATURES")
     c = candidates.cols
     n = len(candidates)
-    out = np.zeros((n, len(FEATURES)), dtype=np.float64, order="F")
+    out = np.zeros((n, len(col)), dtype=np.float64, order="F")
     if n == 0:
         return out
-    col = _COL
+
+    def wants(*names: str) -> bool:
+        return any(name in col for name in names)
+
     created = c["created_ts"].astype(np.float64, copy=False)
     age_h = np.maximum((query.now.timestamp() - created) / 3600.0, 0.0)
-    out[:, col["log_age"]] = np.log1p(age_h)
-    for name, half_life in zip(("fresh_6h", "fresh_24h", "fresh_72h"),
-                               FRESHNESS_HALF_LIVES_H, strict=True):
-        out[:, col[name]] = np.exp2(age_h / -half_life)
-    rank = np.empty(n, dtype=np.float64)
-    rank[np.argsort(-created, kind="stable")] = np.arange(n)
-    out[:, col["age_rank"]] = np.log1p(rank)
-    out[:, col["top_rank"]] = 1.0 / (1.0 + rank)
+    log_age = np.log1p(age_h) if wants("log_age", "engagement_x_age") else None
+    if "log_age" in col:
+        out[:, col["log_age"]] = log_age
+    fresh_24h = None
+    for name, half_life in _FRESH.items():
+        if wants(name) or (name == "fresh_24h" and wants("quality_x_fresh",
+                                                          "engagement_x_fresh")):
+            fresh = np.exp2(age_h / -half_life)
+            if name in col:
+                out[:, col[name]] = fresh
+            if name == "fresh_24h":
+                fresh_24h = fresh
+    if wants("age_rank", "top_rank"):
+        rank = np.empty(n, dtype=np.float64)
+        rank[np.argsort(-created, kind="stable")] = np.arange(n)
+        if "age_rank" in col:
+            out[:, col["age_rank"]] = np.log1p(rank)
+        if "top_rank" in col:
+            out[:, col["top_rank"]] = 1.0 / (1.0 + rank)
 
-    level = c["viewer_level"].astype(np.int64)
-    out[:, col["quality"]] = c["quality"]
-    out[:, col["trust"]] = _TRUST_VALUES[np.minimum(np.maximum(level - 1, 0), 5)]
-    out[:, col["level_l1"]] = level == 1
-    out[:, col["merchant"]] = c["base_level"] >= 5
-    a, b = _DEFAULTS.engagement_prior_a, _DEFAULTS.engagement_prior_b
+    if wants("trust", "level_l1"):
+        level = c["viewer_level"].astype(np.int64)
+        if "trust" in col:
+            out[:, col["trust"]] = _TRUST_VALUES[np.minimum(np.maximum(level - 1, 0), 5)]
+        if "level_l1" in col:
+            out[:, col["level_l1"]] = level == 1
+    if "quality" in col:
+        out[:, col["quality"]] = c["quality"]
+    if "merchant" in col:
+        out[:, col["merchant"]] = c["base_level"] >= 5
     impressions = np.maximum(c["impressions"].astype(np.float64), 0.0)
     actions = c["weighted_actions"].astype(np.float64)
+    a, b = _DEFAULTS.engagement_prior_a, _DEFAULTS.engagement_prior_b
     engagement = (actions + a) / (impressions + a + b)
-    out[:, col["engagement"]] = engagement
-    out[:, col["log_impressions"]] = np.log1p(impressions)
-    out[:, col["log_actions"]] = np.log1p(np.maximum(actions, 0.0))
-    out[:, col["editorial"]] = np.log(np.maximum(c["boost"].astype(np.float64), 1e-3))
-    aff = PHASE_AFFINITY[query.phase]
-    out[:, col["phase"]] = (aff["creator"] * c["creator"] + aff["verified"] * c["verified"]
-                            + aff["detailed"] * (c["tier"] >= 3)) / 3.0
+    if "engagement" in col:
+        out[:, col["engagement"]] = engagement
+    if "log_impressions" in col:
+        out[:, col["log_impressions"]] = np.log1p(impressions)
+    if "log_actions" in col:
+        out[:, col["log_actions"]] = np.log1p(np.maximum(actions, 0.0))
+    if "editorial" in col:
+        out[:, col["editorial"]] = np.log(np.maximum(c["boost"].astype(np.float64), 1e-3))
+    if "phase" in col:
+        aff = PHASE_AFFINITY[query.phase]
+        phase = np.zeros(n)
+        for key, column in (("creator", c["creator"]), ("verified", c["verified"]),
+                            ("detailed", c["tier"] >= 3)):
+            if aff[key]:
+                phase[column] += aff[key] / 3.0
+        out[:, col["phase"]] = phase
 
     viewer = query.viewer
-    if viewer.interest is not None and candidates.embeddings is not None \
-            and candidates.embeddings.shape[1] == len(viewer.interest):
-        out[:, col["interest"]] = candidates.embeddings @ viewer.interest
-    out[:, col["friend"]] = c["is_friend"]
-    if viewer.follows and not viewer.follows.isdisjoint(c["author_id"]):
+    if "interest" in col and viewer.interest is not None:
+        embeddings = candidates.embeddings
+        if embeddings is not None and embeddings.shape[1] == len(viewer.interest):
+            out[:, col["interest"]] = embeddings @ viewer.interest
+    if "friend" in col:
+        out[:, col["friend"]] = c["is_friend"]
+    if "follow" in col and viewer.follows:
         out[:, col["follow"]] = np.fromiter(map(viewer.follows.__contains__, c["author_id"]),
                                             bool, n)
-    out[:, col["negative_author"]] = c["negative_author"]
-    # Interactions a linear model cannot form itself: what quality and past engagement are
-    # worth depends on the post's age (an old post's engagement rate was earned lower in
-    # newest-first lists; a fresh post's quality matters while it is still shown).
-    fresh = out[:, col["fresh_24h"]]
-    out[:, col["quality_x_fresh"]] = out[:, col["quality"]] * fresh
-    out[:, col["engagement_x_fresh"]] = engagement * fresh
-    out[:, col["engagement_x_age"]] = engagement * out[:, col["log_age"]]
+    if "negative_author" in col:
+        out[:, col["negative_author"]] = c["negative_author"]
+    if "quality_x_fresh" in col:
+        out[:, col["quality_x_fresh"]] = c["quality"] * fresh_24h
+    if "engagement_x_fresh" in col:
+        out[:, col["engagement_x_fresh"]] = engagement * fresh_24h
+    if "engagement_x_age" in col:
+        out[:, col["engagement_x_age"]] = engagement * log_age
     if not np.isfinite(out).all():
         raise ValueError("non-finite ranker feature: check the hydrated columns")
     return out

@@ -15,12 +15,15 @@ from quanzi.evaluation.ranking_eval import (
     EvalConfig,
     EvalRequest,
     Split,
+    eligible_split,
     evaluate_split,
     make_requests,
     ndcg_at_k,
+    paired_difference,
     position_propensity,
     run_eval,
 )
+from quanzi.serving.feed_store import SnapshotFeedStore
 from quanzi.serving.ranking.params import RankingParams
 from quanzi.serving.ranking.query import ViewerContext
 from quanzi.serving.ranking.store import InMemoryFeedStore
@@ -100,6 +103,45 @@ def test_pipeline_beats_recency_when_the_friend_signal_decides() -> None:
     assert evaluate_split(split, fresh_only, methods=("pipeline",))["pipeline"][0] < 1.0
 
 
+def _snapshot(posts: list[tuple[str, float, str, int]]) -> SnapshotFeedStore:
+    """(id, age in hours before T0 + 1 h, status, base level) → a snapshot store."""
+    now = T0 + timedelta(hours=1)
+    store = SnapshotFeedStore()
+    store.upsert_posts(pd.DataFrame({
+        "id": [p[0] for p in posts], "author_id": [f"author-{p[0]}" for p in posts],
+        "circle_id": "c1", "status": [p[2] for p in posts], "quality": 0.5, "tier": 2,
+        "base_level": [p[3] for p in posts],
+        "created_ts": [(now - timedelta(hours=p[1])).timestamp() for p in posts]}))
+    store.circles = frozenset({"c1"})
+    return store
+
+
+def _request(viewer: str, relevance: dict[str, int]) -> EvalRequest:
+    ids = list(relevance)  # shown order
+    return EvalRequest(viewer, "c1", T0 + timedelta(hours=1), ids, relevance,
+                       {p: i for i, p in enumerate(ids)}, ("friendless", "active"))
+
+
+def test_eligible_protocol_ranks_only_what_the_policy_filters_keep_for_every_method() -> None:
+    # newest first: the rejected ad (relevant: users click disguised ads), then two passed
+    # posts; the disguised-ad level L6 is dropped by the trust-level filter.
+    store = _snapshot([("ad", 1, "reject", 4), ("l6", 2, "pass", 6), ("new", 3, "pass", 3),
+                       ("old", 30, "pass", 3)])
+    clicked_ad = _request("v", {"ad": 3, "l6": 2, "new": 0, "old": 1})
+    only_ad = _request("w", {"ad": 2, "l6": 0, "new": 0, "old": 0})
+    ctx = {v: ViewerContext(viewer_id=v) for v in ("v", "w")}
+    full = Split([clicked_ad, only_ad], store, ctx, np.ones(5))
+    eligible = eligible_split(full)
+    assert [r.candidates for r in eligible.requests] == [["new", "old"]]  # w: none relevant
+    assert eligible.filtered_share == pytest.approx(4 / 8)
+    ndcg = evaluate_split(eligible, RankingParams(), methods=("pipeline", "recency"))
+    # same set, ideal over that set: newest-first (new, old) scores 1/log2(3) of the ideal
+    assert ndcg["recency"] == [pytest.approx(1 / math.log2(3))]
+    unfiltered = evaluate_split(full, RankingParams(), methods=("pipeline", "recency"))
+    # the unfiltered view credits recency for the rejected ad the service would never serve
+    assert unfiltered["recency"][0] > ndcg["recency"][0] > unfiltered["pipeline"][0]
+
+
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
     from quanzi.datasets.world.build import build_world
@@ -125,6 +167,10 @@ def test_eval_on_a_tiny_world_reports_every_method_and_segment(tiny_world) -> No
         segs["friendless"]["requests"] == segs["all"]["requests"]
     assert "fallback" in report.sources["quality"] and "fallback" in report.sources["embeddings"]
     assert len(report.trials) == 3 and report.dev_days and report.tuned_params
+    # the unfiltered view keeps every request; the eligible one drops some, never adds
+    assert report.test_unfiltered["all"]["requests"] >= report.test["all"]["requests"]
+    assert 0.0 <= report.filtered_share < 1.0
+    assert 0.0 < report.test_unfiltered["all"]["pipeline-tuned"] <= 1.0
 
 
 def test_eval_uses_a_learned_ranker_only_if_trained_before_the_held_out_days() -> None:
@@ -139,3 +185,18 @@ def test_eval_uses_a_learned_ranker_only_if_trained_before_the_held_out_days() -
     other = SimpleNamespace(config={**ok.config, "world": "elsewhere"})
     for ranker in (leaky, other, None):
         assert usable_ranker(ranker, world)[0] is None
+
+
+def test_paired_difference_interval_is_tight_for_a_constant_gain_and_wide_for_noise() -> None:
+    reqs = [_request(f"v{i}", {"a": 1, "b": 0}) for i in range(40)]
+    for i, r in enumerate(reqs[:10]):
+        r.segments = ("friendless" if i % 2 else "friend-rich", "active")
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.3, 0.7, 40).tolist()
+    constant = paired_difference(reqs, {"x": [b + 0.1 for b in base], "y": base}, "x", "y")
+    gain, lo, hi = constant["all"]
+    assert gain == pytest.approx(0.1) and lo == pytest.approx(0.1) and hi == pytest.approx(0.1)
+    noisy = paired_difference(reqs, {"x": rng.uniform(0, 1, 40).tolist(), "y": base}, "x", "y")
+    gain, lo, hi = noisy["all"]
+    assert lo < gain < hi and hi - lo > 0.1
+    assert set(noisy) == {"all", "friendless", "friend-rich", "active"}

@@ -43,11 +43,13 @@ from quanzi.evaluation.ranking_eval import (
     _friends,
     _relations,
     build_store,
+    eligible_split,
     embed_posts,
     evaluate_split,
     load_world,
     make_requests,
     ndcg_at_k,
+    paired_difference,
     position_propensity,
     score_posts,
     summarise,
@@ -70,11 +72,11 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
 SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent",
             "no-relation")
-# Feature sets tried on dev: all, and all but the within-request age rank (which mirrors
+# Feature sets tried on dev: all, and all but the within-request age ranks (which mirror
 # the newest-first logging order) — the report says which one won.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": FEATURES,
-    "no_age_rank": tuple(f for f in FEATURES if f != "age_rank"),
+    "no_age_rank": tuple(f for f in FEATURES if f not in ("age_rank", "top_rank")),
 }
 
 
@@ -339,17 +341,16 @@ def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
 
 def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest],
                scores: np.ndarray) -> float:
-    """Mean NDCG@10 ranking each request's kept candidates by ``scores`` and the filtered
-    ones last in shown order (the pipeline without its diversity stages: fast, for
-    choosing on dev)."""
+    """Mean NDCG@10 of each request's eligible candidates (the rows the filters kept)
+    ranked by ``scores``, under the eligible-set protocol of ``ranking_eval`` (requests
+    with < 2 eligible or no relevant one skipped): the pipeline without its diversity
+    stages, fast, for choosing on dev."""
     values = []
-    groups = frame.groupby("req", sort=True).indices
-    for k, req in enumerate(requests):
-        idx = groups.get(k)
-        kept = [] if idx is None else [frame["post_id"].iat[i] for i in
-                                       idx[np.argsort(-scores[idx], kind="stable")]]
-        rest = [p for p in req.candidates if p not in set(kept)]
-        v = ndcg_at_k([req.relevance[p] for p in kept + rest])
+    rel = frame["rel"].to_numpy()
+    for idx in frame.groupby("req", sort=True).indices.values():
+        if len(idx) < 2:
+            continue
+        v = ndcg_at_k(rel[idx[np.argsort(-scores[idx], kind="stable")]])
         if v is not None:
             values.append(v)
     return float(np.mean(values)) if values else 0.0
@@ -386,49 +387,62 @@ def choose_and_fit(data: RankerData, config: RankerConfig
 # ---------------------------------------------------------------------------------------
 # evaluate
 # ---------------------------------------------------------------------------------------
-# Newest first *after* the pipeline's filters (moderation, L6, …), through the same
-# pipeline: the baseline that isolates the ordering from what the filters remove (plain
-# recency also ranks posts the service would never serve).
-NEWEST_FIRST = LinearRanker(features=("log_age",), mean=np.zeros(1), scale=np.ones(1),
-                            weights=-np.ones(1))
+METHODS = ("learned", "pipeline", "recency", "popularity")  # pipeline: the weighted scorer
 
 
-def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = False
-                  ) -> dict[str, dict[str, Any]]:
-    """Summary per segment of the learned pipeline (if given), recency, popularity and
-    recency after the filters (``recency_filtered``)."""
-    methods = ("learned", "recency", "popularity") if ranker is not None else (
-        "recency", "popularity")
-    merged: dict[str, list[float | None]] = {m: [] for m in (*methods, "recency_filtered")}
+def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = False,
+                  protocol: str = "eligible") -> dict[str, dict[str, Any]]:
+    """Summary per segment of the learned pipeline (if given), the weighted pipeline
+    (default params), recency and popularity, under the ``eligible`` protocol (every method
+    ranks the posts the policy filters keep) or ``unfiltered`` (every shown post; the
+    pipelines rank the filtered ones last): ``ranking_eval``'s module docstring."""
+    if protocol not in ("eligible", "unfiltered"):
+        raise ValueError(f"unknown protocol {protocol!r}: eligible or unfiltered")
+    methods = METHODS if ranker is not None else METHODS[1:]
+    merged: dict[str, list[float | None]] = {m: [] for m in methods}
+    requests: list[EvalRequest] = []
     for split in days.splits:
+        if protocol == "eligible":
+            split = eligible_split(split)
         ndcg = evaluate_split(split, RankingParams(), methods=methods, debiased=debiased,
                               ranker=ranker)
-        ndcg["recency_filtered"] = evaluate_split(
-            split, RankingParams(), methods=("learned",), debiased=debiased,
-            ranker=NEWEST_FIRST)["learned"]
         for m in merged:
             merged[m].extend(ndcg[m])
-    return summarise(days.requests, merged)
+        requests.extend(split.requests)
+    summary = summarise(requests, merged)
+    if ranker is not None:  # learned minus each other method, with a 95 % paired interval
+        for other in METHODS[1:]:
+            for seg, (gain, lo, hi) in paired_difference(requests, merged, "learned",
+                                                         other).items():
+                summary[seg].update({f"gain_vs_{other}": gain, f"gain_vs_{other}_lo": lo,
+                                     f"gain_vs_{other}_hi": hi})
+    return summary
 
 
 def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, float],
                                                                      pd.DataFrame]:
-    """Flat metrics (``{set}_ndcg10_{method}[_{segment}]``) and the same as a table."""
+    """Flat metrics (``{set}_ndcg10_{method}[_{segment}]``, sets ``dev``, ``test`` and
+    ``test_debiased`` under the eligible protocol, ``test_unfiltered``) and the same as a
+    table."""
     metrics: dict[str, float] = {}
     rows = []
-    for set_name, days, debiased in (("dev", data.dev, False), ("test", data.test, False),
-                                     ("test_debiased", data.test, True)):
-        summary = evaluate_days(days, ranker, debiased)
+    for set_name, days, debiased, protocol in (
+            ("dev", data.dev, False, "eligible"), ("test", data.test, False, "eligible"),
+            ("test_debiased", data.test, True, "eligible"),
+            ("test_unfiltered", data.test, False, "unfiltered")):
+        summary = evaluate_days(days, ranker, debiased, protocol)
         for seg, row in summary.items():
             rows.append({"set": set_name, "segment": seg, **row})
-            for m in ("learned", "recency", "popularity", "recency_filtered"):
+            suffix = "" if seg == "all" else "_" + seg.replace("-", "_")
+            for m in METHODS:
                 if row.get(m) is None:
                     continue
-                suffix = "" if seg == "all" else "_" + seg.replace("-", "_")
                 metrics[f"{set_name}_ndcg10_{m}{suffix}"] = float(row[m])
+            for key, value in row.items():
+                if key.startswith("gain_vs_"):
+                    metrics[f"{set_name}_{key}{suffix}"] = float(value)
             if row.get("learned") is not None and row["requests"]:
-                metrics[f"{set_name}_requests{'' if seg == 'all' else '_' + seg}".replace(
-                    "-", "_")] = float(row["requests"])
+                metrics[f"{set_name}_requests{suffix}"] = float(row["requests"])
     return metrics, pd.DataFrame(rows)
 
 
@@ -468,6 +482,12 @@ class RankerTask:
         return TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
                         hashes={"world": d.world.manifest["world_id"],
                                 "test_requests": _frame_digest(d.test.frame)})
+
+    def world_name(self, settings: Settings) -> str:
+        """The world this task trains on (the demo world unless the config names one)."""
+        from quanzi.datasets.world.build import default_name
+
+        return self.config.world or default_name(settings.demo_posts, settings.demo_seed)
 
     def data(self) -> RankerData:
         if self._data is None:

@@ -52,7 +52,8 @@ class LearnedScorer:
                             "scorer")
                 self._warned = True
             return self.fallback.score(query, candidates)
-        contrib = ranker.contributions(ranker_features(query, candidates))  # (n, f)
+        # Only the model's own features, in its order: (n, f)
+        contrib = ranker.contributions_of(ranker_features(query, candidates, ranker.features))
         scores = contrib.sum(axis=1).astype(np.float32)
         if not np.isfinite(scores).all():
             raise ValueError("non-finite learned score: check the hydrated features")

@@ -128,3 +128,18 @@ def test_interaction_features_are_products_of_their_parts(store, query_factory) 
     np.testing.assert_allclose(col["top_rank"], np.exp(-col["age_rank"]))  # 1 / (1 + rank)
     # a fresh post's quality counts for more than an old one's (the 40-day-old post ≈ 0)
     assert col["quality_x_fresh"].max() > 0.3 and col["quality_x_fresh"].min() < 1e-6
+
+
+def test_a_feature_subset_equals_those_columns_of_all_features(store, query_factory) -> None:
+    """Serving computes only the model's features; training records all of them."""
+    viewer = ViewerContext(viewer_id="v1", friends=frozenset({"u_friend"}),
+                           follows=frozenset({"u_stranger"}))
+    query = query_factory(viewer, params=LEARNED)
+    candidates = _hydrated(store, query)
+    full = ranker_features(query, candidates)
+    for subset in (("engagement_x_age", "follow", "log_age"), ("quality_x_fresh",),
+                   ("top_rank", "phase", "trust", "interest"), FEATURES[::-1]):
+        part = ranker_features(query, candidates, subset)
+        np.testing.assert_array_equal(part, full[:, [FEATURES.index(f) for f in subset]])
+    with pytest.raises(ValueError, match="unknown ranker features"):
+        ranker_features(query, candidates, ("nope",))
