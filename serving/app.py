@@ -59,9 +59,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.similar_posts = IndexSimilarPosts(state.models)  # collection suggestions
         app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
         if settings.env != "test":  # like the models: tests load on first use
+            def loaded() -> None:
+                # Again after the model load: a library loaded meanwhile may have brought its
+                # own thread settings; then freeze the startup heap.
+                threadpool_limits(limits=settings.blas_threads, user_api="blas")
+                settle_heap()
+
             app.state.feed.start(
                 models_settled=lambda: state.models.status.state != "running",
-                on_loaded=settle_heap)
+                on_loaded=loaded)
         try:
             yield
         finally:
