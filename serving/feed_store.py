@@ -46,6 +46,7 @@ import pandas as pd
 from sqlalchemy import Engine, func, or_, select
 
 from quanzi.models.index.filters import SearchFilter
+from quanzi.polling import Poller
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.params import (
     DEFAULT_ARMS,
@@ -593,8 +594,7 @@ class FeedStoreSync:
     _scan_from: datetime | None = None
     _last_scan: float = 0.0
     _last_full: float = 0.0
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _poller: Poller | None = None
 
     def _heads(self) -> tuple[int, int, int, int]:
         with self.engine.connect() as conn:
@@ -722,25 +722,14 @@ class FeedStoreSync:
                 .distinct())) if relation_id > self._relation_id else []
         self.on_viewer_changes(rows, users)  # type: ignore[arg-type]
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.refresh()
-            except Exception:  # a database blip must not kill the thread; next poll retries
-                log.exception("feed store refresh failed; retrying in %.1f s", self.interval_s)
-
     def run_in_thread(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="feed-store-sync", daemon=True)
-        self._thread.start()
+        if self._poller is None:
+            self._poller = Poller("feed-store-sync", self.refresh, self.interval_s, log)
+        self._poller.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop(timeout)
 
 
 # ---------------------------------------------------------------------------- the service

@@ -24,7 +24,6 @@ Design (several uvicorn workers, one PostgreSQL):
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from quanzi.models.index.filters import PostMeta
 from quanzi.models.index.vector_index import VectorIndex
+from quanzi.polling import Poller
 from quanzi.storage.orm import IndexChange, Post, PostEmbedding, PostScore
 
 log = logging.getLogger(__name__)
@@ -216,8 +216,7 @@ class IndexSync:
     gap_timeout_s: float = 30.0
     reconcile_every_s: float = 600.0
     _gaps: dict[int, float] = field(default_factory=dict)  # missing seq -> first noticed
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _poller: Poller | None = None
     _last_reconcile: float = 0.0
 
     def startup(self) -> SyncReport:
@@ -259,27 +258,20 @@ class IndexSync:
             self.index.compact()
         return total
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                if time.monotonic() - self._last_reconcile > self.reconcile_every_s:
-                    self.startup()
-                else:
-                    self.sync()
-            except Exception:  # the loop must survive a database blip; the next poll retries
-                log.exception("index sync failed; retrying in %.1f s", self.interval_s)
+    def _poll(self) -> None:
+        if time.monotonic() - self._last_reconcile > self.reconcile_every_s:
+            self.startup()
+        else:
+            self.sync()
 
     def run_in_thread(self) -> None:
         """Start polling in a daemon thread (call ``startup()`` first)."""
-        if self._thread is not None:
+        if self._poller is not None and self._poller.running:
             raise RuntimeError("index sync already running")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="index-sync", daemon=True)
-        self._thread.start()
+        self._poller = Poller("index-sync", self._poll, self.interval_s, log)
+        self._poller.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the polling thread (lifespan shutdown)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        if self._poller is not None:
+            self._poller.stop(timeout)
