@@ -651,12 +651,13 @@ def run_eval(settings: Settings, config: EvalConfig,
     sources = {**scores.sources, "embeddings": embeddings.source,
                "engagement": "interactions before the cutoff (dev: before the dev days)"}
     friends, relations = _friends(world), _relations(world)
+    follows = _friends(world, "follow")  # the learned ranker reads them, as in training
 
     def split_for(start: pd.Timestamp, interactions: pd.DataFrame) -> Split:
         store = build_store(world, start, scores, embeddings, verified)
         requests = make_requests(interactions, posts, friends, relations)
         contexts = viewer_contexts(world, start, {r.viewer_id for r in requests}, store,
-                                   friends)
+                                   friends, follows)
         inter = t["interactions"]
         return Split(requests, store, contexts,
                      position_propensity(inter[inter["created_at"] < start]))
