@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from quanzi import __version__
+from quanzi.serving.api.feed_fast_path import FeedFastPath
 from quanzi.serving.api.routes import (
     admin,
     applications,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.metrics = ServiceMetrics()  # per app, so apps in one process never clash
+    app.add_middleware(FeedFastPath)  # inside the metrics middleware: still measured
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(EditorialError, editorial_error_handler)
     # feed first: routes are matched in order and it is the hot path; applications before

@@ -153,3 +153,45 @@ def test_each_served_list_is_logged_with_its_request_id(api, feed, caplog) -> No
     assert lines[-1]["request_id"] == body["request_id"]
     assert lines[-1]["viewer_id"] == "v" and lines[-1]["arm"] == body["arm"]
     assert lines[-1]["post_ids"] == [i["post_id"] for i in body["items"]]
+
+
+@pytest.fixture
+def fast_answers(monkeypatch) -> list[bool]:
+    """Records, per feed request, whether the fast path answered it (True) or the route."""
+    from quanzi.serving.api.feed_fast_path import FeedFastPath
+
+    seen: list[bool] = []
+    real = FeedFastPath._answer
+
+    def spy(self, scope, body):
+        payload = real(self, scope, body)
+        seen.append(payload is not None)
+        return payload
+
+    monkeypatch.setattr(FeedFastPath, "_answer", spy)
+    return seen
+
+
+def test_the_fast_path_answers_like_the_route(api, feed, fast_answers) -> None:
+    slow = _rank(api, feed)  # first: the key and the viewer are not cached yet → the route
+    fast = _rank(api, feed)
+    assert fast_answers == [False, True]
+    for body in (slow, fast):
+        body.pop("request_id")
+    assert fast == slow
+    metrics = api.get("/metrics").text  # both counted under the route's template
+    assert 'quanzi_requests_total{method="POST",route="/v1/feed/rank",status="200"} 2.0' \
+        in metrics
+
+
+def test_the_fast_path_leaves_every_error_to_the_route(api, feed, fast_answers) -> None:
+    _rank(api, feed)  # the feed key and the viewer are cached from here on
+    bad = {"viewer_id": "v", "circle_id": "c1", "limit": 0}
+    assert api.post(URL, json=bad, headers=feed["feed"]).status_code == 422
+    unknown = {"viewer_id": "v", "circle_id": "nope", "as_of": feed["as_of"]}
+    assert api.post(URL, json=unknown, headers=feed["feed"]).status_code == 404
+    body = {"viewer_id": "v", "circle_id": "c1", "as_of": feed["as_of"]}
+    for _ in range(2):  # the editor key gets cached by the first 403: still 403
+        assert api.post(URL, json=body, headers=feed["editor"]).status_code == 403
+    assert api.post(URL, content=b"{not json", headers=feed["feed"]).status_code == 422
+    assert fast_answers[0] is False and not any(fast_answers[1:])
