@@ -461,6 +461,7 @@ def evaluate_split(split: Split, params: RankingParams, methods: Sequence[str] =
     pipeline = RankingPipeline.default()
     learned = RankingPipeline.default(ranker=lambda: ranker)
     learned_params = params.model_copy(update={"scorer": "learned"})
+    params = params.model_copy(update={"scorer": "weighted"})  # "pipeline" = weighted scorer
     if "learned" in methods and ranker is None:
         raise ValueError("method 'learned' needs a ranker")
     positive = np.clip(split.store.weights, 0.0, None) if "popularity" in methods else None

@@ -67,7 +67,7 @@ def test_without_a_ranker_learned_falls_back_to_the_weighted_scorer(store,
 
 
 def test_weighted_param_ignores_a_loaded_ranker(store, query_factory) -> None:
-    query = query_factory()  # scorer="weighted" by default
+    query = query_factory(params=RankingParams(scorer="weighted"))
     candidates = _hydrated(store, query)
     scored = LearnedScorer(_ranker()).score(query, candidates)
     np.testing.assert_array_equal(scored.scores, WeightedScorer().score(query, candidates).scores)
