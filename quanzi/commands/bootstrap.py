@@ -3,7 +3,8 @@
 Each step checks whether it is already done, so re-running is fast and never loses data:
 the schema is migrated (idempotent); the demo world is built once and loaded only into an
 empty database; a model task without a ``champion`` in the local MLflow store is trained
-from the shared corpora and promoted (first run only; minutes); posts still ``pending``
+from the shared corpora and promoted (first run only; minutes), then the learned feed
+ranker on the demo world's logs; posts still ``pending``
 are moderated, scored, embedded and indexed; a development admin key is written.
 """
 
@@ -61,6 +62,8 @@ def bootstrap(
         typer.echo("loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if train:
         _ensure_champions(settings)
+        _ensure_ranker(settings, default_name(posts or settings.demo_posts,
+                                              seed if seed is not None else settings.demo_seed))
     from quanzi.commands.posts import backfill
 
     backfill(batch=256)
@@ -70,6 +73,33 @@ def bootstrap(
         ensure_dev_key(settings)
         typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
     typer.echo(f"bootstrap done in {time.perf_counter() - started:.1f} s")
+
+
+def _ensure_ranker(settings: Settings, world: str) -> None:
+    """Train and promote the learned feed ranker on the demo world's logs when it has no
+    champion (after the other champions: its features are their scores), so the demo
+    serves the default scorer rather than the fallback."""
+    from dataclasses import replace
+
+    from quanzi.datasets.world.build import world_dir
+    from quanzi.training.pipeline import champion_version
+    from quanzi.training.promotion import promote
+    from quanzi.training.ranker_run import train_ranker
+    from quanzi.training.tasks_impl.ranker import RankerConfig, RankerTask
+
+    if champion_version(settings, "ranker") is not None:
+        return
+    if not (world_dir(settings, world) / "manifest.json").is_file():
+        typer.echo(f"no ranker champion and no world {world} to train one on: the feed uses "
+                   "the weighted scorer (`quanzi train ranker --world NAME`)")
+        return
+    typer.echo(f"no champion for ranker: training it once on {world} (later runs skip this) …")
+    started = time.perf_counter()
+    task = RankerTask(config=replace(RankerConfig(), world=world))
+    _run_id, version, _metrics, _ranker = train_ranker(settings, task, small=False)
+    result = promote(settings, "ranker")
+    typer.echo(f"quanzi-ranker v{version}: {result.decision} "
+               f"({time.perf_counter() - started:.0f} s)")
 
 
 def _ensure_champions(settings: Settings) -> None:
