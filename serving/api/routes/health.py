@@ -43,8 +43,11 @@ def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
     if feed is not None and feed.loading:
         raise HTTPException(503, detail="the feed-ranking snapshot is loading: retry in a few "
                                         "seconds")
+    ranker = getattr(state.models.peek(), "ranker", None)  # the default scorer's model
     ready["feed"] = {"snapshot": "loaded" if feed is not None and feed.ready
-                     else "loaded on first use", "error": getattr(feed, "load_error", None)}
+                     else "loaded on first use", "error": getattr(feed, "load_error", None),
+                     "ranker": f"learned-v{getattr(ranker, 'version', '?')}"
+                     if ranker is not None else "weighted-v1 (no quanzi-ranker champion)"}
     return ready
 
 

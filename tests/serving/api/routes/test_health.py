@@ -30,7 +30,8 @@ def test_readyz_is_ready_at_head(seed: Any, client: TestClient) -> None:
                                "revision": head_revision(),
                                "models": "not loaded yet (loaded on first use)",
                                "degraded": [],
-                               "feed": {"snapshot": "loaded on first use", "error": None}}
+                               "feed": {"snapshot": "loaded on first use", "error": None,
+                                        "ranker": "weighted-v1 (no quanzi-ranker champion)"}}
 
 
 def test_readyz_waits_for_the_feed_snapshot_preload(seed: Any, client: TestClient) -> None:
@@ -46,7 +47,8 @@ def test_readyz_waits_for_the_feed_snapshot_preload(seed: Any, client: TestClien
         time.sleep(0.05)
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json()["feed"] == {"snapshot": "loaded", "error": None}
+    assert response.json()["feed"]["snapshot"] == "loaded"
+    assert response.json()["feed"]["error"] is None
 
 
 def test_readyz_notices_a_downgrade_while_running(
