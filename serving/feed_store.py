@@ -34,6 +34,7 @@ import logging
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -697,30 +698,41 @@ class FeedStoreSync:
             circles = frozenset(conn.scalars(select(Circle.id)))
         store.circles = circles
         n_posts = self._load_posts(store, sorted(changed)) if changed else 0
-        n_inter = self._load_interactions(store, self._interaction_id, interaction_id)
-        if self.on_viewer_changes is not None:
-            self._tell_viewer_changes(interaction_id, relation_id)
+        n_inter = self._apply_new_interactions(store, interaction_id, relation_id)
         store.set_boosts(live_boosts(self.engine, datetime.now(UTC)))
         self._change_seq, self._score_id, self._interaction_id, self._relation_id = (
             change_seq, score_id, interaction_id, relation_id)
         return RefreshReport(posts=n_posts, interactions=n_inter,
                              seconds=time.perf_counter() - started)
 
-    def _tell_viewer_changes(self, interaction_id: int, relation_id: int) -> None:
-        if interaction_id <= self._interaction_id and relation_id <= self._relation_id:
-            return
-        assert self.on_viewer_changes is not None
+    def _apply_new_interactions(self, store: SnapshotFeedStore, interaction_id: int,
+                                relation_id: int) -> int:
+        """The interactions and relations since the last refresh, read once: counted into
+        the snapshot and told to ``on_viewer_changes``. Returns the (post, kind) pairs
+        counted."""
+        rows: list[tuple[str, str, str, str]] = []
+        users: list[str] = []
         with self.engine.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(
-                select(Interaction.user_id, Interaction.post_id, Interaction.kind,
-                       Post.author_id)
-                .join(Post, Post.id == Interaction.post_id)
-                .where(Interaction.id > self._interaction_id, Interaction.id <= interaction_id)
-                .order_by(Interaction.id))] if interaction_id > self._interaction_id else []
-            users = list(conn.scalars(select(UserRelation.user_id).where(
-                UserRelation.id > self._relation_id, UserRelation.id <= relation_id)
-                .distinct())) if relation_id > self._relation_id else []
-        self.on_viewer_changes(rows, users)  # type: ignore[arg-type]
+            if interaction_id > self._interaction_id:
+                rows = [(u, p, k, a) for u, p, k, a in conn.execute(
+                    select(Interaction.user_id, Interaction.post_id, Interaction.kind,
+                           Post.author_id)
+                    .join(Post, Post.id == Interaction.post_id)
+                    .where(Interaction.id > self._interaction_id,
+                           Interaction.id <= interaction_id)
+                    .order_by(Interaction.id))]
+            if relation_id > self._relation_id and self.on_viewer_changes is not None:
+                users = list(conn.scalars(select(UserRelation.user_id).where(
+                    UserRelation.id > self._relation_id, UserRelation.id <= relation_id)
+                    .distinct()))
+        counts = Counter((post, kind) for _user, post, kind, _author in rows)
+        if counts:
+            pairs, n = zip(*counts.items(), strict=True)
+            store.add_counts([p for p, _ in pairs], [k for _, k in pairs],
+                             [float(c) for c in n])
+        if self.on_viewer_changes is not None and (rows or users):
+            self.on_viewer_changes(rows, users)
+        return len(counts)
 
     def run_in_thread(self) -> None:
         if self._poller is None:

@@ -158,11 +158,11 @@ class KeyRing:
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
     def verify(self, sessions: sessionmaker[Session], key: str) -> Principal | None:
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
         digest = hashlib.sha256(key.encode()).hexdigest()  # never keep raw keys in memory
         now = time.monotonic()
-        hit = self._cache.get(digest)
-        if hit is not None and hit[0] > now:
-            return hit[1]
         with sessions() as session:
             principal = verify_key(session, key)
         with self._lock:

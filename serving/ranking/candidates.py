@@ -45,16 +45,13 @@ class CandidateSet:
         self._rows: np.ndarray | None = None  # rows of _matrix, −1 = no vector (zeros)
 
     @classmethod
-    def from_ids(cls, post_ids: list[str], sources: list[str] | str | None = None,
+    def from_ids(cls, post_ids: list[str], sources: list[str] | None = None,
                  *, columns: bool = True) -> CandidateSet:
-        """A set of ``post_ids``; ``sources`` per post or one name for all. ``columns=False``
-        leaves the feature columns to the hydrators (``fill_missing`` adds what they
-        did not set) instead of allocating defaults that are overwritten at once."""
+        """A set of ``post_ids`` with the source of each. ``columns=False`` leaves the
+        feature columns to the hydrators (``fill_missing`` adds what they did not set)
+        instead of allocating defaults that are overwritten at once."""
         n = len(post_ids)
-        if isinstance(sources, str) or sources is None:
-            src = np.full(n, sources or "", dtype=object)
-        else:
-            src = np.array(sources, dtype=object)
+        src = np.array(sources, dtype=object) if sources is not None else np.full(n, "", object)
         out = cls(np.array(post_ids, dtype=object), {}, None, src)
         if columns:
             out.fill_missing()

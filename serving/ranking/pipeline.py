@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -93,15 +94,14 @@ class RankingPipeline:
             except Exception as exc:  # one failing source must not fail the feed
                 log.exception("source %s failed", source.name)
                 result.errors.append(f"source {source.name}: {exc.__class__.__name__}")
-        if len(fetched) == 1:  # e.g. the given candidates: de-duplicate at C speed
-            name, only = fetched[0]
-            candidates = CandidateSet.from_ids(list(dict.fromkeys(only)), name, columns=False)
-        else:
-            ids: dict[str, str] = {}
-            for name, pids in fetched:
-                for pid in pids:
-                    ids.setdefault(pid, name)
-            candidates = CandidateSet.from_ids(list(ids), list(ids.values()), columns=False)
+        # First-seen order; each post credited to the first source that proposed it. Built
+        # with dict operations (C speed), not a loop over 500 candidates.
+        ids = list(dict.fromkeys(chain.from_iterable(pids for _, pids in fetched)))
+        first: dict[str, str] = {}
+        for name, pids in reversed(fetched):
+            first.update(dict.fromkeys(pids, name))
+        candidates = CandidateSet.from_ids(ids, list(map(first.__getitem__, ids)),
+                                           columns=False)
         result.n_candidates = len(candidates)
         result.stage_ms["sources"] = (clock() - t) * 1000
 

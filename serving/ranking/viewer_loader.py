@@ -155,11 +155,9 @@ class ViewerLoader:
         alone (cold start).
         """
         key = (viewer_id, as_of)
-        if self.ttl_s > 0:
-            with self._lock:
-                hit = self._cache.get(key)
-            if hit is not None:
-                return hit
+        hit = self.peek(viewer_id, as_of)
+        if hit is not None:
+            return hit
         with self._lock:
             touched_before = self._touched.get(viewer_id)
         context = self._read(viewer_id, vectors, as_of or datetime.now(UTC))
