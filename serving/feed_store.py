@@ -42,6 +42,7 @@ from itertools import repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import faiss
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, or_, select
@@ -177,6 +178,19 @@ class _Columns:
         return new
 
 
+@dataclass(frozen=True)
+class _Window:
+    """A circle's newest passed posts with a vector, and their vectors as one matrix: what
+    the ``similar`` source scans. Current while ``source`` is still the circle's row array
+    and no vector was written since ``emb_version``."""
+
+    source: np.ndarray
+    emb_version: int
+    rows: np.ndarray  # newest first
+    neg_ts: np.ndarray  # −created_ts of ``rows``, ascending (for the age cut)
+    matrix: np.ndarray  # (len(rows), dim) float32, C-contiguous
+
+
 @dataclass
 class StoreStats:
     posts: int
@@ -194,7 +208,7 @@ class SnapshotFeedStore:
     a post's new status with its old quality for one refresh).
     """
 
-    def __init__(self, weights: dict[str, float] | None = None, similar_window: int = 20_000,
+    def __init__(self, weights: dict[str, float] | None = None, similar_window: int = 5_000,
                  index: Any | None = None) -> None:
         self._c = _Columns(1024)
         self._row: dict[str, int] = {}
@@ -202,6 +216,8 @@ class SnapshotFeedStore:
         self._circle_rows: dict[str, np.ndarray] = {}  # passed posts, newest first
         self._circle_neg_ts: dict[str, np.ndarray] = {}  # −created_ts of those, ascending
         self._pending_counts: dict[str, np.ndarray] = {}
+        self._windows: dict[str, _Window] = {}  # per circle, rebuilt on first read after a change
+        self._emb_version = 0  # bumped after every vector write
         self._lock = threading.Lock()  # one writer at a time
         self.circles: frozenset[str] = frozenset()
         self.similar_window = similar_window
@@ -278,6 +294,7 @@ class SnapshotFeedStore:
             assert c.emb is not None
             c.emb[rows[ok]] = x[ok] / np.where(norms > 0, norms, 1.0)
             c.has_emb[rows[ok]] = True
+            self._emb_version += 1  # after the write: a window cut meanwhile is stale, not kept
 
     def add_counts(self, post_ids: Sequence[str], kinds: Sequence[str],
                    counts: Sequence[float]) -> None:
@@ -378,26 +395,64 @@ class SnapshotFeedStore:
         top = np.argsort(-created, kind="stable")[:limit]
         return c.ids[rows[top]].tolist()
 
-    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None) -> list[str]:
-        if self.index is not None:
-            flt = SearchFilter.of(circle_id=circle_id, statuses=("pass",))
-            return [pid for pid, _ in self.index.search(vector, k, flt)]
+    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None,
+                      since_ts: float | None = None) -> list[str]:
+        """The ``k`` posts nearest to ``vector`` (cosine), best first.
+
+        With a circle — the feed's ``similar`` source — an exact FAISS inner-product scan of
+        the circle's window: its ``similar_window`` newest passed posts, cut at ``since_ts``.
+        Why not the ANN index: the feed serves only posts within the age limit, so
+        neighbours older than that would be filtered after the search anyway, and the
+        window is small enough to scan exactly (≈ 0.35 ms for 5,000 × 256 on one core)
+        with perfect recall. Without a circle: the vector index when one is loaded.
+        """
+        v = np.ascontiguousarray(vector, dtype=np.float32)
+        if circle_id is None:
+            if self.index is not None:
+                flt = SearchFilter.of(statuses=("pass",))
+                return [pid for pid, _ in self.index.search(v, k, flt)]
+            return self._scan(self._all_window(), v, k, since_ts)
+        return self._scan(self._window(circle_id), v, k, since_ts)
+
+    def _window(self, circle_id: str) -> _Window | None:
+        source = self._circle_rows.get(circle_id)
+        if source is None:
+            return None
+        w = self._windows.get(circle_id)
+        if w is not None and w.source is source and w.emb_version == self._emb_version:
+            return w
+        w = self._cut_window(source)
+        if w is not None:
+            self._windows[circle_id] = w
+        return w
+
+    def _all_window(self) -> _Window | None:
         c = self._c
-        if c.emb is None or len(vector) != c.dim:
-            return []
-        if circle_id is not None:
-            rows = self._circle_rows.get(circle_id, np.zeros(0, dtype=np.int64))
-        else:
-            rows = np.flatnonzero(c.passed[: c.n])
-        rows = rows[: self.similar_window]  # newest first: older posts are filtered anyway
+        rows = np.flatnonzero(c.passed[: c.n])
+        rows = rows[np.argsort(-c.cols["created_ts"][rows], kind="stable")]
+        return self._cut_window(rows)
+
+    def _cut_window(self, source: np.ndarray) -> _Window | None:
+        c = self._c
+        if c.emb is None:
+            return None
+        version = self._emb_version  # read first: a write during the cut makes it stale
+        rows = source[: self.similar_window]
         rows = rows[c.has_emb[rows]]
-        if not len(rows):
+        return _Window(source, version, rows, -c.cols["created_ts"][rows],
+                       np.ascontiguousarray(c.emb[rows]))
+
+    def _scan(self, w: _Window | None, v: np.ndarray, k: int,
+              since_ts: float | None) -> list[str]:
+        if w is None or v.shape != (w.matrix.shape[1],):
             return []
-        sims = c.emb[rows] @ np.asarray(vector, dtype=np.float32)
-        top = np.argpartition(-sims, min(k, len(sims) - 1))[:k] if len(sims) > k else \
-            np.arange(len(sims))
-        top = top[np.argsort(-sims[top], kind="stable")]
-        return c.ids[rows[top]].tolist()
+        end = len(w.rows) if since_ts is None else \
+            int(np.searchsorted(w.neg_ts, -since_ts, side="right"))
+        k = min(k, end)
+        if k <= 0:
+            return []
+        _, top = faiss.knn(v[None, :], w.matrix[:end], k, metric=faiss.METRIC_INNER_PRODUCT)
+        return self._c.ids[w.rows[top[0]]].tolist()
 
     def rows_of(self, post_ids: Sequence[str]) -> np.ndarray:
         """Snapshot rows of ``post_ids`` (−1 where unknown)."""

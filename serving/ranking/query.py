@@ -9,6 +9,8 @@ import numpy as np
 
 from quanzi.serving.ranking.params import Phase, RankingParams
 
+DAY = 86_400.0
+
 
 @dataclass(frozen=True)
 class ViewerContext:
@@ -39,3 +41,8 @@ class FeedQuery:
     exclude_seen: bool = True
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
     arm: str = "control"
+
+    @property
+    def since_ts(self) -> float:
+        """The oldest creation time the age filter keeps: sources need not fetch older."""
+        return self.now.timestamp() - self.params.max_age_days * DAY

@@ -22,7 +22,8 @@ class FeedStore(Protocol):
     def posts_by_authors(self, author_ids: frozenset[str], since_ts: float,
                          limit: int) -> list[str]: ...
 
-    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None) -> list[str]: ...
+    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None,
+                      since_ts: float | None = None) -> list[str]: ...
 
     def hydrate(self, candidates: CandidateSet) -> None: ...
 
@@ -53,9 +54,11 @@ class InMemoryFeedStore:
                 if r.get("author_id") in author_ids and r.get("created_ts", 0.0) >= since_ts]
         return [pid for _, pid in sorted(hits, reverse=True)[:limit]]
 
-    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None) -> list[str]:
+    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None,
+                      since_ts: float | None = None) -> list[str]:
         ids = [pid for pid in self.vectors
-               if circle_id is None or self.rows.get(pid, {}).get("circle_id") == circle_id]
+               if (circle_id is None or self.rows.get(pid, {}).get("circle_id") == circle_id)
+               and (since_ts is None or self.rows.get(pid, {}).get("created_ts", 0.0) >= since_ts)]
         if not ids:
             return []
         matrix = np.stack([self.vectors[p] for p in ids])

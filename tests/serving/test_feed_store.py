@@ -163,3 +163,50 @@ def test_hydrating_unknown_posts_keeps_safe_defaults(world, engine) -> None:
     store = FeedStoreSync(engine).full_load()
     c = _hydrated(store, ["nope"])
     assert c.cols["status"][0] == "pending" and c.cols["base_level"][0] == 6
+
+
+def _snapshot(n: int, now: float) -> SnapshotFeedStore:
+    """``n`` passed posts of circle c1, one an hour (p0 newest); post i points along axis
+    i % 3, tilted by 0.05·i towards a fourth axis (so newer posts match their axis better)."""
+    import pandas as pd
+
+    store = SnapshotFeedStore(similar_window=4)
+    ids = [f"p{i}" for i in range(n)]
+    store.upsert_posts(pd.DataFrame({
+        "id": ids, "circle_id": "c1", "author_id": "u1", "status": "pass",
+        "created_ts": [now - 3600.0 * i for i in range(n)]}))
+    store.circles = frozenset({"c1"})
+    vectors = np.eye(4, dtype=np.float32)[[i % 3 for i in range(n)]]
+    vectors[:, 3] = 0.05 * np.arange(n)
+    store.set_embeddings(ids, vectors)
+    return store
+
+
+def test_similar_search_scans_only_the_circles_newest_window_within_the_age_limit() -> None:
+    now = 1_800_000_000.0
+    store = _snapshot(8, now)
+    axis0 = np.array([1, 0, 0, 0], dtype=np.float32)
+    # window = the 4 newest (p0..p3); p0 and p3 lie on axis 0, p6 is outside the window
+    assert store.similar_posts(axis0, 2, "c1") == ["p0", "p3"]
+    # the age cut: only posts created in the last 2.5 h (p0..p2) are searched
+    assert store.similar_posts(axis0, 2, "c1", since_ts=now - 2.5 * 3600)[0] == "p0"
+    assert "p3" not in store.similar_posts(axis0, 3, "c1", since_ts=now - 2.5 * 3600)
+    assert store.similar_posts(axis0, 2, "c1", since_ts=now + 60) == []
+    assert store.similar_posts(axis0, 2, "nope") == []
+
+
+def test_similar_window_follows_new_vectors_status_changes_and_new_posts() -> None:
+    import pandas as pd
+
+    now = 1_800_000_000.0
+    store = _snapshot(8, now)
+    axis2 = np.array([0, 0, 1, 0], dtype=np.float32)
+    assert store.similar_posts(axis2, 1, "c1") == ["p2"]
+    store.set_embeddings(["p1"], np.array([[0, 0.2, 1, 0]], dtype=np.float32))  # new vector
+    assert store.similar_posts(axis2, 2, "c1") == ["p2", "p1"]
+    store.mark_removed(["p2"])  # no longer passed: out of the window, p4 moves in
+    assert store.similar_posts(axis2, 1, "c1") == ["p1"]
+    store.upsert_posts(pd.DataFrame({"id": ["p_new"], "circle_id": "c1", "author_id": "u2",
+                                     "status": "pass", "created_ts": [now + 1.0]}))
+    store.set_embeddings(["p_new"], axis2[None, :])
+    assert store.similar_posts(axis2, 1, "c1") == ["p_new"]

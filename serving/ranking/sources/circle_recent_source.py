@@ -5,8 +5,6 @@ from __future__ import annotations
 from quanzi.serving.ranking.query import FeedQuery
 from quanzi.serving.ranking.store import FeedStore
 
-DAY = 86_400.0
-
 
 class CircleRecentSource:
     name = "circle_recent"
@@ -18,5 +16,4 @@ class CircleRecentSource:
         return query.candidate_ids is None
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
-        since = query.now.timestamp() - query.params.max_age_days * DAY
-        return store.recent_posts(query.circle_id, since, self.limit)
+        return store.recent_posts(query.circle_id, query.since_ts, self.limit)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from quanzi.serving.ranking.query import FeedQuery
 from quanzi.serving.ranking.store import FeedStore
 
-DAY = 86_400.0
-
 
 class FriendsPostsSource:
     name = "friends"
@@ -18,5 +16,4 @@ class FriendsPostsSource:
         return query.candidate_ids is None and bool(query.viewer.friends)
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
-        since = query.now.timestamp() - query.params.max_age_days * DAY
-        return store.posts_by_authors(query.viewer.friends, since, self.limit)
+        return store.posts_by_authors(query.viewer.friends, query.since_ts, self.limit)

@@ -17,4 +17,5 @@ class SimilarPostsSource:
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
         assert query.viewer.interest is not None
-        return store.similar_posts(query.viewer.interest, self.k, query.circle_id)
+        return store.similar_posts(query.viewer.interest, self.k, query.circle_id,
+                                   query.since_ts)
