@@ -9,7 +9,8 @@ One simulated day at a time, fully vectorised over the day's sessions:
    (recent posts in the circle by randomly picked friends and followed accounts), then
    posts of the circle created before the request drawn ∝ 2^(-age / half-life) (prefix
    sums of per-post weights make this one ``searchsorted``); de-duplicated, shown newest
-   first.
+   first — except the exploration bucket (``explore_fraction`` of the requests, drawn from
+   a separate random stream), shown in a uniformly random order.
 4. Each impression is examined with probability (position + 1)^-eta; an examined
    impression is clicked with sigmoid(click logit) (appeal, interest, friend, follow,
    age, per-user propensity); a click may lead to like / favourite / comment / share;
@@ -47,6 +48,12 @@ class DayLog:
     created: np.ndarray  # int64 epoch s
     n_requests: int
     friend: np.ndarray  # bool: the impression's author is the viewer's friend (for stats)
+    # Per request of the day (n_requests): viewer, circle, time and whether it was in the
+    # exploration bucket (random order) — the request log of an exploring world.
+    req_user: np.ndarray | None = None
+    req_circle: np.ndarray | None = None
+    req_created: np.ndarray | None = None
+    req_explore: np.ndarray | None = None
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -93,8 +100,16 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
              interest: np.ndarray, state: np.ndarray, click_offset: np.ndarray,
              post_circle: np.ndarray, post_created: np.ndarray, post_author: np.ndarray,
              post_appeal: np.ndarray, post_quality: np.ndarray, post_kind: np.ndarray,
-             friends: np.ndarray, follows: np.ndarray) -> Iterator[DayLog]:
-    """Yield one ``DayLog`` per simulated day (see the module docstring)."""
+             friends: np.ndarray, follows: np.ndarray,
+             explore_rng: np.random.Generator | None = None) -> Iterator[DayLog]:
+    """Yield one ``DayLog`` per simulated day (see the module docstring).
+
+    ``explore_rng`` (needed when ``cfg.explore_fraction`` > 0) draws the exploration
+    bucket and its random orders; ``rng`` is never asked for more numbers because of it,
+    so every newest-first request is exactly what it is in the world without a bucket.
+    """
+    if cfg.explore_fraction > 0 and explore_rng is None:
+        raise ValueError("explore_fraction > 0 needs an explore_rng")
     n_users = len(activity)
     n_posts = len(post_circle)
     # Posts sorted by (circle, created): a circle's posts before t are one contiguous range.
@@ -174,8 +189,17 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
         viewer = opened[sess]
         mine = post_author[pidx] == viewer  # one's own posts are not shown to oneself
         sess, pidx, viewer = sess[~mine], pidx[~mine], viewer[~mine]
-        # Newest first: position = rank by created_at descending within the request.
-        order = np.lexsort((-post_created[pidx], sess))
+        # Newest first: position = rank by created_at descending within the request;
+        # exploration requests: a uniformly random order (random sort keys).
+        if cfg.explore_fraction > 0:
+            assert explore_rng is not None
+            explore = explore_rng.random(n_s) < cfg.explore_fraction
+            key = np.where(explore[sess], explore_rng.random(len(sess)),
+                           -post_created[pidx].astype(np.float64))
+            order = np.lexsort((key, sess))
+        else:
+            explore = np.zeros(n_s, dtype=bool)
+            order = np.lexsort((-post_created[pidx], sess))
         sess, pidx, viewer = sess[order], pidx[order], viewer[order]
         position = np.arange(len(sess)) - np.searchsorted(sess, sess)
         t_req = t[sess]
@@ -222,5 +246,6 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
         yield DayLog(day=d, user=viewer[idx], post=pidx[idx], kind=kinds,
                      position=position[idx].astype(np.int16),
                      request=next_request + sess[idx], created=times, n_requests=n_s,
-                     friend=friend[idx])
+                     friend=friend[idx], req_user=opened, req_circle=circle, req_created=t,
+                     req_explore=explore)
         next_request += n_s

@@ -6,7 +6,14 @@ Layout of ``Settings().worlds_dir / <name>``::
     items.parquet orders.parquet posts.parquet interactions.parquet   # public: ORM columns
     hidden/posts_truth.parquet hidden/users_truth.parquet hidden/config.json  # truth
     eval/interactions_holdout.parquet                                 # last K days
+    requests.parquet eval/requests_holdout.parquet   # only with an exploration bucket
     manifest.json                                                     # sizes, stats, hashes
+
+``requests*.parquet`` is the request log of a world with ``explore_fraction`` > 0: one row
+per feed request (``request_id``, viewer, circle, time, ``policy`` = ``newest`` or
+``random``). The policy is logging metadata a real platform records with each served
+list, so it is public; it is not an ORM table (``load_world`` does not insert it). Worlds
+without a bucket have no request log: every request was shown newest first.
 
 Public tables carry exactly the ORM columns, so ``load_world`` can insert them as they
 are; nothing hidden is ever written next to them. The folder is written under a
@@ -54,13 +61,21 @@ from quanzi.storage.orm import BRAND_RELATION_KINDS, INTERACTION_KINDS, USER_KIN
 PUBLIC_TABLES = ("circles", "users", "user_relations", "brand_relations", "items", "orders",
                  "posts", "interactions")
 HOLDOUT_FILE = "eval/interactions_holdout.parquet"
+REQUESTS_FILE = "requests.parquet"
+REQUESTS_HOLDOUT_FILE = "eval/requests_holdout.parquet"
+POLICIES = ("newest", "random")  # logging policy of a request: newest first, exploration
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 TS = pa.timestamp("us", tz="UTC")
 PARQUET_OPTS: dict[str, Any] = {"compression": "zstd", "row_group_size": 1 << 20}
 
 
-def default_name(posts: int, seed: int) -> str:
-    return f"p{posts}-s{seed}"
+def default_name(posts: int, seed: int, explore_fraction: float = 0.0) -> str:
+    """``p{posts}-s{seed}``, with ``-x{percent}`` when the world has an exploration bucket."""
+    base = f"p{posts}-s{seed}"
+    if explore_fraction <= 0:
+        return base
+    pct = explore_fraction * 100
+    return f"{base}-x{pct:.0f}" if abs(pct - round(pct)) < 1e-9 else f"{base}-x{pct:g}"
 
 
 def world_dir(settings: Settings, name: str) -> Path:
@@ -157,7 +172,7 @@ def build_world(settings: Settings, posts: int, seed: int, name: str | None = No
     if seed < 0:
         raise ValueError(f"--seed must be >= 0 (got {seed})")
     cfg = config or WorldConfig()
-    name = name or default_name(posts, seed)
+    name = name or default_name(posts, seed, cfg.explore_fraction)
     final = world_dir(settings, name)
     if final.exists() and not overwrite:
         raise FileExistsError(f"world {name!r} already exists at {final}; pass --force to "
@@ -186,6 +201,9 @@ def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: 
     rng_acc, rng_graph, rng_items, rng_posts, rng_beh = (
         np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(5))
     text_rng = random.Random(int(ss.generate_state(1)[0]))
+    # A sixth, separate stream for the exploration bucket: the five above draw exactly what
+    # they draw without one.
+    explore_rng = np.random.Generator(np.random.PCG64(ss.spawn(1)[0]))
     t_acc_lo = epoch(datetime(2015, 1, 1, tzinfo=UTC))
     t_acc_hi = epoch(datetime(2026, 6, 30, tzinfo=UTC))
     t_rel_lo = epoch(datetime(2024, 1, 1, tzinfo=UTC))
@@ -238,7 +256,7 @@ def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: 
         # 7. behaviour --------------------------------------------------------------------
         step = st.stage("behaviour (days)", total=cfg.sim_days)
         beh = _write_interactions(out, cfg, rng_beh, acc, state, posts, friends, follows,
-                                  t_cut, tables, ids, step)
+                                  t_cut, tables, ids, step, explore_rng)
 
         # 8. manifest ---------------------------------------------------------------------
         st.stage("manifest")
@@ -266,6 +284,11 @@ def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: 
         "tables": {t: {"file": f"{t}.parquet", "rows": tables[t], "sha256": files[t]}
                    for t in PUBLIC_TABLES},
         "eval": {"file": HOLDOUT_FILE, "rows": tables["interactions_holdout"]},
+        **({"requests": {"file": REQUESTS_FILE, "holdout_file": REQUESTS_HOLDOUT_FILE,
+                         "explore_fraction": cfg.explore_fraction,
+                         "rows": tables["requests"],
+                         "rows_holdout": tables["requests_holdout"]}}
+           if cfg.explore_fraction > 0 else {}),
         "hidden": ["hidden/posts_truth.parquet", "hidden/users_truth.parquet",
                    "hidden/config.json"],
         "stats": stats,
@@ -420,8 +443,8 @@ def _write_hidden(out: Path, cfg: WorldConfig, acc: Any, posts: Any, reviews: An
 def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, acc: Any,
                         state: np.ndarray, posts: Any, friends: np.ndarray,
                         follows: np.ndarray, t_cut: int, tables: dict[str, int],
-                        ids: dict[str, pa.Array], step: Callable[[int], None]
-                        ) -> dict[str, Any]:
+                        ids: dict[str, pa.Array], step: Callable[[int], None],
+                        explore_rng: np.random.Generator | None = None) -> dict[str, Any]:
     kinds = pa.array(INTERACTION_KINDS)
     schema = pa.schema([(c.name, t) for c, t in zip(
         Base.metadata.tables["interactions"].columns,
@@ -430,6 +453,16 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
     (out / "eval").mkdir(exist_ok=True)
     writers = {False: pq.ParquetWriter(out / "interactions.parquet", schema, **_w_opts()),
                True: pq.ParquetWriter(out / HOLDOUT_FILE, schema, **_w_opts())}
+    logging_requests = cfg.explore_fraction > 0
+    req_schema = pa.schema([("request_id", pa.string()), ("user_id", pa.string()),
+                            ("circle_id", pa.string()), ("policy", pa.string()),
+                            ("created_at", TS)])
+    req_writers = {False: pq.ParquetWriter(out / REQUESTS_FILE, req_schema, **_w_opts()),
+                   True: pq.ParquetWriter(out / REQUESTS_HOLDOUT_FILE, req_schema,
+                                          **_w_opts())} if logging_requests else {}
+    n_req = {False: 0, True: 0}
+    n_explore = {False: 0, True: 0}
+    circle_ids = pa.array([c.id for c in CIRCLES])
     n_k = {False: np.zeros(len(INTERACTION_KINDS), np.int64),
            True: np.zeros(len(INTERACTION_KINDS), np.int64)}
     n_kinds = len(POST_KINDS)
@@ -446,7 +479,7 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
                 click_offset=acc.click_offset, post_circle=posts.circle,
                 post_created=posts.created, post_author=posts.author,
                 post_appeal=posts.appeal, post_quality=posts.quality, post_kind=posts.kind,
-                friends=friends, follows=follows):
+                friends=friends, follows=follows, explore_rng=explore_rng):
             n = len(day.user)
             held = bool(n and day.created[0] >= t_cut)
             if n and (day.created[0] >= t_cut) != (day.created[-1] >= t_cut):
@@ -462,6 +495,21 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
                 "created_at": _ts(day.created),
             }, schema=schema)
             writers[held].write_table(table)
+            if logging_requests:
+                assert day.req_explore is not None and day.req_user is not None
+                assert day.req_circle is not None and day.req_created is not None
+                after = day.req_created >= t_cut
+                req_held = bool(after.all()) if day.n_requests else held
+                if after.any() != after.all() or (n and req_held != held):
+                    raise RuntimeError("a simulated day's requests straddle the cutoff")
+                req_writers[req_held].write_table(pa.table({
+                    "request_id": req_ids, "user_id": _take(ids["users"], day.req_user),
+                    "circle_id": _take(circle_ids, day.req_circle),
+                    "policy": pc.take(pa.array(POLICIES),
+                                      pa.array(day.req_explore.astype(np.int64))),
+                    "created_at": _ts(day.req_created)}, schema=req_schema))
+                n_req[req_held] += day.n_requests
+                n_explore[req_held] += int(day.req_explore.sum())
             next_id += n
             requests += day.n_requests
             n_k[held] += np.bincount(day.kind, minlength=len(INTERACTION_KINDS))
@@ -481,13 +529,17 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
                 other_clk += int((clk & ~day.friend).sum())
             step(1)
     finally:
-        for w in writers.values():
+        for w in (*writers.values(), *req_writers.values()):
             w.close()
     tables["interactions"] = int(n_k[False].sum())
+    if logging_requests:
+        tables["requests"], tables["requests_holdout"] = n_req[False], n_req[True]
     tables["interactions_holdout"] = int(n_k[True].sum())
     train = n_k[False]
+    explore = ({"explore_requests": n_explore[False] + n_explore[True],
+                "explore_requests_holdout": n_explore[True]} if logging_requests else {})
     return {
-        "requests": requests,
+        "requests": requests, **explore,
         "train": {k: int(v) for k, v in zip(INTERACTION_KINDS, train, strict=True)},
         "holdout": {k: int(v) for k, v in zip(INTERACTION_KINDS, n_k[True], strict=True)},
         "ctr": _ratio(train[CLICK], train[IMPRESSION]),

@@ -198,6 +198,12 @@ class WorldConfig:
     silent_circle_weight: float = 0.5
     unrelated_circle_weight: float = 0.05
     position_eta: float = 0.7  # P(examine position k, 0-based) = (k + 1)^-eta
+    # Exploration bucket: this share of feed requests (drawn per request from its own
+    # random stream) is shown in a uniformly random order instead of newest first, and
+    # logged as such (``requests.parquet``). Same posts, same examination and click model:
+    # only the order differs, so offline evaluation on these requests carries no
+    # position-order bias. 0 = no bucket, and the world is exactly what it was without it.
+    explore_fraction: float = 0.0
     # Click logit on an examined impression.
     click_bias: float = -1.6
     click_appeal_w: float = 3.0  # × (appeal - 0.5)
@@ -230,6 +236,8 @@ class WorldConfig:
             raise ValueError("sim_start must come after content_start")
         if self.feed_draws < self.feed_length:
             raise ValueError("feed_draws must be >= feed_length")
+        if not 0.0 <= self.explore_fraction <= 1.0:
+            raise ValueError(f"explore_fraction must be in [0, 1], got {self.explore_fraction}")
 
     # Derived calendar values -----------------------------------------------------------------
     @property
@@ -264,4 +272,6 @@ class WorldConfig:
             elif isinstance(value, Bounds):
                 value = asdict(value)
             out[f.name] = value
+        if self.explore_fraction == 0.0:  # worlds without a bucket keep their config byte-identical
+            del out["explore_fraction"]
         return out

@@ -13,17 +13,24 @@ from quanzi.cli_groups import fail, world_app
 def build(
     posts: Annotated[int, typer.Option(help="Number of posts (>= 100; 1000 is the test size).")],
     seed: Annotated[int, typer.Option(help="Random seed: same seed and size, same world.")] = 0,
-    name: Annotated[str | None, typer.Option(help="Folder name (default p{posts}-s{seed}).")]
+    name: Annotated[str | None, typer.Option(
+        help="Folder name (default p{posts}-s{seed}, with -x{percent} when --explore > 0).")]
     = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild if the world exists.")] = False,
+    explore: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Exploration bucket: share of feed requests shown in a uniformly random order "
+             "(logged in requests.parquet) for unbiased offline ranking evaluation; 0 = "
+             "none, every request newest first.")] = 0.0,
 ) -> None:
     """Generate a world under $QUANZI_DATA_DIR/worlds/<name> (tables, hidden truth, eval)."""
     from quanzi.datasets.world.build import build_world
+    from quanzi.datasets.world.config import WorldConfig
     from quanzi.settings import Settings
 
     settings = Settings()
     try:
-        path = build_world(settings, posts, seed, name, overwrite=force)
+        config = WorldConfig(explore_fraction=explore)
+        path = build_world(settings, posts, seed, name, config=config, overwrite=force)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc
     import json
@@ -33,6 +40,11 @@ def build(
     typer.echo(f"built {path} in {manifest['build_seconds']} s "
                f"({manifest['tables']['interactions']['rows']} training interactions, "
                f"held out: {', '.join(manifest['holdout_days'])})")
+    beh = manifest["stats"]["interactions"]
+    if "explore_requests" in beh:
+        typer.echo(f"exploration bucket {explore:g}: {beh['explore_requests']} of "
+                   f"{beh['requests']} requests in random order "
+                   f"({beh['explore_requests_holdout']} on the held-out days)")
     if bad:
         typer.secho(f"warning: statistics outside their stated bounds: {', '.join(bad)} "
                     f"(see `quanzi world stats {manifest['name']}`)", fg=typer.colors.YELLOW)
@@ -125,6 +137,10 @@ def stats(name: Annotated[str, typer.Argument(help="World name (see `quanzi worl
     for t, info in m["tables"].items():
         head.add_row(t, f"{info['rows']:,}")
     head.add_row("eval/interactions_holdout", f"{m['eval']['rows']:,}")
+    if "requests" in m:  # request log of a world with an exploration bucket
+        head.add_row(f"requests (explore {m['requests']['explore_fraction']:g})",
+                     f"{m['requests']['rows']:,}")
+        head.add_row("eval/requests_holdout", f"{m['requests']['rows_holdout']:,}")
     console.print(head)
     console.print(f"simulated {m['sim_start']} → {m['sim_end']}; cutoff {m['cutoff']}; "
                   f"held-out days {', '.join(m['holdout_days'])}")
