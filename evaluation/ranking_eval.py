@@ -33,6 +33,15 @@ Protocol:
 - tuning (``tune_trials`` > 0): random search over the main weights on *dev* days (the
   ``dev_days`` days before the cutoff, scored with a store cut at the start of those days),
   never on the held-out days; the best dev params are then evaluated once on the test days.
+- **exploration requests** (worlds built with ``--explore``): the world logs each request's
+  policy (``requests.parquet``: ``newest`` first, or ``random`` for the exploration
+  bucket). The logged labels of newest-first requests are position-biased towards exactly
+  the recency order (examination decays with position), so the tables over all requests
+  partly measure agreement with the logging policy. On random-order requests a post's
+  position is independent of the post, so the eligible-set NDCG on the held-out
+  exploration requests is the unbiased headline (``test_explore``, with paired bootstrap
+  gains vs recency and popularity); tuning then uses the dev days' exploration requests
+  too. The all-requests tables are kept beside it.
 """
 
 from __future__ import annotations
@@ -40,7 +49,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -120,6 +129,15 @@ def position_propensity(interactions: pd.DataFrame, max_position: int = 50,
     return np.clip(prop, floor, 1.0)
 
 
+def examination_logs(world: World, interactions: pd.DataFrame) -> pd.DataFrame:
+    """The logs to estimate examination by position from: on a world with exploration
+    requests only those (there a post's position is independent of the post, so CTR by
+    position is examination alone, not freshness too); else all of ``interactions``."""
+    if not world.explores:
+        return interactions
+    return interactions[interactions["request_id"].map(world.policy).eq("random").to_numpy()]
+
+
 # ---------------------------------------------------------------------------- data
 @dataclass
 class World:
@@ -129,10 +147,18 @@ class World:
     manifest: dict[str, Any]
     tables: dict[str, pd.DataFrame]
     holdout: pd.DataFrame
+    # request_id → logging policy ("newest" / "random"), train and held-out days; empty for
+    # worlds without an exploration bucket (every request was newest first).
+    policy: dict[str, str] = field(default_factory=dict)
 
     @property
     def cutoff(self) -> pd.Timestamp:
         return pd.Timestamp(self.manifest["cutoff"])
+
+    @property
+    def explores(self) -> bool:
+        """Whether the world logged exploration (random-order) requests."""
+        return "random" in self.policy.values()
 
 
 def require_world(settings: Settings, name: str) -> Path:
@@ -154,7 +180,13 @@ def load_world(settings: Settings, name: str) -> World:
     manifest = json.loads(manifest_path.read_text())
     tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in PUBLIC_TABLES}
     holdout = pd.read_parquet(folder / manifest["eval"]["file"])
-    return World(name, manifest, tables, holdout)
+    policy: dict[str, str] = {}
+    if "requests" in manifest:  # the request log of a world with an exploration bucket
+        for key in ("file", "holdout_file"):
+            log_ = pd.read_parquet(folder / manifest["requests"][key],
+                                   columns=["request_id", "policy"])
+            policy.update(zip(log_["request_id"], log_["policy"], strict=True))
+    return World(name, manifest, tables, holdout, policy)
 
 
 @dataclass
@@ -310,11 +342,16 @@ class EvalRequest:
     relevance: dict[str, int]
     position: dict[str, int]  # logged position (for the debiased metric)
     segments: tuple[str, str]  # (friends segment, relation segment)
+    policy: str = "newest"  # logging policy: "random" = exploration bucket (random order)
 
 
 def make_requests(interactions: pd.DataFrame, posts: pd.DataFrame, friends: dict[str, set[str]],
-                  relation: dict[tuple[str, str], bool]) -> list[EvalRequest]:
-    """One request per (viewer, China day): shown posts, graded by the strongest action."""
+                  relation: dict[tuple[str, str], bool],
+                  policy: Mapping[str, str] | None = None) -> list[EvalRequest]:
+    """One request per (viewer, China day): shown posts, graded by the strongest action.
+
+    ``policy`` (request_id → logging policy) marks a request ``random`` when every logged
+    request behind its impressions was an exploration request."""
     df = interactions.copy()
     df["day"] = df["created_at"].dt.tz_convert("Asia/Shanghai").dt.date
     circle_of = dict(zip(posts["id"], posts["circle_id"], strict=True))
@@ -338,8 +375,10 @@ def make_requests(interactions: pd.DataFrame, posts: pd.DataFrame, friends: dict
             "friendless" if n_friends == 0 else "some-friends")
         active = relation.get((viewer, circle))
         rseg = "active" if active else ("silent" if active is not None else "no-relation")
+        logged = {policy.get(r, "newest") for r in shown["request_id"]} if policy else set()
         out.append(EvalRequest(str(viewer), circle, shown["created_at"].min().to_pydatetime(),
-                               candidates, rel, position, (fseg, rseg)))
+                               candidates, rel, position, (fseg, rseg),
+                               "random" if logged == {"random"} else "newest"))
     return out
 
 
@@ -421,7 +460,7 @@ def restrict(req: EvalRequest, kept: Sequence[str]) -> EvalRequest | None:
     if len(candidates) < 2 or max(req.relevance[p] for p in candidates) == 0:
         return None
     return EvalRequest(req.viewer_id, req.circle_id, req.now, candidates, req.relevance,
-                       req.position, req.segments)
+                       req.position, req.segments, req.policy)
 
 
 def eligible_split(split: Split, params: RankingParams | None = None) -> Split:
@@ -507,6 +546,14 @@ def summarise(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None
     return out
 
 
+def exploration_only(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]]
+                     ) -> tuple[list[EvalRequest], dict[str, list[float | None]]]:
+    """The exploration (random-order) requests and their NDCG values, in the same order:
+    the subset whose labels carry no position-order bias (module docstring)."""
+    idx = [i for i, r in enumerate(requests) if r.policy == "random"]
+    return [requests[i] for i in idx], {m: [v[i] for i in idx] for m, v in ndcg.items()}
+
+
 def paired_difference(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]],
                       a: str, b: str, n_boot: int = 2000, seed: int = 0
                       ) -> dict[str, tuple[float, float, float]]:
@@ -550,6 +597,14 @@ class EvalReport:
     test_debiased: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Every shown post, filtered ones ranked last by the pipelines (the second view).
     test_unfiltered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Eligible set, held-out exploration (random-order) requests only: the unbiased
+    # headline when the world has an exploration bucket (empty otherwise).
+    test_explore: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # "learned − recency", "learned − popularity", … on the exploration requests
+    gains_explore: dict[str, dict[str, tuple[float, float, float]]] = field(
+        default_factory=dict)
+    explore_fraction: float | None = None  # of the world's requests (None: no bucket)
+    dev_requests: str = "all"  # which dev requests tuning scored: "all" or "exploration"
     protocol: str = "eligible: every method ranks the posts that pass the policy filters"
     filtered_share: float | None = None  # of the held-out shown posts
     # "learned − recency" etc. → segment → (mean gain, 95 % paired bootstrap low, high)
@@ -656,12 +711,12 @@ def run_eval(settings: Settings, config: EvalConfig,
 
     def split_for(start: pd.Timestamp, interactions: pd.DataFrame) -> Split:
         store = build_store(world, start, scores, embeddings, verified)
-        requests = make_requests(interactions, posts, friends, relations)
+        requests = make_requests(interactions, posts, friends, relations, world.policy)
         contexts = viewer_contexts(world, start, {r.viewer_id for r in requests}, store,
                                    friends, follows)
         inter = t["interactions"]
-        return Split(requests, store, contexts,
-                     position_propensity(inter[inter["created_at"] < start]))
+        return Split(requests, store, contexts, position_propensity(
+            examination_logs(world, inter[inter["created_at"] < start])))
 
     ranker, sources["ranker"] = usable_ranker(getattr(models, "ranker", None), world)
     step("build test split", 0, 1)
@@ -682,11 +737,17 @@ def run_eval(settings: Settings, config: EvalConfig,
         dev_days=[str(d.date()) for d in pd.date_range(
             dev_start.tz_convert("Asia/Shanghai").normalize(), periods=config.dev_days)],
         sources=sources, test=summarise(test.requests, test_ndcg),
-        filtered_share=test.filtered_share)
+        filtered_share=test.filtered_share,
+        explore_fraction=(world.manifest["requests"]["explore_fraction"]
+                          if world.explores else None))
     if config.tune_trials > 0:
         inter = t["interactions"]
         dev_inter = inter[(inter["created_at"] >= dev_start) & (inter["created_at"] < cutoff)]
         dev = eligible_split(split_for(dev_start, dev_inter))  # tuned under the headline
+        if world.explores:  # the headline is the exploration requests: tune on theirs
+            dev = Split([r for r in dev.requests if r.policy == "random"], dev.store,
+                        dev.contexts, dev.propensity, dev.filtered_share)
+            report.dev_requests = "exploration"
         rng = np.random.default_rng(config.seed)
         best_params, best = base, -1.0
         n_random = max(1, config.tune_trials // 2)
@@ -729,6 +790,14 @@ def run_eval(settings: Settings, config: EvalConfig,
         if method in test_ndcg:
             report.gains[f"{method} − recency"] = paired_difference(
                 test.requests, test_ndcg, method, "recency")
+    if world.explores:
+        ex_requests, ex_ndcg = exploration_only(test.requests, test_ndcg)
+        report.test_explore = summarise(ex_requests, ex_ndcg)
+        for method in ("learned", "pipeline-tuned", "pipeline"):
+            for baseline in ("recency", "popularity"):
+                if method in ex_ndcg and ex_requests:
+                    report.gains_explore[f"{method} − {baseline}"] = paired_difference(
+                        ex_requests, ex_ndcg, method, baseline)
     return report
 
 

@@ -62,7 +62,8 @@ def train_ranker(settings: Settings, task: RankerTask, small: bool,
         start = time.perf_counter()
         ranker = task.fit(data, settings, small)
         timings["fit_seconds"] = time.perf_counter() - start
-        chosen = {k: ranker.config[k] for k in ("objective", "C", "ipw", "feature_set")}
+        chosen = {k: ranker.config[k] for k in ("objective", "C", "ipw", "feature_set",
+                                                "train_set", "dev_requests")}
         mlflow.log_params({f"chosen.{k}": v for k, v in chosen.items()})
 
         start = time.perf_counter()

@@ -50,11 +50,16 @@ def train_ranker_command(
         except (FileNotFoundError, ValueError, TaskContractError, MlflowException) as exc:
             raise fail(f"train ranker: {exc}") from exc
     days = ", ".join(task.data().days["test"])
-    for prefix, title in (
-            ("test", "NDCG@10, eligible set (every method ranks the posts that pass the "
-                     "policy filters)"),
-            ("test_unfiltered", "NDCG@10, unfiltered (every shown post; pipelines rank "
-                                "filtered posts last)")):
+    views = [("test", "NDCG@10, eligible set (every method ranks the posts that pass the "
+                      "policy filters)"),
+             ("test_unfiltered", "NDCG@10, unfiltered (every shown post; pipelines rank "
+                                 "filtered posts last)")]
+    explores = task.data().explores
+    if explores:  # the unbiased headline first
+        views.insert(0, ("test_explore", "HEADLINE: NDCG@10, eligible set, exploration "
+                                         "requests only (random order: no position-order "
+                                         "bias)"))
+    for prefix, title in views:
         table = Table(title=f"{title} on held-out days {days} (world "
                             f"{task.data().world.name})")
         table.add_column("segment", no_wrap=True, min_width=12)
@@ -68,23 +73,28 @@ def train_ranker_command(
             table.add_row(seg, f"{metrics.get(f'{prefix}_requests{key}', 0):.0f}",
                           *(f"{metrics[f'{prefix}_ndcg10_{m}{key}']:.4f}"
                             for m in ("learned", "pipeline", "recency", "popularity")))
-            gain = [metrics.get(f"{prefix}_gain_vs_recency{end}{key}")
-                    for end in ("", "_lo", "_hi")]
-            if None not in gain:
-                gains.append(f"{seg} {gain[0]:+.4f} [{gain[1]:+.4f}, {gain[2]:+.4f}]")
+            for baseline in ("recency", "popularity"):
+                gain = [metrics.get(f"{prefix}_gain_vs_{baseline}{end}{key}")
+                        for end in ("", "_lo", "_hi")]
+                if None not in gain:
+                    gains.append(f"{seg} vs {baseline} {gain[0]:+.4f} "
+                                 f"[{gain[1]:+.4f}, {gain[2]:+.4f}]")
         console.print(table)
-        console.print("  learned − recency, 95 % paired bootstrap: " + "; ".join(gains))
+        console.print("  learned − baseline, 95 % paired bootstrap: " + "; ".join(gains))
     console.print("  position-debiased NDCG@10, eligible set, all requests: " + ", ".join(
         f"{label} {metrics[f'test_debiased_ndcg10_{m}']:.4f}" for m, label in (
             ("learned", "learned"), ("pipeline", "weighted"), ("recency", "recency"),
             ("popularity", "popularity"))))
     for what, source in task.data().sources.items():
         console.print(f"  {what}: {source}")
-    console.print(f"  chosen on dev days {', '.join(task.data().days['dev'])}: "
+    dev = "dev_explore" if explores else "dev"
+    console.print(f"  chosen on dev days {', '.join(task.data().days['dev'])} "
+                  f"({'exploration' if explores else 'all'} requests): "
                   + ", ".join(f"{k}={ranker.config[k]}" for k in
-                              ("objective", "C", "ipw", "feature_set"))
-                  + f" (dev NDCG@10 {metrics['dev_ndcg10_learned']:.4f} vs recency "
-                    f"{metrics['dev_ndcg10_recency']:.4f})")
+                              ("objective", "C", "ipw", "feature_set", "train_set"))
+                  + f" (dev NDCG@10 {metrics[f'{dev}_ndcg10_learned']:.4f} vs recency "
+                    f"{metrics[f'{dev}_ndcg10_recency']:.4f}, popularity "
+                    f"{metrics[f'{dev}_ndcg10_popularity']:.4f})")
     console.print("  weights (per standard deviation): " + ", ".join(
         f"{f} {w:+.2f}" for f, w in sorted(zip(ranker.features, ranker.weights, strict=True),
                                            key=lambda fw: -abs(fw[1]))))

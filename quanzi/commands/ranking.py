@@ -28,6 +28,11 @@ def _fmt(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}"
 
 
+def _gains(by_segment: dict[str, tuple[float, float, float]]) -> str:
+    return "; ".join(f"{seg} {g:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+                     for seg, (g, lo, hi) in by_segment.items())
+
+
 @eval_app.command("ranking")
 def eval_ranking(
     world: WorldOpt = None,
@@ -67,13 +72,19 @@ def eval_ranking(
                               progress=progress)
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from exc
-    for summary, title in ((report.test, "NDCG@10, eligible set (every method ranks the "
-                                         "posts that pass the policy filters)"),
-                           (report.test_debiased, "position-debiased NDCG@10, eligible set "
-                                                  "(gains ÷ examination propensity of the "
-                                                  "logged slot)"),
-                           (report.test_unfiltered, "NDCG@10, unfiltered (every shown post; "
-                                                    "pipelines rank filtered posts last)")):
+    tables = [(report.test, "NDCG@10, eligible set (every method ranks the posts that pass "
+                            "the policy filters)"),
+              (report.test_debiased, "position-debiased NDCG@10, eligible set (gains ÷ "
+                                     "examination propensity of the logged slot)"),
+              (report.test_unfiltered, "NDCG@10, unfiltered (every shown post; pipelines "
+                                       "rank filtered posts last)")]
+    if report.test_explore:  # the unbiased headline first
+        tables.insert(0, (report.test_explore, "HEADLINE: NDCG@10, eligible set, exploration "
+                                               "requests only (shown in random order: no "
+                                               "position-order bias)"))
+        tables[1] = (report.test, tables[1][1] + ", all requests (position-biased towards "
+                                                 "recency)")
+    for summary, title in tables:
         methods = [m for m in ("pipeline", "pipeline-tuned", "learned", "recency",
                                "popularity")
                    if m in summary["all"]]
@@ -87,10 +98,13 @@ def eval_ranking(
             if row["requests"]:
                 table.add_row(seg, str(row["requests"]), *(_fmt(row[m]) for m in methods))
         console.print(table)
-    for name, by_segment in report.gains.items():
-        console.print(f"  {name} (eligible set, 95 % paired bootstrap): " + "; ".join(
-            f"{seg} {g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for seg, (g, lo, hi) in
-            by_segment.items()))
+        if summary is report.test_explore:
+            for gain_name, by_segment in report.gains_explore.items():
+                console.print(f"  {gain_name} (exploration requests, 95 % paired bootstrap): "
+                              + _gains(by_segment))
+    for gain_name, by_segment in report.gains.items():
+        console.print(f"  {gain_name} (eligible set, all requests, 95 % paired bootstrap): "
+                      + _gains(by_segment))
     console.print(f"  policy filters removed {report.filtered_share:.1%} of the held-out shown "
                   "posts (the unfiltered table ranks them last for the pipelines)")
     for what, source in report.sources.items():
@@ -100,7 +114,8 @@ def eval_ranking(
         console.print(f"  tuned on dev days {', '.join(report.dev_days)}: "
                       + ", ".join(f"{k}={v:.3g}" for k, v in report.tuned_params.items()))
         dev = report.dev["all"]
-        console.print(f"  dev NDCG@10: tuned pipeline {_fmt(dev['pipeline'])}, recency "
+        console.print(f"  dev NDCG@10 ({report.dev_requests} requests, {dev['requests']}): "
+                      f"tuned pipeline {_fmt(dev['pipeline'])}, recency "
                       f"{_fmt(dev['recency'])}, popularity {_fmt(dev['popularity'])}")
     out = json_out or settings.data_dir / "eval" / f"ranking-{report.world}.json"
     write_report(report, out)

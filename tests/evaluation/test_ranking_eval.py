@@ -142,14 +142,21 @@ def test_eligible_protocol_ranks_only_what_the_policy_filters_keep_for_every_met
     assert unfiltered["recency"][0] > ndcg["recency"][0] > unfiltered["pipeline"][0]
 
 
+def _tiny(tmp_path_factory: pytest.TempPathFactory, name: str,
+          explore_fraction: float = 0.0) -> tuple[Settings, str]:
+    from quanzi.datasets.world.build import build_world
+    from quanzi.datasets.world.config import WorldConfig
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp(f"eval-{name}"), env="test")
+    folder = build_world(settings, 300, 5, name=name, progress=False,
+                         config=WorldConfig(explore_fraction=explore_fraction))
+    shutil.rmtree(folder / "hidden")  # the evaluation must never need the hidden truth
+    return settings, name
+
+
 @pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
-    from quanzi.datasets.world.build import build_world
-
-    settings = Settings(data_dir=tmp_path_factory.mktemp("eval-world"), env="test")
-    folder = build_world(settings, 300, 5, name="tiny", progress=False)
-    shutil.rmtree(folder / "hidden")  # the evaluation must never need the hidden truth
-    return settings, "tiny"
+    return _tiny(tmp_path_factory, "tiny")
 
 
 def test_eval_on_a_tiny_world_reports_every_method_and_segment(tiny_world) -> None:
@@ -200,3 +207,61 @@ def test_paired_difference_interval_is_tight_for_a_constant_gain_and_wide_for_no
     gain, lo, hi = noisy["all"]
     assert lo < gain < hi and hi - lo > 0.1
     assert set(noisy) == {"all", "friendless", "friend-rich", "active"}
+
+
+def test_requests_carry_the_logged_policy_of_their_impressions() -> None:
+    log = _log([("v", "a", "impression", 0, 0), ("v", "b", "impression", 0, 1),
+                ("v", "b", "click", 1, 1),
+                ("w", "a", "impression", 0, 0), ("w", "b", "impression", 0, 1),
+                ("w", "a", "click", 1, 0)])
+    log["request_id"] = log["user_id"].map({"v": "r1", "w": "r2"})
+    requests = make_requests(log, POSTS, {}, {}, {"r1": "random", "r2": "newest"})
+    assert {r.viewer_id: r.policy for r in requests} == {"v": "random", "w": "newest"}
+    # without a request log (a world without a bucket) every request was newest first
+    assert {r.policy for r in make_requests(log, POSTS, {}, {})} == {"newest"}
+    # policy survives the eligible-set restriction
+    from quanzi.evaluation.ranking_eval import restrict
+
+    kept = restrict(requests[0], ["a", "b"])
+    assert kept is not None and kept.policy == "random"
+
+
+def test_exploration_table_counts_and_averages_only_exploration_requests() -> None:
+    from quanzi.evaluation.ranking_eval import exploration_only, summarise
+
+    reqs = [_request(f"v{i}", {"a": 1, "b": 0}) for i in range(6)]
+    for r in reqs[::2]:
+        r.policy = "random"
+    ndcg = {"learned": [0.9, 0.1, 0.8, 0.1, 0.7, None], "recency": [0.5] * 6}
+    sub, sub_ndcg = exploration_only(reqs, ndcg)
+    assert [r.viewer_id for r in sub] == ["v0", "v2", "v4"]
+    table = summarise(sub, sub_ndcg)
+    assert table["all"]["requests"] == 3 and table["friendless"]["requests"] == 3
+    assert table["all"]["learned"] == pytest.approx(0.8)  # the newest-first 0.1s left out
+    assert table["all"]["recency"] == pytest.approx(0.5)
+
+
+@pytest.fixture(scope="module")
+def tiny_explore_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
+    return _tiny(tmp_path_factory, "tiny-x50", explore_fraction=0.5)
+
+
+def test_eval_reports_the_exploration_requests_as_the_headline(tiny_explore_world) -> None:
+    from quanzi.evaluation.ranking_eval import _friends, _relations, load_world
+
+    settings, name = tiny_explore_world
+    no_models = SimpleNamespace(predictors={}, versions={}, embedder=None)
+    report = run_eval(settings, EvalConfig(world=name, tune_trials=1, embedding_dim=8),
+                      models=no_models)
+    world = load_world(settings, name)
+    logged = make_requests(world.holdout, world.tables["posts"], _friends(world),
+                           _relations(world), world.policy)
+    n_random = sum(r.policy == "random" for r in logged)
+    explore, everything = report.test_explore["all"], report.test["all"]
+    assert 0 < explore["requests"] <= n_random < len(logged)
+    assert explore["requests"] < everything["requests"]
+    assert report.explore_fraction == 0.5 and report.dev_requests == "exploration"
+    assert {"pipeline-tuned − recency", "pipeline-tuned − popularity",
+            "pipeline − recency"} <= set(report.gains_explore)
+    gain, lo, hi = report.gains_explore["pipeline − popularity"]["all"]
+    assert gain == pytest.approx(explore["pipeline"] - explore["popularity"]) and lo <= gain <= hi

@@ -110,3 +110,48 @@ def test_both_protocols_score_the_same_requests_for_every_method(tiny: RankerDat
     assert eligible["learned"] == pytest.approx(eligible["recency"], abs=0.03)
     with pytest.raises(ValueError, match="unknown protocol"):
         evaluate_days(tiny.test, newest, protocol="filtered-last")
+
+
+@pytest.fixture(scope="module")
+def tiny_explore(tmp_path_factory: pytest.TempPathFactory) -> RankerData:
+    from quanzi.datasets.world.build import build_world
+    from quanzi.datasets.world.config import WorldConfig
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("ranker-explore"), env="test")
+    build_world(settings, 400, 3, name="tiny-x50", progress=False,
+                config=WorldConfig(explore_fraction=0.5))
+    return load_ranker_data(settings, RankerConfig(world="tiny-x50").small())
+
+
+def test_exploration_rows_are_the_random_order_requests(tiny_explore: RankerData) -> None:
+    assert tiny_explore.explores
+    for days in (tiny_explore.train, tiny_explore.dev, tiny_explore.test):
+        rows = days.explore_rows()
+        policy = np.array([r.policy for r in days.requests])[days.frame["req"]]
+        assert (rows == (policy == "random")).all()
+        assert 0 < rows.sum() < len(rows)
+
+
+def test_dev_choice_on_an_exploring_world_scores_exploration_requests_only(
+        tiny_explore: RankerData) -> None:
+    from quanzi.training.tasks_impl.ranker import Choice, fit_ranker, frame_ndcg, ranker_metrics
+
+    ranker, trials = choose_and_fit(tiny_explore, RankerConfig().small())
+    assert {t["train_set"] for t in trials} == {"all", "explore"}
+    assert ranker.config["dev_requests"] == "exploration"
+    assert ranker.config["dev_ndcg10"] == max(t["dev_ndcg10"] for t in trials)
+    # Recompute one trial by hand: trained on the exploration rows, scored on the dev
+    # days' exploration rows only.
+    trial = next(t for t in trials if t["train_set"] == "explore")
+    choice = Choice(**{k: trial[k] for k in ("objective", "C", "ipw", "feature_set",
+                                             "train_set")})
+    train = tiny_explore.train.frame[tiny_explore.train.explore_rows()]
+    dev = tiny_explore.dev.frame[tiny_explore.dev.explore_rows()]
+    refit = fit_ranker(train, choice, tiny_explore.propensity)
+    score = frame_ndcg(dev, tiny_explore.dev.requests,
+                       refit.score(dev[list(FEATURES)].to_numpy(dtype=np.float64)))
+    assert score == pytest.approx(trial["dev_ndcg10"])
+    metrics, _ = ranker_metrics(ranker, tiny_explore)
+    assert 0 < metrics["test_explore_requests"] < metrics["test_requests"]
+    assert 0 < metrics["dev_explore_requests"] < metrics["dev_requests"]
+    assert "test_explore_gain_vs_popularity" in metrics

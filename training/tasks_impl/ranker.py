@@ -19,6 +19,12 @@ Reads top to bottom in the order it runs: config → data → fit → evaluate �
   example weighted by the inverse examination propensity of its logged position
   (estimated from pre-dev CTR by position; the position is a logged field, never a
   feature). The objective, C, IPW and the feature set are chosen on dev NDCG@10.
+- **Exploration** (worlds built with ``--explore``): the training rows are either every
+  request or only the exploration requests (shown in random order, so their labels carry
+  no position-order bias) — one more choice made on dev. Dev is then scored on the dev
+  days' exploration requests only (the same unbiased protocol as the headline of
+  ``quanzi eval ranking``), and the IPW propensities come from the exploration requests'
+  CTR by position (there the position is independent of the post).
 - **Evaluate**: NDCG@10 of the full pipeline with the learned scorer (author cap and MMR
   included) vs recency and popularity on dev and test, overall and per viewer segment,
   plus the position-debiased variant (``evaluation/ranking_eval.py`` does the scoring).
@@ -46,6 +52,8 @@ from quanzi.evaluation.ranking_eval import (
     eligible_split,
     embed_posts,
     evaluate_split,
+    examination_logs,
+    exploration_only,
     load_world,
     make_requests,
     ndcg_at_k,
@@ -94,6 +102,9 @@ class RankerConfig:
     C_grid: tuple[float, ...] = (0.01, 0.1, 1.0)
     ipw_grid: tuple[bool, ...] = (False, True)
     feature_sets: tuple[str, ...] = ("all", "no_age_rank")
+    # Training rows tried on dev: every request, or the exploration requests only ("explore"
+    # is skipped on worlds without an exploration bucket).
+    train_sets: tuple[str, ...] = ("all", "explore")
     use_encoder: bool = True  # False: TF-IDF + SVD post vectors (fast, for --small)
     embedding_dim: int = 64  # of the TF-IDF fallback
     seed: int = 0
@@ -146,6 +157,12 @@ class DaySplit:
     def requests(self) -> list[EvalRequest]:
         return [r for s in self.splits for r in s.requests]
 
+    def explore_rows(self) -> np.ndarray:
+        """Bool per frame row: its request was an exploration (random-order) request."""
+        random_order = np.array([r.policy == "random" for r in self.requests], dtype=bool)
+        return random_order[self.frame["req"].to_numpy(dtype=np.int64)] \
+            if len(self.frame) else np.zeros(0, dtype=bool)
+
 
 @dataclass
 class RankerData:
@@ -156,6 +173,11 @@ class RankerData:
     propensity: np.ndarray  # examination propensity per logged position, pre-dev logs
     sources: dict[str, str]
     days: dict[str, list[str]]
+
+    @property
+    def explores(self) -> bool:
+        """The world logged exploration requests: dev choices use those (module docstring)."""
+        return self.world.explores
 
 
 def _day_starts(first: pd.Timestamp, days: int) -> list[pd.Timestamp]:
@@ -187,14 +209,14 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
         end = start + pd.Timedelta(days=1)
         day = interactions[(interactions["created_at"] >= start)
                            & (interactions["created_at"] < end)]
-        requests = make_requests(day, posts, friends, relations)
+        requests = make_requests(day, posts, friends, relations, world.policy)
         cut = start if store_per_day else starts[0]
         if store is None or store_per_day:
             store = build_store(world, cut, scores, embeddings, verified)
         contexts = viewer_contexts(world, cut, {r.viewer_id for r in requests}, store,
                                    friends, follows)
-        split = Split(requests, store, contexts,
-                      position_propensity(inter[inter["created_at"] < cut]))
+        split = Split(requests, store, contexts, position_propensity(
+            examination_logs(world, inter[inter["created_at"] < cut])))
         for j, req in enumerate(requests):
             ids, rows = request_features(req, split, pipeline, recorder)
             if not ids:
@@ -270,9 +292,12 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
     sources = {**scores.sources, "embeddings": embeddings.source,
                "engagement": "interactions before each request's day (test: before the "
                              "cutoff)"}
-    return RankerData(world, out["train"], out["dev"], out["test"],
-                      position_propensity(inter[inter["created_at"] < dev_start]), sources,
-                      days)
+    if world.explores:
+        sources["dev"] = ("exploration requests of the dev days (random order: no "
+                          "position-order bias), as the headline of `quanzi eval ranking`")
+        sources["propensity"] = "CTR by position on the pre-dev exploration requests"
+    return RankerData(world, out["train"], out["dev"], out["test"], position_propensity(
+        examination_logs(world, inter[inter["created_at"] < dev_start])), sources, days)
 
 
 # ---------------------------------------------------------------------------------------
@@ -284,6 +309,7 @@ class Choice:
     C: float
     ipw: bool
     feature_set: str
+    train_set: str = "all"  # "all" requests or "explore" (exploration requests only)
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -336,7 +362,8 @@ def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
     model.fit(xs, y, sample_weight=w / w.mean())
     return LinearRanker(features=features, mean=mean, scale=scale, weights=model.coef_[0],
                         config={"objective": choice.objective, "C": choice.C,
-                                "ipw": choice.ipw, "feature_set": choice.feature_set})
+                                "ipw": choice.ipw, "feature_set": choice.feature_set,
+                                "train_set": choice.train_set})
 
 
 def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest],
@@ -356,31 +383,49 @@ def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest],
     return float(np.mean(values)) if values else 0.0
 
 
+def _rows(days: DaySplit, train_set: str) -> pd.DataFrame:
+    """The rows of ``days`` a choice trains on: every request, or the exploration ones."""
+    if train_set == "all":
+        return days.frame
+    if train_set == "explore":
+        return days.frame[days.explore_rows()]
+    raise ValueError(f"unknown train set {train_set!r}: all or explore")
+
+
 def choose_and_fit(data: RankerData, config: RankerConfig
                    ) -> tuple[LinearRanker, list[dict[str, Any]]]:
     """Every choice of the grid fit on train and scored on dev; the best one is refit on
-    train + dev (more days of evidence, still no held-out day)."""
+    train + dev (more days of evidence, still no held-out day). On a world with
+    exploration requests dev is scored on those only, and training on them only is one
+    of the choices."""
     trials = []
     best: tuple[float, Choice] | None = None
-    dev_rows = data.dev.frame[list(FEATURES)].to_numpy(dtype=np.float64)
-    for objective in config.objectives:
-        for c in config.C_grid:
-            for ipw in config.ipw_grid:
-                for fs in config.feature_sets:
-                    choice = Choice(objective, c, ipw, fs)
-                    ranker = fit_ranker(data.train.frame, choice, data.propensity, config.seed)
-                    score = frame_ndcg(data.dev.frame, data.dev.requests,
-                                       ranker.score(dev_rows))
-                    trials.append({**choice.__dict__, "dev_ndcg10": score})
-                    if best is None or score > best[0]:
-                        best = (score, choice)
-    assert best is not None
-    both = pd.concat([data.train.frame,
-                      data.dev.frame.assign(req=data.dev.frame["req"]
-                                            + len(data.train.requests))], ignore_index=True)
+    dev_frame = data.dev.frame[data.dev.explore_rows()] if data.explores else data.dev.frame
+    dev_rows = dev_frame[list(FEATURES)].to_numpy(dtype=np.float64)
+    train_sets = [t for t in config.train_sets if t == "all" or data.explores]
+    for train_set in train_sets:
+        train = _rows(data.train, train_set)
+        for objective in config.objectives:
+            for c in config.C_grid:
+                for ipw in config.ipw_grid:
+                    for fs in config.feature_sets:
+                        choice = Choice(objective, c, ipw, fs, train_set)
+                        ranker = fit_ranker(train, choice, data.propensity, config.seed)
+                        score = frame_ndcg(dev_frame, data.dev.requests,
+                                           ranker.score(dev_rows))
+                        trials.append({**choice.__dict__, "dev_ndcg10": score})
+                        if best is None or score > best[0]:
+                            best = (score, choice)
+    if best is None:
+        raise ValueError("no choice to try: config.train_sets must include 'all'")
+    dev = _rows(data.dev, best[1].train_set)
+    both = pd.concat([_rows(data.train, best[1].train_set),
+                      dev.assign(req=dev["req"] + len(data.train.requests))],
+                     ignore_index=True)
     ranker = fit_ranker(both, best[1], data.propensity, config.seed)
     ranker.config.update({"dev_ndcg10": best[0], "world": data.world.name,
-                          "train_days": data.days["train"], "dev_days": data.days["dev"]})
+                          "train_days": data.days["train"], "dev_days": data.days["dev"],
+                          "dev_requests": "exploration" if data.explores else "all"})
     return ranker, trials
 
 
@@ -391,11 +436,13 @@ METHODS = ("learned", "pipeline", "recency", "popularity")  # pipeline: the weig
 
 
 def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = False,
-                  protocol: str = "eligible") -> dict[str, dict[str, Any]]:
+                  protocol: str = "eligible", explore_only: bool = False
+                  ) -> dict[str, dict[str, Any]]:
     """Summary per segment of the learned pipeline (if given), the weighted pipeline
     (default params), recency and popularity, under the ``eligible`` protocol (every method
     ranks the posts the policy filters keep) or ``unfiltered`` (every shown post; the
-    pipelines rank the filtered ones last): ``ranking_eval``'s module docstring."""
+    pipelines rank the filtered ones last): ``ranking_eval``'s module docstring.
+    ``explore_only``: the exploration (random-order) requests only."""
     if protocol not in ("eligible", "unfiltered"):
         raise ValueError(f"unknown protocol {protocol!r}: eligible or unfiltered")
     methods = METHODS if ranker is not None else METHODS[1:]
@@ -409,8 +456,10 @@ def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = 
         for m in merged:
             merged[m].extend(ndcg[m])
         requests.extend(split.requests)
+    if explore_only:
+        requests, merged = exploration_only(requests, merged)
     summary = summarise(requests, merged)
-    if ranker is not None:  # learned minus each other method, with a 95 % paired interval
+    if ranker is not None and requests:  # learned minus each other, 95 % paired interval
         for other in METHODS[1:]:
             for seg, (gain, lo, hi) in paired_difference(requests, merged, "learned",
                                                          other).items():
@@ -422,15 +471,20 @@ def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = 
 def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, float],
                                                                      pd.DataFrame]:
     """Flat metrics (``{set}_ndcg10_{method}[_{segment}]``, sets ``dev``, ``test`` and
-    ``test_debiased`` under the eligible protocol, ``test_unfiltered``) and the same as a
-    table."""
+    ``test_debiased`` under the eligible protocol, ``test_unfiltered``; on a world with
+    exploration requests also ``dev_explore`` and ``test_explore``, the eligible protocol
+    on those only) and the same as a table."""
     metrics: dict[str, float] = {}
     rows = []
-    for set_name, days, debiased, protocol in (
-            ("dev", data.dev, False, "eligible"), ("test", data.test, False, "eligible"),
-            ("test_debiased", data.test, True, "eligible"),
-            ("test_unfiltered", data.test, False, "unfiltered")):
-        summary = evaluate_days(days, ranker, debiased, protocol)
+    sets = [("dev", data.dev, False, "eligible", False),
+            ("test", data.test, False, "eligible", False),
+            ("test_debiased", data.test, True, "eligible", False),
+            ("test_unfiltered", data.test, False, "unfiltered", False)]
+    if data.explores:
+        sets += [("dev_explore", data.dev, False, "eligible", True),
+                 ("test_explore", data.test, False, "eligible", True)]
+    for set_name, days, debiased, protocol, explore_only in sets:
+        summary = evaluate_days(days, ranker, debiased, protocol, explore_only)
         for seg, row in summary.items():
             rows.append({"set": set_name, "segment": seg, **row})
             suffix = "" if seg == "all" else "_" + seg.replace("-", "_")
