@@ -58,12 +58,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quanzi.serving.feed_store import (
-    UNKNOWN_QUALITY,
-    SnapshotFeedStore,
-    campaign_phase,
-    resolve_base_levels,
-)
+from quanzi.serving.feed_service import campaign_phase
+from quanzi.serving.feed_snapshot import UNKNOWN_QUALITY, SnapshotFeedStore
+from quanzi.serving.feed_store import resolve_base_levels
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.components import Scored
 from quanzi.serving.ranking.params import RankingParams

@@ -31,7 +31,7 @@ from quanzi.serving.api.routes import (
     users,
 )
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
-from quanzi.serving.feed_store import FeedService
+from quanzi.serving.feed_service import FeedService
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
 from quanzi.serving.similar_search import IndexSimilarPosts
 from quanzi.serving.state import AppState

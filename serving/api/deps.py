@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from quanzi.serving.editorial.similar import SimilarPosts, stored_score_similarity
-from quanzi.serving.feed_store import FeedService
+from quanzi.serving.feed_service import FeedService
 from quanzi.serving.keys import ROLES, KeyRing, Principal, Role
 from quanzi.serving.metrics import ServiceMetrics
 from quanzi.serving.model_registry import ModelRegistry

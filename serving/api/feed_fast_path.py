@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from quanzi.serving.api.schemas.feed import FeedRankRequest
-from quanzi.serving.feed_store import FeedRequest, UnknownCircle
+from quanzi.serving.feed_service import FeedRequest, UnknownCircle
 
 PATH = "/v1/feed/rank"
 MAX_BODY = 1 << 20  # larger bodies go to the route (and its limits)

@@ -23,7 +23,7 @@ from quanzi.evaluation.ranking_eval import (
     position_propensity,
     run_eval,
 )
-from quanzi.serving.feed_store import SnapshotFeedStore
+from quanzi.serving.feed_snapshot import SnapshotFeedStore
 from quanzi.serving.ranking.params import RankingParams
 from quanzi.serving.ranking.query import ViewerContext
 from quanzi.serving.ranking.store import InMemoryFeedStore

@@ -9,12 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from quanzi.models.index.sync import log_changes, write_embeddings
-from quanzi.serving.feed_store import (
-    FeedStoreSync,
-    SnapshotFeedStore,
-    default_base_level,
-    parse_level,
-)
+from quanzi.serving.feed_snapshot import SnapshotFeedStore
+from quanzi.serving.feed_store import FeedStoreSync, default_base_level, parse_level
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.params import RankingParams
 from quanzi.storage.orm import Post

@@ -49,7 +49,7 @@ def test_training_rows_are_the_features_the_served_scorer_sees(tiny: RankerData)
 
 
 def _query(req, split):
-    from quanzi.serving.feed_store import campaign_phase
+    from quanzi.serving.feed_service import campaign_phase
     from quanzi.serving.ranking.query import FeedQuery
 
     return FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,

@@ -65,7 +65,7 @@ from quanzi.evaluation.ranking_eval import (
     viewer_contexts,
 )
 from quanzi.models.ranker import REGISTERED_MODEL, LinearRanker
-from quanzi.serving.feed_store import CHINA, campaign_phase
+from quanzi.serving.feed_service import CHINA, campaign_phase
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.components import Scored
 from quanzi.serving.ranking.params import RankingParams

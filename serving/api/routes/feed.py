@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from quanzi.serving.api.deps import FeedKey, FeedServiceDep
 from quanzi.serving.api.feed_fast_path import feed_request
 from quanzi.serving.api.schemas.feed import FeedRankRequest, FeedRankResponse
-from quanzi.serving.feed_store import UnknownCircle
+from quanzi.serving.feed_service import UnknownCircle
 
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
