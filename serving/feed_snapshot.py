@@ -63,6 +63,7 @@ class _Columns:
         self.dim = dim
         self.emb = None if dim is None else np.zeros((cap, dim), dtype=np.float32)
         self.has_emb = np.zeros(cap, dtype=bool)
+        self.author_code = np.full(cap, -1, dtype=np.int64)  # interned author_id
 
     def grown(self, cap: int, dim: int | None = None) -> _Columns:
         new = _Columns(cap, dim if dim is not None else self.dim)
@@ -73,6 +74,7 @@ class _Columns:
             new.cols[k][:n] = arr[:n]
         new.passed[:n] = self.passed[:n]
         new.counts[:n] = self.counts[:n]
+        new.author_code[:n] = self.author_code[:n]
         if self.emb is not None and new.emb is not None and new.dim == self.dim:
             new.emb[:n] = self.emb[:n]
             new.has_emb[:n] = self.has_emb[:n]
@@ -114,6 +116,7 @@ class SnapshotFeedStore:
         self._c = _Columns(1024)
         self._row: dict[str, int] = {}
         self._author_rows: dict[str, np.ndarray] = {}
+        self._author_code: dict[str, int] = {}  # author id → small int, never reused
         self._circle_rows: dict[str, np.ndarray] = {}  # passed posts, newest first
         self._circle_neg_ts: dict[str, np.ndarray] = {}  # −created_ts of those, ascending
         self._pending_counts: dict[str, np.ndarray] = {}
@@ -155,6 +158,9 @@ class SnapshotFeedStore:
                 elif n_new:
                     c.cols[name][rows[new]] = fill
             c.passed[rows] = c.cols["status"][rows] == "pass"
+            codes = self._author_code
+            c.author_code[rows] = [codes.setdefault(a, len(codes))
+                                   for a in c.cols["author_id"][rows].tolist()]
             if n_new:
                 c.counts[rows[new]] = 0.0
                 c.has_emb[rows[new]] = False
@@ -374,10 +380,14 @@ class SnapshotFeedStore:
         gathered = {name: c.cols[name][r] for name in _POST_COLS}
         gathered["impressions"] = counts[:, IMPRESSION]
         gathered["weighted_actions"] = counts @ self.weights
+        # Interned authors, for stages that group by author (the author cap) without
+        # hashing strings; an unknown post gets a code of its own (below 0).
+        gathered["author_code"] = c.author_code[r]
         if bool(known.all()):
             candidates.cols.update(gathered)
         else:  # unknown posts keep the defaults (they fail moderation: status "pending")
             candidates.fill_missing()
+            candidates.cols["author_code"] = -1 - np.arange(n)
             for name, values in gathered.items():
                 candidates.cols[name][known] = values
         candidates.fill_missing()  # the viewer-relative columns, until their hydrator runs

@@ -138,7 +138,7 @@ class RankingPipeline:
         t = clock()
         scored = self.scorer.score(query, candidates)
         result.scorer = scored.scorer
-        order = np.argsort(-scored.scores, kind="stable")
+        order = (-scored.scores).argsort(kind="stable")
         result.stage_ms["scoring"] = (clock() - t) * 1000
 
         t = clock()
@@ -151,16 +151,18 @@ class RankingPipeline:
         order = np.asarray(order, dtype=np.int64)
         reasons: list[list[tuple[str, float]]] = [[] for _ in order]
         if names and len(order):
-            contrib = np.stack([scored.contributions[n][order] for n in names], axis=1)
-            top = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, : self.top_reasons]
-            values = np.round(np.take_along_axis(contrib, top, axis=1).astype(np.float64), 4)
+            # (ndarray methods and plain indexing: numpy's function wrappers cost 5–15 µs
+            # a call, a visible share of a 3 ms request)
+            contrib = np.array([scored.contributions[n][order] for n in names]).T
+            top = (-np.abs(contrib)).argsort(axis=1, kind="stable")[:, : self.top_reasons]
+            values = contrib[np.arange(len(order))[:, None], top].astype(np.float64).round(4)
             reasons = [[(names[j], v) for j, v in zip(row, vals, strict=True)]
                        for row, vals in zip(top.tolist(), values.tolist(), strict=True)]
         sources = (candidates.sources[order].tolist() if candidates.sources is not None
                    else [""] * len(order))
         for pid, score, level, source, why in zip(
                 candidates.post_ids[order].tolist(),
-                np.round(scored.scores[order].astype(np.float64), 6).tolist(),
+                scored.scores[order].astype(np.float64).round(6).tolist(),
                 candidates.cols["viewer_level"][order].tolist(), sources, reasons,
                 strict=True):
             result.items.append(RankedItem(post_id=str(pid), score=score, trust_level=level,

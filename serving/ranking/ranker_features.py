@@ -32,6 +32,7 @@ scorer then costs ≈ 0.2 ms for 500 candidates instead of computing every colum
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -54,6 +55,15 @@ _FRESH = dict(zip(("fresh_6h", "fresh_24h", "fresh_72h"), FRESHNESS_HALF_LIVES_H
                   strict=True))
 
 
+@lru_cache(maxsize=64)
+def _columns(features: tuple[str, ...]) -> dict[str, int]:
+    """Column of each requested feature (checked once per feature list, not per request)."""
+    unknown = [f for f in features if f not in FEATURES]
+    if unknown:
+        raise ValueError(f"unknown ranker features {unknown}: see FEATURES")
+    return {name: j for j, name in enumerate(features)}
+
+
 def ranker_features(query: FeedQuery, candidates: CandidateSet,
                     features: Sequence[str] = FEATURES) -> np.ndarray:
     """``(n, len(features))`` float64 feature rows of hydrated candidates for this query,
@@ -62,10 +72,7 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet,
     Only the requested columns are computed; each is one contiguous write (column-major)
     and nothing loops over candidates in Python except C-level set lookups for ``follow``.
     """
-    col = {name: j for j, name in enumerate(features)}
-    unknown = [f for f in col if f not in FEATURES]
-    if unknown:
-        raise ValueError(f"unknown ranker features {unknown}: see FEATURES")
+    col = _columns(tuple(features))
     c = candidates.cols
     n = len(candidates)
     out = np.zeros((n, len(col)), dtype=np.float64, order="F")
@@ -121,12 +128,8 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet,
         out[:, col["editorial"]] = np.log(np.maximum(c["boost"].astype(np.float64), 1e-3))
     if "phase" in col:
         aff = PHASE_AFFINITY[query.phase]
-        phase = np.zeros(n)
-        for key, column in (("creator", c["creator"]), ("verified", c["verified"]),
-                            ("detailed", c["tier"] >= 3)):
-            if aff[key]:
-                phase[column] += aff[key] / 3.0
-        out[:, col["phase"]] = phase
+        out[:, col["phase"]] = (aff["creator"] * c["creator"] + aff["verified"] * c["verified"]
+                                + aff["detailed"] * (c["tier"] >= 3)) / 3.0
 
     viewer = query.viewer
     if "interest" in col and viewer.interest is not None:

@@ -14,4 +14,5 @@ class TrustLevelFilter:
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
         dropped = np.zeros(8, dtype=bool)  # a lookup by level: cheaper than np.isin
         dropped[list(query.params.drop_trust_levels)] = True
-        return ~dropped[np.clip(candidates.cols["viewer_level"], 0, 7)]
+        # ufuncs, not np.clip (whose Python wrapper costs 10 µs a call)
+        return ~dropped[np.minimum(np.maximum(candidates.cols["viewer_level"], 0), 7)]

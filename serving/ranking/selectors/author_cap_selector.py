@@ -17,15 +17,16 @@ def rank_within_group(groups: np.ndarray) -> np.ndarray:
     n = len(groups)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    by_group = np.argsort(groups, kind="stable")
+    by_group = groups.argsort(kind="stable")
     sorted_groups = groups[by_group]
     new_group = np.empty(n, dtype=bool)
     new_group[0] = True
     np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=new_group[1:])
-    starts = np.flatnonzero(new_group)
-    group_start = np.repeat(starts, np.diff(np.append(starts, n)))
+    positions = np.arange(n)
+    # each sorted position's group start: the running maximum of the starts seen so far
+    group_start = np.maximum.accumulate(np.where(new_group, positions, 0))
     out = np.empty(n, dtype=np.int64)
-    out[by_group] = np.arange(n) - group_start
+    out[by_group] = positions - group_start
     return out
 
 
@@ -36,8 +37,12 @@ class AuthorCapSelector:
                order: np.ndarray) -> np.ndarray:
         if len(order) == 0:
             return order
-        authors = candidates.cols["author_id"][order].tolist()
-        # Each author's code is the position of their last post (dict(zip) runs in C).
-        last = dict(zip(authors, range(len(authors)), strict=True))
-        codes = np.fromiter(map(last.__getitem__, authors), np.int64, len(authors))
+        codes = candidates.cols.get("author_code")  # interned by the snapshot store
+        if codes is not None:
+            codes = codes[order]
+        else:
+            authors = candidates.cols["author_id"][order].tolist()
+            # Each author's code is the position of their last post (dict(zip) runs in C).
+            last = dict(zip(authors, range(len(authors)), strict=True))
+            codes = np.fromiter(map(last.__getitem__, authors), np.int64, len(authors))
         return order[rank_within_group(codes) < query.params.author_cap]

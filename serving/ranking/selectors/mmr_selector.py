@@ -20,18 +20,20 @@ def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) ->
     k = min(k, n)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
-    span = float(relevance.max() - relevance.min())
-    rel = (relevance - relevance.min()) / span if span > 0 else np.zeros(n)
+    lo = relevance.min()
+    span = float(relevance.max() - lo)
+    rel = (relevance - lo) / span if span > 0 else np.zeros(n)
     # gain_i = λ·rel_i − (1−λ)·max_j∈picked sim_ij = min_j∈picked h_ji with
     # h_ji = λ·rel_i − (1−λ)·sim_ji: one matrix up front, then two numpy calls per pick
-    # (the loop's per-call overhead, not the arithmetic, was the selector's cost).
+    # (the loop's per-call overhead, not the arithmetic, was the selector's cost; hence the
+    # ndarray methods: ``np.argmax`` goes through a Python wrapper, 4 µs against 0.7 µs).
     h = lam * rel[None, :] - (1 - lam) * (vectors @ vectors.T)
-    j = int(np.argmax(rel))
+    j = int(rel.argmax())
     picked = [j]
     gain = h[j].copy()
     gain[j] = -np.inf
     while len(picked) < k:
-        j = int(np.argmax(gain))
+        j = int(gain.argmax())
         picked.append(j)
         np.minimum(gain, h[j], out=gain)
         gain[j] = -np.inf  # −inf stays −inf under min: picked posts are never picked again

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from quanzi.serving.feed_snapshot import SnapshotFeedStore
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.filters.age_filter import AgeFilter
 from quanzi.serving.ranking.filters.moderation_filter import ModerationFilter
@@ -20,9 +22,12 @@ from quanzi.serving.ranking.params import (
     resolve_params,
 )
 from quanzi.serving.ranking.pipeline import RankingPipeline
-from quanzi.serving.ranking.query import ViewerContext
+from quanzi.serving.ranking.query import FeedQuery, ViewerContext
 from quanzi.serving.ranking.scorers.weighted_scorer import WeightedScorer
-from quanzi.serving.ranking.selectors.author_cap_selector import AuthorCapSelector
+from quanzi.serving.ranking.selectors.author_cap_selector import (
+    AuthorCapSelector,
+    rank_within_group,
+)
 from quanzi.serving.ranking.selectors.mmr_selector import mmr_order
 
 
@@ -120,6 +125,36 @@ def test_author_cap_keeps_each_authors_best(store, query_factory) -> None:
     cands.cols["author_id"][:] = ["x", "x", "y"]
     kept = AuthorCapSelector().select(q, cands, np.array([3.0, 2.0, 1.0]), np.array([0, 1, 2]))
     assert list(kept) == [0, 2]
+
+
+def test_rank_within_group_counts_earlier_positions_of_the_same_group() -> None:
+    rng = np.random.default_rng(3)
+    groups = rng.integers(0, 7, 200)
+    seen: dict[int, int] = {}
+    naive = []
+    for g in groups.tolist():
+        naive.append(seen.get(g, 0))
+        seen[g] = seen.get(g, 0) + 1
+    assert rank_within_group(groups).tolist() == naive
+
+
+def test_author_cap_on_interned_codes_matches_the_author_ids() -> None:
+    rng = np.random.default_rng(5)
+    snap = SnapshotFeedStore()
+    ids = [f"p{i}" for i in range(120)]
+    snap.upsert_posts(pd.DataFrame({"id": ids, "status": "pass", "circle_id": "c1",
+                                    "author_id": [f"u{a}" for a in rng.integers(0, 15, 120)]}))
+    cands = CandidateSet.from_ids([*ids[::-1], "unknown_1", "unknown_2"])
+    snap.hydrate(cands)
+    assert cands.cols["author_code"][-2] != cands.cols["author_code"][-1]  # unknown: own code
+    order = rng.permutation(len(cands))
+    query = FeedQuery(viewer=ViewerContext("v"), circle_id="c1", limit=20,
+                      now=pd.Timestamp.now(tz="UTC"), phase="after_sales",
+                      params=RankingParams(author_cap=2))
+    by_code = AuthorCapSelector().select(query, cands, np.zeros(len(cands)), order)
+    del cands.cols["author_code"]
+    by_id = AuthorCapSelector().select(query, cands, np.zeros(len(cands)), order)
+    assert by_code.tolist() == by_id.tolist() and len(by_code) < len(order)
 
 
 def test_mmr_spreads_near_duplicates() -> None:
