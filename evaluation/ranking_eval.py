@@ -671,7 +671,8 @@ def usable_ranker(ranker: Any | None, world: World) -> tuple[Any | None, str]:
         return None, (f"{label} not used: trained on world {cfg.get('world')!r} days "
                       f"{days[:1]}..{days[-1:]}, not on {world.name}'s pre-cutoff days")
     return ranker, (f"{label} ({cfg.get('objective')}, C={cfg.get('C')}, "
-                    f"ipw={cfg.get('ipw')}, features={cfg.get('feature_set')}), trained on "
+                    f"ipw={cfg.get('ipw')}, features={cfg.get('feature_set')}, "
+                    f"rows={cfg.get('train_set', 'all')}), trained on "
                     f"{world.name} days {days[0]}..{days[-1]} (before the cutoff)")
 
 

@@ -54,7 +54,7 @@ def eval_ranking(
 
     settings = Settings()
     name = _world_name(world)
-    console = Console()
+    console = Console(width=max(Console().width, 110))  # 7 columns with full method names
     with Progress(console=console, transient=True) as bar:
         tasks: dict[str, Any] = {}
 
