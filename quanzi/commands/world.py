@@ -18,7 +18,8 @@ def build(
     = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild if the world exists.")] = False,
     explore: Annotated[float, typer.Option(
-        min=0.0, max=1.0, help="Exploration bucket: share of feed requests shown in a uniformly random order "
+        min=0.0, max=1.0,
+        help="Exploration bucket: share of feed requests shown in a uniformly random order "
              "(logged in requests.parquet) for unbiased offline ranking evaluation; 0 = "
              "none, every request newest first.")] = 0.0,
 ) -> None:
