@@ -8,7 +8,11 @@ is a plain threshold set from the champion.
 
 Both versions must have been measured on the same fixed test sets: the runs log a content
 hash of every evaluation set, and when they differ (the data changed, or one run was
-``--small``) both models are evaluated again on today's test sets before comparing.
+``--small``) both models are evaluated again on the same data before comparing: today's
+test sets, or what the task's ``comparison_for`` hook chooses from the challenger's run
+params (the ranker: the challenger's training world, on exploration requests when that
+world has them), with the gate on that protocol's metric names. The report says where
+(``compared_on``).
 Every decision, refused or forced included, is recorded as tags on the challenger version
 and as a run in the ``promotions`` experiment.
 """
@@ -16,6 +20,7 @@ and as a run in the ``promotions`` experiment.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +34,9 @@ from quanzi.training.registry import (
     use_experiment,
     version_by_alias,
 )
-from quanzi.training.tasks import Task
+from quanzi.training.tasks import Comparison, Task
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 class PromotionError(ValueError):
@@ -49,15 +56,18 @@ class PromotionResult:
     previous_champion: str | None
     decision: str  # "first" | "passed" | "forced" | "refused" | "unchanged"
     gate: GateResult
-    compared_on: str  # "logged test metrics" | "re-evaluated on current test sets" | ""
+    # "logged test metrics[ (…)]" | "re-evaluated on <Comparison.compared_on>[ (small)]" | ""
+    compared_on: str
 
     @property
     def promoted(self) -> bool:
         return self.decision in ("first", "passed", "forced")
 
 
-def gate(task: Task, challenger: dict[str, float], champion: dict[str, float]) -> GateResult:
-    """Compare metrics with ``mlflow.validate_evaluation_results`` and the task's tolerances."""
+def gate(task: Task, challenger: dict[str, float], champion: dict[str, float],
+         metrics: dict[str, tuple[bool, float]] | None = None) -> GateResult:
+    """Compare metrics with ``mlflow.validate_evaluation_results`` and the task's tolerances
+    (``metrics``: the gate to apply instead of ``task.gate``, e.g. another protocol's)."""
     from mlflow import validate_evaluation_results
     from mlflow.models import MetricThreshold
     from mlflow.models.evaluation import EvaluationResult
@@ -65,7 +75,8 @@ def gate(task: Task, challenger: dict[str, float], champion: dict[str, float]) -
 
     thresholds: dict[str, Any] = {}
     lines = []
-    for metric, (greater_is_better, tolerance) in task.gate.items():
+    for metric, (greater_is_better, tolerance) in (task.gate if metrics is None
+                                                   else metrics).items():
         if metric not in champion:
             lines.append(f"{metric}: the champion has no value; not compared")
             continue
@@ -90,16 +101,39 @@ def _eval_set_hashes(params: dict[str, str]) -> dict[str, str]:
             and k not in ("split.train.sha256", "split.dev.sha256")}
 
 
-def _reevaluate(settings: Settings, task: Task, versions: list[str], small: bool,
-                name: str) -> list[dict[str, float]]:
-    """Metrics of each version on the task's current test sets (same data for all)."""
+def comparison(settings: Settings, task: Task, run_params: dict[str, str], small: bool,
+               load: bool, progress: Progress | None = None) -> Comparison:
+    """Where and on which metrics the challenger (``run_params``: its run's) meets the
+    champion: the task's ``comparison_for`` hook, else its gate on the current test sets
+    (loaded only when ``load``, i.e. when the logged test sets differ)."""
+    hook = getattr(task, "comparison_for", None)
+    if hook is not None:
+        return hook(settings, run_params, small, load, progress=progress)
+    if not load:
+        return Comparison("logged test metrics", dict(task.gate))
+    return Comparison("current test sets", dict(task.gate), task.load_data(settings, small))
+
+
+def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Comparison,
+                name: str, progress: Progress | None = None) -> list[dict[str, float]]:
+    """Metrics of each version on ``plan.data`` (the same data for all)."""
     from quanzi.training.pipeline import check_metrics, download_model_version
 
-    data = task.load_data(settings, small)
+    if plan.data is None:
+        raise PromotionError(f"task {task.name}: comparison_for(load=True) returned no data")
     results = []
-    for model_version in versions:
+    for i, model_version in enumerate(versions):
+        if progress:
+            progress("evaluate both versions", i, len(versions))
         predictor = task.load(download_model_version(settings, name, model_version))
-        results.append(check_metrics(task, task.evaluate(predictor, data).metrics))
+        metrics = check_metrics(task, task.evaluate(predictor, plan.data).metrics)
+        missing = sorted(set(plan.gate) - metrics.keys())
+        if missing:
+            raise PromotionError(f"task {task.name}: the evaluation on {plan.compared_on} "
+                                 f"reported no {', '.join(missing)}, which the gate compares")
+        results.append(metrics)
+    if progress:
+        progress("evaluate both versions", len(versions), len(versions))
     return results
 
 
@@ -130,8 +164,8 @@ def _record(settings: Settings, result: PromotionResult, forced: bool, reason: s
         mlflow.log_text(report + "\n", "gate_report.txt")
 
 
-def promote(settings: Settings, name: str, force: bool = False,
-            reason: str = "") -> PromotionResult:
+def promote(settings: Settings, name: str, force: bool = False, reason: str = "",
+            progress: Progress | None = None) -> PromotionResult:
     """Gate the challenger of ``name`` (task or registered name) against the champion and
     move the ``champion`` alias when it passes or ``force`` is set."""
     task = resolve_task(name)
@@ -153,15 +187,18 @@ def promote(settings: Settings, name: str, force: bool = False,
         new_run = client.get_run(challenger.run_id).data
         old_run = client.get_run(champion.run_id).data
         new_metrics, old_metrics = dict(new_run.metrics), dict(old_run.metrics)
-        compared_on = "logged test metrics"
-        if _eval_set_hashes(new_run.params) != _eval_set_hashes(old_run.params):
-            small = (new_run.params.get("small") == "True"
-                     and old_run.params.get("small") == "True")
+        params = dict(new_run.params)
+        if _eval_set_hashes(params) == _eval_set_hashes(old_run.params):
+            plan = comparison(settings, task, params, params.get("small") == "True", False)
+            compared_on = plan.compared_on
+        else:
+            small = params.get("small") == "True" and old_run.params.get("small") == "True"
+            plan = comparison(settings, task, params, small, True, progress)
             new_metrics, old_metrics = _reevaluate(
-                settings, task, [str(challenger.version), str(champion.version)], small,
-                registered)
-            compared_on = "re-evaluated on current test sets" + (" (small)" if small else "")
-        verdict = gate(task, new_metrics, old_metrics)
+                settings, task, [str(challenger.version), str(champion.version)], plan,
+                registered, progress)
+            compared_on = f"re-evaluated on {plan.compared_on}" + (" (small)" if small else "")
+        verdict = gate(task, new_metrics, old_metrics, plan.gate)
         decision = "passed" if verdict.passed else ("forced" if force else "refused")
         result = PromotionResult(registered, str(challenger.version), str(champion.version),
                                  decision, verdict, compared_on)

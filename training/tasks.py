@@ -3,8 +3,9 @@
 ``quanzi train moderation|quality|trust|all`` runs the same steps for every task:
 load data → fit → evaluate on dev (thresholds) and test → log to MLflow → register the
 version with alias ``challenger``. ``quanzi promote NAME`` compares the challenger with the
-champion on the task's fixed test set. The pipeline knows tasks only through ``Task``; the
-service and ``quanzi score`` know models only through ``Predictor``.
+champion on the task's fixed test set, or where the task's optional ``comparison_for``
+says (``Comparison``). The pipeline knows tasks only through ``Task``; the service and
+``quanzi score`` know models only through ``Predictor``.
 
 A predictor saves itself as a folder of JSON config and safetensors weights (one subfolder
 per module, like sentence-transformers), never as an opaque pickle.
@@ -42,6 +43,22 @@ class Evaluation:
     metrics: dict[str, float]  # flat, prefixed by set name, e.g. "test_qwk"
     figures: dict[str, Any] = field(default_factory=dict)  # file name → matplotlib Figure
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name → table
+
+
+@dataclass
+class Comparison:
+    """What ``quanzi promote`` compares two versions on, and how.
+
+    A task may define ``comparison_for(settings, run_params, small, load, progress=None)``
+    (``run_params``: the challenger's MLflow run params) to choose this; without it
+    promotion compares the task's ``gate`` on its current test sets. ``load`` is False when
+    the logged metrics are compared (same test sets): then ``data`` stays None."""
+
+    compared_on: str  # said in the gate report, e.g. "world p20000-s7-x50, …"
+    # metric → (greater_is_better, tolerance) on that data: the task's ``gate``, or the same
+    # gate under the metric names of another protocol (e.g. exploration requests only)
+    gate: dict[str, tuple[bool, float]]
+    data: TaskData | None = None
 
 
 class Predictor(Protocol):

@@ -92,8 +92,10 @@ def promote_cmd(
     = False,
     reason: Annotated[str, typer.Option(help="Why; recorded with the decision.")] = "",
 ) -> None:
-    """Move the champion alias to the challenger if it is not worse on the fixed test sets."""
+    """Move the champion alias to the challenger if it is not worse on the fixed test sets
+    (the ranker: on the challenger's world; the report says where it compared)."""
     from mlflow.exceptions import MlflowException
+    from rich.progress import Progress
 
     from quanzi.settings import Settings
     from quanzi.training.promotion import PromotionError, promote
@@ -101,10 +103,22 @@ def promote_cmd(
 
     if force and not reason.strip():
         raise fail("--force needs --reason \"…\" (it is recorded with the forced promotion)")
-    try:
-        result = promote(Settings(), name, force=force, reason=reason)
-    except (PromotionError, UnknownTaskError, MlflowException, FileNotFoundError) as exc:
-        raise fail(str(exc)) from exc
+    # re-evaluating both versions can take minutes (the ranker hydrates held-out days)
+    with Progress(transient=True) as bar:
+        stages: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in stages:
+                stages[stage] = bar.add_task(stage, total=total)
+            bar.update(stages[stage], completed=done)
+
+        try:
+            result = promote(Settings(), name, force=force, reason=reason, progress=progress)
+        except (PromotionError, UnknownTaskError, MlflowException, FileNotFoundError,
+                ValueError) as exc:
+            raise fail(str(exc)) from exc
+    if result.compared_on:
+        typer.echo(f"  compared on: {result.compared_on}")
     for line in result.gate.lines:
         typer.echo(f"  {line}")
     if result.decision == "unchanged":

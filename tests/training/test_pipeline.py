@@ -27,6 +27,7 @@ from quanzi.training.registry import (
     mlflow_client,
     resolve_task,
 )
+from quanzi.training.tasks import Comparison, Evaluation, TaskData
 
 
 def _load_fake_tasks() -> ModuleType:
@@ -155,6 +156,59 @@ def test_promote_reevaluates_both_models_when_the_test_sets_differ(
     result = promote(store, "fake")
     assert result.compared_on.startswith("re-evaluated on current test sets")
     assert result.decision == "passed", result.gate.lines
+
+
+class WorldTask(fake_tasks.CharCountTask):
+    """A task whose ``comparison_for`` re-evaluates on the test set named by the
+    challenger's run (``cfg.world``, its test seed) and gates on log loss only."""
+
+    def __init__(self, world: int) -> None:
+        super().__init__(test_seed=world)
+        self.config = {**self.config, "world": world}
+        self.calls: list[tuple[dict[str, str], bool]] = []
+        self.evaluated_on: list[str] = []
+
+    def comparison_for(self, settings: Settings, run_params: dict[str, str], small: bool,
+                       load: bool, progress: object = None) -> Comparison:
+        self.calls.append((run_params, load))
+        gate = {"test_log_loss": (False, 0.05)}
+        if not load:
+            return Comparison("logged on my world", gate)
+        world = int(run_params["cfg.world"])
+        data = TaskData(train=fake_tasks.make_frame(4, 1), dev=fake_tasks.make_frame(4, 2),
+                        test=fake_tasks.make_frame(60, world + 100),
+                        hashes={"synthetic": f"world-{world}"})
+        return Comparison(f"world {world}", gate, data)
+
+    def evaluate(self, predictor: object, data: TaskData) -> Evaluation:
+        self.evaluated_on.append(data.hashes["synthetic"])
+        return super().evaluate(predictor, data)
+
+
+def test_promote_reevaluates_both_versions_where_the_challengers_comparison_for_says(
+        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    _register(monkeypatch, WorldTask(world=3))
+    run_task(TASKS["fake"], store, small=True)
+    promote(store, "fake")
+    new = WorldTask(world=4)  # trained on another test set: re-evaluation
+    _register(monkeypatch, new)
+    run_task(new, store, small=True)
+    new.evaluated_on.clear()
+    result = promote(store, "fake")
+    assert [(params["cfg.world"], load) for params, load in new.calls] == [("4", True)]
+    assert new.evaluated_on == ["world-4", "world-4"]  # both versions, challenger's data
+    assert result.compared_on == "re-evaluated on world 4 (small)"
+    assert [line.split(":")[0] for line in result.gate.lines] == ["test_log_loss"]
+    assert result.decision == "passed", result.gate.lines
+
+    again = WorldTask(world=4)  # same test set as the champion: logged metrics
+    _register(monkeypatch, again)
+    run_task(again, store, small=True)
+    again.evaluated_on.clear()
+    result = promote(store, "fake")
+    assert [load for _, load in again.calls] == [False] and again.evaluated_on == []
+    assert result.compared_on == "logged on my world"
+    assert [line.split(":")[0] for line in result.gate.lines] == ["test_log_loss"]
 
 
 def test_promote_without_challenger_says_what_to_run(store: Settings,

@@ -73,7 +73,7 @@ from quanzi.serving.ranking.pipeline import RankingPipeline
 from quanzi.serving.ranking.query import FeedQuery
 from quanzi.serving.ranking.ranker_features import FEATURES, ranker_features
 from quanzi.settings import Settings
-from quanzi.training.tasks import Evaluation, TaskData
+from quanzi.training.tasks import Comparison, Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
@@ -237,8 +237,10 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
 
 
 def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | None = None,
-                     progress: Progress | None = None) -> RankerData:
-    """Train / dev / test request features from a world's public tables (module docstring)."""
+                     progress: Progress | None = None, test_only: bool = False) -> RankerData:
+    """Train / dev / test request features from a world's public tables (module docstring).
+    ``test_only``: the held-out days alone (train and dev left empty), all that evaluating
+    a trained version needs — the training days are most of the hydration time."""
     from quanzi.datasets.world.build import default_name
 
     def step(stage: str, done: int, total: int) -> None:
@@ -274,12 +276,17 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
     embeddings = embed_posts(settings, posts, (posts["created_at"] < train_start).to_numpy(),
                              models=models, dim=config.embedding_dim, seed=config.seed)
     inter = t["interactions"]
-    out: dict[str, DaySplit] = {}
+    out: dict[str, DaySplit] = {
+        label: DaySplit([], pd.DataFrame(columns=["req", "post_id", "rel", "position",
+                                                  *FEATURES]))
+        for label in ("train", "dev")}
     for label, starts, logs, per_day in (
             ("train", _day_starts(train_start, config.train_days), inter, True),
             ("dev", _day_starts(dev_start, config.dev_days), inter, True),
             ("test", _day_starts(cutoff, len(world.manifest["holdout_days"])), world.holdout,
              False)):
+        if test_only and label != "test":
+            continue
         step(f"hydrate {label} days", 0, len(starts))
         out[label] = build_days(world, starts, logs, scores, embeddings, verified,
                                 lambda n, lb=label, k=len(starts): step(
@@ -484,6 +491,8 @@ def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, fl
         sets += [("dev_explore", data.dev, False, "eligible", True),
                  ("test_explore", data.test, False, "eligible", True)]
     for set_name, days, debiased, protocol, explore_only in sets:
+        if not days.splits:  # not loaded (``load_ranker_data(test_only=True)``)
+            continue
         summary = evaluate_days(days, ranker, debiased, protocol, explore_only)
         for seg, row in summary.items():
             rows.append({"set": set_name, "segment": seg, **row})
@@ -508,12 +517,21 @@ def _frame_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256("\n".join(",".join(r) for r in keys).encode()).hexdigest()
 
 
+def explore_gate(gate: dict[str, tuple[bool, float]]) -> dict[str, tuple[bool, float]]:
+    """The gate on a world with exploration requests: each ``test_…`` metric becomes its
+    ``test_explore_…`` twin (the same NDCG on the held-out exploration requests only, the
+    headline there), with the same direction and tolerance."""
+    return {"test_explore_" + metric.removeprefix("test_"): rule
+            for metric, rule in gate.items()}
+
+
 @dataclass
 class RankerTask:
     """``Task`` for the ranker: TaskData frames are the per-candidate feature rows (no
-    ``text``), so ``quanzi promote quanzi-ranker`` can compare and re-evaluate versions.
-    Training itself goes through ``training/ranker_run.py`` (the text-model pipeline's
-    input example and signature do not fit a ranker)."""
+    ``text``), so ``quanzi promote quanzi-ranker`` can compare and re-evaluate versions
+    (``comparison_for``: on the challenger's world). Training itself goes through
+    ``training/ranker_run.py`` (the text-model pipeline's input example and signature do
+    not fit a ranker)."""
 
     config: RankerConfig = field(default_factory=RankerConfig)
     name: str = "ranker"
@@ -536,6 +554,42 @@ class RankerTask:
         return TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
                         hashes={"world": d.world.manifest["world_id"],
                                 "test_requests": _frame_digest(d.test.frame)})
+
+    def comparison_for(self, settings: Settings, run_params: dict[str, str], small: bool,
+                       load: bool, progress: Progress | None = None) -> Comparison:
+        """Promotion compares on the challenger's training world (run param ``world``), on
+        its held-out days, under the protocol of the challenger's headline: the held-out
+        exploration requests when that world logged some (``explore_gate``), else every
+        request. Worlds are independent simulations, so a champion trained on another
+        world is a fair contestant there (it never saw those days)."""
+        world = run_params.get("world") or self.world_name(settings)
+        if not load:  # same test sets: the logged metrics; the run says if the world explores
+            if run_params.get("chosen.dev_requests") == "exploration":
+                return Comparison(f"logged test metrics: world {world}, held-out "
+                                  "exploration requests, eligible set", explore_gate(self.gate))
+            return Comparison(f"logged test metrics: world {world}, all held-out requests, "
+                              "eligible set", dict(self.gate))
+        config = replace(self.config, world=world, **{
+            key: int(run_params[f"cfg.{key}"]) for key in ("train_days", "dev_days")
+            if f"cfg.{key}" in run_params})
+        config = config.small() if small else config
+        try:
+            self._data = load_ranker_data(settings, config, progress=progress, test_only=True)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"the challenger was trained on world {world!r}, where "
+                                    f"promotion compares it: {exc}") from exc
+        self._small = small
+        d = self._data
+        days = d.days["test"]
+        where = (f"world {world} (the challenger's training world), held-out days "
+                 f"{days[0]}…{days[-1]}, ")
+        data = TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
+                        hashes={"world": d.world.manifest["world_id"],
+                                "test_requests": _frame_digest(d.test.frame)})
+        if d.explores:
+            return Comparison(where + "exploration requests only (random order), eligible "
+                              "set", explore_gate(self.gate), data)
+        return Comparison(where + "all requests, eligible set", dict(self.gate), data)
 
     def world_name(self, settings: Settings) -> str:
         """The world this task trains on (the demo world unless the config names one)."""
