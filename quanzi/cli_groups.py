@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+StageCallback = Callable[[str, int, int], None]  # (stage, done, total)
 
 app = typer.Typer(
     name="quanzi",
@@ -29,3 +38,25 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a one-line error that says what to fix and return the exit to raise."""
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(code)
+
+
+@contextmanager
+def stage_progress(console: Console | None = None,
+                   additive: frozenset[str] = frozenset()) -> Iterator[StageCallback]:
+    """A rich progress display with one bar per stage, and the ``(stage, done, total)``
+    callback that long jobs (training, evaluation, promotion) report through. Stages in
+    ``additive`` report increments; the others report how much is done so far."""
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        bars: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in bars:
+                bars[stage] = bar.add_task(stage, total=total)
+            if stage in additive:
+                bar.advance(bars[stage], done)
+            else:
+                bar.update(bars[stage], completed=done)
+
+        yield progress

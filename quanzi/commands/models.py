@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from quanzi.cli_groups import app, fail, train_app
+from quanzi.cli_groups import app, fail, stage_progress, train_app
 
 SmallOption = Annotated[bool, typer.Option(
     "--small", help="CI-sized run: small data, a few minutes at most on 2 CPU cores.")]
@@ -95,7 +95,6 @@ def promote_cmd(
     """Move the champion alias to the challenger if it is not worse on the fixed test sets
     (the ranker: on the challenger's world; the report says where it compared)."""
     from mlflow.exceptions import MlflowException
-    from rich.progress import Progress
 
     from quanzi.settings import Settings
     from quanzi.training.promotion import PromotionError, promote
@@ -104,14 +103,7 @@ def promote_cmd(
     if force and not reason.strip():
         raise fail("--force needs --reason \"…\" (it is recorded with the forced promotion)")
     # re-evaluating both versions can take minutes (the ranker hydrates held-out days)
-    with Progress(transient=True) as bar:
-        stages: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in stages:
-                stages[stage] = bar.add_task(stage, total=total)
-            bar.update(stages[stage], completed=done)
-
+    with stage_progress() as progress:
         try:
             result = promote(Settings(), name, force=force, reason=reason, progress=progress)
         except (PromotionError, UnknownTaskError, MlflowException, FileNotFoundError,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from quanzi.cli_groups import fail, train_app
+from quanzi.cli_groups import fail, stage_progress, train_app
 
 
 @train_app.command("ranker")
@@ -25,7 +25,6 @@ def train_ranker_command(
     register it as quanzi-ranker@challenger (promote with `quanzi promote quanzi-ranker`)."""
     from mlflow.exceptions import MlflowException
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from quanzi.settings import Settings
@@ -37,14 +36,7 @@ def train_ranker_command(
     task = RankerTask(config=replace(RankerConfig(), world=world, train_days=train_days))
     console = Console()
     started = time.perf_counter()
-    with Progress(console=console, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done)
-
+    with stage_progress(console) as progress:
         try:
             run_id, version, metrics, ranker = train_ranker(settings, task, small, progress)
         except (FileNotFoundError, ValueError, TaskContractError, MlflowException) as exc:

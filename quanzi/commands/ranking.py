@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from quanzi.cli_groups import app, bench_app, fail
+from quanzi.cli_groups import app, bench_app, fail, stage_progress
 
 eval_app = typer.Typer(help="Offline evaluations (figures for the README).", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
@@ -46,7 +46,6 @@ def eval_ranking(
 ) -> None:
     """NDCG@10 of the ranking pipeline vs recency and popularity on a world's held-out days."""
     from rich.console import Console
-    from rich.progress import Progress
     from rich.table import Table
 
     from quanzi.evaluation.ranking_eval import EvalConfig, run_eval, write_report
@@ -55,17 +54,7 @@ def eval_ranking(
     settings = Settings()
     name = _world_name(world)
     console = Console(width=max(Console().width, 110))  # 7 columns with full method names
-    with Progress(console=console, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            if stage == "score posts":
-                bar.advance(tasks[stage], done)
-            else:
-                bar.update(tasks[stage], completed=done)
-
+    with stage_progress(console, additive=frozenset({"score posts"})) as progress:
         try:
             report = run_eval(settings, EvalConfig(world=name, dev_days=dev_days,
                                                    tune_trials=tune_trials, seed=seed),
