@@ -228,3 +228,15 @@ def test_mmr_matches_the_textbook_greedy_loop() -> None:
 
     for lam in (0.3, 0.8):
         assert list(mmr_order(rel, vecs, 12, lam)) == textbook(12, lam)
+
+
+def test_similar_source_fetches_only_posts_the_age_filter_would_keep(store, query_factory) -> None:
+    from quanzi.serving.ranking.sources.similar_posts_source import SimilarPostsSource
+
+    # p_old (40 days) and p_rejected lie exactly on the viewer's interest; the age limit is
+    # 30 days, so the source must not spend a slot on p_old
+    viewer = ViewerContext("v1", interest=np.array([0, 0, 1], dtype=np.float32))
+    got = SimilarPostsSource(k=2).fetch(query_factory(viewer), store)
+    assert "p_old" not in got and got[0] == "p_rejected"
+    longer = query_factory(viewer, params=RankingParams(max_age_days=60))
+    assert "p_old" in SimilarPostsSource(k=2).fetch(longer, store)
