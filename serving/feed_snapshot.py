@@ -125,7 +125,7 @@ class SnapshotFeedStore:
         self._lock = threading.Lock()  # one writer at a time
         self.circles: frozenset[str] = frozenset()
         self.similar_window = similar_window
-        self.index = index  # optional VectorIndex for similar_posts (filters inside FAISS)
+        self.index = index  # optional VectorIndex: similar_posts without a circle
         self.model_versions: dict[str, str] = {}
         self.encoder_version: str | None = None
         w = weights if weights is not None else RankingParams().interaction_weights
