@@ -37,8 +37,9 @@ from functools import lru_cache
 import numpy as np
 
 from quanzi.serving.ranking.candidates import CandidateSet
-from quanzi.serving.ranking.params import PHASE_AFFINITY, RankingParams
+from quanzi.serving.ranking.params import RankingParams
 from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.shared_features import phase_affinity, trust_value
 
 FEATURES: tuple[str, ...] = (
     "log_age", "fresh_6h", "fresh_24h", "fresh_72h", "age_rank", "top_rank",
@@ -107,7 +108,7 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet,
     if wants("trust", "level_l1"):
         level = c["viewer_level"].astype(np.int64)
         if "trust" in col:
-            out[:, col["trust"]] = _TRUST_VALUES[np.minimum(np.maximum(level - 1, 0), 5)]
+            out[:, col["trust"]] = trust_value(level, _TRUST_VALUES)
         if "level_l1" in col:
             out[:, col["level_l1"]] = level == 1
     if "quality" in col:
@@ -127,9 +128,7 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet,
     if "editorial" in col:
         out[:, col["editorial"]] = np.log(np.maximum(c["boost"].astype(np.float64), 1e-3))
     if "phase" in col:
-        aff = PHASE_AFFINITY[query.phase]
-        out[:, col["phase"]] = (aff["creator"] * c["creator"] + aff["verified"] * c["verified"]
-                                + aff["detailed"] * (c["tier"] >= 3)) / 3.0
+        out[:, col["phase"]] = phase_affinity(query.phase, c)
 
     viewer = query.viewer
     if "interest" in col and viewer.interest is not None:

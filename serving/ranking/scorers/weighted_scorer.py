@@ -17,8 +17,8 @@ import numpy as np
 
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.components import Scored
-from quanzi.serving.ranking.params import PHASE_AFFINITY
 from quanzi.serving.ranking.query import FeedQuery
+from quanzi.serving.ranking.shared_features import phase_affinity, trust_value
 
 
 class WeightedScorer:
@@ -29,8 +29,7 @@ class WeightedScorer:
         c = candidates.cols
         n = len(candidates)
         f32 = np.float32
-        trust_values = np.asarray(p.trust_values, dtype=f32)
-        trust = trust_values[np.clip(c["viewer_level"], 1, 6) - 1]
+        trust = trust_value(c["viewer_level"], p.trust_values, f32)
         rate = np.maximum((c["weighted_actions"] + p.engagement_prior_a) / (
             c["impressions"] + (p.engagement_prior_a + p.engagement_prior_b)), 0.0)
         engagement = rate / (1.0 + rate)
@@ -41,9 +40,7 @@ class WeightedScorer:
             interest = np.clip(vectors @ query.viewer.interest, 0.0, 1.0)
         else:
             interest = np.zeros(n, dtype=f32)
-        aff = PHASE_AFFINITY[query.phase]
-        phase = (aff["creator"] * c["creator"] + aff["verified"] * c["verified"]
-                 + aff["detailed"] * (c["tier"] >= 3)) / 3.0
+        phase = phase_affinity(query.phase, c)
         editorial = np.log(np.maximum(c["boost"], 1e-3))
         contributions = {
             "quality": (p.w_quality * c["quality"]).astype(f32, copy=False),
