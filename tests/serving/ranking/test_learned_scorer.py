@@ -32,6 +32,14 @@ def _hydrated(store, query) -> CandidateSet:
     return candidates
 
 
+def _social(store, query_factory):
+    """A viewer with a friend (u_friend) who follows u_stranger, and the hydrated circle."""
+    viewer = ViewerContext(viewer_id="v1", friends=frozenset({"u_friend"}),
+                           follows=frozenset({"u_stranger"}))
+    query = query_factory(viewer, params=LEARNED)
+    return query, _hydrated(store, query)
+
+
 def test_learned_contributions_sum_to_the_score(store, query_factory) -> None:
     query = query_factory(params=LEARNED)
     scored = LearnedScorer(_ranker()).score(query, _hydrated(store, query))
@@ -74,10 +82,7 @@ def test_weighted_param_ignores_a_loaded_ranker(store, query_factory) -> None:
 
 
 def test_follow_and_friend_features_come_from_the_viewer_context(store, query_factory) -> None:
-    viewer = ViewerContext(viewer_id="v1", friends=frozenset({"u_friend"}),
-                           follows=frozenset({"u_stranger"}))
-    query = query_factory(viewer, params=LEARNED)
-    candidates = _hydrated(store, query)
+    query, candidates = _social(store, query_factory)
     rows = ranker_features(query, candidates)
     ids = list(candidates.post_ids)
     follow, friend = FEATURES.index("follow"), FEATURES.index("friend")
@@ -132,10 +137,7 @@ def test_interaction_features_are_products_of_their_parts(store, query_factory) 
 
 def test_a_feature_subset_equals_those_columns_of_all_features(store, query_factory) -> None:
     """Serving computes only the model's features; training records all of them."""
-    viewer = ViewerContext(viewer_id="v1", friends=frozenset({"u_friend"}),
-                           follows=frozenset({"u_stranger"}))
-    query = query_factory(viewer, params=LEARNED)
-    candidates = _hydrated(store, query)
+    query, candidates = _social(store, query_factory)
     full = ranker_features(query, candidates)
     for subset in (("engagement_x_age", "follow", "log_age"), ("quality_x_fresh",),
                    ("top_rank", "phase", "trust", "interest"), FEATURES[::-1]):
