@@ -6,9 +6,9 @@ What it does:
    the world's public tables (loaded once), the posts backfilled once through the product's
    own path (``quanzi posts backfill``: moderated, scored, embedded and indexed with the
    developer's models — champions when they exist, else the fallbacks), and a feed key;
-2. starts the service (``uvicorn quanzi.serving.app:create_app --factory``, ``--workers``) as
-   a subprocess on 127.0.0.1 with the same models and waits until ``/readyz`` answers 200
-   repeatedly, then warms up: every request body once on every connection, unmeasured, so
+2. starts the service (``quanzi serve --workers``, see ``bench_server``) as a subprocess on
+   127.0.0.1 with the same models and waits until ``/readyz`` answers 200 repeatedly,
+   then warms up: every request body once on every connection, unmeasured, so
    each worker's snapshot and viewer-context cache hold every bench viewer;
 3. for each mode — ``given`` (``--candidates`` posts of the largest circle sent with each
    request) and ``self`` (the service sources candidates: fresh posts, friends' posts and

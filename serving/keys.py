@@ -152,16 +152,19 @@ class KeyRing:
         self._cache: dict[str, tuple[float, Principal]] = {}
         self._lock = threading.Lock()
 
-    def cached(self, key: str) -> Principal | None:
-        """The principal of a key verified within ``ttl_s`` (no database read), else None."""
-        hit = self._cache.get(hashlib.sha256(key.encode()).hexdigest())
+    def _fresh(self, digest: str) -> Principal | None:
+        hit = self._cache.get(digest)
         return hit[1] if hit is not None and hit[0] > time.monotonic() else None
 
+    def cached(self, key: str) -> Principal | None:
+        """The principal of a key verified within ``ttl_s`` (no database read), else None."""
+        return self._fresh(hashlib.sha256(key.encode()).hexdigest())
+
     def verify(self, sessions: sessionmaker[Session], key: str) -> Principal | None:
-        hit = self.cached(key)
+        digest = hashlib.sha256(key.encode()).hexdigest()  # never keep raw keys in memory
+        hit = self._fresh(digest)
         if hit is not None:
             return hit
-        digest = hashlib.sha256(key.encode()).hexdigest()  # never keep raw keys in memory
         now = time.monotonic()
         with sessions() as session:
             principal = verify_key(session, key)

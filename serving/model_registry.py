@@ -313,7 +313,7 @@ class ModelRegistry:
                            versions=dict(loaded.versions), embedder=loaded.embedder,
                            encoder_version=loaded.encoder_version, index_sync=sync,
                            degraded=dict(loaded.degraded), loaded_at=datetime.now(UTC),
-                           ranker=getattr(loaded, "ranker", None))
+                           ranker=loaded.ranker)
         except Exception as exc:
             log.exception("model load failed; keeping the models in force")
             with self._status_lock:

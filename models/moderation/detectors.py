@@ -109,11 +109,10 @@ _ADDRESS = re.compile(
 _NOT_A_PHONE = re.compile(r"(订单|单号|运单|快递|编号|型号|序列号|条码|批号|sn|imei)[号:]?$")
 # Punctuation that separates numbers (prices, dates) rather than obfuscating one number.
 _NUMBER_BREAKS = set("()（）,，、;；")
-# Reported speech or refusal right before a call to add, inside the same clause (the window
-# is cut at the last clause punctuation): someone else asked, or the poster declined.
+# Reported speech or refusal right before a call to add, inside the same clause (no clause
+# punctuation between it and the call): someone else asked, or the poster declined.
 _REPORTED = re.compile(r"(说|让|叫|要我|要求|非要|逼|劝|诱导|引导|提示|居然|竟然|还要|问"
-                       r"|没有?|不会|不要|不|别|拒绝)[^，。！？!?,.;；:：\n]{0,8}$")
-_CLAUSE_END = re.compile(r"[，。！？!?,.;；:：\n]")
+                       r"|没有?|不会|不要|不|别|拒绝)[^，。！？!?,.;；:：\n]{0,8}\Z")
 REPORTED_CONFIDENCE = 0.4  # below the review band (and 0.5): the post passes
 BUSINESS_PHONE_CONFIDENCE = 0.75  # in the review band
 _BUSINESS_NUMBER = re.compile(r"0[1-9]\d{8,10}|[48]00\d{7,9}")  # landline with area code; hotline
@@ -259,8 +258,7 @@ def _reported(text: str, start: int) -> bool:
     """Whether the clause before ``start`` (an offset into the original text) reports
     someone else's request or a refusal ("客服让我", "还要", "没")."""
     before = unicodedata.normalize("NFKC", text[max(0, start - 16):start])
-    clause = _CLAUSE_END.split(before)[-1]
-    return bool(_REPORTED.search(clause))
+    return bool(_REPORTED.search(before))
 
 
 def _nfkc_span(text: str, view: _View, m: re.Match[str]) -> str:

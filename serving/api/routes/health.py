@@ -43,7 +43,7 @@ def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
     if feed is not None and feed.loading:
         raise HTTPException(503, detail="the feed-ranking snapshot is loading: retry in a few "
                                         "seconds")
-    ranker = getattr(state.models.peek(), "ranker", None)  # the default scorer's model
+    ranker = getattr(state.models.peek(), "ranker", None)  # the learned scorer's model
     ready["feed"] = {"snapshot": "loaded" if feed is not None and feed.ready
                      else "loaded on first use", "error": getattr(feed, "load_error", None),
                      "ranker": f"learned-v{getattr(ranker, 'version', '?')}"
