@@ -50,7 +50,7 @@ import json
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -399,12 +399,18 @@ def viewer_contexts(world: World, cutoff: pd.Timestamp, viewers: set[str],
 
 
 # ---------------------------------------------------------------------------- scoring
+def request_query(req: EvalRequest, ctx: ViewerContext, params: RankingParams) -> FeedQuery:
+    """The feed query that replays ``req``: exactly its logged candidates, at its time, seen
+    posts kept (the log says what was shown, not what the viewer had seen before)."""
+    return FeedQuery(viewer=ctx, circle_id=req.circle_id, limit=len(req.candidates),
+                     now=req.now, phase=campaign_phase(req.now), params=params,
+                     candidate_ids=tuple(req.candidates), exclude_seen=False)
+
+
 def rank_pipeline(req: EvalRequest, ctx: ViewerContext, store: SnapshotFeedStore,
                   params: RankingParams, pipeline: RankingPipeline) -> list[str]:
-    query = FeedQuery(viewer=ctx, circle_id=req.circle_id, limit=len(req.candidates),
-                      now=req.now, phase=campaign_phase(req.now), params=params,
-                      candidate_ids=tuple(req.candidates), exclude_seen=False)
-    ranked = [it.post_id for it in pipeline.rank(query, store).items]
+    ranked = [it.post_id for it in pipeline.rank(request_query(req, ctx, params),
+                                                 store).items]
     kept = set(ranked)
     return ranked + [p for p in req.candidates if p not in kept]
 
@@ -449,6 +455,15 @@ class KeptRecorder:
         return Scored(np.zeros(len(candidates), dtype=np.float32), {})
 
 
+def recording_pipeline(recorder: KeptRecorder) -> RankingPipeline:
+    """The default pipeline up to its filters, ``recorder`` as the scorer and no
+    selectors: what survives the policy filters, as the service would filter it."""
+    pipeline = RankingPipeline.default()
+    pipeline.scorer = recorder
+    pipeline.selectors = []
+    return pipeline
+
+
 def restrict(req: EvalRequest, kept: Sequence[str]) -> EvalRequest | None:
     """``req`` with only the ``kept`` candidates (shown order); None when fewer than 2
     remain or none is relevant (NDCG is undefined or trivially 1 for every method)."""
@@ -466,19 +481,13 @@ def eligible_split(split: Split, params: RankingParams | None = None) -> Split:
     request through the production pipeline, so "eligible" means what the service would
     actually serve."""
     params = params or RankingParams()
-    pipeline = RankingPipeline.default()
     recorder = KeptRecorder()
-    pipeline.scorer = recorder
-    pipeline.selectors = []
+    pipeline = recording_pipeline(recorder)
     requests = []
     shown = removed = 0
     for req in split.requests:
         recorder.post_ids = []
-        query = FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,
-                          limit=len(req.candidates), now=req.now,
-                          phase=campaign_phase(req.now), params=params,
-                          candidate_ids=tuple(req.candidates), exclude_seen=False)
-        pipeline.rank(query, split.store)
+        pipeline.rank(request_query(req, split.contexts[req.viewer_id], params), split.store)
         shown += len(req.candidates)
         removed += len(req.candidates) - len(recorder.post_ids)
         kept = restrict(req, recorder.post_ids)
@@ -743,8 +752,7 @@ def run_eval(settings: Settings, config: EvalConfig,
         dev_inter = inter[(inter["created_at"] >= dev_start) & (inter["created_at"] < cutoff)]
         dev = eligible_split(split_for(dev_start, dev_inter))  # tuned under the headline
         if world.explores:  # the headline is the exploration requests: tune on theirs
-            dev = Split([r for r in dev.requests if r.policy == "random"], dev.store,
-                        dev.contexts, dev.propensity, dev.filtered_share)
+            dev = replace(dev, requests=[r for r in dev.requests if r.policy == "random"])
             report.dev_requests = "exploration"
         rng = np.random.default_rng(config.seed)
         best_params, best = base, -1.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import tempfile
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,9 @@ def train_ranker(settings: Settings, task: RankerTask, small: bool,
     timings: dict[str, float] = {}
     with mlflow.start_run(run_name=f"train-{task.name}{'-small' if small else ''}") as run:
         mlflow.set_tags({"quanzi.task": task.name, "quanzi.small": str(small).lower()})
-        params = task_params(task, small)
-        if small:  # the config actually used
-            params.update({k: v for k, v in task_params(
-                RankerTask(config=task.config.small()), small).items() if k.startswith("cfg.")})
-        mlflow.log_params(params)
+        # the config actually used
+        mlflow.log_params(task_params(replace(task, config=task.config.small()) if small
+                                      else task, small))
 
         start = time.perf_counter()
         data = task.load_data(settings, small, progress=progress)

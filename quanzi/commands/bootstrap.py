@@ -79,9 +79,7 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
     """Train and promote the learned feed ranker on the demo world's logs when it has no
     champion (after the other champions: its features are their scores), so the demo
     serves the default scorer rather than the fallback."""
-    from dataclasses import replace
-
-    from quanzi.datasets.world.build import world_dir
+    from quanzi.evaluation.ranking_eval import require_world
     from quanzi.training.pipeline import champion_version
     from quanzi.training.promotion import promote
     from quanzi.training.ranker_run import train_ranker
@@ -89,13 +87,15 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
 
     if champion_version(settings, "ranker") is not None:
         return
-    if not (world_dir(settings, world) / "manifest.json").is_file():
+    try:
+        require_world(settings, world)
+    except FileNotFoundError:
         typer.echo(f"no ranker champion and no world {world} to train one on: the feed uses "
                    "the weighted scorer (`quanzi train ranker --world NAME`)")
         return
     typer.echo(f"no champion for ranker: training it once on {world} (later runs skip this) …")
     started = time.perf_counter()
-    task = RankerTask(config=replace(RankerConfig(), world=world))
+    task = RankerTask(config=RankerConfig(world=world))
     _run_id, version, _metrics, _ranker = train_ranker(settings, task, small=False)
     result = promote(settings, "ranker")
     typer.echo(f"quanzi-ranker v{version}: {result.decision} "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -33,7 +32,7 @@ def train_ranker_command(
     from quanzi.training.tasks_impl.ranker import SEGMENTS, RankerConfig, RankerTask
 
     settings = Settings()
-    task = RankerTask(config=replace(RankerConfig(), world=world, train_days=train_days))
+    task = RankerTask(config=RankerConfig(world=world, train_days=train_days))
     console = Console()
     started = time.perf_counter()
     with stage_progress(console) as progress:

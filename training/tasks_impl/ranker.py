@@ -36,6 +36,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ import pandas as pd
 
 from quanzi.evaluation.ranking_eval import (
     EvalRequest,
+    KeptRecorder,
     Split,
     World,
     _friends,
@@ -59,13 +61,15 @@ from quanzi.evaluation.ranking_eval import (
     ndcg_at_k,
     paired_difference,
     position_propensity,
+    recording_pipeline,
+    request_query,
     score_posts,
     summarise,
     verified_purchase,
     viewer_contexts,
 )
 from quanzi.models.ranker import REGISTERED_MODEL, LinearRanker
-from quanzi.serving.feed_service import CHINA, campaign_phase
+from quanzi.serving.feed_service import CHINA
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.components import Scored
 from quanzi.serving.ranking.params import RankingParams
@@ -109,6 +113,12 @@ class RankerConfig:
     embedding_dim: int = 64  # of the TF-IDF fallback
     seed: int = 0
 
+    def world_name(self, settings: Settings) -> str:
+        """The world this config trains on (the demo world unless it names one)."""
+        from quanzi.datasets.world.build import default_name
+
+        return self.world or default_name(settings.demo_posts, settings.demo_seed)
+
     def small(self) -> RankerConfig:
         """CI-sized: fewer days and choices, no encoder."""
         return replace(self, train_days=min(self.train_days, 6), C_grid=(0.1,),
@@ -119,30 +129,26 @@ class RankerConfig:
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
-class FeatureRecorder:
+class FeatureRecorder(KeptRecorder):
     """A scorer stage that records what the learned scorer would see and scores zero."""
 
     name = "recorder"
 
     def __init__(self) -> None:
-        self.post_ids: list[str] = []
+        super().__init__()
         self.rows: np.ndarray = np.zeros((0, len(FEATURES)))
 
     def score(self, query: FeedQuery, candidates: CandidateSet) -> Scored:
-        self.post_ids = [str(p) for p in candidates.post_ids]
         self.rows = ranker_features(query, candidates)
-        return Scored(np.zeros(len(candidates), dtype=np.float32), {})
+        return super().score(query, candidates)
 
 
 def request_features(req: EvalRequest, split: Split, pipeline: RankingPipeline,
                      recorder: FeatureRecorder) -> tuple[list[str], np.ndarray]:
     """The candidates that survive the pipeline's filters and their feature rows."""
-    query = FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,
-                      limit=len(req.candidates), now=req.now, phase=campaign_phase(req.now),
-                      params=RankingParams(), candidate_ids=tuple(req.candidates),
-                      exclude_seen=False)
     recorder.post_ids, recorder.rows = [], np.zeros((0, len(FEATURES)))
-    pipeline.rank(query, split.store)
+    pipeline.rank(request_query(req, split.contexts[req.viewer_id], RankingParams()),
+                  split.store)
     return recorder.post_ids, recorder.rows
 
 
@@ -156,6 +162,12 @@ class DaySplit:
     @property
     def requests(self) -> list[EvalRequest]:
         return [r for s in self.splits for r in s.requests]
+
+    @cached_property
+    def eligible(self) -> list[Split]:
+        """``eligible_split`` of each day, once: every eligible-set view (test, debiased,
+        exploration, each version promotion compares) reads the same filtered requests."""
+        return [eligible_split(s) for s in self.splits]
 
     def explore_rows(self) -> np.ndarray:
         """Bool per frame row: its request was an exploration (random-order) request."""
@@ -197,10 +209,8 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
     friends, follows = _friends(world), _friends(world, "follow")
     relations = _relations(world)
     inter = world.tables["interactions"]
-    pipeline = RankingPipeline.default()
     recorder = FeatureRecorder()
-    pipeline.scorer = recorder
-    pipeline.selectors = []
+    pipeline = recording_pipeline(recorder)
     splits: list[Split] = []
     parts: list[pd.DataFrame] = []
     offset = 0
@@ -241,13 +251,11 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
     """Train / dev / test request features from a world's public tables (module docstring).
     ``test_only``: the held-out days alone (train and dev left empty), all that evaluating
     a trained version needs — the training days are most of the hydration time."""
-    from quanzi.datasets.world.build import default_name
-
     def step(stage: str, done: int, total: int) -> None:
         if progress:
             progress(stage, done, total)
 
-    name = config.world or default_name(settings.demo_posts, settings.demo_seed)
+    name = config.world_name(settings)
     world = load_world(settings, name)
     t = world.tables
     posts = t["posts"]
@@ -276,15 +284,16 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
     embeddings = embed_posts(settings, posts, (posts["created_at"] < train_start).to_numpy(),
                              models=models, dim=config.embedding_dim, seed=config.seed)
     inter = t["interactions"]
+    starts_of = {"train": _day_starts(train_start, config.train_days),
+                 "dev": _day_starts(dev_start, config.dev_days),
+                 "test": _day_starts(cutoff, len(world.manifest["holdout_days"]))}
     out: dict[str, DaySplit] = {
         label: DaySplit([], pd.DataFrame(columns=["req", "post_id", "rel", "position",
                                                   *FEATURES]))
         for label in ("train", "dev")}
-    for label, starts, logs, per_day in (
-            ("train", _day_starts(train_start, config.train_days), inter, True),
-            ("dev", _day_starts(dev_start, config.dev_days), inter, True),
-            ("test", _day_starts(cutoff, len(world.manifest["holdout_days"])), world.holdout,
-             False)):
+    for label, logs, per_day in (("train", inter, True), ("dev", inter, True),
+                                 ("test", world.holdout, False)):
+        starts = starts_of[label]
         if test_only and label != "test":
             continue
         step(f"hydrate {label} days", 0, len(starts))
@@ -292,10 +301,8 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
                                 lambda n, lb=label, k=len(starts): step(
                                     f"hydrate {lb} days", n, k),
                                 store_per_day=per_day)
-    days = {k: [str(s.tz_convert(CHINA).date()) for s in starts] for k, starts in (
-        ("train", _day_starts(train_start, config.train_days)),
-        ("dev", _day_starts(dev_start, config.dev_days)),
-        ("test", _day_starts(cutoff, len(world.manifest["holdout_days"]))))}
+    days = {k: [str(s.tz_convert(CHINA).date()) for s in starts]
+            for k, starts in starts_of.items()}
     sources = {**scores.sources, "embeddings": embeddings.source,
                "engagement": "interactions before each request's day (test: before the "
                              "cutoff)"}
@@ -455,9 +462,7 @@ def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = 
     methods = METHODS if ranker is not None else METHODS[1:]
     merged: dict[str, list[float | None]] = {m: [] for m in methods}
     requests: list[EvalRequest] = []
-    for split in days.splits:
-        if protocol == "eligible":
-            split = eligible_split(split)
+    for split in days.eligible if protocol == "eligible" else days.splits:
         ndcg = evaluate_split(split, RankingParams(), methods=methods, debiased=debiased,
                               ranker=ranker)
         for m in merged:
@@ -517,6 +522,13 @@ def _frame_digest(frame: pd.DataFrame) -> str:
     return hashlib.sha256("\n".join(",".join(r) for r in keys).encode()).hexdigest()
 
 
+def _task_data(d: RankerData) -> TaskData:
+    """The feature frames as ``TaskData``, hashed by world and held-out requests."""
+    return TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
+                    hashes={"world": d.world.manifest["world_id"],
+                            "test_requests": _frame_digest(d.test.frame)})
+
+
 def explore_gate(gate: dict[str, tuple[bool, float]]) -> dict[str, tuple[bool, float]]:
     """The gate on a world with exploration requests: each ``test_…`` metric becomes its
     ``test_explore_…`` twin (the same NDCG on the held-out exploration requests only, the
@@ -543,17 +555,12 @@ class RankerTask:
         "test_ndcg10_learned_silent": (True, 0.02),
     })
     _data: RankerData | None = None
-    _small: bool = False
 
     def load_data(self, settings: Settings, small: bool,
                   progress: Progress | None = None) -> TaskData:
         config = self.config.small() if small else self.config
         self._data = load_ranker_data(settings, config, progress=progress)
-        self._small = small
-        d = self._data
-        return TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
-                        hashes={"world": d.world.manifest["world_id"],
-                                "test_requests": _frame_digest(d.test.frame)})
+        return _task_data(self._data)
 
     def comparison_for(self, settings: Settings, run_params: dict[str, str], small: bool,
                        load: bool, progress: Progress | None = None) -> Comparison:
@@ -578,14 +585,11 @@ class RankerTask:
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"the challenger was trained on world {world!r}, where "
                                     f"promotion compares it: {exc}") from exc
-        self._small = small
         d = self._data
         days = d.days["test"]
         where = (f"world {world} (the challenger's training world), held-out days "
                  f"{days[0]}…{days[-1]}, ")
-        data = TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
-                        hashes={"world": d.world.manifest["world_id"],
-                                "test_requests": _frame_digest(d.test.frame)})
+        data = _task_data(d)
         if d.explores:
             return Comparison(where + "exploration requests only (random order), eligible "
                               "set", explore_gate(self.gate), data)
@@ -593,9 +597,7 @@ class RankerTask:
 
     def world_name(self, settings: Settings) -> str:
         """The world this task trains on (the demo world unless the config names one)."""
-        from quanzi.datasets.world.build import default_name
-
-        return self.config.world or default_name(settings.demo_posts, settings.demo_seed)
+        return self.config.world_name(settings)
 
     def data(self) -> RankerData:
         if self._data is None:
