@@ -10,7 +10,9 @@ the corpora's hash splits so the gold test split is the corpus test split.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -58,17 +60,23 @@ def sample_quality_candidates(per_cell: dict[str, int] | None = None, seed: int 
     return sample[["gold_id", "corpus", "row", "category", "band", "label", "split", "text"]]
 
 
+def jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, record) for each non-blank line of an annotation file; a malformed
+    line is named in the error, so an annotator can fix it."""
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path.name}:{n}: invalid JSON ({exc.msg})") from exc
+
+
 def read_annotations(directory: Path = QUALITY_DIR) -> pd.DataFrame:
     """All annotation lines: gold_id, corpus, row, tier, reason, annotator, pass."""
     rows = []
     for path in sorted(directory.glob("*.jsonl")):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path.name}:{n}: invalid JSON ({exc.msg})") from exc
+        for n, rec in jsonl_records(path):
             if rec.get("tier") not in TIERS:
                 raise ValueError(f"{path.name}:{n}: tier must be one of {TIERS}")
             rows.append(rec)

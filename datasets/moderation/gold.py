@@ -16,12 +16,12 @@ texts come from the shared corpora.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from quanzi.datasets.corpora import load_reviews
+from quanzi.datasets.gold import jsonl_records
 
 MODERATION_GOLD_DIR = Path(__file__).resolve().parent.parent / "gold" / "moderation"
 OFFENSIVE_TRAIN_FILE = "offensive_train_reviews.jsonl"
@@ -30,15 +30,7 @@ VERDICTS = ("right", "wrong")
 
 def read_jsonl(path: Path) -> pd.DataFrame:
     """One row per JSON line; a malformed line is named in the error."""
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path.name}:{n}: invalid JSON ({exc.msg})") from exc
-    return pd.DataFrame(rows)
+    return pd.DataFrame([rec for _, rec in jsonl_records(path)])
 
 
 def _join_texts(ann: pd.DataFrame, corpora_dir: Path | None) -> pd.DataFrame:

@@ -9,11 +9,8 @@ log; an admin reload asked of one worker reaches the other through the data dir.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +20,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from quanzi.evaluation.bench_server import free_port, running_server
 from quanzi.serving.app import create_app
 from quanzi.serving.keys import create_key
 from quanzi.settings import Settings
@@ -36,26 +34,6 @@ STARTUP_S = 240
 
 
 from quanzi_tests import serving_models as sm  # noqa: E402  (tests/utils, see tests/conftest.py)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"worker exited ({proc.returncode}): {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"worker {base} not ready in {STARTUP_S} s: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture
@@ -81,29 +59,15 @@ def workers(store: dict[str, Any], tmp_path: Path) -> Iterator[list[str]]:
            "QUANZI_DATABASE_URL": store["url"], "QUANZI_ENCODER": str(store["encoder"]),
            "QUANZI_INDEX_SYNC_INTERVAL_MS": str(SYNC_MS), "QUANZI_ENV": "development",
            "QUANZI_LOG_LEVEL": "warning", "QUANZI_TORCH_THREADS": "1"}
-    quanzi = Path(sys.executable).with_name("quanzi")
-    procs, bases = [], []
-    try:
-        for i in range(2):
-            port = _free_port()
-            log = tmp_path / f"worker-{i}.log"
-            procs.append((subprocess.Popen(
-                [str(quanzi), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=tmp_path, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT),
-                log))
+    with contextlib.ExitStack() as stack:
+        bases = []
+        for i in range(2):  # two `quanzi serve` processes, each waited for until ready
+            port = free_port()
+            stack.enter_context(running_server(env, tmp_path, port, workers=1, ready_streak=1,
+                                               log_path=tmp_path / f"worker-{i}.log",
+                                               timeout_s=STARTUP_S))
             bases.append(f"http://127.0.0.1:{port}")
-        for base, (proc, log) in zip(bases, procs, strict=True):
-            _wait_ready(base, proc, log)
         yield bases
-    finally:
-        for proc, _ in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        for proc, _ in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 def _visible_after(base: str, keys: dict, text: str, post_id: str) -> float:
