@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quanzi.progress import ProgressCallback
 from quanzi.serving.feed_service import campaign_phase
 from quanzi.serving.feed_snapshot import UNKNOWN_QUALITY, SnapshotFeedStore
 from quanzi.serving.feed_store import resolve_base_levels
@@ -686,7 +687,7 @@ def usable_ranker(ranker: Any | None, world: World) -> tuple[Any | None, str]:
 
 
 def run_eval(settings: Settings, config: EvalConfig,
-             progress: Callable[[str, int, int], None] | None = None,
+             progress: ProgressCallback | None = None,
              models: Any | None = None) -> EvalReport:
     """The whole protocol (module docstring); ``progress(stage, done, total)`` if given."""
     def step(stage: str, done: int, total: int) -> None:

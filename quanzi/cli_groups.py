@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from quanzi.progress import ProgressCallback
+
 if TYPE_CHECKING:
     from rich.console import Console
 
-StageCallback = Callable[[str, int, int], None]  # (stage, done, total)
 
 app = typer.Typer(
     name="quanzi",
@@ -42,7 +43,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 @contextmanager
 def stage_progress(console: Console | None = None,
-                   additive: frozenset[str] = frozenset()) -> Iterator[StageCallback]:
+                   additive: frozenset[str] = frozenset()) -> Iterator[ProgressCallback]:
     """A rich progress display with one bar per stage, and the ``(stage, done, total)``
     callback that long jobs (training, evaluation, promotion) report through. Stages in
     ``additive`` report increments; the others report how much is done so far."""

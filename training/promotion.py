@@ -20,10 +20,10 @@ and as a run in the ``promotions`` experiment.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.registry import (
     CHALLENGER,
@@ -35,8 +35,6 @@ from quanzi.training.registry import (
     version_by_alias,
 )
 from quanzi.training.tasks import Comparison, Task
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 class PromotionError(ValueError):
@@ -102,7 +100,7 @@ def _eval_set_hashes(params: dict[str, str]) -> dict[str, str]:
 
 
 def comparison(settings: Settings, task: Task, run_params: dict[str, str], small: bool,
-               load: bool, progress: Progress | None = None) -> Comparison:
+               load: bool, progress: ProgressCallback | None = None) -> Comparison:
     """Where and on which metrics the challenger (``run_params``: its run's) meets the
     champion: the task's ``comparison_for`` hook, else its gate on the current test sets
     (loaded only when ``load``, i.e. when the logged test sets differ)."""
@@ -115,7 +113,7 @@ def comparison(settings: Settings, task: Task, run_params: dict[str, str], small
 
 
 def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Comparison,
-                name: str, progress: Progress | None = None) -> list[dict[str, float]]:
+                name: str, progress: ProgressCallback | None = None) -> list[dict[str, float]]:
     """Metrics of each version on ``plan.data`` (the same data for all)."""
     from quanzi.training.pipeline import check_metrics, download_model_version
 
@@ -165,7 +163,7 @@ def _record(settings: Settings, result: PromotionResult, forced: bool, reason: s
 
 
 def promote(settings: Settings, name: str, force: bool = False, reason: str = "",
-            progress: Progress | None = None) -> PromotionResult:
+            progress: ProgressCallback | None = None) -> PromotionResult:
     """Gate the challenger of ``name`` (task or registered name) against the champion and
     move the ``champion`` alias when it passes or ``force`` is set."""
     task = resolve_task(name)

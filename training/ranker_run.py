@@ -17,16 +17,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.registry import CHALLENGER, use_experiment
-from quanzi.training.tasks_impl.ranker import Progress, RankerTask
+from quanzi.training.tasks_impl.ranker import RankerTask
 
 PYFUNC_CODE = Path(__file__).with_name("ranker_pyfunc.py")
 REQUIREMENTS = ("quanzi", "mlflow", "numpy", "pandas")
 
 
 def train_ranker(settings: Settings, task: RankerTask, small: bool,
-                 progress: Progress | None = None) -> tuple[str, str, dict[str, float], Any]:
+                 progress: ProgressCallback | None = None
+                 ) -> tuple[str, str, dict[str, float], Any]:
     """Train, evaluate, log and register; returns (run_id, version, metrics, ranker)."""
     import mlflow
 

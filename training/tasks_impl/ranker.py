@@ -69,6 +69,7 @@ from quanzi.evaluation.ranking_eval import (
     viewer_contexts,
 )
 from quanzi.models.ranker import REGISTERED_MODEL, LinearRanker
+from quanzi.progress import ProgressCallback
 from quanzi.serving.feed_service import CHINA
 from quanzi.serving.ranking.candidates import CandidateSet
 from quanzi.serving.ranking.components import Scored
@@ -81,7 +82,6 @@ from quanzi.training.tasks import Comparison, Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str, int, int], None]
 SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent",
             "no-relation")
 # Feature sets tried on dev: all, and all but the within-request age ranks (which mirror
@@ -247,7 +247,8 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
 
 
 def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | None = None,
-                     progress: Progress | None = None, test_only: bool = False) -> RankerData:
+                     progress: ProgressCallback | None = None,
+                     test_only: bool = False) -> RankerData:
     """Train / dev / test request features from a world's public tables (module docstring).
     ``test_only``: the held-out days alone (train and dev left empty), all that evaluating
     a trained version needs — the training days are most of the hydration time."""
@@ -557,13 +558,13 @@ class RankerTask:
     _data: RankerData | None = None
 
     def load_data(self, settings: Settings, small: bool,
-                  progress: Progress | None = None) -> TaskData:
+                  progress: ProgressCallback | None = None) -> TaskData:
         config = self.config.small() if small else self.config
         self._data = load_ranker_data(settings, config, progress=progress)
         return _task_data(self._data)
 
     def comparison_for(self, settings: Settings, run_params: dict[str, str], small: bool,
-                       load: bool, progress: Progress | None = None) -> Comparison:
+                       load: bool, progress: ProgressCallback | None = None) -> Comparison:
         """Promotion compares on the challenger's training world (run param ``world``), on
         its held-out days, under the protocol of the challenger's headline: the held-out
         exploration requests when that world logged some (``explore_gate``), else every
