@@ -484,16 +484,25 @@ def eligible_split(split: Split, params: RankingParams | None = None) -> Split:
     params = params or RankingParams()
     recorder = KeptRecorder()
     pipeline = recording_pipeline(recorder)
-    requests = []
-    shown = removed = 0
+    kept = []
     for req in split.requests:
         recorder.post_ids = []
         pipeline.rank(request_query(req, split.contexts[req.viewer_id], params), split.store)
+        kept.append(recorder.post_ids)
+    return restrict_split(split, kept)
+
+
+def restrict_split(split: Split, kept: Sequence[Sequence[str]]) -> Split:
+    """``split`` with each request restricted to its ``kept`` candidates (one list per
+    request, in order), and the share of shown candidates that were not kept."""
+    requests = []
+    shown = removed = 0
+    for req, ids in zip(split.requests, kept, strict=True):
         shown += len(req.candidates)
-        removed += len(req.candidates) - len(recorder.post_ids)
-        kept = restrict(req, recorder.post_ids)
-        if kept is not None:
-            requests.append(kept)
+        removed += len(req.candidates) - len(ids)
+        restricted = restrict(req, ids)
+        if restricted is not None:
+            requests.append(restricted)
     return Split(requests, split.store, split.contexts, split.propensity,
                  removed / shown if shown else 0.0)
 

@@ -112,6 +112,17 @@ def test_both_protocols_score_the_same_requests_for_every_method(tiny: RankerDat
         evaluate_days(tiny.test, newest, protocol="filtered-last")
 
 
+def test_eligible_days_from_the_feature_pass_equal_running_the_filters_again(
+        tiny: RankerData) -> None:
+    for days in (tiny.train, tiny.dev, tiny.test):
+        assert len(days.eligible) == len(days.splits)
+        for built, split in zip(days.eligible, days.splits, strict=True):
+            again = eligible_split(split)
+            assert [(r.viewer_id, r.candidates) for r in built.requests] == [
+                (r.viewer_id, r.candidates) for r in again.requests]
+            assert built.filtered_share == again.filtered_share
+
+
 @pytest.fixture(scope="module")
 def tiny_explore(tmp_path_factory: pytest.TempPathFactory) -> RankerData:
     from quanzi.datasets.world.build import build_world

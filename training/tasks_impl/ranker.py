@@ -36,7 +36,6 @@ import hashlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +50,6 @@ from quanzi.evaluation.ranking_eval import (
     _friends,
     _relations,
     build_store,
-    eligible_split,
     embed_posts,
     evaluate_split,
     examination_logs,
@@ -63,6 +61,7 @@ from quanzi.evaluation.ranking_eval import (
     position_propensity,
     recording_pipeline,
     request_query,
+    restrict_split,
     score_posts,
     summarise,
     verified_purchase,
@@ -158,16 +157,14 @@ class DaySplit:
 
     splits: list[Split]  # one per day
     frame: pd.DataFrame  # one row per kept candidate: req, post_id, rel, position, features
+    # ``eligible_split`` of each day: every eligible-set view (test, debiased, exploration,
+    # each version promotion compares) reads these; ``build_days`` derives them from the
+    # candidates its feature pass kept, so the policy filters run once per request
+    eligible: list[Split] = field(default_factory=list)
 
     @property
     def requests(self) -> list[EvalRequest]:
         return [r for s in self.splits for r in s.requests]
-
-    @cached_property
-    def eligible(self) -> list[Split]:
-        """``eligible_split`` of each day, once: every eligible-set view (test, debiased,
-        exploration, each version promotion compares) reads the same filtered requests."""
-        return [eligible_split(s) for s in self.splits]
 
     def explore_rows(self) -> np.ndarray:
         """Bool per frame row: its request was an exploration (random-order) request."""
@@ -212,6 +209,7 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
     recorder = FeatureRecorder()
     pipeline = recording_pipeline(recorder)
     splits: list[Split] = []
+    eligible: list[Split] = []
     parts: list[pd.DataFrame] = []
     offset = 0
     store = None
@@ -227,8 +225,10 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
                                    friends, follows)
         split = Split(requests, store, contexts, position_propensity(
             examination_logs(world, inter[inter["created_at"] < cut])))
+        kept = []
         for j, req in enumerate(requests):
             ids, rows = request_features(req, split, pipeline, recorder)
+            kept.append(ids)
             if not ids:
                 continue
             frame = pd.DataFrame(rows, columns=list(FEATURES))
@@ -239,11 +239,12 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
             parts.append(frame)
         offset += len(requests)
         splits.append(split)
+        eligible.append(restrict_split(split, kept))
         if step:
             step(i + 1)
     columns = ["req", "post_id", "rel", "position", *FEATURES]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-    return DaySplit(splits, frame)
+    return DaySplit(splits, frame, eligible)
 
 
 def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | None = None,
