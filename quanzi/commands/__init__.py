@@ -9,7 +9,7 @@ import importlib
 # stays fast.
 COMMAND_MODULES = ("serve", "bootstrap", "db", "world", "data", "gold", "keys", "index",
                    "encoder", "moderation", "report", "models", "ranking", "ranker",
-                   "serving_bench", "posts")
+                   "serving_bench", "posts", "backbone")
 
 
 def register_all() -> None:

