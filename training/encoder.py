@@ -84,6 +84,8 @@ class EncoderTrainConfig:
     resume: bool = True  # continue from output_dir's checkpoint when one is there
     # output
     output_dir: str = ""  # default: <data_dir>/models/encoder-<timestamp>
+    # weights stored as float16 (half the package size), loaded as float32 (config dtype)
+    save_dtype: str = "float16"  # float16 | float32
     register: bool = True  # register the model as quanzi-encoder in MLflow
     alias: str = "candidate"
 
@@ -154,6 +156,8 @@ def _validate(cfg: EncoderTrainConfig) -> None:
         raise ValueError(f"corpora {bad or '()'} unknown; choose from {sorted(CORPORA)}")
     if cfg.teacher not in TEACHERS:
         raise ValueError(f"teacher {cfg.teacher!r} unknown; choose one of {TEACHERS}")
+    if cfg.save_dtype not in ("float16", "float32"):
+        raise ValueError(f"save_dtype {cfg.save_dtype!r} unknown; choose float16 or float32")
     if cfg.init not in ("backbone", "scratch"):
         raise ValueError(f"init {cfg.init!r} unknown; choose backbone or scratch")
     if cfg.init == "backbone":
@@ -262,7 +266,7 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     from quanzi.evaluation.encoder_edits import near_duplicate
     from quanzi.models.backbone.load import ensure_backbone
     from quanzi.models.backbone.student import build_student
-    from quanzi.models.encoder import EncoderArch, build_encoder
+    from quanzi.models.encoder import EncoderArch, build_encoder, save_compact
     from quanzi.models.tokenizer import build_tokenizer, unknown_rate
     from quanzi.training.mlflow_utils import configure_mlflow, log_sentence_transformer
     from quanzi.training.teacher_cache import TeacherCache, get_teacher
@@ -402,7 +406,7 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
         model.to("cpu")
         metrics = {**metrics, "heldout_unk_rate": unk, "n_params": float(n_params),
                    "train_seconds": time.time() - started}
-        model.save(str(output_dir))
+        save_compact(model, output_dir, cfg.save_dtype)
         checkpoint.unlink(missing_ok=True)  # the saved model supersedes it
         (output_dir / CONFIG_FILENAME).write_text(
             json.dumps(asdict(cfg), ensure_ascii=False, indent=2), encoding="utf-8")

