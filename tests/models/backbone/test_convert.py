@@ -109,3 +109,16 @@ def test_a_run_of_unknown_characters_is_one_unk_for_tokenizers(
     assert theirs.count(unk) == 3
     fused = [t for i, t in enumerate(theirs) if not (t == unk and i and theirs[i - 1] == unk)]
     assert ours == fused
+
+
+def test_faithfulness_report_counts_agreement_and_the_fused_unknown_run(
+        tiny: tuple[Path, Path, E5File], engine: ReferenceE5) -> None:
+    from quanzi.evaluation.e5_faithfulness import compare
+
+    model = SentenceTransformer(str(tiny[1]), device="cpu")
+    report = compare(model, engine, [*SENTENCES, "好嚯嚯好"])
+    assert report.n_texts == len(SENTENCES) + 1
+    assert report.tokens_identical == len(SENTENCES)
+    assert report.token_diffs_unk_runs == 1 and report.token_diffs_other == 0
+    assert report.examples == ["好嚯嚯好"]
+    assert compare(model, engine, SENTENCES).cosine_min >= 0.99
