@@ -28,6 +28,7 @@ from typing import Literal
 import pandas as pd
 
 from quanzi.datasets.normalize import normalize, normalizer_version
+from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -171,14 +172,11 @@ def cache_key(name: str, corpora_dir: Path | str | None = None) -> str:
 def _corpora_root(corpora_dir: Path | str | None) -> Path:
     if corpora_dir is not None:
         return Path(corpora_dir)
-    from quanzi.settings import Settings
 
     return Settings().corpora_dir
 
 
 def _default_cache_dir() -> Path:
-    from quanzi.settings import Settings
-
     return Settings().cache_dir / "corpora"
 
 

@@ -31,6 +31,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+import opencc
+
 NORMALIZER_VERSION = "2"
 
 # Characters whose runs collapse to one when the same one repeats. This runs after
@@ -83,8 +85,6 @@ def strip_invisible(text: str) -> str:
 
 def _opencc_dictionary(name: str) -> dict[str, str]:
     """One OpenCC dictionary file as {source: first candidate} (what OpenCC itself picks)."""
-    import opencc
-
     path = Path(opencc.__file__).parent / "dictionary" / name
     entries: dict[str, str] = {}
     with path.open(encoding="utf-8") as handle:

@@ -1,10 +1,11 @@
 """Char n-gram TF-IDF + logistic regression baselines for every moderation task.
 
 Why: issue 4 asks every learned model to beat "the simplest strong baseline on real text",
-side by side on the same splits. This module is that baseline, the published anchors it is
-compared with, the contact rule detectors measured on the same test set, and the
-collateral check: which share of real review test texts each model would flag, per
-category (COLD is talk about groups; a shopping complaint is not abuse).
+side by side on the same splits. This module runs that baseline (``models/baseline.py``,
+which the training tasks fit in the same runs) against the published anchors, with the
+contact rule detectors measured on the same test set, and the collateral check: which
+share of real review test texts each model would flag, per category (COLD is talk about
+groups; a shopping complaint is not abuse).
 
 Tasks and sets (all text is ``normalize``d first, as serving scores it):
 
@@ -32,17 +33,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from quanzi.datasets.corpora import dedupe
+from quanzi.datasets.corpora import dedupe, load_corpus
 from quanzi.datasets.moderation.ads import AdDataConfig, build_ad_dataset
 from quanzi.datasets.moderation.contact import ContactDataConfig, build_contact_dataset
-from quanzi.datasets.moderation.hosts import derive_seed
+from quanzi.datasets.moderation.hosts import derive_seed, load_hosts, review_group, weave_span
 from quanzi.datasets.moderation.obfuscation import (
     ALL_TRANSFORMS,
     HELDOUT_TRANSFORMS,
@@ -51,6 +50,7 @@ from quanzi.datasets.moderation.obfuscation import (
     obfuscate,
 )
 from quanzi.datasets.moderation.spam import SpamDataConfig, build_spam_dataset
+from quanzi.models.baseline import BaselineConfig, fit_baseline, flag, near_duplicate_flags
 from quanzi.models.moderation.detectors import detect_contact, detect_privacy
 
 # Published reference points (shared/datasets/README.md) and issue-4 targets.
@@ -59,21 +59,6 @@ ANCHORS = {
     "ad_sms_strat": {"f1": 0.968, "target_f1": 0.975},
     "contact_heldout": {"target_recall": 0.95, "target_precision": 0.95},
 }
-REVIEW_GROUPS = {"waimai": "外卖 (waimai_10k)", "hotel": "酒店 (ChnSentiCorp_htl)"}
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """The one baseline recipe used for every task (sklearn defaults plus min_df=2)."""
-
-    ngram_min: int = 1
-    ngram_max: int = 3
-    min_df: int = 2  # drop n-grams seen once: the vocabulary shrinks ~4×, accuracy holds
-    sublinear_tf: bool = True
-    C: float = 1.0
-    max_iter: int = 2000
-    threshold: float = 0.5  # probability at or above which a text is flagged
-    dup_threshold: float = 0.9  # cosine (char 1–3-gram TF-IDF) that counts as a copy
 
 
 @dataclass(frozen=True)
@@ -102,38 +87,6 @@ class BenchConfig:
                    ad=AdDataConfig(seed=seed, n_train=1000, n_dev=200, n_test=400),
                    spam=SpamDataConfig(seed=seed, n_train=1500, n_dev=300, n_test=600),
                    cold_limit=2000, transform_samples=40)
-
-
-def make_baseline(cfg: BaselineConfig | None = None) -> Pipeline:
-    """Char n-gram TF-IDF + logistic regression (liblinear: fastest on sparse binary)."""
-    cfg = cfg or BaselineConfig()
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                  min_df=cfg.min_df, sublinear_tf=cfg.sublinear_tf)),
-        ("lr", LogisticRegression(C=cfg.C, solver="liblinear", max_iter=cfg.max_iter)),
-    ])
-
-
-def fit_baseline(texts: Iterable[str], labels: Iterable[int],
-                 cfg: BaselineConfig | None = None) -> Pipeline:
-    """Fit the baseline, refusing a training set that has only one class."""
-    texts, labels = list(texts), np.asarray(list(labels), dtype=int)
-    if len(set(labels.tolist())) < 2:
-        raise ValueError(f"training set of {len(texts)} texts has a single class; "
-                         "it needs positives and negatives")
-    cfg = cfg or BaselineConfig()
-    # On tiny sets min_df=2 could leave no vocabulary at all.
-    pipe = make_baseline(cfg if len(texts) >= 200 else BaselineConfig(**{**asdict(cfg),
-                                                                         "min_df": 1}))
-    return pipe.fit(texts, labels)
-
-
-def flag(model: Pipeline, texts: Iterable[str], threshold: float = 0.5) -> np.ndarray:
-    """Boolean flags: the positive-class probability is at or above ``threshold``."""
-    texts = list(texts)
-    if not texts:
-        return np.zeros(0, dtype=bool)
-    return model.predict_proba(texts)[:, 1] >= threshold
 
 
 def binary_metrics(y_true: Iterable[int], y_pred: Iterable[bool | int]) -> dict[str, float]:
@@ -236,22 +189,6 @@ def evaluate_ads(ad: pd.DataFrame, cfg: BaselineConfig | None = None,
 # ---------------------------------------------------------------------------------------
 # spam
 # ---------------------------------------------------------------------------------------
-def near_duplicate_flags(texts: list[str], order: Iterable[int], threshold: float) -> np.ndarray:
-    """Flag each text whose TF-IDF cosine to any EARLIER text (by ``order``) ≥ ``threshold``.
-
-    The first of two copies passes and the later one is flagged, as in a live stream.
-    (n, n) similarities: meant for test-sized sets (a few thousand texts).
-    """
-    if not texts:
-        return np.zeros(0, dtype=bool)
-    vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
-                              sublinear_tf=True).fit_transform(texts)
-    rank = np.argsort(np.argsort(np.asarray(list(order))))  # position in posting order
-    sims = (vectors @ vectors.T).toarray()
-    earlier = rank[None, :] < rank[:, None]  # (n, n): column posted before row
-    return (np.where(earlier, sims, 0.0) >= threshold).any(axis=1)
-
-
 def evaluate_spam(spam: pd.DataFrame, cfg: BaselineConfig | None = None,
                   ) -> tuple[dict[str, Any], Pipeline]:
     """Classifier on filler (copies excluded: text alone cannot show them), near-dup on copies."""
@@ -317,8 +254,6 @@ def detector_recall_per_transform(host_texts: list[str], n: int, seed: int,
 
     Tells the detectors' owner which obfuscation they miss, with examples.
     """
-    from quanzi.datasets.moderation.hosts import weave_span
-
     if not host_texts:
         raise ValueError("detector recall needs at least one host text")
     out: dict[str, dict[str, Any]] = {}
@@ -350,11 +285,6 @@ def detector_recall_per_transform(host_texts: list[str], n: int, seed: int,
 # ---------------------------------------------------------------------------------------
 # collateral damage on real reviews
 # ---------------------------------------------------------------------------------------
-def review_group(corpus: str, category: str) -> str:
-    """The collateral-report row of a review: its shopping category, or its corpus."""
-    return REVIEW_GROUPS.get(corpus, category)
-
-
 def collateral(reviews_test: pd.DataFrame, flaggers: dict[str, Callable[[pd.DataFrame],
                np.ndarray]]) -> dict[str, dict[str, float]]:
     """Share of real review test texts each flagger flags, per review group, plus ``any``."""
@@ -377,9 +307,6 @@ def collateral(reviews_test: pd.DataFrame, flaggers: dict[str, Callable[[pd.Data
 def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | None = None,
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build every moderation set, fit and measure every baseline; a JSON-able dict."""
-    from quanzi.datasets.corpora import load_corpus
-    from quanzi.datasets.moderation.hosts import load_hosts
-
     cfg = config or BenchConfig()
     say = progress or (lambda message: None)
     started = time.perf_counter()

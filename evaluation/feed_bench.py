@@ -42,9 +42,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uvloop
+from sqlalchemy import func, select
 
+from quanzi.datasets.world.build import world_dir
+from quanzi.datasets.world.load import load_world
 from quanzi.evaluation import bench_server
 from quanzi.evaluation.bench_server import bench_env
+from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
+from quanzi.storage.db import settings_session, upgrade_schema
+from quanzi.storage.orm import Interaction, Post
 
 URL_PATH = "/v1/feed/rank"
 
@@ -175,8 +183,6 @@ def drive(host: str, port: int, requests: list[bytes], seconds: float, concurren
         return time.perf_counter() - start
 
     with contextlib.suppress(ImportError):
-        import uvloop
-
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     elapsed = asyncio.run(main())
     return latencies, errors, elapsed
@@ -225,32 +231,14 @@ class BenchPlan:
 
 
 def _count_pending(settings: Any) -> int:
-    from sqlalchemy import func, select
-
-    from quanzi.storage.db import engine_from_settings
-    from quanzi.storage.orm import Post
-
-    engine = engine_from_settings(settings)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(Post)
-                                    .where(Post.status == "pending")).scalar_one())
-    finally:
-        engine.dispose()
+    with settings_session(settings) as session:
+        return int(session.execute(select(func.count()).select_from(Post)
+                                   .where(Post.status == "pending")).scalar_one())
 
 
 def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500, n_cold: int = 200,
             echo: Any = print) -> BenchPlan:
     """The bench's own data dir with the world loaded, posts backfilled, a feed key."""
-    from sqlalchemy import func, select
-
-    from quanzi.datasets.world.build import world_dir
-    from quanzi.datasets.world.load import load_world
-    from quanzi.serving.keys import create_key
-    from quanzi.settings import Settings
-    from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
-    from quanzi.storage.orm import Interaction, Post
-
     source = world_dir(settings, world)
     manifest_path = source / "manifest.json"
     if not manifest_path.is_file():
@@ -276,22 +264,18 @@ def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500, n_
         subprocess.run([str(Path(sys.executable).with_name("quanzi")), "posts", "backfill"],
                        cwd=data_dir,
                        env=bench_env(settings, data_dir), check=True)
-    engine = engine_from_settings(bench)
-    try:
-        with session_factory(engine).begin() as session:
-            circle_id = session.execute(
-                select(Post.circle_id, func.count()).where(Post.status == "pass")
-                .group_by(Post.circle_id).order_by(func.count().desc()).limit(1)).one()[0]
-            ids = list(session.scalars(
-                select(Post.id).where(Post.circle_id == circle_id, Post.status == "pass")
-                .order_by(Post.created_at.desc()).limit(candidates)))
-            viewers = list(session.scalars(
-                select(Interaction.user_id).group_by(Interaction.user_id)
-                .order_by(func.count().desc(), Interaction.user_id)
-                .limit(n_viewers + n_cold)))
-            key = create_key(session, "feed-service", "bench-feed")[1]
-    finally:
-        engine.dispose()
+    with settings_session(bench) as session:
+        circle_id = session.execute(
+            select(Post.circle_id, func.count()).where(Post.status == "pass")
+            .group_by(Post.circle_id).order_by(func.count().desc()).limit(1)).one()[0]
+        ids = list(session.scalars(
+            select(Post.id).where(Post.circle_id == circle_id, Post.status == "pass")
+            .order_by(Post.created_at.desc()).limit(candidates)))
+        viewers = list(session.scalars(
+            select(Interaction.user_id).group_by(Interaction.user_id)
+            .order_by(func.count().desc(), Interaction.user_id)
+            .limit(n_viewers + n_cold)))
+        key = create_key(session, "feed-service", "bench-feed")[1]
     return BenchPlan(data_dir, key, circle_id, ids, viewers[:n_viewers], manifest["sim_end"],
                      viewers[n_viewers:])
 

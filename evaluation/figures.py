@@ -10,12 +10,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, confusion_matrix
 
 
 def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(fig)
     return fig
@@ -24,8 +24,6 @@ def _figure(width: float, height: float) -> Any:
 def confusion_matrix_figure(y_true: Sequence[Any], y_pred: Sequence[Any],
                             labels: Sequence[Any], title: str) -> Any:
     """A labelled confusion matrix (rows: truth, columns: prediction) with counts."""
-    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
-
     matrix = confusion_matrix(list(y_true), list(y_pred), labels=list(labels))
     size = max(3.5, 0.7 * len(labels) + 2.0)
     fig = _figure(size, size)
@@ -40,8 +38,6 @@ def confusion_matrix_figure(y_true: Sequence[Any], y_pred: Sequence[Any],
 def pr_curves_figure(y_true: Mapping[str, Sequence[int]],
                      scores: Mapping[str, Sequence[float]], title: str) -> Any:
     """Precision–recall curves, one per label (binary truth and score per label)."""
-    from sklearn.metrics import PrecisionRecallDisplay
-
     fig = _figure(5.0, 4.0)
     ax = fig.add_subplot()
     for label, truth in y_true.items():

@@ -34,9 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
+from quanzi.datasets.corpora import load_reviews
 from quanzi.evaluation import bench_server
+from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
+from quanzi.storage.db import settings_session, upgrade_schema
+from quanzi.storage.orm import Circle, User
 
 CONTACT_EVERY = 20  # every 20th post carries a WeChat id (moderation must reject it)
 COPY_EVERY = 25  # every 25th post is a near-copy of an earlier one
@@ -72,8 +78,6 @@ class IngestPlan:
 # --------------------------------------------------------------------------- preparing
 def review_texts(settings: Any, n: int, seed: int = 0) -> list[str]:
     """``n`` real review texts (shopping, delivery, hotel), 8–300 characters."""
-    from quanzi.datasets.corpora import load_reviews
-
     df = load_reviews(settings.corpora_dir)
     texts = [t for t in df["text"].tolist() if 8 <= len(t) <= 300]
     rng = random.Random(seed)
@@ -85,30 +89,21 @@ def review_texts(settings: Any, n: int, seed: int = 0) -> list[str]:
 
 def prepare(settings: Any, circles: int, authors: int) -> IngestPlan:
     """A fresh bench data dir with circles, authors and an ingest key."""
-    from quanzi.serving.keys import create_key
-    from quanzi.settings import Settings
-    from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
-    from quanzi.storage.orm import Circle, User
-
     data_dir = settings.data_dir / "bench" / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
     bench = Settings(data_dir=data_dir, env="development")
     bench.ensure_dirs()
     upgrade_schema(bench)
-    engine = engine_from_settings(bench)
     circle_ids = [f"bench-c{i}" for i in range(circles)]
     author_ids = [f"bench-u{i}" for i in range(authors)]
     created = datetime.now(UTC) - timedelta(days=400)
-    try:
-        with session_factory(engine).begin() as session:
-            session.add_all(Circle(id=c, name=f"基准圈{i}", category="beauty", brand=f"B{i}")
-                            for i, c in enumerate(circle_ids))
-            session.add_all(User(id=u, kind="creator" if i % 10 == 0 else "user",
-                                 creator_certified=i % 10 == 0, follower_count=i * 37,
-                                 account_created_at=created) for i, u in enumerate(author_ids))
-            _, key = create_key(session, "ingest", "bench")
-    finally:
-        engine.dispose()
+    with settings_session(bench) as session:
+        session.add_all(Circle(id=c, name=f"基准圈{i}", category="beauty", brand=f"B{i}")
+                        for i, c in enumerate(circle_ids))
+        session.add_all(User(id=u, kind="creator" if i % 10 == 0 else "user",
+                             creator_certified=i % 10 == 0, follower_count=i * 37,
+                             account_created_at=created) for i, u in enumerate(author_ids))
+        _, key = create_key(session, "ingest", "bench")
     return IngestPlan(data_dir, key, circle_ids, author_ids)
 
 
@@ -142,8 +137,6 @@ def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
 def drive(port: int, key: str, bodies: list[dict[str, Any]],
           concurrency: int) -> IngestBenchResult:
     """Send every batch over ``concurrency`` keep-alive connections; time them."""
-    import httpx
-
     latencies: list[float] = []
     errors: list[str] = []
     statuses: Counter[str] = Counter()

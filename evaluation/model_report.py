@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quanzi.models.champions import mlflow_client, registered_name, version_by_alias
 from quanzi.settings import Settings
 
 
@@ -57,8 +58,6 @@ TASK_OF = {"moderation": "moderation", "quality": "quality", "trust": "trust"}
 
 def champion_metrics(settings: Settings) -> dict[str, tuple[str, dict[str, float]]]:
     """Task → (champion version, its run's metrics); tasks without a champion are absent."""
-    from quanzi.training.registry import mlflow_client, registered_name, version_by_alias
-
     client = mlflow_client(settings)
     out: dict[str, tuple[str, dict[str, float]]] = {}
     for task in ("moderation", "quality", "trust"):

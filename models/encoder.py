@@ -27,6 +27,8 @@ try:  # sentence-transformers ≥ 6 layout
     )
 except ImportError:  # pragma: no cover - older layout
     from sentence_transformers.models import Dense, Normalize, Pooling, Transformer
+import warnings
+
 from transformers import BertConfig, BertModel, PreTrainedTokenizerBase
 
 from quanzi.settings import Settings
@@ -130,8 +132,6 @@ def quantize_int8(model: SentenceTransformer) -> SentenceTransformer:
 
     Used by the benchmark to decide whether int8 pays off; not applied by default.
     """
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model[0].auto_model = torch.ao.quantization.quantize_dynamic(

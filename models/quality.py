@@ -29,6 +29,7 @@ import scipy.sparse as sp
 
 from quanzi.datasets.normalize import normalize
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead
+from quanzi.settings import get_settings
 
 REGISTERED_MODEL = "quanzi-quality"
 TIERS = (0, 1, 2, 3)
@@ -157,7 +158,6 @@ class QualityPredictor:
         head = SoftmaxHead.load(path / "head")
         if meta.get("encoder") and encoder is None:
             from quanzi.models.encoder import load_encoder
-            from quanzi.settings import get_settings
 
             encoder = load_encoder(get_settings())
             dim = encoder.get_sentence_embedding_dimension()

@@ -21,8 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from quanzi.serving.ranking.ranker_features import FEATURES
-
+# Every feature ``models/ranking/ranker_features.py`` builds, in column order: the model's
+# input vocabulary (a saved model names the subset it uses, in its own order).
+FEATURES: tuple[str, ...] = (
+    "log_age", "fresh_6h", "fresh_24h", "fresh_72h", "age_rank", "top_rank",
+    "quality", "trust", "level_l1", "merchant", "engagement", "log_impressions",
+    "log_actions", "editorial", "phase", "interest", "friend", "follow", "negative_author",
+    "quality_x_fresh", "engagement_x_fresh", "engagement_x_age",
+)
 REGISTERED_MODEL = "quanzi-ranker"
 FORMAT_VERSION = 1
 FILENAME = "ranker.json"

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from quanzi.models.champions import champion_version, load_champion
+from quanzi.models.predictor import Predictor
 from quanzi.settings import Settings
-from quanzi.training.tasks import Predictor
 
 SCORED_TASKS = ("moderation", "quality", "trust")
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -119,8 +120,6 @@ class Scorer:
         With ``require_all`` a missing champion is a ``MissingChampionError`` naming the
         commands that create it; without, that part of every answer is ``None``.
         """
-        from quanzi.training.pipeline import champion_version, load_champion
-
         missing = [t for t in SCORED_TASKS if champion_version(settings, t) is None]
         if require_all and missing:  # before loading anything: fail fast
             raise MissingChampionError("; ".join(missing_champion_message(t) for t in missing))

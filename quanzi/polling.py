@@ -1,7 +1,7 @@
 """A daemon thread that calls one function at a fixed interval until stopped.
 
 Shared by the index sync (``models/index/sync.py``) and the feed snapshot sync
-(``serving/feed_store.py``): both poll the database's change logs, and both must survive
+(``serving/feed_snapshot_sync.py``): both poll the database's change logs, and both must survive
 a failing poll (a database blip) and stop promptly at shutdown.
 """
 

@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quanzi.datasets.normalize import normalize
 from quanzi.serving.editorial.errors import NotFound
 from quanzi.serving.ingest_posts import tier_of
-from quanzi.serving.model_registry import ModelSet
 from quanzi.serving.similar_search import post_vectors, require_index
+from quanzi.serving.worker_models import ModelSet
 from quanzi.storage.orm import Circle, Item, Post
 from quanzi.storage.queries import latest_scores
 
@@ -126,7 +129,6 @@ def _clusters(vectors: np.ndarray, groups: int | None) -> np.ndarray:
     k = min(k, n)
     if k <= 1:
         return np.zeros(n, dtype=np.int64)
-    from sklearn.cluster import AgglomerativeClustering
 
     return AgglomerativeClustering(n_clusters=k, metric="cosine",
                                    linkage="average").fit_predict(vectors)
@@ -135,9 +137,6 @@ def _clusters(vectors: np.ndarray, groups: int | None) -> np.ndarray:
 def _titles(picks: Sequence[BannerPick], labels: np.ndarray, item_titles: dict[str, str],
             fallback: str) -> dict[int, tuple[str, list[str]]]:
     """Per cluster: a title and its distinctive terms (char 2–4-grams by mean TF-IDF)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from quanzi.datasets.normalize import normalize
 
     texts = [normalize(p.text) for p in picks]
     out: dict[int, tuple[str, list[str]]] = {}

@@ -2,8 +2,8 @@
 viewer-context loader, the ranking pipeline, the experiment arms — and the request type.
 
 Why a module of its own: the routes and the fast path need only ``FeedService`` and
-``FeedRequest``; how the snapshot is laid out (``feed_snapshot.py``) and kept current
-(``feed_store.py``) stays behind it.
+``FeedRequest``; how the snapshot is laid out (``models/ranking/feed_snapshot.py``) and kept
+current (``feed_snapshot_sync.py``) stays behind it.
 """
 
 from __future__ import annotations
@@ -17,40 +17,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from quanzi.serving.feed_snapshot import SnapshotFeedStore
-from quanzi.serving.feed_store import QUALITY_MODEL, TRUST_MODEL, FeedStoreSync
-from quanzi.serving.ranking.params import (
+from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
+from quanzi.models.ranking.params import (
     DEFAULT_ARMS,
     Arm,
     Phase,
     RankingParams,
     assign_arm,
-    phase_for,
+    campaign_phase,
     resolve_params,
 )
-from quanzi.serving.ranking.pipeline import RankingPipeline, RankingResult
-from quanzi.serving.ranking.query import FeedQuery, ViewerContext
-from quanzi.serving.ranking.viewer_loader import ViewerLoader
+from quanzi.models.ranking.pipeline import RankingPipeline, RankingResult
+from quanzi.models.ranking.query import FeedQuery, ViewerContext
+from quanzi.models.ranking.viewer_loader import ViewerLoader
+from quanzi.serving.feed_snapshot_sync import QUALITY_MODEL, TRUST_MODEL, FeedStoreSync
 from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
 served_log = logging.getLogger("quanzi.feed.served")
 
-CHINA = ZoneInfo("Asia/Shanghai")
-
-
 class UnknownCircle(LookupError):
     """The request names a circle the store does not know (HTTP 404)."""
-
-
-def campaign_phase(now: datetime) -> Phase:
-    """The campaign phase of ``now`` on the China calendar day (domain.md)."""
-    local = now.astimezone(CHINA)
-    return phase_for(local.month, local.day)
 
 
 @dataclass

@@ -30,15 +30,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from quanzi.models.index import SearchFilter, log_changes, write_embeddings
+from quanzi.models.loading import RULES_VERSION, UNAVAILABLE
+from quanzi.models.moderation.detectors import detect_contact, detect_privacy
+from quanzi.models.scoring import Scorer
 from quanzi.serving.editorial.errors import Conflict, Invalid, id_list
 from quanzi.serving.editorial.rules import Rules, get_rules, match_rules
-from quanzi.serving.model_registry import RULES_VERSION, UNAVAILABLE, ModelSet
 from quanzi.serving.recent_vectors import RecentVectors
+from quanzi.serving.worker_models import ModelSet
+from quanzi.storage.db import session_scope
 from quanzi.storage.orm import Circle, Item, Order, Post, PostScore, ReviewItem, User
+from quanzi.storage.queries import verified_purchase_clause
 
 NEAR_DUPLICATE_COSINE = 0.95  # char-level copies and trivial edits sit above it
 DECISION_RANK = {"pass": 0, "review": 1, "reject": 2}
@@ -73,8 +79,6 @@ def _band(prob: float) -> str | None:
 
 def detector_moderation(text: str) -> dict[str, Any]:
     """Moderation without a model: contact and privacy detectors with configured bands."""
-    from quanzi.models.moderation.detectors import detect_contact, detect_privacy
-
     labels = []
     hits = detect_contact(text) + detect_privacy(text)
     for label in ("contact", "privacy"):
@@ -119,8 +123,6 @@ def score_records(models: ModelSet, records: Sequence[dict[str, Any]],
                   ) -> list[dict[str, Any]]:
     """Each record's ``{moderation, quality, trust}``; a missing champion answers None
     (moderation: the detectors instead)."""
-    from quanzi.models.scoring import Scorer
-
     chosen = {t: models.predictors.get(t) if t in tasks else None
               for t in ("moderation", "quality", "trust")}
     if any(chosen.values()):
@@ -175,8 +177,6 @@ class RuleLookup:
 def near_duplicates(models: ModelSet, posts: Sequence[PostInput],
                     vectors: np.ndarray) -> list[tuple[str, float] | None]:
     """For each post, the most similar *other* post of its circle at ≥ the threshold."""
-    from quanzi.models.index import SearchFilter
-
     own = {p.id for p in posts}
     best: list[tuple[str, float] | None] = [None] * len(posts)
 
@@ -248,9 +248,6 @@ def author_record(user: User, circle_id: str, at: datetime,
 
 def _histories(session: Session, author_ids: Sequence[str]) -> dict[str, tuple[int, float]]:
     """Per author: stored posts and the share that are verified purchases (one query)."""
-    from sqlalchemy import case, func
-
-    from quanzi.storage.queries import verified_purchase_clause
 
     verified = func.sum(case((verified_purchase_clause(), 1), else_=0))
     rows = session.execute(
@@ -391,8 +388,6 @@ def _process(session: Session, models: ModelSet, new: Sequence[PostInput],
              stored: bool) -> dict[str, dict[str, Any]]:
     """Moderate, score, embed and de-duplicate ``new``; insert them (or, when ``stored``,
     update their status) with their scores, vectors and review items."""
-    from quanzi.models.index import log_changes, write_embeddings
-
     now = datetime.now(UTC)
     users = {u.id: u for u in session.scalars(
         select(User).where(User.id.in_(sorted({p.author_id for p in new}))))}
@@ -469,8 +464,6 @@ def backfill_pending(sessions: Any, models: ModelSet, batch: int = 256,
     Oldest first, so of two copies the earlier post is the original; this worker's recent
     buffer holds every vector of the run, so copies are caught before the index syncs.
     """
-    from quanzi.storage.db import session_scope
-
     # This run's own buffer, unbounded in time: every vector of the run stays searchable.
     models = replace(models, recent=RecentVectors(seconds=float("inf"), cap=10**7))
     with sessions() as session:

@@ -19,6 +19,9 @@ import socket
 import sys
 from typing import Any
 
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
 
 def reuse_port_supported() -> bool:
     """Whether the kernel balances connections across ``SO_REUSEPORT`` listeners."""
@@ -56,9 +59,6 @@ class PerWorkerSocket(socket.socket):
 def run(app: str, *, host: str, port: int, workers: int, log_level: str,
         reuse_port: bool = True, **uvicorn_options: Any) -> None:
     """Serve ``app`` (an import string of an app factory) with ``workers`` processes."""
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
     if workers <= 1 or not reuse_port or not reuse_port_supported():
         uvicorn.run(app, factory=True, host=host, port=port, workers=workers,
                     log_level=log_level, **uvicorn_options)

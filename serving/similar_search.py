@@ -18,10 +18,11 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quanzi.models.index import SearchFilter
+from quanzi.models.ranking.selectors.mmr_selector import mmr_order
 from quanzi.serving.editorial.errors import EditorialError, NotFound
 from quanzi.serving.editorial.similar import DEFAULT_QUALITY, Neighbours, stored_score_similarity
-from quanzi.serving.model_registry import ModelRegistry, ModelSet
-from quanzi.serving.ranking.selectors.mmr_selector import mmr_order
+from quanzi.serving.worker_models import ModelRegistry, ModelSet
 from quanzi.storage.orm import Post, PostEmbedding
 
 MMR_POOL_MIN, MMR_POOL_MAX = 50, 500  # candidates MMR chooses among: max(4k, 50) ≤ 500
@@ -87,8 +88,6 @@ def search_similar(session: Session, models: ModelSet, *, post_id: str | None = 
                    exclude_ids: Collection[str] = (), diversity: float = 0.0,
                    ) -> list[SimilarHit]:
     """Up to ``k`` neighbours of a stored post or a text, filtered inside the search."""
-    from quanzi.models.index import SearchFilter
-
     index = require_index(models)
     excluded = set(exclude_ids)
     if post_id is not None:
@@ -144,8 +143,6 @@ class IndexSimilarPosts:
 
     def __call__(self, session: Session, *, circle_id: str, seed_ids: Sequence[str], k: int,
                  exclude_ids: Collection[str]) -> Neighbours:
-        from quanzi.models.index import SearchFilter
-
         models = self.registry.peek()  # never waits for (or triggers) a model load
         if models is None or models.index is None or models.embedder is None or not seed_ids:
             return stored_score_similarity(session, circle_id=circle_id, seed_ids=seed_ids,

@@ -22,9 +22,19 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
 
+from quanzi.datasets.corpora import CORPORA, load_corpus
+from quanzi.datasets.encoder_edits import near_duplicate
+from quanzi.models.encoder import EncoderArch, build_encoder
+from quanzi.models.teacher_cache import TEACHERS, TeacherCache, get_teacher
+from quanzi.models.tokenizer import build_tokenizer, unknown_rate
 from quanzi.settings import Settings
+from quanzi.training.mlflow_utils import configure_mlflow, log_sentence_transformer
 
 REGISTERED_NAME = "quanzi-encoder"
 EXPERIMENT = "encoder"
@@ -132,9 +142,6 @@ def resolve_config(config_file: Path | None = None, overrides: Iterable[str] = (
 
 
 def _validate(cfg: EncoderTrainConfig) -> None:
-    from quanzi.datasets.corpora import CORPORA
-    from quanzi.training.teacher_cache import TEACHERS
-
     bad = [c for c in cfg.corpora if c not in CORPORA]
     if bad or not cfg.corpora:
         raise ValueError(f"corpora {bad or '()'} unknown; choose from {sorted(CORPORA)}")
@@ -163,8 +170,6 @@ class TrainResult:
 def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str], list[str],
                                                                          list[str]]:
     """Train, dev and test texts (as written, de-duplicated) from the configured corpora."""
-    from quanzi.datasets.corpora import load_corpus
-
     by_split: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
     for name in cfg.corpora:
         df = load_corpus(name, settings.corpora_dir)
@@ -181,8 +186,6 @@ def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str]
 
 
 def _pick_device(cfg: EncoderTrainConfig) -> str:
-    import torch
-
     if cfg.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -215,8 +218,6 @@ def evaluate_student(model: Any, texts: Sequence[str], targets: np.ndarray,
 
     ``targets`` are the teacher's unit vectors for ``texts`` ``(n, dim)``.
     """
-    from quanzi.evaluation.encoder_edits import near_duplicate
-
     vecs = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
                         normalize_embeddings=True)
     edited = model.encode([near_duplicate(t, seed) for t in texts], batch_size=batch_size,
@@ -231,16 +232,6 @@ def evaluate_student(model: Any, texts: Sequence[str], targets: np.ndarray,
 
 def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     """Run one training: data → teacher vectors → tokenizer → model → loop → save → MLflow."""
-    import mlflow
-    import torch
-    from tqdm import tqdm
-    from transformers import get_cosine_schedule_with_warmup
-
-    from quanzi.evaluation.encoder_edits import near_duplicate
-    from quanzi.models.encoder import EncoderArch, build_encoder
-    from quanzi.models.tokenizer import build_tokenizer, unknown_rate
-    from quanzi.training.mlflow_utils import configure_mlflow, log_sentence_transformer
-    from quanzi.training.teacher_cache import TeacherCache, get_teacher
 
     started = time.time()
     settings.ensure_dirs()

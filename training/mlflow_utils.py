@@ -11,13 +11,13 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import mlflow
+
 from quanzi.settings import Settings
 
 
 def configure_mlflow(settings: Settings, experiment: str) -> str:
     """Point MLflow at this data dir's store and select ``experiment``; returns its id."""
-    import mlflow
-
     settings.ensure_dirs()
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -51,8 +51,6 @@ def log_sentence_transformer(model: Any, registered_name: str, alias: str | None
 
     Returns ``(model_uri, version)``; ``alias`` (if given) is moved to the new version.
     """
-    import mlflow
-
     info = mlflow.sentence_transformers.log_model(
         model, name="model", registered_model_name=registered_name,
         pip_requirements=pinned_requirements("sentence-transformers", "transformers", "torch"),

@@ -6,9 +6,8 @@ model as an MLflow pyfunc ("models from code": ``training/pyfunc_model.py`` plus
 predictor folder of JSON + safetensors), registered under ``task.registered_model`` with
 alias ``challenger``. Promotion (``training/promotion.py``) later moves ``champion``.
 
-``load_champion`` is how the service and ``quanzi score`` get a model: it resolves
-``models:/<name>@champion`` and keeps the predictor folder in a cache under the data dir,
-keyed by version, so a restart or a second worker loads from disk without MLflow.
+Loading a registered model back (``load_champion``, ``download_model_version``) is
+``models/champions.py``'s: the service and ``quanzi score`` never import training code.
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import shutil
-import sys
 import tempfile
 import time
 import warnings
@@ -27,32 +24,27 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from quanzi.models.champions import CHALLENGER
+from quanzi.models.encoder_identity import encoder_digest, encoder_version_of
+from quanzi.models.predictor import INPUT_FIELDS, Predictor, input_records
 from quanzi.settings import Settings
-from quanzi.training.registry import (
-    CHALLENGER,
-    CHAMPION,
-    TASKS,
-    mlflow_client,
-    registered_name,
-    use_experiment,
-    version_by_alias,
-)
-from quanzi.training.tasks import Predictor, Task, TaskData
+from quanzi.training.mlflow_utils import pinned_requirements
+from quanzi.training.task_registry import use_experiment
+from quanzi.training.tasks import Task, TaskData
 
 log = logging.getLogger(__name__)
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-# Fields of a scoring record (``quanzi score`` input) that a predictor may read.
-INPUT_FIELDS = ("text", "circle_id", "author", "verified_purchase")
 EXAMPLE_ROWS = 3
 PARAM_CHARS = 6000
 # Packages the logged model needs; pinned explicitly so MLflow skips requirement inference.
 MODEL_REQUIREMENTS = ("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
                       "torch", "sentence-transformers", "transformers")
-# Inside a downloaded model version: where the predictor folder lies.
-MODEL_DIR_IN_ARTIFACTS = Path("artifacts") / "model_dir"
 
 
 class TaskContractError(RuntimeError):
@@ -64,28 +56,7 @@ def experiment_name(task: Task) -> str:
     return task.name
 
 
-# ---------------------------------------------------------------- records and hashes
-
-
-def input_records(model_input: Any) -> list[dict[str, Any]]:
-    """Scoring records from a DataFrame, a list of dicts or one dict; only input fields,
-    and no key for a missing optional value (pandas fills those with NaN/None)."""
-    if isinstance(model_input, pd.DataFrame):
-        rows = model_input.to_dict("records")
-    elif isinstance(model_input, dict):
-        rows = [model_input]
-    else:
-        rows = list(model_input)
-    records = []
-    for row in rows:
-        record = {}
-        for key in INPUT_FIELDS:
-            value = row.get(key)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            record[key] = value
-        records.append(record)
-    return records
+# ---------------------------------------------------------------- data hashes
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
@@ -152,29 +123,14 @@ def task_params(task: Task, small: bool) -> dict[str, Any]:
     return params
 
 
-def encoder_params(settings: Settings) -> dict[str, str]:
-    """Which sentence encoder the task used: name and content hash of its weights.
-
-    Only when the task imported the encoder module (tasks on char n-grams do not), so a
-    fake or encoder-free task never pays for importing torch here.
-    """
-    module = sys.modules.get("quanzi.models.encoder")
-    if module is None:
+def encoder_params(predictor: Predictor) -> dict[str, str]:
+    """Which sentence encoder the model uses (``encoder_name``, None: none): its name, its
+    version as the service names it, and the content hash of its files."""
+    name = getattr(predictor, "encoder_name", None)
+    if not name:
         return {"encoder": "none"}
-    try:
-        name = module.resolve_encoder(settings)
-    except (FileNotFoundError, ValueError) as exc:
-        return {"encoder": f"unavailable: {exc}"[:500]}
-    params = {"encoder": name}
-    folder = Path(name)
-    if folder.is_dir():
-        digest = hashlib.sha256()
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in (".safetensors", ".json", ".txt"):
-                digest.update(str(path.relative_to(folder)).encode())
-                digest.update(path.read_bytes())
-        params["encoder_sha256"] = digest.hexdigest()
-    return params
+    return {"encoder": name, "encoder_version": encoder_version_of(name),
+            "encoder_sha256": encoder_digest(name)}
 
 
 # ---------------------------------------------------------------- evaluation checks
@@ -222,9 +178,6 @@ def input_example(data: TaskData) -> pd.DataFrame:
 def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
     """Inputs declared by hand (``author`` is free-form, only ``text`` is required);
     outputs inferred from the predictor's own answer on the example."""
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
     inputs = Schema([
         ColSpec("string", "text"),
         ColSpec("string", "circle_id", required=False),
@@ -240,14 +193,6 @@ def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
 
 def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
     """Train, evaluate, log and register one task; returns ``(run_id, model_version)``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mlflow
-
-    from quanzi.training.mlflow_utils import pinned_requirements
-
     # -- config
     use_experiment(settings, experiment_name(task))
     timings: dict[str, float] = {}
@@ -266,7 +211,7 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         start = time.perf_counter()
         predictor = task.fit(data, settings, small)
         timings["fit_seconds"] = time.perf_counter() - start
-        mlflow.log_params(encoder_params(settings))
+        mlflow.log_params(encoder_params(predictor))
         if getattr(task, "config", None) is None and getattr(predictor, "config", None):
             resolved: dict[str, Any] = {}  # the config the task chose (e.g. its small one)
             _flatten("cfg", predictor.config, resolved)
@@ -278,9 +223,8 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         timings["evaluate_seconds"] = time.perf_counter() - start
         metrics = check_metrics(task, evaluation.metrics)
         mlflow.log_metrics(metrics)
-        for name, figure in evaluation.figures.items():
+        for name, figure in evaluation.figures.items():  # matplotlib Figures, no pyplot
             mlflow.log_figure(figure, f"figures/{name}")
-            plt.close(figure)  # no-op for Figure objects pyplot never managed
         for name, table in evaluation.tables.items():
             filename = name if name.endswith(".csv") else f"{name}.csv"
             mlflow.log_text(table.to_csv(index=False), f"tables/{filename}")
@@ -328,74 +272,3 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         for key, value in version_tags.items():
             client.set_model_version_tag(task.registered_model, model_version, key, value)
         return run.info.run_id, model_version
-
-
-# ---------------------------------------------------------------- loading
-
-
-def download_model_version(settings: Settings, name: str, model_version: str) -> Path:
-    """The predictor folder of one registered version, from the data dir's cache.
-
-    Downloaded once into ``models/<name>/v<version>`` (atomic rename, so concurrent
-    workers never see half a folder); versions are immutable, so the cache never goes stale.
-    """
-    import mlflow
-
-    target = settings.models_dir / name / f"v{model_version}"
-    if (target / MODEL_DIR_IN_ARTIFACTS).is_dir():
-        return target / MODEL_DIR_IN_ARTIFACTS
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.resolved_mlflow_uri)
-    mlflow.set_registry_uri(settings.resolved_mlflow_uri)
-    staging = Path(tempfile.mkdtemp(prefix=f".v{model_version}-", dir=target.parent))
-    try:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{model_version}",
-                                            dst_path=str(staging))
-        if not (staging / MODEL_DIR_IN_ARTIFACTS).is_dir():
-            raise TaskContractError(
-                f"{name} version {model_version} has no {MODEL_DIR_IN_ARTIFACTS} artifact: "
-                "it was not logged by `quanzi train`")
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / MODEL_DIR_IN_ARTIFACTS).is_dir():  # not a concurrent winner
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target / MODEL_DIR_IN_ARTIFACTS
-
-
-def champion_version(settings: Settings, task_name: str) -> str | None:
-    """The version ``models:/<name>@champion`` points at, or None when there is none.
-
-    When the tracking store cannot be reached, the last champion this data dir loaded
-    is used (recorded in ``models/<name>/champion.json``), so scoring works offline.
-    """
-    from mlflow.exceptions import MlflowException
-
-    name = registered_name(task_name)
-    pointer = settings.models_dir / name / "champion.json"
-    try:
-        found = version_by_alias(mlflow_client(settings), name, CHAMPION)
-    except (MlflowException, OSError) as exc:
-        if not pointer.is_file():
-            raise
-        cached = str(json.loads(pointer.read_text())["version"])
-        log.warning("MLflow store unreachable (%s); using cached %s version %s",
-                    exc, name, cached)
-        return cached
-    return None if found is None else str(found.version)
-
-
-def load_champion(settings: Settings, task_name: str) -> Predictor | None:
-    """The predictor registered as ``models:/<name>@champion``, or None when there is none
-    (works offline from the cache, see ``champion_version``)."""
-    model_version = champion_version(settings, task_name)
-    if model_version is None:
-        return None
-    name = registered_name(task_name)
-    task = TASKS[task_name]  # imported only once a champion exists
-    model_dir = download_model_version(settings, name, model_version)
-    (settings.models_dir / name / "champion.json").write_text(
-        json.dumps({"version": model_version}))
-    return task.load(model_dir)

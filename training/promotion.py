@@ -23,17 +23,23 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from quanzi.progress import ProgressCallback
-from quanzi.settings import Settings
-from quanzi.training.registry import (
+import mlflow
+from mlflow import validate_evaluation_results
+from mlflow.models import MetricThreshold
+from mlflow.models.evaluation import EvaluationResult
+from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+from quanzi.models.champions import (
     CHALLENGER,
     CHAMPION,
-    PROMOTIONS_EXPERIMENT,
+    download_model_version,
     mlflow_client,
-    resolve_task,
-    use_experiment,
     version_by_alias,
 )
+from quanzi.progress import ProgressCallback
+from quanzi.settings import Settings
+from quanzi.training.pipeline import check_metrics
+from quanzi.training.task_registry import PROMOTIONS_EXPERIMENT, resolve_task, use_experiment
 from quanzi.training.tasks import Comparison, Task
 
 
@@ -66,11 +72,6 @@ def gate(task: Task, challenger: dict[str, float], champion: dict[str, float],
          metrics: dict[str, tuple[bool, float]] | None = None) -> GateResult:
     """Compare metrics with ``mlflow.validate_evaluation_results`` and the task's tolerances
     (``metrics``: the gate to apply instead of ``task.gate``, e.g. another protocol's)."""
-    from mlflow import validate_evaluation_results
-    from mlflow.models import MetricThreshold
-    from mlflow.models.evaluation import EvaluationResult
-    from mlflow.models.evaluation.validation import ModelValidationFailedException
-
     thresholds: dict[str, Any] = {}
     lines = []
     for metric, (greater_is_better, tolerance) in (task.gate if metrics is None
@@ -115,8 +116,6 @@ def comparison(settings: Settings, task: Task, run_params: dict[str, str], small
 def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Comparison,
                 name: str, progress: ProgressCallback | None = None) -> list[dict[str, float]]:
     """Metrics of each version on ``plan.data`` (the same data for all)."""
-    from quanzi.training.pipeline import check_metrics, download_model_version
-
     if plan.data is None:
         raise PromotionError(f"task {task.name}: comparison_for(load=True) returned no data")
     results = []
@@ -137,8 +136,6 @@ def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Compa
 
 def _record(settings: Settings, result: PromotionResult, forced: bool, reason: str) -> None:
     """Tags on the challenger version and one run in the ``promotions`` experiment."""
-    import mlflow
-
     client = mlflow_client(settings)
     report = "\n".join(result.gate.lines)
     tags = {

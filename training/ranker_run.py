@@ -17,9 +17,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import mlflow
+import pandas as pd
+
+from quanzi.datasets.world.tables import require_world
+from quanzi.models.champions import CHALLENGER
 from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
-from quanzi.training.registry import CHALLENGER, use_experiment
+from quanzi.training.mlflow_utils import pinned_requirements
+from quanzi.training.pipeline import TaskContractError, check_metrics, data_params, task_params
+from quanzi.training.task_registry import use_experiment
 from quanzi.training.tasks_impl.ranker import RankerTask
 
 PYFUNC_CODE = Path(__file__).with_name("ranker_pyfunc.py")
@@ -30,17 +37,6 @@ def train_ranker(settings: Settings, task: RankerTask, small: bool,
                  progress: ProgressCallback | None = None
                  ) -> tuple[str, str, dict[str, float], Any]:
     """Train, evaluate, log and register; returns (run_id, version, metrics, ranker)."""
-    import mlflow
-
-    from quanzi.evaluation.ranking_eval import require_world
-    from quanzi.training.mlflow_utils import pinned_requirements
-    from quanzi.training.pipeline import (
-        TaskContractError,
-        check_metrics,
-        data_params,
-        task_params,
-    )
-
     # A missing world is the user's to fix: say so before creating the MLflow store.
     require_world(settings, task.world_name(settings))
     use_experiment(settings, task.name)
@@ -74,8 +70,6 @@ def train_ranker(settings: Settings, task: RankerTask, small: bool,
         mlflow.log_metrics({**metrics, "dev_ndcg10_chosen_fast": ranker.config["dev_ndcg10"]})
         for name, table in evaluation.tables.items():
             mlflow.log_text(table.to_csv(index=False), f"tables/{name}.csv")
-        import pandas as pd
-
         mlflow.log_text(pd.DataFrame(ranker.config.get("trials", [])).to_csv(index=False),
                         "tables/dev_trials.csv")
 

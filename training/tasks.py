@@ -5,10 +5,8 @@ load data → fit → evaluate on dev (thresholds) and test → log to MLflow �
 version with alias ``challenger``. ``quanzi promote NAME`` compares the challenger with the
 champion on the task's fixed test set, or where the task's optional ``comparison_for``
 says (``Comparison``). The pipeline knows tasks only through ``Task``; the service and
-``quanzi score`` know models only through ``Predictor``.
-
-A predictor saves itself as a folder of JSON config and safetensors weights (one subfolder
-per module, like sentence-transformers), never as an opaque pickle.
+``quanzi score`` know models only through ``Predictor`` (``models/predictor.py``), loaded
+by ``models/champions.py`` without any training code.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from quanzi.models.predictor import Predictor
 from quanzi.settings import Settings
 
 
@@ -59,19 +58,6 @@ class Comparison:
     # gate under the metric names of another protocol (e.g. exploration requests only)
     gate: dict[str, tuple[bool, float]]
     data: TaskData | None = None
-
-
-class Predictor(Protocol):
-    """A trained model as the service uses it: batch in, JSON-ready dicts out."""
-
-    name: str  # registered model name, e.g. "quanzi-quality"
-
-    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Records as in ``quanzi score`` input (``text``, optional ``circle_id``,
-        ``author``, ``verified_purchase``) → one output dict per record, in order."""
-        ...
-
-    def save(self, path: Path) -> None: ...
 
 
 class Task(Protocol):

@@ -78,3 +78,13 @@ def weave_span(rng: random.Random, text: str, phrase: str) -> tuple[str, int, in
     if start < 0:  # pragma: no cover - weave always inserts the phrase verbatim
         raise RuntimeError("weave did not insert the phrase verbatim")
     return woven, start, start + len(phrase)
+
+
+# The collateral report's row of a review: its shopping category, or for the single-domain
+# corpora their name.
+REVIEW_GROUPS = {"waimai": "外卖 (waimai_10k)", "hotel": "酒店 (ChnSentiCorp_htl)"}
+
+
+def review_group(corpus: str, category: str) -> str:
+    """The collateral-report row of a review: its shopping category, or its corpus."""
+    return REVIEW_GROUPS.get(corpus, category)

@@ -17,7 +17,7 @@
 - ``copy_paste`` (label 1): a copy of another real review of the same split, verbatim or
   lightly edited, with ``duplicate_of`` naming the original (``corpus:row``) and ``order``
   placing it after the original. A text classifier cannot tell a copy from its original;
-  a near-duplicate lookup against earlier posts can (``evaluation/baselines.py``).
+  a near-duplicate lookup against earlier posts can (``models/baseline.py``).
 """
 
 from __future__ import annotations

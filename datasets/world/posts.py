@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 
 from quanzi.datasets.world.config import CIRCLES, N_CATEGORIES, POST_KINDS, WorldConfig
 from quanzi.datasets.world.content import (
@@ -376,6 +377,5 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
 
 
 def _series(values: np.ndarray):  # type: ignore[no-untyped-def]
-    import pandas as pd
 
     return pd.Series(values, dtype="str")

@@ -1,7 +1,7 @@
 """Linear text classifiers over character n-grams, saved as JSON + safetensors (no pickles).
 
 Why this shape: char n-gram TF-IDF + logistic regression is the strongest cheap model for
-short Chinese text (it is the project's baseline, ``evaluation/baselines.py``); the
+short Chinese text (it is the project's baseline, ``models/baseline.py``); the
 moderation heads build on it with two well-known refinements, optional per block:
 binary term presence and naive-Bayes log-count-ratio feature scaling (NB-LR, Wang &
 Manning 2012), which helps on offensive language. Inference is one sparse matrix product

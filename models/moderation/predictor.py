@@ -33,6 +33,7 @@ import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
+from quanzi.models.moderation.circle_rules import match_rules
 from quanzi.models.moderation.detectors import Hit, detect_contact, detect_privacy
 from quanzi.models.moderation.linear import LinearTextClassifier
 
@@ -213,8 +214,6 @@ class ModerationPredictor:
             circle_id, ())
         if not rules:
             return None
-        from quanzi.serving.editorial.rules import match_rules  # pure function, no DB
-
         found = match_rules(tuple(rules), record["text"])
         if not found:
             return None

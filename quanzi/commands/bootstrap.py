@@ -68,7 +68,7 @@ def bootstrap(
 
     backfill(batch=256)
     if settings.env == "development":
-        from quanzi.serving.keys import DEV_KEY_FILE, ensure_dev_key
+        from quanzi.storage.api_keys import DEV_KEY_FILE, ensure_dev_key
 
         ensure_dev_key(settings)
         typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
@@ -79,8 +79,8 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
     """Train and promote the learned feed ranker on the demo world's logs when it has no
     champion (after the other champions: its features are their scores), so the demo
     serves the default scorer rather than the fallback."""
-    from quanzi.evaluation.ranking_eval import require_world
-    from quanzi.training.pipeline import champion_version
+    from quanzi.datasets.world.tables import require_world
+    from quanzi.models.champions import champion_version
     from quanzi.training.promotion import promote
     from quanzi.training.ranker_run import train_ranker
     from quanzi.training.tasks_impl.ranker import RankerConfig, RankerTask
@@ -104,9 +104,10 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
 
 def _ensure_champions(settings: Settings) -> None:
     """Train and promote every model task that has no champion yet (the first run only)."""
-    from quanzi.training.pipeline import champion_version, run_task
+    from quanzi.models.champions import champion_version
+    from quanzi.training.pipeline import run_task
     from quanzi.training.promotion import promote
-    from quanzi.training.registry import TASK_MODULES, resolve_task
+    from quanzi.training.task_registry import TASK_MODULES, resolve_task
 
     for name in TASK_MODULES:
         if champion_version(settings, name) is not None:

@@ -45,7 +45,7 @@ def create(
     name: str = typer.Option("", help="Who holds it (recorded as the editor on decisions)."),
 ) -> None:
     """Create a key and print it once; only its salted hash is stored."""
-    from quanzi.serving.keys import create_key
+    from quanzi.storage.api_keys import create_key
     from quanzi.storage.db import session_scope
 
     engine, sessions = _sessions()
@@ -66,7 +66,7 @@ def list_() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from quanzi.serving.keys import list_keys
+    from quanzi.storage.api_keys import list_keys
 
     engine, sessions = _sessions()
     try:
@@ -85,7 +85,7 @@ def list_() -> None:
 def revoke(ident: str = typer.Argument(..., help="The key's id or prefix (`quanzi keys list`).")
            ) -> None:
     """Revoke a key; running services refuse it within a few seconds."""
-    from quanzi.serving.keys import CACHE_SECONDS, UnknownKey, revoke_key
+    from quanzi.storage.api_keys import CACHE_SECONDS, UnknownKey, revoke_key
     from quanzi.storage.db import session_scope
 
     engine, sessions = _sessions()

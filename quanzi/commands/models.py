@@ -25,7 +25,7 @@ def _train(task_names: list[str], small: bool) -> list[dict[str, Any]]:
 
     from quanzi.settings import Settings
     from quanzi.training.pipeline import TaskContractError, run_task
-    from quanzi.training.registry import TASKS, UnknownTaskError
+    from quanzi.training.task_registry import TASKS, UnknownTaskError
 
     settings = Settings()
     rows = []
@@ -65,8 +65,9 @@ def train_all(small: SmallOption = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from quanzi.models.champions import mlflow_client
     from quanzi.settings import Settings
-    from quanzi.training.registry import TASK_MODULES, mlflow_client
+    from quanzi.training.task_registry import TASK_MODULES
 
     start = time.perf_counter()
     rows = _train(list(TASK_MODULES), small)
@@ -98,7 +99,7 @@ def promote_cmd(
 
     from quanzi.settings import Settings
     from quanzi.training.promotion import PromotionError, promote
-    from quanzi.training.registry import UnknownTaskError
+    from quanzi.training.task_registry import UnknownTaskError
 
     if force and not reason.strip():
         raise fail("--force needs --reason \"…\" (it is recorded with the forced promotion)")
@@ -184,7 +185,7 @@ def score_cmd(
 
     from quanzi.models.scoring import MissingChampionError, Scorer, batched
     from quanzi.settings import Settings
-    from quanzi.training.registry import UnknownTaskError
+    from quanzi.training.task_registry import UnknownTaskError
 
     if not input.is_file():
         raise fail(f"input file {input} does not exist")

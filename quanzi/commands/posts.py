@@ -28,7 +28,7 @@ def backfill(
 
     from quanzi.models.index import save_index
     from quanzi.serving.ingest_posts import backfill_pending
-    from quanzi.serving.model_registry import ModelRegistry
+    from quanzi.serving.worker_models import ModelRegistry
     from quanzi.settings import Settings
     from quanzi.storage.db import engine_from_settings, session_factory
     from quanzi.storage.orm import Post

@@ -26,10 +26,11 @@ def train_ranker_command(
     from rich.console import Console
     from rich.table import Table
 
+    from quanzi.models.ranking.offline.metrics import SEGMENTS
     from quanzi.settings import Settings
     from quanzi.training.pipeline import TaskContractError
     from quanzi.training.ranker_run import train_ranker
-    from quanzi.training.tasks_impl.ranker import SEGMENTS, RankerConfig, RankerTask
+    from quanzi.training.tasks_impl.ranker import RankerConfig, RankerTask
 
     settings = Settings()
     task = RankerTask(config=RankerConfig(world=world, train_days=train_days))

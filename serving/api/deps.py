@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 
 from quanzi.serving.editorial.similar import SimilarPosts, stored_score_similarity
 from quanzi.serving.feed_service import FeedService
-from quanzi.serving.keys import ROLES, KeyRing, Principal, Role
 from quanzi.serving.metrics import ServiceMetrics
-from quanzi.serving.model_registry import ModelRegistry
 from quanzi.serving.state import AppState
+from quanzi.serving.worker_models import ModelRegistry
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import ROLES, KeyRing, Principal, Role
 
 
 async def get_state(request: Request) -> AppState:

@@ -14,9 +14,9 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from quanzi.models.ranking.selectors.mmr_selector import mmr_order
 from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound, id_list
 from quanzi.serving.editorial.similar import SimilarPosts
-from quanzi.serving.ranking.selectors.mmr_selector import mmr_order
 from quanzi.storage.orm import Circle, Collection, CollectionItem, Post
 
 MAX_ITEMS = 100  # posts in one collection: a banner shows a handful, a page a few dozen

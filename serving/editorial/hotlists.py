@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from quanzi.models.ranking.params import RankingParams
 from quanzi.serving.editorial.errors import Invalid, NotFound
-from quanzi.serving.ranking.params import RankingParams
 from quanzi.storage.orm import Circle, HotListOverride, Interaction, Post
 
 

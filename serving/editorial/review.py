@@ -1,14 +1,14 @@
 """The review queue: posts moderation was unsure about, decided by editors with a reason.
 
 Each decision is kept (who, pass/reject, why, which labels) and closes the item; the
-post's status follows the decision. ``review_training_rows`` hands the decided texts to
-the next ``quanzi train`` as labelled moderation examples.
+post's status follows the decision. The next ``quanzi train moderation`` reads the decided
+texts as labelled examples (``datasets/moderation/editor_decisions.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,14 +20,6 @@ Decision = Literal["pass", "reject"]
 # moderation-policy.md's labels; a reject names at least one, a pass none.
 ModerationLabel = Literal["contact", "ad", "offensive", "spam", "privacy"]
 OPEN, CLOSED = "open", "closed"
-
-
-class ReviewTrainingRow(NamedTuple):
-    """One labelled moderation example from an editor: what training reads."""
-
-    text: str
-    labels: tuple[str, ...]
-    decision: str
 
 
 def list_open(session: Session, *, circle_id: str | None, limit: int,
@@ -81,17 +73,3 @@ def decide(session: Session, review_id: int, *, decision: Decision, reason: str,
         post.status = decision
     session.flush()
     return row, post
-
-
-def review_training_rows(session: Session) -> list[ReviewTrainingRow]:
-    """Each decided post's text with the latest editor decision on it, oldest first."""
-    latest = (select(func.max(ReviewDecision.id)).group_by(ReviewDecision.post_id)
-              .scalar_subquery())
-    rows = session.execute(
-        select(Post.text, ReviewDecision.labels, ReviewDecision.decision)
-        .join(Post, Post.id == ReviewDecision.post_id)
-        .where(ReviewDecision.id.in_(latest))
-        .order_by(ReviewDecision.id)
-    ).all()
-    return [ReviewTrainingRow(text=t, labels=tuple(labels or ()), decision=d)
-            for t, labels, d in rows]

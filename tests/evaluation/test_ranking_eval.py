@@ -11,22 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quanzi.evaluation.ranking_eval import (
-    EvalConfig,
-    EvalRequest,
-    Split,
-    eligible_split,
-    evaluate_split,
-    make_requests,
+from quanzi.evaluation.ranking_eval import EvalConfig, run_eval
+from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
+from quanzi.models.ranking.feed_store import InMemoryFeedStore
+from quanzi.models.ranking.offline.metrics import (
     ndcg_at_k,
     paired_difference,
     position_propensity,
-    run_eval,
 )
-from quanzi.serving.feed_snapshot import SnapshotFeedStore
-from quanzi.serving.ranking.params import RankingParams
-from quanzi.serving.ranking.query import ViewerContext
-from quanzi.serving.ranking.store import InMemoryFeedStore
+from quanzi.models.ranking.offline.replay import Split, eligible_split, evaluate_split
+from quanzi.models.ranking.offline.requests import EvalRequest, make_requests
+from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.query import ViewerContext
 from quanzi.settings import Settings
 
 T0 = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in China
@@ -220,14 +216,14 @@ def test_requests_carry_the_logged_policy_of_their_impressions() -> None:
     # without a request log (a world without a bucket) every request was newest first
     assert {r.policy for r in make_requests(log, POSTS, {}, {})} == {"newest"}
     # policy survives the eligible-set restriction
-    from quanzi.evaluation.ranking_eval import restrict
+    from quanzi.models.ranking.offline.replay import restrict
 
     kept = restrict(requests[0], ["a", "b"])
     assert kept is not None and kept.policy == "random"
 
 
 def test_exploration_table_counts_and_averages_only_exploration_requests() -> None:
-    from quanzi.evaluation.ranking_eval import exploration_only, summarise
+    from quanzi.models.ranking.offline.metrics import exploration_only, summarise
 
     reqs = [_request(f"v{i}", {"a": 1, "b": 0}) for i in range(6)]
     for r in reqs[::2]:
@@ -247,15 +243,15 @@ def tiny_explore_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settin
 
 
 def test_eval_reports_the_exploration_requests_as_the_headline(tiny_explore_world) -> None:
-    from quanzi.evaluation.ranking_eval import _friends, _relations, load_world
+    from quanzi.datasets.world.tables import circle_activity, friends_of, read_world
 
     settings, name = tiny_explore_world
     no_models = SimpleNamespace(predictors={}, versions={}, embedder=None)
     report = run_eval(settings, EvalConfig(world=name, tune_trials=1, embedding_dim=8),
                       models=no_models)
-    world = load_world(settings, name)
-    logged = make_requests(world.holdout, world.tables["posts"], _friends(world),
-                           _relations(world), world.policy)
+    world = read_world(settings, name)
+    logged = make_requests(world.holdout, world.tables["posts"], friends_of(world),
+                           circle_activity(world), world.policy)
     n_random = sum(r.policy == "random" for r in logged)
     explore, everything = report.test_explore["all"], report.test["all"]
     assert 0 < explore["requests"] <= n_random < len(logged)

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from quanzi.serving.api.deps import authenticate
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import Principal
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import Principal
 from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema, upgrade_url
 
 

@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from quanzi.models.ranking.params import assign_arm
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import create_key
-from quanzi.serving.ranking.params import assign_arm
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
 
 URL = "/v1/feed/rank"
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from quanzi.models.index.sync import write_embeddings
-from quanzi.serving.feed_store import FeedStoreSync
-from quanzi.serving.ranking.viewer_loader import ViewerLoader, build_viewer_context
+from quanzi.models.ranking.viewer_loader import ViewerLoader, build_viewer_context
+from quanzi.serving.feed_snapshot_sync import FeedStoreSync
 from quanzi.storage.orm import Circle, User
 
 
@@ -118,7 +118,7 @@ def test_impressions_only_keep_the_interest_vector() -> None:
             Vectors.calls += 1
             return np.ones((len(ids), 2))
 
-    from quanzi.serving.ranking.viewer_loader import extend_viewer_context
+    from quanzi.models.ranking.viewer_loader import extend_viewer_context
 
     ctx = build_viewer_context("v", [], [("a", "like", "x")], Vectors())
     calls = Vectors.calls

@@ -6,7 +6,7 @@ from quanzi_tests import serving_models as sm
 from sqlalchemy import select
 
 from quanzi.serving.ingest_posts import backfill_pending
-from quanzi.serving.model_registry import ModelRegistry
+from quanzi.serving.worker_models import ModelRegistry
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
 from quanzi.storage.orm import Post, PostEmbedding, PostScore, ReviewItem

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 
 from quanzi.evaluation.bench_server import free_port, running_server
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import create_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
 from quanzi.storage.db import make_engine, session_factory, upgrade_url
 
 SYNC_MS = 200

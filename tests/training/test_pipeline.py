@@ -12,21 +12,11 @@ from types import ModuleType
 
 import pytest
 
+from quanzi.models.champions import download_model_version, load_champion, mlflow_client
 from quanzi.settings import Settings
-from quanzi.training.pipeline import (
-    TaskContractError,
-    download_model_version,
-    load_champion,
-    run_task,
-)
+from quanzi.training.pipeline import TaskContractError, run_task
 from quanzi.training.promotion import PromotionError, list_versions, promote
-from quanzi.training.registry import (
-    TASKS,
-    TaskRegistry,
-    UnknownTaskError,
-    mlflow_client,
-    resolve_task,
-)
+from quanzi.training.task_registry import TASKS, TaskRegistry, UnknownTaskError, resolve_task
 from quanzi.training.tasks import Comparison, Evaluation, TaskData
 
 

@@ -113,10 +113,9 @@ def test_promote_re_evaluates_both_versions_on_the_challengers_exploring_world(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    from quanzi.training.pipeline import download_model_version
+    from quanzi.models.champions import download_model_version, mlflow_client
     from quanzi.training.promotion import promote
     from quanzi.training.ranker_run import train_ranker
-    from quanzi.training.registry import mlflow_client
 
     settings = worlds.model_copy(update={"data_dir": tmp_path_factory.mktemp("store")})
     monkeypatch.setenv("QUANZI_DATA_DIR", str(settings.data_dir))

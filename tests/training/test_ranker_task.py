@@ -7,11 +7,12 @@ import shutil
 import numpy as np
 import pytest
 
-from quanzi.evaluation.ranking_eval import eligible_split, ndcg_at_k, rank_pipeline
 from quanzi.models.ranker import LinearRanker
-from quanzi.serving.ranking.params import RankingParams
-from quanzi.serving.ranking.pipeline import RankingPipeline
-from quanzi.serving.ranking.ranker_features import FEATURES
+from quanzi.models.ranking.offline.metrics import ndcg_at_k
+from quanzi.models.ranking.offline.replay import eligible_split, rank_pipeline
+from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.pipeline import RankingPipeline
+from quanzi.models.ranking.ranker_features import FEATURES
 from quanzi.settings import Settings
 from quanzi.training.tasks_impl.ranker import (
     RankerConfig,
@@ -49,8 +50,8 @@ def test_training_rows_are_the_features_the_served_scorer_sees(tiny: RankerData)
 
 
 def _query(req, split):
-    from quanzi.serving.feed_service import campaign_phase
-    from quanzi.serving.ranking.query import FeedQuery
+    from quanzi.models.ranking.params import campaign_phase
+    from quanzi.models.ranking.query import FeedQuery
 
     return FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,
                      limit=len(req.candidates), now=req.now, phase=campaign_phase(req.now),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from quanzi.serving.model_registry import LoadedModels
+from quanzi.models.loading import LoadedModels
 from quanzi.settings import Settings
 
 DIM = 256

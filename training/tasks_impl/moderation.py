@@ -60,12 +60,19 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm.auto import tqdm
 
-from quanzi.datasets.moderation.abuse import AbuseDataConfig
-from quanzi.datasets.moderation.ads import AdDataConfig
-from quanzi.datasets.moderation.contact import ContactDataConfig
-from quanzi.datasets.moderation.spam import SpamDataConfig
+from quanzi.datasets.corpora import load_corpus
+from quanzi.datasets.moderation.abuse import AbuseDataConfig, build_abuse_dataset
+from quanzi.datasets.moderation.ads import AdDataConfig, build_ad_dataset
+from quanzi.datasets.moderation.contact import ContactDataConfig, build_contact_dataset
+from quanzi.datasets.moderation.editor_decisions import review_training_rows
+from quanzi.datasets.moderation.gold import load_offensive_review_labels
+from quanzi.datasets.moderation.hosts import load_hosts, review_group
+from quanzi.datasets.moderation.spam import SpamDataConfig, build_spam_dataset
+from quanzi.datasets.normalize import normalize
+from quanzi.models.baseline import fit_baseline, near_duplicate_flags
 from quanzi.models.moderation.linear import FeatureBlock, LinearConfig, LinearTextClassifier
 from quanzi.models.moderation.predictor import (
     LEARNED,
@@ -75,6 +82,7 @@ from quanzi.models.moderation.predictor import (
     stream_near_duplicates,
 )
 from quanzi.settings import Settings
+from quanzi.storage.db import settings_session
 from quanzi.training.tasks import Evaluation, TaskData
 
 log = logging.getLogger(__name__)
@@ -188,14 +196,6 @@ def ad_splits(ad: pd.DataFrame) -> pd.Series:
 def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
                       progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """All rows of all learned labels (with ``split``), and the source frames by name."""
-    from quanzi.datasets.corpora import load_corpus
-    from quanzi.datasets.moderation.abuse import build_abuse_dataset
-    from quanzi.datasets.moderation.ads import build_ad_dataset
-    from quanzi.datasets.moderation.contact import build_contact_dataset
-    from quanzi.datasets.moderation.gold import load_offensive_review_labels
-    from quanzi.datasets.moderation.hosts import load_hosts
-    from quanzi.datasets.moderation.spam import build_spam_dataset
-
     steps = tqdm(total=6, desc="moderation data", disable=not progress, leave=False)
     hosts = load_hosts(corpora_dir)
     reviews = hosts[hosts["corpus"] != "spam_sms"]
@@ -251,22 +251,13 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
 
 def editor_rows(settings: Settings) -> pd.DataFrame:
     """Editors' decided review items as training rows (empty without a database)."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from quanzi.datasets.normalize import normalize
-
     empty = pd.DataFrame(columns=[*COLUMNS, "split"])
     url = settings.resolved_database_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         return empty
     try:
-        from quanzi.serving.editorial.review import review_training_rows
-        from quanzi.storage.db import engine_from_settings, session_factory
-
-        engine = engine_from_settings(settings)
-        with session_factory(engine)() as session:
+        with settings_session(settings) as session:
             decided = review_training_rows(session)
-        engine.dispose()
     except SQLAlchemyError as exc:  # no schema yet, or no server: train without them
         log.info("no editor decisions used (%s)", str(exc).splitlines()[0])
         return empty
@@ -515,8 +506,6 @@ class ModerationTask:
     @staticmethod
     def _baseline(data: TaskData, metrics: dict[str, float]) -> pd.DataFrame:
         """The char 1–3-gram TF-IDF + LR baseline on the same train rows and test sets."""
-        from quanzi.evaluation.baselines import fit_baseline
-
         rows = []
         for label in tqdm(LEARNED, desc="baseline", leave=False):
             train = data.train[(data.train["task"] == label)
@@ -525,8 +514,6 @@ class ModerationTask:
             model = fit_baseline(train["norm"], train["label"])
             score = model.predict_proba(test["norm"].tolist())[:, 1]
             if label == "spam":  # the baseline's own near-dup: TF-IDF cosine ≥ 0.9
-                from quanzi.evaluation.baselines import near_duplicate_flags
-
                 dup = near_duplicate_flags(test["norm"].tolist(), test["order"], 0.9)
                 score = np.where(dup, 1.0, np.where(test["kind"] == "copy_paste", 0.0, score))
             y = test["label"].to_numpy()
@@ -544,8 +531,6 @@ class ModerationTask:
     def _collateral(predictor: ModerationPredictor, reviews: pd.DataFrame,
                     metrics: dict[str, float]) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Share of real review test texts rejected / sent to review, per category."""
-        from quanzi.evaluation.baselines import review_group
-
         if len(reviews) == 0:
             return pd.DataFrame(), pd.DataFrame()
         out = predictor.predict([{"text": t} for t in reviews["text"]])

@@ -15,7 +15,7 @@ load.
   reviews (model labels with max probability ≥ 0.6, weight 0.2) lowered dev QWK from
   0.742 to 0.695 — the model's own mistakes on generic praise get reinforced.
 - **Evaluate**: QWK, accuracy, macro-F1, MAE on dev and test; the char TF-IDF + LR
-  baseline (``evaluation/baselines.py``, argmax tier) on the same rows; per-tier
+  baseline (``models/baseline.py``, argmax tier) on the same rows; per-tier
   confusion figures; and the sentiment check the issue asks for: the score distribution
   of detailed negative reviews (gold tier 3, corpus sentiment 0) next to detailed
   positive ones, so "quality ≠ sentiment" is measured, not asserted.
@@ -33,18 +33,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
     accuracy_score,
     f1_score,
     mean_absolute_error,
 )
-from sklearn.pipeline import Pipeline
 
 from quanzi.datasets.gold import QUALITY_DIR, load_quality_gold
 from quanzi.datasets.normalize import normalizer_version
+from quanzi.models.baseline import fit_multiclass_baseline
+from quanzi.models.encoder import embed_texts, load_encoder, resolve_encoder
 from quanzi.models.quality import (
     REGISTERED_MODEL,
     TEXT_STATS,
@@ -276,8 +275,6 @@ class QualityTask:
         if cfg.use_encoder == "auto" and not small:
             encoder, encoder_name = _try_encoder(settings)
         if encoder is not None:
-            from quanzi.models.encoder import embed_texts
-
             E_tr = embed_texts(encoder, train["norm"].tolist())
             E_dv = embed_texts(encoder, dev["norm"].tolist())
             emb_names = [f"emb_{i}" for i in range(E_tr.shape[1])]
@@ -348,21 +345,6 @@ class QualityTask:
         return QualityPredictor.load(path)
 
 
-def fit_multiclass_baseline(texts: pd.Series, labels: pd.Series) -> Pipeline:
-    """``evaluation/baselines.py``'s char 1–3-gram TF-IDF + LR recipe (same settings), with
-    a multinomial solver: its liblinear fits binary labels only."""
-    from quanzi.evaluation.baselines import BaselineConfig
-
-    cfg = BaselineConfig()
-    pipe = Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                  min_df=cfg.min_df if len(texts) >= 200 else 1,
-                                  sublinear_tf=cfg.sublinear_tf)),
-        ("lr", LogisticRegression(C=cfg.C, solver="newton-cg", max_iter=cfg.max_iter)),
-    ])
-    return pipe.fit(list(texts), np.asarray(labels, dtype=int))
-
-
 def measure_speed(predictor: QualityPredictor, texts: list[str], min_posts: int = 2000) -> float:
     """Posts per second of ``predict`` in batches of ``SPEED_BATCH`` (texts repeated)."""
     if not texts:
@@ -377,8 +359,6 @@ def measure_speed(predictor: QualityPredictor, texts: list[str], min_posts: int 
 def _try_encoder(settings: Settings) -> tuple[Any, str | None]:
     """The configured encoder, or (None, None) with a log line when none is installed."""
     try:
-        from quanzi.models.encoder import load_encoder, resolve_encoder
-
         return load_encoder(settings), resolve_encoder(settings)
     except (ImportError, FileNotFoundError, ValueError, OSError) as exc:
         log.warning("quality: no sentence encoder available, text features only (%s)", exc)

@@ -27,7 +27,7 @@ Reads top to bottom in the order it runs: config → data → fit → evaluate �
   CTR by position (there the position is independent of the post).
 - **Evaluate**: NDCG@10 of the full pipeline with the learned scorer (author cap and MMR
   included) vs recency and popularity on dev and test, overall and per viewer segment,
-  plus the position-debiased variant (``evaluation/ranking_eval.py`` does the scoring).
+  plus the position-debiased variant (``models/ranking/offline/`` does the scoring).
 """
 
 from __future__ import annotations
@@ -41,50 +41,51 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 
-from quanzi.evaluation.ranking_eval import (
-    EvalRequest,
-    KeptRecorder,
-    Split,
-    World,
-    _friends,
-    _relations,
-    build_store,
-    embed_posts,
-    evaluate_split,
+from quanzi.datasets.world.build import default_name
+from quanzi.datasets.world.tables import World, circle_activity, friends_of, read_world
+from quanzi.models.loading import LoadedModels, load_models
+from quanzi.models.ranker import FEATURES, REGISTERED_MODEL, LinearRanker
+from quanzi.models.ranking.candidates import CandidateSet
+from quanzi.models.ranking.components import Scored
+from quanzi.models.ranking.offline.metrics import (
     examination_logs,
     exploration_only,
-    load_world,
-    make_requests,
     ndcg_at_k,
     paired_difference,
     position_propensity,
+    summarise,
+)
+from quanzi.models.ranking.offline.replay import (
+    KeptRecorder,
+    Split,
+    evaluate_split,
     recording_pipeline,
     request_query,
     restrict_split,
-    score_posts,
-    summarise,
-    verified_purchase,
-    viewer_contexts,
 )
-from quanzi.models.ranker import REGISTERED_MODEL, LinearRanker
+from quanzi.models.ranking.offline.requests import EvalRequest, make_requests, viewer_contexts
+from quanzi.models.ranking.offline.world_snapshot import (
+    build_store,
+    embed_posts,
+    score_posts,
+    verified_purchase,
+)
+from quanzi.models.ranking.params import CHINA, RankingParams
+from quanzi.models.ranking.pipeline import RankingPipeline
+from quanzi.models.ranking.query import FeedQuery
+from quanzi.models.ranking.ranker_features import ranker_features
 from quanzi.progress import ProgressCallback
-from quanzi.serving.feed_service import CHINA
-from quanzi.serving.ranking.candidates import CandidateSet
-from quanzi.serving.ranking.components import Scored
-from quanzi.serving.ranking.params import RankingParams
-from quanzi.serving.ranking.pipeline import RankingPipeline
-from quanzi.serving.ranking.query import FeedQuery
-from quanzi.serving.ranking.ranker_features import FEATURES, ranker_features
 from quanzi.settings import Settings
 from quanzi.training.tasks import Comparison, Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
-SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent",
-            "no-relation")
 # Feature sets tried on dev: all, and all but the within-request age ranks (which mirror
 # the newest-first logging order) — the report says which one won.
+# ``--small`` and ``use_encoder=False``: no champion, no encoder (rule detectors, TF-IDF).
+NO_MODELS = LoadedModels(predictors={}, versions={}, embedder=None, encoder_version=None)
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "all": FEATURES,
     "no_age_rank": tuple(f for f in FEATURES if f not in ("age_rank", "top_rank")),
@@ -114,8 +115,6 @@ class RankerConfig:
 
     def world_name(self, settings: Settings) -> str:
         """The world this config trains on (the demo world unless it names one)."""
-        from quanzi.datasets.world.build import default_name
-
         return self.world or default_name(settings.demo_posts, settings.demo_seed)
 
     def small(self) -> RankerConfig:
@@ -203,8 +202,8 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
     (``store_per_day`` False: one store cut at the first day, as the held-out evaluation
     does)."""
     posts = world.tables["posts"]
-    friends, follows = _friends(world), _friends(world, "follow")
-    relations = _relations(world)
+    friends, follows = friends_of(world), friends_of(world, "follow")
+    relations = circle_activity(world)
     inter = world.tables["interactions"]
     recorder = FeatureRecorder()
     pipeline = recording_pipeline(recorder)
@@ -258,7 +257,7 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
             progress(stage, done, total)
 
     name = config.world_name(settings)
-    world = load_world(settings, name)
+    world = read_world(settings, name)
     t = world.tables
     posts = t["posts"]
     cutoff = world.cutoff
@@ -270,14 +269,7 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
                          f"cutoff; --train-days {config.train_days} + dev "
                          f"{config.dev_days} do not fit")
     if models is None:
-        if config.use_encoder:
-            from quanzi.serving.model_registry import load_models
-
-            models = load_models(settings)
-        else:
-            from types import SimpleNamespace
-
-            models = SimpleNamespace(predictors={}, versions={}, embedder=None)
+        models = load_models(settings) if config.use_encoder else NO_MODELS
     verified = verified_purchase(posts, t["orders"])
     step("score posts", 0, len(posts))
     scores = score_posts(settings, posts, t["users"], verified, models=models)
@@ -358,8 +350,6 @@ def _pairs(frame: pd.DataFrame, z: np.ndarray, weight: np.ndarray
 def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
                seed: int = 0) -> LinearRanker:
     """One linear ranker on training rows (``frame``: see ``build_days``)."""
-    from sklearn.linear_model import LogisticRegression
-
     features = FEATURE_SETS[choice.feature_set]
     x = frame[list(features)].to_numpy(dtype=np.float64)
     mean, scale = _standardise(x)
@@ -385,7 +375,7 @@ def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
 def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest],
                scores: np.ndarray) -> float:
     """Mean NDCG@10 of each request's eligible candidates (the rows the filters kept)
-    ranked by ``scores``, under the eligible-set protocol of ``ranking_eval`` (requests
+    ranked by ``scores``, under the eligible-set protocol (``offline/replay.py``; requests
     with < 2 eligible or no relevant one skipped): the pipeline without its diversity
     stages, fast, for choosing on dev."""
     values = []
@@ -457,7 +447,7 @@ def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = 
     """Summary per segment of the learned pipeline (if given), the weighted pipeline
     (default params), recency and popularity, under the ``eligible`` protocol (every method
     ranks the posts the policy filters keep) or ``unfiltered`` (every shown post; the
-    pipelines rank the filtered ones last): ``ranking_eval``'s module docstring.
+    pipelines rank the filtered ones last): ``models/ranking/offline/replay.py``.
     ``explore_only``: the exploration (random-order) requests only."""
     if protocol not in ("eligible", "unfiltered"):
         raise ValueError(f"unknown protocol {protocol!r}: eligible or unfiltered")

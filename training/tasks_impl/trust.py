@@ -48,11 +48,12 @@ from sklearn.preprocessing import StandardScaler
 
 from quanzi.datasets.corpora import hash_split
 from quanzi.datasets.normalize import normalize
+from quanzi.datasets.world.build import build_world, world_dir
+from quanzi.models.baseline import fit_multiclass_baseline
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead, TfidfConfig
 from quanzi.models.trust import LEVELS, PROVENANCE, REGISTERED_MODEL, TrustPredictor, provenance_row
 from quanzi.settings import Settings
 from quanzi.training.tasks import Evaluation, TaskData
-from quanzi.training.tasks_impl.quality import fit_multiclass_baseline
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,6 @@ def world_name(posts: int, seed: int) -> str:
 
 def ensure_world(settings: Settings, posts: int, seed: int) -> Path:
     """The task's world folder, built on first use (deterministic for posts and seed)."""
-    from quanzi.datasets.world.build import build_world, world_dir
-
     name = world_name(posts, seed)
     path = world_dir(settings, name)
     if not (path / "manifest.json").is_file():

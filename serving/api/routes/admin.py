@@ -11,7 +11,7 @@ from quanzi.serving.api.schemas.admin import (
     ReloadResponse,
     ReloadStatusPublic,
 )
-from quanzi.serving.model_registry import ModelRegistry
+from quanzi.serving.worker_models import ModelRegistry
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

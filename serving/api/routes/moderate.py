@@ -10,7 +10,7 @@ from quanzi.serving.api.deps import ModelsDep, SessionDep, require_role
 from quanzi.serving.api.schemas.moderate import ModerateRequest, ModerateResponse
 from quanzi.serving.editorial.errors import Invalid
 from quanzi.serving.ingest_posts import RuleLookup, moderate
-from quanzi.serving.keys import Principal
+from quanzi.storage.api_keys import Principal
 from quanzi.storage.orm import Circle
 
 router = APIRouter(prefix="/v1/moderate", tags=["moderate"])

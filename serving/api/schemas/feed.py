@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from quanzi.models.ranking.params import Phase, RankingParams
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
-from quanzi.serving.ranking.params import Phase, RankingParams
 
 MAX_CANDIDATES = 2_000
 MAX_LIMIT = 200

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from quanzi.models.ranking.params import InteractionKind
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
-from quanzi.serving.ranking.params import InteractionKind
 
 MAX_USERS = 1000
 MAX_RELATIONS = 5000

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from quanzi.cli_groups import app
 from quanzi.commands import register_all
 from quanzi.settings import Settings
-from quanzi.training.registry import TASKS
+from quanzi.training.task_registry import TASKS
 
 register_all()
 runner = CliRunner()

@@ -21,10 +21,14 @@ fake_tasks = importlib.import_module("quanzi_tests.fake_tasks")
 def test_train_ranker_small_registers_a_challenger_that_promotes_and_serves(
         settings: Settings, tmp_path_factory) -> None:
     from quanzi.datasets.world.build import build_world
+    from quanzi.models.champions import (
+        CHALLENGER,
+        load_champion,
+        mlflow_client,
+        version_by_alias,
+    )
+    from quanzi.models.loading import load_models
     from quanzi.models.ranker import LinearRanker
-    from quanzi.serving.model_registry import load_models
-    from quanzi.training.pipeline import load_champion
-    from quanzi.training.registry import CHALLENGER, mlflow_client, version_by_alias
 
     fake_tasks.mlflow_store(settings.data_dir, tmp_path_factory.getbasetemp())
     build_world(settings, 300, 5, name="tiny", progress=False)
@@ -64,7 +68,7 @@ def test_train_ranker_on_a_missing_world_says_what_to_do(settings: Settings) -> 
 
 
 def test_without_a_ranker_champion_the_service_loads_none(settings: Settings) -> None:
-    from quanzi.serving.model_registry import load_models
+    from quanzi.models.loading import load_models
 
     loaded = load_models(settings.model_copy(update={"encoder": str(settings.data_dir / "x")}))
     assert loaded.ranker is None

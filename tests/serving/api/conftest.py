@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import ROLES, create_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import ROLES, create_key
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import KeyRing, revoke_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import KeyRing, revoke_key
 
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
 
@@ -93,7 +93,7 @@ def test_admin_passes_every_role_check(api: TestClient, keys: dict) -> None:
 
 
 def test_revoked_key_is_refused(api: TestClient, keys: dict, seed: Any) -> None:
-    api.app.state.keyring = KeyRing(ttl_s=0)  # no cache: the TTL is tested in test_keys.py
+    api.app.state.keyring = KeyRing(ttl_s=0)  # no cache: the TTL is tested in test_api_keys.py
     headers = keys["editor"]
     assert api.get("/v1/review", headers=headers).status_code == 200
     seed(lambda f: revoke_key(f.session, headers["Authorization"].split("_")[1]))

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from quanzi.serving.editorial.review import review_training_rows
+from quanzi.datasets.moderation.editor_decisions import review_training_rows
 from quanzi.storage.orm import Post
 
 

@@ -1,0 +1,17 @@
+"""Removes posts older than ``max_age_days`` and posts dated in the future."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from quanzi.models.ranking.candidates import CandidateSet
+from quanzi.models.ranking.query import FeedQuery
+
+
+class AgeFilter:
+    name = "age"
+
+    def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
+        now = query.now.timestamp()
+        age = now - candidates.cols["created_ts"]
+        return (age >= -60.0) & (age <= query.params.max_age_days * 86_400.0)
