@@ -38,10 +38,10 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from quanzi.datasets.corpora import dedupe, load_corpus
+from quanzi.datasets.corpora import dedupe
 from quanzi.datasets.moderation.ads import AdDataConfig, build_ad_dataset
 from quanzi.datasets.moderation.contact import ContactDataConfig, build_contact_dataset
-from quanzi.datasets.moderation.hosts import derive_seed, load_hosts, review_group, weave_span
+from quanzi.datasets.moderation.hosts import derive_seed, load_sources, review_group, weave_span
 from quanzi.datasets.moderation.obfuscation import (
     ALL_TRANSFORMS,
     HELDOUT_TRANSFORMS,
@@ -317,13 +317,8 @@ def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | N
 
     t0 = time.perf_counter()
     say("loading corpora")
-    hosts = load_hosts(corpora_dir)
-    reviews = hosts[hosts["corpus"] != "spam_sms"]
-    sms = load_corpus("spam_sms", corpora_dir)
-    cold = load_corpus("cold", corpora_dir)
-    if cfg.cold_limit is not None:
-        cold = pd.concat([part.sample(n=min(len(part), cfg.cold_limit), random_state=cfg.seed)
-                          for _, part in cold.groupby("split")])
+    sources = load_sources(corpora_dir, cfg.cold_limit, cfg.seed)
+    hosts, reviews, sms, cold = sources.hosts, sources.reviews, sources.sms, sources.cold
     lap("load", t0)
 
     results: dict[str, Any] = {}

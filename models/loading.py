@@ -22,13 +22,13 @@ import numpy as np
 from quanzi.models.champions import load_champion, registered_name
 from quanzi.models.encoder import embed_texts, load_encoder, resolve_encoder
 from quanzi.models.encoder_identity import encoder_version_of
+from quanzi.models.moderation.policy import RULES_VERSION
 from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TASK_NAMES = ("moderation", "quality", "trust")
 UNAVAILABLE = "unavailable"
-RULES_VERSION = "rules"  # moderation by the pattern detectors and circle rules alone
 
 
 class Embedder(Protocol):

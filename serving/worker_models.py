@@ -36,7 +36,6 @@ from sqlalchemy import Engine
 
 from quanzi.models.index.rebuild import open_worker_index
 from quanzi.models.loading import (
-    RULES_VERSION,
     TASK_NAMES,
     UNAVAILABLE,
     Embedder,
@@ -44,6 +43,7 @@ from quanzi.models.loading import (
     Loader,
     load_models,
 )
+from quanzi.models.moderation.policy import RULES_VERSION
 from quanzi.serving.recent_vectors import RecentVectors
 from quanzi.settings import Settings
 

@@ -43,6 +43,16 @@ class Evaluation:
     figures: dict[str, Any] = field(default_factory=dict)  # file name → matplotlib Figure
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name → table
 
+    @classmethod
+    def merged(cls, *parts: Evaluation) -> Evaluation:
+        """One evaluation from several evaluators' (later parts win on a shared name)."""
+        out = cls(metrics={})
+        for part in parts:
+            out.metrics.update(part.metrics)
+            out.figures.update(part.figures)
+            out.tables.update(part.tables)
+        return out
+
 
 @dataclass
 class Comparison:

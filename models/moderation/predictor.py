@@ -11,11 +11,13 @@ decision from the same scores (``moderation-policy.md``). Per record it
 3. compares each learned score with its two thresholds, chosen on dev for stated
    precision targets (and a cap on the share of real dev reviews flagged) and saved with
    the model: at or over ``reject`` the label rejects, at or over ``review`` it sends the
-   post to the editors' queue. Detector confidences have fixed thresholds
-   (``DETECTOR_THRESHOLDS``): a handle, number or explicit call to add rejects (≥ 0.9),
-   a bare domain name (0.7) goes to review;
+   post to the editors' queue. Detector confidences have the policy's fixed thresholds;
 4. applies the record's own circle's blocked / review-only terms (``circle_rules``), never
    another circle's.
+
+What a band means for the post — the detectors' thresholds, circle rules, the decision
+and its risk level — is the moderation policy (``policy.py``); this predictor produces
+the scores and labels it decides on.
 
 The predictor holds no state between calls: the circle's terms and recent posts come with
 each call.
@@ -33,44 +35,27 @@ import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
-from quanzi.models.moderation.circle_rules import match_rules
 from quanzi.models.moderation.detectors import Hit, detect_contact, detect_privacy
 from quanzi.models.moderation.linear import LinearTextClassifier
+from quanzi.models.moderation.policy import (
+    BANDS,
+    DETECTOR_THRESHOLDS,
+    LABELS,
+    PRIVACY_THRESHOLDS,
+    LabelThresholds,
+    circle_rule_label,
+    decision_of,
+    level_of,
+    risk_of,
+    span_of,
+)
 
-LABELS = ("contact", "privacy", "offensive", "ad", "spam")  # policy order
 LEARNED = ("offensive", "ad", "spam", "contact")  # labels with a trained classifier
-SEVERE = ("contact", "privacy", "offensive")  # a reject on these is high risk
 FORMAT_VERSION = 1
 REGISTERED_MODEL = "quanzi-moderation"
 
 Rules = Sequence[tuple[str, str]]  # (normalised term, "block" | "review"), as serving stores
 CircleRules = Mapping[str, Rules] | Callable[[str], Rules]
-
-
-@dataclass(frozen=True)
-class LabelThresholds:
-    """Where a label starts to send posts to review and to reject them, and why there."""
-
-    review: float
-    reject: float
-    source: str = "dev"  # "dev": chosen on the dev set; "config": fixed (no labelled dev)
-    review_target: float | None = None  # precision target each threshold was chosen for
-    reject_target: float | None = None
-    dev: dict[str, float] = field(default_factory=dict)  # dev precision/recall at each
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.review <= self.reject:
-            raise ValueError(f"need 0 ≤ review ({self.review}) ≤ reject ({self.reject})")
-
-
-# Detector-only privacy: no labelled dev set exists, so thresholds are configuration.
-# ID-card numbers (checksum-valid, 0.99) and a third party's phone (0.9) reject; an
-# address (0.85) goes to review.
-PRIVACY_THRESHOLDS = LabelThresholds(review=0.8, reject=0.9, source="config")
-# Contact detectors: a handle, number, e-mail, explicit URL or call to add (≥ 0.9) rejects;
-# a bare domain (0.7, often a brand's site) goes to review.
-DETECTOR_THRESHOLDS = LabelThresholds(review=0.7, reject=0.9, source="config")
-BANDS = (None, "review", "reject")  # index = band level
 
 
 @dataclass
@@ -127,13 +112,10 @@ class ModerationPredictor:
         """Per label, 0 (below review), 1 (review band) or 2 (reject band), (n,) int."""
         out = {}
         for label in LABELS:
-            th = self.thresholds[label]
             score = probs["contact_model" if label == "contact" else label]
-            level = (score >= th.review).astype(int) + (score >= th.reject)
+            level = level_of(score, self.thresholds[label])
             if label == "contact":
-                rules = probs["contact_rules"]
-                level = np.maximum(level, (rules >= DETECTOR_THRESHOLDS.review).astype(int)
-                                   + (rules >= DETECTOR_THRESHOLDS.reject))
+                level = np.maximum(level, level_of(probs["contact_rules"], DETECTOR_THRESHOLDS))
             out[label] = level
         return out
 
@@ -163,7 +145,7 @@ class ModerationPredictor:
             rule_entry = self._circle_rule_entry(record, circle_rules)
             if rule_entry is not None:
                 labels.append(rule_entry)
-            out.append({"decision": _decision(labels), "risk": _risk(labels),
+            out.append({"decision": decision_of(labels), "risk": risk_of(labels),
                         "labels": labels})
         return out
 
@@ -177,7 +159,7 @@ class ModerationPredictor:
             band = BANDS[int(bands[label][i])]
             if band is None:
                 continue
-            spans = [_span(h) for h in hits if h.label == label]
+            spans = [span_of(h) for h in hits if h.label == label]
             if label == "spam" and copy[0] >= self.dup_threshold and recent_texts:
                 source = recent_texts[copy[1]]
                 spans.append({"start": 0, "end": len(text), "text": text,
@@ -212,17 +194,7 @@ class ModerationPredictor:
             return None
         rules = circle_rules(circle_id) if callable(circle_rules) else circle_rules.get(
             circle_id, ())
-        if not rules:
-            return None
-        found = match_rules(tuple(rules), record["text"])
-        if not found:
-            return None
-        text = record["text"]
-        blocked = any(h.action == "block" for h in found)
-        return {"label": "circle_rule", "prob": 1.0, "band": "reject" if blocked else "review",
-                "spans": [{"start": h.start, "end": h.end, "text": text[h.start:h.end],
-                           "subtype": "blocked" if h.action == "block" else "review_term",
-                           "evidence": h.term} for h in found]}
+        return circle_rule_label(tuple(rules), record["text"]) if rules else None
 
     # ---------------------------------------------------------------------- save/load
     def save(self, path: Path) -> None:
@@ -257,28 +229,6 @@ class ModerationPredictor:
             thresholds={k: LabelThresholds(**v) for k, v in raw["thresholds"].items()},
             dup_threshold=float(raw["dup_threshold"]), explain_top=int(raw["explain_top"]),
             meta=raw.get("meta", {}), name=raw.get("name", REGISTERED_MODEL))
-
-
-def _span(hit: Hit) -> dict[str, Any]:
-    return {"start": hit.start, "end": hit.end, "text": hit.text, "subtype": hit.subtype,
-            "evidence": hit.evidence}
-
-
-def _decision(labels: list[dict[str, Any]]) -> str:
-    bands = {entry["band"] for entry in labels}
-    return "reject" if "reject" in bands else "review" if "review" in bands else "pass"
-
-
-def _risk(labels: list[dict[str, Any]]) -> str:
-    """high: a severe label rejects; medium: ad/spam/blocked-term reject or a severe label
-    in review; low: only ad/spam or a circle review term in review; none: nothing."""
-    if not labels:
-        return "none"
-    if any(e["band"] == "reject" and e["label"] in SEVERE for e in labels):
-        return "high"
-    if any(e["band"] == "reject" or e["label"] in SEVERE for e in labels):
-        return "medium"
-    return "low"
 
 
 _HASHER = HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=2**20,

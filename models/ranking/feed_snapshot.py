@@ -23,9 +23,7 @@ import pandas as pd
 
 from quanzi.models.index.filters import SearchFilter
 from quanzi.models.ranking.candidates import CandidateSet
-from quanzi.models.ranking.params import (
-    RankingParams,
-)
+from quanzi.models.ranking.params import INTERACTION_WEIGHTS, SIMILAR_WINDOW
 from quanzi.storage.orm import (
     INTERACTION_KINDS,
 )
@@ -112,7 +110,8 @@ class SnapshotFeedStore:
     a post's new status with its old quality for one refresh).
     """
 
-    def __init__(self, weights: dict[str, float] | None = None, similar_window: int = 5_000,
+    def __init__(self, weights: dict[str, float] | None = None,
+                 similar_window: int = SIMILAR_WINDOW,
                  index: Any | None = None) -> None:
         self._c = _Columns(1024)
         self._row: dict[str, int] = {}
@@ -129,7 +128,7 @@ class SnapshotFeedStore:
         self.index = index  # optional VectorIndex: similar_posts without a circle
         self.model_versions: dict[str, str] = {}
         self.encoder_version: str | None = None
-        w = weights if weights is not None else RankingParams().interaction_weights
+        w = weights if weights is not None else INTERACTION_WEIGHTS
         self.weights = np.array([w.get(k, 0.0) if k != "impression" else 0.0 for k in KINDS],
                                 dtype=np.float32)
 

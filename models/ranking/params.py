@@ -1,7 +1,9 @@
 """Every tunable of the ranking pipeline, declared once with its type and default.
 
-A request may override any of them (``FeedRankRequest.params``), and experiment arms are
-named sets of overrides, so an experiment never needs code.
+``RankingParams`` holds what a request may override (``FeedRankRequest.params``);
+experiment arms are named sets of overrides, so an experiment never needs code. The two
+tunables below it are fixed per worker, because the snapshot computes with them once for
+every request (``SnapshotFeedStore``): a request cannot change them.
 """
 
 from __future__ import annotations
@@ -44,11 +46,6 @@ class RankingParams(BaseModel):
     # Beta prior of the engagement rate: (weighted actions + a) / (impressions + a + b).
     engagement_prior_a: float = Field(1.0, gt=0)
     engagement_prior_b: float = Field(20.0, gt=0)
-    # Each interaction type's worth, per impression; negative feedback counts against.
-    interaction_weights: dict[str, float] = Field(default_factory=lambda: {
-        "click": 0.2, "like": 1.0, "favourite": 1.5, "comment": 1.5, "share": 2.0,
-        "hide": -2.0, "report": -4.0,
-    })
     w_freshness: float = Field(1.0, ge=0, description="Weight of the freshness decay.")
     freshness_half_life_hours: float = Field(36.0, gt=0)
     w_interest: float = Field(0.6, ge=0, description="Weight of viewer-interest match (cosine).")
@@ -58,8 +55,16 @@ class RankingParams(BaseModel):
         0.6, ge=0, description="Subtracted when the viewer hid or reported this author before."
     )
 
+    # --- sources: how many candidates each proposes (self-sourced requests) ---
+    circle_recent_limit: int = Field(400, ge=1, description="Newest posts of the circle.")
+    friends_limit: int = Field(100, ge=1, description="Newest posts of the viewer's friends.")
+    similar_limit: int = Field(100, ge=1, description="Nearest posts to the viewer's interest.")
+
     # --- filters ---
     max_age_days: float = Field(30.0, gt=0, description="Older posts are filtered out.")
+    future_tolerance_s: float = Field(
+        60.0, ge=0, description="Posts dated up to this far in the future are kept (clock "
+                                "skew between the feed service and us); later ones are removed.")
 
     # --- diversity and selection ---
     author_cap: int = Field(2, ge=1, description="At most this many posts per author per list.")
@@ -68,6 +73,22 @@ class RankingParams(BaseModel):
     )
     mmr_pool: int = Field(100, ge=1, description="Top-scored candidates that MMR reorders "
                           "(at most; never more than 3 × the requested list length).")
+
+    # --- the response ---
+    top_reasons: int = Field(3, ge=0, description="Largest feature contributions returned "
+                             "per item as its 'why it ranked' reasons.")
+
+
+# --- fixed per worker (the snapshot computes with them once, for every request) ---
+# Each interaction type's worth, per impression; negative feedback counts against. The
+# snapshot aggregates every post's engagement with these (``weighted_actions``).
+INTERACTION_WEIGHTS: dict[str, float] = {
+    "click": 0.2, "like": 1.0, "favourite": 1.5, "comment": 1.5, "share": 2.0,
+    "hide": -2.0, "report": -4.0,
+}
+# The similar-posts source scans each circle's newest passed posts exactly, this many
+# (the snapshot keeps the window per circle between changes).
+SIMILAR_WINDOW = 5_000
 
 
 # Campaign-phase affinities (domain.md): guides and creator reviews before the Double 11

@@ -58,13 +58,12 @@ class RankingPipeline:
     """sources → hydrators → filters → scorer → selectors → top ``limit``."""
 
     def __init__(self, sources: list[Source], hydrators: list[Hydrator], filters: list[Filter],
-                 scorer: Scorer, selectors: list[Selector], top_reasons: int = 3) -> None:
+                 scorer: Scorer, selectors: list[Selector]) -> None:
         self.sources = sources
         self.hydrators = hydrators
         self.filters = filters
         self.scorer = scorer
         self.selectors = selectors
-        self.top_reasons = top_reasons
 
     @classmethod
     def default(cls, ranker: Callable[[], Any | None] | None = None) -> RankingPipeline:
@@ -154,7 +153,7 @@ class RankingPipeline:
             # (ndarray methods and plain indexing: numpy's function wrappers cost 5–15 µs
             # a call, a visible share of a 3 ms request)
             contrib = np.array([scored.contributions[n][order] for n in names]).T
-            top = (-np.abs(contrib)).argsort(axis=1, kind="stable")[:, : self.top_reasons]
+            top = (-np.abs(contrib)).argsort(axis=1, kind="stable")[:, : query.params.top_reasons]
             values = contrib[np.arange(len(order))[:, None], top].astype(np.float64).round(4)
             reasons = [[(names[j], v) for j, v in zip(row, vals, strict=True)]
                        for row, vals in zip(top.tolist(), values.tolist(), strict=True)]

@@ -33,7 +33,7 @@ def bootstrap(
     from quanzi.datasets.world.build import build_world, default_name, world_dir
     from quanzi.datasets.world.load import load_world
     from quanzi.settings import Settings
-    from quanzi.storage.db import engine_from_settings, upgrade_schema
+    from quanzi.storage.db import settings_session, upgrade_schema
     from quanzi.storage.orm import Post
 
     settings = Settings()
@@ -42,12 +42,8 @@ def bootstrap(
     upgrade_schema(settings)
     typer.echo(f"schema up to date: {settings.resolved_database_url}")
 
-    engine = engine_from_settings(settings)
-    try:
-        with engine.connect() as conn:
-            n_posts = conn.execute(select(func.count()).select_from(Post)).scalar_one()
-    finally:
-        engine.dispose()
+    with settings_session(settings) as session:
+        n_posts = session.execute(select(func.count()).select_from(Post)).scalar_one()
     if n_posts:
         typer.echo(f"database already holds {n_posts} posts: demo world not reloaded")
     else:

@@ -27,7 +27,7 @@ def backfill(
     from tqdm import tqdm
 
     from quanzi.models.index import save_index
-    from quanzi.serving.ingest_posts import backfill_pending
+    from quanzi.serving.post_ingest.backfill import backfill_pending
     from quanzi.serving.worker_models import ModelRegistry
     from quanzi.settings import Settings
     from quanzi.storage.db import engine_from_settings, session_factory

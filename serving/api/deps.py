@@ -28,6 +28,7 @@ from quanzi.serving.state import AppState
 from quanzi.serving.worker_models import ModelRegistry
 from quanzi.settings import Settings
 from quanzi.storage.api_keys import ROLES, KeyRing, Principal, Role
+from quanzi.storage.db import session_scope
 
 
 async def get_state(request: Request) -> AppState:
@@ -41,15 +42,8 @@ async def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settin
 
 def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
     """One session per request; rolled back on error so a failed request writes nothing."""
-    session = state.sessions()
-    try:
+    with session_scope(state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 async def get_models(state: Annotated[AppState, Depends(get_state)]) -> ModelRegistry:

@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
-from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.params import INTERACTION_WEIGHTS
 from quanzi.serving.editorial.errors import Invalid, NotFound
 from quanzi.storage.orm import Circle, HotListOverride, Interaction, Post
 
 
 def _default_weights() -> dict[str, float]:
     """The feed's own interaction weights: one notion of engagement across the service."""
-    return dict(RankingParams().interaction_weights)
+    return dict(INTERACTION_WEIGHTS)
 
 
 class HotListParams(BaseModel):

@@ -12,7 +12,7 @@ from quanzi.models.index.sync import log_changes, write_embeddings
 from quanzi.models.ranking.base_levels import default_base_level
 from quanzi.models.ranking.candidates import CandidateSet
 from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
-from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.params import INTERACTION_WEIGHTS
 from quanzi.serving.feed_snapshot_sync import FeedStoreSync, parse_level
 from quanzi.storage.orm import Post
 
@@ -89,7 +89,7 @@ def test_engagement_counts_and_editor_boosts(world, engine) -> None:
     f.session.commit()
     store = FeedStoreSync(engine).full_load()
     c = _hydrated(store, ["p_plain", "p_verified", "p_promo"])
-    w = RankingParams().interaction_weights
+    w = INTERACTION_WEIGHTS
     assert c.cols["impressions"][0] == 3
     assert c.cols["weighted_actions"][0] == pytest.approx(w["click"] + w["like"] + w["hide"])
     assert list(c.cols["boost"]) == [1.0, 3.0, 1.0]
@@ -112,7 +112,7 @@ def test_refresh_applies_logged_changes_new_scores_and_interactions(world, engin
     c = _hydrated(store, ["p_new", "p_plain", "p_verified"])
     assert list(c.cols["status"]) == ["pass", "reject", "pass"]
     assert c.cols["quality"][2] == pytest.approx(0.8)
-    assert c.cols["weighted_actions"][0] == pytest.approx(RankingParams().interaction_weights[
+    assert c.cols["weighted_actions"][0] == pytest.approx(INTERACTION_WEIGHTS[
         "share"])
     since = 0.0
     assert "p_plain" not in store.recent_posts("c1", since, 10)

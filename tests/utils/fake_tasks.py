@@ -19,8 +19,8 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 
-from quanzi.evaluation.figures import confusion_matrix_figure, pr_curves_figure
 from quanzi.settings import Settings
+from quanzi.training.evaluators.figures import confusion_figure, pr_curves_figure
 from quanzi.training.tasks import Evaluation, TaskData
 
 WORDS = ["物流很快", "包装完好", "味道不错", "质量很好", "客服耐心", "尺码合适", "颜色正",
@@ -113,7 +113,7 @@ class CharCountTask:
             metrics[f"{split}_log_loss"] = float(
                 -np.mean(y * np.log(clipped) + (1 - y) * np.log(1 - clipped)))
             if split == "test":  # figures cost ~0.4 s each: one set is enough here
-                figures["test_confusion.png"] = confusion_matrix_figure(
+                figures["test_confusion.png"] = confusion_figure(
                     y, pred, [0, 1], "test confusion")
                 figures["test_pr.png"] = pr_curves_figure({"contact": y}, {"contact": p},
                                                           "test PR")

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,6 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.metrics import (
-    ConfusionMatrixDisplay,
     accuracy_score,
     f1_score,
     mean_absolute_error,
@@ -53,11 +51,12 @@ from quanzi.models.quality import (
 )
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead, TfidfConfig
 from quanzi.settings import Settings
+from quanzi.training.evaluators.figures import confusion_figure
+from quanzi.training.evaluators.speed import measure_speed
 from quanzi.training.tasks import Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
-SPEED_BATCH = 256  # posts per predict call when measuring throughput
 # The issue's sentiment check: gold tier × corpus sentiment (label 1 = positive).
 SENTIMENT_GROUPS = {
     "detailed_negative": (3, 0), "detailed_positive": (3, 1),
@@ -168,18 +167,6 @@ def tune_cuts(y: np.ndarray, expected: np.ndarray, step: float = 0.05,
     return [round(float(c), 6) for c in cuts], best
 
 
-def confusion_figure(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
-    fig = Figure(figsize=(4.5, 4))
-    ax = fig.subplots()
-    ConfusionMatrixDisplay.from_predictions(y, pred, labels=list(TIERS), ax=ax,
-                                            colorbar=False)
-    ax.set_xlabel("predicted tier")
-    ax.set_ylabel("gold tier")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def sentiment_table(frame: pd.DataFrame, score: np.ndarray, tier: np.ndarray) -> pd.DataFrame:
     """Score distribution per (gold tier, sentiment) group: quality must not be sentiment."""
     rows = []
@@ -194,6 +181,11 @@ def sentiment_table(frame: pd.DataFrame, score: np.ndarray, tier: np.ndarray) ->
                          "tier_ge2_share": float((tier[mask] >= 2).mean())} if mask.any()
                         else {})})
     return pd.DataFrame(rows)
+
+
+def tier_confusion(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
+    return confusion_figure(y, pred, TIERS, title, truth="gold tier",
+                            prediction="predicted tier")
 
 
 def sentiment_figure(frame: pd.DataFrame, score: np.ndarray) -> Figure:
@@ -316,9 +308,9 @@ class QualityTask:
             metrics.update(tier_metrics(f"baseline_{set_name}", y, base_pred))
             if set_name != "test":
                 continue
-            figures["confusion_test.png"] = confusion_figure(
+            figures["confusion_test.png"] = tier_confusion(
                 y, tier, f"quality model, gold test (QWK {metrics['test_qwk']:.3f})")
-            figures["confusion_test_baseline.png"] = confusion_figure(
+            figures["confusion_test_baseline.png"] = tier_confusion(
                 y, base_pred, f"TF-IDF + LR baseline (QWK {metrics['baseline_test_qwk']:.3f})")
             table = sentiment_table(frame, score, tier)
             base_score = (baseline.predict_proba(frame["norm"])
@@ -337,23 +329,13 @@ class QualityTask:
                  "baseline_recall": float((base_pred[y == t] == t).mean()),
                  "mean_score": float(score[y == t].mean())}
                 for t in TIERS if (y == t).any()])
-            metrics["test_posts_per_s"] = measure_speed(predictor, frame["text"].tolist())
+            metrics["test_posts_per_s"] = measure_speed(
+                predictor, [{"text": t} for t in frame["text"]])[0]
         return Evaluation(metrics=metrics, figures=figures, tables=tables)
 
     # ------------------------------------------------------------------------- load
     def load(self, path: Path) -> QualityPredictor:
         return QualityPredictor.load(path)
-
-
-def measure_speed(predictor: QualityPredictor, texts: list[str], min_posts: int = 2000) -> float:
-    """Posts per second of ``predict`` in batches of ``SPEED_BATCH`` (texts repeated)."""
-    if not texts:
-        return 0.0
-    pool = (texts * (min_posts // len(texts) + 1))[:min_posts]
-    start = time.perf_counter()
-    for i in range(0, len(pool), SPEED_BATCH):
-        predictor.predict([{"text": t} for t in pool[i:i + SPEED_BATCH]])
-    return len(pool) / (time.perf_counter() - start)
 
 
 def _try_encoder(settings: Settings) -> tuple[Any, str | None]:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,8 +36,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
-    ConfusionMatrixDisplay,
-    PrecisionRecallDisplay,
     accuracy_score,
     f1_score,
     log_loss,
@@ -53,11 +50,12 @@ from quanzi.models.baseline import fit_multiclass_baseline
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead, TfidfConfig
 from quanzi.models.trust import LEVELS, PROVENANCE, REGISTERED_MODEL, TrustPredictor, provenance_row
 from quanzi.settings import Settings
+from quanzi.training.evaluators.figures import confusion_figure, pr_curves_figure
+from quanzi.training.evaluators.speed import measure_speed
 from quanzi.training.tasks import Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
-SPEED_BATCH = 256
 HISTORY_KEYS = ("post_count", "verified_share")
 
 
@@ -174,30 +172,10 @@ def level_metrics(prefix: str, y: np.ndarray, pred: np.ndarray) -> dict[str, flo
     return out
 
 
-def confusion_figure(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
-    fig = Figure(figsize=(5, 4.5))
-    ax = fig.subplots()
-    ConfusionMatrixDisplay.from_predictions(y, pred, labels=list(LEVELS),
-                                            display_labels=[f"L{k}" for k in LEVELS],
-                                            ax=ax, colorbar=False)
-    ax.set_xlabel("predicted base level")
-    ax.set_ylabel("true base level (world)")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
-def pr_figure(y: np.ndarray, probs: np.ndarray, classes: list[int]) -> Figure:
-    """One-vs-rest precision–recall curve per level."""
-    fig = Figure(figsize=(5.5, 4.5))
-    ax = fig.subplots()
-    for j, level in enumerate(classes):
-        if (y == level).any():
-            PrecisionRecallDisplay.from_predictions(y == level, probs[:, j], ax=ax,
-                                                    name=f"L{level}")
-    ax.set_title("trust, test: precision–recall per level", fontsize=9)
-    fig.tight_layout()
-    return fig
+def level_confusion(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
+    return confusion_figure(y, pred, LEVELS, title, display_labels=[f"L{k}" for k in LEVELS],
+                            truth="true base level (world)",
+                            prediction="predicted base level")
 
 
 # ---------------------------------------------------------------------------------------
@@ -306,13 +284,16 @@ class TrustTask:
             metrics.update({k.replace("test_", "test_nohistory_", 1): v for k, v in
                             level_metrics("test", y, np.asarray(classes)[nohist.argmax(1)])
                             .items() if k.endswith(("_accuracy", "_macro_f1"))})
-            figures["confusion_test.png"] = confusion_figure(
+            figures["confusion_test.png"] = level_confusion(
                 y, pred, f"trust model, world test (macro-F1 {metrics['test_macro_f1']:.3f})")
-            figures["confusion_test_baseline_text.png"] = confusion_figure(
+            figures["confusion_test_baseline_text.png"] = level_confusion(
                 y, base_text, "baseline: text-only TF-IDF + LR")
-            figures["confusion_test_baseline_provenance.png"] = confusion_figure(
+            figures["confusion_test_baseline_provenance.png"] = level_confusion(
                 y, base_prov, "baseline: provenance-only LR")
-            figures["pr_per_level_test.png"] = pr_figure(y, probs, classes)
+            figures["pr_per_level_test.png"] = pr_curves_figure(
+                {f"L{level}": y == level for level in classes},
+                {f"L{level}": probs[:, j] for j, level in enumerate(classes)},
+                "trust, test: precision–recall per level")
             p, r, f, n = precision_recall_fscore_support(y, pred, labels=list(LEVELS),
                                                          zero_division=0)
             bt = f1_score(y, base_text, labels=list(LEVELS), average=None, zero_division=0)
@@ -326,24 +307,12 @@ class TrustTask:
                 .groupby(["post_kind", "author_kind"]).agg(n=("correct", "size"),
                                                            accuracy=("correct", "mean"))
                 .reset_index())
-            metrics["test_posts_per_s"] = measure_speed(predictor, records)
+            metrics["test_posts_per_s"] = measure_speed(predictor, records)[0]
         return Evaluation(metrics=metrics, figures=figures, tables=tables)
 
     # ------------------------------------------------------------------------- load
     def load(self, path: Path) -> TrustPredictor:
         return TrustPredictor.load(path)
-
-
-def measure_speed(predictor: TrustPredictor, records: list[dict[str, Any]],
-                  min_posts: int = 2000) -> float:
-    """Posts per second of ``predict`` (with reasons) in batches of ``SPEED_BATCH``."""
-    if not records:
-        return 0.0
-    pool = (records * (min_posts // len(records) + 1))[:min_posts]
-    start = time.perf_counter()
-    for i in range(0, len(pool), SPEED_BATCH):
-        predictor.predict(pool[i:i + SPEED_BATCH])
-    return len(pool) / (time.perf_counter() - start)
 
 
 TASK = TrustTask()

@@ -1,4 +1,5 @@
-"""Removes posts older than ``max_age_days`` and posts dated in the future."""
+"""Removes posts older than ``max_age_days`` and posts dated further in the future than
+``future_tolerance_s``."""
 
 from __future__ import annotations
 
@@ -14,4 +15,5 @@ class AgeFilter:
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
         now = query.now.timestamp()
         age = now - candidates.cols["created_ts"]
-        return (age >= -60.0) & (age <= query.params.max_age_days * 86_400.0)
+        return ((age >= -query.params.future_tolerance_s)
+                & (age <= query.params.max_age_days * 86_400.0))

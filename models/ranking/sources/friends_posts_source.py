@@ -9,11 +9,12 @@ from quanzi.models.ranking.query import FeedQuery
 class FriendsPostsSource:
     name = "friends"
 
-    def __init__(self, limit: int = 100) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit  # None: the request's ``params.friends_limit``
 
     def enabled(self, query: FeedQuery) -> bool:
         return query.candidate_ids is None and bool(query.viewer.friends)
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
-        return store.posts_by_authors(query.viewer.friends, query.since_ts, self.limit)
+        return store.posts_by_authors(query.viewer.friends, query.since_ts,
+                                      self.limit or query.params.friends_limit)

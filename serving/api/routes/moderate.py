@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from quanzi.serving.api.deps import ModelsDep, SessionDep, require_role
 from quanzi.serving.api.schemas.moderate import ModerateRequest, ModerateResponse
 from quanzi.serving.editorial.errors import Invalid
-from quanzi.serving.ingest_posts import RuleLookup, moderate
+from quanzi.serving.post_ingest.decision import RuleLookup, moderate
 from quanzi.storage.api_keys import Principal
 from quanzi.storage.orm import Circle
 

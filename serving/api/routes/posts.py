@@ -8,7 +8,8 @@ from quanzi.serving.api.deps import READ_ROLES, IngestKey, MetricsDep, ModelsDep
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.api.schemas.post_ingest import PostBatch, PostIngestRequest, PostIngestResponse
 from quanzi.serving.api.schemas.posts import PostPublic
-from quanzi.serving.ingest_posts import PostInput, ingest_posts
+from quanzi.serving.post_ingest.batch import ingest_posts
+from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.storage import queries
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[READ_ROLES])

@@ -25,12 +25,9 @@ from quanzi.models.moderation.predictor import (
 )
 from quanzi.settings import Settings
 from quanzi.training.tasks import TaskData
-from quanzi.training.tasks_impl.moderation import (
-    COLUMNS,
-    ModerationConfig,
-    ModerationTask,
-    choose_threshold,
-)
+from quanzi.training.tasks_impl.moderation import ModerationConfig, ModerationTask
+from quanzi.training.tasks_impl.moderation_data import COLUMNS
+from quanzi.training.tasks_impl.moderation_thresholds import choose_threshold
 
 HOSTS = [f"{a}，{b}" for a, b in itertools.product(
     ["物流很快", "包装完好", "味道不错", "分量很足", "服务态度好", "价格实惠", "菜品新鲜",
@@ -269,7 +266,10 @@ def test_linear_classifier_round_trip_and_refuses_unknown_config(tmp_path: Path)
 
 
 def test_background_budget_raises_a_threshold_the_precision_target_would_set_lower() -> None:
-    from quanzi.training.tasks_impl.moderation import background_threshold, label_thresholds
+    from quanzi.training.tasks_impl.moderation_thresholds import (
+        background_threshold,
+        label_thresholds,
+    )
 
     y = [1] * 50 + [0] * 50
     score = [0.9] * 50 + [0.1] * 50  # dev alone: any cut in (0.1, 0.9] is perfect

@@ -5,7 +5,7 @@ from __future__ import annotations
 from quanzi_tests import serving_models as sm
 from sqlalchemy import select
 
-from quanzi.serving.ingest_posts import backfill_pending
+from quanzi.serving.post_ingest.backfill import backfill_pending
 from quanzi.serving.worker_models import ModelRegistry
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
