@@ -32,8 +32,8 @@ from quanzi.serving.api.routes import (
 )
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
 from quanzi.serving.feed_service import FeedService
+from quanzi.serving.index_search import IndexSimilarPosts
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
-from quanzi.serving.similar_search import IndexSimilarPosts
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 

@@ -27,8 +27,8 @@ from sqlalchemy.orm import Session
 
 from quanzi.datasets.normalize import normalize
 from quanzi.serving.editorial.errors import NotFound
+from quanzi.serving.index_search import post_vectors, require_index
 from quanzi.serving.post_ingest.persistence import tier_of
-from quanzi.serving.similar_search import post_vectors, require_index
 from quanzi.serving.worker_models import ModelSet
 from quanzi.storage.orm import Circle, Item, Post
 from quanzi.storage.queries import latest_scores

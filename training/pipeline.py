@@ -1,5 +1,9 @@
 """``quanzi train <task>``: one MLflow run per task, read top to bottom in the order it runs.
 
+Every task goes through ``train`` — the text models and the learned feed ranker alike
+(a task's optional hooks say what differs: its world must exist first, more params, a
+model logged from another pyfunc wrapper without a text signature).
+
 config → data → model → evaluation → saving. The run logs the task's config, the data
 hashes and split sizes, every metric the task reports, its figures and tables, and the
 model as an MLflow pyfunc ("models from code": ``training/pyfunc_model.py`` plus the
@@ -20,6 +24,8 @@ import math
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ from mlflow.types.schema import AnyType, ColSpec, Schema
 from quanzi.models.champions import CHALLENGER
 from quanzi.models.encoder_identity import encoder_digest, encoder_version_of
 from quanzi.models.predictor import INPUT_FIELDS, Predictor, input_records
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.mlflow_utils import pinned_requirements
 from quanzi.training.task_registry import use_experiment
@@ -39,12 +46,8 @@ from quanzi.training.tasks import Task, TaskData
 
 log = logging.getLogger(__name__)
 
-PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 EXAMPLE_ROWS = 3
 PARAM_CHARS = 6000
-# Packages the logged model needs; pinned explicitly so MLflow skips requirement inference.
-MODEL_REQUIREMENTS = ("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
-                      "torch", "sentence-transformers", "transformers")
 
 
 class TaskContractError(RuntimeError):
@@ -117,7 +120,8 @@ def task_params(task: Task, small: bool) -> dict[str, Any]:
     }
     for metric, (greater_is_better, tolerance) in task.gate.items():
         params[f"gate.{metric}"] = f"{'max' if greater_is_better else 'min'} tol={tolerance}"
-    config = getattr(task, "config", None)
+    config_for = getattr(task, "config_for", None)  # the config a --small run resolves to
+    config = config_for(small) if config_for is not None else getattr(task, "config", None)
     if config is not None:
         _flatten("cfg", config, params)
     return params
@@ -175,6 +179,30 @@ def input_example(data: TaskData) -> pd.DataFrame:
     return data.test[columns].head(EXAMPLE_ROWS).reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class ModelFormat:
+    """How a task's model is logged (``Task.model_format``; the text models' by default).
+
+    ``code`` is the pyfunc wrapper logged as "models from code"; ``requirements`` are
+    pinned so MLflow skips requirement inference; ``example`` picks the rows the saved model
+    must predict exactly as the trained one (and, with ``signature``, the logged input
+    example), ``records`` turns them into ``predict`` input.
+    """
+
+    code: Path
+    requirements: tuple[str, ...]
+    example: Callable[[TaskData], pd.DataFrame]
+    records: Callable[[pd.DataFrame], list[dict[str, Any]]]
+    signature: bool  # log an input example and a signature (text records only)
+
+
+TEXT_MODEL = ModelFormat(
+    code=Path(__file__).with_name("pyfunc_model.py"),
+    requirements=("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
+                  "torch", "sentence-transformers", "transformers"),
+    example=input_example, records=input_records, signature=True)
+
+
 def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
     """Inputs declared by hand (``author`` is free-form, only ``text`` is required);
     outputs inferred from the predictor's own answer on the example."""
@@ -191,9 +219,37 @@ def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
 # ---------------------------------------------------------------- the run
 
 
-def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
-    """Train, evaluate, log and register one task; returns ``(run_id, model_version)``."""
+@dataclass
+class TrainedModel:
+    """What ``train`` produced: the MLflow run, the registered version, the logged metrics
+    and the trained predictor."""
+
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    predictor: Predictor
+
+
+def run_task(task: Task, settings: Settings, small: bool,
+             progress: ProgressCallback | None = None) -> tuple[str, str]:
+    """``train`` one task; returns ``(run_id, model_version)``."""
+    trained = train(task, settings, small, progress)
+    return trained.run_id, trained.version
+
+
+def train(task: Task, settings: Settings, small: bool,
+          progress: ProgressCallback | None = None) -> TrainedModel:
+    """Train, evaluate, log and register one task (the module docstring's order).
+
+    Optional task hooks: ``preflight(settings)`` (checks before the MLflow store is
+    touched), ``config_for(small)`` (the config logged as ``cfg.*``), ``run_params(data)``
+    and ``fit_params(predictor)`` (more params), ``model_format`` (else ``TEXT_MODEL``).
+    """
     # -- config
+    preflight = getattr(task, "preflight", None)
+    if preflight is not None:
+        preflight(settings)
+    fmt: ModelFormat = getattr(task, "model_format", TEXT_MODEL)
     use_experiment(settings, experiment_name(task))
     timings: dict[str, float] = {}
     with mlflow.start_run(run_name=f"train-{task.name}{'-small' if small else ''}") as run:
@@ -202,10 +258,12 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
 
         # -- data
         start = time.perf_counter()
-        data = task.load_data(settings, small)
+        data = task.load_data(settings, small, progress=progress)
         timings["data_seconds"] = time.perf_counter() - start
         dataset_params = data_params(data)
         mlflow.log_params(dataset_params)
+        if hasattr(task, "run_params"):
+            mlflow.log_params(task.run_params(data))
 
         # -- model
         start = time.perf_counter()
@@ -216,6 +274,8 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
             resolved: dict[str, Any] = {}  # the config the task chose (e.g. its small one)
             _flatten("cfg", predictor.config, resolved)
             mlflow.log_params(resolved)
+        if hasattr(task, "fit_params"):
+            mlflow.log_params(task.fit_params(predictor))
 
         # -- evaluation
         start = time.perf_counter()
@@ -234,8 +294,8 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         with tempfile.TemporaryDirectory(prefix="quanzi-model-") as tmp:
             model_dir = Path(tmp) / "model_dir"
             predictor.save(model_dir)
-            example = input_example(data)
-            records = input_records(example)
+            example = fmt.example(data)
+            records = fmt.records(example)
             output = task.load(model_dir).predict(records)
             if not _same_predictions(output, predictor.predict(records)):
                 raise TaskContractError(
@@ -248,12 +308,12 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
                                         "integer", category=UserWarning)  # outputs only
                 info = mlflow.pyfunc.log_model(
                     name="model",
-                    python_model=str(PYFUNC_CODE),
+                    python_model=str(fmt.code),
                     artifacts={"model_dir": str(model_dir)},
                     model_config={"task": task.name},
-                    signature=model_signature(example, output),
-                    input_example=example,
-                    pip_requirements=pinned_requirements(*MODEL_REQUIREMENTS),
+                    signature=model_signature(example, output) if fmt.signature else None,
+                    input_example=example if fmt.signature else None,
+                    pip_requirements=pinned_requirements(*fmt.requirements),
                     registered_model_name=task.registered_model,
                     metadata={"task": task.name, "small": small},
                 )
@@ -271,4 +331,4 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         }
         for key, value in version_tags.items():
             client.set_model_version_tag(task.registered_model, model_version, key, value)
-        return run.info.run_id, model_version
+        return TrainedModel(run.info.run_id, model_version, metrics, predictor)

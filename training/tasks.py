@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from quanzi.models.predictor import Predictor
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 
 
@@ -80,7 +81,11 @@ class Task(Protocol):
     # the champion by more than the tolerance on any of these.
     gate: dict[str, tuple[bool, float]]
 
-    def load_data(self, settings: Settings, small: bool) -> TaskData: ...
+    def load_data(self, settings: Settings, small: bool,
+                  progress: ProgressCallback | None = None) -> TaskData:
+        """The task's fixed splits (``small``: CI-sized); ``progress(stage, done, total)``
+        may report the slow steps."""
+        ...
 
     def fit(self, data: TaskData, settings: Settings, small: bool) -> Predictor:
         """Train on ``data.train``; choose thresholds on ``data.dev`` only."""

@@ -77,9 +77,10 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
     serves the default scorer rather than the fallback."""
     from quanzi.datasets.world.tables import require_world
     from quanzi.models.champions import champion_version
+    from quanzi.training.pipeline import train
     from quanzi.training.promotion import promote
-    from quanzi.training.ranker_run import train_ranker
-    from quanzi.training.tasks_impl.ranker import RankerConfig, RankerTask
+    from quanzi.training.tasks_impl.ranker import RankerTask
+    from quanzi.training.tasks_impl.ranker_config import RankerConfig
 
     if champion_version(settings, "ranker") is not None:
         return
@@ -92,7 +93,7 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
     typer.echo(f"no champion for ranker: training it once on {world} (later runs skip this) …")
     started = time.perf_counter()
     task = RankerTask(config=RankerConfig(world=world))
-    _run_id, version, _metrics, _ranker = train_ranker(settings, task, small=False)
+    version = train(task, settings, small=False).version
     result = promote(settings, "ranker")
     typer.echo(f"quanzi-ranker v{version}: {result.decision} "
                f"({time.perf_counter() - started:.0f} s)")

@@ -28,9 +28,9 @@ def train_ranker_command(
 
     from quanzi.models.ranking.offline.metrics import SEGMENTS
     from quanzi.settings import Settings
-    from quanzi.training.pipeline import TaskContractError
-    from quanzi.training.ranker_run import train_ranker
-    from quanzi.training.tasks_impl.ranker import RankerConfig, RankerTask
+    from quanzi.training.pipeline import TaskContractError, train
+    from quanzi.training.tasks_impl.ranker import RankerTask
+    from quanzi.training.tasks_impl.ranker_config import RankerConfig
 
     settings = Settings()
     task = RankerTask(config=RankerConfig(world=world, train_days=train_days))
@@ -38,9 +38,11 @@ def train_ranker_command(
     started = time.perf_counter()
     with stage_progress(console) as progress:
         try:
-            run_id, version, metrics, ranker = train_ranker(settings, task, small, progress)
+            trained = train(task, settings, small, progress)
         except (FileNotFoundError, ValueError, TaskContractError, MlflowException) as exc:
             raise fail(f"train ranker: {exc}") from exc
+    run_id, version, metrics, ranker = (trained.run_id, trained.version, trained.metrics,
+                                        trained.predictor)
     days = ", ".join(task.data().days["test"])
     views = [("test", "NDCG@10, eligible set (every method ranks the posts that pass the "
                       "policy filters)"),

@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from quanzi.serving.editorial.similar import SimilarPosts, stored_score_similarity
+from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts, stored_score_similarity
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.metrics import ServiceMetrics
 from quanzi.serving.state import AppState

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from quanzi.models.ranking.selectors.mmr_selector import mmr_order
 from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound, id_list
-from quanzi.serving.editorial.similar import SimilarPosts
+from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts
 from quanzi.storage.orm import Circle, Collection, CollectionItem, Post
 
 MAX_ITEMS = 100  # posts in one collection: a banner shows a handful, a page a few dozen

@@ -16,13 +16,10 @@ import pytest
 
 from quanzi.models.ranker import LinearRanker
 from quanzi.settings import Settings
-from quanzi.training.tasks_impl.ranker import (
-    RankerConfig,
-    RankerTask,
-    evaluate_days,
-    explore_gate,
-    load_ranker_data,
-)
+from quanzi.training.evaluators.ranker_evaluator import evaluate_days
+from quanzi.training.tasks_impl.ranker import RankerTask, explore_gate
+from quanzi.training.tasks_impl.ranker_config import RankerConfig
+from quanzi.training.tasks_impl.ranker_data import load_ranker_data
 
 SMALL = {"cfg.train_days": "6", "cfg.dev_days": "3"}
 
@@ -114,8 +111,8 @@ def test_promote_re_evaluates_both_versions_on_the_challengers_exploring_world(
     from dataclasses import replace
 
     from quanzi.models.champions import download_model_version, mlflow_client
+    from quanzi.training.pipeline import train
     from quanzi.training.promotion import promote
-    from quanzi.training.ranker_run import train_ranker
 
     settings = worlds.model_copy(update={"data_dir": tmp_path_factory.mktemp("store")})
     monkeypatch.setenv("QUANZI_DATA_DIR", str(settings.data_dir))
@@ -125,7 +122,7 @@ def test_promote_re_evaluates_both_versions_on_the_challengers_exploring_world(
     settings.worlds_dir.symlink_to(worlds.worlds_dir, target_is_directory=True)
     for world in ("p400-s3", "tiny-x50"):  # champion on the demo world, challenger on B
         task = RankerTask(config=replace(RankerConfig(), world=world))
-        train_ranker(settings, task, small=True)
+        train(task, settings, small=True)
         if world == "p400-s3":
             assert promote(settings, "ranker").decision == "first"
     client = mlflow_client(settings)

@@ -14,13 +14,10 @@ from quanzi.models.ranking.params import RankingParams
 from quanzi.models.ranking.pipeline import RankingPipeline
 from quanzi.models.ranking.ranker_features import FEATURES
 from quanzi.settings import Settings
-from quanzi.training.tasks_impl.ranker import (
-    RankerConfig,
-    RankerData,
-    choose_and_fit,
-    evaluate_days,
-    load_ranker_data,
-)
+from quanzi.training.evaluators.ranker_evaluator import evaluate_days
+from quanzi.training.tasks_impl.ranker_config import RankerConfig
+from quanzi.training.tasks_impl.ranker_data import RankerData, load_ranker_data
+from quanzi.training.tasks_impl.ranker_fit import choose_and_fit
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +143,8 @@ def test_exploration_rows_are_the_random_order_requests(tiny_explore: RankerData
 
 def test_dev_choice_on_an_exploring_world_scores_exploration_requests_only(
         tiny_explore: RankerData) -> None:
-    from quanzi.training.tasks_impl.ranker import Choice, fit_ranker, frame_ndcg, ranker_metrics
+    from quanzi.training.evaluators.ranker_evaluator import ranker_metrics
+    from quanzi.training.tasks_impl.ranker_fit import Choice, fit_ranker, frame_ndcg
 
     ranker, trials = choose_and_fit(tiny_explore, RankerConfig().small())
     assert {t["train_set"] for t in trials} == {"all", "explore"}

@@ -19,6 +19,7 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 from sklearn.linear_model import LogisticRegression
 
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.evaluators.figures import confusion_figure, pr_curves_figure
 from quanzi.training.tasks import Evaluation, TaskData
@@ -87,7 +88,8 @@ class CharCountTask:
         self.gate = {"test_accuracy": (True, 0.02), "test_log_loss": (False, 0.05)}
         self.config = {"features": ["length", "digits", "latin"], "degrade": degrade}
 
-    def load_data(self, settings: Settings, small: bool) -> TaskData:
+    def load_data(self, settings: Settings, small: bool,
+                  progress: ProgressCallback | None = None) -> TaskData:
         test = make_frame(60, self.test_seed)
         return TaskData(train=make_frame(40 if small else 120, 1), dev=make_frame(40, 2),
                         test=test, hashes={"synthetic": f"seed-{self.test_seed}"})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,9 +29,7 @@ from quanzi.datasets.normalize import normalize
 from quanzi.models.moderation.predictor import LEARNED
 from quanzi.settings import Settings
 from quanzi.storage.db import settings_session
-
-if TYPE_CHECKING:
-    from quanzi.training.tasks_impl.moderation import ModerationConfig
+from quanzi.training.tasks_impl.moderation_config import ModerationConfig
 
 log = logging.getLogger(__name__)
 

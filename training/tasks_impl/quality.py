@@ -50,6 +50,7 @@ from quanzi.models.quality import (
     text_stats,
 )
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead, TfidfConfig
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.evaluators.figures import confusion_figure
 from quanzi.training.evaluators.speed import measure_speed
@@ -222,7 +223,8 @@ class QualityTask:
         self._baselines: dict[str, Any] = {}  # train split hash → fitted baseline
 
     # ------------------------------------------------------------------------- data
-    def load_data(self, settings: Settings, small: bool) -> TaskData:
+    def load_data(self, settings: Settings, small: bool,
+                  progress: ProgressCallback | None = None) -> TaskData:
         """Gold train/dev/test; ``small`` keeps a tier-stratified sample of each."""
         gold = load_quality_gold(settings.corpora_dir)[GOLD_COLUMNS]
         splits = {s: gold[gold["split"] == s].sort_values("gold_id").reset_index(drop=True)

@@ -49,6 +49,7 @@ from quanzi.datasets.world.build import build_world, world_dir
 from quanzi.models.baseline import fit_multiclass_baseline
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead, TfidfConfig
 from quanzi.models.trust import LEVELS, PROVENANCE, REGISTERED_MODEL, TrustPredictor, provenance_row
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.evaluators.figures import confusion_figure, pr_curves_figure
 from quanzi.training.evaluators.speed import measure_speed
@@ -195,7 +196,8 @@ class TrustTask:
         self._baselines: dict[str, Any] = {}
 
     # ------------------------------------------------------------------------- data
-    def load_data(self, settings: Settings, small: bool) -> TaskData:
+    def load_data(self, settings: Settings, small: bool,
+                  progress: ProgressCallback | None = None) -> TaskData:
         cfg = self.config
         posts = cfg.small_world_posts if small else cfg.world_posts
         world = ensure_world(settings, posts, cfg.world_seed)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from quanzi.serving.api.deps import IngestKey, SessionDep
-from quanzi.serving.api.schemas.ingest import BatchResult, InteractionBatch
-from quanzi.serving.ingest import add_interactions
+from quanzi.serving.api.schemas.batches import BatchResult, InteractionBatch
+from quanzi.serving.batch_upserts import add_interactions
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from quanzi.serving.api.deps import IngestKey, SessionDep
-from quanzi.serving.api.schemas.ingest import RelationBatch, RelationBatchResult
-from quanzi.serving.ingest import upsert_relations
+from quanzi.serving.api.schemas.batches import RelationBatch, RelationBatchResult
+from quanzi.serving.batch_upserts import upsert_relations
 
 router = APIRouter(prefix="/v1/relations", tags=["relations"])
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from quanzi.serving.api.deps import FeedOrEditorKey, ModelsDep, SessionDep
 from quanzi.serving.api.schemas.similar import SimilarItem, SimilarRequest, SimilarResponse
-from quanzi.serving.similar_search import search_similar
+from quanzi.serving.index_search import search_similar
 
 router = APIRouter(prefix="/v1/similar", tags=["similar"])
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quanzi.serving.api.deps import get_similar
-from quanzi.serving.editorial.similar import Neighbours
+from quanzi.serving.editorial.suggestion_neighbours import Neighbours
 
 
 def _world(f: Any) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from quanzi.serving.batch_upserts import add_interactions, upsert_relations, upsert_users
 from quanzi.serving.editorial.errors import NotFound
-from quanzi.serving.ingest import add_interactions, upsert_relations, upsert_users
 from quanzi.storage.orm import BrandRelation, Interaction, User, UserRelation
 
 T0 = datetime(2025, 10, 1, tzinfo=UTC)

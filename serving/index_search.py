@@ -21,7 +21,11 @@ from sqlalchemy.orm import Session
 from quanzi.models.index import SearchFilter
 from quanzi.models.ranking.selectors.mmr_selector import mmr_order
 from quanzi.serving.editorial.errors import EditorialError, NotFound
-from quanzi.serving.editorial.similar import DEFAULT_QUALITY, Neighbours, stored_score_similarity
+from quanzi.serving.editorial.suggestion_neighbours import (
+    DEFAULT_QUALITY,
+    Neighbours,
+    stored_score_similarity,
+)
 from quanzi.serving.worker_models import ModelRegistry, ModelSet
 from quanzi.storage.orm import Post, PostEmbedding
 
