@@ -98,8 +98,9 @@ def same_category_precision(vecs: np.ndarray, categories: Sequence[str], k: int 
     return float(np.mean(cats[top] == cats[:, None]))
 
 
-def near_dup_recall(corpus: np.ndarray, queries: np.ndarray, originals: np.ndarray,
-                    k: int = 10) -> float:
+def near_dup_recall(
+    corpus: np.ndarray, queries: np.ndarray, originals: np.ndarray, k: int = 10
+) -> float:
     """Share of edited copies whose original is among their k nearest corpus reviews."""
     top = _top_k(queries @ corpus.T, k)
     return float(np.mean([o in row for o, row in zip(originals, top, strict=True)]))
@@ -120,17 +121,33 @@ def _machine(threads: int) -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores visible, torch threads {threads}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{cpu}, {os.cpu_count()} cores visible, torch threads {threads}, "
+        f"load average {load:.1f} at start"
+    )
 
 
-def _row(name: str, tps: float, vecs: np.ndarray, teacher: np.ndarray | None,
-         cats: Sequence[str], queries: np.ndarray, originals: np.ndarray, k: int) -> BenchRow:
+def _row(
+    name: str,
+    tps: float,
+    vecs: np.ndarray,
+    teacher: np.ndarray | None,
+    cats: Sequence[str],
+    queries: np.ndarray,
+    originals: np.ndarray,
+    k: int,
+) -> BenchRow:
     cos = None
     if teacher is not None and vecs.shape[1] == teacher.shape[1]:
         cos = float(np.mean(np.sum(vecs * teacher, axis=1)))
-    return BenchRow(name, tps, cos, same_category_precision(vecs, cats, k),
-                    near_dup_recall(vecs, queries, originals, k), vecs.shape[1])
+    return BenchRow(
+        name,
+        tps,
+        cos,
+        same_category_precision(vecs, cats, k),
+        near_dup_recall(vecs, queries, originals, k),
+        vecs.shape[1],
+    )
 
 
 def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
@@ -160,12 +177,13 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     if cfg.int8:
         variants.append(("quanzi encoder (int8 dynamic)", quantize_int8(copy.deepcopy(model))))
     for name, m in variants:
+
         def fn(batch: list[str], m: object = m) -> np.ndarray:
             return embed_texts(m, batch, batch_size=cfg.batch_size)  # type: ignore[arg-type]
+
         tps = _throughput(fn, timed)
         rows.append(_row(name, tps, fn(texts), t_corpus, cats, fn(edited), originals, cfg.k))
         steps.update(1)
-
 
     use = USE(threads=settings.torch_threads)
     tps = _throughput(use.encode, timed[: cfg.teacher_texts])
@@ -174,10 +192,14 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
 
     # TF-IDF fitted on train-split reviews only
     train = load_reviews(settings.corpora_dir)
-    train = train[train["split"] == "train"]["text"].sample(
-        min(30000, int((train["split"] == "train").sum())), random_state=cfg.seed).tolist()
-    tfidf = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
-                            sublinear_tf=True, max_features=200_000).fit(train)
+    train = (
+        train[train["split"] == "train"]["text"]
+        .sample(min(30000, int((train["split"] == "train").sum())), random_state=cfg.seed)
+        .tolist()
+    )
+    tfidf = TfidfVectorizer(
+        analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=200_000
+    ).fit(train)
 
     def tf(batch: list[str]) -> object:
         return normalize(tfidf.transform(batch))
@@ -207,12 +229,13 @@ def render_markdown(result: BenchResult) -> str:
         f"reviews (shopping 10 categories, delivery, hotel; mean {result.mean_chars:.0f} "
         f"chars in the timed sample); {c.queries} near-duplicate queries; k = {c.k}.",
         "",
-        f"| model | dim | texts/s | cosine to teacher | same-category P@{c.k} "
-        f"| near-dup R@{c.k} |",
+        f"| model | dim | texts/s | cosine to teacher | same-category P@{c.k} | near-dup R@{c.k} |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in result.rows:
         cos = "—" if r.cosine_to_teacher is None else f"{r.cosine_to_teacher:.3f}"
-        lines.append(f"| {r.name} | {r.dim} | {r.texts_per_s:,.0f} | {cos} "
-                     f"| {r.precision_at_k:.3f} | {r.near_dup_recall_at_k:.3f} |")
+        lines.append(
+            f"| {r.name} | {r.dim} | {r.texts_per_s:,.0f} | {cos} "
+            f"| {r.precision_at_k:.3f} | {r.near_dup_recall_at_k:.3f} |"
+        )
     return "\n".join(lines + result.notes)

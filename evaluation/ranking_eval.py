@@ -116,8 +116,7 @@ class EvalReport:
     # headline when the world has an exploration bucket (empty otherwise).
     test_explore: dict[str, dict[str, Any]] = field(default_factory=dict)
     # "learned − recency", "learned − popularity", … on the exploration requests
-    gains_explore: dict[str, dict[str, tuple[float, float, float]]] = field(
-        default_factory=dict)
+    gains_explore: dict[str, dict[str, tuple[float, float, float]]] = field(default_factory=dict)
     explore_fraction: float | None = None  # of the world's requests (None: no bucket)
     dev_requests: str = "all"  # which dev requests tuning scored: "all" or "exploration"
     protocol: str = "eligible: every method ranks the posts that pass the policy filters"
@@ -133,9 +132,16 @@ class EvalReport:
         return self.__dict__.copy()
 
 
-FRESHNESS_SEED = {"w_freshness": 3.0, "freshness_half_life_hours": 48.0, "w_quality": 0.2,
-                  "w_trust": 0.3, "w_engagement": 0.3, "w_interest": 0.1, "w_phase": 0.0,
-                  "mmr_lambda": 1.0}
+FRESHNESS_SEED = {
+    "w_freshness": 3.0,
+    "freshness_half_life_hours": 48.0,
+    "w_quality": 0.2,
+    "w_trust": 0.3,
+    "w_engagement": 0.3,
+    "w_interest": 0.1,
+    "w_phase": 0.0,
+    "mmr_lambda": 1.0,
+}
 
 
 def perturb(rng: np.random.Generator, params: RankingParams) -> RankingParams:
@@ -161,25 +167,35 @@ def usable_ranker(ranker: Any | None, world: World) -> tuple[Any | None, str]:
     """The loaded ``quanzi-ranker`` champion if it was trained on this world's pre-cutoff
     days only (its saved config lists them), with a line saying what was used."""
     if ranker is None:
-        return None, ("none: no quanzi-ranker champion (`quanzi train ranker`, then "
-                      "`quanzi promote quanzi-ranker`)")
+        return None, (
+            "none: no quanzi-ranker champion (`quanzi train ranker`, then "
+            "`quanzi promote quanzi-ranker`)"
+        )
     cfg = getattr(ranker, "config", {}) or {}
     days = sorted([*cfg.get("train_days", []), *cfg.get("dev_days", [])])
     holdout = sorted(world.manifest["holdout_days"])
     label = f"champion quanzi-ranker v{getattr(ranker, 'version', '?')}"
     if cfg.get("world") != world.name or not days or days[-1] >= holdout[0]:
-        return None, (f"{label} not used: trained on world {cfg.get('world')!r} days "
-                      f"{days[:1]}..{days[-1:]}, not on {world.name}'s pre-cutoff days")
-    return ranker, (f"{label} ({cfg.get('objective')}, C={cfg.get('C')}, "
-                    f"ipw={cfg.get('ipw')}, features={cfg.get('feature_set')}, "
-                    f"rows={cfg.get('train_set', 'all')}), trained on "
-                    f"{world.name} days {days[0]}..{days[-1]} (before the cutoff)")
+        return None, (
+            f"{label} not used: trained on world {cfg.get('world')!r} days "
+            f"{days[:1]}..{days[-1:]}, not on {world.name}'s pre-cutoff days"
+        )
+    return ranker, (
+        f"{label} ({cfg.get('objective')}, C={cfg.get('C')}, "
+        f"ipw={cfg.get('ipw')}, features={cfg.get('feature_set')}, "
+        f"rows={cfg.get('train_set', 'all')}), trained on "
+        f"{world.name} days {days[0]}..{days[-1]} (before the cutoff)"
+    )
 
 
-def run_eval(settings: Settings, config: EvalConfig,
-             progress: ProgressCallback | None = None,
-             models: Any | None = None) -> EvalReport:
+def run_eval(
+    settings: Settings,
+    config: EvalConfig,
+    progress: ProgressCallback | None = None,
+    models: Any | None = None,
+) -> EvalReport:
     """The whole protocol (module docstring); ``progress(stage, done, total)`` if given."""
+
     def step(stage: str, done: int, total: int) -> None:
         if progress:
             progress(stage, done, total)
@@ -193,26 +209,46 @@ def run_eval(settings: Settings, config: EvalConfig,
         models = load_models(settings)
     verified = verified_purchase(posts, t["orders"])
     step("score posts", 0, len(posts))
-    scores = score_posts(settings, posts, t["users"], verified,
-                         lambda n: step("score posts", n, len(posts)), models=models)
+    scores = score_posts(
+        settings,
+        posts,
+        t["users"],
+        verified,
+        lambda n: step("score posts", n, len(posts)),
+        models=models,
+    )
     step("embed posts", 0, 1)
     # Fit the fallback embedding on what existed before the dev window: valid for both splits.
-    embeddings = embed_posts(settings, posts, (posts["created_at"] < dev_start).to_numpy(),
-                             models=models, dim=config.embedding_dim, seed=config.seed)
+    embeddings = embed_posts(
+        settings,
+        posts,
+        (posts["created_at"] < dev_start).to_numpy(),
+        models=models,
+        dim=config.embedding_dim,
+        seed=config.seed,
+    )
     step("embed posts", 1, 1)
-    sources = {**scores.sources, "embeddings": embeddings.source,
-               "engagement": "interactions before the cutoff (dev: before the dev days)"}
+    sources = {
+        **scores.sources,
+        "embeddings": embeddings.source,
+        "engagement": "interactions before the cutoff (dev: before the dev days)",
+    }
     friends, relations = friends_of(world), circle_activity(world)
     follows = friends_of(world, "follow")  # the learned ranker reads them, as in training
 
     def split_for(start: pd.Timestamp, interactions: pd.DataFrame) -> Split:
         store = build_store(world, start, scores, embeddings, verified)
         requests = make_requests(interactions, posts, friends, relations, world.policy)
-        contexts = viewer_contexts(world, start, {r.viewer_id for r in requests}, store,
-                                   friends, follows)
+        contexts = viewer_contexts(
+            world, start, {r.viewer_id for r in requests}, store, friends, follows
+        )
         inter = t["interactions"]
-        return Split(requests, store, contexts, position_propensity(
-            examination_logs(world, inter[inter["created_at"] < start])))
+        return Split(
+            requests,
+            store,
+            contexts,
+            position_propensity(examination_logs(world, inter[inter["created_at"] < start])),
+        )
 
     ranker, sources["ranker"] = usable_ranker(getattr(models, "ranker", None), world)
     step("build test split", 0, 1)
@@ -229,13 +265,22 @@ def run_eval(settings: Settings, config: EvalConfig,
     unfiltered = evaluate_split(test_all, base, methods=methods, ranker=ranker)
     step("evaluate test", 3, 3)
     report = EvalReport(
-        world=world.name, cutoff=str(cutoff), holdout_days=list(world.manifest["holdout_days"]),
-        dev_days=[str(d.date()) for d in pd.date_range(
-            dev_start.tz_convert("Asia/Shanghai").normalize(), periods=config.dev_days)],
-        sources=sources, test=summarise(test.requests, test_ndcg),
+        world=world.name,
+        cutoff=str(cutoff),
+        holdout_days=list(world.manifest["holdout_days"]),
+        dev_days=[
+            str(d.date())
+            for d in pd.date_range(
+                dev_start.tz_convert("Asia/Shanghai").normalize(), periods=config.dev_days
+            )
+        ],
+        sources=sources,
+        test=summarise(test.requests, test_ndcg),
         filtered_share=test.filtered_share,
-        explore_fraction=(world.manifest["requests"]["explore_fraction"]
-                          if world.explores else None))
+        explore_fraction=(
+            world.manifest["requests"]["explore_fraction"] if world.explores else None
+        ),
+    )
     if config.tune_trials > 0:
         inter = t["interactions"]
         dev_inter = inter[(inter["created_at"] >= dev_start) & (inter["created_at"] < cutoff)]
@@ -255,8 +300,9 @@ def run_eval(settings: Settings, config: EvalConfig,
             ndcg = evaluate_split(dev, params, methods=("pipeline",))
             vals = [v for v in ndcg["pipeline"] if v is not None]
             score = float(np.mean(vals)) if vals else 0.0
-            report.trials.append({"dev_ndcg": score, **{k: getattr(params, k)
-                                                        for k in SEARCH_SPACE}})
+            report.trials.append(
+                {"dev_ndcg": score, **{k: getattr(params, k) for k in SEARCH_SPACE}}
+            )
             if score > best:
                 best_params, best = params, score
             done += 1
@@ -265,7 +311,8 @@ def run_eval(settings: Settings, config: EvalConfig,
         # Stage 1: the defaults, a freshness-led seed, random points of the box;
         # stage 2: local perturbations of the best so far (×0.5–2 per weight).
         for params in [base, base.model_copy(update=FRESHNESS_SEED)] + [
-                sample_params(rng, base) for _ in range(n_random)]:
+            sample_params(rng, base) for _ in range(n_random)
+        ]:
             trial(params)
         for _ in range(n_local):
             trial(perturb(rng, best_params))
@@ -275,16 +322,19 @@ def run_eval(settings: Settings, config: EvalConfig,
         tuned = evaluate_split(test, best_params, methods=("pipeline",))["pipeline"]
         test_ndcg["pipeline-tuned"] = tuned
         report.test = summarise(test.requests, test_ndcg)
-        debiased["pipeline-tuned"] = evaluate_split(test, best_params, methods=("pipeline",),
-                                                    debiased=True)["pipeline"]
-        unfiltered["pipeline-tuned"] = evaluate_split(test_all, best_params,
-                                                      methods=("pipeline",))["pipeline"]
+        debiased["pipeline-tuned"] = evaluate_split(
+            test, best_params, methods=("pipeline",), debiased=True
+        )["pipeline"]
+        unfiltered["pipeline-tuned"] = evaluate_split(test_all, best_params, methods=("pipeline",))[
+            "pipeline"
+        ]
     report.test_debiased = summarise(test.requests, debiased)
     report.test_unfiltered = summarise(test_all.requests, unfiltered)
     for method in ("learned", "pipeline-tuned", "pipeline"):
         if method in test_ndcg:
             report.gains[f"{method} − recency"] = paired_difference(
-                test.requests, test_ndcg, method, "recency")
+                test.requests, test_ndcg, method, "recency"
+            )
     if world.explores:
         ex_requests, ex_ndcg = exploration_only(test.requests, test_ndcg)
         report.test_explore = summarise(ex_requests, ex_ndcg)
@@ -292,7 +342,8 @@ def run_eval(settings: Settings, config: EvalConfig,
             for baseline in ("recency", "popularity"):
                 if method in ex_ndcg and ex_requests:
                     report.gains_explore[f"{method} − {baseline}"] = paired_difference(
-                        ex_requests, ex_ndcg, method, baseline)
+                        ex_requests, ex_ndcg, method, baseline
+                    )
     return report
 
 

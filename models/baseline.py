@@ -35,24 +35,37 @@ class BaselineConfig:
 def make_baseline(cfg: BaselineConfig | None = None) -> Pipeline:
     """Char n-gram TF-IDF + logistic regression (liblinear: fastest on sparse binary)."""
     cfg = cfg or BaselineConfig()
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                  min_df=cfg.min_df, sublinear_tf=cfg.sublinear_tf)),
-        ("lr", LogisticRegression(C=cfg.C, solver="liblinear", max_iter=cfg.max_iter)),
-    ])
+    return Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(cfg.ngram_min, cfg.ngram_max),
+                    min_df=cfg.min_df,
+                    sublinear_tf=cfg.sublinear_tf,
+                ),
+            ),
+            ("lr", LogisticRegression(C=cfg.C, solver="liblinear", max_iter=cfg.max_iter)),
+        ]
+    )
 
 
-def fit_baseline(texts: Iterable[str], labels: Iterable[int],
-                 cfg: BaselineConfig | None = None) -> Pipeline:
+def fit_baseline(
+    texts: Iterable[str], labels: Iterable[int], cfg: BaselineConfig | None = None
+) -> Pipeline:
     """Fit the baseline, refusing a training set that has only one class."""
     texts, labels = list(texts), np.asarray(list(labels), dtype=int)
     if len(set(labels.tolist())) < 2:
-        raise ValueError(f"training set of {len(texts)} texts has a single class; "
-                         "it needs positives and negatives")
+        raise ValueError(
+            f"training set of {len(texts)} texts has a single class; "
+            "it needs positives and negatives"
+        )
     cfg = cfg or BaselineConfig()
     # On tiny sets min_df=2 could leave no vocabulary at all.
-    pipe = make_baseline(cfg if len(texts) >= 200 else BaselineConfig(**{**asdict(cfg),
-                                                                         "min_df": 1}))
+    pipe = make_baseline(
+        cfg if len(texts) >= 200 else BaselineConfig(**{**asdict(cfg), "min_df": 1})
+    )
     return pipe.fit(texts, labels)
 
 
@@ -72,8 +85,9 @@ def near_duplicate_flags(texts: list[str], order: Iterable[int], threshold: floa
     """
     if not texts:
         return np.zeros(0, dtype=bool)
-    vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
-                              sublinear_tf=True).fit_transform(texts)
+    vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit_transform(
+        texts
+    )
     rank = np.argsort(np.argsort(np.asarray(list(order))))  # position in posting order
     sims = (vectors @ vectors.T).toarray()
     earlier = rank[None, :] < rank[:, None]  # (n, n): column posted before row
@@ -84,10 +98,18 @@ def fit_multiclass_baseline(texts: pd.Series, labels: pd.Series) -> Pipeline:
     """The same recipe for several classes (quality tiers): a multinomial solver, since
     liblinear fits binary labels only."""
     cfg = BaselineConfig()
-    pipe = Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                  min_df=cfg.min_df if len(texts) >= 200 else 1,
-                                  sublinear_tf=cfg.sublinear_tf)),
-        ("lr", LogisticRegression(C=cfg.C, solver="newton-cg", max_iter=cfg.max_iter)),
-    ])
+    pipe = Pipeline(
+        [
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    analyzer="char",
+                    ngram_range=(cfg.ngram_min, cfg.ngram_max),
+                    min_df=cfg.min_df if len(texts) >= 200 else 1,
+                    sublinear_tf=cfg.sublinear_tf,
+                ),
+            ),
+            ("lr", LogisticRegression(C=cfg.C, solver="newton-cg", max_iter=cfg.max_iter)),
+        ]
+    )
     return pipe.fit(list(texts), np.asarray(labels, dtype=int))

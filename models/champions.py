@@ -73,8 +73,9 @@ def registered_name(task_name: str) -> str:
     """The registered model of a task (``quality`` → ``quanzi-quality``)."""
     kind = PREDICTORS.get(task_name)
     if kind is None:
-        raise UnknownModelError(f"no predictor for task {task_name!r}; known: "
-                                f"{', '.join(PREDICTORS)}")
+        raise UnknownModelError(
+            f"no predictor for task {task_name!r}; known: {', '.join(PREDICTORS)}"
+        )
     return kind.registered_model
 
 
@@ -93,8 +94,7 @@ def version_by_alias(client: MlflowClient, name: str, alias: str) -> Any | None:
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE",
-                              "NOT_FOUND"):
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
             return None
         raise
 
@@ -114,12 +114,14 @@ def download_model_version(settings: Settings, name: str, model_version: str) ->
     mlflow.set_registry_uri(settings.resolved_mlflow_uri)
     staging = Path(tempfile.mkdtemp(prefix=f".v{model_version}-", dir=target.parent))
     try:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{model_version}",
-                                            dst_path=str(staging))
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=f"models:/{name}/{model_version}", dst_path=str(staging)
+        )
         if not (staging / MODEL_DIR_IN_ARTIFACTS).is_dir():
             raise ChampionError(
                 f"{name} version {model_version} has no {MODEL_DIR_IN_ARTIFACTS} artifact: "
-                "it was not logged by `quanzi train`")
+                "it was not logged by `quanzi train`"
+            )
         try:
             staging.rename(target)
         except OSError:
@@ -144,8 +146,7 @@ def champion_version(settings: Settings, task_name: str) -> str | None:
         if not pointer.is_file():
             raise
         cached = str(json.loads(pointer.read_text())["version"])
-        log.warning("MLflow store unreachable (%s); using cached %s version %s",
-                    exc, name, cached)
+        log.warning("MLflow store unreachable (%s); using cached %s version %s", exc, name, cached)
         return cached
     return None if found is None else str(found.version)
 
@@ -159,5 +160,6 @@ def load_champion(settings: Settings, task_name: str) -> Predictor | None:
     name = registered_name(task_name)
     model_dir = download_model_version(settings, name, model_version)
     (settings.models_dir / name / "champion.json").write_text(
-        json.dumps({"version": model_version}))
+        json.dumps({"version": model_version})
+    )
     return PREDICTORS[task_name].load(model_dir)

@@ -104,8 +104,10 @@ def load_models(settings: Settings) -> LoadedModels:
     ranker: Any | None = None
     if _mlflow_store_missing(settings):
         for task in TASK_NAMES:
-            degraded[task] = (f"no champion (no MLflow store yet): run `quanzi train {task}` "
-                              f"then `quanzi promote quanzi-{task}`")
+            degraded[task] = (
+                f"no champion (no MLflow store yet): run `quanzi train {task}` "
+                f"then `quanzi promote quanzi-{task}`"
+            )
     else:
         for task in TASK_NAMES:
             try:
@@ -115,8 +117,9 @@ def load_models(settings: Settings) -> LoadedModels:
                 degraded[task] = f"cannot load the champion: {type(exc).__name__}: {exc}"[:300]
                 continue
             if predictor is None:
-                degraded[task] = (f"no champion: run `quanzi train {task}` then "
-                                  f"`quanzi promote quanzi-{task}`")
+                degraded[task] = (
+                    f"no champion: run `quanzi train {task}` then `quanzi promote quanzi-{task}`"
+                )
                 continue
             predictors[task] = predictor
             versions[task] = _champion_version(settings, task, predictor)
@@ -129,8 +132,10 @@ def load_models(settings: Settings) -> LoadedModels:
     try:
         model = load_encoder(settings)
         # sentence-transformers 6 renamed the method; older releases have only the old name.
-        dimension = getattr(model, "get_embedding_dimension", None) \
+        dimension = (
+            getattr(model, "get_embedding_dimension", None)
             or model.get_sentence_embedding_dimension
+        )
         dim = int(dimension() or 0)
         if dim < 1:
             raise ValueError("the encoder does not report its embedding dimension")

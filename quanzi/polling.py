@@ -15,8 +15,9 @@ from collections.abc import Callable
 class Poller:
     """Runs ``step`` every ``interval_s`` seconds in a daemon thread named ``name``."""
 
-    def __init__(self, name: str, step: Callable[[], object], interval_s: float,
-                 log: logging.Logger) -> None:
+    def __init__(
+        self, name: str, step: Callable[[], object], interval_s: float, log: logging.Logger
+    ) -> None:
         self.name = name
         self.step = step
         self.interval_s = interval_s

@@ -20,8 +20,14 @@ from quanzi.storage.orm import BrandRelation, Circle, Interaction, Post, User, U
 
 CHUNK = 1000  # rows per statement: stays under SQLite's bound-parameter limit
 
-USER_FIELDS = ("kind", "display_name", "follower_count", "creator_certified",
-               "account_created_at", "merchant_circle_id")
+USER_FIELDS = (
+    "kind",
+    "display_name",
+    "follower_count",
+    "creator_certified",
+    "account_created_at",
+    "merchant_circle_id",
+)
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -36,7 +42,7 @@ def _insert(session: Session, table: Any) -> Any:
 
 def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]]:
     for i in range(0, len(rows), CHUNK):
-        yield rows[i:i + CHUNK]
+        yield rows[i : i + CHUNK]
 
 
 def _missing(session: Session, column: Any, ids: Iterable[str]) -> set[str]:
@@ -44,7 +50,7 @@ def _missing(session: Session, column: Any, ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
     ordered = sorted(wanted)
     for i in range(0, len(ordered), CHUNK):
-        found.update(session.scalars(select(column).where(column.in_(ordered[i:i + CHUNK]))))
+        found.update(session.scalars(select(column).where(column.in_(ordered[i : i + CHUNK]))))
     return wanted - found
 
 
@@ -68,18 +74,25 @@ def upsert_users(session: Session, users: Sequence[dict[str, Any]]) -> int:
     for chunk in _chunks(users):
         stmt = _insert(session, User).values(list(chunk))
         stmt = stmt.on_conflict_do_update(
-            index_elements=[User.id], set_={f: stmt.excluded[f] for f in USER_FIELDS})
+            index_elements=[User.id], set_={f: stmt.excluded[f] for f in USER_FIELDS}
+        )
         session.execute(stmt)
     return len(users)
 
 
-def upsert_relations(session: Session, user_edges: Sequence[dict[str, Any]],
-                     brand_edges: Sequence[dict[str, Any]]) -> tuple[int, int]:
+def upsert_relations(
+    session: Session, user_edges: Sequence[dict[str, Any]], brand_edges: Sequence[dict[str, Any]]
+) -> tuple[int, int]:
     """Add or delete user→user edges (friendship both ways) and upsert brand relations."""
-    users = {e["user_id"] for e in user_edges} | {e["other_id"] for e in user_edges} | {
-        e["user_id"] for e in brand_edges}
-    _require(session, [("users", User.id, users),
-                       ("circles", Circle.id, {e["circle_id"] for e in brand_edges})])
+    users = (
+        {e["user_id"] for e in user_edges}
+        | {e["other_id"] for e in user_edges}
+        | {e["user_id"] for e in brand_edges}
+    )
+    _require(
+        session,
+        [("users", User.id, users), ("circles", Circle.id, {e["circle_id"] for e in brand_edges})],
+    )
     adds: dict[tuple[str, str, str], dict[str, Any]] = {}
     removals: list[tuple[str, str, str]] = []
     for e in user_edges:
@@ -91,20 +104,41 @@ def upsert_relations(session: Session, user_edges: Sequence[dict[str, Any]],
                 removals.append((user_id, kind, other_id))
                 adds.pop((user_id, kind, other_id), None)
             else:
-                adds[(user_id, kind, other_id)] = {"user_id": user_id, "kind": kind,
-                                                   "other_id": other_id}
+                adds[(user_id, kind, other_id)] = {
+                    "user_id": user_id,
+                    "kind": kind,
+                    "other_id": other_id,
+                }
     for i in range(0, len(removals), CHUNK // 4):
-        session.execute(delete(UserRelation).where(or_(*(
-            and_(UserRelation.user_id == u, UserRelation.kind == k, UserRelation.other_id == o)
-            for u, k, o in removals[i:i + CHUNK // 4]))))
+        session.execute(
+            delete(UserRelation).where(
+                or_(
+                    *(
+                        and_(
+                            UserRelation.user_id == u,
+                            UserRelation.kind == k,
+                            UserRelation.other_id == o,
+                        )
+                        for u, k, o in removals[i : i + CHUNK // 4]
+                    )
+                )
+            )
+        )
     for chunk in _chunks(list(adds.values())):
-        session.execute(_insert(session, UserRelation).values(list(chunk))
-                        .on_conflict_do_nothing(index_elements=["user_id", "kind", "other_id"]))
+        session.execute(
+            _insert(session, UserRelation)
+            .values(list(chunk))
+            .on_conflict_do_nothing(index_elements=["user_id", "kind", "other_id"])
+        )
     brands = {(e["user_id"], e["circle_id"], e["kind"]): e for e in brand_edges}  # last wins
     for chunk in _chunks(list(brands.values())):
         stmt = _insert(session, BrandRelation).values(list(chunk))
-        session.execute(stmt.on_conflict_do_update(
-            index_elements=["user_id", "circle_id", "kind"], set_={"active": stmt.excluded.active}))
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["user_id", "circle_id", "kind"],
+                set_={"active": stmt.excluded.active},
+            )
+        )
     return len(user_edges), len(brand_edges)
 
 
@@ -112,8 +146,13 @@ def add_interactions(session: Session, interactions: Sequence[dict[str, Any]]) -
     """Append interactions after checking every user and post id is stored."""
     if not interactions:
         return 0
-    _require(session, [("users", User.id, {i["user_id"] for i in interactions}),
-                       ("posts", Post.id, {i["post_id"] for i in interactions})])
+    _require(
+        session,
+        [
+            ("users", User.id, {i["user_id"] for i in interactions}),
+            ("posts", Post.id, {i["post_id"] for i in interactions}),
+        ],
+    )
     for chunk in _chunks(interactions):
         session.execute(_insert(session, Interaction), list(chunk))
     return len(interactions)

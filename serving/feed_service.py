@@ -39,6 +39,7 @@ from quanzi.settings import Settings
 log = logging.getLogger(__name__)
 served_log = logging.getLogger("quanzi.feed.served")
 
+
 class UnknownCircle(LookupError):
     """The request names a circle the store does not know (HTTP 404)."""
 
@@ -65,18 +66,27 @@ class FeedService:
     sync thread starts then.
     """
 
-    def __init__(self, settings: Settings, engine: Engine, *,
-                 models: Callable[[], Any | None] | None = None,
-                 encoder_version: str | None = None,
-                 arms: tuple[Arm, ...] = DEFAULT_ARMS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        models: Callable[[], Any | None] | None = None,
+        encoder_version: str | None = None,
+        arms: tuple[Arm, ...] = DEFAULT_ARMS,
+    ) -> None:
         self.settings = settings
-        self.sync = FeedStoreSync(engine, encoder_version=encoder_version,
-                                  interval_s=settings.feed_refresh_interval_ms / 1000,
-                                  models=models)
+        self.sync = FeedStoreSync(
+            engine,
+            encoder_version=encoder_version,
+            interval_s=settings.feed_refresh_interval_ms / 1000,
+            models=models,
+        )
         self.loader = ViewerLoader(engine, ttl_s=settings.feed_viewer_cache_ttl_s)
         self.sync.on_viewer_changes = self._viewer_changes
         self.pipeline = RankingPipeline.default(  # learned scorer's model: the champion
-            ranker=(lambda: getattr(models(), "ranker", None)) if models else None)
+            ranker=(lambda: getattr(models(), "ranker", None)) if models else None
+        )
         self.arms = arms
         self._ready = False
         self._lock = threading.Lock()
@@ -96,17 +106,26 @@ class FeedService:
                     self._ready = True
         return self.sync.store
 
-    def start(self, models_settled: Callable[[], bool] | None = None,
-              wait_s: float = 300.0, on_loaded: Callable[[], Any] | None = None) -> None:
+    def start(
+        self,
+        models_settled: Callable[[], bool] | None = None,
+        wait_s: float = 300.0,
+        on_loaded: Callable[[], Any] | None = None,
+    ) -> None:
         """Load the snapshot in a background thread now, not on the first feed request (which
         would take seconds). Waits first (up to ``wait_s``) until ``models_settled`` says the
         model load finished, so the snapshot holds the served encoder's vectors and is
         not loaded twice; then calls ``on_loaded``. ``/readyz`` answers 503 while
         ``loading``."""
+
         def load() -> None:
             deadline = time.monotonic() + wait_s
-            while models_settled is not None and not models_settled() \
-                    and time.monotonic() < deadline and not self._closing.is_set():
+            while (
+                models_settled is not None
+                and not models_settled()
+                and time.monotonic() < deadline
+                and not self._closing.is_set()
+            ):
                 time.sleep(0.1)
             try:
                 _ = self.store
@@ -157,8 +176,9 @@ class FeedService:
         callers run it in a thread, then call ``rank`` with it)."""
         return self.loader.load(req.viewer_id, self.store, req.as_of)
 
-    def rank(self, req: FeedRequest,
-             viewer: ViewerContext | None = None) -> tuple[dict[str, Any], RankingResult]:
+    def rank(
+        self, req: FeedRequest, viewer: ViewerContext | None = None
+    ) -> tuple[dict[str, Any], RankingResult]:
         """Rank one request; returns the response body and the pipeline's result."""
         store = self.store
         if not store.has_circle(req.circle_id):
@@ -169,24 +189,53 @@ class FeedService:
         if viewer is None:
             viewer = self.loader.load(req.viewer_id, store, req.as_of)
         phase = req.phase or campaign_phase(now)
-        query = FeedQuery(viewer=viewer, circle_id=req.circle_id, limit=req.limit, now=now,
-                          phase=phase, params=params, candidate_ids=req.candidate_ids,
-                          exclude_seen=req.exclude_seen, exclude_ids=req.exclude_ids,
-                          arm=arm.name)
+        query = FeedQuery(
+            viewer=viewer,
+            circle_id=req.circle_id,
+            limit=req.limit,
+            now=now,
+            phase=phase,
+            params=params,
+            candidate_ids=req.candidate_ids,
+            exclude_seen=req.exclude_seen,
+            exclude_ids=req.exclude_ids,
+            arm=arm.name,
+        )
         result = self.pipeline.rank(query, store)
         request_id = uuid.uuid4().hex
-        items = [{"post_id": it.post_id, "score": it.score, "trust_level": it.trust_level,
-                  "source": it.source,
-                  "reasons": [{"feature": f, "contribution": v} for f, v in it.reasons]}
-                 for it in result.items]
-        body = {"items": items, "arm": arm.name, "phase": phase,
-                "model_versions": self.model_versions(store, result.scorer),
-                "request_id": request_id, "n_candidates": result.n_candidates,
-                "removed": result.removed}
+        items = [
+            {
+                "post_id": it.post_id,
+                "score": it.score,
+                "trust_level": it.trust_level,
+                "source": it.source,
+                "reasons": [{"feature": f, "contribution": v} for f, v in it.reasons],
+            }
+            for it in result.items
+        ]
+        body = {
+            "items": items,
+            "arm": arm.name,
+            "phase": phase,
+            "model_versions": self.model_versions(store, result.scorer),
+            "request_id": request_id,
+            "n_candidates": result.n_candidates,
+            "removed": result.removed,
+        }
         if served_log.isEnabledFor(logging.INFO):
-            served_log.info(json.dumps({
-                "event": "feed_served", "request_id": request_id, "viewer_id": req.viewer_id,
-                "circle_id": req.circle_id, "arm": arm.name, "phase": phase,
-                "post_ids": [it["post_id"] for it in items], "errors": result.errors,
-            }, ensure_ascii=False))
+            served_log.info(
+                json.dumps(
+                    {
+                        "event": "feed_served",
+                        "request_id": request_id,
+                        "viewer_id": req.viewer_id,
+                        "circle_id": req.circle_id,
+                        "arm": arm.name,
+                        "phase": phase,
+                        "post_ids": [it["post_id"] for it in items],
+                        "errors": result.errors,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return body, result

@@ -68,8 +68,9 @@ def tier_of(score: float) -> int:
     return 1 if score < 0.35 else 2 if score < 0.65 else 3
 
 
-def parse_level(payload: dict[str, Any] | None, label: str | None,
-                score: float | None) -> int | None:
+def parse_level(
+    payload: dict[str, Any] | None, label: str | None, score: float | None
+) -> int | None:
     """A trust level 2..6 from a ``post_scores`` row (payload ``level``, label ``L3``, score)."""
     for value in ((payload or {}).get("level"), label, score):
         if value is None:
@@ -98,49 +99,87 @@ def parse_tier(payload: dict[str, Any] | None, label: str | None, score: float) 
 # ---------------------------------------------------------------------------- from the DB
 def _chunks(ids: Sequence[str]) -> Iterable[list[str]]:
     for start in range(0, len(ids), _BATCH):
-        yield list(ids[start:start + _BATCH])
+        yield list(ids[start : start + _BATCH])
 
 
 def post_frame(engine: Engine, ids: Sequence[str] | None = None) -> pd.DataFrame:
     """Posts with author kind and verified purchase, plus latest quality/trust scores."""
-    cols = ["id", "author_id", "circle_id", "created_ts", "status", "author_kind",
-            "certified", "verified"]
-    query = (select(Post.id, Post.author_id, Post.circle_id, Post.created_at, Post.status,
-                    User.kind, User.creator_certified, Order.user_id, Order.created_at)
-             .join(User, User.id == Post.author_id)
-             .outerjoin(Order, Order.id == Post.order_id))
+    cols = [
+        "id",
+        "author_id",
+        "circle_id",
+        "created_ts",
+        "status",
+        "author_kind",
+        "certified",
+        "verified",
+    ]
+    query = (
+        select(
+            Post.id,
+            Post.author_id,
+            Post.circle_id,
+            Post.created_at,
+            Post.status,
+            User.kind,
+            User.creator_certified,
+            Order.user_id,
+            Order.created_at,
+        )
+        .join(User, User.id == Post.author_id)
+        .outerjoin(Order, Order.id == Post.order_id)
+    )
     records: list[tuple[Any, ...]] = []
     with engine.connect() as conn:
-        for chunk in ([None] if ids is None else _chunks(ids)):
+        for chunk in [None] if ids is None else _chunks(ids):
             q = query if chunk is None else query.where(Post.id.in_(chunk))
-            for pid, author, circle, created, status, kind, cert, buyer, ordered in \
-                    conn.execute(q):
+            for pid, author, circle, created, status, kind, cert, buyer, ordered in conn.execute(q):
                 verified = buyer == author and (ordered is None or ordered <= created)
-                records.append((pid, author, circle, created.timestamp(), status, kind,
-                                bool(cert), bool(verified)))
+                records.append(
+                    (
+                        pid,
+                        author,
+                        circle,
+                        created.timestamp(),
+                        status,
+                        kind,
+                        bool(cert),
+                        bool(verified),
+                    )
+                )
     frame = pd.DataFrame.from_records(records, columns=cols)
     frame["creator"] = (frame["author_kind"] == "creator") | frame["certified"]
     return frame
 
 
-def score_frame(engine: Engine, ids: Sequence[str] | None = None
-                ) -> tuple[pd.DataFrame, dict[str, str]]:
+def score_frame(
+    engine: Engine, ids: Sequence[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Latest quality and trust per post, and the newest model version per model name."""
     ranked = select(
-        PostScore.post_id, PostScore.model_name, PostScore.model_version, PostScore.score,
-        PostScore.label, PostScore.payload, PostScore.id,
-        func.row_number().over(partition_by=(PostScore.post_id, PostScore.model_name),
-                               order_by=(PostScore.created_at.desc(), PostScore.id.desc())
-                               ).label("rank"),
+        PostScore.post_id,
+        PostScore.model_name,
+        PostScore.model_version,
+        PostScore.score,
+        PostScore.label,
+        PostScore.payload,
+        PostScore.id,
+        func.row_number()
+        .over(
+            partition_by=(PostScore.post_id, PostScore.model_name),
+            order_by=(PostScore.created_at.desc(), PostScore.id.desc()),
+        )
+        .label("rank"),
     ).where(PostScore.model_name.in_((QUALITY_MODEL, TRUST_MODEL)))
     rows: dict[str, dict[str, Any]] = {}
     newest: dict[str, tuple[int, str]] = {}
     with engine.connect() as conn:
-        for chunk in ([None] if ids is None else _chunks(ids)):
+        for chunk in [None] if ids is None else _chunks(ids):
             q = ranked if chunk is None else ranked.where(PostScore.post_id.in_(chunk))
             sub = q.subquery()
             for pid, name, version, score, label, payload, sid, _ in conn.execute(
-                    select(sub).where(sub.c.rank == 1)):
+                select(sub).where(sub.c.rank == 1)
+            ):
                 row = rows.setdefault(pid, {"id": pid})
                 if sid > newest.get(name, (-1, ""))[0]:
                     newest[name] = (sid, version)
@@ -151,8 +190,7 @@ def score_frame(engine: Engine, ids: Sequence[str] | None = None
                     level = parse_level(payload, label, score)
                     if level is not None:
                         row["scored_level"] = level
-    frame = pd.DataFrame(list(rows.values()),
-                         columns=["id", "quality", "tier", "scored_level"])
+    frame = pd.DataFrame(list(rows.values()), columns=["id", "quality", "tier", "scored_level"])
     return frame, {name: version for name, (_, version) in newest.items()}
 
 
@@ -161,19 +199,23 @@ def pick_encoder_version(engine: Engine) -> str | None:
     with engine.connect() as conn:
         row = conn.execute(
             select(PostEmbedding.encoder_version, func.count().label("n"))
-            .group_by(PostEmbedding.encoder_version).order_by(func.count().desc()).limit(1)
+            .group_by(PostEmbedding.encoder_version)
+            .order_by(func.count().desc())
+            .limit(1)
         ).first()
     return None if row is None else str(row[0])
 
 
-def read_embeddings(engine: Engine, version: str, ids: Sequence[str] | None = None
-                    ) -> tuple[list[str], np.ndarray]:
+def read_embeddings(
+    engine: Engine, version: str, ids: Sequence[str] | None = None
+) -> tuple[list[str], np.ndarray]:
     query = select(PostEmbedding.post_id, PostEmbedding.vector).where(
-        PostEmbedding.encoder_version == version)
+        PostEmbedding.encoder_version == version
+    )
     out_ids: list[str] = []
     blobs: list[bytes] = []
     with engine.connect() as conn:
-        for chunk in ([None] if ids is None else _chunks(ids)):
+        for chunk in [None] if ids is None else _chunks(ids):
             q = query if chunk is None else query.where(PostEmbedding.post_id.in_(chunk))
             for pid, blob in conn.execute(q):
                 out_ids.append(pid)
@@ -190,12 +232,15 @@ def read_embeddings(engine: Engine, version: str, ids: Sequence[str] | None = No
 def live_boosts(engine: Engine, now: datetime) -> dict[str, float]:
     """Hot-list overrides as feed multipliers: boost → its value, pin ×2, remove ×0.5."""
     with engine.connect() as conn:
-        rows = conn.execute(select(HotListOverride.post_id, HotListOverride.action,
-                                   HotListOverride.value)
-                            .where(or_(HotListOverride.expires_at.is_(None),
-                                       HotListOverride.expires_at > now)))
-        return {pid: (float(value) if action == "boost" else OVERRIDE_BOOST.get(action, 1.0))
-                for pid, action, value in rows}
+        rows = conn.execute(
+            select(HotListOverride.post_id, HotListOverride.action, HotListOverride.value).where(
+                or_(HotListOverride.expires_at.is_(None), HotListOverride.expires_at > now)
+            )
+        )
+        return {
+            pid: (float(value) if action == "boost" else OVERRIDE_BOOST.get(action, 1.0))
+            for pid, action, value in rows
+        }
 
 
 @dataclass
@@ -230,10 +275,12 @@ class FeedStoreSync:
 
     def _heads(self) -> tuple[int, int, int, int]:
         with self.engine.connect() as conn:
-            return (int(conn.execute(select(func.max(IndexChange.seq))).scalar() or 0),
-                    int(conn.execute(select(func.max(PostScore.id))).scalar() or 0),
-                    int(conn.execute(select(func.max(Interaction.id))).scalar() or 0),
-                    int(conn.execute(select(func.max(UserRelation.id))).scalar() or 0))
+            return (
+                int(conn.execute(select(func.max(IndexChange.seq))).scalar() or 0),
+                int(conn.execute(select(func.max(PostScore.id))).scalar() or 0),
+                int(conn.execute(select(func.max(Interaction.id))).scalar() or 0),
+                int(conn.execute(select(func.max(UserRelation.id))).scalar() or 0),
+            )
 
     def full_load(self) -> SnapshotFeedStore:
         """Build a fresh snapshot of everything and swap it in; returns it."""
@@ -249,12 +296,21 @@ class FeedStoreSync:
         store.set_boosts(live_boosts(self.engine, datetime.now(UTC)))
         self.store = store
         self._change_seq, self._score_id, self._interaction_id, self._relation_id = (
-            change_seq, score_id, interaction_id, relation_id)
+            change_seq,
+            score_id,
+            interaction_id,
+            relation_id,
+        )
         self._scan_from = scan_from
         self._last_scan = self._last_full = time.monotonic()
         s = store.stats()
-        log.info("feed store loaded: %d posts (%d passed, %d with vectors) in %.2f s",
-                 s.posts, s.passed, s.with_embedding, time.perf_counter() - started)
+        log.info(
+            "feed store loaded: %d posts (%d passed, %d with vectors) in %.2f s",
+            s.posts,
+            s.passed,
+            s.with_embedding,
+            time.perf_counter() - started,
+        )
         return store
 
     def _encoder(self) -> tuple[str | None, Any | None]:
@@ -279,8 +335,9 @@ class FeedStoreSync:
         version = store.encoder_version
         if version is not None:
             store.encoder_version = version
-            vec_ids, matrix = read_embeddings(self.engine, version,
-                                              None if ids is None else posts["id"].tolist())
+            vec_ids, matrix = read_embeddings(
+                self.engine, version, None if ids is None else posts["id"].tolist()
+            )
             store.set_embeddings(vec_ids, matrix)
         return len(posts)
 
@@ -291,7 +348,8 @@ class FeedStoreSync:
             rows = conn.execute(
                 select(Interaction.post_id, Interaction.kind, func.count())
                 .where(Interaction.id > after, Interaction.id <= upto)
-                .group_by(Interaction.post_id, Interaction.kind)).all()
+                .group_by(Interaction.post_id, Interaction.kind)
+            ).all()
         if rows:
             pids, kinds, counts = zip(*rows, strict=True)
             store.add_counts(pids, kinds, [float(n) for n in counts])
@@ -314,16 +372,27 @@ class FeedStoreSync:
         changed: set[str] = set()
         with self.engine.connect() as conn:
             if change_seq > self._change_seq:
-                changed.update(conn.scalars(select(IndexChange.post_id).where(
-                    IndexChange.seq > self._change_seq, IndexChange.seq <= change_seq)))
+                changed.update(
+                    conn.scalars(
+                        select(IndexChange.post_id).where(
+                            IndexChange.seq > self._change_seq, IndexChange.seq <= change_seq
+                        )
+                    )
+                )
             if score_id > self._score_id:
-                changed.update(conn.scalars(select(PostScore.post_id).where(
-                    PostScore.id > self._score_id, PostScore.id <= score_id)))
+                changed.update(
+                    conn.scalars(
+                        select(PostScore.post_id).where(
+                            PostScore.id > self._score_id, PostScore.id <= score_id
+                        )
+                    )
+                )
             if time.monotonic() - self._last_scan > self.scan_every_s:
                 scan_from = datetime.now(UTC) - timedelta(seconds=5)
                 if self._scan_from is not None:
-                    changed.update(conn.scalars(select(Post.id).where(
-                        Post.updated_at >= self._scan_from)))
+                    changed.update(
+                        conn.scalars(select(Post.id).where(Post.updated_at >= self._scan_from))
+                    )
                 self._scan_from = scan_from
                 self._last_scan = time.monotonic()
             circles = frozenset(conn.scalars(select(Circle.id)))
@@ -332,12 +401,18 @@ class FeedStoreSync:
         n_inter = self._apply_new_interactions(store, interaction_id, relation_id)
         store.set_boosts(live_boosts(self.engine, datetime.now(UTC)))
         self._change_seq, self._score_id, self._interaction_id, self._relation_id = (
-            change_seq, score_id, interaction_id, relation_id)
-        return RefreshReport(posts=n_posts, interactions=n_inter,
-                             seconds=time.perf_counter() - started)
+            change_seq,
+            score_id,
+            interaction_id,
+            relation_id,
+        )
+        return RefreshReport(
+            posts=n_posts, interactions=n_inter, seconds=time.perf_counter() - started
+        )
 
-    def _apply_new_interactions(self, store: SnapshotFeedStore, interaction_id: int,
-                                relation_id: int) -> int:
+    def _apply_new_interactions(
+        self, store: SnapshotFeedStore, interaction_id: int, relation_id: int
+    ) -> int:
         """The interactions and relations since the last refresh, read once: counted into
         the snapshot and told to ``on_viewer_changes``. Returns the (post, kind) pairs
         counted."""
@@ -345,22 +420,34 @@ class FeedStoreSync:
         users: list[str] = []
         with self.engine.connect() as conn:
             if interaction_id > self._interaction_id:
-                rows = [(u, p, k, a) for u, p, k, a in conn.execute(
-                    select(Interaction.user_id, Interaction.post_id, Interaction.kind,
-                           Post.author_id)
-                    .join(Post, Post.id == Interaction.post_id)
-                    .where(Interaction.id > self._interaction_id,
-                           Interaction.id <= interaction_id)
-                    .order_by(Interaction.id))]
+                rows = [
+                    (u, p, k, a)
+                    for u, p, k, a in conn.execute(
+                        select(
+                            Interaction.user_id,
+                            Interaction.post_id,
+                            Interaction.kind,
+                            Post.author_id,
+                        )
+                        .join(Post, Post.id == Interaction.post_id)
+                        .where(
+                            Interaction.id > self._interaction_id, Interaction.id <= interaction_id
+                        )
+                        .order_by(Interaction.id)
+                    )
+                ]
             if relation_id > self._relation_id and self.on_viewer_changes is not None:
-                users = list(conn.scalars(select(UserRelation.user_id).where(
-                    UserRelation.id > self._relation_id, UserRelation.id <= relation_id)
-                    .distinct()))
+                users = list(
+                    conn.scalars(
+                        select(UserRelation.user_id)
+                        .where(UserRelation.id > self._relation_id, UserRelation.id <= relation_id)
+                        .distinct()
+                    )
+                )
         counts = Counter((post, kind) for _user, post, kind, _author in rows)
         if counts:
             pairs, n = zip(*counts.items(), strict=True)
-            store.add_counts([p for p, _ in pairs], [k for _, k in pairs],
-                             [float(c) for c in n])
+            store.add_counts([p for p, _ in pairs], [k for _, k in pairs], [float(c) for c in n])
         if self.on_viewer_changes is not None and (rows or users):
             self.on_viewer_changes(rows, users)
         return len(counts)

@@ -55,14 +55,17 @@ def require_index(models: ModelSet) -> Any:
     """The worker's index, or a 503 saying why there is none."""
     if models.embedder is None or models.index is None:
         why = models.degraded.get("encoder", "no encoder loaded")
-        raise ServiceUnavailable(f"similar search needs the encoder, which is unavailable "
-                                 f"({why}); set QUANZI_ENCODER or run `quanzi train encoder`, "
-                                 "then POST /v1/admin/reload")
+        raise ServiceUnavailable(
+            f"similar search needs the encoder, which is unavailable "
+            f"({why}); set QUANZI_ENCODER or run `quanzi train encoder`, "
+            "then POST /v1/admin/reload"
+        )
     return models.index
 
 
-def post_vectors(session: Session, models: ModelSet,
-                 post_ids: Sequence[str]) -> dict[str, np.ndarray]:
+def post_vectors(
+    session: Session, models: ModelSet, post_ids: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Vectors of stored posts: from the index, else the store, else embedded now."""
     index = require_index(models)
     out: dict[str, np.ndarray] = {}
@@ -72,9 +75,12 @@ def post_vectors(session: Session, models: ModelSet,
                 out[pid] = index.vector(pid)
     rest = [pid for pid in post_ids if pid not in out]
     if rest:
-        for pid, blob in session.execute(select(PostEmbedding.post_id, PostEmbedding.vector).where(
+        for pid, blob in session.execute(
+            select(PostEmbedding.post_id, PostEmbedding.vector).where(
                 PostEmbedding.encoder_version == models.encoder_version,
-                PostEmbedding.post_id.in_(rest))):
+                PostEmbedding.post_id.in_(rest),
+            )
+        ):
             out[pid] = np.frombuffer(blob, dtype="<f4").copy()
     rest = [pid for pid in post_ids if pid not in out]
     if rest:  # stored before the encoder existed (e.g. a loaded world): embed on the fly
@@ -86,11 +92,19 @@ def post_vectors(session: Session, models: ModelSet,
     return out
 
 
-def search_similar(session: Session, models: ModelSet, *, post_id: str | None = None,
-                   text: str | None = None, k: int = 10, circle_id: str | None = None,
-                   min_quality: float | None = None, statuses: Collection[str] | None = None,
-                   exclude_ids: Collection[str] = (), diversity: float = 0.0,
-                   ) -> list[SimilarHit]:
+def search_similar(
+    session: Session,
+    models: ModelSet,
+    *,
+    post_id: str | None = None,
+    text: str | None = None,
+    k: int = 10,
+    circle_id: str | None = None,
+    min_quality: float | None = None,
+    statuses: Collection[str] | None = None,
+    exclude_ids: Collection[str] = (),
+    diversity: float = 0.0,
+) -> list[SimilarHit]:
     """Up to ``k`` neighbours of a stored post or a text, filtered inside the search."""
     index = require_index(models)
     excluded = set(exclude_ids)
@@ -101,15 +115,20 @@ def search_similar(session: Session, models: ModelSet, *, post_id: str | None = 
         excluded.add(post_id)
     else:
         vector = np.asarray(models.embedder([text or ""]), dtype=np.float32)[0]  # type: ignore[misc]
-    flt = SearchFilter.of(circle_id=circle_id, min_quality=min_quality, statuses=statuses,
-                          exclude_ids=excluded)
+    flt = SearchFilter.of(
+        circle_id=circle_id, min_quality=min_quality, statuses=statuses, exclude_ids=excluded
+    )
     pool = k if diversity <= 0 else min(max(4 * k, MMR_POOL_MIN), MMR_POOL_MAX)
     hits = index.search(vector, pool, flt)
     if diversity > 0 and len(hits) > 1:
         vectors = post_vectors(session, models, [pid for pid, _ in hits])
         hits = [(pid, sim) for pid, sim in hits if pid in vectors]
-        picked = mmr_order(np.array([sim for _, sim in hits]),
-                           np.stack([vectors[pid] for pid, _ in hits]), k, 1.0 - diversity)
+        picked = mmr_order(
+            np.array([sim for _, sim in hits]),
+            np.stack([vectors[pid] for pid, _ in hits]),
+            k,
+            1.0 - diversity,
+        )
         hits = [hits[i] for i in picked]
     return _hydrate(session, index, hits[:k])
 
@@ -118,8 +137,9 @@ def _hydrate(session: Session, index: Any, hits: Sequence[tuple[str, float]]) ->
     """Attach the stored post to each hit (a post deleted meanwhile is dropped)."""
     if not hits:
         return []
-    posts = {p.id: p for p in session.scalars(
-        select(Post).where(Post.id.in_([pid for pid, _ in hits])))}
+    posts = {
+        p.id: p for p in session.scalars(select(Post).where(Post.id.in_([pid for pid, _ in hits])))
+    }
     out = []
     for pid, sim in hits:
         post = posts.get(pid)
@@ -129,8 +149,18 @@ def _hydrate(session: Session, index: Any, hits: Sequence[tuple[str, float]]) ->
             quality = index.meta(pid).quality
         except KeyError:
             quality = None
-        out.append(SimilarHit(pid, round(float(sim), 6), post.circle_id, post.author_id,
-                              post.status, quality, post.text, post.created_at))
+        out.append(
+            SimilarHit(
+                pid,
+                round(float(sim), 6),
+                post.circle_id,
+                post.author_id,
+                post.status,
+                quality,
+                post.text,
+                post.created_at,
+            )
+        )
     return out
 
 
@@ -145,18 +175,28 @@ class IndexSimilarPosts:
     def __init__(self, registry: ModelRegistry) -> None:
         self.registry = registry
 
-    def __call__(self, session: Session, *, circle_id: str, seed_ids: Sequence[str], k: int,
-                 exclude_ids: Collection[str]) -> Neighbours:
+    def __call__(
+        self,
+        session: Session,
+        *,
+        circle_id: str,
+        seed_ids: Sequence[str],
+        k: int,
+        exclude_ids: Collection[str],
+    ) -> Neighbours:
         models = self.registry.peek()  # never waits for (or triggers) a model load
         if models is None or models.index is None or models.embedder is None or not seed_ids:
-            return stored_score_similarity(session, circle_id=circle_id, seed_ids=seed_ids,
-                                           k=k, exclude_ids=exclude_ids)
+            return stored_score_similarity(
+                session, circle_id=circle_id, seed_ids=seed_ids, k=k, exclude_ids=exclude_ids
+            )
         seeds = post_vectors(session, models, list(seed_ids))
         if not seeds:
-            return stored_score_similarity(session, circle_id=circle_id, seed_ids=seed_ids,
-                                           k=k, exclude_ids=exclude_ids)
-        flt = SearchFilter.of(circle_id=circle_id, statuses=["pass"],
-                              exclude_ids=set(exclude_ids) | set(seed_ids))
+            return stored_score_similarity(
+                session, circle_id=circle_id, seed_ids=seed_ids, k=k, exclude_ids=exclude_ids
+            )
+        flt = SearchFilter.of(
+            circle_id=circle_id, statuses=["pass"], exclude_ids=set(exclude_ids) | set(seed_ids)
+        )
         best: dict[str, float] = {}
         for hits in models.index.search_batch(np.stack(list(seeds.values())), k, flt):
             for pid, sim in hits:
@@ -172,8 +212,10 @@ class IndexSimilarPosts:
             except KeyError:
                 q = None
             quality.append(DEFAULT_QUALITY if q is None else q)
-        relevance = ((1 - SUGGESTION_QUALITY_WEIGHT) * np.array([best[p] for p in ids])
-                     + SUGGESTION_QUALITY_WEIGHT * np.clip(np.array(quality), 0.0, 1.0))
+        relevance = (1 - SUGGESTION_QUALITY_WEIGHT) * np.array(
+            [best[p] for p in ids]
+        ) + SUGGESTION_QUALITY_WEIGHT * np.clip(np.array(quality), 0.0, 1.0)
         order = np.argsort(-relevance, kind="stable")[:k]
-        return Neighbours([ids[i] for i in order], relevance[order],
-                          np.stack([vectors[ids[i]] for i in order]))
+        return Neighbours(
+            [ids[i] for i in order], relevance[order], np.stack([vectors[ids[i]] for i in order])
+        )

@@ -27,12 +27,18 @@ class AppState:
     def open(cls, settings: Settings, metrics: Any | None = None) -> AppState:
         settings.ensure_dirs()
         engine = engine_from_settings(settings)
-        models = ModelRegistry(settings, engine,
-                               on_swap=None if metrics is None else _gauges(metrics))
+        models = ModelRegistry(
+            settings, engine, on_swap=None if metrics is None else _gauges(metrics)
+        )
         if settings.env != "test":  # tests load on first use (see worker_models)
             models.start()
-        return cls(settings=settings, engine=engine, sessions=session_factory(engine),
-                   schema_head=head_revision(), models=models)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            schema_head=head_revision(),
+            models=models,
+        )
 
     def close(self) -> None:
         self.models.close()

@@ -76,8 +76,10 @@ class ModelSet:
 
     def model_versions(self) -> dict[str, str]:
         """Every model's version as responses report it (``unavailable`` when missing)."""
-        return {**{t: self.versions.get(t, UNAVAILABLE) for t in TASK_NAMES},
-                "encoder": self.encoder_version or UNAVAILABLE}
+        return {
+            **{t: self.versions.get(t, UNAVAILABLE) for t in TASK_NAMES},
+            "encoder": self.encoder_version or UNAVAILABLE,
+        }
 
     def degraded_list(self) -> list[dict[str, str]]:
         return [{"model": name, "reason": why} for name, why in sorted(self.degraded.items())]
@@ -96,9 +98,14 @@ class ReloadStatus:
     trigger: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "generation": self.generation,
-                "started_at": self.started_at, "finished_at": self.finished_at,
-                "error": self.error, "trigger": self.trigger}
+        return {
+            "state": self.state,
+            "generation": self.generation,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "error": self.error,
+            "trigger": self.trigger,
+        }
 
 
 OnSwap = Callable[[ModelSet], None]
@@ -107,8 +114,13 @@ OnSwap = Callable[[ModelSet], None]
 class ModelRegistry:
     """Holds the current ``ModelSet`` of this worker and swaps in new ones atomically."""
 
-    def __init__(self, settings: Settings, engine: Engine, loader: Loader = load_models,
-                 on_swap: OnSwap | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        loader: Loader = load_models,
+        on_swap: OnSwap | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.loader = loader
@@ -152,18 +164,23 @@ class ModelRegistry:
         """
         with self._status_lock:
             generation = self._current.generation + 1 if self._current else 1
-            self.status = ReloadStatus("running", generation, datetime.now(UTC),
-                                       trigger=trigger)
+            self.status = ReloadStatus("running", generation, datetime.now(UTC), trigger=trigger)
         started = time.perf_counter()
         try:
             loaded = self.loader(self.settings)
             old = self._current
             sync = self._index_for(loaded, old)
-            new = ModelSet(generation=generation, predictors=dict(loaded.predictors),
-                           versions=dict(loaded.versions), embedder=loaded.embedder,
-                           encoder_version=loaded.encoder_version, index_sync=sync,
-                           degraded=dict(loaded.degraded), loaded_at=datetime.now(UTC),
-                           ranker=loaded.ranker)
+            new = ModelSet(
+                generation=generation,
+                predictors=dict(loaded.predictors),
+                versions=dict(loaded.versions),
+                embedder=loaded.embedder,
+                encoder_version=loaded.encoder_version,
+                index_sync=sync,
+                degraded=dict(loaded.degraded),
+                loaded_at=datetime.now(UTC),
+                ranker=loaded.ranker,
+            )
         except Exception as exc:
             log.exception("model load failed; keeping the models in force")
             with self._status_lock:
@@ -179,8 +196,12 @@ class ModelRegistry:
         with self._status_lock:
             self.status.state = "done"
             self.status.finished_at = datetime.now(UTC)
-        log.info("models generation %d loaded in %.1f s: %s", generation,
-                 time.perf_counter() - started, new.model_versions())
+        log.info(
+            "models generation %d loaded in %.1f s: %s",
+            generation,
+            time.perf_counter() - started,
+            new.model_versions(),
+        )
         if self.on_swap is not None:
             self.on_swap(new)
         return new
@@ -189,15 +210,23 @@ class ModelRegistry:
         """The index sync for the loaded encoder: kept when the version is unchanged."""
         if loaded.embedder is None or loaded.encoder_version is None:
             return None
-        if old is not None and old.index_sync is not None \
-                and old.encoder_version == loaded.encoder_version:
+        if (
+            old is not None
+            and old.index_sync is not None
+            and old.encoder_version == loaded.encoder_version
+        ):
             return old.index_sync
-        sync, report, rebuilt = open_worker_index(self.settings, self.engine,
-                                                  loaded.encoder_version, loaded.embedder.dim)
+        sync, report, rebuilt = open_worker_index(
+            self.settings, self.engine, loaded.encoder_version, loaded.embedder.dim
+        )
         if rebuilt:
             log.warning("index %s rebuilt from the store: %s", loaded.encoder_version, rebuilt)
-        log.info("index %s: %d vectors after reconcile (%s)", loaded.encoder_version,
-                 len(sync.index), report)
+        log.info(
+            "index %s: %d vectors after reconcile (%s)",
+            loaded.encoder_version,
+            len(sync.index),
+            report,
+        )
         sync.run_in_thread()
         return sync
 
@@ -214,10 +243,15 @@ class ModelRegistry:
             if self._thread is not None and self._thread.is_alive():
                 return self.status
             current = self._current
-            self.status = ReloadStatus("running", current.generation + 1 if current else 1,
-                                       datetime.now(UTC), trigger=trigger)
-            self._thread = threading.Thread(target=self._background_load, args=(trigger,),
-                                             name="model-reload", daemon=True)
+            self.status = ReloadStatus(
+                "running",
+                current.generation + 1 if current else 1,
+                datetime.now(UTC),
+                trigger=trigger,
+            )
+            self._thread = threading.Thread(
+                target=self._background_load, args=(trigger,), name="model-reload", daemon=True
+            )
             self._thread.start()
             return self.status
 
@@ -289,9 +323,13 @@ class ModelRegistry:
 def _empty_set(generation: int, reason: str) -> ModelSet:
     """Everything degraded: what a worker serves when even its first load failed."""
     why = f"model load failed: {reason}"[:300]
-    return ModelSet(generation=generation, predictors=dict.fromkeys(TASK_NAMES),
-                    versions={"moderation": RULES_VERSION, "quality": UNAVAILABLE,
-                              "trust": UNAVAILABLE},
-                    embedder=None, encoder_version=None, index_sync=None,
-                    degraded={name: why for name in (*TASK_NAMES, "encoder")},
-                    loaded_at=datetime.now(UTC))
+    return ModelSet(
+        generation=generation,
+        predictors=dict.fromkeys(TASK_NAMES),
+        versions={"moderation": RULES_VERSION, "quality": UNAVAILABLE, "trust": UNAVAILABLE},
+        embedder=None,
+        encoder_version=None,
+        index_sync=None,
+        degraded={name: why for name in (*TASK_NAMES, "encoder")},
+        loaded_at=datetime.now(UTC),
+    )

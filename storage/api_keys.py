@@ -71,8 +71,7 @@ def create_key(session: Session, role: str, name: str = "") -> tuple[ApiKey, str
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"  # 32 bytes = 256 bits
     salt = secrets.token_hex(16)
-    row = ApiKey(prefix=prefix, salt=salt, key_hash=_hash(salt, key), role=role,
-                 name=name[:100])
+    row = ApiKey(prefix=prefix, salt=salt, key_hash=_hash(salt, key), role=role, name=name[:100])
     session.add(row)
     session.flush()
     return row, key
@@ -88,8 +87,12 @@ def verify_key(session: Session, key: str) -> Principal | None:
         return None
     if not hmac.compare_digest(row.key_hash, _hash(row.salt, key)):
         return None
-    return Principal(key_id=row.id, role=row.role, name=row.name,  # type: ignore[arg-type]
-                     prefix=row.prefix)
+    return Principal(
+        key_id=row.id,
+        role=row.role,
+        name=row.name,  # type: ignore[arg-type]
+        prefix=row.prefix,
+    )
 
 
 def list_keys(session: Session) -> list[ApiKey]:

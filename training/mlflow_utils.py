@@ -45,14 +45,20 @@ def pinned_requirements(*packages: str) -> list[str]:
     return reqs
 
 
-def log_sentence_transformer(model: Any, registered_name: str, alias: str | None = None,
-                             metadata: dict[str, Any] | None = None) -> tuple[str, str]:
+def log_sentence_transformer(
+    model: Any,
+    registered_name: str,
+    alias: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[str, str]:
     """Log a sentence-transformers model to the active run and register it.
 
     Returns ``(model_uri, version)``; ``alias`` (if given) is moved to the new version.
     """
     info = mlflow.sentence_transformers.log_model(
-        model, name="model", registered_model_name=registered_name,
+        model,
+        name="model",
+        registered_model_name=registered_name,
         pip_requirements=pinned_requirements("sentence-transformers", "transformers", "torch"),
         metadata=metadata,
     )

@@ -103,7 +103,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     elif isinstance(value, list | tuple | set):
         _flatten(prefix, ",".join(str(x) for x in value), out)
     elif isinstance(value, str) and len(value) > PARAM_CHARS:
-        out[prefix] = value[:PARAM_CHARS - 1] + "…"  # MLflow refuses longer param values
+        out[prefix] = value[: PARAM_CHARS - 1] + "…"  # MLflow refuses longer param values
     else:
         out[prefix] = value
 
@@ -133,8 +133,11 @@ def encoder_params(predictor: Predictor) -> dict[str, str]:
     name = getattr(predictor, "encoder_name", None)
     if not name:
         return {"encoder": "none"}
-    return {"encoder": name, "encoder_version": encoder_version_of(name),
-            "encoder_sha256": encoder_digest(name)}
+    return {
+        "encoder": name,
+        "encoder_version": encoder_version_of(name),
+        "encoder_sha256": encoder_digest(name),
+    }
 
 
 # ---------------------------------------------------------------- evaluation checks
@@ -153,7 +156,8 @@ def check_metrics(task: Task, metrics: dict[str, float]) -> dict[str, float]:
     if missing:
         raise TaskContractError(
             f"task {task.name}: evaluate() did not report {', '.join(missing)}, which "
-            "promotion compares (primary_metric / gate)")
+            "promotion compares (primary_metric / gate)"
+        )
     return clean
 
 
@@ -161,8 +165,11 @@ def _same_predictions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     """Equal after a JSON round trip, with floats compared to 1e-5 (float32 weights)."""
 
     def close(x: Any, y: Any) -> bool:
-        if isinstance(x, float | int) and isinstance(y, float | int) and not (
-                isinstance(x, bool) or isinstance(y, bool)):
+        if (
+            isinstance(x, float | int)
+            and isinstance(y, float | int)
+            and not (isinstance(x, bool) or isinstance(y, bool))
+        ):
             return math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-5)
         if isinstance(x, dict) and isinstance(y, dict):
             return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
@@ -198,20 +205,34 @@ class ModelFormat:
 
 TEXT_MODEL = ModelFormat(
     code=Path(__file__).with_name("pyfunc_model.py"),
-    requirements=("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
-                  "torch", "sentence-transformers", "transformers"),
-    example=input_example, records=input_records, signature=True)
+    requirements=(
+        "quanzi",
+        "mlflow",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "safetensors",
+        "torch",
+        "sentence-transformers",
+        "transformers",
+    ),
+    example=input_example,
+    records=input_records,
+    signature=True,
+)
 
 
 def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
     """Inputs declared by hand (``author`` is free-form, only ``text`` is required);
     outputs inferred from the predictor's own answer on the example."""
-    inputs = Schema([
-        ColSpec("string", "text"),
-        ColSpec("string", "circle_id", required=False),
-        ColSpec(AnyType(), "author", required=False),
-        ColSpec("boolean", "verified_purchase", required=False),
-    ])
+    inputs = Schema(
+        [
+            ColSpec("string", "text"),
+            ColSpec("string", "circle_id", required=False),
+            ColSpec(AnyType(), "author", required=False),
+            ColSpec("boolean", "verified_purchase", required=False),
+        ]
+    )
     outputs = infer_signature(example[["text"]], output).outputs
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -230,15 +251,17 @@ class TrainedModel:
     predictor: Predictor
 
 
-def run_task(task: Task, settings: Settings, small: bool,
-             progress: ProgressCallback | None = None) -> tuple[str, str]:
+def run_task(
+    task: Task, settings: Settings, small: bool, progress: ProgressCallback | None = None
+) -> tuple[str, str]:
     """``train`` one task; returns ``(run_id, model_version)``."""
     trained = train(task, settings, small, progress)
     return trained.run_id, trained.version
 
 
-def train(task: Task, settings: Settings, small: bool,
-          progress: ProgressCallback | None = None) -> TrainedModel:
+def train(
+    task: Task, settings: Settings, small: bool, progress: ProgressCallback | None = None
+) -> TrainedModel:
     """Train, evaluate, log and register one task (the module docstring's order).
 
     Optional task hooks: ``preflight(settings)`` (checks before the MLflow store is
@@ -300,12 +323,13 @@ def train(task: Task, settings: Settings, small: bool,
             if not _same_predictions(output, predictor.predict(records)):
                 raise TaskContractError(
                     f"task {task.name}: the saved predictor predicts differently from the "
-                    "trained one (save/load loses state)")
+                    "trained one (save/load loses state)"
+                )
             with warnings.catch_warnings():  # MLflow asks for type hints we leave out
-                warnings.filterwarnings("ignore", message=".*type hint",
-                                        category=UserWarning)
-                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains "
-                                        "integer", category=UserWarning)  # outputs only
+                warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+                warnings.filterwarnings(
+                    "ignore", message="Hint: Inferred schema contains integer", category=UserWarning
+                )  # outputs only
                 info = mlflow.pyfunc.log_model(
                     name="model",
                     python_model=str(fmt.code),

@@ -23,8 +23,11 @@ class QuanziRankerModel(PythonModel):
 
     # No type hints on purpose (see pyfunc_model.py): MLflow 3 would convert inputs by them.
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
-        rows = model_input.to_dict("records") if isinstance(model_input, pd.DataFrame) \
+        rows = (
+            model_input.to_dict("records")
+            if isinstance(model_input, pd.DataFrame)
             else list(model_input)
+        )
         return self.ranker.predict(rows)
 
 

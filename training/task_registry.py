@@ -53,16 +53,15 @@ class TaskRegistry(MutableMapping[str, Task]):
             return self._loaded[name]
         module_name = self._modules.get(name)
         if module_name is None:
-            raise UnknownTaskError(
-                f"unknown task {name!r}; known tasks: {', '.join(self)}")
+            raise UnknownTaskError(f"unknown task {name!r}; known tasks: {', '.join(self)}")
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name != module_name:
                 raise
             raise UnknownTaskError(
-                f"task {name!r} is not implemented in this checkout ({module_name} is "
-                "missing)") from exc
+                f"task {name!r} is not implemented in this checkout ({module_name} is missing)"
+            ) from exc
         task = getattr(module, "TASK", None)
         if task is None:
             raise UnknownTaskError(f"{module_name} does not export TASK")
@@ -106,7 +105,8 @@ def resolve_task(name: str) -> Task:
             return TASKS[task_name]
     raise UnknownTaskError(
         f"unknown model {name!r}; give a task ({', '.join(TASKS)}) or its registered name "
-        f"({', '.join(registered_name(t) for t in TASKS)})")
+        f"({', '.join(registered_name(t) for t in TASKS)})"
+    )
 
 
 def use_experiment(settings: Settings, experiment: str) -> str:

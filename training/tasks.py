@@ -81,8 +81,9 @@ class Task(Protocol):
     # the champion by more than the tolerance on any of these.
     gate: dict[str, tuple[bool, float]]
 
-    def load_data(self, settings: Settings, small: bool,
-                  progress: ProgressCallback | None = None) -> TaskData:
+    def load_data(
+        self, settings: Settings, small: bool, progress: ProgressCallback | None = None
+    ) -> TaskData:
         """The task's fixed splits (``small``: CI-sized); ``progress(stage, done, total)``
         may report the slow steps."""
         ...

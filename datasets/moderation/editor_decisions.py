@@ -25,13 +25,13 @@ class ReviewTrainingRow(NamedTuple):
 
 def review_training_rows(session: Session) -> list[ReviewTrainingRow]:
     """Each decided post's text with the latest editor decision on it, oldest first."""
-    latest = (select(func.max(ReviewDecision.id)).group_by(ReviewDecision.post_id)
-              .scalar_subquery())
+    latest = select(func.max(ReviewDecision.id)).group_by(ReviewDecision.post_id).scalar_subquery()
     rows = session.execute(
         select(Post.text, ReviewDecision.labels, ReviewDecision.decision)
         .join(Post, Post.id == ReviewDecision.post_id)
         .where(ReviewDecision.id.in_(latest))
         .order_by(ReviewDecision.id)
     ).all()
-    return [ReviewTrainingRow(text=t, labels=tuple(labels or ()), decision=d)
-            for t, labels, d in rows]
+    return [
+        ReviewTrainingRow(text=t, labels=tuple(labels or ()), decision=d) for t, labels, d in rows
+    ]

@@ -50,16 +50,22 @@ class ModerationSources:
     cold: pd.DataFrame  # COLD, optionally ``cold_limit`` rows per split
 
 
-def load_sources(corpora_dir: Path | str | None, cold_limit: int | None = None,
-                 seed: int = 0) -> ModerationSources:
+def load_sources(
+    corpora_dir: Path | str | None, cold_limit: int | None = None, seed: int = 0
+) -> ModerationSources:
     """Load the moderation sources; ``cold_limit`` samples COLD per split (with ``seed``)."""
     hosts = load_hosts(corpora_dir)
     cold = load_corpus("cold", corpora_dir)
     if cold_limit is not None:
-        cold = pd.concat([part.sample(n=min(len(part), cold_limit), random_state=seed)
-                          for _, part in cold.groupby("split")])
-    return ModerationSources(hosts, hosts[hosts["corpus"] != "spam_sms"],
-                             load_corpus("spam_sms", corpora_dir), cold)
+        cold = pd.concat(
+            [
+                part.sample(n=min(len(part), cold_limit), random_state=seed)
+                for _, part in cold.groupby("split")
+            ]
+        )
+    return ModerationSources(
+        hosts, hosts[hosts["corpus"] != "spam_sms"], load_corpus("spam_sms", corpora_dir), cold
+    )
 
 
 def distinct_hosts(hosts: pd.DataFrame, max_chars: int = MAX_HOST_CHARS) -> pd.DataFrame:
@@ -95,8 +101,9 @@ def weave_span(rng: random.Random, text: str, phrase: str) -> tuple[str, int, in
     woven = weave(rng, text, phrase)
     # weave inserts the phrase verbatim once; the leftmost occurrence at or after the
     # point where the texts diverge is it (the host itself may contain the phrase).
-    diverge = next((i for i, (a, b) in enumerate(zip(woven, text, strict=False)) if a != b),
-                   len(text))
+    diverge = next(
+        (i for i, (a, b) in enumerate(zip(woven, text, strict=False)) if a != b), len(text)
+    )
     start = woven.find(phrase, max(0, diverge - len(phrase)))
     if start < 0:  # pragma: no cover - weave always inserts the phrase verbatim
         raise RuntimeError("weave did not insert the phrase verbatim")

@@ -20,8 +20,15 @@ from quanzi.datasets.world.build import world_dir
 from quanzi.settings import Settings
 
 # The public tables offline ranking reads (``build.PUBLIC_TABLES`` less ``items``).
-READ_TABLES = ("circles", "users", "user_relations", "brand_relations", "orders", "posts",
-               "interactions")
+READ_TABLES = (
+    "circles",
+    "users",
+    "user_relations",
+    "brand_relations",
+    "orders",
+    "posts",
+    "interactions",
+)
 
 
 @dataclass
@@ -51,8 +58,10 @@ def require_world(settings: Settings, name: str) -> Path:
     (callers check this before creating anything, e.g. an MLflow store)."""
     manifest_path = world_dir(settings, name) / "manifest.json"
     if not manifest_path.is_file():
-        raise FileNotFoundError(f"world {name!r} not found in {settings.worlds_dir}: run "
-                                f"`quanzi world build` (or `quanzi world list`)")
+        raise FileNotFoundError(
+            f"world {name!r} not found in {settings.worlds_dir}: run "
+            f"`quanzi world build` (or `quanzi world list`)"
+        )
     return manifest_path
 
 
@@ -66,8 +75,9 @@ def read_world(settings: Settings, name: str) -> World:
     policy: dict[str, str] = {}
     if "requests" in manifest:  # the request log of a world with an exploration bucket
         for key in ("file", "holdout_file"):
-            log_ = pd.read_parquet(folder / manifest["requests"][key],
-                                   columns=["request_id", "policy"])
+            log_ = pd.read_parquet(
+                folder / manifest["requests"][key], columns=["request_id", "policy"]
+            )
             policy.update(zip(log_["request_id"], log_["policy"], strict=True))
     return World(name, manifest, tables, holdout, policy)
 

@@ -78,8 +78,13 @@ def level_of(scores: np.ndarray, thresholds: LabelThresholds) -> np.ndarray:
 
 def span_of(hit: Hit) -> dict[str, Any]:
     """A detector hit as a label's span (offsets into the original text)."""
-    return {"start": hit.start, "end": hit.end, "text": hit.text, "subtype": hit.subtype,
-            "evidence": hit.evidence}
+    return {
+        "start": hit.start,
+        "end": hit.end,
+        "text": hit.text,
+        "subtype": hit.subtype,
+        "evidence": hit.evidence,
+    }
 
 
 def detector_moderation(text: str) -> dict[str, Any]:
@@ -94,8 +99,14 @@ def detector_moderation(text: str) -> dict[str, Any]:
         band = BANDS[int(level_of(np.array([prob]), PRIVACY_THRESHOLDS)[0])]
         if band is None:
             continue
-        labels.append({"label": label, "prob": round(prob, 4), "band": band,
-                       "spans": [span_of(h) for h in mine]})
+        labels.append(
+            {
+                "label": label,
+                "prob": round(prob, 4),
+                "band": band,
+                "spans": [span_of(h) for h in mine],
+            }
+        )
     return {"decision": decision_of(labels), "labels": labels, "source": RULES_VERSION}
 
 
@@ -105,10 +116,21 @@ def circle_rule_label(rules: Rules, text: str) -> dict[str, Any] | None:
     if not hits:
         return None
     blocked = any(h.action == "block" for h in hits)
-    return {"label": CIRCLE_RULE, "prob": 1.0, "band": "reject" if blocked else "review",
-            "spans": [{"start": h.start, "end": h.end, "text": text[h.start:h.end],
-                       "subtype": "blocked" if h.action == "block" else "review_term",
-                       "evidence": h.term} for h in hits]}
+    return {
+        "label": CIRCLE_RULE,
+        "prob": 1.0,
+        "band": "reject" if blocked else "review",
+        "spans": [
+            {
+                "start": h.start,
+                "end": h.end,
+                "text": text[h.start : h.end],
+                "subtype": "blocked" if h.action == "block" else "review_term",
+                "evidence": h.term,
+            }
+            for h in hits
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- decisions
@@ -156,13 +178,16 @@ def post_status(decision: str, near_duplicate_of: str | None) -> str:
     return "review" if near_duplicate_of is not None and decision == "pass" else decision
 
 
-def review_reasons(moderation: dict[str, Any],
-                   near_duplicate: tuple[str, float] | None) -> dict[str, Any]:
+def review_reasons(
+    moderation: dict[str, Any], near_duplicate: tuple[str, float] | None
+) -> dict[str, Any]:
     """Why the post waits for an editor, in the review item (``GET /v1/review``)."""
     reasons: dict[str, Any] = {
-        "labels": [{"label": e["label"], "prob": e.get("prob"), "band": e.get("band")}
-                   for e in moderation["labels"] if e.get("band") in ("review", "reject")
-                   or "band" not in e],
+        "labels": [
+            {"label": e["label"], "prob": e.get("prob"), "band": e.get("band")}
+            for e in moderation["labels"]
+            if e.get("band") in ("review", "reject") or "band" not in e
+        ],
     }
     if near_duplicate is not None:
         reasons["near_duplicate_of"] = near_duplicate[0]

@@ -79,9 +79,12 @@ class ModerationPredictor:
             raise ValueError(f"no thresholds for labels {sorted(lacking)}")
 
     # -------------------------------------------------------------------------- scores
-    def scores(self, texts: Sequence[str], recent_texts: Sequence[str] | None = None,
-               features: dict[str, Any] | None = None,
-               ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
+    def scores(
+        self,
+        texts: Sequence[str],
+        recent_texts: Sequence[str] | None = None,
+        features: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
         """Per-label probabilities ``(n,)``, detector hits and (best copy cosine, index).
 
         Pass a dict as ``features`` to get each classifier's feature matrix back (the
@@ -96,12 +99,14 @@ class ModerationPredictor:
             if features is not None:
                 features[label] = matrix
         hits = [detect_contact(t) + detect_privacy(t) for t in texts]
-        probs["contact_rules"] = np.array([max(
-            (h.confidence for h in hs if h.label == "contact"), default=0.0) for hs in hits])
+        probs["contact_rules"] = np.array(
+            [max((h.confidence for h in hs if h.label == "contact"), default=0.0) for hs in hits]
+        )
         probs["contact_model"] = probs["contact"]
         probs["contact"] = np.maximum(probs["contact"], probs["contact_rules"])
-        probs["privacy"] = np.array([max((h.confidence for h in hs if h.label == "privacy"),
-                                         default=0.0) for hs in hits])
+        probs["privacy"] = np.array(
+            [max((h.confidence for h in hs if h.label == "privacy"), default=0.0) for hs in hits]
+        )
         copies = near_duplicates(norms, [normalize(t) for t in recent_texts or ()])
         copy_sim = np.array([sim for sim, _ in copies])
         probs["spam_classifier"] = probs["spam"]
@@ -120,9 +125,13 @@ class ModerationPredictor:
         return out
 
     # ------------------------------------------------------------------------- predict
-    def predict(self, records: list[dict[str, Any]], *,
-                circle_rules: CircleRules | None = None,
-                recent_texts: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def predict(
+        self,
+        records: list[dict[str, Any]],
+        *,
+        circle_rules: CircleRules | None = None,
+        recent_texts: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """One ``{"decision", "risk", "labels"}`` per record, in order.
 
         ``circle_rules`` maps a circle id to its (term, action) pairs (or is a callable
@@ -140,19 +149,26 @@ class ModerationPredictor:
         bands = self.bands(probs)
         out = []
         for i, record in enumerate(records):
-            labels = self._labels(i, texts[i], probs, bands, hits[i], copies[i], recent_texts,
-                                  features)
+            labels = self._labels(
+                i, texts[i], probs, bands, hits[i], copies[i], recent_texts, features
+            )
             rule_entry = self._circle_rule_entry(record, circle_rules)
             if rule_entry is not None:
                 labels.append(rule_entry)
-            out.append({"decision": decision_of(labels), "risk": risk_of(labels),
-                        "labels": labels})
+            out.append({"decision": decision_of(labels), "risk": risk_of(labels), "labels": labels})
         return out
 
-    def _labels(self, i: int, text: str, probs: dict[str, np.ndarray],
-                bands: dict[str, np.ndarray], hits: list[Hit],
-                copy: tuple[float, int], recent_texts: Sequence[str] | None,
-                features: dict[str, Any]) -> list[dict[str, Any]]:
+    def _labels(
+        self,
+        i: int,
+        text: str,
+        probs: dict[str, np.ndarray],
+        bands: dict[str, np.ndarray],
+        hits: list[Hit],
+        copy: tuple[float, int],
+        recent_texts: Sequence[str] | None,
+        features: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         labels = []
         for label in LABELS:
             prob = float(probs[label][i])
@@ -162,14 +178,19 @@ class ModerationPredictor:
             spans = [span_of(h) for h in hits if h.label == label]
             if label == "spam" and copy[0] >= self.dup_threshold and recent_texts:
                 source = recent_texts[copy[1]]
-                spans.append({"start": 0, "end": len(text), "text": text,
-                              "subtype": "near_duplicate",
-                              "evidence": f"cosine {copy[0]:.2f} to recent post #{copy[1]}: "
-                                          f"{source[:40]}"})
+                spans.append(
+                    {
+                        "start": 0,
+                        "end": len(text),
+                        "text": text,
+                        "subtype": "near_duplicate",
+                        "evidence": f"cosine {copy[0]:.2f} to recent post #{copy[1]}: "
+                        f"{source[:40]}",
+                    }
+                )
             if not spans and label in self.classifiers:
                 spans = self._ngram_spans(label, text, features[label][i])
-            labels.append({"label": label, "prob": round(prob, 4), "band": band,
-                           "spans": spans})
+            labels.append({"label": label, "prob": round(prob, 4), "band": band, "spans": spans})
         return labels
 
     def _ngram_spans(self, label: str, text: str, row: Any) -> list[dict[str, Any]]:
@@ -182,18 +203,28 @@ class ModerationPredictor:
             if at < 0 or not gram.strip():
                 continue
             start, end = source_span(text, offsets, at, at + len(gram))
-            spans.append({"start": start, "end": end, "text": text[start:end],
-                          "subtype": "ngram", "evidence": f"logit +{weight:.2f}"})
+            spans.append(
+                {
+                    "start": start,
+                    "end": end,
+                    "text": text[start:end],
+                    "subtype": "ngram",
+                    "evidence": f"logit +{weight:.2f}",
+                }
+            )
         return spans
 
     @staticmethod
-    def _circle_rule_entry(record: Mapping[str, Any], circle_rules: CircleRules | None,
-                           ) -> dict[str, Any] | None:
+    def _circle_rule_entry(
+        record: Mapping[str, Any],
+        circle_rules: CircleRules | None,
+    ) -> dict[str, Any] | None:
         circle_id = record.get("circle_id")
         if circle_rules is None or not circle_id:
             return None
-        rules = circle_rules(circle_id) if callable(circle_rules) else circle_rules.get(
-            circle_id, ())
+        rules = (
+            circle_rules(circle_id) if callable(circle_rules) else circle_rules.get(circle_id, ())
+        )
         return circle_rule_label(tuple(rules), record["text"]) if rules else None
 
     # ---------------------------------------------------------------------- save/load
@@ -204,13 +235,24 @@ class ModerationPredictor:
         path.mkdir(parents=True, exist_ok=True)
         for label, clf in self.classifiers.items():
             clf.save(path / label)
-        (path / "moderation.json").write_text(json.dumps({
-            "format_version": FORMAT_VERSION, "name": self.name, "labels": list(LABELS),
-            "learned": sorted(self.classifiers),
-            "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
-            "dup_threshold": self.dup_threshold, "explain_top": self.explain_top,
-            "meta": self.meta,
-        }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        (path / "moderation.json").write_text(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "name": self.name,
+                    "labels": list(LABELS),
+                    "learned": sorted(self.classifiers),
+                    "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
+                    "dup_threshold": self.dup_threshold,
+                    "explain_top": self.explain_top,
+                    "meta": self.meta,
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
 
     @classmethod
     def load(cls, path: Path) -> ModerationPredictor:
@@ -221,18 +263,24 @@ class ModerationPredictor:
             raise FileNotFoundError(f"{manifest} is missing: not a saved moderation model")
         raw = json.loads(manifest.read_text(encoding="utf-8"))
         if raw.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{manifest}: format version {raw.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+            raise ValueError(
+                f"{manifest}: format version {raw.get('format_version')} is not {FORMAT_VERSION}"
+            )
         return cls(
-            classifiers={label: LinearTextClassifier.load(path / label)
-                         for label in raw["learned"]},
+            classifiers={
+                label: LinearTextClassifier.load(path / label) for label in raw["learned"]
+            },
             thresholds={k: LabelThresholds(**v) for k, v in raw["thresholds"].items()},
-            dup_threshold=float(raw["dup_threshold"]), explain_top=int(raw["explain_top"]),
-            meta=raw.get("meta", {}), name=raw.get("name", REGISTERED_MODEL))
+            dup_threshold=float(raw["dup_threshold"]),
+            explain_top=int(raw["explain_top"]),
+            meta=raw.get("meta", {}),
+            name=raw.get("name", REGISTERED_MODEL),
+        )
 
 
-_HASHER = HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=2**20,
-                            alternate_sign=False, norm="l2")
+_HASHER = HashingVectorizer(
+    analyzer="char", ngram_range=(1, 3), n_features=2**20, alternate_sign=False, norm="l2"
+)
 
 
 def near_duplicates(texts: Sequence[str], recent: Sequence[str]) -> list[tuple[float, int]]:

@@ -23,12 +23,15 @@ def default_base_level(author_kind: str, certified: bool, verified: bool) -> int
     return 4
 
 
-
 def resolve_base_levels(posts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     """Posts joined with their scores; trust base level from the model, else provenance."""
     merged = posts.merge(scores, on="id", how="left")
-    fallback = [default_base_level(k, c, v) for k, c, v in
-                zip(merged["author_kind"], merged["certified"], merged["verified"], strict=True)]
+    fallback = [
+        default_base_level(k, c, v)
+        for k, c, v in zip(
+            merged["author_kind"], merged["certified"], merged["verified"], strict=True
+        )
+    ]
     merged["base_level"] = merged["scored_level"].fillna(pd.Series(fallback, index=merged.index))
     merged["base_level"] = merged["base_level"].astype(int)
     merged["quality"] = merged["quality"].astype(float).fillna(UNKNOWN_QUALITY)

@@ -34,9 +34,13 @@ class CandidateSet:
 
     __slots__ = ("_embeddings", "_matrix", "_rows", "cols", "post_ids", "sources")
 
-    def __init__(self, post_ids: np.ndarray, cols: dict[str, np.ndarray] | None = None,
-                 embeddings: np.ndarray | None = None,
-                 sources: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        post_ids: np.ndarray,
+        cols: dict[str, np.ndarray] | None = None,
+        embeddings: np.ndarray | None = None,
+        sources: np.ndarray | None = None,
+    ) -> None:
         self.post_ids = post_ids
         self.cols = cols if cols is not None else {}
         self.sources = sources
@@ -45,8 +49,9 @@ class CandidateSet:
         self._rows: np.ndarray | None = None  # rows of _matrix, −1 = no vector (zeros)
 
     @classmethod
-    def from_ids(cls, post_ids: list[str], sources: list[str] | None = None,
-                 *, columns: bool = True) -> CandidateSet:
+    def from_ids(
+        cls, post_ids: list[str], sources: list[str] | None = None, *, columns: bool = True
+    ) -> CandidateSet:
         """A set of ``post_ids`` with the source of each. ``columns=False`` leaves the
         feature columns to the hydrators (``fill_missing`` adds what they did not set)
         instead of allocating defaults that are overwritten at once."""

@@ -58,5 +58,6 @@ class Selector(Protocol):
 
     name: str
 
-    def select(self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray,
-               order: np.ndarray) -> np.ndarray: ...
+    def select(
+        self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray, order: np.ndarray
+    ) -> np.ndarray: ...

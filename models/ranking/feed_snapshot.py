@@ -110,9 +110,12 @@ class SnapshotFeedStore:
     a post's new status with its old quality for one refresh).
     """
 
-    def __init__(self, weights: dict[str, float] | None = None,
-                 similar_window: int = SIMILAR_WINDOW,
-                 index: Any | None = None) -> None:
+    def __init__(
+        self,
+        weights: dict[str, float] | None = None,
+        similar_window: int = SIMILAR_WINDOW,
+        index: Any | None = None,
+    ) -> None:
         self._c = _Columns(1024)
         self._row: dict[str, int] = {}
         self._author_rows: dict[str, np.ndarray] = {}
@@ -129,8 +132,9 @@ class SnapshotFeedStore:
         self.model_versions: dict[str, str] = {}
         self.encoder_version: str | None = None
         w = weights if weights is not None else INTERACTION_WEIGHTS
-        self.weights = np.array([w.get(k, 0.0) if k != "impression" else 0.0 for k in KINDS],
-                                dtype=np.float32)
+        self.weights = np.array(
+            [w.get(k, 0.0) if k != "impression" else 0.0 for k in KINDS], dtype=np.float32
+        )
 
     # ------------------------------------------------------------------ writing
     def upsert_posts(self, frame: pd.DataFrame) -> None:
@@ -159,8 +163,9 @@ class SnapshotFeedStore:
                     c.cols[name][rows[new]] = fill
             c.passed[rows] = c.cols["status"][rows] == "pass"
             codes = self._author_code
-            c.author_code[rows] = [codes.setdefault(a, len(codes))
-                                   for a in c.cols["author_id"][rows].tolist()]
+            c.author_code[rows] = [
+                codes.setdefault(a, len(codes)) for a in c.cols["author_id"][rows].tolist()
+            ]
             if n_new:
                 c.counts[rows[new]] = 0.0
                 c.has_emb[rows[new]] = False
@@ -170,8 +175,7 @@ class SnapshotFeedStore:
                 self._row[ids[i]] = int(rows[i])
             self._apply_pending(ids)
             moved = old_authors != c.cols["author_id"][rows[~new]]
-            self._index_authors(np.concatenate([rows[new], rows[~new][moved]]),
-                                old_authors[moved])
+            self._index_authors(np.concatenate([rows[new], rows[~new][moved]]), old_authors[moved])
             self._rebuild_circles(old_circles | set(c.cols["circle_id"][rows]))
 
     def mark_removed(self, post_ids: Iterable[str]) -> None:
@@ -203,8 +207,9 @@ class SnapshotFeedStore:
             c.has_emb[rows[ok]] = True
             self._emb_version += 1  # after the write: a window cut meanwhile is stale, not kept
 
-    def add_counts(self, post_ids: Sequence[str], kinds: Sequence[str],
-                   counts: Sequence[float]) -> None:
+    def add_counts(
+        self, post_ids: Sequence[str], kinds: Sequence[str], counts: Sequence[float]
+    ) -> None:
         """Add interaction counts; counts of posts not yet in the snapshot wait for them."""
         with self._lock:
             c = self._c
@@ -215,7 +220,8 @@ class SnapshotFeedStore:
                 row = self._row.get(pid)
                 if row is None:
                     pending = self._pending_counts.setdefault(
-                        pid, np.zeros(len(KINDS), dtype=np.float32))
+                        pid, np.zeros(len(KINDS), dtype=np.float32)
+                    )
                     pending[k] += cnt
                 else:
                     c.counts[row, k] += cnt
@@ -276,9 +282,13 @@ class SnapshotFeedStore:
 
     def stats(self) -> StoreStats:
         c = self._c
-        return StoreStats(posts=c.n, passed=int(c.passed[: c.n].sum()),
-                          with_embedding=int(c.has_emb[: c.n].sum()),
-                          circles=len(self.circles), dim=c.dim)
+        return StoreStats(
+            posts=c.n,
+            passed=int(c.passed[: c.n].sum()),
+            with_embedding=int(c.has_emb[: c.n].sum()),
+            circles=len(self.circles),
+            dim=c.dim,
+        )
 
     def recent_posts(self, circle_id: str, since_ts: float, limit: int) -> list[str]:
         rows = self._circle_rows.get(circle_id)
@@ -288,8 +298,9 @@ class SnapshotFeedStore:
         end = min(int(np.searchsorted(neg_ts, -since_ts, side="right")), limit)
         return self._c.ids[rows[:end]].tolist()
 
-    def posts_by_authors(self, author_ids: frozenset[str], since_ts: float,
-                         limit: int) -> list[str]:
+    def posts_by_authors(
+        self, author_ids: frozenset[str], since_ts: float, limit: int
+    ) -> list[str]:
         parts = [r for a in author_ids if (r := self._author_rows.get(a)) is not None]
         if not parts:
             return []
@@ -302,8 +313,9 @@ class SnapshotFeedStore:
         top = np.argsort(-created, kind="stable")[:limit]
         return c.ids[rows[top]].tolist()
 
-    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None,
-                      since_ts: float | None = None) -> list[str]:
+    def similar_posts(
+        self, vector: np.ndarray, k: int, circle_id: str | None, since_ts: float | None = None
+    ) -> list[str]:
         """The ``k`` posts nearest to ``vector`` (cosine), best first.
 
         With a circle — the feed's ``similar`` source — an exact FAISS inner-product scan of
@@ -346,15 +358,18 @@ class SnapshotFeedStore:
         version = self._emb_version  # read first: a write during the cut makes it stale
         rows = source[: self.similar_window]
         rows = rows[c.has_emb[rows]]
-        return _Window(source, version, rows, -c.cols["created_ts"][rows],
-                       np.ascontiguousarray(c.emb[rows]))
+        return _Window(
+            source, version, rows, -c.cols["created_ts"][rows], np.ascontiguousarray(c.emb[rows])
+        )
 
-    def _scan(self, w: _Window | None, v: np.ndarray, k: int,
-              since_ts: float | None) -> list[str]:
+    def _scan(self, w: _Window | None, v: np.ndarray, k: int, since_ts: float | None) -> list[str]:
         if w is None or v.shape != (w.matrix.shape[1],):
             return []
-        end = len(w.rows) if since_ts is None else \
-            int(np.searchsorted(w.neg_ts, -since_ts, side="right"))
+        end = (
+            len(w.rows)
+            if since_ts is None
+            else int(np.searchsorted(w.neg_ts, -since_ts, side="right"))
+        )
         k = min(k, end)
         if k <= 0:
             return []
@@ -364,8 +379,9 @@ class SnapshotFeedStore:
     def rows_of(self, post_ids: Sequence[str]) -> np.ndarray:
         """Snapshot rows of ``post_ids`` (−1 where unknown)."""
         n = self._c.n
-        rows = np.fromiter(map(self._row.get, post_ids, repeat(-1, len(post_ids))), np.int64,
-                           len(post_ids))
+        rows = np.fromiter(
+            map(self._row.get, post_ids, repeat(-1, len(post_ids))), np.int64, len(post_ids)
+        )
         rows[rows >= n] = -1
         return rows
 

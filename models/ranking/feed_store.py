@@ -19,11 +19,13 @@ class FeedStore(Protocol):
 
     def recent_posts(self, circle_id: str, since_ts: float, limit: int) -> list[str]: ...
 
-    def posts_by_authors(self, author_ids: frozenset[str], since_ts: float,
-                         limit: int) -> list[str]: ...
+    def posts_by_authors(
+        self, author_ids: frozenset[str], since_ts: float, limit: int
+    ) -> list[str]: ...
 
-    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None,
-                      since_ts: float | None = None) -> list[str]: ...
+    def similar_posts(
+        self, vector: np.ndarray, k: int, circle_id: str | None, since_ts: float | None = None
+    ) -> list[str]: ...
 
     def hydrate(self, candidates: CandidateSet) -> None: ...
 
@@ -44,21 +46,32 @@ class InMemoryFeedStore:
             self.vectors[post_id] = np.asarray(embedding, dtype=np.float32)
 
     def recent_posts(self, circle_id: str, since_ts: float, limit: int) -> list[str]:
-        hits = [(r.get("created_ts", 0.0), pid) for pid, r in self.rows.items()
-                if r.get("circle_id") == circle_id and r.get("created_ts", 0.0) >= since_ts]
+        hits = [
+            (r.get("created_ts", 0.0), pid)
+            for pid, r in self.rows.items()
+            if r.get("circle_id") == circle_id and r.get("created_ts", 0.0) >= since_ts
+        ]
         return [pid for _, pid in sorted(hits, reverse=True)[:limit]]
 
-    def posts_by_authors(self, author_ids: frozenset[str], since_ts: float,
-                         limit: int) -> list[str]:
-        hits = [(r.get("created_ts", 0.0), pid) for pid, r in self.rows.items()
-                if r.get("author_id") in author_ids and r.get("created_ts", 0.0) >= since_ts]
+    def posts_by_authors(
+        self, author_ids: frozenset[str], since_ts: float, limit: int
+    ) -> list[str]:
+        hits = [
+            (r.get("created_ts", 0.0), pid)
+            for pid, r in self.rows.items()
+            if r.get("author_id") in author_ids and r.get("created_ts", 0.0) >= since_ts
+        ]
         return [pid for _, pid in sorted(hits, reverse=True)[:limit]]
 
-    def similar_posts(self, vector: np.ndarray, k: int, circle_id: str | None,
-                      since_ts: float | None = None) -> list[str]:
-        ids = [pid for pid in self.vectors
-               if (circle_id is None or self.rows.get(pid, {}).get("circle_id") == circle_id)
-               and (since_ts is None or self.rows.get(pid, {}).get("created_ts", 0.0) >= since_ts)]
+    def similar_posts(
+        self, vector: np.ndarray, k: int, circle_id: str | None, since_ts: float | None = None
+    ) -> list[str]:
+        ids = [
+            pid
+            for pid in self.vectors
+            if (circle_id is None or self.rows.get(pid, {}).get("circle_id") == circle_id)
+            and (since_ts is None or self.rows.get(pid, {}).get("created_ts", 0.0) >= since_ts)
+        ]
         if not ids:
             return []
         matrix = np.stack([self.vectors[p] for p in ids])
@@ -75,7 +88,13 @@ class InMemoryFeedStore:
                 candidates.cols[name][i] = value
         if self.vectors:
             dim = len(next(iter(self.vectors.values())))
-            candidates.embeddings = np.stack([
-                self.vectors.get(pid, np.zeros(dim, dtype=np.float32))
-                for pid in candidates.post_ids
-            ]) if len(candidates) else np.zeros((0, dim), dtype=np.float32)
+            candidates.embeddings = (
+                np.stack(
+                    [
+                        self.vectors.get(pid, np.zeros(dim, dtype=np.float32))
+                        for pid in candidates.post_ids
+                    ]
+                )
+                if len(candidates)
+                else np.zeros((0, dim), dtype=np.float32)
+            )

@@ -31,17 +31,26 @@ class RankingParams(BaseModel):
     # Learned by default: offline it beats the weighted defaults by +0.036 NDCG@10 (95 %
     # interval [+0.018, +0.055], docs/ranking.md); without a champion the weighted runs.
     scorer: Literal["weighted", "learned"] = Field(
-        "learned", description="Scoring stage: the learned ranker (its champion; the "
-                               "weighted scorer when none is loaded) or weighted features.")
+        "learned",
+        description="Scoring stage: the learned ranker (its champion; the "
+        "weighted scorer when none is loaded) or weighted features.",
+    )
 
     # --- score = Σ weight × feature (each feature in [0, 1] unless said otherwise) ---
     w_quality: float = Field(1.0, ge=0, description="Weight of the quality score.")
     w_trust: float = Field(1.2, ge=0, description="Weight of the (viewer-relative) trust value.")
     # Value of each trust level for the feed (trust-levels.md: L1 > L2 ≈ L3; L4–L6 demoted).
-    trust_values: tuple[float, float, float, float, float, float] = (1.0, 0.8, 0.75, 0.15, 0.05,
-                                                                     0.0)
+    trust_values: tuple[float, float, float, float, float, float] = (
+        1.0,
+        0.8,
+        0.75,
+        0.15,
+        0.05,
+        0.0,
+    )
     drop_trust_levels: tuple[Annotated[int, Field(ge=1, le=6)], ...] = Field(
-        (6,), description="Levels removed outright.")
+        (6,), description="Levels removed outright."
+    )
     w_engagement: float = Field(0.8, ge=0, description="Weight of the smoothed engagement rate.")
     # Beta prior of the engagement rate: (weighted actions + a) / (impressions + a + b).
     engagement_prior_a: float = Field(1.0, gt=0)
@@ -63,28 +72,44 @@ class RankingParams(BaseModel):
     # --- filters ---
     max_age_days: float = Field(30.0, gt=0, description="Older posts are filtered out.")
     future_tolerance_s: float = Field(
-        60.0, ge=0, description="Posts dated up to this far in the future are kept (clock "
-                                "skew between the feed service and us); later ones are removed.")
+        60.0,
+        ge=0,
+        description="Posts dated up to this far in the future are kept (clock "
+        "skew between the feed service and us); later ones are removed.",
+    )
 
     # --- diversity and selection ---
     author_cap: int = Field(2, ge=1, description="At most this many posts per author per list.")
     mmr_lambda: float = Field(
         0.8, ge=0, le=1, description="MMR trade-off: 1 = pure score, 0 = pure novelty."
     )
-    mmr_pool: int = Field(100, ge=1, description="Top-scored candidates that MMR reorders "
-                          "(at most; never more than 3 × the requested list length).")
+    mmr_pool: int = Field(
+        100,
+        ge=1,
+        description="Top-scored candidates that MMR reorders "
+        "(at most; never more than 3 × the requested list length).",
+    )
 
     # --- the response ---
-    top_reasons: int = Field(3, ge=0, description="Largest feature contributions returned "
-                             "per item as its 'why it ranked' reasons.")
+    top_reasons: int = Field(
+        3,
+        ge=0,
+        description="Largest feature contributions returned "
+        "per item as its 'why it ranked' reasons.",
+    )
 
 
 # --- fixed per worker (the snapshot computes with them once, for every request) ---
 # Each interaction type's worth, per impression; negative feedback counts against. The
 # snapshot aggregates every post's engagement with these (``weighted_actions``).
 INTERACTION_WEIGHTS: dict[str, float] = {
-    "click": 0.2, "like": 1.0, "favourite": 1.5, "comment": 1.5, "share": 2.0,
-    "hide": -2.0, "report": -4.0,
+    "click": 0.2,
+    "like": 1.0,
+    "favourite": 1.5,
+    "comment": 1.5,
+    "share": 2.0,
+    "hide": -2.0,
+    "report": -4.0,
 }
 # The similar-posts source scans each circle's newest passed posts exactly, this many
 # (the snapshot keeps the window per circle between changes).
@@ -119,8 +144,9 @@ DEFAULT_ARMS: tuple[Arm, ...] = (
 )
 
 
-def assign_arm(viewer_id: str, arms: tuple[Arm, ...] = DEFAULT_ARMS,
-               salt: str = "feed-exp-1") -> Arm:
+def assign_arm(
+    viewer_id: str, arms: tuple[Arm, ...] = DEFAULT_ARMS, salt: str = "feed-exp-1"
+) -> Arm:
     """Deterministic arm for a viewer: the same viewer always sees the same arm."""
     total = sum(a.share for a in arms)
     digest = hashlib.sha256(f"{salt}:{viewer_id}".encode()).digest()
@@ -133,11 +159,15 @@ def assign_arm(viewer_id: str, arms: tuple[Arm, ...] = DEFAULT_ARMS,
     return arms[-1]
 
 
-def resolve_params(arm: Arm, request_overrides: dict[str, object] | None = None,
-                   base: RankingParams | None = None) -> RankingParams:
+def resolve_params(
+    arm: Arm, request_overrides: dict[str, object] | None = None, base: RankingParams | None = None
+) -> RankingParams:
     """Base params ← arm overrides ← request overrides (unknown keys are errors)."""
-    merged = {**(base or RankingParams()).model_dump(), **arm.overrides,
-              **(request_overrides or {})}
+    merged = {
+        **(base or RankingParams()).model_dump(),
+        **arm.overrides,
+        **(request_overrides or {}),
+    }
     return RankingParams.model_validate(merged)
 
 

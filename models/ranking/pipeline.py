@@ -57,8 +57,14 @@ class RankingResult:
 class RankingPipeline:
     """sources → hydrators → filters → scorer → selectors → top ``limit``."""
 
-    def __init__(self, sources: list[Source], hydrators: list[Hydrator], filters: list[Filter],
-                 scorer: Scorer, selectors: list[Selector]) -> None:
+    def __init__(
+        self,
+        sources: list[Source],
+        hydrators: list[Hydrator],
+        filters: list[Filter],
+        scorer: Scorer,
+        selectors: list[Selector],
+    ) -> None:
         self.sources = sources
         self.hydrators = hydrators
         self.filters = filters
@@ -70,11 +76,20 @@ class RankingPipeline:
         """The production pipeline, stages in request order (README lists them); ``ranker``
         gives the learned scorer its model (``params.scorer="learned"``)."""
         return cls(
-            sources=[GivenCandidatesSource(), CircleRecentSource(), FriendsPostsSource(),
-                     SimilarPostsSource()],
+            sources=[
+                GivenCandidatesSource(),
+                CircleRecentSource(),
+                FriendsPostsSource(),
+                SimilarPostsSource(),
+            ],
             hydrators=[PostFeaturesHydrator(), ViewerRelationHydrator()],
-            filters=[ModerationFilter(), PreviouslySeenFilter(), NegativeFeedbackFilter(),
-                     AgeFilter(), TrustLevelFilter()],
+            filters=[
+                ModerationFilter(),
+                PreviouslySeenFilter(),
+                NegativeFeedbackFilter(),
+                AgeFilter(),
+                TrustLevelFilter(),
+            ],
             scorer=LearnedScorer(ranker),
             selectors=[AuthorCapSelector(), MMRSelector()],
         )
@@ -99,8 +114,7 @@ class RankingPipeline:
         first: dict[str, str] = {}
         for name, pids in reversed(fetched):
             first.update(dict.fromkeys(pids, name))
-        candidates = CandidateSet.from_ids(ids, list(map(first.__getitem__, ids)),
-                                           columns=False)
+        candidates = CandidateSet.from_ids(ids, list(map(first.__getitem__, ids)), columns=False)
         result.n_candidates = len(candidates)
         result.stage_ms["sources"] = (clock() - t) * 1000
 
@@ -155,15 +169,30 @@ class RankingPipeline:
             contrib = np.array([scored.contributions[n][order] for n in names]).T
             top = (-np.abs(contrib)).argsort(axis=1, kind="stable")[:, : query.params.top_reasons]
             values = contrib[np.arange(len(order))[:, None], top].astype(np.float64).round(4)
-            reasons = [[(names[j], v) for j, v in zip(row, vals, strict=True)]
-                       for row, vals in zip(top.tolist(), values.tolist(), strict=True)]
-        sources = (candidates.sources[order].tolist() if candidates.sources is not None
-                   else [""] * len(order))
+            reasons = [
+                [(names[j], v) for j, v in zip(row, vals, strict=True)]
+                for row, vals in zip(top.tolist(), values.tolist(), strict=True)
+            ]
+        sources = (
+            candidates.sources[order].tolist()
+            if candidates.sources is not None
+            else [""] * len(order)
+        )
         for pid, score, level, source, why in zip(
-                candidates.post_ids[order].tolist(),
-                scored.scores[order].astype(np.float64).round(6).tolist(),
-                candidates.cols["viewer_level"][order].tolist(), sources, reasons,
-                strict=True):
-            result.items.append(RankedItem(post_id=str(pid), score=score, trust_level=level,
-                                           source=str(source), reasons=why))
+            candidates.post_ids[order].tolist(),
+            scored.scores[order].astype(np.float64).round(6).tolist(),
+            candidates.cols["viewer_level"][order].tolist(),
+            sources,
+            reasons,
+            strict=True,
+        ):
+            result.items.append(
+                RankedItem(
+                    post_id=str(pid),
+                    score=score,
+                    trust_level=level,
+                    source=str(source),
+                    reasons=why,
+                )
+            )
         return result

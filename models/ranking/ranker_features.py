@@ -50,8 +50,7 @@ FRESHNESS_HALF_LIVES_H = (6.0, 24.0, 72.0)
 # experiment overrides the weighted scorer's params.
 _DEFAULTS = RankingParams()
 _TRUST_VALUES = np.asarray(_DEFAULTS.trust_values, dtype=np.float64)  # L1..L6
-_FRESH = dict(zip(("fresh_6h", "fresh_24h", "fresh_72h"), FRESHNESS_HALF_LIVES_H,
-                  strict=True))
+_FRESH = dict(zip(("fresh_6h", "fresh_24h", "fresh_72h"), FRESHNESS_HALF_LIVES_H, strict=True))
 
 
 @lru_cache(maxsize=64)
@@ -63,8 +62,9 @@ def _columns(features: tuple[str, ...]) -> dict[str, int]:
     return {name: j for j, name in enumerate(features)}
 
 
-def ranker_features(query: FeedQuery, candidates: CandidateSet,
-                    features: Sequence[str] = FEATURES) -> np.ndarray:
+def ranker_features(
+    query: FeedQuery, candidates: CandidateSet, features: Sequence[str] = FEATURES
+) -> np.ndarray:
     """``(n, len(features))`` float64 feature rows of hydrated candidates for this query,
     columns in the order of ``features`` (default: all of ``FEATURES``).
 
@@ -88,8 +88,7 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet,
         out[:, col["log_age"]] = log_age
     fresh_24h = None
     for name, half_life in _FRESH.items():
-        if wants(name) or (name == "fresh_24h" and wants("quality_x_fresh",
-                                                          "engagement_x_fresh")):
+        if wants(name) or (name == "fresh_24h" and wants("quality_x_fresh", "engagement_x_fresh")):
             fresh = np.exp2(age_h / -half_life)
             if name in col:
                 out[:, col[name]] = fresh
@@ -136,8 +135,9 @@ def ranker_features(query: FeedQuery, candidates: CandidateSet,
     if "friend" in col:
         out[:, col["friend"]] = c["is_friend"]
     if "follow" in col and viewer.follows:
-        out[:, col["follow"]] = np.fromiter(map(viewer.follows.__contains__, c["author_id"]),
-                                            bool, n)
+        out[:, col["follow"]] = np.fromiter(
+            map(viewer.follows.__contains__, c["author_id"]), bool, n
+        )
     if "negative_author" in col:
         out[:, col["negative_author"]] = c["negative_author"]
     if "quality_x_fresh" in col:

@@ -14,12 +14,16 @@ def phase_affinity(phase: str, cols: Mapping[str, np.ndarray]) -> np.ndarray:
     """How well each candidate fits the campaign phase (domain.md): the mean of the phase's
     affinities for the creator, verified-purchase and detailed (tier 3) flags it has."""
     aff = PHASE_AFFINITY[phase]
-    return (aff["creator"] * cols["creator"] + aff["verified"] * cols["verified"]
-            + aff["detailed"] * (cols["tier"] >= 3)) / 3.0
+    return (
+        aff["creator"] * cols["creator"]
+        + aff["verified"] * cols["verified"]
+        + aff["detailed"] * (cols["tier"] >= 3)
+    ) / 3.0
 
 
-def trust_value(levels: np.ndarray, values: Sequence[float] | np.ndarray,
-                dtype: type[np.floating] = np.float64) -> np.ndarray:
+def trust_value(
+    levels: np.ndarray, values: Sequence[float] | np.ndarray, dtype: type[np.floating] = np.float64
+) -> np.ndarray:
     """The value of each viewer-relative trust level L1..L6 (``values[0]`` is L1; levels
     outside 1..6 count as the nearest end). Ufuncs, not ``np.clip``: hot path."""
     table = np.asarray(values, dtype=dtype)

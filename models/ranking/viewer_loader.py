@@ -78,9 +78,14 @@ class _History:
         return self
 
 
-def build_viewer_context(viewer_id: str, friends: Iterable[str],
-                         history: Iterable[tuple[str, str, str]], vectors: VectorSource,
-                         max_engaged: int = 50, follows: Iterable[str] = ()) -> ViewerContext:
+def build_viewer_context(
+    viewer_id: str,
+    friends: Iterable[str],
+    history: Iterable[tuple[str, str, str]],
+    vectors: VectorSource,
+    max_engaged: int = 50,
+    follows: Iterable[str] = (),
+) -> ViewerContext:
     """A context from the viewer's friends, follows and history ``(post_id, kind,
     author_id)``, newest first. Shared by the service's SQL loader and the offline
     evaluation (and the learned ranker's training), so the three see the same context."""
@@ -88,31 +93,56 @@ def build_viewer_context(viewer_id: str, friends: Iterable[str],
     return _context(viewer_id, friends, follows, h, list(h.engaged), vectors, max_engaged)
 
 
-def extend_viewer_context(ctx: ViewerContext, history: Iterable[tuple[str, str, str]],
-                          vectors: VectorSource, max_engaged: int = 50) -> ViewerContext:
+def extend_viewer_context(
+    ctx: ViewerContext,
+    history: Iterable[tuple[str, str, str]],
+    vectors: VectorSource,
+    max_engaged: int = 50,
+) -> ViewerContext:
     """``ctx`` with newer interactions ``(post_id, kind, author_id)``, newest first, applied:
     what the change feed does to a cached context instead of re-reading the history."""
-    h = _History(set(ctx.seen_posts), set(ctx.negative_posts), set(ctx.negative_authors),
-                 set(ctx.blocked_authors)).fold(history, max_engaged)
+    h = _History(
+        set(ctx.seen_posts),
+        set(ctx.negative_posts),
+        set(ctx.negative_authors),
+        set(ctx.blocked_authors),
+    ).fold(history, max_engaged)
     if not h.engaged and (len(h.negative), len(h.negative_authors), len(h.blocked)) == (
-            len(ctx.negative_posts), len(ctx.negative_authors), len(ctx.blocked_authors)):
+        len(ctx.negative_posts),
+        len(ctx.negative_authors),
+        len(ctx.blocked_authors),
+    ):
         # Impressions only (the common case): the interest vector stays as it is.
-        return ctx if len(h.seen) == len(ctx.seen_posts) else replace(
-            ctx, seen_posts=frozenset(h.seen))
+        return (
+            ctx
+            if len(h.seen) == len(ctx.seen_posts)
+            else replace(ctx, seen_posts=frozenset(h.seen))
+        )
     engaged = list(dict.fromkeys([*h.engaged, *ctx.engaged_posts]))
     return _context(ctx.viewer_id, ctx.friends, ctx.follows, h, engaged, vectors, max_engaged)
 
 
-def _context(viewer_id: str, friends: Iterable[str], follows: Iterable[str], h: _History,
-             engaged: list[str], vectors: VectorSource, max_engaged: int) -> ViewerContext:
+def _context(
+    viewer_id: str,
+    friends: Iterable[str],
+    follows: Iterable[str],
+    h: _History,
+    engaged: list[str],
+    vectors: VectorSource,
+    max_engaged: int,
+) -> ViewerContext:
     engaged_ids = [p for p in engaged[:max_engaged] if p not in h.negative]
     interest = interest_vector(vectors.vectors_of(engaged_ids)) if engaged_ids else None
     return ViewerContext(
-        viewer_id=viewer_id, friends=frozenset(friends) - {viewer_id},
+        viewer_id=viewer_id,
+        friends=frozenset(friends) - {viewer_id},
         follows=frozenset(follows) - {viewer_id},
-        seen_posts=frozenset(h.seen), negative_posts=frozenset(h.negative),
-        negative_authors=frozenset(h.negative_authors), blocked_authors=frozenset(h.blocked),
-        engaged_posts=tuple(engaged_ids), interest=interest,
+        seen_posts=frozenset(h.seen),
+        negative_posts=frozenset(h.negative),
+        negative_authors=frozenset(h.negative_authors),
+        blocked_authors=frozenset(h.blocked),
+        engaged_posts=tuple(engaged_ids),
+        interest=interest,
     )
 
 
@@ -138,17 +168,23 @@ class ViewerLoader:
         # otherwise costs as much as the query itself).
         viewer, since, until = bindparam("viewer"), bindparam("since"), bindparam("until")
         self._relations_stmt = select(UserRelation.other_id, UserRelation.kind).where(
-            UserRelation.user_id == viewer, UserRelation.kind.in_(("friend", "follow")))
+            UserRelation.user_id == viewer, UserRelation.kind.in_(("friend", "follow"))
+        )
         self._history_stmt = (
             select(Interaction.post_id, Interaction.kind, Post.author_id)
             .join(Post, Post.id == Interaction.post_id)
-            .where(Interaction.user_id == viewer, Interaction.created_at >= since,
-                   Interaction.created_at <= until)
+            .where(
+                Interaction.user_id == viewer,
+                Interaction.created_at >= since,
+                Interaction.created_at <= until,
+            )
             .order_by(Interaction.created_at.desc(), Interaction.id.desc())
-            .limit(self.max_history))
+            .limit(self.max_history)
+        )
 
-    def load(self, viewer_id: str, vectors: VectorSource,
-             as_of: datetime | None = None) -> ViewerContext:
+    def load(
+        self, viewer_id: str, vectors: VectorSource, as_of: datetime | None = None
+    ) -> ViewerContext:
         """The viewer's context now, or as of a past time (replays), cached per both.
 
         An unknown viewer gets an empty context: ranking then works from post features
@@ -169,8 +205,12 @@ class ViewerLoader:
                     self._cache[key] = context
         return context
 
-    def apply(self, rows: Iterable[tuple[str, str, str, str]], vectors: VectorSource,
-              relation_users: Iterable[str] = ()) -> int:
+    def apply(
+        self,
+        rows: Iterable[tuple[str, str, str, str]],
+        vectors: VectorSource,
+        relation_users: Iterable[str] = (),
+    ) -> int:
         """Bring cached live contexts up to date with new interactions ``(user_id, post_id,
         kind, author_id)`` in commit order (the feed store's change feed calls this every
         refresh), and drop the contexts of users whose relations changed. Returns how many
@@ -186,10 +226,15 @@ class ViewerLoader:
                 self._touched[user] = self._seq
             for user in dropped:
                 self._cache.pop((user, None), None)
-            cached = {u: c for u in by_user if u not in dropped
-                      and (c := self._cache.get((u, None))) is not None}
-        updated = {u: extend_viewer_context(c, reversed(by_user[u]), vectors, self.max_engaged)
-                   for u, c in cached.items()}
+            cached = {
+                u: c
+                for u in by_user
+                if u not in dropped and (c := self._cache.get((u, None))) is not None
+            }
+        updated = {
+            u: extend_viewer_context(c, reversed(by_user[u]), vectors, self.max_engaged)
+            for u, c in cached.items()
+        }
         with self._lock:
             for user, ctx in updated.items():
                 if self._cache.get((user, None)) is cached[user]:  # not replaced meanwhile
@@ -217,9 +262,11 @@ class ViewerLoader:
         since = now - timedelta(days=self.lookback_days)
         with self.engine.connect() as conn:
             relations = conn.execute(self._relations_stmt, {"viewer": viewer_id}).all()
-            history = conn.execute(self._history_stmt, {"viewer": viewer_id, "since": since,
-                                                        "until": now}).all()
+            history = conn.execute(
+                self._history_stmt, {"viewer": viewer_id, "since": since, "until": now}
+            ).all()
         friends = [other for other, kind in relations if kind == "friend"]
         follows = [other for other, kind in relations if kind == "follow"]
-        return build_viewer_context(viewer_id, friends, history, vectors, self.max_engaged,
-                                    follows=follows)
+        return build_viewer_context(
+            viewer_id, friends, history, vectors, self.max_engaged, follows=follows
+        )

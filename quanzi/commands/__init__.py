@@ -7,9 +7,24 @@ import importlib
 # Modules are imported for their side effect of registering commands. Heavy libraries
 # (torch, faiss, mlflow) are imported inside the command functions, so `quanzi --help`
 # stays fast.
-COMMAND_MODULES = ("serve", "bootstrap", "db", "world", "data", "gold", "keys", "index",
-                   "encoder", "moderation", "report", "models", "ranking", "ranker",
-                   "serving_bench", "posts")
+COMMAND_MODULES = (
+    "serve",
+    "bootstrap",
+    "db",
+    "world",
+    "data",
+    "gold",
+    "keys",
+    "index",
+    "encoder",
+    "moderation",
+    "report",
+    "models",
+    "ranking",
+    "ranker",
+    "serving_bench",
+    "posts",
+)
 
 
 def register_all() -> None:

@@ -58,8 +58,12 @@ def bootstrap(
         typer.echo("loaded: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if train:
         _ensure_champions(settings)
-        _ensure_ranker(settings, default_name(posts or settings.demo_posts,
-                                              seed if seed is not None else settings.demo_seed))
+        _ensure_ranker(
+            settings,
+            default_name(
+                posts or settings.demo_posts, seed if seed is not None else settings.demo_seed
+            ),
+        )
     from quanzi.commands.posts import backfill
 
     backfill(batch=256)
@@ -87,16 +91,19 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
     try:
         require_world(settings, world)
     except FileNotFoundError:
-        typer.echo(f"no ranker champion and no world {world} to train one on: the feed uses "
-                   "the weighted scorer (`quanzi train ranker --world NAME`)")
+        typer.echo(
+            f"no ranker champion and no world {world} to train one on: the feed uses "
+            "the weighted scorer (`quanzi train ranker --world NAME`)"
+        )
         return
     typer.echo(f"no champion for ranker: training it once on {world} (later runs skip this) …")
     started = time.perf_counter()
     task = RankerTask(config=RankerConfig(world=world))
     version = train(task, settings, small=False).version
     result = promote(settings, "ranker")
-    typer.echo(f"quanzi-ranker v{version}: {result.decision} "
-               f"({time.perf_counter() - started:.0f} s)")
+    typer.echo(
+        f"quanzi-ranker v{version}: {result.decision} ({time.perf_counter() - started:.0f} s)"
+    )
 
 
 def _ensure_champions(settings: Settings) -> None:
@@ -114,5 +121,7 @@ def _ensure_champions(settings: Settings) -> None:
         task = resolve_task(name)
         _run_id, version = run_task(task, settings, small=False)
         result = promote(settings, name)
-        typer.echo(f"{task.registered_model} v{version}: {result.decision} "
-                   f"({time.perf_counter() - started:.0f} s)")
+        typer.echo(
+            f"{task.registered_model} v{version}: {result.decision} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )

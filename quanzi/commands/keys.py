@@ -55,8 +55,11 @@ def create(
             ident, prefix = row.id, row.prefix
     finally:
         engine.dispose()
-    typer.echo(f"created key {ident} (prefix {prefix}, role {role.value}); store it now, "
-               "it is not shown again:", err=True)
+    typer.echo(
+        f"created key {ident} (prefix {prefix}, role {role.value}); store it now, "
+        "it is not shown again:",
+        err=True,
+    )
     typer.echo(key)
 
 
@@ -76,14 +79,21 @@ def list_() -> None:
         engine.dispose()
     table = Table("id", "prefix", "role", "name", "created", "revoked")
     for r in rows:
-        table.add_row(str(r.id), r.prefix, r.role, r.name, f"{r.created_at:%Y-%m-%d %H:%M}",
-                      f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "")
+        table.add_row(
+            str(r.id),
+            r.prefix,
+            r.role,
+            r.name,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "",
+        )
     Console().print(table)
 
 
 @keys_app.command("revoke")
-def revoke(ident: str = typer.Argument(..., help="The key's id or prefix (`quanzi keys list`).")
-           ) -> None:
+def revoke(
+    ident: str = typer.Argument(..., help="The key's id or prefix (`quanzi keys list`)."),
+) -> None:
     """Revoke a key; running services refuse it within a few seconds."""
     from quanzi.storage.api_keys import CACHE_SECONDS, UnknownKey, revoke_key
     from quanzi.storage.db import session_scope
@@ -97,5 +107,6 @@ def revoke(ident: str = typer.Argument(..., help="The key's id or prefix (`quanz
         raise fail(str(exc)) from exc
     finally:
         engine.dispose()
-    typer.echo(f"revoked key {ident} (prefix {prefix}); services refuse it within "
-               f"{CACHE_SECONDS:g} s")
+    typer.echo(
+        f"revoked key {ident} (prefix {prefix}); services refuse it within {CACHE_SECONDS:g} s"
+    )

@@ -15,8 +15,10 @@ import typer
 
 from quanzi.cli_groups import app, fail, stage_progress, train_app
 
-SmallOption = Annotated[bool, typer.Option(
-    "--small", help="CI-sized run: small data, a few minutes at most on 2 CPU cores.")]
+SmallOption = Annotated[
+    bool,
+    typer.Option("--small", help="CI-sized run: small data, a few minutes at most on 2 CPU cores."),
+]
 
 
 def _train(task_names: list[str], small: bool) -> list[dict[str, Any]]:
@@ -35,14 +37,29 @@ def _train(task_names: list[str], small: bool) -> list[dict[str, Any]]:
         try:
             task = TASKS[name]
             run_id, model_version = run_task(task, settings, small)
-        except (UnknownTaskError, TaskContractError, FileNotFoundError, MlflowException,
-                ValueError) as exc:
+        except (
+            UnknownTaskError,
+            TaskContractError,
+            FileNotFoundError,
+            MlflowException,
+            ValueError,
+        ) as exc:
             raise fail(f"train {name}: {exc}") from exc
         seconds = time.perf_counter() - start
-        rows.append({"task": name, "model": task.registered_model, "version": model_version,
-                     "run_id": run_id, "seconds": seconds, "primary": task.primary_metric})
-        typer.echo(f"registered {task.registered_model} version {model_version} as challenger "
-                   f"(MLflow run {run_id}, {seconds:.0f} s)")
+        rows.append(
+            {
+                "task": name,
+                "model": task.registered_model,
+                "version": model_version,
+                "run_id": run_id,
+                "seconds": seconds,
+                "primary": task.primary_metric,
+            }
+        )
+        typer.echo(
+            f"registered {task.registered_model} version {model_version} as challenger "
+            f"(MLflow run {run_id}, {seconds:.0f} s)"
+        )
     return rows
 
 
@@ -50,8 +67,9 @@ def _make_train_command(task_name: str) -> None:
     def command(small: SmallOption = False) -> None:
         _train([task_name], small)
 
-    command.__doc__ = (f"Train the {task_name} model, log it to MLflow and register it as "
-                       "challenger.")
+    command.__doc__ = (
+        f"Train the {task_name} model, log it to MLflow and register it as challenger."
+    )
     train_app.command(task_name)(command)
 
 
@@ -75,22 +93,30 @@ def train_all(small: SmallOption = False) -> None:
     client = mlflow_client(Settings())
     table = Table(title=f"quanzi train all{' --small' if small else ''}: {total:.0f} s wall")
     for col in ("task", "model", "version", "primary metric", "value", "seconds", "run"):
-        table.add_column(col, justify="right" if col in ("version", "value", "seconds")
-                         else "left")
+        table.add_column(col, justify="right" if col in ("version", "value", "seconds") else "left")
     for row in rows:
         value = client.get_run(row["run_id"]).data.metrics.get(row["primary"])
-        table.add_row(row["task"], row["model"], row["version"], row["primary"],
-                      "–" if value is None else f"{value:.4f}", f"{row['seconds']:.0f}",
-                      row["run_id"][:12])
+        table.add_row(
+            row["task"],
+            row["model"],
+            row["version"],
+            row["primary"],
+            "–" if value is None else f"{value:.4f}",
+            f"{row['seconds']:.0f}",
+            row["run_id"][:12],
+        )
     Console(width=max(100, Console().width)).print(table)
 
 
 @app.command("promote")
 def promote_cmd(
     name: Annotated[str, typer.Argument(help="Task or registered model, e.g. quanzi-quality.")],
-    force: Annotated[bool, typer.Option(
-        "--force", help="Promote even if the gate refuses (recorded with the reason).")]
-    = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Promote even if the gate refuses (recorded with the reason)."
+        ),
+    ] = False,
     reason: Annotated[str, typer.Option(help="Why; recorded with the decision.")] = "",
 ) -> None:
     """Move the champion alias to the challenger if it is not worse on the fixed test sets
@@ -102,13 +128,18 @@ def promote_cmd(
     from quanzi.training.task_registry import UnknownTaskError
 
     if force and not reason.strip():
-        raise fail("--force needs --reason \"…\" (it is recorded with the forced promotion)")
+        raise fail('--force needs --reason "…" (it is recorded with the forced promotion)')
     # re-evaluating both versions can take minutes (the ranker hydrates held-out days)
     with stage_progress() as progress:
         try:
             result = promote(Settings(), name, force=force, reason=reason, progress=progress)
-        except (PromotionError, UnknownTaskError, MlflowException, FileNotFoundError,
-                ValueError) as exc:
+        except (
+            PromotionError,
+            UnknownTaskError,
+            MlflowException,
+            FileNotFoundError,
+            ValueError,
+        ) as exc:
             raise fail(str(exc)) from exc
     if result.compared_on:
         typer.echo(f"  compared on: {result.compared_on}")
@@ -117,14 +148,17 @@ def promote_cmd(
     if result.decision == "unchanged":
         typer.echo(f"{result.name} version {result.challenger} is already the champion")
     elif result.decision == "refused":
-        raise fail(f"refused: {result.name} version {result.challenger} is worse than champion "
-                   f"version {result.previous_champion} beyond the tolerances "
-                   f"({result.compared_on}); use --force --reason \"…\" to override", code=1)
+        raise fail(
+            f"refused: {result.name} version {result.challenger} is worse than champion "
+            f"version {result.previous_champion} beyond the tolerances "
+            f'({result.compared_on}); use --force --reason "…" to override',
+            code=1,
+        )
     else:
-        before = (f" (was version {result.previous_champion})" if result.previous_champion
-                  else "")
-        typer.echo(f"{result.decision}: {result.name} champion is now version "
-                   f"{result.challenger}{before}")
+        before = f" (was version {result.previous_champion})" if result.previous_champion else ""
+        typer.echo(
+            f"{result.decision}: {result.name} champion is now version {result.challenger}{before}"
+        )
 
 
 @app.command("models")
@@ -141,17 +175,32 @@ def models_cmd() -> None:
         typer.echo("no registered models yet: run `quanzi train all`")
         return
     table = Table(title="Registered models")
-    for col in ("name", "version", "aliases", "created (UTC)", "primary metric", "value",
-                "small", "promotion"):
+    for col in (
+        "name",
+        "version",
+        "aliases",
+        "created (UTC)",
+        "primary metric",
+        "value",
+        "small",
+        "promotion",
+    ):
         table.add_column(col, justify="right" if col in ("version", "value") else "left")
     for row in rows:
         try:
             value = f"{float(row['primary_value']):.4f}"
         except ValueError:
             value = row["primary_value"]
-        table.add_row(row["name"], row["version"], ", ".join(row["aliases"]),
-                      row["created"].strftime("%Y-%m-%d %H:%M:%S"), row["primary_metric"],
-                      value, row["small"], row["promotion"])
+        table.add_row(
+            row["name"],
+            row["version"],
+            ", ".join(row["aliases"]),
+            row["created"].strftime("%Y-%m-%d %H:%M:%S"),
+            row["primary_metric"],
+            value,
+            row["small"],
+            row["promotion"],
+        )
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -162,8 +211,10 @@ def read_score_input(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
-                raise ValueError(f"{path}:{lineno}: empty line; every line must be one JSON "
-                                 "object with 'id' and 'text'")
+                raise ValueError(
+                    f"{path}:{lineno}: empty line; every line must be one JSON "
+                    "object with 'id' and 'text'"
+                )
             try:
                 yield validate_record(json.loads(line))
             except json.JSONDecodeError as exc:
@@ -174,8 +225,12 @@ def read_score_input(path: Path) -> Iterator[dict[str, Any]]:
 
 @app.command("score")
 def score_cmd(
-    input: Annotated[Path, typer.Option("--input", help="JSONL: id, text, optional "
-                                        "circle_id, author, verified_purchase.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input", help="JSONL: id, text, optional circle_id, author, verified_purchase."
+        ),
+    ],
     output: Annotated[Path, typer.Option("--output", help="JSONL written in input order.")],
     batch_size: Annotated[int, typer.Option(min=1, max=4096, help="Records per batch.")] = 256,
 ) -> None:
@@ -203,8 +258,10 @@ def score_cmd(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     start = time.perf_counter()
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out, \
-                tqdm(total=total, desc="score", unit="post") as bar:
+        with (
+            os.fdopen(fd, "w", encoding="utf-8") as out,
+            tqdm(total=total, desc="score", unit="post") as bar,
+        ):
             for batch in batched(read_score_input(input), batch_size * 4):
                 for result in scorer.score(batch):
                     out.write(json.dumps(result, ensure_ascii=False) + "\n")

@@ -51,14 +51,17 @@ def normalize_terms(blocked: Sequence[str], review: Sequence[str]) -> list[tuple
 
 def get_rules(session: Session, circle_id: str) -> Rules:
     """The circle's (term, action) pairs, sorted by term."""
-    rows = session.execute(select(CircleRule.term, CircleRule.action)
-                           .where(CircleRule.circle_id == circle_id)
-                           .order_by(CircleRule.term)).all()
+    rows = session.execute(
+        select(CircleRule.term, CircleRule.action)
+        .where(CircleRule.circle_id == circle_id)
+        .order_by(CircleRule.term)
+    ).all()
     return tuple((t, a) for t, a in rows)
 
 
-def replace_rules(session: Session, circle_id: str, blocked: Sequence[str],
-                  review: Sequence[str]) -> Rules:
+def replace_rules(
+    session: Session, circle_id: str, blocked: Sequence[str], review: Sequence[str]
+) -> Rules:
     """Make the circle's rules exactly these terms (an empty set clears them)."""
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
@@ -98,10 +101,11 @@ class CircleRuleCache:
                 self._cache.pop(circle_id, None)
 
 
-def circle_rule_hits(source: Session | CircleRuleCache, circle_id: str,
-                     text: str) -> list[RuleHit]:
+def circle_rule_hits(source: Session | CircleRuleCache, circle_id: str, text: str) -> list[RuleHit]:
     """The circle's own rule terms found in ``text``, with spans in the original text."""
-    rules = source.rules(circle_id) if isinstance(source, CircleRuleCache) else get_rules(
-        source, circle_id)
+    rules = (
+        source.rules(circle_id)
+        if isinstance(source, CircleRuleCache)
+        else get_rules(source, circle_id)
+    )
     return match_rules(rules, text)
-

@@ -38,15 +38,24 @@ class Neighbours:
     def __post_init__(self) -> None:
         n = len(self.post_ids)
         if self.relevance.shape != (n,) or self.vectors.shape[0] != n:
-            raise ValueError(f"Neighbours of {n} posts got relevance {self.relevance.shape} "
-                             f"and vectors {self.vectors.shape}")
+            raise ValueError(
+                f"Neighbours of {n} posts got relevance {self.relevance.shape} "
+                f"and vectors {self.vectors.shape}"
+            )
 
 
 class SimilarPosts(Protocol):
     """Up to ``k`` passed posts of ``circle_id`` like ``seed_ids``, none in ``exclude_ids``."""
 
-    def __call__(self, session: Session, *, circle_id: str, seed_ids: Sequence[str], k: int,
-                 exclude_ids: Collection[str]) -> Neighbours: ...
+    def __call__(
+        self,
+        session: Session,
+        *,
+        circle_id: str,
+        seed_ids: Sequence[str],
+        k: int,
+        exclude_ids: Collection[str],
+    ) -> Neighbours: ...
 
 
 def text_vectors(texts: Sequence[str]) -> np.ndarray:
@@ -58,15 +67,21 @@ def text_vectors(texts: Sequence[str]) -> np.ndarray:
     out = np.zeros((len(texts), HASH_FEATURES), dtype=np.float32)
     for row, text in enumerate(texts):
         norm = normalize(text).lower()
-        grams = [norm[i:i + n] for n in (1, 2, 3) for i in range(len(norm) - n + 1)]
+        grams = [norm[i : i + n] for n in (1, 2, 3) for i in range(len(norm) - n + 1)]
         buckets = [zlib.crc32(g.encode()) % HASH_FEATURES for g in grams]
         np.add.at(out[row], buckets, 1.0)
     lengths = np.linalg.norm(out, axis=1, keepdims=True)
     return out / np.where(lengths > 0, lengths, 1.0)
 
 
-def stored_score_similarity(session: Session, *, circle_id: str, seed_ids: Sequence[str],
-                            k: int, exclude_ids: Collection[str]) -> Neighbours:
+def stored_score_similarity(
+    session: Session,
+    *,
+    circle_id: str,
+    seed_ids: Sequence[str],
+    k: int,
+    exclude_ids: Collection[str],
+) -> Neighbours:
     """Fallback search: ½ stored quality + ½ best cosine to a seed, over recent passed posts."""
     excluded = set(exclude_ids) | set(seed_ids)
     rows = session.execute(
@@ -80,15 +95,25 @@ def stored_score_similarity(session: Session, *, circle_id: str, seed_ids: Seque
     ids = [r.id for r in rows]
     vectors = text_vectors([r.text for r in rows])
     scores = latest_scores(session, ids)
-    quality = np.array([
-        next((s.score for s in scores.get(pid, []) if s.model_name == "quality"
-              and s.score is not None), DEFAULT_QUALITY)
-        for pid in ids
-    ], dtype=np.float64)
+    quality = np.array(
+        [
+            next(
+                (
+                    s.score
+                    for s in scores.get(pid, [])
+                    if s.model_name == "quality" and s.score is not None
+                ),
+                DEFAULT_QUALITY,
+            )
+            for pid in ids
+        ],
+        dtype=np.float64,
+    )
     closeness = np.zeros(len(ids))
     if seeds and ids:
         closeness = (vectors @ text_vectors(list(seeds)).T).max(axis=1)
     relevance = 0.5 * np.clip(quality, 0.0, 1.0) + 0.5 * closeness
     top = np.argsort(-relevance, kind="stable")[:k]
-    return Neighbours(post_ids=[ids[i] for i in top], relevance=relevance[top],
-                      vectors=vectors[top])
+    return Neighbours(
+        post_ids=[ids[i] for i in top], relevance=relevance[top], vectors=vectors[top]
+    )

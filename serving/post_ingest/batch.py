@@ -27,8 +27,9 @@ from quanzi.serving.post_ingest.persistence import (
 from quanzi.serving.worker_models import ModelSet
 
 
-def ingest_posts(session: Session, models: ModelSet,
-                 posts: Sequence[PostInput]) -> list[dict[str, Any]]:
+def ingest_posts(
+    session: Session, models: ModelSet, posts: Sequence[PostInput]
+) -> list[dict[str, Any]]:
     """Store and score a batch (the package docstring's steps); results in input order."""
     if len({p.id for p in posts}) != len(posts):
         raise Invalid("post ids repeat in the batch")
@@ -41,13 +42,16 @@ def ingest_posts(session: Session, models: ModelSet,
         results = process(session, models, new, stored=False)
     except IntegrityError as exc:  # the same new id sent twice at once
         session.rollback()
-        raise Conflict("some of these posts were stored by a concurrent request; send the "
-                       "batch again to get their stored results") from exc
+        raise Conflict(
+            "some of these posts were stored by a concurrent request; send the "
+            "batch again to get their stored results"
+        ) from exc
     return [replayed.get(p.id) or results[p.id] for p in posts]
 
 
-def process(session: Session, models: ModelSet, new: Sequence[PostInput],
-            stored: bool) -> dict[str, dict[str, Any]]:
+def process(
+    session: Session, models: ModelSet, new: Sequence[PostInput], stored: bool
+) -> dict[str, dict[str, Any]]:
     """Moderate, score, embed and de-duplicate ``new``; insert them (or, when ``stored``,
     update their status) with their scores, vectors and review items."""
     now = datetime.now(UTC)
@@ -66,22 +70,42 @@ def process(session: Session, models: ModelSet, new: Sequence[PostInput],
     for p, record, out, dupe in zip(new, records, scored, dupes, strict=True):
         moderation = moderation_of(out["moderation"], record, rules)
         status = post_status(moderation["decision"], dupe[0] if dupe else None)
-        result = {"post_id": p.id, "status": status, "replayed": False,
-                  "moderation": moderation,
-                  "quality": public_part(out["quality"], ("score", "tier")),
-                  "trust": public_part(out["trust"], ("level", "probs", "reasons")),
-                  "near_duplicate_of": dupe[0] if dupe else None,
-                  "near_duplicate_cosine": round(dupe[1], 4) if dupe else None,
-                  "model_versions": versions}
-        post_rows.append({"id": p.id, "circle_id": p.circle_id, "author_id": p.author_id,
-                          "item_id": p.item_id, "order_id": p.order_id, "text": p.text,
-                          "image_count": p.image_count, "status": status,
-                          "created_at": p.created_at or now, "updated_at": now})
+        result = {
+            "post_id": p.id,
+            "status": status,
+            "replayed": False,
+            "moderation": moderation,
+            "quality": public_part(out["quality"], ("score", "tier")),
+            "trust": public_part(out["trust"], ("level", "probs", "reasons")),
+            "near_duplicate_of": dupe[0] if dupe else None,
+            "near_duplicate_cosine": round(dupe[1], 4) if dupe else None,
+            "model_versions": versions,
+        }
+        post_rows.append(
+            {
+                "id": p.id,
+                "circle_id": p.circle_id,
+                "author_id": p.author_id,
+                "item_id": p.item_id,
+                "order_id": p.order_id,
+                "text": p.text,
+                "image_count": p.image_count,
+                "status": status,
+                "created_at": p.created_at or now,
+                "updated_at": now,
+            }
+        )
         rows_of_scores += score_rows_for(p.id, result, versions, now)
         if status == "review":
-            review_rows.append({"post_id": p.id, "circle_id": p.circle_id,
-                                "reasons": review_reasons(moderation, dupe),
-                                "status": "open", "created_at": now})
+            review_rows.append(
+                {
+                    "post_id": p.id,
+                    "circle_id": p.circle_id,
+                    "reasons": review_reasons(moderation, dupe),
+                    "status": "open",
+                    "created_at": now,
+                }
+            )
         result.pop("near_duplicate_cosine")
         results[p.id] = result
     write_rows(session, post_rows, rows_of_scores, review_rows, stored)

@@ -20,13 +20,17 @@ from quanzi.serving.editorial.rules import get_rules
 from quanzi.serving.worker_models import ModelSet
 
 
-def score_records(models: ModelSet, records: Sequence[dict[str, Any]],
-                  tasks: Sequence[str] = ("moderation", "quality", "trust"),
-                  ) -> list[dict[str, Any]]:
+def score_records(
+    models: ModelSet,
+    records: Sequence[dict[str, Any]],
+    tasks: Sequence[str] = ("moderation", "quality", "trust"),
+) -> list[dict[str, Any]]:
     """Each record's ``{moderation, quality, trust}`` from the champions, as the models
     answer (None where a champion is missing: ``decide`` falls back for moderation)."""
-    chosen = {t: models.predictors.get(t) if t in tasks else None
-              for t in ("moderation", "quality", "trust")}
+    chosen = {
+        t: models.predictors.get(t) if t in tasks else None
+        for t in ("moderation", "quality", "trust")
+    }
     if any(chosen.values()):
         scored = Scorer(**chosen).score([{"id": i, **r} for i, r in enumerate(records)])
     else:
@@ -34,16 +38,20 @@ def score_records(models: ModelSet, records: Sequence[dict[str, Any]],
     return scored
 
 
-def moderate(models: ModelSet, records: Sequence[dict[str, Any]],
-             rules_for: Callable[[str], Rules]) -> list[dict[str, Any]]:
+def moderate(
+    models: ModelSet, records: Sequence[dict[str, Any]], rules_for: Callable[[str], Rules]
+) -> list[dict[str, Any]]:
     """``{decision, labels}`` per record: the model (or detectors) plus circle rules."""
     results = score_records(models, records, tasks=("moderation",))
-    return [moderation_of(scored["moderation"], record, rules_for)
-            for record, scored in zip(records, results, strict=True)]
+    return [
+        moderation_of(scored["moderation"], record, rules_for)
+        for record, scored in zip(records, results, strict=True)
+    ]
 
 
-def moderation_of(answer: dict[str, Any] | None, record: dict[str, Any],
-                  rules_for: Callable[[str], Rules]) -> dict[str, Any]:
+def moderation_of(
+    answer: dict[str, Any] | None, record: dict[str, Any], rules_for: Callable[[str], Rules]
+) -> dict[str, Any]:
     """The policy's moderation of one record from the model's answer (None: no model) and
     the rules of the record's own circle."""
     circle_id = record.get("circle_id")

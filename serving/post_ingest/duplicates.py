@@ -18,8 +18,9 @@ from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.serving.worker_models import ModelSet
 
 
-def near_duplicates(models: ModelSet, posts: Sequence[PostInput],
-                    vectors: np.ndarray) -> list[tuple[str, float] | None]:
+def near_duplicates(
+    models: ModelSet, posts: Sequence[PostInput], vectors: np.ndarray
+) -> list[tuple[str, float] | None]:
     """For each post, the most similar *other* post of its circle at ≥ the threshold."""
     own = {p.id for p in posts}
     best: list[tuple[str, float] | None] = [None] * len(posts)

@@ -25,8 +25,9 @@ def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def seed(settings: Settings, factory_class: type,
-         _migrated_sqlite_template: Path) -> Callable[[Callable[[Any], Any]], Any]:
+def seed(
+    settings: Settings, factory_class: type, _migrated_sqlite_template: Path
+) -> Callable[[Callable[[Any], Any]], Any]:
     """``seed(build)``: give the app's database the schema, run ``build(factory)``, commit."""
 
     def run(build: Callable[[Any], Any]) -> Any:

@@ -39,12 +39,21 @@ def world(factory):
     promo = f.post(circle, merchant, id="p_promo")
     review = f.post(circle, creator, id="p_creator")
     f.session.commit()
-    return dict(f=f, circle=circle, buyer=buyer, creator=creator, merchant=merchant,
-                viewer=viewer, verified=verified, plain=plain, promo=promo, review=review)
+    return dict(
+        f=f,
+        circle=circle,
+        buyer=buyer,
+        creator=creator,
+        merchant=merchant,
+        viewer=viewer,
+        verified=verified,
+        plain=plain,
+        promo=promo,
+        review=review,
+    )
 
 
-def test_unscored_posts_get_provenance_levels_never_trusted_without_evidence(world,
-                                                                             engine) -> None:
+def test_unscored_posts_get_provenance_levels_never_trusted_without_evidence(world, engine) -> None:
     store = FeedStoreSync(engine).full_load()
     c = _hydrated(store, ["p_verified", "p_plain", "p_promo", "p_creator"])
     assert list(c.cols["base_level"]) == [3, 4, 5, 4]
@@ -57,12 +66,18 @@ def test_unscored_posts_get_provenance_levels_never_trusted_without_evidence(wor
 def test_latest_model_scores_override_the_defaults(world, engine) -> None:
     f = world["f"]
     f.score(world["plain"], model_name="quality", model_version="1", score=0.2)
-    f.score(world["plain"], model_name="quality", model_version="2", score=0.9,
-            payload={"tier": 3})
-    f.score(world["plain"], model_name="trust", model_version="7", score=None, label="L2",
-            payload={"level": 2, "probs": {}})
-    f.score(world["promo"], model_name="trust", model_version="7", score=None,
-            payload={"level": "L6"})
+    f.score(world["plain"], model_name="quality", model_version="2", score=0.9, payload={"tier": 3})
+    f.score(
+        world["plain"],
+        model_name="trust",
+        model_version="7",
+        score=None,
+        label="L2",
+        payload={"level": 2, "probs": {}},
+    )
+    f.score(
+        world["promo"], model_name="trust", model_version="7", score=None, payload={"level": "L6"}
+    )
     f.session.commit()
     store = FeedStoreSync(engine).full_load()
     c = _hydrated(store, ["p_plain", "p_promo"])
@@ -84,8 +99,9 @@ def test_engagement_counts_and_editor_boosts(world, engine) -> None:
     for kind in ("impression", "impression", "impression", "click", "like", "hide"):
         f.interaction(viewer, plain, kind)
     f.override(world["verified"], action="boost", value=3.0)
-    f.override(world["promo"], action="boost", value=5.0,
-               expires_at=datetime.now(UTC) - timedelta(days=1))  # expired: ignored
+    f.override(
+        world["promo"], action="boost", value=5.0, expires_at=datetime.now(UTC) - timedelta(days=1)
+    )  # expired: ignored
     f.session.commit()
     store = FeedStoreSync(engine).full_load()
     c = _hydrated(store, ["p_plain", "p_verified", "p_promo"])
@@ -112,8 +128,7 @@ def test_refresh_applies_logged_changes_new_scores_and_interactions(world, engin
     c = _hydrated(store, ["p_new", "p_plain", "p_verified"])
     assert list(c.cols["status"]) == ["pass", "reject", "pass"]
     assert c.cols["quality"][2] == pytest.approx(0.8)
-    assert c.cols["weighted_actions"][0] == pytest.approx(INTERACTION_WEIGHTS[
-        "share"])
+    assert c.cols["weighted_actions"][0] == pytest.approx(INTERACTION_WEIGHTS["share"])
     since = 0.0
     assert "p_plain" not in store.recent_posts("c1", since, 10)
     assert store.recent_posts("c1", since, 1) == ["p_new"]
@@ -139,18 +154,26 @@ def test_recent_friends_and_similar_lookups_come_from_the_snapshot(world, engine
     for i, post in enumerate([world["verified"], world["plain"], world["review"]]):
         post.created_at = now - timedelta(hours=10 * (i + 1))
     f.session.flush()
-    write_embeddings(f.session, "enc-1", ["p_verified", "p_plain", "p_creator"],
-                     np.array([[1, 0, 0], [0.8, 0.6, 0], [0, 0, 1]], dtype=np.float32))
+    write_embeddings(
+        f.session,
+        "enc-1",
+        ["p_verified", "p_plain", "p_creator"],
+        np.array([[1, 0, 0], [0.8, 0.6, 0], [0, 0, 1]], dtype=np.float32),
+    )
     f.session.commit()
     store = FeedStoreSync(engine).full_load()
     assert store.encoder_version == "enc-1"
     since = (now - timedelta(hours=25)).timestamp()
     assert store.recent_posts("c1", since, 10) == ["p_verified", "p_plain"]
     assert store.posts_by_authors(frozenset({"u_buyer", "u_creator"}), 0.0, 2) == [
-        "p_verified", "p_plain"]
+        "p_verified",
+        "p_plain",
+    ]
     assert store.similar_posts(np.array([0, 0, 1], dtype=np.float32), 1, "c1") == ["p_creator"]
     assert store.similar_posts(np.array([1, 0, 0], dtype=np.float32), 2, "c1") == [
-        "p_verified", "p_plain"]
+        "p_verified",
+        "p_plain",
+    ]
     c = _hydrated(store, ["p_plain", "p_promo"])
     assert c.embeddings is not None and c.embeddings.shape == (2, 3)
     assert np.allclose(c.embeddings[1], 0.0)  # no vector: zeros, never an error
@@ -169,9 +192,17 @@ def _snapshot(n: int, now: float) -> SnapshotFeedStore:
 
     store = SnapshotFeedStore(similar_window=4)
     ids = [f"p{i}" for i in range(n)]
-    store.upsert_posts(pd.DataFrame({
-        "id": ids, "circle_id": "c1", "author_id": "u1", "status": "pass",
-        "created_ts": [now - 3600.0 * i for i in range(n)]}))
+    store.upsert_posts(
+        pd.DataFrame(
+            {
+                "id": ids,
+                "circle_id": "c1",
+                "author_id": "u1",
+                "status": "pass",
+                "created_ts": [now - 3600.0 * i for i in range(n)],
+            }
+        )
+    )
     store.circles = frozenset({"c1"})
     vectors = np.eye(4, dtype=np.float32)[[i % 3 for i in range(n)]]
     vectors[:, 3] = 0.05 * np.arange(n)
@@ -203,7 +234,16 @@ def test_similar_window_follows_new_vectors_status_changes_and_new_posts() -> No
     assert store.similar_posts(axis2, 2, "c1") == ["p2", "p1"]
     store.mark_removed(["p2"])  # no longer passed: out of the window, p4 moves in
     assert store.similar_posts(axis2, 1, "c1") == ["p1"]
-    store.upsert_posts(pd.DataFrame({"id": ["p_new"], "circle_id": "c1", "author_id": "u2",
-                                     "status": "pass", "created_ts": [now + 1.0]}))
+    store.upsert_posts(
+        pd.DataFrame(
+            {
+                "id": ["p_new"],
+                "circle_id": "c1",
+                "author_id": "u2",
+                "status": "pass",
+                "created_ts": [now + 1.0],
+            }
+        )
+    )
     store.set_embeddings(["p_new"], axis2[None, :])
     assert store.similar_posts(axis2, 1, "c1") == ["p_new"]

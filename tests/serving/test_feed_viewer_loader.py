@@ -31,8 +31,9 @@ def history(factory):
     f.interaction(viewer, clicked, "click")
     f.interaction(viewer, hidden, "hide")
     f.interaction(viewer, spam, "report")
-    write_embeddings(f.session, "enc", ["p_liked", "p_clicked"],
-                     np.array([[1, 0], [0, 1]], dtype=np.float32))
+    write_embeddings(
+        f.session, "enc", ["p_liked", "p_clicked"], np.array([[1, 0], [0, 1]], dtype=np.float32)
+    )
     f.session.commit()
     return f
 
@@ -80,8 +81,9 @@ def test_hidden_posts_do_not_count_as_interest() -> None:
         def vectors_of(self, ids):
             return np.array([[1.0, 0.0] if p == "a" else [0.0, 1.0] for p in ids])
 
-    ctx = build_viewer_context("v", ["v", "f"], [("b", "hide", "x"), ("b", "click", "x"),
-                                                 ("a", "like", "y")], Vectors())
+    ctx = build_viewer_context(
+        "v", ["v", "f"], [("b", "hide", "x"), ("b", "click", "x"), ("a", "like", "y")], Vectors()
+    )
     assert ctx.engaged_posts == ("a",) and np.allclose(ctx.interest, [1.0, 0.0])
     assert ctx.friends == {"f"}  # the viewer is never their own friend
 

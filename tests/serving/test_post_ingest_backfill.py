@@ -15,17 +15,27 @@ CREAM = "这款保湿面霜质地轻薄，冬天用脸不干，保湿效果能�
 
 
 def test_backfill_moderates_scores_embeds_and_flags_later_copies(
-        settings: Settings, factory_class: type) -> None:
+    settings: Settings, factory_class: type
+) -> None:
     upgrade_schema(settings)
     engine = engine_from_settings(settings)
     sessions = session_factory(engine)
     with sessions.begin() as session:
         f = factory_class(session)
         world = sm.seed_world(f)
-        for pid, text in (("p-1", CREAM), ("p-2", "进店领优惠券，优惠券，优惠券"),
-                          ("p-3", CREAM + "！"), ("p-done", "已经审核过的帖子")):
-            f.post(world["beauty"], world["user"], id=pid, text=text,
-                   status="pass" if pid == "p-done" else "pending")
+        for pid, text in (
+            ("p-1", CREAM),
+            ("p-2", "进店领优惠券，优惠券，优惠券"),
+            ("p-3", CREAM + "！"),
+            ("p-done", "已经审核过的帖子"),
+        ):
+            f.post(
+                world["beauty"],
+                world["user"],
+                id=pid,
+                text=text,
+                status="pass" if pid == "p-done" else "pending",
+            )
     registry = ModelRegistry(settings, engine, loader=sm.fake_loader("4"))
     try:
         done = backfill_pending(sessions, registry.current(), batch=2)

@@ -26,16 +26,20 @@ def test_fresh_data_dir_degrades_without_creating_an_mlflow_store(settings: Sett
     broken = settings.model_copy(update={"encoder": str(settings.data_dir / "no-such-model")})
     loaded = load_models(broken)
     assert loaded.predictors == {"moderation": None, "quality": None, "trust": None}
-    assert loaded.versions == {"moderation": "rules", "quality": "unavailable",
-                               "trust": "unavailable"}
+    assert loaded.versions == {
+        "moderation": "rules",
+        "quality": "unavailable",
+        "trust": "unavailable",
+    }
     assert set(loaded.degraded) == {"moderation", "quality", "trust", "encoder"}
     assert "quanzi train quality" in loaded.degraded["quality"]
     assert loaded.embedder is None
     assert not (settings.data_dir / "mlflow.db").exists()
 
 
-def test_configured_encoder_loads_and_embeds_unit_vectors(settings: Settings,
-                                                          tiny_encoder: Path) -> None:
+def test_configured_encoder_loads_and_embeds_unit_vectors(
+    settings: Settings, tiny_encoder: Path
+) -> None:
     loaded = load_models(settings.model_copy(update={"encoder": str(tiny_encoder)}))
     assert "encoder" not in loaded.degraded
     assert loaded.embedder is not None and loaded.embedder.dim == 16
@@ -43,7 +47,8 @@ def test_configured_encoder_loads_and_embeds_unit_vectors(settings: Settings,
     assert vectors.shape == (2, 16)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert loaded.encoder_version == encoder_version(
-        settings.model_copy(update={"encoder": str(tiny_encoder)}))
+        settings.model_copy(update={"encoder": str(tiny_encoder)})
+    )
 
 
 def test_encoder_version_follows_the_weights(settings: Settings, tmp_path: Path) -> None:

@@ -21,13 +21,26 @@ def test_small_run_registers_a_model_version_in_the_temp_mlflow_store(
     from sentence_transformers import SentenceTransformer
 
     out = tmp_path / "model"
-    result = runner.invoke(app, ["train", "encoder", "--small", "--set", "teacher=hashing",
-                                 "--set", "corpora=waimai", "--set", f"output_dir={out}"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "encoder",
+            "--small",
+            "--set",
+            "teacher=hashing",
+            "--set",
+            "corpora=waimai",
+            "--set",
+            f"output_dir={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     settings = Settings()
     assert str(settings.data_dir) in settings.resolved_mlflow_uri  # the test's temp store
-    client = mlflow.MlflowClient(settings.resolved_mlflow_uri,
-                                 registry_uri=settings.resolved_mlflow_uri)
+    client = mlflow.MlflowClient(
+        settings.resolved_mlflow_uri, registry_uri=settings.resolved_mlflow_uri
+    )
     versions = client.search_model_versions("name='quanzi-encoder'")
     assert [str(v.version) for v in versions] == ["1"]
     assert str(client.get_model_version_by_alias("quanzi-encoder", "candidate").version) == "1"

@@ -25,30 +25,55 @@ class CollateralEvaluator:
     def __call__(self, predictor: ModerationPredictor, data: TaskData) -> Evaluation:
         reviews = data.extra.get("collateral_reviews", pd.DataFrame())
         if len(reviews) == 0:
-            return Evaluation(metrics={}, tables={"collateral.csv": pd.DataFrame(),
-                                                  "collateral_rejected.csv": pd.DataFrame()})
+            return Evaluation(
+                metrics={},
+                tables={
+                    "collateral.csv": pd.DataFrame(),
+                    "collateral_rejected.csv": pd.DataFrame(),
+                },
+            )
         out = predictor.predict([{"text": t} for t in reviews["text"]])
-        frame = pd.DataFrame({
-            "group": [review_group(c, k) for c, k in zip(reviews["corpus"],
-                                                         reviews["category"], strict=True)],
-            "decision": [o["decision"] for o in out],
-            "reject_labels": ["+".join(e["label"] for e in o["labels"]
-                                       if e["band"] == "reject") for o in out],
-        })
+        frame = pd.DataFrame(
+            {
+                "group": [
+                    review_group(c, k)
+                    for c, k in zip(reviews["corpus"], reviews["category"], strict=True)
+                ],
+                "decision": [o["decision"] for o in out],
+                "reject_labels": [
+                    "+".join(e["label"] for e in o["labels"] if e["band"] == "reject") for o in out
+                ],
+            }
+        )
         table = []
         for group, part in [*frame.groupby("group", sort=True), ("ALL", frame)]:
-            row = {"group": group, "n": len(part),
-                   "reject": float((part["decision"] == "reject").mean()),
-                   "review": float((part["decision"] == "review").mean())}
+            row = {
+                "group": group,
+                "n": len(part),
+                "reject": float((part["decision"] == "reject").mean()),
+                "review": float((part["decision"] == "review").mean()),
+            }
             for label in LABELS:
                 row[f"reject_{label}"] = float(part["reject_labels"].str.contains(label).mean())
             table.append(row)
-        metrics = {f"{self.name}_reject_rate": float((frame["decision"] == "reject").mean()),
-                   f"{self.name}_review_rate": float((frame["decision"] == "review").mean())}
+        metrics = {
+            f"{self.name}_reject_rate": float((frame["decision"] == "reject").mean()),
+            f"{self.name}_review_rate": float((frame["decision"] == "review").mean()),
+        }
         rejected = reviews.assign(group=frame["group"], labels=frame["reject_labels"])[
-            frame["decision"].to_numpy() == "reject"]
-        rejected = rejected[[c for c in ("group", "labels", "corpus", "row", "label", "text")
-                             if c in rejected.columns]]
-        return Evaluation(metrics=metrics, tables={
-            "collateral.csv": pd.DataFrame(table),
-            "collateral_rejected.csv": rejected.reset_index(drop=True)})
+            frame["decision"].to_numpy() == "reject"
+        ]
+        rejected = rejected[
+            [
+                c
+                for c in ("group", "labels", "corpus", "row", "label", "text")
+                if c in rejected.columns
+            ]
+        ]
+        return Evaluation(
+            metrics=metrics,
+            tables={
+                "collateral.csv": pd.DataFrame(table),
+                "collateral_rejected.csv": rejected.reset_index(drop=True),
+            },
+        )

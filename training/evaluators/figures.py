@@ -22,10 +22,16 @@ def figure(width: float, height: float) -> Figure:
     return fig
 
 
-def confusion_figure(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any],
-                     title: str, *, display_labels: Sequence[str] | None = None,
-                     truth: str = "true label", prediction: str = "predicted label"
-                     ) -> Figure:
+def confusion_figure(
+    y_true: Sequence[Any],
+    y_pred: Sequence[Any],
+    labels: Sequence[Any],
+    title: str,
+    *,
+    display_labels: Sequence[str] | None = None,
+    truth: str = "true label",
+    prediction: str = "predicted label",
+) -> Figure:
     """A labelled confusion matrix (rows: ``truth``, columns: ``prediction``) with counts."""
     matrix = confusion_matrix(list(y_true), list(y_pred), labels=list(labels))
     size = max(3.5, 0.7 * len(labels) + 2.0)
@@ -33,7 +39,8 @@ def confusion_figure(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Seque
     ax = fig.add_subplot()
     names = [str(x) for x in (labels if display_labels is None else display_labels)]
     ConfusionMatrixDisplay(matrix, display_labels=names).plot(
-        ax=ax, colorbar=False, values_format="d")
+        ax=ax, colorbar=False, values_format="d"
+    )
     ax.set_xlabel(prediction)
     ax.set_ylabel(truth)
     ax.set_title(title, fontsize=9)
@@ -41,8 +48,9 @@ def confusion_figure(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Seque
     return fig
 
 
-def pr_curves_figure(y_true: Mapping[str, Sequence[int]],
-                     scores: Mapping[str, Sequence[float]], title: str) -> Figure:
+def pr_curves_figure(
+    y_true: Mapping[str, Sequence[int]], scores: Mapping[str, Sequence[float]], title: str
+) -> Figure:
     """Precision–recall curves, one per label (binary truth and score per label)."""
     fig = figure(5.0, 4.0)
     ax = fig.add_subplot()
@@ -50,8 +58,9 @@ def pr_curves_figure(y_true: Mapping[str, Sequence[int]],
         truth_arr = np.asarray(truth, dtype=int)
         if truth_arr.min(initial=0) == truth_arr.max(initial=0):
             continue  # a curve needs both classes
-        PrecisionRecallDisplay.from_predictions(truth_arr, np.asarray(scores[label]),
-                                                name=str(label), ax=ax)
+        PrecisionRecallDisplay.from_predictions(
+            truth_arr, np.asarray(scores[label]), name=str(label), ax=ax
+        )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     ax.set_title(title, fontsize=9)

@@ -27,8 +27,7 @@ class ModerationBaselineEvaluator:
         metrics: dict[str, float] = {}
         rows = []
         for label in tqdm(LEARNED, desc="baseline", leave=False):
-            train = data.train[(data.train["task"] == label)
-                               & (data.train["kind"] != "copy_paste")]
+            train = data.train[(data.train["task"] == label) & (data.train["kind"] != "copy_paste")]
             test = data.test[data.test["task"] == label].reset_index(drop=True)
             model = fit_baseline(train["norm"], train["label"])
             score = model.predict_proba(test["norm"].tolist())[:, 1]
@@ -42,6 +41,13 @@ class ModerationBaselineEvaluator:
             for sub, mask in named_subsets(label, test).items():
                 for k, v in binary_metrics(y[mask], score[mask] >= 0.5).items():
                     metrics[f"baseline_{sub}_{k}"] = v
-            rows.append({"label": label, **{f"baseline_{k}": result[k] for k in (
-                "accuracy", "precision", "recall", "f1", "macro_f1")}})
+            rows.append(
+                {
+                    "label": label,
+                    **{
+                        f"baseline_{k}": result[k]
+                        for k in ("accuracy", "precision", "recall", "f1", "macro_f1")
+                    },
+                }
+            )
         return Evaluation(metrics=metrics, tables={"baseline": pd.DataFrame(rows)})

@@ -33,15 +33,21 @@ def binary_metrics(y: np.ndarray, flags: np.ndarray) -> dict[str, float]:
     p = np.asarray(flags, dtype=int)
     if len(y) == 0:
         return {"n": 0.0}
-    return {"n": float(len(y)), "accuracy": float(accuracy_score(y, p)),
-            "precision": float(precision_score(y, p, zero_division=0)),
-            "recall": float(recall_score(y, p, zero_division=0)),
-            "f1": float(f1_score(y, p, zero_division=0)),
-            "macro_f1": float(f1_score(y, p, average="macro", zero_division=0))}
+    return {
+        "n": float(len(y)),
+        "accuracy": float(accuracy_score(y, p)),
+        "precision": float(precision_score(y, p, zero_division=0)),
+        "recall": float(recall_score(y, p, zero_division=0)),
+        "f1": float(f1_score(y, p, zero_division=0)),
+        "macro_f1": float(f1_score(y, p, average="macro", zero_division=0)),
+    }
 
 
-def test_scores(predictor: ModerationPredictor, label: str, rows: pd.DataFrame,
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def test_scores(
+    predictor: ModerationPredictor,
+    label: str,
+    rows: pd.DataFrame,
+) -> tuple[np.ndarray, np.ndarray]:
     """The label's probability and band level (0/1/2) as the decision sees them;
     spam counts a near-copy of an earlier post of the stream as 1."""
     if len(rows) == 0:
@@ -57,20 +63,27 @@ def named_subsets(label: str, rows: pd.DataFrame) -> dict[str, np.ndarray]:
     """The extra named sets inside a label's test rows (anchor-comparable ones)."""
     neg = (rows["label"] == 0).to_numpy()
     if label == "ad":
-        return {"sms_strat": (rows["source"] == "sms").to_numpy(),
-                "disguised_ads": (rows["source"] == "review").to_numpy()}
+        return {
+            "sms_strat": (rows["source"] == "sms").to_numpy(),
+            "disguised_ads": (rows["source"] == "review").to_numpy(),
+        }
     if label == "contact":
-        return {"contact_heldout": neg | (rows["group"] == "heldout").to_numpy(),
-                "contact_train_transforms": neg | (rows["group"] == "train").to_numpy()}
+        return {
+            "contact_heldout": neg | (rows["group"] == "heldout").to_numpy(),
+            "contact_train_transforms": neg | (rows["group"] == "train").to_numpy(),
+        }
     if label == "spam":
         kind = rows["kind"]
-        return {"spam_filler": (kind != "copy_paste").to_numpy(),
-                "spam_copies": kind.isin(("copy_paste", "real")).to_numpy()}
+        return {
+            "spam_filler": (kind != "copy_paste").to_numpy(),
+            "spam_copies": kind.isin(("copy_paste", "real")).to_numpy(),
+        }
     return {"cold_test": np.ones(len(rows), dtype=bool)}
 
 
-def threshold_pr_figure(y: np.ndarray, score: np.ndarray, label: str,
-                        th: LabelThresholds) -> Figure:
+def threshold_pr_figure(
+    y: np.ndarray, score: np.ndarray, label: str, th: LabelThresholds
+) -> Figure:
     """The label's test precision–recall curve with its review and reject thresholds."""
     fig = figure(4.5, 4)
     ax = fig.add_subplot()
@@ -79,8 +92,13 @@ def threshold_pr_figure(y: np.ndarray, score: np.ndarray, label: str,
         for name, cut, color in (("review", th.review, "orange"), ("reject", th.reject, "red")):
             flags = score >= cut
             if flags.any():
-                ax.scatter([recall_score(y, flags)], [precision_score(y, flags)], color=color,
-                           label=f"{name} ≥ {cut:.3f}", zorder=3)
+                ax.scatter(
+                    [recall_score(y, flags)],
+                    [precision_score(y, flags)],
+                    color=color,
+                    label=f"{name} ≥ {cut:.3f}",
+                    zorder=3,
+                )
         ax.legend(fontsize=7, loc="lower left")
     ax.set_title(f"{label}: test precision-recall", fontsize=9)
     fig.tight_layout()
@@ -111,8 +129,11 @@ class ModerationLabelEvaluator:
                     metrics[f"test_{label}_{cut_name}{k}"] = v
             f1s.append(metrics[f"test_{label}_f1"])
             figures[f"confusion_{label}.png"] = confusion_figure(
-                y, (level >= 2).astype(int), [0, 1],
-                f"{label}: test, reject band (threshold {th.reject:.3f})")
+                y,
+                (level >= 2).astype(int),
+                [0, 1],
+                f"{label}: test, reject band (threshold {th.reject:.3f})",
+            )
             figures[f"pr_{label}.png"] = threshold_pr_figure(y, score, label, th)
             metrics[f"threshold_{label}_review"] = th.review
             metrics[f"threshold_{label}_reject"] = th.reject
@@ -120,17 +141,25 @@ class ModerationLabelEvaluator:
                 for cut_name, flags in cuts.items():
                     for k, v in binary_metrics(y[mask], flags[mask]).items():
                         metrics[f"{sub}_{cut_name}{k}"] = v
-            summary_rows.append({"label": label, "n": len(y), **{
-                k: metrics[f"test_{label}_{k}"] for k in ("accuracy", "precision", "recall",
-                                                          "f1", "macro_f1")}})
+            summary_rows.append(
+                {
+                    "label": label,
+                    "n": len(y),
+                    **{
+                        k: metrics[f"test_{label}_{k}"]
+                        for k in ("accuracy", "precision", "recall", "f1", "macro_f1")
+                    },
+                }
+            )
         metrics[self.primary_metric] = float(np.mean(f1s))
         metrics["dup_threshold"] = predictor.dup_threshold
         contact = test[test["task"] == "contact"].reset_index(drop=True)
         score, level = test_scores(predictor, "contact", contact)
         looks = (contact["kind"] == "lookalike").to_numpy()
-        for name, flags in (("review", level >= 1), ("reject", level >= 2),
-                            ("flag", score >= 0.5)):
-            metrics[f"lookalike_fp_rate_{name}"] = float(flags[looks].mean()) \
-                if looks.any() else 0.0
-        return Evaluation(metrics=metrics, figures=figures,
-                          tables={"summary.csv": pd.DataFrame(summary_rows)})
+        for name, flags in (("review", level >= 1), ("reject", level >= 2), ("flag", score >= 0.5)):
+            metrics[f"lookalike_fp_rate_{name}"] = (
+                float(flags[looks].mean()) if looks.any() else 0.0
+            )
+        return Evaluation(
+            metrics=metrics, figures=figures, tables={"summary.csv": pd.DataFrame(summary_rows)}
+        )

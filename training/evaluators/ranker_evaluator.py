@@ -26,9 +26,13 @@ from quanzi.training.tasks_impl.ranker_data import DaySplit, RankerData
 METHODS = ("learned", "pipeline", "recency", "popularity")  # pipeline: the weighted scorer
 
 
-def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = False,
-                  protocol: str = "eligible", explore_only: bool = False
-                  ) -> dict[str, dict[str, Any]]:
+def evaluate_days(
+    days: DaySplit,
+    ranker: LinearRanker | None,
+    debiased: bool = False,
+    protocol: str = "eligible",
+    explore_only: bool = False,
+) -> dict[str, dict[str, Any]]:
     """Summary per segment of the learned pipeline (if given), the weighted pipeline
     (default params), recency and popularity, under the ``eligible`` protocol (every method
     ranks the posts the policy filters keep) or ``unfiltered`` (every shown post; the
@@ -40,8 +44,9 @@ def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = 
     merged: dict[str, list[float | None]] = {m: [] for m in methods}
     requests: list[EvalRequest] = []
     for split in days.eligible if protocol == "eligible" else days.splits:
-        ndcg = evaluate_split(split, RankingParams(), methods=methods, debiased=debiased,
-                              ranker=ranker)
+        ndcg = evaluate_split(
+            split, RankingParams(), methods=methods, debiased=debiased, ranker=ranker
+        )
         for m in merged:
             merged[m].extend(ndcg[m])
         requests.extend(split.requests)
@@ -50,28 +55,33 @@ def evaluate_days(days: DaySplit, ranker: LinearRanker | None, debiased: bool = 
     summary = summarise(requests, merged)
     if ranker is not None and requests:  # learned minus each other, 95 % paired interval
         for other in METHODS[1:]:
-            for seg, (gain, lo, hi) in paired_difference(requests, merged, "learned",
-                                                         other).items():
-                summary[seg].update({f"gain_vs_{other}": gain, f"gain_vs_{other}_lo": lo,
-                                     f"gain_vs_{other}_hi": hi})
+            for seg, (gain, lo, hi) in paired_difference(
+                requests, merged, "learned", other
+            ).items():
+                summary[seg].update(
+                    {f"gain_vs_{other}": gain, f"gain_vs_{other}_lo": lo, f"gain_vs_{other}_hi": hi}
+                )
     return summary
 
 
-def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, float],
-                                                                     pd.DataFrame]:
+def ranker_metrics(ranker: LinearRanker, data: RankerData) -> tuple[dict[str, float], pd.DataFrame]:
     """Flat metrics (``{set}_ndcg10_{method}[_{segment}]``, sets ``dev``, ``test`` and
     ``test_debiased`` under the eligible protocol, ``test_unfiltered``; on a world with
     exploration requests also ``dev_explore`` and ``test_explore``, the eligible protocol
     on those only) and the same as a table."""
     metrics: dict[str, float] = {}
     rows = []
-    sets = [("dev", data.dev, False, "eligible", False),
-            ("test", data.test, False, "eligible", False),
-            ("test_debiased", data.test, True, "eligible", False),
-            ("test_unfiltered", data.test, False, "unfiltered", False)]
+    sets = [
+        ("dev", data.dev, False, "eligible", False),
+        ("test", data.test, False, "eligible", False),
+        ("test_debiased", data.test, True, "eligible", False),
+        ("test_unfiltered", data.test, False, "unfiltered", False),
+    ]
     if data.explores:
-        sets += [("dev_explore", data.dev, False, "eligible", True),
-                 ("test_explore", data.test, False, "eligible", True)]
+        sets += [
+            ("dev_explore", data.dev, False, "eligible", True),
+            ("test_explore", data.test, False, "eligible", True),
+        ]
     for set_name, days, debiased, protocol, explore_only in sets:
         if not days.splits:  # not loaded (``load_ranker_data(test_only=True)``)
             continue
@@ -99,7 +109,12 @@ class RankerEvaluator:
 
     def __call__(self, ranker: LinearRanker, data: RankerData) -> Evaluation:
         metrics, table = ranker_metrics(ranker, data)
-        weights = pd.DataFrame({"feature": ranker.features, "weight": ranker.weights,
-                                "mean": ranker.mean, "scale": ranker.scale})
-        return Evaluation(metrics=metrics, tables={"ndcg_by_segment": table,
-                                                   "weights": weights})
+        weights = pd.DataFrame(
+            {
+                "feature": ranker.features,
+                "weight": ranker.weights,
+                "mean": ranker.mean,
+                "scale": ranker.scale,
+            }
+        )
+        return Evaluation(metrics=metrics, tables={"ndcg_by_segment": table, "weights": weights})

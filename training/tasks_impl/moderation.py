@@ -77,8 +77,12 @@ from quanzi.training.tasks_impl.moderation_thresholds import choose_threshold, l
 log = logging.getLogger(__name__)
 
 # The score each learned label's thresholds apply to (contact and spam also have rules).
-SCORE_KEYS = {"offensive": "offensive", "ad": "ad", "spam": "spam_classifier",
-              "contact": "contact_model"}
+SCORE_KEYS = {
+    "offensive": "offensive",
+    "ad": "ad",
+    "spam": "spam_classifier",
+    "contact": "contact_model",
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,22 +96,25 @@ class ModerationTask:
     name: str = "moderation"
     registered_model: str = REGISTERED_MODEL
     primary_metric: str = "test_mean_f1"
-    gate: dict[str, tuple[bool, float]] = field(default_factory=lambda: {
-        "test_mean_f1": (True, 0.005),
-        "test_offensive_accuracy": (True, 0.01),
-        "sms_strat_f1": (True, 0.01),
-        "contact_heldout_recall": (True, 0.01),
-        "contact_heldout_precision": (True, 0.01),
-        "test_spam_f1": (True, 0.01),
-        "collateral_reject_rate": (False, 0.005),
-    })
+    gate: dict[str, tuple[bool, float]] = field(
+        default_factory=lambda: {
+            "test_mean_f1": (True, 0.005),
+            "test_offensive_accuracy": (True, 0.01),
+            "sms_strat_f1": (True, 0.01),
+            "contact_heldout_recall": (True, 0.01),
+            "contact_heldout_precision": (True, 0.01),
+            "test_spam_f1": (True, 0.01),
+            "collateral_reject_rate": (False, 0.005),
+        }
+    )
 
     def _config(self, small: bool) -> ModerationConfig:
         return self.config or (ModerationConfig.small() if small else ModerationConfig())
 
     # ---------------------------------------------------------------------- data
-    def load_data(self, settings: Settings, small: bool,
-                  progress: ProgressCallback | None = None) -> TaskData:
+    def load_data(
+        self, settings: Settings, small: bool, progress: ProgressCallback | None = None
+    ) -> TaskData:
         cfg = self._config(small)
         rows, sources = build_task_frames(cfg, settings.corpora_dir)
         if cfg.editor_rows:
@@ -115,33 +122,41 @@ class ModerationTask:
         rows["label"] = rows["label"].astype(int)
         rows["order"] = rows["order"].astype(int)
         split = rows.pop("split")
-        parts = {s: rows[split.to_numpy() == s].reset_index(drop=True)
-                 for s in ("train", "dev", "test")}
+        parts = {
+            s: rows[split.to_numpy() == s].reset_index(drop=True) for s in ("train", "dev", "test")
+        }
         hashes = {name: digest(df) for name, df in sources.items()}
-        return TaskData(train=parts["train"], dev=parts["dev"], test=parts["test"],
-                        extra={"collateral_reviews": sources["collateral_reviews"]},
-                        hashes=hashes)
+        return TaskData(
+            train=parts["train"],
+            dev=parts["dev"],
+            test=parts["test"],
+            extra={"collateral_reviews": sources["collateral_reviews"]},
+            hashes=hashes,
+        )
 
     # ----------------------------------------------------------------------- fit
     def fit(self, data: TaskData, settings: Settings, small: bool) -> ModerationPredictor:
         cfg = self._config(small)
         classifiers: dict[str, LinearTextClassifier] = {}
         for label in tqdm(LEARNED, desc="fit moderation", leave=False):
-            rows = data.train[(data.train["task"] == label)
-                              & (data.train["kind"] != "copy_paste")]
+            rows = data.train[(data.train["task"] == label) & (data.train["kind"] != "copy_paste")]
             classifiers[label] = LinearTextClassifier(cfg.models[label]).fit(
-                rows["norm"].tolist(), rows["label"].tolist())
+                rows["norm"].tolist(), rows["label"].tolist()
+            )
         placeholder = {k: LabelThresholds(0.5, 0.5) for k in LEARNED}
         predictor = ModerationPredictor(classifiers, placeholder)
         thresholds, dup = self.thresholds_from_dev(predictor, data.dev, cfg)
-        meta = {"config": asdict(cfg), "train_rows": {
-            k: int((data.train["task"] == k).sum()) for k in LEARNED},
+        meta = {
+            "config": asdict(cfg),
+            "train_rows": {k: int((data.train["task"] == k).sum()) for k in LEARNED},
             "dev_rows": {k: int((data.dev["task"] == k).sum()) for k in LEARNED},
-            "data_hashes": data.hashes}
+            "data_hashes": data.hashes,
+        }
         return ModerationPredictor(classifiers, thresholds, dup_threshold=dup, meta=meta)
 
-    def thresholds_from_dev(self, predictor: ModerationPredictor, dev: pd.DataFrame,
-                            cfg: ModerationConfig) -> tuple[dict[str, LabelThresholds], float]:
+    def thresholds_from_dev(
+        self, predictor: ModerationPredictor, dev: pd.DataFrame, cfg: ModerationConfig
+    ) -> tuple[dict[str, LabelThresholds], float]:
         """Per-label thresholds and the near-duplicate cosine, from dev rows only."""
         thresholds: dict[str, LabelThresholds] = {}
         background = dev[dev["task"] == "background"]
@@ -151,14 +166,18 @@ class ModerationTask:
             probs, _, _ = predictor.scores(rows["text"].tolist())
             key = SCORE_KEYS[label]
             thresholds[label] = label_thresholds(
-                rows["label"].to_numpy(dtype=int), probs[key], cfg.reject_precision[label],
-                cfg.review_precision, cfg.min_flagged, background=bg_probs[key],
+                rows["label"].to_numpy(dtype=int),
+                probs[key],
+                cfg.reject_precision[label],
+                cfg.review_precision,
+                cfg.min_flagged,
+                background=bg_probs[key],
                 reject_background_rate=cfg.reject_background_rate[label],
-                review_background_rate=cfg.review_background_rate)
+                review_background_rate=cfg.review_background_rate,
+            )
         spam = dev[(dev["task"] == "spam") & dev["kind"].isin(("copy_paste", "real"))]
         sims = stream_near_duplicates(spam["norm"].tolist(), spam["order"].tolist())
-        found = choose_threshold(spam["label"].to_numpy(), sims, cfg.dup_precision,
-                                 cfg.min_flagged)
+        found = choose_threshold(spam["label"].to_numpy(), sims, cfg.dup_precision, cfg.min_flagged)
         dup = max(found[0], cfg.min_dup_threshold) if found else 1.0
         return thresholds, dup
 
@@ -166,13 +185,15 @@ class ModerationTask:
     def evaluate(self, predictor: ModerationPredictor, data: TaskData) -> Evaluation:
         labels = ModerationLabelEvaluator()(predictor, data)
         baseline = ModerationBaselineEvaluator()(predictor, data)
-        summary = labels.tables.pop("summary.csv").merge(baseline.tables.pop("baseline"),
-                                                         on="label", how="left")
+        summary = labels.tables.pop("summary.csv").merge(
+            baseline.tables.pop("baseline"), on="label", how="left"
+        )
         result = Evaluation.merged(labels, baseline, CollateralEvaluator()(predictor, data))
         result.tables = {"summary.csv": summary, **result.tables}
         records = speed_records(data)  # each once: no repeats
-        result.metrics["speed_posts_per_s"], result.metrics["speed_posts_per_cpu_s"] = \
+        result.metrics["speed_posts_per_s"], result.metrics["speed_posts_per_cpu_s"] = (
             measure_speed(predictor, records, min_posts=len(records))
+        )
         return result
 
     # ---------------------------------------------------------------------- load
@@ -189,8 +210,7 @@ def speed_records(data: TaskData, batch: int = SPEED_BATCH) -> list[dict[str, An
     few batches (small runs stay small)."""
     texts = data.extra.get("collateral_reviews", pd.DataFrame({"text": []}))["text"]
     n = min(8 * batch, max(batch, len(data.test) // 4))
-    texts = (texts.tolist() + data.test["text"].sample(frac=1.0, random_state=0).tolist()
-             )[:n]
+    texts = (texts.tolist() + data.test["text"].sample(frac=1.0, random_state=0).tolist())[:n]
     return [{"text": t} for t in texts]
 
 

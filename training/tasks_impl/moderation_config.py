@@ -50,15 +50,17 @@ class ModerationConfig:
     # --- models, one per learned label
     models: dict[str, LinearConfig] = field(default_factory=_default_models)
     # --- thresholds: dev precision targets
-    reject_precision: dict[str, float] = field(default_factory=lambda: {
-        "contact": 0.95, "offensive": 0.95, "ad": 0.98, "spam": 0.98})
+    reject_precision: dict[str, float] = field(
+        default_factory=lambda: {"contact": 0.95, "offensive": 0.95, "ad": 0.98, "spam": 0.98}
+    )
     review_precision: float = 0.80
     # Share of real dev reviews a reject band may flag: none, except for spam, because real
     # reviews do hold filler ("好评好评好评…") that should be rejected. 0.05 % of all dev
     # reviews (4 of ≈ 8,000): at 0.1 % the cut fell to 0.73 and rejected short complaints
     # padded with 啊啊啊 / 111 (v3 reading); 0.05 % keeps v1's 0.88 or so.
-    reject_background_rate: dict[str, float] = field(default_factory=lambda: {
-        "offensive": 0.0, "ad": 0.0, "contact": 0.0, "spam": 0.0005})
+    reject_background_rate: dict[str, float] = field(
+        default_factory=lambda: {"offensive": 0.0, "ad": 0.0, "contact": 0.0, "spam": 0.0005}
+    )
     review_background_rate: float = 0.01  # … and the review band
     dup_precision: float = 0.98  # near-duplicate cosine threshold's dev precision target
     min_flagged: int = 20  # a threshold must flag at least this many dev rows
@@ -67,12 +69,16 @@ class ModerationConfig:
     @classmethod
     def small(cls, seed: int = 13) -> ModerationConfig:
         """CI-sized: a few hundred rows per set, same code paths."""
-        return cls(seed=seed,
-                   contact=ContactDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
-                   ad=AdDataConfig(seed=seed, n_train=400, n_dev=150, n_test=200),
-                   spam=SpamDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
-                   abuse=AbuseDataConfig(seed=seed, n_train=200, n_dev=60),
-                   cold_limit=600, collateral_limit=300, editor_rows=False, min_flagged=5,
-                   review_negatives={"offensive": 200}, background_dev=150)
-
-
+        return cls(
+            seed=seed,
+            contact=ContactDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
+            ad=AdDataConfig(seed=seed, n_train=400, n_dev=150, n_test=200),
+            spam=SpamDataConfig(seed=seed, n_train=600, n_dev=200, n_test=300),
+            abuse=AbuseDataConfig(seed=seed, n_train=200, n_dev=60),
+            cold_limit=600,
+            collateral_limit=300,
+            editor_rows=False,
+            min_flagged=5,
+            review_negatives={"offensive": 200},
+            background_dev=150,
+        )

@@ -33,8 +33,19 @@ from quanzi.training.tasks_impl.moderation_config import ModerationConfig
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ("text", "norm", "task", "label", "kind", "group", "source", "transform", "order",
-           "category", "corpus")
+COLUMNS = (
+    "text",
+    "norm",
+    "task",
+    "label",
+    "kind",
+    "group",
+    "source",
+    "transform",
+    "order",
+    "category",
+    "corpus",
+)
 
 
 def frame_of(df: pd.DataFrame, task: str, **defaults: Any) -> pd.DataFrame:
@@ -55,8 +66,7 @@ def frame_of(df: pd.DataFrame, task: str, **defaults: Any) -> pd.DataFrame:
 
 
 def digest(df: pd.DataFrame) -> str:
-    return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).values.tobytes()
-                          ).hexdigest()
+    return hashlib.sha256(pd.util.hash_pandas_object(df, index=False).values.tobytes()).hexdigest()
 
 
 def ad_splits(ad: pd.DataFrame) -> pd.Series:
@@ -65,13 +75,15 @@ def ad_splits(ad: pd.DataFrame) -> pd.Series:
     sms = ad["source"] == "sms"
     strat = ad["strat_split"]
     split[sms & (strat == "test")] = "test"
-    split[sms & (strat == "train")] = np.where(ad.loc[sms & (strat == "train"), "split"] == "dev",
-                                               "dev", "train")
+    split[sms & (strat == "train")] = np.where(
+        ad.loc[sms & (strat == "train"), "split"] == "dev", "dev", "train"
+    )
     return split
 
 
-def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
-                      progress: bool = True) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def build_task_frames(
+    cfg: ModerationConfig, corpora_dir: Path, progress: bool = True
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """All rows of all learned labels (with ``split``), and the source frames by name."""
     steps = tqdm(total=6, desc="moderation data", disable=not progress, leave=False)
     sources = load_sources(corpora_dir, cfg.cold_limit, cfg.seed)
@@ -85,40 +97,61 @@ def build_task_frames(cfg: ModerationConfig, corpora_dir: Path,
     contact = build_contact_dataset(hosts, cfg.contact)
     steps.update()
     abuse = build_abuse_dataset(reviews, cfg.abuse)
-    labelled = (load_offensive_review_labels(corpora_dir) if cfg.annotated_offensive
-                else pd.DataFrame(columns=["text", "norm", "label", "corpus"]))
+    labelled = (
+        load_offensive_review_labels(corpora_dir)
+        if cfg.annotated_offensive
+        else pd.DataFrame(columns=["text", "norm", "label", "corpus"])
+    )
     steps.update()
     frames = [
         frame_of(cold, "offensive", kind="cold", source="cold", corpus="cold").assign(
-            split=cold["split"].to_numpy()),
+            split=cold["split"].to_numpy()
+        ),
         frame_of(ad, "ad").assign(split=ad["split"].to_numpy()),
         frame_of(spam, "spam", source="review").assign(split=spam["split"].to_numpy()),
-        frame_of(contact, "contact").assign(source=contact["corpus"].to_numpy(),
-                                          split=contact["split"].to_numpy()),
+        frame_of(contact, "contact").assign(
+            source=contact["corpus"].to_numpy(), split=contact["split"].to_numpy()
+        ),
         frame_of(abuse, "offensive", source="review").assign(split=abuse["split"].to_numpy()),
-        frame_of(pd.concat([labelled] * cfg.annotated_repeat, ignore_index=True), "offensive",
-               kind="annotated_review", source="review").assign(split="train"),
+        frame_of(
+            pd.concat([labelled] * cfg.annotated_repeat, ignore_index=True),
+            "offensive",
+            kind="annotated_review",
+            source="review",
+        ).assign(split="train"),
     ]
-    train_reviews = reviews[(reviews["split"] == "train")
-                            & ~reviews["norm"].isin(labelled["norm"])]
+    train_reviews = reviews[(reviews["split"] == "train") & ~reviews["norm"].isin(labelled["norm"])]
     for task, n in cfg.review_negatives.items():
         negatives = train_reviews.sample(n=min(len(train_reviews), n), random_state=cfg.seed)
-        frames.append(frame_of(negatives.assign(label=0), task, kind="review_negative",
-                             source="review").assign(split="train"))
+        frames.append(
+            frame_of(
+                negatives.assign(label=0), task, kind="review_negative", source="review"
+            ).assign(split="train")
+        )
     background = reviews[reviews["split"] == "dev"]
-    background = background.sample(n=min(len(background), cfg.background_dev),
-                                   random_state=cfg.seed)
-    frames.append(frame_of(background.assign(label=0), "background", kind="background",
-                         source="review").assign(split="dev"))
+    background = background.sample(
+        n=min(len(background), cfg.background_dev), random_state=cfg.seed
+    )
+    frames.append(
+        frame_of(
+            background.assign(label=0), "background", kind="background", source="review"
+        ).assign(split="dev")
+    )
     rows = pd.concat(frames, ignore_index=True)
     reviews_test = reviews[reviews["split"] == "test"].reset_index(drop=True)
     if cfg.collateral_limit is not None and len(reviews_test) > cfg.collateral_limit:
         reviews_test = reviews_test.sample(n=cfg.collateral_limit, random_state=cfg.seed)
     steps.update()
     steps.close()
-    return rows, {"cold": cold, "ad": ad, "spam": spam, "contact": contact, "abuse": abuse,
-                  "offensive_labelled": labelled[["corpus", "row", "label"]],
-                  "collateral_reviews": reviews_test.reset_index(drop=True)}
+    return rows, {
+        "cold": cold,
+        "ad": ad,
+        "spam": spam,
+        "contact": contact,
+        "abuse": abuse,
+        "offensive_labelled": labelled[["corpus", "row", "label"]],
+        "collateral_reviews": reviews_test.reset_index(drop=True),
+    }
 
 
 def editor_rows(settings: Settings) -> pd.DataFrame:
@@ -136,8 +169,20 @@ def editor_rows(settings: Settings) -> pd.DataFrame:
     rows = []
     for item in decided:
         for task in LEARNED:
-            rows.append({"text": item.text, "norm": normalize(item.text), "task": task,
-                         "label": int(item.decision == "reject" and task in item.labels),
-                         "kind": "editor", "group": "", "source": "editor", "transform": "",
-                         "order": -1, "category": "", "corpus": "editor", "split": "train"})
+            rows.append(
+                {
+                    "text": item.text,
+                    "norm": normalize(item.text),
+                    "task": task,
+                    "label": int(item.decision == "reject" and task in item.labels),
+                    "kind": "editor",
+                    "group": "",
+                    "source": "editor",
+                    "transform": "",
+                    "order": -1,
+                    "category": "",
+                    "corpus": "editor",
+                    "split": "train",
+                }
+            )
     return pd.DataFrame(rows, columns=[*COLUMNS, "split"]) if rows else empty

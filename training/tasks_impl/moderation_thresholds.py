@@ -16,8 +16,9 @@ import numpy as np
 from quanzi.models.moderation.policy import LabelThresholds
 
 
-def choose_threshold(y: Sequence[int], score: Sequence[float], target: float,
-                     min_flagged: int = 1) -> tuple[float, float, float] | None:
+def choose_threshold(
+    y: Sequence[int], score: Sequence[float], target: float, min_flagged: int = 1
+) -> tuple[float, float, float] | None:
     """The lowest cut-off whose precision, and that of every higher cut-off flagging at
     least ``min_flagged`` rows, is ≥ ``target``; with its precision and recall.
 
@@ -56,10 +57,16 @@ def background_threshold(scores: Sequence[float], rate: float) -> float:
     return float(np.nextafter(s[k], np.inf))
 
 
-def label_thresholds(y: Sequence[int], score: Sequence[float], reject_target: float,
-                     review_target: float, min_flagged: int,
-                     background: Sequence[float] = (), reject_background_rate: float = 1.0,
-                     review_background_rate: float = 1.0) -> LabelThresholds:
+def label_thresholds(
+    y: Sequence[int],
+    score: Sequence[float],
+    reject_target: float,
+    review_target: float,
+    min_flagged: int,
+    background: Sequence[float] = (),
+    reject_background_rate: float = 1.0,
+    review_background_rate: float = 1.0,
+) -> LabelThresholds:
     """Review and reject thresholds of one label from its dev scores: the precision
     target's cut-off, raised where needed to the real-review background budget."""
     off = 1.01  # above every probability: the band never fires
@@ -67,13 +74,18 @@ def label_thresholds(y: Sequence[int], score: Sequence[float], reject_target: fl
     score = np.asarray(score, dtype=float)
     reject = choose_threshold(y, score, reject_target, min_flagged)
     review = choose_threshold(y, score, review_target, min_flagged)
-    reject_t = max(reject[0], background_threshold(background, reject_background_rate)) \
-        if reject else off
-    review_t = max(review[0], background_threshold(background, review_background_rate)) \
-        if review else off
+    reject_t = (
+        max(reject[0], background_threshold(background, reject_background_rate)) if reject else off
+    )
+    review_t = (
+        max(review[0], background_threshold(background, review_background_rate)) if review else off
+    )
     reject_t, review_t = min(reject_t, off), min(review_t, reject_t, off)
-    dev = {"n": float(len(y)), "positives": float(np.sum(y)),
-           "background_n": float(len(background))}
+    dev = {
+        "n": float(len(y)),
+        "positives": float(np.sum(y)),
+        "background_n": float(len(background)),
+    }
     bg = np.asarray(background, dtype=float)
     for name, cut in (("reject", reject_t), ("review", review_t)):
         flags = score >= cut
@@ -82,5 +94,11 @@ def label_thresholds(y: Sequence[int], score: Sequence[float], reject_target: fl
         dev[f"{name}_recall"] = float(flags[y == 1].mean()) if y.sum() else 0.0
         if len(bg):
             dev[f"{name}_background_rate"] = float((bg >= cut).mean())
-    return LabelThresholds(review=review_t, reject=reject_t, source="dev",
-                           review_target=review_target, reject_target=reject_target, dev=dev)
+    return LabelThresholds(
+        review=review_t,
+        reject=reject_t,
+        source="dev",
+        review_target=review_target,
+        reject_target=reject_target,
+        dev=dev,
+    )

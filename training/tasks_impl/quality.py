@@ -60,8 +60,10 @@ log = logging.getLogger(__name__)
 
 # The issue's sentiment check: gold tier × corpus sentiment (label 1 = positive).
 SENTIMENT_GROUPS = {
-    "detailed_negative": (3, 0), "detailed_positive": (3, 1),
-    "generic_negative": (1, 0), "generic_positive": (1, 1),
+    "detailed_negative": (3, 0),
+    "detailed_positive": (3, 1),
+    "generic_negative": (1, 0),
+    "generic_positive": (1, 1),
 }
 
 
@@ -89,8 +91,18 @@ class QualityConfig:
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
-GOLD_COLUMNS = ["gold_id", "text", "norm", "tier", "label", "category", "band", "corpus",
-                "row", "split"]
+GOLD_COLUMNS = [
+    "gold_id",
+    "text",
+    "norm",
+    "tier",
+    "label",
+    "category",
+    "band",
+    "corpus",
+    "row",
+    "split",
+]
 
 
 def _gold_hash() -> str:
@@ -107,8 +119,10 @@ def _stratified_head(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(frame) <= n:
         return frame
     share = n / len(frame)
-    parts = [part.sample(n=max(1, round(len(part) * share)), random_state=seed)
-             for _, part in frame.groupby("tier", sort=True)]
+    parts = [
+        part.sample(n=max(1, round(len(part) * share)), random_state=seed)
+        for _, part in frame.groupby("tier", sort=True)
+    ]
     return pd.concat(parts).sort_values("gold_id").reset_index(drop=True)
 
 
@@ -117,8 +131,10 @@ def assert_test_unused(train: pd.DataFrame, test: pd.DataFrame) -> None:
     shared_ids = set(train["gold_id"]) & set(test["gold_id"])
     shared_texts = set(train["norm"]) & set(test["norm"])
     if shared_ids or shared_texts:
-        raise ValueError(f"the training frame holds {len(shared_ids)} gold test items and "
-                         f"{len(shared_texts)} test texts: the test split must stay unseen")
+        raise ValueError(
+            f"the training frame holds {len(shared_ids)} gold test items and "
+            f"{len(shared_texts)} test texts: the test split must stay unseen"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -128,8 +144,9 @@ def tier_metrics(prefix: str, y: np.ndarray, pred: np.ndarray) -> dict[str, floa
     return {
         f"{prefix}_qwk": quadratic_kappa(y, pred),
         f"{prefix}_accuracy": float(accuracy_score(y, pred)),
-        f"{prefix}_macro_f1": float(f1_score(y, pred, labels=list(TIERS), average="macro",
-                                             zero_division=0)),
+        f"{prefix}_macro_f1": float(
+            f1_score(y, pred, labels=list(TIERS), average="macro", zero_division=0)
+        ),
         f"{prefix}_mae": float(mean_absolute_error(y, pred)),
     }
 
@@ -145,8 +162,9 @@ def quadratic_kappa(y: np.ndarray, pred: np.ndarray, k: int = len(TIERS)) -> flo
     return float(1.0 - (weights * conf).sum() / denom) if denom else 0.0
 
 
-def tune_cuts(y: np.ndarray, expected: np.ndarray, step: float = 0.05,
-              rounds: int = 3) -> tuple[list[float], float]:
+def tune_cuts(
+    y: np.ndarray, expected: np.ndarray, step: float = 0.05, rounds: int = 3
+) -> tuple[list[float], float]:
     """Cut points on the expected tier that maximise QWK (coordinate search from .5/1.5/2.5)."""
     cuts = np.array([0.5, 1.5, 2.5])
     grid = np.arange(step, 3.0, step)
@@ -174,19 +192,32 @@ def sentiment_table(frame: pd.DataFrame, score: np.ndarray, tier: np.ndarray) ->
     for group, (gold_tier, label) in SENTIMENT_GROUPS.items():
         mask = ((frame["tier"] == gold_tier) & (frame["label"] == label)).to_numpy()
         s = score[mask]
-        rows.append({"group": group, "gold_tier": gold_tier, "sentiment": label,
-                     "n": int(mask.sum()),
-                     **({"mean": float(s.mean()), "p10": float(np.quantile(s, .1)),
-                         "p25": float(np.quantile(s, .25)), "median": float(np.median(s)),
-                         "p75": float(np.quantile(s, .75)), "p90": float(np.quantile(s, .9)),
-                         "tier_ge2_share": float((tier[mask] >= 2).mean())} if mask.any()
-                        else {})})
+        rows.append(
+            {
+                "group": group,
+                "gold_tier": gold_tier,
+                "sentiment": label,
+                "n": int(mask.sum()),
+                **(
+                    {
+                        "mean": float(s.mean()),
+                        "p10": float(np.quantile(s, 0.1)),
+                        "p25": float(np.quantile(s, 0.25)),
+                        "median": float(np.median(s)),
+                        "p75": float(np.quantile(s, 0.75)),
+                        "p90": float(np.quantile(s, 0.9)),
+                        "tier_ge2_share": float((tier[mask] >= 2).mean()),
+                    }
+                    if mask.any()
+                    else {}
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def tier_confusion(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
-    return confusion_figure(y, pred, TIERS, title, truth="gold tier",
-                            prediction="predicted tier")
+    return confusion_figure(y, pred, TIERS, title, truth="gold tier", prediction="predicted tier")
 
 
 def sentiment_figure(frame: pd.DataFrame, score: np.ndarray) -> Figure:
@@ -196,8 +227,13 @@ def sentiment_figure(frame: pd.DataFrame, score: np.ndarray) -> Figure:
     for group, (gold_tier, label) in SENTIMENT_GROUPS.items():
         mask = ((frame["tier"] == gold_tier) & (frame["label"] == label)).to_numpy()
         if mask.any():
-            ax.hist(score[mask], bins=bins, histtype="step", linewidth=1.5,
-                    label=f"{group} (n={int(mask.sum())})")
+            ax.hist(
+                score[mask],
+                bins=bins,
+                histtype="step",
+                linewidth=1.5,
+                label=f"{group} (n={int(mask.sum())})",
+            )
     ax.set_xlabel("quality score")
     ax.set_ylabel("posts")
     ax.set_title("gold test: score by tier and sentiment", fontsize=9)
@@ -215,27 +251,35 @@ class QualityTask:
     name = "quality"
     registered_model = REGISTERED_MODEL
     primary_metric = "test_qwk"
-    gate: dict[str, tuple[bool, float]] = {"test_qwk": (True, 0.02),  # noqa: RUF012
-                                           "test_accuracy": (True, 0.03)}
+    gate: dict[str, tuple[bool, float]] = {  # noqa: RUF012
+        "test_qwk": (True, 0.02),
+        "test_accuracy": (True, 0.03),
+    }
 
     def __init__(self, config: QualityConfig | None = None) -> None:
         self.config = config or QualityConfig()
         self._baselines: dict[str, Any] = {}  # train split hash → fitted baseline
 
     # ------------------------------------------------------------------------- data
-    def load_data(self, settings: Settings, small: bool,
-                  progress: ProgressCallback | None = None) -> TaskData:
+    def load_data(
+        self, settings: Settings, small: bool, progress: ProgressCallback | None = None
+    ) -> TaskData:
         """Gold train/dev/test; ``small`` keeps a tier-stratified sample of each."""
         gold = load_quality_gold(settings.corpora_dir)[GOLD_COLUMNS]
-        splits = {s: gold[gold["split"] == s].sort_values("gold_id").reset_index(drop=True)
-                  for s in ("train", "dev", "test")}
+        splits = {
+            s: gold[gold["split"] == s].sort_values("gold_id").reset_index(drop=True)
+            for s in ("train", "dev", "test")
+        }
         if small:
-            for (s, frame), n in zip(list(splits.items()), self.config.small_rows,
-                                     strict=True):
+            for (s, frame), n in zip(list(splits.items()), self.config.small_rows, strict=True):
                 splits[s] = _stratified_head(frame, n, self.config.seed)
         assert_test_unused(splits["train"], splits["test"])
-        return TaskData(train=splits["train"], dev=splits["dev"], test=splits["test"],
-                        hashes={"quality_gold": _gold_hash()})
+        return TaskData(
+            train=splits["train"],
+            dev=splits["dev"],
+            test=splits["test"],
+            hashes={"quality_gold": _gold_hash()},
+        )
 
     # -------------------------------------------------------------------------- fit
     def fit(self, data: TaskData, settings: Settings, small: bool) -> QualityPredictor:
@@ -248,8 +292,13 @@ class QualityTask:
         X_tr, X_dv = tfidf.transform(train["norm"]), tfidf.transform(dev["norm"])
         S_tr, S_dv = text_stats(train["norm"].tolist()), text_stats(dev["norm"].tolist())
 
-        def trial(dense_tr: np.ndarray, dense_dv: np.ndarray, names: list[str],
-                  weight: np.ndarray, C: float) -> tuple[float, SoftmaxHead, list[float]]:
+        def trial(
+            dense_tr: np.ndarray,
+            dense_dv: np.ndarray,
+            names: list[str],
+            weight: np.ndarray,
+            C: float,
+        ) -> tuple[float, SoftmaxHead, list[float]]:
             head = SoftmaxHead(dense_names=names)
             head.fit(X_tr, dense_tr, y_tr, C=C, weight=weight)
             probs = head.predict_proba(head.design(X_dv, dense_dv))
@@ -275,18 +324,33 @@ class QualityTask:
             # The embedding block as a whole weighs encoder_weight (each of its dim
             # standardised columns 1/sqrt(dim) of it), next to the statistics.
             emb_w = np.full(E_tr.shape[1], cfg.encoder_weight / np.sqrt(E_tr.shape[1]))
-            e_qwk, e_head, e_cuts = trial(np.hstack([S_tr, E_tr]), np.hstack([S_dv, E_dv]),
-                                          names + emb_names, np.r_[stats_w, emb_w], best_C)
+            e_qwk, e_head, e_cuts = trial(
+                np.hstack([S_tr, E_tr]),
+                np.hstack([S_dv, E_dv]),
+                names + emb_names,
+                np.r_[stats_w, emb_w],
+                best_C,
+            )
             log.info("quality: dev QWK with the encoder %.4f (without %.4f)", e_qwk, dev_qwk)
             if e_qwk >= dev_qwk + cfg.min_gain:
                 dev_qwk, head, cuts = e_qwk, e_head, e_cuts
             else:
                 encoder, encoder_name = None, None
-        chosen = {"C": best_C, "dev_qwk": round(dev_qwk, 4), "encoder": encoder_name,
-                  "train_rows": len(train), "dev_qwk_by_C": {str(c): round(r[0], 4)
-                                                             for c, r in results.items()}}
-        return QualityPredictor(tfidf=tfidf, head=head, cuts=cuts, config=chosen,
-                                encoder=encoder, encoder_name=encoder_name)
+        chosen = {
+            "C": best_C,
+            "dev_qwk": round(dev_qwk, 4),
+            "encoder": encoder_name,
+            "train_rows": len(train),
+            "dev_qwk_by_C": {str(c): round(r[0], 4) for c, r in results.items()},
+        }
+        return QualityPredictor(
+            tfidf=tfidf,
+            head=head,
+            cuts=cuts,
+            config=chosen,
+            encoder=encoder,
+            encoder_name=encoder_name,
+        )
 
     # --------------------------------------------------------------------- evaluate
     def _baseline(self, train: pd.DataFrame) -> Any:
@@ -311,12 +375,15 @@ class QualityTask:
             if set_name != "test":
                 continue
             figures["confusion_test.png"] = tier_confusion(
-                y, tier, f"quality model, gold test (QWK {metrics['test_qwk']:.3f})")
+                y, tier, f"quality model, gold test (QWK {metrics['test_qwk']:.3f})"
+            )
             figures["confusion_test_baseline.png"] = tier_confusion(
-                y, base_pred, f"TF-IDF + LR baseline (QWK {metrics['baseline_test_qwk']:.3f})")
+                y, base_pred, f"TF-IDF + LR baseline (QWK {metrics['baseline_test_qwk']:.3f})"
+            )
             table = sentiment_table(frame, score, tier)
-            base_score = (baseline.predict_proba(frame["norm"])
-                          @ baseline.classes_.astype(float)) / 3.0
+            base_score = (
+                baseline.predict_proba(frame["norm"]) @ baseline.classes_.astype(float)
+            ) / 3.0
             base_table = sentiment_table(frame, base_score, base_pred)
             table["baseline_mean"] = base_table.get("mean")
             tables["score_by_sentiment_test"] = table
@@ -325,14 +392,22 @@ class QualityTask:
                 if row.n:
                     metrics[f"test_score_mean_{row.group}"] = float(row.mean)
                     metrics[f"test_tier_ge2_share_{row.group}"] = float(row.tier_ge2_share)
-            tables["per_tier_test"] = pd.DataFrame([
-                {"gold_tier": t, "n": int((y == t).sum()),
-                 "recall": float((tier[y == t] == t).mean()),
-                 "baseline_recall": float((base_pred[y == t] == t).mean()),
-                 "mean_score": float(score[y == t].mean())}
-                for t in TIERS if (y == t).any()])
+            tables["per_tier_test"] = pd.DataFrame(
+                [
+                    {
+                        "gold_tier": t,
+                        "n": int((y == t).sum()),
+                        "recall": float((tier[y == t] == t).mean()),
+                        "baseline_recall": float((base_pred[y == t] == t).mean()),
+                        "mean_score": float(score[y == t].mean()),
+                    }
+                    for t in TIERS
+                    if (y == t).any()
+                ]
+            )
             metrics["test_posts_per_s"] = measure_speed(
-                predictor, [{"text": t} for t in frame["text"]])[0]
+                predictor, [{"text": t} for t in frame["text"]]
+            )[0]
         return Evaluation(metrics=metrics, figures=figures, tables=tables)
 
     # ------------------------------------------------------------------------- load

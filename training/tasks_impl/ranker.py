@@ -58,9 +58,15 @@ def _frame_digest(frame: pd.DataFrame) -> str:
 
 def _task_data(d: RankerData) -> TaskData:
     """The feature frames as ``TaskData``, hashed by world and held-out requests."""
-    return TaskData(train=d.train.frame, dev=d.dev.frame, test=d.test.frame,
-                    hashes={"world": d.world.manifest["world_id"],
-                            "test_requests": _frame_digest(d.test.frame)})
+    return TaskData(
+        train=d.train.frame,
+        dev=d.dev.frame,
+        test=d.test.frame,
+        hashes={
+            "world": d.world.manifest["world_id"],
+            "test_requests": _frame_digest(d.test.frame),
+        },
+    )
 
 
 # The ranker's model: feature rows in (``ranker_pyfunc.py``), the saved-model check on a
@@ -69,15 +75,16 @@ RANKER_MODEL = ModelFormat(
     code=Path(__file__).parent.parent / "ranker_pyfunc.py",
     requirements=("quanzi", "mlflow", "numpy", "pandas"),
     example=lambda data: data.test[list(FEATURES)].head(5).reset_index(drop=True),
-    records=lambda rows: rows.to_dict("records"), signature=False)
+    records=lambda rows: rows.to_dict("records"),
+    signature=False,
+)
 
 
 def explore_gate(gate: dict[str, tuple[bool, float]]) -> dict[str, tuple[bool, float]]:
     """The gate on a world with exploration requests: each ``test_…`` metric becomes its
     ``test_explore_…`` twin (the same NDCG on the held-out exploration requests only, the
     headline there), with the same direction and tolerance."""
-    return {"test_explore_" + metric.removeprefix("test_"): rule
-            for metric, rule in gate.items()}
+    return {"test_explore_" + metric.removeprefix("test_"): rule for metric, rule in gate.items()}
 
 
 @dataclass
@@ -93,11 +100,13 @@ class RankerTask:
     name: str = "ranker"
     registered_model: str = REGISTERED_MODEL
     primary_metric: str = "test_ndcg10_learned"
-    gate: dict[str, tuple[bool, float]] = field(default_factory=lambda: {
-        "test_ndcg10_learned": (True, 0.005),
-        "test_ndcg10_learned_friendless": (True, 0.02),
-        "test_ndcg10_learned_silent": (True, 0.02),
-    })
+    gate: dict[str, tuple[bool, float]] = field(
+        default_factory=lambda: {
+            "test_ndcg10_learned": (True, 0.005),
+            "test_ndcg10_learned_friendless": (True, 0.02),
+            "test_ndcg10_learned_silent": (True, 0.02),
+        }
+    )
     model_format: ModelFormat = RANKER_MODEL
     _data: RankerData | None = None
 
@@ -109,24 +118,36 @@ class RankerTask:
         """A missing world is the user's to fix: say so before creating the MLflow store."""
         require_world(settings, self.world_name(settings))
 
-    def load_data(self, settings: Settings, small: bool,
-                  progress: ProgressCallback | None = None) -> TaskData:
+    def load_data(
+        self, settings: Settings, small: bool, progress: ProgressCallback | None = None
+    ) -> TaskData:
         self._data = load_ranker_data(settings, self.config_for(small), progress=progress)
         return _task_data(self._data)
 
     def run_params(self, data: TaskData) -> dict[str, str]:
         """The world, its days per split and where each input came from."""
         d = self.data()
-        return {"world": d.world.name, **{f"days.{k}": ",".join(v) for k, v in d.days.items()},
-                **{f"source.{k}": v[:500] for k, v in d.sources.items()}}
+        return {
+            "world": d.world.name,
+            **{f"days.{k}": ",".join(v) for k, v in d.days.items()},
+            **{f"source.{k}": v[:500] for k, v in d.sources.items()},
+        }
 
     def fit_params(self, predictor: LinearRanker) -> dict[str, Any]:
         """The choices made on dev."""
-        return {f"chosen.{k}": predictor.config[k] for k in (
-            "objective", "C", "ipw", "feature_set", "train_set", "dev_requests")}
+        return {
+            f"chosen.{k}": predictor.config[k]
+            for k in ("objective", "C", "ipw", "feature_set", "train_set", "dev_requests")
+        }
 
-    def comparison_for(self, settings: Settings, run_params: dict[str, str], small: bool,
-                       load: bool, progress: ProgressCallback | None = None) -> Comparison:
+    def comparison_for(
+        self,
+        settings: Settings,
+        run_params: dict[str, str],
+        small: bool,
+        load: bool,
+        progress: ProgressCallback | None = None,
+    ) -> Comparison:
         """Promotion compares on the challenger's training world (run param ``world``), on
         its held-out days, under the protocol of the challenger's headline: the held-out
         exploration requests when that world logged some (``explore_gate``), else every
@@ -135,27 +156,43 @@ class RankerTask:
         world = run_params.get("world") or self.world_name(settings)
         if not load:  # same test sets: the logged metrics; the run says if the world explores
             if run_params.get("chosen.dev_requests") == "exploration":
-                return Comparison(f"logged test metrics: world {world}, held-out "
-                                  "exploration requests, eligible set", explore_gate(self.gate))
-            return Comparison(f"logged test metrics: world {world}, all held-out requests, "
-                              "eligible set", dict(self.gate))
-        config = replace(self.config, world=world, **{
-            key: int(run_params[f"cfg.{key}"]) for key in ("train_days", "dev_days")
-            if f"cfg.{key}" in run_params})
+                return Comparison(
+                    f"logged test metrics: world {world}, held-out "
+                    "exploration requests, eligible set",
+                    explore_gate(self.gate),
+                )
+            return Comparison(
+                f"logged test metrics: world {world}, all held-out requests, eligible set",
+                dict(self.gate),
+            )
+        config = replace(
+            self.config,
+            world=world,
+            **{
+                key: int(run_params[f"cfg.{key}"])
+                for key in ("train_days", "dev_days")
+                if f"cfg.{key}" in run_params
+            },
+        )
         config = config.small() if small else config
         try:
             self._data = load_ranker_data(settings, config, progress=progress, test_only=True)
         except FileNotFoundError as exc:
-            raise FileNotFoundError(f"the challenger was trained on world {world!r}, where "
-                                    f"promotion compares it: {exc}") from exc
+            raise FileNotFoundError(
+                f"the challenger was trained on world {world!r}, where promotion compares it: {exc}"
+            ) from exc
         d = self._data
         days = d.days["test"]
-        where = (f"world {world} (the challenger's training world), held-out days "
-                 f"{days[0]}…{days[-1]}, ")
+        where = (
+            f"world {world} (the challenger's training world), held-out days {days[0]}…{days[-1]}, "
+        )
         data = _task_data(d)
         if d.explores:
-            return Comparison(where + "exploration requests only (random order), eligible "
-                              "set", explore_gate(self.gate), data)
+            return Comparison(
+                where + "exploration requests only (random order), eligible set",
+                explore_gate(self.gate),
+                data,
+            )
         return Comparison(where + "all requests, eligible set", dict(self.gate), data)
 
     def world_name(self, settings: Settings) -> str:

@@ -41,6 +41,13 @@ class RankerConfig:
 
     def small(self) -> RankerConfig:
         """CI-sized: fewer days and choices, no encoder."""
-        return replace(self, train_days=min(self.train_days, 6), C_grid=(0.1,),
-                       ipw_grid=(False,), objectives=("pairwise",), feature_sets=("all",),
-                       use_encoder=False, embedding_dim=16)
+        return replace(
+            self,
+            train_days=min(self.train_days, 6),
+            C_grid=(0.1,),
+            ipw_grid=(False,),
+            objectives=("pairwise",),
+            feature_sets=("all",),
+            use_encoder=False,
+            embedding_dim=16,
+        )

@@ -62,12 +62,12 @@ class FeatureRecorder(KeptRecorder):
         return super().score(query, candidates)
 
 
-def request_features(req: EvalRequest, split: Split, pipeline: RankingPipeline,
-                     recorder: FeatureRecorder) -> tuple[list[str], np.ndarray]:
+def request_features(
+    req: EvalRequest, split: Split, pipeline: RankingPipeline, recorder: FeatureRecorder
+) -> tuple[list[str], np.ndarray]:
     """The candidates that survive the pipeline's filters and their feature rows."""
     recorder.post_ids, recorder.rows = [], np.zeros((0, len(FEATURES)))
-    pipeline.rank(request_query(req, split.contexts[req.viewer_id], RankingParams()),
-                  split.store)
+    pipeline.rank(request_query(req, split.contexts[req.viewer_id], RankingParams()), split.store)
     return recorder.post_ids, recorder.rows
 
 
@@ -89,8 +89,11 @@ class DaySplit:
     def explore_rows(self) -> np.ndarray:
         """Bool per frame row: its request was an exploration (random-order) request."""
         random_order = np.array([r.policy == "random" for r in self.requests], dtype=bool)
-        return random_order[self.frame["req"].to_numpy(dtype=np.int64)] \
-            if len(self.frame) else np.zeros(0, dtype=bool)
+        return (
+            random_order[self.frame["req"].to_numpy(dtype=np.int64)]
+            if len(self.frame)
+            else np.zeros(0, dtype=bool)
+        )
 
 
 @dataclass
@@ -115,10 +118,16 @@ def _day_starts(first: pd.Timestamp, days: int) -> list[pd.Timestamp]:
     return [(local + pd.Timedelta(days=i)).tz_convert("UTC") for i in range(days)]
 
 
-def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.DataFrame,
-               scores: Any, embeddings: Any, verified: pd.Series,
-               step: Callable[[int], None] | None = None, store_per_day: bool = True
-               ) -> DaySplit:
+def build_days(
+    world: World,
+    starts: Sequence[pd.Timestamp],
+    interactions: pd.DataFrame,
+    scores: Any,
+    embeddings: Any,
+    verified: pd.Series,
+    step: Callable[[int], None] | None = None,
+    store_per_day: bool = True,
+) -> DaySplit:
     """Hydrate each day's requests against the store and viewer contexts of its start
     (``store_per_day`` False: one store cut at the first day, as the held-out evaluation
     does)."""
@@ -135,16 +144,22 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
     store = None
     for i, start in enumerate(starts):
         end = start + pd.Timedelta(days=1)
-        day = interactions[(interactions["created_at"] >= start)
-                           & (interactions["created_at"] < end)]
+        day = interactions[
+            (interactions["created_at"] >= start) & (interactions["created_at"] < end)
+        ]
         requests = make_requests(day, posts, friends, relations, world.policy)
         cut = start if store_per_day else starts[0]
         if store is None or store_per_day:
             store = build_store(world, cut, scores, embeddings, verified)
-        contexts = viewer_contexts(world, cut, {r.viewer_id for r in requests}, store,
-                                   friends, follows)
-        split = Split(requests, store, contexts, position_propensity(
-            examination_logs(world, inter[inter["created_at"] < cut])))
+        contexts = viewer_contexts(
+            world, cut, {r.viewer_id for r in requests}, store, friends, follows
+        )
+        split = Split(
+            requests,
+            store,
+            contexts,
+            position_propensity(examination_logs(world, inter[inter["created_at"] < cut])),
+        )
         kept = []
         for j, req in enumerate(requests):
             ids, rows = request_features(req, split, pipeline, recorder)
@@ -167,12 +182,17 @@ def build_days(world: World, starts: Sequence[pd.Timestamp], interactions: pd.Da
     return DaySplit(splits, frame, eligible)
 
 
-def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | None = None,
-                     progress: ProgressCallback | None = None,
-                     test_only: bool = False) -> RankerData:
+def load_ranker_data(
+    settings: Settings,
+    config: RankerConfig,
+    models: Any | None = None,
+    progress: ProgressCallback | None = None,
+    test_only: bool = False,
+) -> RankerData:
     """Train / dev / test request features from a world's public tables (module docstring).
     ``test_only``: the held-out days alone (train and dev left empty), all that evaluating
     a trained version needs — the training days are most of the hydration time."""
+
     def step(stage: str, done: int, total: int) -> None:
         if progress:
             progress(stage, done, total)
@@ -186,9 +206,11 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
     train_start = dev_start - pd.Timedelta(days=config.train_days)
     sim_start = pd.Timestamp(world.manifest["sim_start"])
     if train_start < sim_start:
-        raise ValueError(f"world {name!r} logs {(cutoff - sim_start).days} days before its "
-                         f"cutoff; --train-days {config.train_days} + dev "
-                         f"{config.dev_days} do not fit")
+        raise ValueError(
+            f"world {name!r} logs {(cutoff - sim_start).days} days before its "
+            f"cutoff; --train-days {config.train_days} + dev "
+            f"{config.dev_days} do not fit"
+        )
     if models is None:
         models = load_models(settings) if config.use_encoder else NO_MODELS
     verified = verified_purchase(posts, t["orders"])
@@ -196,34 +218,61 @@ def load_ranker_data(settings: Settings, config: RankerConfig, models: Any | Non
     scores = score_posts(settings, posts, t["users"], verified, models=models)
     step("score posts", len(posts), len(posts))
     # The fallback embedding is fit on posts before the training days: valid for all three.
-    embeddings = embed_posts(settings, posts, (posts["created_at"] < train_start).to_numpy(),
-                             models=models, dim=config.embedding_dim, seed=config.seed)
+    embeddings = embed_posts(
+        settings,
+        posts,
+        (posts["created_at"] < train_start).to_numpy(),
+        models=models,
+        dim=config.embedding_dim,
+        seed=config.seed,
+    )
     inter = t["interactions"]
-    starts_of = {"train": _day_starts(train_start, config.train_days),
-                 "dev": _day_starts(dev_start, config.dev_days),
-                 "test": _day_starts(cutoff, len(world.manifest["holdout_days"]))}
+    starts_of = {
+        "train": _day_starts(train_start, config.train_days),
+        "dev": _day_starts(dev_start, config.dev_days),
+        "test": _day_starts(cutoff, len(world.manifest["holdout_days"])),
+    }
     out: dict[str, DaySplit] = {
-        label: DaySplit([], pd.DataFrame(columns=["req", "post_id", "rel", "position",
-                                                  *FEATURES]))
-        for label in ("train", "dev")}
-    for label, logs, per_day in (("train", inter, True), ("dev", inter, True),
-                                 ("test", world.holdout, False)):
+        label: DaySplit([], pd.DataFrame(columns=["req", "post_id", "rel", "position", *FEATURES]))
+        for label in ("train", "dev")
+    }
+    for label, logs, per_day in (
+        ("train", inter, True),
+        ("dev", inter, True),
+        ("test", world.holdout, False),
+    ):
         starts = starts_of[label]
         if test_only and label != "test":
             continue
         step(f"hydrate {label} days", 0, len(starts))
-        out[label] = build_days(world, starts, logs, scores, embeddings, verified,
-                                lambda n, lb=label, k=len(starts): step(
-                                    f"hydrate {lb} days", n, k),
-                                store_per_day=per_day)
-    days = {k: [str(s.tz_convert(CHINA).date()) for s in starts]
-            for k, starts in starts_of.items()}
-    sources = {**scores.sources, "embeddings": embeddings.source,
-               "engagement": "interactions before each request's day (test: before the "
-                             "cutoff)"}
+        out[label] = build_days(
+            world,
+            starts,
+            logs,
+            scores,
+            embeddings,
+            verified,
+            lambda n, lb=label, k=len(starts): step(f"hydrate {lb} days", n, k),
+            store_per_day=per_day,
+        )
+    days = {k: [str(s.tz_convert(CHINA).date()) for s in starts] for k, starts in starts_of.items()}
+    sources = {
+        **scores.sources,
+        "embeddings": embeddings.source,
+        "engagement": "interactions before each request's day (test: before the cutoff)",
+    }
     if world.explores:
-        sources["dev"] = ("exploration requests of the dev days (random order: no "
-                          "position-order bias), as the headline of `quanzi eval ranking`")
+        sources["dev"] = (
+            "exploration requests of the dev days (random order: no "
+            "position-order bias), as the headline of `quanzi eval ranking`"
+        )
         sources["propensity"] = "CTR by position on the pre-dev exploration requests"
-    return RankerData(world, out["train"], out["dev"], out["test"], position_propensity(
-        examination_logs(world, inter[inter["created_at"] < dev_start])), sources, days)
+    return RankerData(
+        world,
+        out["train"],
+        out["dev"],
+        out["test"],
+        position_propensity(examination_logs(world, inter[inter["created_at"] < dev_start])),
+        sources,
+        days,
+    )

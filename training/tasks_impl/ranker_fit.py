@@ -35,8 +35,9 @@ def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(scale > 1e-9, scale, 1.0)
 
 
-def _pairs(frame: pd.DataFrame, z: np.ndarray, weight: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pairs(
+    frame: pd.DataFrame, z: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Within-request differences x_i − x_j for rel_i > rel_j, both signs, weighted by the
     label gap × the example weight of the better item."""
     rel = frame["rel"].to_numpy()
@@ -56,8 +57,9 @@ def _pairs(frame: pd.DataFrame, z: np.ndarray, weight: np.ndarray
     return np.concatenate([d, -d]), np.r_[np.ones(len(d)), np.zeros(len(d))], np.r_[w, w]
 
 
-def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
-               seed: int = 0) -> LinearRanker:
+def fit_ranker(
+    frame: pd.DataFrame, choice: Choice, propensity: np.ndarray, seed: int = 0
+) -> LinearRanker:
     """One linear ranker on training rows (``frame``: see ``build_days``)."""
     features = FEATURE_SETS[choice.feature_set]
     x = frame[list(features)].to_numpy(dtype=np.float64)
@@ -67,22 +69,29 @@ def fit_ranker(frame: pd.DataFrame, choice: Choice, propensity: np.ndarray,
     weight = 1.0 / propensity[pos] if choice.ipw else np.ones(len(frame))
     if choice.objective == "pairwise":
         xs, y, w = _pairs(frame, z, weight)
-        model = LogisticRegression(C=choice.C, fit_intercept=False, max_iter=500,
-                                   random_state=seed)
+        model = LogisticRegression(C=choice.C, fit_intercept=False, max_iter=500, random_state=seed)
     elif choice.objective == "pointwise":
         xs, y, w = z, (frame["rel"].to_numpy() > 0).astype(int), weight
         model = LogisticRegression(C=choice.C, max_iter=500, random_state=seed)
     else:
         raise ValueError(f"unknown objective {choice.objective!r}: pairwise or pointwise")
     model.fit(xs, y, sample_weight=w / w.mean())
-    return LinearRanker(features=features, mean=mean, scale=scale, weights=model.coef_[0],
-                        config={"objective": choice.objective, "C": choice.C,
-                                "ipw": choice.ipw, "feature_set": choice.feature_set,
-                                "train_set": choice.train_set})
+    return LinearRanker(
+        features=features,
+        mean=mean,
+        scale=scale,
+        weights=model.coef_[0],
+        config={
+            "objective": choice.objective,
+            "C": choice.C,
+            "ipw": choice.ipw,
+            "feature_set": choice.feature_set,
+            "train_set": choice.train_set,
+        },
+    )
 
 
-def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest],
-               scores: np.ndarray) -> float:
+def frame_ndcg(frame: pd.DataFrame, requests: Sequence[EvalRequest], scores: np.ndarray) -> float:
     """Mean NDCG@10 of each request's eligible candidates (the rows the filters kept)
     ranked by ``scores``, under the eligible-set protocol (``offline/replay.py``; requests
     with < 2 eligible or no relevant one skipped): the pipeline without its diversity
@@ -107,8 +116,9 @@ def _rows(days: DaySplit, train_set: str) -> pd.DataFrame:
     raise ValueError(f"unknown train set {train_set!r}: all or explore")
 
 
-def choose_and_fit(data: RankerData, config: RankerConfig
-                   ) -> tuple[LinearRanker, list[dict[str, Any]]]:
+def choose_and_fit(
+    data: RankerData, config: RankerConfig
+) -> tuple[LinearRanker, list[dict[str, Any]]]:
     """Every choice of the grid fit on train and scored on dev; the best one is refit on
     train + dev (more days of evidence, still no held-out day). On a world with
     exploration requests dev is scored on those only, and training on them only is one
@@ -126,19 +136,28 @@ def choose_and_fit(data: RankerData, config: RankerConfig
                     for fs in config.feature_sets:
                         choice = Choice(objective, c, ipw, fs, train_set)
                         ranker = fit_ranker(train, choice, data.propensity, config.seed)
-                        score = frame_ndcg(dev_frame, data.dev.requests,
-                                           ranker.score(dev_rows))
+                        score = frame_ndcg(dev_frame, data.dev.requests, ranker.score(dev_rows))
                         trials.append({**choice.__dict__, "dev_ndcg10": score})
                         if best is None or score > best[0]:
                             best = (score, choice)
     if best is None:
         raise ValueError("no choice to try: config.train_sets must include 'all'")
     dev = _rows(data.dev, best[1].train_set)
-    both = pd.concat([_rows(data.train, best[1].train_set),
-                      dev.assign(req=dev["req"] + len(data.train.requests))],
-                     ignore_index=True)
+    both = pd.concat(
+        [
+            _rows(data.train, best[1].train_set),
+            dev.assign(req=dev["req"] + len(data.train.requests)),
+        ],
+        ignore_index=True,
+    )
     ranker = fit_ranker(both, best[1], data.propensity, config.seed)
-    ranker.config.update({"dev_ndcg10": best[0], "world": data.world.name,
-                          "train_days": data.days["train"], "dev_days": data.days["dev"],
-                          "dev_requests": "exploration" if data.explores else "all"})
+    ranker.config.update(
+        {
+            "dev_ndcg10": best[0],
+            "world": data.world.name,
+            "train_days": data.days["train"],
+            "dev_days": data.days["dev"],
+            "dev_requests": "exploration" if data.explores else "all",
+        }
+    )
     return ranker, trials

@@ -15,5 +15,6 @@ class AgeFilter:
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
         now = query.now.timestamp()
         age = now - candidates.cols["created_ts"]
-        return ((age >= -query.params.future_tolerance_s)
-                & (age <= query.params.max_age_days * 86_400.0))
+        return (age >= -query.params.future_tolerance_s) & (
+            age <= query.params.max_age_days * 86_400.0
+        )

@@ -14,5 +14,7 @@ class NegativeFeedbackFilter:
 
     def keep(self, query: FeedQuery, candidates: CandidateSet) -> np.ndarray:
         v = query.viewer
-        return ~(isin(candidates.post_ids, v.negative_posts)
-                 | isin(candidates.cols["author_id"], v.blocked_authors))
+        return ~(
+            isin(candidates.post_ids, v.negative_posts)
+            | isin(candidates.cols["author_id"], v.blocked_authors)
+        )

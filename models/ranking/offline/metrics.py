@@ -19,8 +19,7 @@ from quanzi.datasets.world.tables import World
 from quanzi.models.ranking.offline.requests import EvalRequest
 
 K = 10
-SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent",
-            "no-relation")
+SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent", "no-relation")
 
 
 def dcg(gains: Sequence[float], k: int = K) -> float:
@@ -28,8 +27,9 @@ def dcg(gains: Sequence[float], k: int = K) -> float:
     return float(np.sum(g / np.log2(np.arange(2, len(g) + 2))))
 
 
-def ndcg_at_k(ranked_relevances: Sequence[float], k: int = K,
-              weights: Sequence[float] | None = None) -> float | None:
+def ndcg_at_k(
+    ranked_relevances: Sequence[float], k: int = K, weights: Sequence[float] | None = None
+) -> float | None:
     """NDCG@k (gain 2^rel − 1) of relevances in ranked order; None when nothing is relevant.
 
     ``weights`` (same order) multiply each item's gain: inverse examination propensities
@@ -42,16 +42,19 @@ def ndcg_at_k(ranked_relevances: Sequence[float], k: int = K,
     return None if ideal == 0 else dcg(gains, k) / ideal
 
 
-def position_propensity(interactions: pd.DataFrame, max_position: int = 50,
-                        floor: float = 0.05) -> np.ndarray:
+def position_propensity(
+    interactions: pd.DataFrame, max_position: int = 50, floor: float = 0.05
+) -> np.ndarray:
     """Relative examination probability per logged position, from public logs: CTR at each
     position divided by CTR at position 0 (made non-increasing, floored)."""
     shown = interactions[interactions["kind"] == "impression"]
     clicked = interactions[interactions["kind"] == "click"]
-    imp = np.bincount(shown["position"].fillna(0).astype(int).clip(0, max_position),
-                      minlength=max_position + 1).astype(float)
-    clk = np.bincount(clicked["position"].fillna(0).astype(int).clip(0, max_position),
-                      minlength=max_position + 1).astype(float)
+    imp = np.bincount(
+        shown["position"].fillna(0).astype(int).clip(0, max_position), minlength=max_position + 1
+    ).astype(float)
+    clk = np.bincount(
+        clicked["position"].fillna(0).astype(int).clip(0, max_position), minlength=max_position + 1
+    ).astype(float)
     ctr = (clk + 1.0) / (imp + 20.0)
     prop = np.minimum.accumulate(ctr / ctr[0])
     return np.clip(prop, floor, 1.0)
@@ -66,8 +69,9 @@ def examination_logs(world: World, interactions: pd.DataFrame) -> pd.DataFrame:
     return interactions[interactions["request_id"].map(world.policy).eq("random").to_numpy()]
 
 
-def summarise(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]]
-              ) -> dict[str, dict[str, Any]]:
+def summarise(
+    requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]]
+) -> dict[str, dict[str, Any]]:
     """Mean NDCG@10 per method, overall and per segment, with request counts."""
     groups: dict[str, list[int]] = defaultdict(list)
     for i, req in enumerate(requests):
@@ -85,22 +89,33 @@ def summarise(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None
     return out
 
 
-def exploration_only(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]]
-                     ) -> tuple[list[EvalRequest], dict[str, list[float | None]]]:
+def exploration_only(
+    requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]]
+) -> tuple[list[EvalRequest], dict[str, list[float | None]]]:
     """The exploration (random-order) requests and their NDCG values, in the same order:
     the subset whose labels carry no position-order bias (module docstring)."""
     idx = [i for i, r in enumerate(requests) if r.policy == "random"]
     return [requests[i] for i in idx], {m: [v[i] for i in idx] for m, v in ndcg.items()}
 
 
-def paired_difference(requests: Sequence[EvalRequest], ndcg: dict[str, list[float | None]],
-                      a: str, b: str, n_boot: int = 2000, seed: int = 0
-                      ) -> dict[str, tuple[float, float, float]]:
+def paired_difference(
+    requests: Sequence[EvalRequest],
+    ndcg: dict[str, list[float | None]],
+    a: str,
+    b: str,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, tuple[float, float, float]]:
     """Mean NDCG@10 of ``a`` minus ``b`` per segment with a 95 % paired bootstrap interval
     (requests resampled with replacement): whether a gain is more than request noise."""
     rng = np.random.default_rng(seed)
-    diffs = np.array([np.nan if x is None or y is None else x - y
-                      for x, y in zip(ndcg[a], ndcg[b], strict=True)], dtype=np.float64)
+    diffs = np.array(
+        [
+            np.nan if x is None or y is None else x - y
+            for x, y in zip(ndcg[a], ndcg[b], strict=True)
+        ],
+        dtype=np.float64,
+    )
     groups: dict[str, list[int]] = defaultdict(list)
     for i, req in enumerate(requests):
         if np.isfinite(diffs[i]):

@@ -37,15 +37,26 @@ METHODS = ("pipeline", "recency", "popularity")  # "pipeline": the weighted scor
 def request_query(req: EvalRequest, ctx: ViewerContext, params: RankingParams) -> FeedQuery:
     """The feed query that replays ``req``: exactly its logged candidates, at its time, seen
     posts kept (the log says what was shown, not what the viewer had seen before)."""
-    return FeedQuery(viewer=ctx, circle_id=req.circle_id, limit=len(req.candidates),
-                     now=req.now, phase=campaign_phase(req.now), params=params,
-                     candidate_ids=tuple(req.candidates), exclude_seen=False)
+    return FeedQuery(
+        viewer=ctx,
+        circle_id=req.circle_id,
+        limit=len(req.candidates),
+        now=req.now,
+        phase=campaign_phase(req.now),
+        params=params,
+        candidate_ids=tuple(req.candidates),
+        exclude_seen=False,
+    )
 
 
-def rank_pipeline(req: EvalRequest, ctx: ViewerContext, store: SnapshotFeedStore,
-                  params: RankingParams, pipeline: RankingPipeline) -> list[str]:
-    ranked = [it.post_id for it in pipeline.rank(request_query(req, ctx, params),
-                                                 store).items]
+def rank_pipeline(
+    req: EvalRequest,
+    ctx: ViewerContext,
+    store: SnapshotFeedStore,
+    params: RankingParams,
+    pipeline: RankingPipeline,
+) -> list[str]:
+    ranked = [it.post_id for it in pipeline.rank(request_query(req, ctx, params), store).items]
     kept = set(ranked)
     return ranked + [p for p in req.candidates if p not in kept]
 
@@ -55,8 +66,7 @@ def rank_recency(req: EvalRequest, store: SnapshotFeedStore) -> list[str]:
     return [req.candidates[i] for i in np.argsort(-created, kind="stable")]
 
 
-def rank_popularity(req: EvalRequest, store: SnapshotFeedStore,
-                    positive: np.ndarray) -> list[str]:
+def rank_popularity(req: EvalRequest, store: SnapshotFeedStore, positive: np.ndarray) -> list[str]:
     pop = store.counts_of(req.candidates) @ positive
     created = store.created_ts_of(req.candidates)
     order = np.lexsort((-created, -pop))
@@ -103,8 +113,16 @@ def restrict(req: EvalRequest, kept: Sequence[str]) -> EvalRequest | None:
     candidates = [p for p in req.candidates if p in keep]
     if len(candidates) < 2 or max(req.relevance[p] for p in candidates) == 0:
         return None
-    return EvalRequest(req.viewer_id, req.circle_id, req.now, candidates, req.relevance,
-                       req.position, req.segments, req.policy)
+    return EvalRequest(
+        req.viewer_id,
+        req.circle_id,
+        req.now,
+        candidates,
+        req.relevance,
+        req.position,
+        req.segments,
+        req.policy,
+    )
 
 
 def eligible_split(split: Split, params: RankingParams | None = None) -> Split:
@@ -134,13 +152,18 @@ def restrict_split(split: Split, kept: Sequence[Sequence[str]]) -> Split:
         restricted = restrict(req, ids)
         if restricted is not None:
             requests.append(restricted)
-    return Split(requests, split.store, split.contexts, split.propensity,
-                 removed / shown if shown else 0.0)
+    return Split(
+        requests, split.store, split.contexts, split.propensity, removed / shown if shown else 0.0
+    )
 
 
-def evaluate_split(split: Split, params: RankingParams, methods: Sequence[str] = METHODS,
-                   debiased: bool = False, ranker: Any | None = None
-                   ) -> dict[str, list[float | None]]:
+def evaluate_split(
+    split: Split,
+    params: RankingParams,
+    methods: Sequence[str] = METHODS,
+    debiased: bool = False,
+    ranker: Any | None = None,
+) -> dict[str, list[float | None]]:
     """NDCG@10 per request for each method, in request order (``debiased``: each gain
     divided by the examination propensity of the post's logged position). Method
     ``learned``: the pipeline with ``ranker`` (a ``LinearRanker``) as its scorer."""
@@ -156,17 +179,22 @@ def evaluate_split(split: Split, params: RankingParams, methods: Sequence[str] =
     for req in split.requests:
         for m in methods:
             if m == "pipeline":
-                ranked = rank_pipeline(req, split.contexts[req.viewer_id], split.store, params,
-                                       pipeline)
+                ranked = rank_pipeline(
+                    req, split.contexts[req.viewer_id], split.store, params, pipeline
+                )
             elif m == "learned":
-                ranked = rank_pipeline(req, split.contexts[req.viewer_id], split.store,
-                                       learned_params, learned)
+                ranked = rank_pipeline(
+                    req, split.contexts[req.viewer_id], split.store, learned_params, learned
+                )
             elif m == "recency":
                 ranked = rank_recency(req, split.store)
             else:
                 assert positive is not None
                 ranked = rank_popularity(req, split.store, positive)
-            weights = [1.0 / prop[min(req.position[p], len(prop) - 1)] for p in ranked] \
-                if debiased else None
+            weights = (
+                [1.0 / prop[min(req.position[p], len(prop) - 1)] for p in ranked]
+                if debiased
+                else None
+            )
             out[m].append(ndcg_at_k([req.relevance[p] for p in ranked], weights=weights))
     return out

@@ -37,9 +37,13 @@ class EvalRequest:
     policy: str = "newest"  # logging policy: "random" = exploration bucket (random order)
 
 
-def make_requests(interactions: pd.DataFrame, posts: pd.DataFrame, friends: dict[str, set[str]],
-                  relation: dict[tuple[str, str], bool],
-                  policy: Mapping[str, str] | None = None) -> list[EvalRequest]:
+def make_requests(
+    interactions: pd.DataFrame,
+    posts: pd.DataFrame,
+    friends: dict[str, set[str]],
+    relation: dict[tuple[str, str], bool],
+    policy: Mapping[str, str] | None = None,
+) -> list[EvalRequest]:
     """One request per (viewer, China day): shown posts, graded by the strongest action.
 
     ``policy`` (request_id → logging policy) marks a request ``random`` when every logged
@@ -51,8 +55,10 @@ def make_requests(interactions: pd.DataFrame, posts: pd.DataFrame, friends: dict
     for (viewer, _day), g in df.groupby(["user_id", "day"], sort=True):
         shown = g[g["kind"] == "impression"].sort_values(["created_at", "position"])
         candidates = list(dict.fromkeys(shown["post_id"]))
-        position = {p: int(x) if pd.notna(x) else 0
-                    for p, x in zip(shown["post_id"], shown["position"], strict=True)}
+        position = {
+            p: int(x) if pd.notna(x) else 0
+            for p, x in zip(shown["post_id"], shown["position"], strict=True)
+        }
         if len(candidates) < 2:
             continue
         rel: dict[str, int] = dict.fromkeys(candidates, 0)
@@ -63,31 +69,49 @@ def make_requests(interactions: pd.DataFrame, posts: pd.DataFrame, friends: dict
             continue
         circle = Counter(circle_of[p] for p in candidates).most_common(1)[0][0]
         n_friends = len(friends.get(viewer, ()))
-        fseg = "friend-rich" if n_friends >= FRIEND_RICH else (
-            "friendless" if n_friends == 0 else "some-friends")
+        fseg = (
+            "friend-rich"
+            if n_friends >= FRIEND_RICH
+            else ("friendless" if n_friends == 0 else "some-friends")
+        )
         active = relation.get((viewer, circle))
         rseg = "active" if active else ("silent" if active is not None else "no-relation")
         logged = {policy.get(r, "newest") for r in shown["request_id"]} if policy else set()
-        out.append(EvalRequest(str(viewer), circle, shown["created_at"].min().to_pydatetime(),
-                               candidates, rel, position, (fseg, rseg),
-                               "random" if logged == {"random"} else "newest"))
+        out.append(
+            EvalRequest(
+                str(viewer),
+                circle,
+                shown["created_at"].min().to_pydatetime(),
+                candidates,
+                rel,
+                position,
+                (fseg, rseg),
+                "random" if logged == {"random"} else "newest",
+            )
+        )
     return out
 
 
-def viewer_contexts(world: World, cutoff: pd.Timestamp, viewers: set[str],
-                    store: SnapshotFeedStore, friends: dict[str, set[str]],
-                    follows: dict[str, set[str]] | None = None
-                    ) -> dict[str, ViewerContext]:
+def viewer_contexts(
+    world: World,
+    cutoff: pd.Timestamp,
+    viewers: set[str],
+    store: SnapshotFeedStore,
+    friends: dict[str, set[str]],
+    follows: dict[str, set[str]] | None = None,
+) -> dict[str, ViewerContext]:
     """Each viewer's context from history before ``cutoff`` (newest first)."""
     inter = world.tables["interactions"]
     before = inter[(inter["created_at"] < cutoff) & inter["user_id"].isin(viewers)]
     before = before.sort_values(["created_at", "id"], ascending=False)
-    author = dict(zip(world.tables["posts"]["id"], world.tables["posts"]["author_id"],
-                      strict=True))
+    author = dict(zip(world.tables["posts"]["id"], world.tables["posts"]["author_id"], strict=True))
     history: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for uid, pid, kind in zip(before["user_id"], before["post_id"], before["kind"], strict=True):
         history[uid].append((pid, kind, author.get(pid, "")))
     follows = follows or {}
-    return {v: build_viewer_context(v, friends.get(v, set()), history.get(v, []), store,
-                                    follows=follows.get(v, set()))
-            for v in viewers}
+    return {
+        v: build_viewer_context(
+            v, friends.get(v, set()), history.get(v, []), store, follows=follows.get(v, set())
+        )
+        for v in viewers
+    }

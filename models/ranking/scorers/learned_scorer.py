@@ -32,8 +32,9 @@ RankerSource = Callable[[], Any | None]  # → the current ``LinearRanker`` or N
 class LearnedScorer:
     name = "learned"
 
-    def __init__(self, ranker: RankerSource | Any | None = None,
-                 fallback: WeightedScorer | None = None) -> None:
+    def __init__(
+        self, ranker: RankerSource | Any | None = None, fallback: WeightedScorer | None = None
+    ) -> None:
         self._ranker = ranker if callable(ranker) else (lambda: ranker)
         self.fallback = fallback or WeightedScorer()
         self._warned = False
@@ -48,8 +49,9 @@ class LearnedScorer:
         ranker = self._ranker()
         if ranker is None:
             if not self._warned:  # once per worker: the registry's degraded list says why
-                log.warning("scorer=learned asked but no ranker is loaded; using the weighted "
-                            "scorer")
+                log.warning(
+                    "scorer=learned asked but no ranker is loaded; using the weighted scorer"
+                )
                 self._warned = True
             return self.fallback.score(query, candidates)
         # Only the model's own features, in its order: (n, f)
@@ -59,5 +61,8 @@ class LearnedScorer:
             raise ValueError("non-finite learned score: check the hydrated features")
         by_feature = contrib.T.astype(np.float32)  # (f, n): one copy, then row views
         contributions = {name: by_feature[j] for j, name in enumerate(ranker.features)}
-        return Scored(scores, contributions,
-                      scorer=f"learned-v{getattr(ranker, 'version', None) or 'unknown'}")
+        return Scored(
+            scores,
+            contributions,
+            scorer=f"learned-v{getattr(ranker, 'version', None) or 'unknown'}",
+        )

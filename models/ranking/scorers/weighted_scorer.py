@@ -30,8 +30,11 @@ class WeightedScorer:
         n = len(candidates)
         f32 = np.float32
         trust = trust_value(c["viewer_level"], p.trust_values, f32)
-        rate = np.maximum((c["weighted_actions"] + p.engagement_prior_a) / (
-            c["impressions"] + (p.engagement_prior_a + p.engagement_prior_b)), 0.0)
+        rate = np.maximum(
+            (c["weighted_actions"] + p.engagement_prior_a)
+            / (c["impressions"] + (p.engagement_prior_a + p.engagement_prior_b)),
+            0.0,
+        )
         engagement = rate / (1.0 + rate)
         age_hours = np.maximum((query.now.timestamp() - c["created_ts"]) / 3600.0, 0.0)
         freshness = np.exp2(-age_hours / p.freshness_half_life_hours)

@@ -33,8 +33,9 @@ def rank_within_group(groups: np.ndarray) -> np.ndarray:
 class AuthorCapSelector:
     name = "author_cap"
 
-    def select(self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray,
-               order: np.ndarray) -> np.ndarray:
+    def select(
+        self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray, order: np.ndarray
+    ) -> np.ndarray:
         if len(order) == 0:
             return order
         codes = candidates.cols.get("author_code")  # interned by the snapshot store

@@ -43,8 +43,9 @@ def mmr_order(relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float) ->
 class MMRSelector:
     name = "mmr"
 
-    def select(self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray,
-               order: np.ndarray) -> np.ndarray:
+    def select(
+        self, query: FeedQuery, candidates: CandidateSet, scores: np.ndarray, order: np.ndarray
+    ) -> np.ndarray:
         # Three times the served list is pool enough to diversify it; a bigger pool only
         # costs (the similarity matrix grows with its square).
         pool = order[: min(query.params.mmr_pool, POOL_PER_ITEM * query.limit)]
@@ -53,8 +54,9 @@ class MMRSelector:
             return order
         # Only the first ``limit`` picks are served: the greedy loop stops there and the rest
         # of the pool follows in score order (the loop is the selector's whole cost).
-        picked = mmr_order(scores[pool], vectors, min(len(pool), query.limit),
-                           query.params.mmr_lambda)
+        picked = mmr_order(
+            scores[pool], vectors, min(len(pool), query.limit), query.params.mmr_lambda
+        )
         rest = np.ones(len(pool), dtype=bool)
         rest[picked] = False
-        return np.concatenate([pool[picked], pool[rest], order[len(pool):]])
+        return np.concatenate([pool[picked], pool[rest], order[len(pool) :]])

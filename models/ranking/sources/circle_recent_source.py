@@ -16,5 +16,6 @@ class CircleRecentSource:
         return query.candidate_ids is None
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
-        return store.recent_posts(query.circle_id, query.since_ts,
-                                  self.limit or query.params.circle_recent_limit)
+        return store.recent_posts(
+            query.circle_id, query.since_ts, self.limit or query.params.circle_recent_limit
+        )

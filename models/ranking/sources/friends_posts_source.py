@@ -16,5 +16,6 @@ class FriendsPostsSource:
         return query.candidate_ids is None and bool(query.viewer.friends)
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
-        return store.posts_by_authors(query.viewer.friends, query.since_ts,
-                                      self.limit or query.params.friends_limit)
+        return store.posts_by_authors(
+            query.viewer.friends, query.since_ts, self.limit or query.params.friends_limit
+        )

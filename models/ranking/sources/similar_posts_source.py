@@ -17,6 +17,9 @@ class SimilarPostsSource:
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
         assert query.viewer.interest is not None
-        return store.similar_posts(query.viewer.interest, self.k or query.params.similar_limit,
-                                   query.circle_id,
-                                   query.since_ts)
+        return store.similar_posts(
+            query.viewer.interest,
+            self.k or query.params.similar_limit,
+            query.circle_id,
+            query.since_ts,
+        )

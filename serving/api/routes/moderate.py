@@ -18,8 +18,9 @@ ModerateKey = Annotated[Principal, Depends(require_role("ingest", "feed-service"
 
 
 @router.post("", responses={422: {"description": "Bad text or unknown circle"}})
-def moderate_text(body: ModerateRequest, session: SessionDep, _: ModerateKey,
-                  registry: ModelsDep) -> ModerateResponse:
+def moderate_text(
+    body: ModerateRequest, session: SessionDep, _: ModerateKey, registry: ModelsDep
+) -> ModerateResponse:
     """Decision (pass/review/reject) and every label over its threshold, with spans."""
     if body.circle_id is not None and session.get(Circle, body.circle_id) is None:
         raise Invalid(f"unknown circle {body.circle_id!r}: omit circle_id or use a stored one")
@@ -28,4 +29,5 @@ def moderate_text(body: ModerateRequest, session: SessionDep, _: ModerateKey,
     result = moderate(models, [record], RuleLookup(session))[0]
     versions = models.model_versions()
     return ModerateResponse.model_validate(
-        {**result, "model_versions": {"moderation": versions["moderation"]}})
+        {**result, "model_versions": {"moderation": versions["moderation"]}}
+    )

@@ -24,11 +24,20 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
     return PostPublic.from_detail(detail)
 
 
-@router.post("", responses={409: {"description": "A post id reused for other content"},
-                            422: {"description": "Bad fields, or unknown circles/authors/items "
-                                                 "(listed)"}})
-def create_posts(body: PostIngestRequest, session: SessionDep, _: IngestKey,
-                 registry: ModelsDep, metrics: MetricsDep) -> PostIngestResponse:
+@router.post(
+    "",
+    responses={
+        409: {"description": "A post id reused for other content"},
+        422: {"description": "Bad fields, or unknown circles/authors/items (listed)"},
+    },
+)
+def create_posts(
+    body: PostIngestRequest,
+    session: SessionDep,
+    _: IngestKey,
+    registry: ModelsDep,
+    metrics: MetricsDep,
+) -> PostIngestResponse:
     """Store, moderate, score, embed and index one post or up to 500 (idempotent by id)."""
     posts = body.posts if isinstance(body, PostBatch) else [body]
     models = registry.current()
@@ -37,4 +46,5 @@ def create_posts(body: PostIngestRequest, session: SessionDep, _: IngestKey,
         metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
     replayed = sum(r["replayed"] for r in results)
     return PostIngestResponse.model_validate(
-        {"results": results, "stored": len(results) - replayed, "replayed": replayed})
+        {"results": results, "stored": len(results) - replayed, "replayed": replayed}
+    )

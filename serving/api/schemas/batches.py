@@ -76,10 +76,8 @@ class BrandRelationEdge(BaseModel):
 class RelationBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_relations: list[UserRelationEdge] = Field(default_factory=list,
-                                                   max_length=MAX_RELATIONS)
-    brand_relations: list[BrandRelationEdge] = Field(default_factory=list,
-                                                     max_length=MAX_RELATIONS)
+    user_relations: list[UserRelationEdge] = Field(default_factory=list, max_length=MAX_RELATIONS)
+    brand_relations: list[BrandRelationEdge] = Field(default_factory=list, max_length=MAX_RELATIONS)
 
     @model_validator(mode="after")
     def _something(self) -> RelationBatch:
@@ -98,8 +96,9 @@ class InteractionCreate(BaseModel):
     kind: InteractionKind
     created_at: AwareDatetime
     position: int | None = Field(None, ge=0, le=100_000, description="Slot in the served list.")
-    request_id: str | None = Field(None, max_length=64,
-                                   description="The `request_id` of the ranked list served.")
+    request_id: str | None = Field(
+        None, max_length=64, description="The `request_id` of the ranked list served."
+    )
 
 
 class InteractionBatch(BaseModel):
@@ -112,8 +111,10 @@ class InteractionBatch(BaseModel):
         limit = datetime.now(UTC) + CLOCK_SKEW
         late = [i for i, x in enumerate(self.interactions) if x.created_at > limit]
         if late:
-            raise ValueError(f"interactions {late[:10]} are dated in the future: send "
-                             "`created_at` in UTC or with its offset")
+            raise ValueError(
+                f"interactions {late[:10]} are dated in the future: send "
+                "`created_at` in UTC or with its offset"
+            )
         return self
 
 

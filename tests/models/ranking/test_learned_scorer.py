@@ -21,8 +21,12 @@ LEARNED = RankingParams(scorer="learned")
 def _ranker(seed: int = 0, features: tuple[str, ...] = FEATURES) -> LinearRanker:
     rng = np.random.default_rng(seed)
     f = len(features)
-    return LinearRanker(features=features, mean=rng.normal(size=f),
-                        scale=rng.uniform(0.5, 2.0, size=f), weights=rng.normal(size=f))
+    return LinearRanker(
+        features=features,
+        mean=rng.normal(size=f),
+        scale=rng.uniform(0.5, 2.0, size=f),
+        weights=rng.normal(size=f),
+    )
 
 
 def _hydrated(store, query) -> CandidateSet:
@@ -34,8 +38,9 @@ def _hydrated(store, query) -> CandidateSet:
 
 def _social(store, query_factory):
     """A viewer with a friend (u_friend) who follows u_stranger, and the hydrated circle."""
-    viewer = ViewerContext(viewer_id="v1", friends=frozenset({"u_friend"}),
-                           follows=frozenset({"u_stranger"}))
+    viewer = ViewerContext(
+        viewer_id="v1", friends=frozenset({"u_friend"}), follows=frozenset({"u_stranger"})
+    )
     query = query_factory(viewer, params=LEARNED)
     return query, _hydrated(store, query)
 
@@ -52,19 +57,20 @@ def test_learned_contributions_sum_to_the_score(store, query_factory) -> None:
 def test_served_reasons_are_the_rankers_largest_contributions(store, query_factory) -> None:
     ranker = _ranker(seed=3)
     result = RankingPipeline.default(ranker=lambda: ranker).rank(
-        query_factory(params=LEARNED), store)
+        query_factory(params=LEARNED), store
+    )
     assert result.items
     names = set(ranker.features)
     for item in result.items:
         assert item.reasons and {f for f, _ in item.reasons} <= names
     ranker.version = "7"
     again = RankingPipeline.default(ranker=lambda: ranker).rank(
-        query_factory(params=LEARNED), store)
+        query_factory(params=LEARNED), store
+    )
     assert again.scorer == "learned-v7"  # the feed response's model_versions.ranker
 
 
-def test_without_a_ranker_learned_falls_back_to_the_weighted_scorer(store,
-                                                                    query_factory) -> None:
+def test_without_a_ranker_learned_falls_back_to_the_weighted_scorer(store, query_factory) -> None:
     query = query_factory(params=LEARNED)
     candidates = _hydrated(store, query)
     fallback = LearnedScorer(lambda: None).score(query, candidates)
@@ -101,10 +107,12 @@ def test_age_rank_puts_the_newest_candidate_first(store, query_factory) -> None:
 
 
 def test_a_ranker_on_log_age_serves_the_newest_posts_first(store, query_factory) -> None:
-    older_is_worse = LinearRanker(features=("log_age",), mean=np.zeros(1), scale=np.ones(1),
-                                  weights=-np.ones(1))
+    older_is_worse = LinearRanker(
+        features=("log_age",), mean=np.zeros(1), scale=np.ones(1), weights=-np.ones(1)
+    )
     result = RankingPipeline.default(ranker=lambda: older_is_worse).rank(
-        query_factory(params=LEARNED.model_copy(update={"mmr_lambda": 1.0})), store)
+        query_factory(params=LEARNED.model_copy(update={"mmr_lambda": 1.0})), store
+    )
     created = {pid: store.rows[pid]["created_ts"] for pid in store.rows}
     served = [created[it.post_id] for it in result.items]
     assert served == sorted(served, reverse=True)
@@ -127,8 +135,7 @@ def test_interaction_features_are_products_of_their_parts(store, query_factory) 
     rows = ranker_features(query, _hydrated(store, query))
     col = {name: rows[:, FEATURES.index(name)] for name in FEATURES}
     np.testing.assert_allclose(col["quality_x_fresh"], col["quality"] * col["fresh_24h"])
-    np.testing.assert_allclose(col["engagement_x_fresh"],
-                               col["engagement"] * col["fresh_24h"])
+    np.testing.assert_allclose(col["engagement_x_fresh"], col["engagement"] * col["fresh_24h"])
     np.testing.assert_allclose(col["engagement_x_age"], col["engagement"] * col["log_age"])
     np.testing.assert_allclose(col["top_rank"], np.exp(-col["age_rank"]))  # 1 / (1 + rank)
     # a fresh post's quality counts for more than an old one's (the 40-day-old post ≈ 0)
@@ -139,8 +146,12 @@ def test_a_feature_subset_equals_those_columns_of_all_features(store, query_fact
     """Serving computes only the model's features; training records all of them."""
     query, candidates = _social(store, query_factory)
     full = ranker_features(query, candidates)
-    for subset in (("engagement_x_age", "follow", "log_age"), ("quality_x_fresh",),
-                   ("top_rank", "phase", "trust", "interest"), FEATURES[::-1]):
+    for subset in (
+        ("engagement_x_age", "follow", "log_age"),
+        ("quality_x_fresh",),
+        ("top_rank", "phase", "trust", "interest"),
+        FEATURES[::-1],
+    ):
         part = ranker_features(query, candidates, subset)
         np.testing.assert_array_equal(part, full[:, [FEATURES.index(f) for f in subset]])
     with pytest.raises(ValueError, match="unknown ranker features"):

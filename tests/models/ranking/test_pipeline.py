@@ -82,9 +82,12 @@ def test_every_item_says_why_it_ranked(store, query_factory) -> None:
 
 
 def test_filters_remove_what_they_say(store, query_factory) -> None:
-    viewer = ViewerContext(viewer_id="v1", seen_posts=frozenset({"p_friend"}),
-                           negative_posts=frozenset({"p_stranger"}),
-                           blocked_authors=frozenset({"u_merchant"}))
+    viewer = ViewerContext(
+        viewer_id="v1",
+        seen_posts=frozenset({"p_friend"}),
+        negative_posts=frozenset({"p_stranger"}),
+        blocked_authors=frozenset({"u_merchant"}),
+    )
     q = query_factory(viewer, exclude_ids=frozenset({"p_ad"}))
     ids = ["p_friend", "p_stranger", "p_ad", "p_rejected", "p_old"]
     cands = _hydrated(store, q, ids)
@@ -105,8 +108,11 @@ def test_negative_feedback_on_an_author_lowers_their_other_posts(store, query_fa
 
 
 def test_weights_are_overridable_per_request(store, query_factory) -> None:
-    q = query_factory(params=RankingParams(w_freshness=0.0, w_trust=0.0, w_quality=0.0,
-                                           w_engagement=0.0, w_phase=0.0))
+    q = query_factory(
+        params=RankingParams(
+            w_freshness=0.0, w_trust=0.0, w_quality=0.0, w_engagement=0.0, w_phase=0.0
+        )
+    )
     scored = WeightedScorer().score(q, _hydrated(store, q, ["p_friend", "p_ad"]))
     assert np.allclose(scored.scores, 0.0)
 
@@ -142,15 +148,28 @@ def test_author_cap_on_interned_codes_matches_the_author_ids() -> None:
     rng = np.random.default_rng(5)
     snap = SnapshotFeedStore()
     ids = [f"p{i}" for i in range(120)]
-    snap.upsert_posts(pd.DataFrame({"id": ids, "status": "pass", "circle_id": "c1",
-                                    "author_id": [f"u{a}" for a in rng.integers(0, 15, 120)]}))
+    snap.upsert_posts(
+        pd.DataFrame(
+            {
+                "id": ids,
+                "status": "pass",
+                "circle_id": "c1",
+                "author_id": [f"u{a}" for a in rng.integers(0, 15, 120)],
+            }
+        )
+    )
     cands = CandidateSet.from_ids([*ids[::-1], "unknown_1", "unknown_2"])
     snap.hydrate(cands)
     assert cands.cols["author_code"][-2] != cands.cols["author_code"][-1]  # unknown: own code
     order = rng.permutation(len(cands))
-    query = FeedQuery(viewer=ViewerContext("v"), circle_id="c1", limit=20,
-                      now=pd.Timestamp.now(tz="UTC"), phase="after_sales",
-                      params=RankingParams(author_cap=2))
+    query = FeedQuery(
+        viewer=ViewerContext("v"),
+        circle_id="c1",
+        limit=20,
+        now=pd.Timestamp.now(tz="UTC"),
+        phase="after_sales",
+        params=RankingParams(author_cap=2),
+    )
     by_code = AuthorCapSelector().select(query, cands, np.zeros(len(cands)), order)
     del cands.cols["author_code"]
     by_id = AuthorCapSelector().select(query, cands, np.zeros(len(cands)), order)
@@ -206,9 +225,14 @@ def test_params_refuse_unknown_keys() -> None:
 
 
 def test_campaign_phases_follow_the_double_11_calendar() -> None:
-    assert [phase_for(10, 1), phase_for(10, 20), phase_for(11, 5), phase_for(11, 11),
-            phase_for(11, 20), phase_for(3, 1)] == [
-        "warmup", "seeding", "preheat", "peak", "after_sales", "off_season"]
+    assert [
+        phase_for(10, 1),
+        phase_for(10, 20),
+        phase_for(11, 5),
+        phase_for(11, 11),
+        phase_for(11, 20),
+        phase_for(3, 1),
+    ] == ["warmup", "seeding", "preheat", "peak", "after_sales", "off_season"]
 
 
 def test_mmr_matches_the_textbook_greedy_loop() -> None:
@@ -221,8 +245,13 @@ def test_mmr_matches_the_textbook_greedy_loop() -> None:
         r = (rel - rel.min()) / (rel.max() - rel.min())
         picked: list[int] = []
         while len(picked) < k:
-            best = max((i for i in range(60) if i not in picked), key=lambda i: lam * r[i] - (
-                1 - lam) * max((float(vecs[i] @ vecs[j]) for j in picked), default=0.0))
+            best = max(
+                (i for i in range(60) if i not in picked),
+                key=lambda i: (
+                    lam * r[i]
+                    - (1 - lam) * max((float(vecs[i] @ vecs[j]) for j in picked), default=0.0)
+                ),
+            )
             picked.append(best)
         return picked
 

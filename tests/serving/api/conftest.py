@@ -25,7 +25,9 @@ def keys(seed: Callable[[Callable[[Any], Any]], Any]) -> dict[str, dict[str, str
     """Request headers carrying a fresh key of each role, named ``<role>-1``."""
 
     def build(f: Any) -> dict[str, dict[str, str]]:
-        return {role: {"Authorization": f"Bearer {create_key(f.session, role, f'{role}-1')[1]}"}
-                for role in ROLES}
+        return {
+            role: {"Authorization": f"Bearer {create_key(f.session, role, f'{role}-1')[1]}"}
+            for role in ROLES
+        }
 
     return seed(build)

@@ -52,11 +52,14 @@ def test_missing_key_is_401_with_a_challenge(api: TestClient, keys: dict) -> Non
     assert "Authorization: Bearer" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("header", [
-    {"Authorization": "Bearer qz_000000000000_" + "x" * 43},
-    {"Authorization": "Bearer nonsense"},
-    {"X-API-Key": "qz_000000000000_" + "x" * 43},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"Authorization": "Bearer qz_000000000000_" + "x" * 43},
+        {"Authorization": "Bearer nonsense"},
+        {"X-API-Key": "qz_000000000000_" + "x" * 43},
+    ],
+)
 def test_unknown_key_is_401(api: TestClient, keys: dict, header: dict[str, str]) -> None:
     response = api.get("/v1/circles", headers=header)
     assert response.status_code == 401
@@ -72,8 +75,9 @@ def test_a_key_with_one_wrong_character_is_401(api: TestClient, keys: dict) -> N
 def test_wrong_role_is_403_naming_the_roles(api: TestClient, keys: dict) -> None:
     response = api.get("/v1/review", headers=keys["feed-service"])
     assert response.status_code == 403
-    assert response.json()["detail"] == ("this route needs a key with role editor or admin; "
-                                         "this key has role 'feed-service'")
+    assert response.json()["detail"] == (
+        "this route needs a key with role editor or admin; this key has role 'feed-service'"
+    )
 
 
 def test_x_api_key_header_works_like_bearer(api: TestClient, keys: dict) -> None:
