@@ -21,12 +21,34 @@ SmallOption = Annotated[
 ]
 
 
-def _train(task_names: list[str], small: bool) -> list[dict[str, Any]]:
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML/JSON file of config values (nested tables for nested configs)."
+    ),
+]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="key=value override (repeatable; dotted keys for nested fields, values read as "
+        "TOML), applied after --config. Unknown keys are errors.",
+    ),
+]
+
+
+def _train(
+    task_names: list[str],
+    small: bool,
+    config_file: Path | None = None,
+    overrides: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """Run the pipeline for each task in order; one-line errors for known failures."""
     from mlflow.exceptions import MlflowException
 
     from quanzi.settings import Settings
     from quanzi.training.pipeline import TaskContractError, run_task
+    from quanzi.training.task_config import resolve_task_config
     from quanzi.training.task_registry import TASKS, UnknownTaskError
 
     settings = Settings()
@@ -36,6 +58,9 @@ def _train(task_names: list[str], small: bool) -> list[dict[str, Any]]:
         typer.echo(f"training {name}{' (small)' if small else ''} …")
         try:
             task = TASKS[name]
+            if config_file is not None or overrides:  # defaults ← file ← overrides
+                base = task.config_for(small)
+                task = task.using(resolve_task_config(base, config_file, overrides or ()))
             run_id, model_version = run_task(task, settings, small)
         except (
             UnknownTaskError,
@@ -64,8 +89,10 @@ def _train(task_names: list[str], small: bool) -> list[dict[str, Any]]:
 
 
 def _make_train_command(task_name: str) -> None:
-    def command(small: SmallOption = False) -> None:
-        _train([task_name], small)
+    def command(
+        small: SmallOption = False, config: ConfigOption = None, set_: SetOption = None
+    ) -> None:
+        _train([task_name], small, config, set_)
 
     command.__doc__ = (
         f"Train the {task_name} model, log it to MLflow and register it as challenger."

@@ -108,14 +108,19 @@ class ModerationTask:
         }
     )
 
-    def _config(self, small: bool) -> ModerationConfig:
+    def config_for(self, small: bool) -> ModerationConfig:
+        """The config a run uses: the task's own, else the full or small default."""
         return self.config or (ModerationConfig.small() if small else ModerationConfig())
+
+    def using(self, config: ModerationConfig) -> ModerationTask:
+        """A copy that trains with ``config`` (``quanzi train moderation --config/--set``)."""
+        return replace(self, config=config)
 
     # ---------------------------------------------------------------------- data
     def load_data(
         self, settings: Settings, small: bool, progress: ProgressCallback | None = None
     ) -> TaskData:
-        cfg = self._config(small)
+        cfg = self.config_for(small)
         rows, sources = build_task_frames(cfg, settings.corpora_dir)
         if cfg.editor_rows:
             rows = pd.concat([rows, editor_rows(settings)], ignore_index=True)
@@ -136,7 +141,7 @@ class ModerationTask:
 
     # ----------------------------------------------------------------------- fit
     def fit(self, data: TaskData, settings: Settings, small: bool) -> ModerationPredictor:
-        cfg = self._config(small)
+        cfg = self.config_for(small)
         classifiers: dict[str, LinearTextClassifier] = {}
         for label in tqdm(LEARNED, desc="fit moderation", leave=False):
             rows = data.train[(data.train["task"] == label) & (data.train["kind"] != "copy_paste")]

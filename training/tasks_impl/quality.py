@@ -260,6 +260,14 @@ class QualityTask:
         self.config = config or QualityConfig()
         self._baselines: dict[str, Any] = {}  # train split hash → fitted baseline
 
+    def config_for(self, small: bool) -> QualityConfig:
+        """The config a run uses (``--small`` shrinks the data, not the config)."""
+        return self.config
+
+    def using(self, config: QualityConfig) -> QualityTask:
+        """A copy that trains with ``config`` (``quanzi train quality --config/--set``)."""
+        return QualityTask(config)
+
     # ------------------------------------------------------------------------- data
     def load_data(
         self, settings: Settings, small: bool, progress: ProgressCallback | None = None

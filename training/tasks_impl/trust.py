@@ -261,6 +261,14 @@ class TrustTask:
         self.config = config or TrustConfig()
         self._baselines: dict[str, Any] = {}
 
+    def config_for(self, small: bool) -> TrustConfig:
+        """The config a run uses (``--small`` shrinks the data, not the config)."""
+        return self.config
+
+    def using(self, config: TrustConfig) -> TrustTask:
+        """A copy that trains with ``config`` (``quanzi train trust --config/--set``)."""
+        return TrustTask(config)
+
     # ------------------------------------------------------------------------- data
     def load_data(
         self, settings: Settings, small: bool, progress: ProgressCallback | None = None
