@@ -28,12 +28,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from quanzi.datasets.normalize import normalize
+from quanzi.models.module_stack import load_tfidf_head, save_modules
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead
 from quanzi.settings import get_settings
 
 REGISTERED_MODEL = "quanzi-quality"
 TIERS = (0, 1, 2, 3)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 
 # Checkable specifics (quality-rubric.md, tier 2/3): numbers with units, durations,
 # comparisons with alternatives, named aspects and defects. Counted on normalised text.
@@ -139,17 +140,15 @@ class QualityPredictor:
         ]
 
     def save(self, path: Path) -> None:
-        """``config.json`` (cuts, feature names, encoder) + ``tfidf/`` + ``head/``."""
-        path.mkdir(parents=True, exist_ok=True)
-        self.tfidf.save(path / "tfidf")
-        self.head.save(path / "head")
+        """The ``tfidf`` and ``head`` modules (``modules.json``, ``models/module_stack.py``) and
+        ``config.json`` (cuts, feature names, encoder)."""
+        save_modules(path, {"tfidf": self.tfidf, "head": self.head})
         meta = {
             "format_version": FORMAT_VERSION,
             "name": self.name,
             "cuts": self.cuts,
             "text_stats": TEXT_STATS,
             "encoder": self.encoder_name,
-            "modules": ["tfidf", "head"],
             "config": self.config,
         }
         (path / "config.json").write_text(
@@ -162,16 +161,12 @@ class QualityPredictor:
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path / 'config.json'} is missing: not a quality model")
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: format version {meta.get('format_version')} is not {FORMAT_VERSION}"
-            )
+        tfidf, head = load_tfidf_head(path, meta.get("format_version"))
         if meta.get("text_stats") != TEXT_STATS:
             raise ValueError(f"{path}: saved with other text statistics than this code")
         cuts = [float(c) for c in meta["cuts"]]
         if len(cuts) != len(TIERS) - 1 or sorted(cuts) != cuts:
             raise ValueError(f"{path}: cut points {cuts} are not three increasing numbers")
-        head = SoftmaxHead.load(path / "head")
         if meta.get("encoder") and encoder is None:
             from quanzi.models.encoder import load_encoder
 
@@ -184,7 +179,7 @@ class QualityPredictor:
                     f"({meta['encoder']}) but QUANZI_ENCODER gives {dim}-d"
                 )
         return cls(
-            tfidf=CharTfidf.load(path / "tfidf"),
+            tfidf=tfidf,
             head=head,
             cuts=cuts,
             config=meta.get("config", {}),

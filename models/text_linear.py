@@ -5,11 +5,11 @@ model over char n-grams and a few documented statistics beats anything that need
 data, its per-feature contributions are the explanation the product shows ("why L6"),
 and inference is one sparse product per batch (thousands of posts/s on one core).
 
-Saved without pickles, one folder per module like sentence-transformers:
-``tfidf/`` (``config.json``, ``vocab.json`` with the n-grams in column order,
-``idf.safetensors``) and ``head/`` (``config.json`` with the classes and dense feature
-names, ``weights.safetensors`` with ``coef`` (classes, features), ``intercept``, and the
-dense features' ``mean``/``scale``). Loading rebuilds sklearn ``CountVectorizer``s from
+Saved without pickles, one folder per module listed in ``modules.json`` as
+sentence-transformers does (``models/module_stack.py``): ``tfidf/`` (``config.json``,
+``vocab.json`` with the n-grams in column order, ``idf.safetensors``) and ``head/``
+(``config.json`` with the classes and dense feature names, ``weights.safetensors`` with
+``coef`` (classes, features), ``intercept``, and the dense features' ``mean``/``scale``). Loading rebuilds sklearn ``CountVectorizer``s from
 the vocabulary; nothing executable is deserialised.
 """
 

@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from quanzi.datasets.normalize import normalize
+from quanzi.models.module_stack import load_tfidf_head, save_modules
 from quanzi.models.quality import texts_of
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead
 
@@ -48,7 +49,7 @@ LEVEL_NAMES = {
     5: "advertising",
     6: "disguised promotion",
 }
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 AUTHOR_KINDS = ("user", "creator", "merchant")
 
 # Provenance feature → the signal it belongs to (one reason per signal).
@@ -250,16 +251,14 @@ class TrustPredictor:
         }
 
     def save(self, path: Path) -> None:
-        """``config.json`` + ``tfidf/`` + ``head/`` (JSON and safetensors only)."""
-        path.mkdir(parents=True, exist_ok=True)
-        self.tfidf.save(path / "tfidf")
-        self.head.save(path / "head")
+        """The ``tfidf`` and ``head`` modules (``modules.json``, ``models/module_stack.py``) and
+        ``config.json`` (JSON and safetensors only)."""
+        save_modules(path, {"tfidf": self.tfidf, "head": self.head})
         meta = {
             "format_version": FORMAT_VERSION,
             "name": self.name,
             "provenance": PROVENANCE,
             "levels": list(LEVELS),
-            "modules": ["tfidf", "head"],
             "config": self.config,
         }
         (path / "config.json").write_text(
@@ -271,17 +270,13 @@ class TrustPredictor:
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path / 'config.json'} is missing: not a trust model")
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{path}: format version {meta.get('format_version')} is not {FORMAT_VERSION}"
-            )
+        tfidf, head = load_tfidf_head(path, meta.get("format_version"))
         if meta.get("provenance") != PROVENANCE:
             raise ValueError(f"{path}: saved with other provenance features than this code")
-        head = SoftmaxHead.load(path / "head")
         if head.dense_names != list(PROVENANCE):
             raise ValueError(f"{path}: head features do not match the provenance features")
         return cls(
-            tfidf=CharTfidf.load(path / "tfidf"),
+            tfidf=tfidf,
             head=head,
             config=meta.get("config", {}),
             name=meta.get("name", REGISTERED_MODEL),

@@ -49,9 +49,10 @@ from quanzi.models.moderation.policy import (
     risk_of,
     span_of,
 )
+from quanzi.models.module_stack import load_modules, save_modules
 
 LEARNED = ("offensive", "ad", "spam", "contact")  # labels with a trained classifier
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 REGISTERED_MODEL = "quanzi-moderation"
 
 Rules = Sequence[tuple[str, str]]  # (normalised term, "block" | "review"), as serving stores
@@ -229,12 +230,10 @@ class ModerationPredictor:
 
     # ---------------------------------------------------------------------- save/load
     def save(self, path: Path) -> None:
-        """``moderation.json`` (thresholds, settings, training facts) + one folder per
-        learned label."""
+        """One module per learned label (``modules.json``, ``models/module_stack.py``) and
+        ``moderation.json`` (thresholds, settings, training facts)."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        for label, clf in self.classifiers.items():
-            clf.save(path / label)
+        save_modules(path, self.classifiers)
         (path / "moderation.json").write_text(
             json.dumps(
                 {
@@ -262,14 +261,23 @@ class ModerationPredictor:
         if not manifest.is_file():
             raise FileNotFoundError(f"{manifest} is missing: not a saved moderation model")
         raw = json.loads(manifest.read_text(encoding="utf-8"))
-        if raw.get("format_version") != FORMAT_VERSION:
-            raise ValueError(
-                f"{manifest}: format version {raw.get('format_version')} is not {FORMAT_VERSION}"
-            )
-        return cls(
-            classifiers={
+        version = raw.get("format_version")
+        if version == FORMAT_VERSION:
+            classifiers = load_modules(path)
+        elif version == 1:  # versions registered before the module list: one folder per label
+            classifiers = {
                 label: LinearTextClassifier.load(path / label) for label in raw["learned"]
-            },
+            }
+        else:
+            raise ValueError(
+                f"{manifest}: format version {version} is not {FORMAT_VERSION} (nor the older 1)"
+            )
+        if sorted(classifiers) != sorted(raw["learned"]) or not all(
+            isinstance(c, LinearTextClassifier) for c in classifiers.values()
+        ):
+            raise ValueError(f"{path}: the modules are not the learned labels {raw['learned']}")
+        return cls(
+            classifiers=classifiers,
             thresholds={k: LabelThresholds(**v) for k, v in raw["thresholds"].items()},
             dup_threshold=float(raw["dup_threshold"]),
             explain_top=int(raw["explain_top"]),
