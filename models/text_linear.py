@@ -9,8 +9,9 @@ Saved without pickles, one folder per module listed in ``modules.json`` as
 sentence-transformers does (``models/module_stack.py``): ``tfidf/`` (``config.json``,
 ``vocab.json`` with the n-grams in column order, ``idf.safetensors``) and ``head/``
 (``config.json`` with the classes and dense feature names, ``weights.safetensors`` with
-``coef`` (classes, features), ``intercept``, and the dense features' ``mean``/``scale``). Loading rebuilds sklearn ``CountVectorizer``s from
-the vocabulary; nothing executable is deserialised.
+``coef`` (classes, features), ``intercept``, and the dense features' ``mean``/``scale``).
+Loading rebuilds sklearn ``CountVectorizer``s from the vocabulary; nothing executable is
+deserialised.
 """
 
 from __future__ import annotations
