@@ -32,8 +32,10 @@ test: setup
 test-all: setup
 	$(VENV)/bin/pytest -m ""
 
+# Lint and formatting (.ci/run runs this before the tests).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 clean:
 	rm -rf .quanzi

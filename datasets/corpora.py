@@ -28,6 +28,7 @@ from typing import Literal
 import pandas as pd
 
 from quanzi.datasets.normalize import normalize, normalizer_version
+from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +59,45 @@ class CorpusSpec:
 
 CORPORA: dict[str, CorpusSpec] = {
     "online_shopping": CorpusSpec(
-        "online_shopping", ("online_shopping_10_cats/online_shopping_10_cats.csv",),
-        "review", "label", "1 positive / 0 negative review", category_column="cat",
+        "online_shopping",
+        ("online_shopping_10_cats/online_shopping_10_cats.csv",),
+        "review",
+        "label",
+        "1 positive / 0 negative review",
+        category_column="cat",
     ),
     "waimai": CorpusSpec(
-        "waimai", ("waimai_10k/waimai_10k.csv",), "review", "label",
-        "1 positive / 0 negative review", category="外卖",
+        "waimai",
+        ("waimai_10k/waimai_10k.csv",),
+        "review",
+        "label",
+        "1 positive / 0 negative review",
+        category="外卖",
     ),
     "hotel": CorpusSpec(
-        "hotel", ("chnsenticorp_htl/ChnSentiCorp_htl_all.csv",), "review", "label",
-        "1 positive / 0 negative review", category="酒店",
+        "hotel",
+        ("chnsenticorp_htl/ChnSentiCorp_htl_all.csv",),
+        "review",
+        "label",
+        "1 positive / 0 negative review",
+        category="酒店",
     ),
     "cold": CorpusSpec(
-        "cold", ("cold/train.csv", "cold/dev.csv", "cold/test.csv"), "TEXT", "label",
-        "1 offensive / 0 safe", category_column="topic", official_splits=True,
+        "cold",
+        ("cold/train.csv", "cold/dev.csv", "cold/test.csv"),
+        "TEXT",
+        "label",
+        "1 offensive / 0 safe",
+        category_column="topic",
+        official_splits=True,
     ),
     "spam_sms": CorpusSpec(
-        "spam_sms", ("spam_sms/spam_sms_10k.csv",), "text", "label",
-        "1 promotional spam / 0 normal SMS", category="短信",
+        "spam_sms",
+        ("spam_sms/spam_sms_10k.csv",),
+        "text",
+        "label",
+        "1 promotional spam / 0 normal SMS",
+        category="短信",
     ),
 }
 REVIEW_CORPORA = ("online_shopping", "waimai", "hotel")
@@ -118,13 +140,16 @@ def _read(spec: CorpusSpec, root: Path) -> pd.DataFrame:
         needed = [spec.text_column, spec.label_column, spec.category_column]
         missing = [c for c in needed if c and c not in df.columns]
         if missing:
-            raise ValueError(f"{path} lacks column(s) {missing}; it has {list(df.columns)}: "
-                             f"is it the {spec.name} corpus file?")
+            raise ValueError(
+                f"{path} lacks column(s) {missing}; it has {list(df.columns)}: "
+                f"is it the {spec.name} corpus file?"
+            )
         df["row"] = range(len(df))
         if spec.official_splits:
             if path.stem not in SPLITS:
-                raise ValueError(f"{path}: an official-split file must be named after its "
-                                 f"split, one of {SPLITS}")
+                raise ValueError(
+                    f"{path}: an official-split file must be named after its split, one of {SPLITS}"
+                )
             df["file_split"] = path.stem
         frames.append(df)
     return pd.concat(frames, ignore_index=True)
@@ -133,13 +158,15 @@ def _read(spec: CorpusSpec, root: Path) -> pd.DataFrame:
 def _build(spec: CorpusSpec, raw: pd.DataFrame) -> pd.DataFrame:
     """Normalise, label and split the raw rows (the slow part that the cache saves)."""
     text = raw[spec.text_column].astype(str).str.lstrip("\ufeff")
-    df = pd.DataFrame({
-        "text": text,
-        "norm": [normalize(t) for t in text],
-        "label": pd.to_numeric(raw[spec.label_column], errors="coerce"),
-        "category": raw[spec.category_column] if spec.category_column else spec.category,
-        "row": raw["row"],
-    })
+    df = pd.DataFrame(
+        {
+            "text": text,
+            "norm": [normalize(t) for t in text],
+            "label": pd.to_numeric(raw[spec.label_column], errors="coerce"),
+            "category": raw[spec.category_column] if spec.category_column else spec.category,
+            "row": raw["row"],
+        }
+    )
     df = df[df["label"].notna() & (df["norm"].str.len() > 0)].copy()
     df["label"] = df["label"].astype(int)
     if spec.official_splits:
@@ -147,8 +174,9 @@ def _build(spec: CorpusSpec, raw: pd.DataFrame) -> pd.DataFrame:
     else:
         df["split"] = df["norm"].map(hash_split)
     df = df.reset_index(drop=True)
-    return df.astype({"text": str, "norm": str, "category": str, "split": str,
-                      "label": "int64", "row": "int64"})
+    return df.astype(
+        {"text": str, "norm": str, "category": str, "split": str, "label": "int64", "row": "int64"}
+    )
 
 
 def cache_key(name: str, corpora_dir: Path | str | None = None) -> str:
@@ -171,14 +199,11 @@ def cache_key(name: str, corpora_dir: Path | str | None = None) -> str:
 def _corpora_root(corpora_dir: Path | str | None) -> Path:
     if corpora_dir is not None:
         return Path(corpora_dir)
-    from quanzi.settings import Settings
 
     return Settings().corpora_dir
 
 
 def _default_cache_dir() -> Path:
-    from quanzi.settings import Settings
-
     return Settings().cache_dir / "corpora"
 
 
@@ -203,8 +228,9 @@ def _write_cache(path: Path, name: str, df: pd.DataFrame) -> None:
             if stale != path:
                 stale.unlink(missing_ok=True)
     except OSError as exc:
-        log.warning("corpus cache not written to %s (%s); loading still works, only slower",
-                    path, exc)
+        log.warning(
+            "corpus cache not written to %s (%s); loading still works, only slower", path, exc
+        )
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
 
@@ -271,7 +297,10 @@ def dedupe(
 
 
 def load_split(
-    name: str, split: Split, corpora_dir: Path | str | None = None, *,
+    name: str,
+    split: Split,
+    corpora_dir: Path | str | None = None,
+    *,
     drop_duplicates: bool = False,
 ) -> pd.DataFrame:
     """One split of one corpus."""
@@ -282,7 +311,9 @@ def load_split(
 
 
 def load_reviews(
-    corpora_dir: Path | str | None = None, *, drop_duplicates: bool = False,
+    corpora_dir: Path | str | None = None,
+    *,
+    drop_duplicates: bool = False,
 ) -> pd.DataFrame:
     """All real reviews (shopping, delivery, hotel), with a ``corpus`` column.
 

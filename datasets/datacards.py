@@ -57,12 +57,11 @@ CARD_META: dict[str, CardMeta] = {
     "online_shopping": CardMeta(
         title="online_shopping_10_cats — shopping reviews in ten categories",
         about="Product reviews from Chinese e-commerce sites in ten categories, each labelled "
-              "positive or negative. Quanzi's main source of genuine circle posts.",
+        "positive or negative. Quanzi's main source of genuine circle posts.",
         source=f"`online_shopping_10_cats/online_shopping_10_cats.csv` from {SOPHONPLUS} "
-               "(copied unchanged).",
+        "(copied unchanged).",
         licence=SOPHONPLUS_LICENCE,
-        citation="SophonPlus, *ChineseNlpCorpus: online_shopping_10_cats*, "
-                 f"{SOPHONPLUS}.",
+        citation=f"SophonPlus, *ChineseNlpCorpus: online_shopping_10_cats*, {SOPHONPLUS}.",
         caveats=(
             "Its 酒店 category is hotel reviews from the same pool as ChnSentiCorp_htl "
             "(`hotel`): the shared normalised texts are counted under *Overlap with other "
@@ -77,7 +76,7 @@ CARD_META: dict[str, CardMeta] = {
     "waimai": CardMeta(
         title="waimai_10k — food-delivery reviews",
         about="Reviews of a food-delivery platform, labelled positive or negative. Short, "
-              "colloquial texts about speed, taste and couriers.",
+        "colloquial texts about speed, taste and couriers.",
         source=f"`waimai_10k/waimai_10k.csv` from {SOPHONPLUS} (copied unchanged).",
         licence=SOPHONPLUS_LICENCE,
         citation=f"SophonPlus, *ChineseNlpCorpus: waimai_10k*, {SOPHONPLUS}.",
@@ -90,11 +89,11 @@ CARD_META: dict[str, CardMeta] = {
         title="ChnSentiCorp_htl_all — hotel reviews",
         about="Hotel reviews (ChnSentiCorp, hotel part), labelled positive or negative.",
         source=f"`chnsenticorp_htl/ChnSentiCorp_htl_all.csv` from {SOPHONPLUS} (copied "
-               "unchanged); ChnSentiCorp was collected by Tan Songbo.",
+        "unchanged); ChnSentiCorp was collected by Tan Songbo.",
         licence=SOPHONPLUS_LICENCE,
         citation="Songbo Tan and Jin Zhang, *An empirical study of sentiment analysis for "
-                 "Chinese documents*, Expert Systems with Applications 34(4), 2008; via "
-                 f"{SOPHONPLUS}.",
+        "Chinese documents*, Expert Systems with Applications 34(4), 2008; via "
+        f"{SOPHONPLUS}.",
         caveats=(
             "Overlaps online_shopping's 酒店 category (see *Overlap with other corpora*); "
             "the hash split keeps every shared text in one split across both corpora.",
@@ -104,14 +103,14 @@ CARD_META: dict[str, CardMeta] = {
     "cold": CardMeta(
         title="COLD — Chinese offensive language",
         about="Social-media comments on race, gender and region, labelled offensive or "
-              "safe; the test file also has a fine-grained label (not loaded). Quanzi's "
-              "training and evaluation data for the `offensive` moderation label.",
+        "safe; the test file also has a fine-grained label (not loaded). Quanzi's "
+        "training and evaluation data for the `offensive` moderation label.",
         source="`cold/{train,dev,test}.csv` from https://github.com/thu-coai/COLDataset "
-               "(copied unchanged).",
+        "(copied unchanged).",
         licence="Apache-2.0 (`cold/LICENSE`).",
         citation="Jiawen Deng, Jingyan Zhou, Hao Sun, Chujie Zheng, Fei Mi, Helen Meng and "
-                 "Minlie Huang, *COLD: A Benchmark for Chinese Offensive Language "
-                 "Detection*, EMNLP 2022.",
+        "Minlie Huang, *COLD: A Benchmark for Chinese Offensive Language "
+        "Detection*, EMNLP 2022.",
         caveats=(
             "Official splits are kept: a row's split is the file it is in (25,726 / 6,431 / "
             "5,323, the paper's sizes). dev.csv's own `split` column says `train` for "
@@ -127,13 +126,13 @@ CARD_META: dict[str, CardMeta] = {
     "spam_sms": CardMeta(
         title="spam_sms_10k — promotional and normal SMS",
         about="Chinese SMS labelled promotional spam (ads, recruitment, shop promotions) "
-              "or normal. Quanzi's real-text source for the `ad` moderation label.",
+        "or normal. Quanzi's real-text source for the `ad` moderation label.",
         source="`spam_sms/spam_sms_10k.csv`, the sample shipped with "
-               "https://github.com/ZPdesu/Spam-Message-Classifier-sklearn (drawn from a "
-               "public corpus of 800k SMS), converted from two JSON lists to one CSV.",
+        "https://github.com/ZPdesu/Spam-Message-Classifier-sklearn (drawn from a "
+        "public corpus of 800k SMS), converted from two JSON lists to one CSV.",
         licence="No licence stated in the source repository: research-only, as above.",
         citation="ZPdesu, *Spam-Message-Classifier-sklearn*, "
-                 "https://github.com/ZPdesu/Spam-Message-Classifier-sklearn.",
+        "https://github.com/ZPdesu/Spam-Message-Classifier-sklearn.",
         caveats=(
             "Numbers (phones, prices, dates) were masked as runs of `x` in the original: "
             "contact detectors see `xxxxxxxxxxx`, not digits (rows with masks counted "
@@ -157,15 +156,15 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def corpus_stats(name: str, frames: Mapping[str, pd.DataFrame],
-                 corpora_dir: Path) -> dict[str, Any]:
+def corpus_stats(
+    name: str, frames: Mapping[str, pd.DataFrame], corpora_dir: Path
+) -> dict[str, Any]:
     """Measure one corpus; ``frames`` holds every loaded corpus (for overlaps)."""
     spec = CORPORA[name]
     df = frames[name]
     raw = _read(spec, corpora_dir)
     files = [
-        {"file": str(p.relative_to(corpora_dir)), "bytes": p.stat().st_size,
-         "sha256": _sha256(p)}
+        {"file": str(p.relative_to(corpora_dir)), "bytes": p.stat().st_size, "sha256": _sha256(p)}
         for p in _source_files(spec, corpora_dir)
     ]
     text_raw = raw[spec.text_column].astype(str)
@@ -187,8 +186,10 @@ def corpus_stats(name: str, frames: Mapping[str, pd.DataFrame],
         "labels": {int(k): int(v) for k, v in df["label"].value_counts().sort_index().items()},
         "label_meaning": spec.label_meaning,
         "splits": {
-            s: {int(k): int(v) for k, v in
-                df.loc[df["split"] == s, "label"].value_counts().sort_index().items()}
+            s: {
+                int(k): int(v)
+                for k, v in df.loc[df["split"] == s, "label"].value_counts().sort_index().items()
+            }
             for s in SPLITS
         },
         "official_splits": spec.official_splits,
@@ -221,12 +222,10 @@ def corpus_stats(name: str, frames: Mapping[str, pd.DataFrame],
             shared = mine.intersection(other_df["norm"])
             stats["overlap"][other] = len(shared)
     if name == "spam_sms":
-        stats["extra"]["Rows with `x`-masked numbers"] = int(
-            df["text"].str.contains(_MASK).sum())
+        stats["extra"]["Rows with `x`-masked numbers"] = int(df["text"].str.contains(_MASK).sum())
     if spec.official_splits and "split" in raw.columns:
         disagree = raw["split"].str.strip() != raw["file_split"]
-        stats["extra"]["Rows whose `split` column disagrees with their file"] = int(
-            disagree.sum())
+        stats["extra"]["Rows whose `split` column disagrees with their file"] = int(disagree.sum())
     return stats
 
 
@@ -329,34 +328,54 @@ def render_card(stats: Mapping[str, Any], generated: Mapping[str, str]) -> str:
     meta = CARD_META[name]
     rows = stats["rows"]
     label_rows = "\n".join(
-        f"| Label {label} | {n} ({_pct(n, rows)}) |" for label, n in stats["labels"].items())
+        f"| Label {label} | {n} ({_pct(n, rows)}) |" for label, n in stats["labels"].items()
+    )
     if stats["official_splits"]:
-        split_rule = ("Official splits, kept as published (a row's split is its file). Texts "
-                      "may repeat across them; the count below is a fact about the corpus.")
+        split_rule = (
+            "Official splits, kept as published (a row's split is its file). Texts "
+            "may repeat across them; the count below is a fact about the corpus."
+        )
     else:
         fractions = " / ".join(f"{int(100 * f)}" for f in SPLIT_FRACTIONS.values())
-        split_rule = (f"Hash split {fractions} (train / dev / test) on the normalised text "
-                      "(`hash_split`): the same on every machine, and a normalised text is in "
-                      "exactly one split, in this corpus and in every other one, so the "
-                      "counts below are 0 by construction (and tested).")
+        split_rule = (
+            f"Hash split {fractions} (train / dev / test) on the normalised text "
+            "(`hash_split`): the same on every machine, and a normalised text is in "
+            "exactly one split, in this corpus and in every other one, so the "
+            "counts below are 0 by construction (and tested)."
+        )
     split_rows = "\n".join(
         f"| {s} | {sum(c.values())} | {_pct(sum(c.values()), rows)} | {c.get(0, 0)} | "
-        f"{c.get(1, 0)} |" for s, c in stats["splits"].items())
+        f"{c.get(1, 0)} |"
+        for s, c in stats["splits"].items()
+    )
     category_rows = "\n".join(
         f"| {cat} | {n} | {_pct(n, rows)} | {100 * pos:.1f}% |"
-        for cat, n, pos in stats["categories"])
+        for cat, n, pos in stats["categories"]
+    )
     overlap_rows = "\n".join(f"| {o} | {n} |" for o, n in stats["overlap"].items())
     extra_rows = "\n".join(f"| {k} | {v} |" for k, v in stats["extra"].items())
     file_rows = "\n".join(
-        f"| `{f['file']}` | {f['bytes']} | `{f['sha256']}` |" for f in stats["files"])
+        f"| `{f['file']}` | {f['bytes']} | `{f['sha256']}` |" for f in stats["files"]
+    )
     return CARD_TEMPLATE.substitute(
-        title=meta.title, about=meta.about, source=meta.source, licence=meta.licence,
-        citation=meta.citation, caveats="\n".join(f"- {c}" for c in meta.caveats),
-        label_rows=label_rows, split_rule=split_rule, split_rows=split_rows,
-        category_rows=category_rows, overlap_rows=overlap_rows, extra_rows=extra_rows,
+        title=meta.title,
+        about=meta.about,
+        source=meta.source,
+        licence=meta.licence,
+        citation=meta.citation,
+        caveats="\n".join(f"- {c}" for c in meta.caveats),
+        label_rows=label_rows,
+        split_rule=split_rule,
+        split_rows=split_rows,
+        category_rows=category_rows,
+        overlap_rows=overlap_rows,
+        extra_rows=extra_rows,
         file_rows=file_rows,
-        p10=stats["length"][10], p50=stats["length"][50], p90=stats["length"][90],
-        max=stats["length"]["max"], norm_p50=stats["length"]["norm_p50"],
+        p10=stats["length"][10],
+        p50=stats["length"][50],
+        p90=stats["length"][90],
+        max=stats["length"]["max"],
+        norm_p50=stats["length"]["norm_p50"],
         **{k: v for k, v in stats.items() if isinstance(v, (int, str))},
         **generated,
     )
@@ -364,13 +383,18 @@ def render_card(stats: Mapping[str, Any], generated: Mapping[str, str]) -> str:
 
 def machine_description() -> str:
     """Where the numbers were measured (for the cards' generated section)."""
-    return (f"{platform.node() or 'unknown host'} ({platform.system()} {platform.machine()}, "
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, pandas "
-            f"{pd.__version__})")
+    return (
+        f"{platform.node() or 'unknown host'} ({platform.system()} {platform.machine()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, pandas "
+        f"{pd.__version__})"
+    )
 
 
-def load_all(corpora_dir: Path, names: Iterable[str] = tuple(CORPORA),
-             on_loaded: Callable[[str], None] | None = None) -> dict[str, pd.DataFrame]:
+def load_all(
+    corpora_dir: Path,
+    names: Iterable[str] = tuple(CORPORA),
+    on_loaded: Callable[[str], None] | None = None,
+) -> dict[str, pd.DataFrame]:
     """Load corpora (cached after the first time); ``on_loaded`` reports progress."""
     frames = {}
     for name in names:
@@ -380,9 +404,13 @@ def load_all(corpora_dir: Path, names: Iterable[str] = tuple(CORPORA),
     return frames
 
 
-def write_cards(out_dir: Path, corpora_dir: Path, frames: Mapping[str, pd.DataFrame],
-                names: Iterable[str] = tuple(CORPORA),
-                on_written: Callable[[Path], None] | None = None) -> list[Path]:
+def write_cards(
+    out_dir: Path,
+    corpora_dir: Path,
+    frames: Mapping[str, pd.DataFrame],
+    names: Iterable[str] = tuple(CORPORA),
+    on_written: Callable[[Path], None] | None = None,
+) -> list[Path]:
     """Measure and write ``<out_dir>/<name>.md`` for each corpus in ``names``."""
     generated = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -393,8 +421,9 @@ def write_cards(out_dir: Path, corpora_dir: Path, frames: Mapping[str, pd.DataFr
     written = []
     for name in names:
         path = out_dir / f"{name}.md"
-        path.write_text(render_card(corpus_stats(name, frames, corpora_dir), generated),
-                        encoding="utf-8")
+        path.write_text(
+            render_card(corpus_stats(name, frames, corpora_dir), generated), encoding="utf-8"
+        )
         written.append(path)
         if on_written:
             on_written(path)

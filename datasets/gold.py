@@ -38,8 +38,9 @@ def length_band(n_chars: int) -> str:
 PER_CELL = {"test": 12, "dev": 4, "train": 10}
 
 
-def sample_quality_candidates(per_cell: dict[str, int] | None = None, seed: int = 20261122,
-                              corpora_dir: Path | None = None) -> pd.DataFrame:
+def sample_quality_candidates(
+    per_cell: dict[str, int] | None = None, seed: int = 20261122, corpora_dir: Path | None = None
+) -> pd.DataFrame:
     """Stratified sample: category × length band × sentiment × split.
 
     Deterministic for a given seed and corpus files. One row per normalised text.
@@ -87,8 +88,9 @@ def load_quality_gold(corpora_dir: Path | None = None) -> pd.DataFrame:
     """First-pass annotations joined with their texts (one row per gold item)."""
     ann = read_annotations()
     first = ann[ann["pass"] == 1].drop_duplicates("gold_id")
-    reviews = load_reviews(corpora_dir)[["corpus", "row", "text", "norm", "category", "label",
-                                         "split"]]
+    reviews = load_reviews(corpora_dir)[
+        ["corpus", "row", "text", "norm", "category", "label", "split"]
+    ]
     gold = first.merge(reviews, on=["corpus", "row"], how="left", validate="one_to_one")
     missing = gold["text"].isna().sum()
     if missing:

@@ -31,6 +31,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
+import opencc
+
 NORMALIZER_VERSION = "2"
 
 # Characters whose runs collapse to one when the same one repeats. This runs after
@@ -83,8 +85,6 @@ def strip_invisible(text: str) -> str:
 
 def _opencc_dictionary(name: str) -> dict[str, str]:
     """One OpenCC dictionary file as {source: first candidate} (what OpenCC itself picks)."""
-    import opencc
-
     path = Path(opencc.__file__).parent / "dictionary" / name
     entries: dict[str, str] = {}
     with path.open(encoding="utf-8") as handle:
@@ -104,19 +104,26 @@ def _t2s_tables() -> tuple[dict[int, str], re.Pattern[str] | None, dict[str, str
     shipped dictionaries), so conversion never changes offsets or run-collapsing.
     """
     chars = {
-        ord(k): v for k, v in _opencc_dictionary("TSCharacters.txt").items()
-        if len(k) == 1 and len(v) == 1 and k != v and k not in SEPARATORS
-        and v not in SEPARATORS and not v.isspace()
+        ord(k): v
+        for k, v in _opencc_dictionary("TSCharacters.txt").items()
+        if len(k) == 1
+        and len(v) == 1
+        and k != v
+        and k not in SEPARATORS
+        and v not in SEPARATORS
+        and not v.isspace()
     }
     phrases = {
-        k: v for k, v in _opencc_dictionary("TSPhrases.txt").items()
+        k: v
+        for k, v in _opencc_dictionary("TSPhrases.txt").items()
         if len(k) == len(v) and len(k) > 1
     }
     # Every phrase takes part in longest-match (a phrase that converts like its
     # characters can still win over an overlapping one that does not), longest first.
     pattern = (
         re.compile("|".join(re.escape(k) for k in sorted(phrases, key=len, reverse=True)))
-        if phrases else None
+        if phrases
+        else None
     )
     return chars, pattern, phrases
 
@@ -289,8 +296,9 @@ def source_span(text: str, offsets: list[int], start: int, end: int) -> tuple[in
     NFKC merged into it, so ``text[a:b]`` shows what the user wrote.
     """
     if not 0 <= start < end <= len(offsets):
-        raise ValueError(f"span [{start}, {end}) is outside the normalised text "
-                         f"(length {len(offsets)})")
+        raise ValueError(
+            f"span [{start}, {end}) is outside the normalised text (length {len(offsets)})"
+        )
     src_start = offsets[start]
     src_end = offsets[end - 1] + 1
     # A cluster (letter + accents) maps to its first offset: extend over the rest.

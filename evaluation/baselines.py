@@ -1,10 +1,11 @@
 """Char n-gram TF-IDF + logistic regression baselines for every moderation task.
 
 Why: issue 4 asks every learned model to beat "the simplest strong baseline on real text",
-side by side on the same splits. This module is that baseline, the published anchors it is
-compared with, the contact rule detectors measured on the same test set, and the
-collateral check: which share of real review test texts each model would flag, per
-category (COLD is talk about groups; a shopping complaint is not abuse).
+side by side on the same splits. This module runs that baseline (``models/baseline.py``,
+which the training tasks fit in the same runs) against the published anchors, with the
+contact rule detectors measured on the same test set, and the collateral check: which
+share of real review test texts each model would flag, per category (COLD is talk about
+groups; a shopping complaint is not abuse).
 
 Tasks and sets (all text is ``normalize``d first, as serving scores it):
 
@@ -32,8 +33,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -42,7 +41,7 @@ from tqdm.auto import tqdm
 from quanzi.datasets.corpora import dedupe
 from quanzi.datasets.moderation.ads import AdDataConfig, build_ad_dataset
 from quanzi.datasets.moderation.contact import ContactDataConfig, build_contact_dataset
-from quanzi.datasets.moderation.hosts import derive_seed
+from quanzi.datasets.moderation.hosts import derive_seed, load_sources, review_group, weave_span
 from quanzi.datasets.moderation.obfuscation import (
     ALL_TRANSFORMS,
     HELDOUT_TRANSFORMS,
@@ -51,6 +50,7 @@ from quanzi.datasets.moderation.obfuscation import (
     obfuscate,
 )
 from quanzi.datasets.moderation.spam import SpamDataConfig, build_spam_dataset
+from quanzi.models.baseline import BaselineConfig, fit_baseline, flag, near_duplicate_flags
 from quanzi.models.moderation.detectors import detect_contact, detect_privacy
 
 # Published reference points (shared/datasets/README.md) and issue-4 targets.
@@ -59,21 +59,6 @@ ANCHORS = {
     "ad_sms_strat": {"f1": 0.968, "target_f1": 0.975},
     "contact_heldout": {"target_recall": 0.95, "target_precision": 0.95},
 }
-REVIEW_GROUPS = {"waimai": "外卖 (waimai_10k)", "hotel": "酒店 (ChnSentiCorp_htl)"}
-
-
-@dataclass(frozen=True)
-class BaselineConfig:
-    """The one baseline recipe used for every task (sklearn defaults plus min_df=2)."""
-
-    ngram_min: int = 1
-    ngram_max: int = 3
-    min_df: int = 2  # drop n-grams seen once: the vocabulary shrinks ~4×, accuracy holds
-    sublinear_tf: bool = True
-    C: float = 1.0
-    max_iter: int = 2000
-    threshold: float = 0.5  # probability at or above which a text is flagged
-    dup_threshold: float = 0.9  # cosine (char 1–3-gram TF-IDF) that counts as a copy
 
 
 @dataclass(frozen=True)
@@ -91,49 +76,24 @@ class BenchConfig:
     @classmethod
     def full(cls, seed: int = 13) -> BenchConfig:
         """The full-size run, every generated set on ``seed``."""
-        return cls(seed=seed, contact=ContactDataConfig(seed=seed), ad=AdDataConfig(seed=seed),
-                   spam=SpamDataConfig(seed=seed))
+        return cls(
+            seed=seed,
+            contact=ContactDataConfig(seed=seed),
+            ad=AdDataConfig(seed=seed),
+            spam=SpamDataConfig(seed=seed),
+        )
 
     @classmethod
     def small(cls, seed: int = 13) -> BenchConfig:
         """A CI-sized run: small sets, a COLD sample; same code paths."""
-        return cls(seed=seed,
-                   contact=ContactDataConfig(seed=seed, n_train=1500, n_dev=300, n_test=600),
-                   ad=AdDataConfig(seed=seed, n_train=1000, n_dev=200, n_test=400),
-                   spam=SpamDataConfig(seed=seed, n_train=1500, n_dev=300, n_test=600),
-                   cold_limit=2000, transform_samples=40)
-
-
-def make_baseline(cfg: BaselineConfig | None = None) -> Pipeline:
-    """Char n-gram TF-IDF + logistic regression (liblinear: fastest on sparse binary)."""
-    cfg = cfg or BaselineConfig()
-    return Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                  min_df=cfg.min_df, sublinear_tf=cfg.sublinear_tf)),
-        ("lr", LogisticRegression(C=cfg.C, solver="liblinear", max_iter=cfg.max_iter)),
-    ])
-
-
-def fit_baseline(texts: Iterable[str], labels: Iterable[int],
-                 cfg: BaselineConfig | None = None) -> Pipeline:
-    """Fit the baseline, refusing a training set that has only one class."""
-    texts, labels = list(texts), np.asarray(list(labels), dtype=int)
-    if len(set(labels.tolist())) < 2:
-        raise ValueError(f"training set of {len(texts)} texts has a single class; "
-                         "it needs positives and negatives")
-    cfg = cfg or BaselineConfig()
-    # On tiny sets min_df=2 could leave no vocabulary at all.
-    pipe = make_baseline(cfg if len(texts) >= 200 else BaselineConfig(**{**asdict(cfg),
-                                                                         "min_df": 1}))
-    return pipe.fit(texts, labels)
-
-
-def flag(model: Pipeline, texts: Iterable[str], threshold: float = 0.5) -> np.ndarray:
-    """Boolean flags: the positive-class probability is at or above ``threshold``."""
-    texts = list(texts)
-    if not texts:
-        return np.zeros(0, dtype=bool)
-    return model.predict_proba(texts)[:, 1] >= threshold
+        return cls(
+            seed=seed,
+            contact=ContactDataConfig(seed=seed, n_train=1500, n_dev=300, n_test=600),
+            ad=AdDataConfig(seed=seed, n_train=1000, n_dev=200, n_test=400),
+            spam=SpamDataConfig(seed=seed, n_train=1500, n_dev=300, n_test=600),
+            cold_limit=2000,
+            transform_samples=40,
+        )
 
 
 def binary_metrics(y_true: Iterable[int], y_pred: Iterable[bool | int]) -> dict[str, float]:
@@ -143,7 +103,8 @@ def binary_metrics(y_true: Iterable[int], y_pred: Iterable[bool | int]) -> dict[
     if len(y) == 0:
         return {"n": 0}
     return {
-        "n": len(y), "positives": int(y.sum()),
+        "n": len(y),
+        "positives": int(y.sum()),
         "accuracy": float(accuracy_score(y, p)),
         "precision": float(precision_score(y, p, zero_division=0)),
         "recall": float(recall_score(y, p, zero_division=0)),
@@ -164,8 +125,10 @@ def _recall_by(df: pd.DataFrame, flags: np.ndarray, column: str) -> dict[str, di
 # ---------------------------------------------------------------------------------------
 # offensive
 # ---------------------------------------------------------------------------------------
-def evaluate_offensive(cold: pd.DataFrame, cfg: BaselineConfig | None = None,
-                       ) -> tuple[dict[str, Any], Pipeline]:
+def evaluate_offensive(
+    cold: pd.DataFrame,
+    cfg: BaselineConfig | None = None,
+) -> tuple[dict[str, Any], Pipeline]:
     """COLD official train+dev → test; and again without the train texts COLD repeats in test."""
     cfg = cfg or BaselineConfig()
     train = cold[cold["split"].isin(("train", "dev"))]
@@ -181,19 +144,24 @@ def evaluate_offensive(cold: pd.DataFrame, cfg: BaselineConfig | None = None,
         deduped = fit_baseline(clean_train["norm"], clean_train["label"], cfg)
         results["train_deduped_against_test"] = {
             **binary_metrics(test["label"], flag(deduped, test["norm"], cfg.threshold)),
-            "train_rows": len(clean_train)}
+            "train_rows": len(clean_train),
+        }
     results["per_topic"] = _recall_by(
         test.assign(kind=test["category"] + "/" + test["label"].astype(str)),
-        flag(model, test["norm"], cfg.threshold), "kind")
+        flag(model, test["norm"], cfg.threshold),
+        "kind",
+    )
     return results, model
 
 
 # ---------------------------------------------------------------------------------------
 # ad
 # ---------------------------------------------------------------------------------------
-def evaluate_ads(ad: pd.DataFrame, cfg: BaselineConfig | None = None,
-                 spread_seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
-                 ) -> tuple[dict[str, Any], Pipeline]:
+def evaluate_ads(
+    ad: pd.DataFrame,
+    cfg: BaselineConfig | None = None,
+    spread_seeds: tuple[int, ...] = (0, 1, 2, 3, 4),
+) -> tuple[dict[str, Any], Pipeline]:
     """SMS stratified 70/30 (the anchor's protocol), and the ``ad`` model per source.
 
     One 70/30 split of 10k SMS (~290 test positives) moves F1 by a few points, so the F1
@@ -206,18 +174,27 @@ def evaluate_ads(ad: pd.DataFrame, cfg: BaselineConfig | None = None,
     if len(strat_test):
         sms_model = fit_baseline(strat_train["norm"], strat_train["label"], cfg)
         results["sms_strat_70_30"] = binary_metrics(
-            strat_test["label"], flag(sms_model, strat_test["norm"], cfg.threshold))
+            strat_test["label"], flag(sms_model, strat_test["norm"], cfg.threshold)
+        )
         f1s = []
         for seed in spread_seeds:
-            train_part, test_part = train_test_split(sms, test_size=len(strat_test),
-                                                     stratify=sms["label"], random_state=seed)
+            train_part, test_part = train_test_split(
+                sms, test_size=len(strat_test), stratify=sms["label"], random_state=seed
+            )
             model = fit_baseline(train_part["norm"], train_part["label"], cfg)
-            f1s.append(binary_metrics(test_part["label"],
-                                      flag(model, test_part["norm"], cfg.threshold))["f1"])
+            f1s.append(
+                binary_metrics(test_part["label"], flag(model, test_part["norm"], cfg.threshold))[
+                    "f1"
+                ]
+            )
         if f1s:
             results["sms_strat_70_30_f1_over_seeds"] = {
-                "seeds": list(spread_seeds), "f1": f1s, "mean": float(np.mean(f1s)),
-                "min": float(min(f1s)), "max": float(max(f1s))}
+                "seeds": list(spread_seeds),
+                "f1": f1s,
+                "mean": float(np.mean(f1s)),
+                "min": float(min(f1s)),
+                "max": float(max(f1s)),
+            }
     train, test = ad[ad["split"] == "train"], ad[ad["split"] == "test"]
     model = fit_baseline(train["norm"], train["label"], cfg)
     flags = flag(model, test["norm"], cfg.threshold)
@@ -229,31 +206,18 @@ def evaluate_ads(ad: pd.DataFrame, cfg: BaselineConfig | None = None,
     review_flags = flags[(test["source"] == "review").to_numpy()]
     disguised = reviews["label"].to_numpy() == 1
     results["disguised_recall_by_transform"] = _recall_by(
-        reviews[disguised], review_flags[disguised], "transform")
+        reviews[disguised], review_flags[disguised], "transform"
+    )
     return results, model
 
 
 # ---------------------------------------------------------------------------------------
 # spam
 # ---------------------------------------------------------------------------------------
-def near_duplicate_flags(texts: list[str], order: Iterable[int], threshold: float) -> np.ndarray:
-    """Flag each text whose TF-IDF cosine to any EARLIER text (by ``order``) ≥ ``threshold``.
-
-    The first of two copies passes and the later one is flagged, as in a live stream.
-    (n, n) similarities: meant for test-sized sets (a few thousand texts).
-    """
-    if not texts:
-        return np.zeros(0, dtype=bool)
-    vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 3),
-                              sublinear_tf=True).fit_transform(texts)
-    rank = np.argsort(np.argsort(np.asarray(list(order))))  # position in posting order
-    sims = (vectors @ vectors.T).toarray()
-    earlier = rank[None, :] < rank[:, None]  # (n, n): column posted before row
-    return (np.where(earlier, sims, 0.0) >= threshold).any(axis=1)
-
-
-def evaluate_spam(spam: pd.DataFrame, cfg: BaselineConfig | None = None,
-                  ) -> tuple[dict[str, Any], Pipeline]:
+def evaluate_spam(
+    spam: pd.DataFrame,
+    cfg: BaselineConfig | None = None,
+) -> tuple[dict[str, Any], Pipeline]:
     """Classifier on filler (copies excluded: text alone cannot show them), near-dup on copies."""
     cfg = cfg or BaselineConfig()
     train = spam[(spam["split"] == "train") & (spam["kind"] != "copy_paste")]
@@ -267,12 +231,14 @@ def evaluate_spam(spam: pd.DataFrame, cfg: BaselineConfig | None = None,
         "classifier_filler_vs_real": binary_metrics(test["label"][no_copy], clf[no_copy]),
         "near_dup_copies_vs_real": binary_metrics(
             test["label"][test["kind"].isin(("copy_paste", "real")).to_numpy()],
-            dup[test["kind"].isin(("copy_paste", "real")).to_numpy()]),
+            dup[test["kind"].isin(("copy_paste", "real")).to_numpy()],
+        ),
         "classifier_or_near_dup_all": binary_metrics(test["label"], either),
         "classifier_flagged_by_kind": _recall_by(test, clf, "kind"),
         "either_flagged_by_kind": _recall_by(test, either, "kind"),
-        "distinct_test_texts_by_kind": {str(k): int(v) for k, v in
-                                        test.groupby("kind")["norm"].nunique().items()},
+        "distinct_test_texts_by_kind": {
+            str(k): int(v) for k, v in test.groupby("kind")["norm"].nunique().items()
+        },
     }, model
 
 
@@ -284,15 +250,19 @@ def contact_flags(texts: Iterable[str]) -> np.ndarray:
     return np.array([bool(detect_contact(t)) for t in texts], dtype=bool)
 
 
-def evaluate_contact(contact: pd.DataFrame, cfg: BaselineConfig | None = None,
-                     ) -> tuple[dict[str, Any], Pipeline]:
+def evaluate_contact(
+    contact: pd.DataFrame,
+    cfg: BaselineConfig | None = None,
+) -> tuple[dict[str, Any], Pipeline]:
     """Classifier, detectors, and either, on the test set: held-out and train groups apart."""
     cfg = cfg or BaselineConfig()
     train = contact[contact["split"] == "train"]
     test = contact[contact["split"] == "test"].reset_index(drop=True)
     model = fit_baseline(train["norm"], train["label"], cfg)
-    systems = {"baseline": flag(model, test["norm"], cfg.threshold),
-               "detectors": contact_flags(test["text"])}
+    systems = {
+        "baseline": flag(model, test["norm"], cfg.threshold),
+        "detectors": contact_flags(test["text"]),
+    }
     systems["baseline_or_detectors"] = systems["baseline"] | systems["detectors"]
     negatives = (test["label"] == 0).to_numpy()
     results: dict[str, Any] = {}
@@ -311,14 +281,15 @@ def evaluate_contact(contact: pd.DataFrame, cfg: BaselineConfig | None = None,
     return results, model
 
 
-def detector_recall_per_transform(host_texts: list[str], n: int, seed: int,
-                                  ) -> dict[str, dict[str, Any]]:
+def detector_recall_per_transform(
+    host_texts: list[str],
+    n: int,
+    seed: int,
+) -> dict[str, dict[str, Any]]:
     """Detector recall for each transform alone: ``n`` snippets woven into real texts.
 
     Tells the detectors' owner which obfuscation they miss, with examples.
     """
-    from quanzi.datasets.moderation.hosts import weave_span
-
     if not host_texts:
         raise ValueError("detector recall needs at least one host text")
     out: dict[str, dict[str, Any]] = {}
@@ -340,46 +311,49 @@ def detector_recall_per_transform(host_texts: list[str], n: int, seed: int,
             by_subtype[snippet.subtype][1] += 1
             if not hit and len(misses) < 3:
                 misses.append(obfuscated.render())
-        out[name] = {"n": n, "recall": caught / n,
-                     "group": "heldout" if name in HELDOUT_TRANSFORMS else "train",
-                     "by_subtype": {k: v[0] / v[1] for k, v in sorted(by_subtype.items())},
-                     "missed_examples": misses}
+        out[name] = {
+            "n": n,
+            "recall": caught / n,
+            "group": "heldout" if name in HELDOUT_TRANSFORMS else "train",
+            "by_subtype": {k: v[0] / v[1] for k, v in sorted(by_subtype.items())},
+            "missed_examples": misses,
+        }
     return out
 
 
 # ---------------------------------------------------------------------------------------
 # collateral damage on real reviews
 # ---------------------------------------------------------------------------------------
-def review_group(corpus: str, category: str) -> str:
-    """The collateral-report row of a review: its shopping category, or its corpus."""
-    return REVIEW_GROUPS.get(corpus, category)
-
-
-def collateral(reviews_test: pd.DataFrame, flaggers: dict[str, Callable[[pd.DataFrame],
-               np.ndarray]]) -> dict[str, dict[str, float]]:
+def collateral(
+    reviews_test: pd.DataFrame, flaggers: dict[str, Callable[[pd.DataFrame], np.ndarray]]
+) -> dict[str, dict[str, float]]:
     """Share of real review test texts each flagger flags, per review group, plus ``any``."""
-    groups = [review_group(c, k) for c, k in zip(reviews_test["corpus"],
-                                                  reviews_test["category"], strict=True)]
+    groups = [
+        review_group(c, k)
+        for c, k in zip(reviews_test["corpus"], reviews_test["category"], strict=True)
+    ]
     frame = pd.DataFrame({"group": groups})
     for name, flagger in flaggers.items():
         frame[name] = flagger(reviews_test)
     frame["any"] = frame[list(flaggers)].any(axis=1)
     table: dict[str, dict[str, float]] = {}
     for group, part in [*frame.groupby("group", sort=True), ("ALL", frame)]:
-        table[str(group)] = {"n": len(part), **{c: float(part[c].mean())
-                                                for c in [*flaggers, "any"]}}
+        table[str(group)] = {
+            "n": len(part),
+            **{c: float(part[c].mean()) for c in [*flaggers, "any"]},
+        }
     return table
 
 
 # ---------------------------------------------------------------------------------------
 # the whole bench
 # ---------------------------------------------------------------------------------------
-def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | None = None,
-                  progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_baselines(
+    config: BenchConfig | None = None,
+    corpora_dir: Path | str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Build every moderation set, fit and measure every baseline; a JSON-able dict."""
-    from quanzi.datasets.corpora import load_corpus
-    from quanzi.datasets.moderation.hosts import load_hosts
-
     cfg = config or BenchConfig()
     say = progress or (lambda message: None)
     started = time.perf_counter()
@@ -390,13 +364,8 @@ def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | N
 
     t0 = time.perf_counter()
     say("loading corpora")
-    hosts = load_hosts(corpora_dir)
-    reviews = hosts[hosts["corpus"] != "spam_sms"]
-    sms = load_corpus("spam_sms", corpora_dir)
-    cold = load_corpus("cold", corpora_dir)
-    if cfg.cold_limit is not None:
-        cold = pd.concat([part.sample(n=min(len(part), cfg.cold_limit), random_state=cfg.seed)
-                          for _, part in cold.groupby("split")])
+    sources = load_sources(corpora_dir, cfg.cold_limit, cfg.seed)
+    hosts, reviews, sms, cold = sources.hosts, sources.reviews, sources.sms, sources.cold
     lap("load", t0)
 
     results: dict[str, Any] = {}
@@ -423,7 +392,8 @@ def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | N
     results["contact"], contact_model = evaluate_contact(contact, cfg.baseline)
     test_hosts = hosts[hosts["split"] == "test"]["text"].tolist()
     results["detector_recall_per_transform"] = detector_recall_per_transform(
-        test_hosts, cfg.transform_samples, cfg.seed)
+        test_hosts, cfg.transform_samples, cfg.seed
+    )
     lap("contact", t0)
 
     t0 = time.perf_counter()
@@ -434,14 +404,17 @@ def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | N
     def by_model(model: Pipeline) -> Callable[[pd.DataFrame], np.ndarray]:
         return lambda df: flag(model, df["norm"], threshold)
 
-    results["collateral"] = collateral(reviews_test, {
-        "offensive": by_model(offensive_model),
-        "ad": by_model(ad_model),
-        "spam": by_model(spam_model),
-        "contact_baseline": by_model(contact_model),
-        "contact_detectors": lambda df: contact_flags(df["text"]),
-        "privacy_detectors": lambda df: np.array([bool(detect_privacy(t)) for t in df["text"]]),
-    })
+    results["collateral"] = collateral(
+        reviews_test,
+        {
+            "offensive": by_model(offensive_model),
+            "ad": by_model(ad_model),
+            "spam": by_model(spam_model),
+            "contact_baseline": by_model(contact_model),
+            "contact_detectors": lambda df: contact_flags(df["text"]),
+            "privacy_detectors": lambda df: np.array([bool(detect_privacy(t)) for t in df["text"]]),
+        },
+    )
     lap("collateral", t0)
 
     results["datasets"] = {
@@ -464,13 +437,16 @@ def run_baselines(config: BenchConfig | None = None, corpora_dir: Path | str | N
 def _counts(df: pd.DataFrame, columns: list[str]) -> dict[str, int]:
     """Row counts per combination of ``columns``, keyed "a/b/c" (JSON-friendly)."""
     sizes = df.groupby(columns).size()
-    return {"/".join(str(k) for k in (key if isinstance(key, tuple) else (key,))): int(v)
-            for key, v in sizes.items()}
+    return {
+        "/".join(str(k) for k in (key if isinstance(key, tuple) else (key,))): int(v)
+        for key, v in sizes.items()
+    }
 
 
 def write_results(results: dict[str, Any], path: Path) -> Path:
     """Write the bench results as JSON (UTF-8, readable Chinese)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=str),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(results, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
     return path

@@ -25,12 +25,19 @@ from typing import Any
 def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
     """The server's environment: the bench data dir, the developer's models (MLflow
     registry, encoder), quiet logs."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("QUANZI_") and k != "MLFLOW_TRACKING_URI"}
-    env.update(QUANZI_DATA_DIR=str(data_dir), QUANZI_ENV="development",
-               QUANZI_LOG_LEVEL="warning", MLFLOW_TRACKING_URI=settings.resolved_mlflow_uri,
-               QUANZI_TORCH_THREADS=str(settings.torch_threads),
-               QUANZI_INDEX_SYNC_INTERVAL_MS=str(settings.index_sync_interval_ms))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("QUANZI_") and k != "MLFLOW_TRACKING_URI"
+    }
+    env.update(
+        QUANZI_DATA_DIR=str(data_dir),
+        QUANZI_ENV="development",
+        QUANZI_LOG_LEVEL="warning",
+        MLFLOW_TRACKING_URI=settings.resolved_mlflow_uri,
+        QUANZI_TORCH_THREADS=str(settings.torch_threads),
+        QUANZI_INDEX_SYNC_INTERVAL_MS=str(settings.index_sync_interval_ms),
+    )
     if settings.encoder:
         env["QUANZI_ENCODER"] = settings.encoder
     return env
@@ -66,17 +73,36 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
-                   ready_streak: int, log_path: Path | None = None,
-                   timeout_s: float = 300) -> Iterator[dict[str, Any]]:
+def running_server(
+    env: dict[str, str],
+    data_dir: Path,
+    port: int,
+    workers: int,
+    ready_streak: int,
+    log_path: Path | None = None,
+    timeout_s: float = 300,
+) -> Iterator[dict[str, Any]]:
     """Start the server, wait for ``ready_streak`` consecutive ready answers, yield the last
     ``/readyz`` body; stop the server on exit."""
     log_path = log_path or data_dir / "server.log"
     log = log_path.open("w")
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("quanzi")), "serve", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", str(workers), "--no-access-log"],
-        cwd=data_dir, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            str(Path(sys.executable).with_name("quanzi")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
+        cwd=data_dir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + timeout_s
         streak = 0

@@ -42,11 +42,13 @@ class FaithfulnessReport:
     def as_metrics(self) -> dict[str, float]:
         """Flat metrics for printing or logging."""
         return {
-            "n_texts": self.n_texts, "tokens_identical": self.tokens_identical,
+            "n_texts": self.n_texts,
+            "tokens_identical": self.tokens_identical,
             "tokens_identical_share": self.tokens_identical / max(self.n_texts, 1),
             "token_diffs_unk_runs": self.token_diffs_unk_runs,
             "token_diffs_other": self.token_diffs_other,
-            "cosine_min": self.cosine_min, "cosine_p1": self.cosine_p1,
+            "cosine_min": self.cosine_min,
+            "cosine_p1": self.cosine_p1,
             "cosine_mean": self.cosine_mean,
         }
 
@@ -66,8 +68,13 @@ def _unk_run(ids: list[int], unk: int) -> bool:
     return any(a == b == unk for a, b in itertools.pairwise(ids))
 
 
-def compare(model: SentenceTransformer, reference: ReferenceE5, texts: list[str],
-            prompt_name: str = "query", batch_size: int = 32) -> FaithfulnessReport:
+def compare(
+    model: SentenceTransformer,
+    reference: ReferenceE5,
+    texts: list[str],
+    prompt_name: str = "query",
+    batch_size: int = 32,
+) -> FaithfulnessReport:
     """Token ids and vectors of ``model`` vs the engine on ``texts``."""
     prefix = PROMPTS[prompt_name]
     tok = model.tokenizer
@@ -89,14 +96,24 @@ def compare(model: SentenceTransformer, reference: ReferenceE5, texts: list[str]
     # Texts longer than the model's window are split into windows by the engine and
     # truncated by sentence-transformers; compare vectors only on texts that fit.
     fits = np.array([len(tok(prefix + t)["input_ids"]) <= model.max_seq_length for t in texts])
-    vecs = np.asarray(model.encode([t for t, f in zip(texts, fits, strict=True) if f],
-                                   prompt_name=prompt_name, batch_size=batch_size,
-                                   normalize_embeddings=True), dtype=np.float32)
+    vecs = np.asarray(
+        model.encode(
+            [t for t, f in zip(texts, fits, strict=True) if f],
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+        ),
+        dtype=np.float32,
+    )
     cos = (vecs * ref[fits]).sum(axis=1)
     return FaithfulnessReport(
-        n_texts=len(texts), tokens_identical=same, token_diffs_unk_runs=unk_runs,
-        token_diffs_other=other, cosine_min=float(cos.min()),
-        cosine_p1=float(np.percentile(cos, 1)), cosine_mean=float(cos.mean()),
+        n_texts=len(texts),
+        tokens_identical=same,
+        token_diffs_unk_runs=unk_runs,
+        token_diffs_other=other,
+        cosine_min=float(cos.min()),
+        cosine_p1=float(np.percentile(cos, 1)),
+        cosine_mean=float(cos.mean()),
         examples=examples,
     )
 

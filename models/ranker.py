@@ -21,8 +21,32 @@ from typing import Any
 
 import numpy as np
 
-from quanzi.serving.ranking.ranker_features import FEATURES
-
+# Every feature ``models/ranking/ranker_features.py`` builds, in column order: the model's
+# input vocabulary (a saved model names the subset it uses, in its own order).
+FEATURES: tuple[str, ...] = (
+    "log_age",
+    "fresh_6h",
+    "fresh_24h",
+    "fresh_72h",
+    "age_rank",
+    "top_rank",
+    "quality",
+    "trust",
+    "level_l1",
+    "merchant",
+    "engagement",
+    "log_impressions",
+    "log_actions",
+    "editorial",
+    "phase",
+    "interest",
+    "friend",
+    "follow",
+    "negative_author",
+    "quality_x_fresh",
+    "engagement_x_fresh",
+    "engagement_x_age",
+)
 REGISTERED_MODEL = "quanzi-ranker"
 FORMAT_VERSION = 1
 FILENAME = "ranker.json"
@@ -49,8 +73,7 @@ class LinearRanker:
         self.weights = np.asarray(self.weights, dtype=np.float64)
         f = len(self.features)
         if not (self.mean.shape == self.scale.shape == self.weights.shape == (f,)):
-            raise ValueError("ranker mean, scale and weights must each have one value per "
-                             "feature")
+            raise ValueError("ranker mean, scale and weights must each have one value per feature")
         if not (np.all(np.isfinite(self.weights)) and np.all(self.scale > 0)):
             raise ValueError("ranker weights must be finite and scales positive")
         self._columns = np.array([FEATURES.index(f) for f in self.features], dtype=np.int64)
@@ -73,10 +96,15 @@ class LinearRanker:
 
     # ------------------------------------------------------------------ persistence
     def as_dict(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, "name": self.name,
-                "features": list(self.features), "mean": self.mean.tolist(),
-                "scale": self.scale.tolist(), "weights": self.weights.tolist(),
-                "config": self.config}
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "weights": self.weights.tolist(),
+            "config": self.config,
+        }
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -89,15 +117,23 @@ class LinearRanker:
             raise FileNotFoundError(f"no {FILENAME} in {path}: not a saved ranker")
         data = json.loads(file.read_text())
         if data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{file}: ranker format {data.get('format_version')!r}, this code "
-                             f"reads {FORMAT_VERSION}")
-        return cls(features=tuple(data["features"]), mean=np.asarray(data["mean"]),
-                   scale=np.asarray(data["scale"]), weights=np.asarray(data["weights"]),
-                   config=dict(data.get("config", {})), name=data.get("name", REGISTERED_MODEL))
+            raise ValueError(
+                f"{file}: ranker format {data.get('format_version')!r}, this code "
+                f"reads {FORMAT_VERSION}"
+            )
+        return cls(
+            features=tuple(data["features"]),
+            mean=np.asarray(data["mean"]),
+            scale=np.asarray(data["scale"]),
+            weights=np.asarray(data["weights"]),
+            config=dict(data.get("config", {})),
+            name=data.get("name", REGISTERED_MODEL),
+        )
 
     # Predictor protocol (``training/tasks.py``): the pipeline's save-and-reload check.
     def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Records of ``{feature: value}`` (missing → 0) → ``{"score": s}`` each."""
-        rows = np.array([[float(r.get(f, 0.0)) for f in FEATURES] for r in records],
-                        dtype=np.float64).reshape(len(records), len(FEATURES))
+        rows = np.array(
+            [[float(r.get(f, 0.0)) for f in FEATURES] for r in records], dtype=np.float64
+        ).reshape(len(records), len(FEATURES))
         return [{"score": float(s)} for s in self.score(rows)]

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from quanzi.models.champions import champion_version, load_champion
+from quanzi.models.predictor import Predictor
 from quanzi.settings import Settings
-from quanzi.training.tasks import Predictor
 
 SCORED_TASKS = ("moderation", "quality", "trust")
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -43,8 +44,7 @@ class SchemaError(RuntimeError):
 
 def missing_champion_message(task_name: str) -> str:
     name = f"quanzi-{task_name}"
-    return (f"no champion for {name}: run `quanzi train {task_name}` then "
-            f"`quanzi promote {name}`")
+    return f"no champion for {name}: run `quanzi train {task_name}` then `quanzi promote {name}`"
 
 
 def validate_record(obj: Any) -> dict[str, Any]:
@@ -112,20 +112,21 @@ class Scorer:
     batch_size: int = 256
 
     @classmethod
-    def from_champions(cls, settings: Settings, require_all: bool = True,
-                       batch_size: int = 256) -> Scorer:
+    def from_champions(
+        cls, settings: Settings, require_all: bool = True, batch_size: int = 256
+    ) -> Scorer:
         """Load every task's champion (``models:/quanzi-<task>@champion``).
 
         With ``require_all`` a missing champion is a ``MissingChampionError`` naming the
         commands that create it; without, that part of every answer is ``None``.
         """
-        from quanzi.training.pipeline import champion_version, load_champion
-
         missing = [t for t in SCORED_TASKS if champion_version(settings, t) is None]
         if require_all and missing:  # before loading anything: fail fast
             raise MissingChampionError("; ".join(missing_champion_message(t) for t in missing))
-        predictors = {task: None if task in missing else load_champion(settings, task)
-                      for task in SCORED_TASKS}
+        predictors = {
+            task: None if task in missing else load_champion(settings, task)
+            for task in SCORED_TASKS
+        }
         return cls(batch_size=batch_size, **predictors)
 
     def predictors(self) -> dict[str, Predictor | None]:
@@ -143,10 +144,12 @@ class Scorer:
                     continue
                 outputs = predictor.predict(inputs)
                 if len(outputs) != len(batch):
-                    raise SchemaError(f"{task} predictor returned {len(outputs)} results "
-                                      f"for {len(batch)} records")
+                    raise SchemaError(
+                        f"{task} predictor returned {len(outputs)} results for {len(batch)} records"
+                    )
                 parts[task] = [_check_output(task, out) for out in outputs]
             for i, record in enumerate(batch):
-                results.append({"id": record["id"],
-                                **{task: parts[task][i] for task in SCORED_TASKS}})
+                results.append(
+                    {"id": record["id"], **{task: parts[task][i] for task in SCORED_TASKS}}
+                )
         return results

@@ -5,12 +5,13 @@ model over char n-grams and a few documented statistics beats anything that need
 data, its per-feature contributions are the explanation the product shows ("why L6"),
 and inference is one sparse product per batch (thousands of posts/s on one core).
 
-Saved without pickles, one folder per module like sentence-transformers:
-``tfidf/`` (``config.json``, ``vocab.json`` with the n-grams in column order,
-``idf.safetensors``) and ``head/`` (``config.json`` with the classes and dense feature
-names, ``weights.safetensors`` with ``coef`` (classes, features), ``intercept``, and the
-dense features' ``mean``/``scale``). Loading rebuilds sklearn ``CountVectorizer``s from
-the vocabulary; nothing executable is deserialised.
+Saved without pickles, one folder per module listed in ``modules.json`` as
+sentence-transformers does (``models/module_stack.py``): ``tfidf/`` (``config.json``,
+``vocab.json`` with the n-grams in column order, ``idf.safetensors``) and ``head/``
+(``config.json`` with the classes and dense feature names, ``weights.safetensors`` with
+``coef`` (classes, features), ``intercept``, and the dense features' ``mean``/``scale``).
+Loading rebuilds sklearn ``CountVectorizer``s from the vocabulary; nothing executable is
+deserialised.
 """
 
 from __future__ import annotations
@@ -67,9 +68,12 @@ class CharTfidf:
         texts = list(texts)
         cfg = self.config
         self.vectorizer = CountVectorizer(
-            analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-            min_df=1 if len(texts) < 200 else cfg.min_df, max_features=cfg.max_features,
-            dtype=np.float32)
+            analyzer="char",
+            ngram_range=(cfg.ngram_min, cfg.ngram_max),
+            min_df=1 if len(texts) < 200 else cfg.min_df,
+            max_features=cfg.max_features,
+            dtype=np.float32,
+        )
         counts = self.vectorizer.fit_transform(texts).tocsr()
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1.0).astype(np.float32)
@@ -102,11 +106,17 @@ class CharTfidf:
         if self.idf is None:
             raise RuntimeError("the TF-IDF block is not fitted; nothing to save")
         path.mkdir(parents=True, exist_ok=True)
-        _write_json(path / "config.json", {"format_version": FORMAT_VERSION,
-                                           "config": asdict(self.config),
-                                           "n_terms": len(self.terms)})
-        (path / "vocab.json").write_text(json.dumps(self.terms, ensure_ascii=False),
-                                         encoding="utf-8")
+        _write_json(
+            path / "config.json",
+            {
+                "format_version": FORMAT_VERSION,
+                "config": asdict(self.config),
+                "n_terms": len(self.terms),
+            },
+        )
+        (path / "vocab.json").write_text(
+            json.dumps(self.terms, ensure_ascii=False), encoding="utf-8"
+        )
         save_file({"idf": np.ascontiguousarray(self.idf)}, str(path / "idf.safetensors"))
 
     @classmethod
@@ -114,17 +124,20 @@ class CharTfidf:
         _require(path, "config.json", "vocab.json", "idf.safetensors")
         meta = _read_json(path / "config.json")
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+            raise ValueError(
+                f"{path}: format version {meta.get('format_version')} is not {FORMAT_VERSION}"
+            )
         config = TfidfConfig(**meta["config"])
         terms = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
         idf = load_file(str(path / "idf.safetensors"))["idf"]
         if len(terms) != len(idf):
             raise ValueError(f"{path}: vocabulary ({len(terms)}) and idf ({len(idf)}) disagree")
-        vectorizer = CountVectorizer(analyzer="char",
-                                     ngram_range=(config.ngram_min, config.ngram_max),
-                                     vocabulary={t: i for i, t in enumerate(terms)},
-                                     dtype=np.float32)
+        vectorizer = CountVectorizer(
+            analyzer="char",
+            ngram_range=(config.ngram_min, config.ngram_max),
+            vocabulary={t: i for i, t in enumerate(terms)},
+            dtype=np.float32,
+        )
         return cls(config=config, vectorizer=vectorizer, idf=idf)
 
 
@@ -145,21 +158,30 @@ class SoftmaxHead:
     coef: np.ndarray | None = None  # (n_classes, n_tfidf + n_dense) float32
     intercept: np.ndarray | None = None  # (n_classes,) float32
 
-    def fit(self, tfidf: sp.csr_matrix, dense: np.ndarray, y: np.ndarray, C: float,
-            weight: np.ndarray | float = 1.0, sample_weight: np.ndarray | None = None,
-            max_iter: int = 3000) -> SoftmaxHead:
+    def fit(
+        self,
+        tfidf: sp.csr_matrix,
+        dense: np.ndarray,
+        y: np.ndarray,
+        C: float,
+        weight: np.ndarray | float = 1.0,
+        sample_weight: np.ndarray | None = None,
+        max_iter: int = 3000,
+    ) -> SoftmaxHead:
         """Standardise the dense block on the training rows, then fit the head."""
         if len(self.dense_names) != dense.shape[1]:
-            raise ValueError(f"{dense.shape[1]} dense columns but {len(self.dense_names)} "
-                             "names")
-        self.weight = np.broadcast_to(np.asarray(weight, dtype=np.float32),
-                                      (dense.shape[1],)).copy()
+            raise ValueError(f"{dense.shape[1]} dense columns but {len(self.dense_names)} names")
+        self.weight = np.broadcast_to(
+            np.asarray(weight, dtype=np.float32), (dense.shape[1],)
+        ).copy()
         self.classes = sorted(int(c) for c in np.unique(y))
         if len(self.classes) < 2:
-            raise ValueError(f"training set of {len(y)} rows has a single class; it needs "
-                             "at least two")
-        self.mean = dense.mean(axis=0).astype(np.float32) if dense.shape[1] else \
-            np.zeros(0, np.float32)
+            raise ValueError(
+                f"training set of {len(y)} rows has a single class; it needs at least two"
+            )
+        self.mean = (
+            dense.mean(axis=0).astype(np.float32) if dense.shape[1] else np.zeros(0, np.float32)
+        )
         std = dense.std(axis=0) if dense.shape[1] else np.zeros(0)
         self.scale = np.where(std > 1e-9, std, 1.0).astype(np.float32)
         X = self.design(tfidf, dense)
@@ -185,8 +207,9 @@ class SoftmaxHead:
         """(n, n_tfidf + n_dense) feature rows as the head sees them."""
         if dense.shape[1] == 0:
             return sp.csr_matrix(tfidf, dtype=np.float32)
-        return sp.hstack([tfidf, sp.csr_matrix(self.standardise(dense))], format="csr",
-                         dtype=np.float32)
+        return sp.hstack(
+            [tfidf, sp.csr_matrix(self.standardise(dense))], format="csr", dtype=np.float32
+        )
 
     def logits(self, X: sp.csr_matrix) -> np.ndarray:
         if self.coef is None or self.intercept is None:
@@ -214,25 +237,44 @@ class SoftmaxHead:
         if self.coef is None or self.intercept is None or self.mean is None:
             raise RuntimeError("the head is not fitted; nothing to save")
         path.mkdir(parents=True, exist_ok=True)
-        _write_json(path / "config.json", {"format_version": FORMAT_VERSION,
-                                           "classes": self.classes,
-                                           "dense_names": self.dense_names})
-        tensors = {"coef": self.coef, "intercept": self.intercept, "mean": self.mean,
-                   "scale": self.scale, "weight": self.weight}
-        save_file({k: np.ascontiguousarray(v) for k, v in tensors.items()},
-                  str(path / "weights.safetensors"))
+        _write_json(
+            path / "config.json",
+            {
+                "format_version": FORMAT_VERSION,
+                "classes": self.classes,
+                "dense_names": self.dense_names,
+            },
+        )
+        tensors = {
+            "coef": self.coef,
+            "intercept": self.intercept,
+            "mean": self.mean,
+            "scale": self.scale,
+            "weight": self.weight,
+        }
+        save_file(
+            {k: np.ascontiguousarray(v) for k, v in tensors.items()},
+            str(path / "weights.safetensors"),
+        )
 
     @classmethod
     def load(cls, path: Path) -> SoftmaxHead:
         _require(path, "config.json", "weights.safetensors")
         meta = _read_json(path / "config.json")
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+            raise ValueError(
+                f"{path}: format version {meta.get('format_version')} is not {FORMAT_VERSION}"
+            )
         w = load_file(str(path / "weights.safetensors"))
-        head = cls(classes=[int(c) for c in meta["classes"]], dense_names=meta["dense_names"],
-                   weight=w["weight"], mean=w["mean"], scale=w["scale"],
-                   coef=w["coef"], intercept=w["intercept"])
+        head = cls(
+            classes=[int(c) for c in meta["classes"]],
+            dense_names=meta["dense_names"],
+            weight=w["weight"],
+            mean=w["mean"],
+            scale=w["scale"],
+            coef=w["coef"],
+            intercept=w["intercept"],
+        )
         if head.coef.shape[0] != len(head.classes) or len(head.mean) != len(head.dense_names):
             raise ValueError(f"{path}: weights do not match the saved classes/feature names")
         return head

@@ -31,26 +31,37 @@ def build_tokenizer(
     if vocab_size < len(SPECIAL_TOKENS) + 10:
         raise ValueError(f"vocab_size={vocab_size} is too small; use at least 100")
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=64))
-    tok.normalizer = normalizers.Sequence([
-        normalizers.NFKC(),
-        # handle_chinese_chars puts spaces around every CJK character: one token each.
-        normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=True,
-                                   strip_accents=False, lowercase=True),
-    ])
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.NFKC(),
+            # handle_chinese_chars puts spaces around every CJK character: one token each.
+            normalizers.BertNormalizer(
+                clean_text=True, handle_chinese_chars=True, strip_accents=False, lowercase=True
+            ),
+        ]
+    )
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece(prefix="##")
     trainer = trainers.WordPieceTrainer(
-        vocab_size=vocab_size, min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS), show_progress=False,
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=list(SPECIAL_TOKENS),
+        show_progress=False,
     )
     tok.train_from_iterator(texts, trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]",
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
         special_tokens=[("[CLS]", tok.token_to_id("[CLS]")), ("[SEP]", tok.token_to_id("[SEP]"))],
     )
     return PreTrainedTokenizerFast(
-        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-        sep_token="[SEP]", mask_token="[MASK]", model_max_length=512,
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=512,
     )
 
 

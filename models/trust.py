@@ -36,24 +36,36 @@ import numpy as np
 import scipy.sparse as sp
 
 from quanzi.datasets.normalize import normalize
+from quanzi.models.module_stack import load_tfidf_head, save_modules
 from quanzi.models.quality import texts_of
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead
 
 REGISTERED_MODEL = "quanzi-trust"
 LEVELS = (2, 3, 4, 5, 6)
-LEVEL_NAMES = {2: "creator/KOL share", 3: "post-purchase share", 4: "publicity / expert says",
-               5: "advertising", 6: "disguised promotion"}
-FORMAT_VERSION = 1
+LEVEL_NAMES = {
+    2: "creator/KOL share",
+    3: "post-purchase share",
+    4: "publicity / expert says",
+    5: "advertising",
+    6: "disguised promotion",
+}
+FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 AUTHOR_KINDS = ("user", "creator", "merchant")
 
 # Provenance feature → the signal it belongs to (one reason per signal).
 PROVENANCE: dict[str, str] = {
     "verified_purchase": "purchase",
-    "author_user": "author", "author_creator": "author", "author_merchant": "author",
-    "author_unknown": "author", "creator_certified": "author", "log_followers": "author",
+    "author_user": "author",
+    "author_creator": "author",
+    "author_merchant": "author",
+    "author_unknown": "author",
+    "creator_certified": "author",
+    "log_followers": "author",
     "brand_account": "author",
-    "log_account_age_days": "account_age", "account_age_unknown": "account_age",
-    "log_prior_posts": "history", "prior_verified_share": "history",
+    "log_account_age_days": "account_age",
+    "account_age_unknown": "account_age",
+    "log_prior_posts": "history",
+    "prior_verified_share": "history",
     "history_unknown": "history",
 }
 TOP_REASONS = 4
@@ -83,12 +95,15 @@ def provenance_row(record: dict[str, Any]) -> list[float]:
     share = _num(author.get("verified_share"))
     return [
         float(bool(record.get("verified_purchase"))),
-        float(kind == "user"), float(kind == "creator"), float(kind == "merchant"),
+        float(kind == "user"),
+        float(kind == "creator"),
+        float(kind == "merchant"),
         float(kind not in AUTHOR_KINDS),
         float(bool(author.get("creator_certified"))),
         math.log1p(max(followers, 0.0)) if followers is not None else 0.0,
         float(bool(author.get("is_brand_account"))),
-        math.log1p(max(age, 0.0)) if age is not None else 0.0, float(age is None),
+        math.log1p(max(age, 0.0)) if age is not None else 0.0,
+        float(age is None),
         math.log1p(max(posts, 0.0)) if posts is not None else 0.0,
         min(max(share, 0.0), 1.0) if share is not None and posts else 0.0,
         float(posts is None),
@@ -105,8 +120,7 @@ def describe_signal(signal: str, record: dict[str, Any]) -> str:
     """Human-readable text of one provenance signal of a record."""
     author = record.get("author") or {}
     if signal == "purchase":
-        return "verified purchase" if record.get("verified_purchase") else \
-            "no verified purchase"
+        return "verified purchase" if record.get("verified_purchase") else "no verified purchase"
     if signal == "author":
         kind = author.get("kind")
         followers = _num(author.get("follower_count"))
@@ -124,8 +138,7 @@ def describe_signal(signal: str, record: dict[str, Any]) -> str:
         age = _num(author.get("account_age_days"))
         if age is None:
             return "account age unknown"
-        return f"account {age / 365:.1f} years old" if age >= 365 else \
-            f"account {age:.0f} days old"
+        return f"account {age / 365:.1f} years old" if age >= 365 else f"account {age:.0f} days old"
     if signal == "history":
         posts = _num(author.get("post_count"))
         if posts is None:
@@ -149,7 +162,8 @@ class TrustPredictor:
     def features(self, records: Sequence[dict[str, Any]]) -> sp.csr_matrix:
         texts = [normalize(t) for t in texts_of(records)]
         dense = np.array([provenance_row(r) for r in records], dtype=np.float64).reshape(
-            len(records), len(PROVENANCE))
+            len(records), len(PROVENANCE)
+        )
         return self.head.design(self.tfidf.transform(texts), dense)
 
     def proba(self, records: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -166,15 +180,21 @@ class TrustPredictor:
         probs = self.head.predict_proba(X)
         best = probs.argmax(axis=1)
         reasons = self.reasons(X, best, records)
-        return [{
-            "level": f"L{self.head.classes[k]}",
-            "probs": {f"L{c}": round(float(p), 4)
-                      for c, p in zip(self.head.classes, probs[i], strict=True)},
-            "reasons": reasons[i],
-        } for i, k in enumerate(best)]
+        return [
+            {
+                "level": f"L{self.head.classes[k]}",
+                "probs": {
+                    f"L{c}": round(float(p), 4)
+                    for c, p in zip(self.head.classes, probs[i], strict=True)
+                },
+                "reasons": reasons[i],
+            }
+            for i, k in enumerate(best)
+        ]
 
-    def reasons(self, X: sp.csr_matrix, classes: np.ndarray,
-                records: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    def reasons(
+        self, X: sp.csr_matrix, classes: np.ndarray, records: Sequence[dict[str, Any]]
+    ) -> list[list[dict[str, Any]]]:
         """Per row, the strongest signals for (positive) or against (negative) its class,
         by |contribution| in logits against the average level (``SoftmaxHead.contributions``
         arithmetic, vectorised over the batch)."""
@@ -191,9 +211,14 @@ class TrustPredictor:
         out = []
         for i, k in enumerate(classes):
             level = self.head.classes[k]
-            items = [{"signal": s, "reason": describe_signal(s, records[i]),
-                      "contribution": round(float(c), 4)}
-                     for s, c in zip(signals, by_signal[i], strict=True)]
+            items = [
+                {
+                    "signal": s,
+                    "reason": describe_signal(s, records[i]),
+                    "contribution": round(float(c), 4),
+                }
+                for s, c in zip(signals, by_signal[i], strict=True)
+            ]
             lo, hi = X.indptr[i], X.indptr[i + 1]
             cols, data = X.indices[lo:hi], X.data[lo:hi]
             text = cols < n_text
@@ -214,39 +239,45 @@ class TrustPredictor:
             if len(cues) == TEXT_CUES or (contrib[idx] <= 0) == (total >= 0):
                 break
             term = self.tfidf.terms[cols[idx]]
-            if len(term) < 2 or not term.isalnum() or any(term in c or c in term
-                                                          for c in cues):
+            if len(term) < 2 or not term.isalnum() or any(term in c or c in term for c in cues):
                 continue
             cues.append(term)
         cue_text = " ".join(f"«{c}»" for c in cues) if cues else "wording"
         towards = "points to" if total >= 0 else "points away from"
-        return {"signal": "text",
-                "reason": f"text {cue_text} {towards} L{level} ({LEVEL_NAMES[level]})",
-                "contribution": round(total, 4)}
+        return {
+            "signal": "text",
+            "reason": f"text {cue_text} {towards} L{level} ({LEVEL_NAMES[level]})",
+            "contribution": round(total, 4),
+        }
 
     def save(self, path: Path) -> None:
-        """``config.json`` + ``tfidf/`` + ``head/`` (JSON and safetensors only)."""
-        path.mkdir(parents=True, exist_ok=True)
-        self.tfidf.save(path / "tfidf")
-        self.head.save(path / "head")
-        meta = {"format_version": FORMAT_VERSION, "name": self.name,
-                "provenance": PROVENANCE, "levels": list(LEVELS),
-                "modules": ["tfidf", "head"], "config": self.config}
-        (path / "config.json").write_text(json.dumps(meta, ensure_ascii=False, indent=1),
-                                          encoding="utf-8")
+        """The ``tfidf`` and ``head`` modules (``modules.json``, ``models/module_stack.py``) and
+        ``config.json`` (JSON and safetensors only)."""
+        save_modules(path, {"tfidf": self.tfidf, "head": self.head})
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "provenance": PROVENANCE,
+            "levels": list(LEVELS),
+            "config": self.config,
+        }
+        (path / "config.json").write_text(
+            json.dumps(meta, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
 
     @classmethod
     def load(cls, path: Path) -> TrustPredictor:
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path / 'config.json'} is missing: not a trust model")
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+        tfidf, head = load_tfidf_head(path, meta.get("format_version"))
         if meta.get("provenance") != PROVENANCE:
             raise ValueError(f"{path}: saved with other provenance features than this code")
-        head = SoftmaxHead.load(path / "head")
         if head.dense_names != list(PROVENANCE):
             raise ValueError(f"{path}: head features do not match the provenance features")
-        return cls(tfidf=CharTfidf.load(path / "tfidf"), head=head,
-                   config=meta.get("config", {}), name=meta.get("name", REGISTERED_MODEL))
+        return cls(
+            tfidf=tfidf,
+            head=head,
+            config=meta.get("config", {}),
+            name=meta.get("name", REGISTERED_MODEL),
+        )

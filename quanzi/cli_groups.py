@@ -22,11 +22,13 @@ app = typer.Typer(
 )
 world_app = typer.Typer(help="Build and load simulated circle worlds.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema and maintenance.", no_args_is_help=True)
-data_app = typer.Typer(help="The shared public corpora: stats, splits, cards.",
-                       no_args_is_help=True)
+data_app = typer.Typer(
+    help="The shared public corpora: stats, splits, cards.", no_args_is_help=True
+)
 train_app = typer.Typer(help="Train models (logged to MLflow).", no_args_is_help=True)
-bench_app = typer.Typer(help="Benchmarks (not tests): print figures for the README.",
-                        no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks (not tests): print figures for the README.", no_args_is_help=True
+)
 
 app.add_typer(world_app, name="world")
 app.add_typer(db_app, name="db")
@@ -42,8 +44,9 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 @contextmanager
-def stage_progress(console: Console | None = None,
-                   additive: frozenset[str] = frozenset()) -> Iterator[ProgressCallback]:
+def stage_progress(
+    console: Console | None = None, additive: frozenset[str] = frozenset()
+) -> Iterator[ProgressCallback]:
     """A rich progress display with one bar per stage, and the ``(stage, done, total)``
     callback that long jobs (training, evaluation, promotion) report through. Stages in
     ``additive`` report increments; the others report how much is done so far."""

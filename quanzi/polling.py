@@ -1,7 +1,7 @@
 """A daemon thread that calls one function at a fixed interval until stopped.
 
 Shared by the index sync (``models/index/sync.py``) and the feed snapshot sync
-(``serving/feed_store.py``): both poll the database's change logs, and both must survive
+(``serving/feed_snapshot_sync.py``): both poll the database's change logs, and both must survive
 a failing poll (a database blip) and stop promptly at shutdown.
 """
 
@@ -15,8 +15,9 @@ from collections.abc import Callable
 class Poller:
     """Runs ``step`` every ``interval_s`` seconds in a daemon thread named ``name``."""
 
-    def __init__(self, name: str, step: Callable[[], object], interval_s: float,
-                 log: logging.Logger) -> None:
+    def __init__(
+        self, name: str, step: Callable[[], object], interval_s: float, log: logging.Logger
+    ) -> None:
         self.name = name
         self.step = step
         self.interval_s = interval_s

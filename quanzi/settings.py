@@ -70,36 +70,51 @@ class Settings(BaseSettings):
     )
     torch_threads: int = Field(2, ge=1, le=256, description="Intra-op threads for inference.")
     blas_threads: int = Field(
-        1, ge=1, le=256, description="numpy BLAS threads per service process: ranking "
+        1,
+        ge=1,
+        le=256,
+        description="numpy BLAS threads per service process: ranking "
         "multiplies small matrices, where more threads only spin against the other workers "
-        "(the workers are the parallelism)."
+        "(the workers are the parallelism).",
     )
     index_threads: int = Field(
         1, ge=1, le=256, description="FAISS OpenMP threads per process (search and build)."
     )
     index_flat_max: int = Field(
-        50_000, ge=1, description="Up to this many vectors the index is exact (flat inner "
-        "product); beyond it, HNSW."
+        50_000,
+        ge=1,
+        description="Up to this many vectors the index is exact (flat inner "
+        "product); beyond it, HNSW.",
     )
     index_sync_interval_ms: int = Field(
-        1000, ge=50, le=600_000, description="How often each worker applies the index change "
-        "log (the bound on how stale a worker's index can be)."
+        1000,
+        ge=50,
+        le=600_000,
+        description="How often each worker applies the index change "
+        "log (the bound on how stale a worker's index can be).",
     )
 
     reuse_port: bool = Field(
-        True, description="With several workers, each listens on its own SO_REUSEPORT socket "
+        True,
+        description="With several workers, each listens on its own SO_REUSEPORT socket "
         "so the kernel spreads connections evenly (Linux); false: one shared socket, where "
-        "one worker may take every keep-alive connection."
+        "one worker may take every keep-alive connection.",
     )
     feed_refresh_interval_ms: int = Field(
-        1000, ge=50, le=600_000, description="How often each worker refreshes its feed-ranking "
-        "snapshot from the store (the bound on how stale ranking features can be)."
+        1000,
+        ge=50,
+        le=600_000,
+        description="How often each worker refreshes its feed-ranking "
+        "snapshot from the store (the bound on how stale ranking features can be).",
     )
     feed_viewer_cache_ttl_s: float = Field(
-        600.0, ge=0, le=3600, description="How long a viewer's friends, history and interest "
+        600.0,
+        ge=0,
+        le=3600,
+        description="How long a viewer's friends, history and interest "
         "vector are cached per worker for feed ranking (0 = no cache). New interactions and "
         "relations reach cached viewers every refresh; the TTL bounds the rest (the lookback "
-        "window moving on, deleted relations)."
+        "window moving on, deleted relations).",
     )
 
     @field_validator("data_dir", "corpora_dir")
@@ -153,8 +168,14 @@ class Settings(BaseSettings):
 
     def ensure_dirs(self) -> None:
         """Create the data directory tree (idempotent)."""
-        for path in (self.data_dir, self.worlds_dir, self.index_dir, self.models_dir,
-                     self.cache_dir, self.mlflow_artifacts_dir):
+        for path in (
+            self.data_dir,
+            self.worlds_dir,
+            self.index_dir,
+            self.models_dir,
+            self.cache_dir,
+            self.mlflow_artifacts_dir,
+        ):
             path.mkdir(parents=True, exist_ok=True)
 
 

@@ -32,8 +32,8 @@ from quanzi.serving.api.routes import (
 )
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
 from quanzi.serving.feed_service import FeedService
+from quanzi.serving.index_search import IndexSimilarPosts
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
-from quanzi.serving.similar_search import IndexSimilarPosts
 from quanzi.serving.state import AppState
 from quanzi.settings import Settings
 
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.similar_posts = IndexSimilarPosts(state.models)  # collection suggestions
         app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
         if settings.env != "test":  # like the models: tests load on first use
+
             def loaded() -> None:
                 # Again after the model load: a library loaded meanwhile may have brought its
                 # own thread settings; then freeze the startup heap.
@@ -67,8 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 settle_heap()
 
             app.state.feed.start(
-                models_settled=lambda: state.models.status.state != "running",
-                on_loaded=loaded)
+                models_settled=lambda: state.models.status.state != "running", on_loaded=loaded
+            )
         try:
             yield
         finally:
@@ -89,8 +90,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(EditorialError, editorial_error_handler)
     # feed first: routes are matched in order and it is the hot path; applications before
     # circles: /v1/circles/applications is not a circle id.
-    for module in (feed, health, metrics, applications, circles, rules, users, posts,
-                   relations, interactions, collections, hotlists, review, moderate, similar,
-                   banner, admin):
+    for module in (
+        feed,
+        health,
+        metrics,
+        applications,
+        circles,
+        rules,
+        users,
+        posts,
+        relations,
+        interactions,
+        collections,
+        hotlists,
+        review,
+        moderate,
+        similar,
+        banner,
+        admin,
+    ):
         app.include_router(module.router)
     return app

@@ -20,13 +20,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quanzi.datasets.normalize import normalize
 from quanzi.serving.editorial.errors import NotFound
-from quanzi.serving.ingest_posts import tier_of
-from quanzi.serving.model_registry import ModelSet
-from quanzi.serving.similar_search import post_vectors, require_index
+from quanzi.serving.index_search import post_vectors, require_index
+from quanzi.serving.post_ingest.persistence import tier_of
+from quanzi.serving.worker_models import ModelSet
 from quanzi.storage.orm import Circle, Item, Post
 from quanzi.storage.queries import latest_scores
 
@@ -66,15 +69,23 @@ class BannerResult:
 
 def _eligible(session: Session, circle_id: str, min_tier: int) -> tuple[list[BannerPick], int]:
     """Passed L2–L3 posts of tier ≥ ``min_tier``, best first, and how many were looked at."""
-    posts = list(session.scalars(
-        select(Post).where(Post.circle_id == circle_id, Post.status == "pass")
-        .order_by(Post.created_at.desc(), Post.id.desc()).limit(CANDIDATE_POOL)))
+    posts = list(
+        session.scalars(
+            select(Post)
+            .where(Post.circle_id == circle_id, Post.status == "pass")
+            .order_by(Post.created_at.desc(), Post.id.desc())
+            .limit(CANDIDATE_POOL)
+        )
+    )
     scores = latest_scores(session, [p.id for p in posts])
     picks = []
     for post in posts:
         by_model = {s.model_name: s for s in scores.get(post.id, [])}
-        quality, trust, moderation = (by_model.get("quality"), by_model.get("trust"),
-                                      by_model.get("moderation"))
+        quality, trust, moderation = (
+            by_model.get("quality"),
+            by_model.get("trust"),
+            by_model.get("moderation"),
+        )
         if quality is None or trust is None or quality.score is None:
             continue
         if trust.label not in BANNER_LEVELS:
@@ -86,16 +97,32 @@ def _eligible(session: Session, circle_id: str, min_tier: int) -> tuple[list[Ban
             continue
         if moderation is not None and (moderation.payload or {}).get("near_duplicate_of"):
             continue
-        picks.append(BannerPick(post.id, post.author_id, post.item_id, post.text,
-                                float(quality.score), tier, str(trust.label), trust.score,
-                                post.created_at))
-    picks.sort(key=lambda p: (-p.quality, -(p.trust_prob or 0.0), -p.created_at.timestamp(),
-                              p.post_id))
+        picks.append(
+            BannerPick(
+                post.id,
+                post.author_id,
+                post.item_id,
+                post.text,
+                float(quality.score),
+                tier,
+                str(trust.label),
+                trust.score,
+                post.created_at,
+            )
+        )
+    picks.sort(
+        key=lambda p: (-p.quality, -(p.trust_prob or 0.0), -p.created_at.timestamp(), p.post_id)
+    )
     return picks, len(posts)
 
 
-def _select(picks: Sequence[BannerPick], vectors: dict[str, np.ndarray], limit: int,
-            per_author: int, dup_cosine: float) -> tuple[list[BannerPick], Counter[str]]:
+def _select(
+    picks: Sequence[BannerPick],
+    vectors: dict[str, np.ndarray],
+    limit: int,
+    per_author: int,
+    dup_cosine: float,
+) -> tuple[list[BannerPick], Counter[str]]:
     chosen: list[BannerPick] = []
     chosen_vecs: list[np.ndarray] = []
     authors: Counter[str] = Counter()
@@ -126,18 +153,16 @@ def _clusters(vectors: np.ndarray, groups: int | None) -> np.ndarray:
     k = min(k, n)
     if k <= 1:
         return np.zeros(n, dtype=np.int64)
-    from sklearn.cluster import AgglomerativeClustering
 
-    return AgglomerativeClustering(n_clusters=k, metric="cosine",
-                                   linkage="average").fit_predict(vectors)
+    return AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(
+        vectors
+    )
 
 
-def _titles(picks: Sequence[BannerPick], labels: np.ndarray, item_titles: dict[str, str],
-            fallback: str) -> dict[int, tuple[str, list[str]]]:
+def _titles(
+    picks: Sequence[BannerPick], labels: np.ndarray, item_titles: dict[str, str], fallback: str
+) -> dict[int, tuple[str, list[str]]]:
     """Per cluster: a title and its distinctive terms (char 2–4-grams by mean TF-IDF)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    from quanzi.datasets.normalize import normalize
 
     texts = [normalize(p.text) for p in picks]
     out: dict[int, tuple[str, list[str]]] = {}
@@ -169,9 +194,17 @@ def _titles(picks: Sequence[BannerPick], labels: np.ndarray, item_titles: dict[s
     return out
 
 
-def banner_picks(session: Session, models: ModelSet, circle_id: str, *, limit: int = 20,
-                 per_author: int = 2, min_tier: int = 2, dup_cosine: float = DUP_COSINE,
-                 groups: int | None = None) -> BannerResult:
+def banner_picks(
+    session: Session,
+    models: ModelSet,
+    circle_id: str,
+    *,
+    limit: int = 20,
+    per_author: int = 2,
+    min_tier: int = 2,
+    dup_cosine: float = DUP_COSINE,
+    groups: int | None = None,
+) -> BannerResult:
     """Banner candidates of a circle grouped into suggested collections (module docstring)."""
     circle = session.get(Circle, circle_id)
     if circle is None:
@@ -187,8 +220,13 @@ def banner_picks(session: Session, models: ModelSet, circle_id: str, *, limit: i
     matrix = np.stack([vectors[p.post_id] for p in chosen])
     labels = _clusters(matrix, groups)
     item_ids = {p.item_id for p in chosen if p.item_id}
-    item_titles = dict(session.execute(select(Item.id, Item.title).where(
-        Item.id.in_(sorted(item_ids)))).all()) if item_ids else {}
+    item_titles = (
+        dict(
+            session.execute(select(Item.id, Item.title).where(Item.id.in_(sorted(item_ids)))).all()
+        )
+        if item_ids
+        else {}
+    )
     titles = _titles(chosen, labels, item_titles, fallback=circle.name)
     result: dict[int, BannerGroup] = {}
     for pick, label in zip(chosen, labels.tolist(), strict=True):  # best pick first

@@ -2,8 +2,8 @@
 viewer-context loader, the ranking pipeline, the experiment arms — and the request type.
 
 Why a module of its own: the routes and the fast path need only ``FeedService`` and
-``FeedRequest``; how the snapshot is laid out (``feed_snapshot.py``) and kept current
-(``feed_store.py``) stays behind it.
+``FeedRequest``; how the snapshot is laid out (``models/ranking/feed_snapshot.py``) and kept
+current (``feed_snapshot_sync.py``) stays behind it.
 """
 
 from __future__ import annotations
@@ -17,40 +17,31 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from quanzi.serving.feed_snapshot import SnapshotFeedStore
-from quanzi.serving.feed_store import QUALITY_MODEL, TRUST_MODEL, FeedStoreSync
-from quanzi.serving.ranking.params import (
+from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
+from quanzi.models.ranking.params import (
     DEFAULT_ARMS,
     Arm,
     Phase,
     RankingParams,
     assign_arm,
-    phase_for,
+    campaign_phase,
     resolve_params,
 )
-from quanzi.serving.ranking.pipeline import RankingPipeline, RankingResult
-from quanzi.serving.ranking.query import FeedQuery, ViewerContext
-from quanzi.serving.ranking.viewer_loader import ViewerLoader
+from quanzi.models.ranking.pipeline import RankingPipeline, RankingResult
+from quanzi.models.ranking.query import FeedQuery, ViewerContext
+from quanzi.models.ranking.viewer_loader import ViewerLoader
+from quanzi.serving.feed_snapshot_sync import QUALITY_MODEL, TRUST_MODEL, FeedStoreSync
 from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
 served_log = logging.getLogger("quanzi.feed.served")
 
-CHINA = ZoneInfo("Asia/Shanghai")
-
 
 class UnknownCircle(LookupError):
     """The request names a circle the store does not know (HTTP 404)."""
-
-
-def campaign_phase(now: datetime) -> Phase:
-    """The campaign phase of ``now`` on the China calendar day (domain.md)."""
-    local = now.astimezone(CHINA)
-    return phase_for(local.month, local.day)
 
 
 @dataclass
@@ -75,18 +66,27 @@ class FeedService:
     sync thread starts then.
     """
 
-    def __init__(self, settings: Settings, engine: Engine, *,
-                 models: Callable[[], Any | None] | None = None,
-                 encoder_version: str | None = None,
-                 arms: tuple[Arm, ...] = DEFAULT_ARMS) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        *,
+        models: Callable[[], Any | None] | None = None,
+        encoder_version: str | None = None,
+        arms: tuple[Arm, ...] = DEFAULT_ARMS,
+    ) -> None:
         self.settings = settings
-        self.sync = FeedStoreSync(engine, encoder_version=encoder_version,
-                                  interval_s=settings.feed_refresh_interval_ms / 1000,
-                                  models=models)
+        self.sync = FeedStoreSync(
+            engine,
+            encoder_version=encoder_version,
+            interval_s=settings.feed_refresh_interval_ms / 1000,
+            models=models,
+        )
         self.loader = ViewerLoader(engine, ttl_s=settings.feed_viewer_cache_ttl_s)
         self.sync.on_viewer_changes = self._viewer_changes
         self.pipeline = RankingPipeline.default(  # learned scorer's model: the champion
-            ranker=(lambda: getattr(models(), "ranker", None)) if models else None)
+            ranker=(lambda: getattr(models(), "ranker", None)) if models else None
+        )
         self.arms = arms
         self._ready = False
         self._lock = threading.Lock()
@@ -106,17 +106,26 @@ class FeedService:
                     self._ready = True
         return self.sync.store
 
-    def start(self, models_settled: Callable[[], bool] | None = None,
-              wait_s: float = 300.0, on_loaded: Callable[[], Any] | None = None) -> None:
+    def start(
+        self,
+        models_settled: Callable[[], bool] | None = None,
+        wait_s: float = 300.0,
+        on_loaded: Callable[[], Any] | None = None,
+    ) -> None:
         """Load the snapshot in a background thread now, not on the first feed request (which
         would take seconds). Waits first (up to ``wait_s``) until ``models_settled`` says the
         model load finished, so the snapshot holds the served encoder's vectors and is
         not loaded twice; then calls ``on_loaded``. ``/readyz`` answers 503 while
         ``loading``."""
+
         def load() -> None:
             deadline = time.monotonic() + wait_s
-            while models_settled is not None and not models_settled() \
-                    and time.monotonic() < deadline and not self._closing.is_set():
+            while (
+                models_settled is not None
+                and not models_settled()
+                and time.monotonic() < deadline
+                and not self._closing.is_set()
+            ):
                 time.sleep(0.1)
             try:
                 _ = self.store
@@ -167,8 +176,9 @@ class FeedService:
         callers run it in a thread, then call ``rank`` with it)."""
         return self.loader.load(req.viewer_id, self.store, req.as_of)
 
-    def rank(self, req: FeedRequest,
-             viewer: ViewerContext | None = None) -> tuple[dict[str, Any], RankingResult]:
+    def rank(
+        self, req: FeedRequest, viewer: ViewerContext | None = None
+    ) -> tuple[dict[str, Any], RankingResult]:
         """Rank one request; returns the response body and the pipeline's result."""
         store = self.store
         if not store.has_circle(req.circle_id):
@@ -179,24 +189,53 @@ class FeedService:
         if viewer is None:
             viewer = self.loader.load(req.viewer_id, store, req.as_of)
         phase = req.phase or campaign_phase(now)
-        query = FeedQuery(viewer=viewer, circle_id=req.circle_id, limit=req.limit, now=now,
-                          phase=phase, params=params, candidate_ids=req.candidate_ids,
-                          exclude_seen=req.exclude_seen, exclude_ids=req.exclude_ids,
-                          arm=arm.name)
+        query = FeedQuery(
+            viewer=viewer,
+            circle_id=req.circle_id,
+            limit=req.limit,
+            now=now,
+            phase=phase,
+            params=params,
+            candidate_ids=req.candidate_ids,
+            exclude_seen=req.exclude_seen,
+            exclude_ids=req.exclude_ids,
+            arm=arm.name,
+        )
         result = self.pipeline.rank(query, store)
         request_id = uuid.uuid4().hex
-        items = [{"post_id": it.post_id, "score": it.score, "trust_level": it.trust_level,
-                  "source": it.source,
-                  "reasons": [{"feature": f, "contribution": v} for f, v in it.reasons]}
-                 for it in result.items]
-        body = {"items": items, "arm": arm.name, "phase": phase,
-                "model_versions": self.model_versions(store, result.scorer),
-                "request_id": request_id, "n_candidates": result.n_candidates,
-                "removed": result.removed}
+        items = [
+            {
+                "post_id": it.post_id,
+                "score": it.score,
+                "trust_level": it.trust_level,
+                "source": it.source,
+                "reasons": [{"feature": f, "contribution": v} for f, v in it.reasons],
+            }
+            for it in result.items
+        ]
+        body = {
+            "items": items,
+            "arm": arm.name,
+            "phase": phase,
+            "model_versions": self.model_versions(store, result.scorer),
+            "request_id": request_id,
+            "n_candidates": result.n_candidates,
+            "removed": result.removed,
+        }
         if served_log.isEnabledFor(logging.INFO):
-            served_log.info(json.dumps({
-                "event": "feed_served", "request_id": request_id, "viewer_id": req.viewer_id,
-                "circle_id": req.circle_id, "arm": arm.name, "phase": phase,
-                "post_ids": [it["post_id"] for it in items], "errors": result.errors,
-            }, ensure_ascii=False))
+            served_log.info(
+                json.dumps(
+                    {
+                        "event": "feed_served",
+                        "request_id": request_id,
+                        "viewer_id": req.viewer_id,
+                        "circle_id": req.circle_id,
+                        "arm": arm.name,
+                        "phase": phase,
+                        "post_ids": [it["post_id"] for it in items],
+                        "errors": result.errors,
+                    },
+                    ensure_ascii=False,
+                )
+            )
         return body, result

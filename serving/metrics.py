@@ -21,8 +21,25 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Seconds; dense below 100 ms, where the feed-ranking target (p99 ≤ 30 ms) lives.
-LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1,
-                   0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.015,
+    0.02,
+    0.03,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
 UNMATCHED = "<unmatched>"  # one label for every unknown path: a scanner cannot blow up series
 
 
@@ -32,19 +49,28 @@ class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.latency = Histogram(
-            "quanzi_request_duration_seconds", "Request latency by route template.",
-            ["method", "route"], buckets=LATENCY_BUCKETS, registry=self.registry,
+            "quanzi_request_duration_seconds",
+            "Request latency by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
         )
         self.requests = Counter(
-            "quanzi_requests", "Requests by route template and HTTP status.",
-            ["method", "route", "status"], registry=self.registry,
+            "quanzi_requests",
+            "Requests by route template and HTTP status.",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.model_version = Gauge(
-            "quanzi_model_version_info", "1 for the model version each model name serves now.",
-            ["model", "version"], registry=self.registry,
+            "quanzi_model_version_info",
+            "1 for the model version each model name serves now.",
+            ["model", "version"],
+            registry=self.registry,
         )
         self.index_size = Gauge(
-            "quanzi_index_vectors", "Vectors in each similarity index.", ["index"],
+            "quanzi_index_vectors",
+            "Vectors in each similarity index.",
+            ["index"],
             registry=self.registry,
         )
         self._versions: dict[str, str] = {}
@@ -98,5 +124,4 @@ class MetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED
-            self.metrics.observe(scope["method"], template, status,
-                                 time.perf_counter() - start)
+            self.metrics.observe(scope["method"], template, status, time.perf_counter() - start)

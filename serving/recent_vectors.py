@@ -26,15 +26,19 @@ class RecentVectors:
             for pid, circle, vec in zip(ids, circles, vectors, strict=True):
                 self._items.append((now, pid, circle, vec))
 
-    def best(self, circle_id: str, vector: np.ndarray,
-             exclude: set[str]) -> tuple[str, float] | None:
+    def best(
+        self, circle_id: str, vector: np.ndarray, exclude: set[str]
+    ) -> tuple[str, float] | None:
         """The most similar recent post of the circle, if any."""
         limit = time.monotonic() - self.seconds
         with self._lock:
             while self._items and self._items[0][0] < limit:
                 self._items.popleft()
-            mine = [(pid, vec) for _, pid, circle, vec in self._items
-                    if circle == circle_id and pid not in exclude]
+            mine = [
+                (pid, vec)
+                for _, pid, circle, vec in self._items
+                if circle == circle_id and pid not in exclude
+            ]
         if not mine:
             return None
         sims = np.stack([v for _, v in mine]) @ vector

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from quanzi.serving.model_registry import ModelRegistry, ModelSet
+from quanzi.serving.worker_models import ModelRegistry, ModelSet
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, head_revision, session_factory
 
@@ -21,18 +21,24 @@ class AppState:
     engine: Engine
     sessions: sessionmaker[Session]
     schema_head: str | None  # the migration this code expects; /readyz compares the database's
-    models: ModelRegistry  # encoder, champion predictors, vector index (model_registry.py)
+    models: ModelRegistry  # encoder, champion predictors, vector index (worker_models.py)
 
     @classmethod
     def open(cls, settings: Settings, metrics: Any | None = None) -> AppState:
         settings.ensure_dirs()
         engine = engine_from_settings(settings)
-        models = ModelRegistry(settings, engine,
-                               on_swap=None if metrics is None else _gauges(metrics))
-        if settings.env != "test":  # tests load on first use (see model_registry)
+        models = ModelRegistry(
+            settings, engine, on_swap=None if metrics is None else _gauges(metrics)
+        )
+        if settings.env != "test":  # tests load on first use (see worker_models)
             models.start()
-        return cls(settings=settings, engine=engine, sessions=session_factory(engine),
-                   schema_head=head_revision(), models=models)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            schema_head=head_revision(),
+            models=models,
+        )
 
     def close(self) -> None:
         self.models.close()

@@ -7,6 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import URL, Engine, create_engine, event, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -77,10 +81,20 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def settings_session(settings: Settings) -> Iterator[Session]:
+    """``session_scope`` on the configured database for a job outside the service (the
+    CLI, training, benchmarks): an engine of its own, disposed afterwards."""
+    engine = engine_from_settings(settings)
+    try:
+        with session_scope(session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def alembic_config(url: str):  # type: ignore[no-untyped-def]
     """An Alembic config pointing at the packaged migrations and ``url``."""
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -89,29 +103,21 @@ def alembic_config(url: str):  # type: ignore[no-untyped-def]
 
 def upgrade_url(url: str, revision: str = "head") -> None:
     """Bring the database at ``url`` to ``revision`` (idempotent)."""
-    from alembic import command
-
     command.upgrade(alembic_config(url), revision)
 
 
 def downgrade_url(url: str, revision: str = "base") -> None:
     """Take the database at ``url`` back to ``revision`` (``base`` drops every table)."""
-    from alembic import command
-
     command.downgrade(alembic_config(url), revision)
 
 
 def head_revision() -> str | None:
     """The newest migration shipped with this code."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 def current_revision(engine: Engine) -> str | None:
     """The migration the database is at; ``None`` for an empty database (no schema yet)."""
-    from alembic.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 

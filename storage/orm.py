@@ -45,7 +45,14 @@ USER_RELATION_KINDS = ("friend", "follow")
 BRAND_RELATION_KINDS = ("fan", "member", "past_buyer")
 POST_STATUSES = ("pending", "pass", "review", "reject", "removed")
 INTERACTION_KINDS = (
-    "impression", "click", "like", "favourite", "comment", "share", "hide", "report",
+    "impression",
+    "click",
+    "like",
+    "favourite",
+    "comment",
+    "share",
+    "hide",
+    "report",
 )
 RULE_ACTIONS = ("block", "review")
 OVERRIDE_ACTIONS = ("pin", "boost", "remove")
@@ -113,8 +120,9 @@ class UserRelation(TimestampMixin, Base):
         Index("ix_user_relations_other", "other_id", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     other_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -130,8 +138,9 @@ class BrandRelation(TimestampMixin, Base):
         Index("ix_brand_relations_circle", "circle_id", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -144,8 +153,7 @@ class Item(TimestampMixin, Base):
     __tablename__ = "items"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
-                                           index=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(300))
     price: Mapped[float] = mapped_column(Float, default=0.0)
 
@@ -195,22 +203,19 @@ class PostScore(Base):
 
     __tablename__ = "post_scores"
     __table_args__ = (
-        UniqueConstraint("post_id", "model_name", "model_version",
-                         name="uq_post_scores_version"),
+        UniqueConstraint("post_id", "model_name", "model_version", name="uq_post_scores_version"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
-    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
-                                         index=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     model_name: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str] = mapped_column(String(64))
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     label: Mapped[str | None] = mapped_column(String(32), nullable=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[datetime] = mapped_column(
-        UTCDateTime(), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 
 
 class Interaction(Base):
@@ -223,8 +228,9 @@ class Interaction(Base):
         Index("ix_interactions_post_kind", "post_id", "kind"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
@@ -240,8 +246,7 @@ class Collection(TimestampMixin, Base):
     __table_args__ = (CheckConstraint(_in("status", COLLECTION_STATUSES), name="status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
-                                           index=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="draft")
@@ -249,8 +254,7 @@ class Collection(TimestampMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
-    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(),
-                                                          nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CollectionItem(Base):
@@ -261,8 +265,9 @@ class CollectionItem(Base):
     collection_id: Mapped[int] = mapped_column(
         ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
     )
-    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
     position: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
 
@@ -274,8 +279,7 @@ class ReviewItem(TimestampMixin, Base):
     __table_args__ = (Index("ix_review_queue_status", "status", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
-                                         unique=True)
+    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), unique=True)
     circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"))
     reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="open")
@@ -287,8 +291,9 @@ class ReviewDecision(TimestampMixin, Base):
     __tablename__ = "review_decisions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("review_queue.id", ondelete="CASCADE"),
-                                           index=True)
+    review_id: Mapped[int] = mapped_column(
+        ForeignKey("review_queue.id", ondelete="CASCADE"), index=True
+    )
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     editor: Mapped[str] = mapped_column(String(64))
     decision: Mapped[str] = mapped_column(String(16))
@@ -306,8 +311,7 @@ class CircleRule(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
-                                           index=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
     term: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(16))
 
@@ -322,8 +326,7 @@ class HotListOverride(TimestampMixin, Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"),
-                                           index=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
     post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"))
     action: Mapped[str] = mapped_column(String(16))
     # pin: the 1-based position; boost: a multiplier on heat; remove: unused.
@@ -341,8 +344,9 @@ class PostEmbedding(Base):
 
     __tablename__ = "post_embeddings"
 
-    post_id: Mapped[str] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"),
-                                         primary_key=True)
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
     encoder_version: Mapped[str] = mapped_column(String(64), primary_key=True)
     dim: Mapped[int] = mapped_column(Integer)
     vector: Mapped[bytes] = mapped_column(LargeBinary)
@@ -358,8 +362,9 @@ class IndexChange(Base):
 
     __tablename__ = "index_changes"
 
-    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                     primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     post_id: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
 

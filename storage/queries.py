@@ -203,8 +203,12 @@ def latest_scores(session: Session, post_ids: Iterable[str]) -> dict[str, list[P
     rows = session.scalars(
         select(PostScore)
         .where(PostScore.post_id.in_(ids))
-        .order_by(PostScore.post_id, PostScore.model_name,
-                  PostScore.created_at.desc(), PostScore.id.desc())
+        .order_by(
+            PostScore.post_id,
+            PostScore.model_name,
+            PostScore.created_at.desc(),
+            PostScore.id.desc(),
+        )
     ).all()
     latest: dict[str, list[PostScore]] = defaultdict(list)
     seen: set[tuple[str, str]] = set()

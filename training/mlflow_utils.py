@@ -11,13 +11,13 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import mlflow
+
 from quanzi.settings import Settings
 
 
 def configure_mlflow(settings: Settings, experiment: str) -> str:
     """Point MLflow at this data dir's store and select ``experiment``; returns its id."""
-    import mlflow
-
     settings.ensure_dirs()
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -45,16 +45,20 @@ def pinned_requirements(*packages: str) -> list[str]:
     return reqs
 
 
-def log_sentence_transformer(model: Any, registered_name: str, alias: str | None = None,
-                             metadata: dict[str, Any] | None = None) -> tuple[str, str]:
+def log_sentence_transformer(
+    model: Any,
+    registered_name: str,
+    alias: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> tuple[str, str]:
     """Log a sentence-transformers model to the active run and register it.
 
     Returns ``(model_uri, version)``; ``alias`` (if given) is moved to the new version.
     """
-    import mlflow
-
     info = mlflow.sentence_transformers.log_model(
-        model, name="model", registered_model_name=registered_name,
+        model,
+        name="model",
+        registered_model_name=registered_name,
         pip_requirements=pinned_requirements("sentence-transformers", "transformers", "torch"),
         metadata=metadata,
     )

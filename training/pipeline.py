@@ -1,14 +1,17 @@
 """``quanzi train <task>``: one MLflow run per task, read top to bottom in the order it runs.
 
+Every task goes through ``train`` — the text models and the learned feed ranker alike
+(a task's optional hooks say what differs: its world must exist first, more params, a
+model logged from another pyfunc wrapper without a text signature).
+
 config → data → model → evaluation → saving. The run logs the task's config, the data
 hashes and split sizes, every metric the task reports, its figures and tables, and the
 model as an MLflow pyfunc ("models from code": ``training/pyfunc_model.py`` plus the
 predictor folder of JSON + safetensors), registered under ``task.registered_model`` with
 alias ``challenger``. Promotion (``training/promotion.py``) later moves ``champion``.
 
-``load_champion`` is how the service and ``quanzi score`` get a model: it resolves
-``models:/<name>@champion`` and keeps the predictor folder in a cache under the data dir,
-keyed by version, so a restart or a second worker loads from disk without MLflow.
+Loading a registered model back (``load_champion``, ``download_model_version``) is
+``models/champions.py``'s: the service and ``quanzi score`` never import training code.
 """
 
 from __future__ import annotations
@@ -18,41 +21,33 @@ import hashlib
 import json
 import logging
 import math
-import shutil
-import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
+from quanzi.models.champions import CHALLENGER
+from quanzi.models.encoder_identity import encoder_digest, encoder_version_of
+from quanzi.models.predictor import INPUT_FIELDS, Predictor, input_records
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
-from quanzi.training.registry import (
-    CHALLENGER,
-    CHAMPION,
-    TASKS,
-    mlflow_client,
-    registered_name,
-    use_experiment,
-    version_by_alias,
-)
-from quanzi.training.tasks import Predictor, Task, TaskData
+from quanzi.training.mlflow_utils import pinned_requirements
+from quanzi.training.task_registry import use_experiment
+from quanzi.training.tasks import Task, TaskData
 
 log = logging.getLogger(__name__)
 
-PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
-# Fields of a scoring record (``quanzi score`` input) that a predictor may read.
-INPUT_FIELDS = ("text", "circle_id", "author", "verified_purchase")
 EXAMPLE_ROWS = 3
 PARAM_CHARS = 6000
-# Packages the logged model needs; pinned explicitly so MLflow skips requirement inference.
-MODEL_REQUIREMENTS = ("quanzi", "mlflow", "numpy", "pandas", "scikit-learn", "safetensors",
-                      "torch", "sentence-transformers", "transformers")
-# Inside a downloaded model version: where the predictor folder lies.
-MODEL_DIR_IN_ARTIFACTS = Path("artifacts") / "model_dir"
 
 
 class TaskContractError(RuntimeError):
@@ -64,28 +59,7 @@ def experiment_name(task: Task) -> str:
     return task.name
 
 
-# ---------------------------------------------------------------- records and hashes
-
-
-def input_records(model_input: Any) -> list[dict[str, Any]]:
-    """Scoring records from a DataFrame, a list of dicts or one dict; only input fields,
-    and no key for a missing optional value (pandas fills those with NaN/None)."""
-    if isinstance(model_input, pd.DataFrame):
-        rows = model_input.to_dict("records")
-    elif isinstance(model_input, dict):
-        rows = [model_input]
-    else:
-        rows = list(model_input)
-    records = []
-    for row in rows:
-        record = {}
-        for key in INPUT_FIELDS:
-            value = row.get(key)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            record[key] = value
-        records.append(record)
-    return records
+# ---------------------------------------------------------------- data hashes
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
@@ -129,7 +103,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     elif isinstance(value, list | tuple | set):
         _flatten(prefix, ",".join(str(x) for x in value), out)
     elif isinstance(value, str) and len(value) > PARAM_CHARS:
-        out[prefix] = value[:PARAM_CHARS - 1] + "…"  # MLflow refuses longer param values
+        out[prefix] = value[: PARAM_CHARS - 1] + "…"  # MLflow refuses longer param values
     else:
         out[prefix] = value
 
@@ -146,35 +120,24 @@ def task_params(task: Task, small: bool) -> dict[str, Any]:
     }
     for metric, (greater_is_better, tolerance) in task.gate.items():
         params[f"gate.{metric}"] = f"{'max' if greater_is_better else 'min'} tol={tolerance}"
-    config = getattr(task, "config", None)
+    config_for = getattr(task, "config_for", None)  # the config a --small run resolves to
+    config = config_for(small) if config_for is not None else getattr(task, "config", None)
     if config is not None:
         _flatten("cfg", config, params)
     return params
 
 
-def encoder_params(settings: Settings) -> dict[str, str]:
-    """Which sentence encoder the task used: name and content hash of its weights.
-
-    Only when the task imported the encoder module (tasks on char n-grams do not), so a
-    fake or encoder-free task never pays for importing torch here.
-    """
-    module = sys.modules.get("quanzi.models.encoder")
-    if module is None:
+def encoder_params(predictor: Predictor) -> dict[str, str]:
+    """Which sentence encoder the model uses (``encoder_name``, None: none): its name, its
+    version as the service names it, and the content hash of its files."""
+    name = getattr(predictor, "encoder_name", None)
+    if not name:
         return {"encoder": "none"}
-    try:
-        name = module.resolve_encoder(settings)
-    except (FileNotFoundError, ValueError) as exc:
-        return {"encoder": f"unavailable: {exc}"[:500]}
-    params = {"encoder": name}
-    folder = Path(name)
-    if folder.is_dir():
-        digest = hashlib.sha256()
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in (".safetensors", ".json", ".txt"):
-                digest.update(str(path.relative_to(folder)).encode())
-                digest.update(path.read_bytes())
-        params["encoder_sha256"] = digest.hexdigest()
-    return params
+    return {
+        "encoder": name,
+        "encoder_version": encoder_version_of(name),
+        "encoder_sha256": encoder_digest(name),
+    }
 
 
 # ---------------------------------------------------------------- evaluation checks
@@ -193,7 +156,8 @@ def check_metrics(task: Task, metrics: dict[str, float]) -> dict[str, float]:
     if missing:
         raise TaskContractError(
             f"task {task.name}: evaluate() did not report {', '.join(missing)}, which "
-            "promotion compares (primary_metric / gate)")
+            "promotion compares (primary_metric / gate)"
+        )
     return clean
 
 
@@ -201,8 +165,11 @@ def _same_predictions(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
     """Equal after a JSON round trip, with floats compared to 1e-5 (float32 weights)."""
 
     def close(x: Any, y: Any) -> bool:
-        if isinstance(x, float | int) and isinstance(y, float | int) and not (
-                isinstance(x, bool) or isinstance(y, bool)):
+        if (
+            isinstance(x, float | int)
+            and isinstance(y, float | int)
+            and not (isinstance(x, bool) or isinstance(y, bool))
+        ):
             return math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-5)
         if isinstance(x, dict) and isinstance(y, dict):
             return x.keys() == y.keys() and all(close(x[k], y[k]) for k in x)
@@ -219,18 +186,53 @@ def input_example(data: TaskData) -> pd.DataFrame:
     return data.test[columns].head(EXAMPLE_ROWS).reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class ModelFormat:
+    """How a task's model is logged (``Task.model_format``; the text models' by default).
+
+    ``code`` is the pyfunc wrapper logged as "models from code"; ``requirements`` are
+    pinned so MLflow skips requirement inference; ``example`` picks the rows the saved model
+    must predict exactly as the trained one (and, with ``signature``, the logged input
+    example), ``records`` turns them into ``predict`` input.
+    """
+
+    code: Path
+    requirements: tuple[str, ...]
+    example: Callable[[TaskData], pd.DataFrame]
+    records: Callable[[pd.DataFrame], list[dict[str, Any]]]
+    signature: bool  # log an input example and a signature (text records only)
+
+
+TEXT_MODEL = ModelFormat(
+    code=Path(__file__).with_name("pyfunc_model.py"),
+    requirements=(
+        "quanzi",
+        "mlflow",
+        "numpy",
+        "pandas",
+        "scikit-learn",
+        "safetensors",
+        "torch",
+        "sentence-transformers",
+        "transformers",
+    ),
+    example=input_example,
+    records=input_records,
+    signature=True,
+)
+
+
 def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
     """Inputs declared by hand (``author`` is free-form, only ``text`` is required);
     outputs inferred from the predictor's own answer on the example."""
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import AnyType, ColSpec, Schema
-
-    inputs = Schema([
-        ColSpec("string", "text"),
-        ColSpec("string", "circle_id", required=False),
-        ColSpec(AnyType(), "author", required=False),
-        ColSpec("boolean", "verified_purchase", required=False),
-    ])
+    inputs = Schema(
+        [
+            ColSpec("string", "text"),
+            ColSpec("string", "circle_id", required=False),
+            ColSpec(AnyType(), "author", required=False),
+            ColSpec("boolean", "verified_purchase", required=False),
+        ]
+    )
     outputs = infer_signature(example[["text"]], output).outputs
     return ModelSignature(inputs=inputs, outputs=outputs)
 
@@ -238,17 +240,39 @@ def model_signature(example: pd.DataFrame, output: list[dict[str, Any]]) -> Any:
 # ---------------------------------------------------------------- the run
 
 
-def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
-    """Train, evaluate, log and register one task; returns ``(run_id, model_version)``."""
-    import matplotlib
+@dataclass
+class TrainedModel:
+    """What ``train`` produced: the MLflow run, the registered version, the logged metrics
+    and the trained predictor."""
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import mlflow
+    run_id: str
+    version: str
+    metrics: dict[str, float]
+    predictor: Predictor
 
-    from quanzi.training.mlflow_utils import pinned_requirements
 
+def run_task(
+    task: Task, settings: Settings, small: bool, progress: ProgressCallback | None = None
+) -> tuple[str, str]:
+    """``train`` one task; returns ``(run_id, model_version)``."""
+    trained = train(task, settings, small, progress)
+    return trained.run_id, trained.version
+
+
+def train(
+    task: Task, settings: Settings, small: bool, progress: ProgressCallback | None = None
+) -> TrainedModel:
+    """Train, evaluate, log and register one task (the module docstring's order).
+
+    Optional task hooks: ``preflight(settings)`` (checks before the MLflow store is
+    touched), ``config_for(small)`` (the config logged as ``cfg.*``), ``run_params(data)``
+    and ``fit_params(predictor)`` (more params), ``model_format`` (else ``TEXT_MODEL``).
+    """
     # -- config
+    preflight = getattr(task, "preflight", None)
+    if preflight is not None:
+        preflight(settings)
+    fmt: ModelFormat = getattr(task, "model_format", TEXT_MODEL)
     use_experiment(settings, experiment_name(task))
     timings: dict[str, float] = {}
     with mlflow.start_run(run_name=f"train-{task.name}{'-small' if small else ''}") as run:
@@ -257,20 +281,24 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
 
         # -- data
         start = time.perf_counter()
-        data = task.load_data(settings, small)
+        data = task.load_data(settings, small, progress=progress)
         timings["data_seconds"] = time.perf_counter() - start
         dataset_params = data_params(data)
         mlflow.log_params(dataset_params)
+        if hasattr(task, "run_params"):
+            mlflow.log_params(task.run_params(data))
 
         # -- model
         start = time.perf_counter()
         predictor = task.fit(data, settings, small)
         timings["fit_seconds"] = time.perf_counter() - start
-        mlflow.log_params(encoder_params(settings))
+        mlflow.log_params(encoder_params(predictor))
         if getattr(task, "config", None) is None and getattr(predictor, "config", None):
             resolved: dict[str, Any] = {}  # the config the task chose (e.g. its small one)
             _flatten("cfg", predictor.config, resolved)
             mlflow.log_params(resolved)
+        if hasattr(task, "fit_params"):
+            mlflow.log_params(task.fit_params(predictor))
 
         # -- evaluation
         start = time.perf_counter()
@@ -278,9 +306,8 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         timings["evaluate_seconds"] = time.perf_counter() - start
         metrics = check_metrics(task, evaluation.metrics)
         mlflow.log_metrics(metrics)
-        for name, figure in evaluation.figures.items():
+        for name, figure in evaluation.figures.items():  # matplotlib Figures, no pyplot
             mlflow.log_figure(figure, f"figures/{name}")
-            plt.close(figure)  # no-op for Figure objects pyplot never managed
         for name, table in evaluation.tables.items():
             filename = name if name.endswith(".csv") else f"{name}.csv"
             mlflow.log_text(table.to_csv(index=False), f"tables/{filename}")
@@ -290,26 +317,27 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         with tempfile.TemporaryDirectory(prefix="quanzi-model-") as tmp:
             model_dir = Path(tmp) / "model_dir"
             predictor.save(model_dir)
-            example = input_example(data)
-            records = input_records(example)
+            example = fmt.example(data)
+            records = fmt.records(example)
             output = task.load(model_dir).predict(records)
             if not _same_predictions(output, predictor.predict(records)):
                 raise TaskContractError(
                     f"task {task.name}: the saved predictor predicts differently from the "
-                    "trained one (save/load loses state)")
+                    "trained one (save/load loses state)"
+                )
             with warnings.catch_warnings():  # MLflow asks for type hints we leave out
-                warnings.filterwarnings("ignore", message=".*type hint",
-                                        category=UserWarning)
-                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains "
-                                        "integer", category=UserWarning)  # outputs only
+                warnings.filterwarnings("ignore", message=".*type hint", category=UserWarning)
+                warnings.filterwarnings(
+                    "ignore", message="Hint: Inferred schema contains integer", category=UserWarning
+                )  # outputs only
                 info = mlflow.pyfunc.log_model(
                     name="model",
-                    python_model=str(PYFUNC_CODE),
+                    python_model=str(fmt.code),
                     artifacts={"model_dir": str(model_dir)},
                     model_config={"task": task.name},
-                    signature=model_signature(example, output),
-                    input_example=example,
-                    pip_requirements=pinned_requirements(*MODEL_REQUIREMENTS),
+                    signature=model_signature(example, output) if fmt.signature else None,
+                    input_example=example if fmt.signature else None,
+                    pip_requirements=pinned_requirements(*fmt.requirements),
                     registered_model_name=task.registered_model,
                     metadata={"task": task.name, "small": small},
                 )
@@ -327,75 +355,4 @@ def run_task(task: Task, settings: Settings, small: bool) -> tuple[str, str]:
         }
         for key, value in version_tags.items():
             client.set_model_version_tag(task.registered_model, model_version, key, value)
-        return run.info.run_id, model_version
-
-
-# ---------------------------------------------------------------- loading
-
-
-def download_model_version(settings: Settings, name: str, model_version: str) -> Path:
-    """The predictor folder of one registered version, from the data dir's cache.
-
-    Downloaded once into ``models/<name>/v<version>`` (atomic rename, so concurrent
-    workers never see half a folder); versions are immutable, so the cache never goes stale.
-    """
-    import mlflow
-
-    target = settings.models_dir / name / f"v{model_version}"
-    if (target / MODEL_DIR_IN_ARTIFACTS).is_dir():
-        return target / MODEL_DIR_IN_ARTIFACTS
-    target.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(settings.resolved_mlflow_uri)
-    mlflow.set_registry_uri(settings.resolved_mlflow_uri)
-    staging = Path(tempfile.mkdtemp(prefix=f".v{model_version}-", dir=target.parent))
-    try:
-        mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{model_version}",
-                                            dst_path=str(staging))
-        if not (staging / MODEL_DIR_IN_ARTIFACTS).is_dir():
-            raise TaskContractError(
-                f"{name} version {model_version} has no {MODEL_DIR_IN_ARTIFACTS} artifact: "
-                "it was not logged by `quanzi train`")
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / MODEL_DIR_IN_ARTIFACTS).is_dir():  # not a concurrent winner
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target / MODEL_DIR_IN_ARTIFACTS
-
-
-def champion_version(settings: Settings, task_name: str) -> str | None:
-    """The version ``models:/<name>@champion`` points at, or None when there is none.
-
-    When the tracking store cannot be reached, the last champion this data dir loaded
-    is used (recorded in ``models/<name>/champion.json``), so scoring works offline.
-    """
-    from mlflow.exceptions import MlflowException
-
-    name = registered_name(task_name)
-    pointer = settings.models_dir / name / "champion.json"
-    try:
-        found = version_by_alias(mlflow_client(settings), name, CHAMPION)
-    except (MlflowException, OSError) as exc:
-        if not pointer.is_file():
-            raise
-        cached = str(json.loads(pointer.read_text())["version"])
-        log.warning("MLflow store unreachable (%s); using cached %s version %s",
-                    exc, name, cached)
-        return cached
-    return None if found is None else str(found.version)
-
-
-def load_champion(settings: Settings, task_name: str) -> Predictor | None:
-    """The predictor registered as ``models:/<name>@champion``, or None when there is none
-    (works offline from the cache, see ``champion_version``)."""
-    model_version = champion_version(settings, task_name)
-    if model_version is None:
-        return None
-    name = registered_name(task_name)
-    task = TASKS[task_name]  # imported only once a champion exists
-    model_dir = download_model_version(settings, name, model_version)
-    (settings.models_dir / name / "champion.json").write_text(
-        json.dumps({"version": model_version}))
-    return task.load(model_dir)
+        return TrainedModel(run.info.run_id, model_version, metrics, predictor)

@@ -23,17 +23,23 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from quanzi.progress import ProgressCallback
-from quanzi.settings import Settings
-from quanzi.training.registry import (
+import mlflow
+from mlflow import validate_evaluation_results
+from mlflow.models import MetricThreshold
+from mlflow.models.evaluation import EvaluationResult
+from mlflow.models.evaluation.validation import ModelValidationFailedException
+
+from quanzi.models.champions import (
     CHALLENGER,
     CHAMPION,
-    PROMOTIONS_EXPERIMENT,
+    download_model_version,
     mlflow_client,
-    resolve_task,
-    use_experiment,
     version_by_alias,
 )
+from quanzi.progress import ProgressCallback
+from quanzi.settings import Settings
+from quanzi.training.pipeline import check_metrics
+from quanzi.training.task_registry import PROMOTIONS_EXPERIMENT, resolve_task, use_experiment
 from quanzi.training.tasks import Comparison, Task
 
 
@@ -62,45 +68,60 @@ class PromotionResult:
         return self.decision in ("first", "passed", "forced")
 
 
-def gate(task: Task, challenger: dict[str, float], champion: dict[str, float],
-         metrics: dict[str, tuple[bool, float]] | None = None) -> GateResult:
+def gate(
+    task: Task,
+    challenger: dict[str, float],
+    champion: dict[str, float],
+    metrics: dict[str, tuple[bool, float]] | None = None,
+) -> GateResult:
     """Compare metrics with ``mlflow.validate_evaluation_results`` and the task's tolerances
     (``metrics``: the gate to apply instead of ``task.gate``, e.g. another protocol's)."""
-    from mlflow import validate_evaluation_results
-    from mlflow.models import MetricThreshold
-    from mlflow.models.evaluation import EvaluationResult
-    from mlflow.models.evaluation.validation import ModelValidationFailedException
-
     thresholds: dict[str, Any] = {}
     lines = []
-    for metric, (greater_is_better, tolerance) in (task.gate if metrics is None
-                                                   else metrics).items():
+    for metric, (greater_is_better, tolerance) in (
+        task.gate if metrics is None else metrics
+    ).items():
         if metric not in champion:
             lines.append(f"{metric}: the champion has no value; not compared")
             continue
         limit = champion[metric] - tolerance if greater_is_better else champion[metric] + tolerance
-        thresholds[metric] = MetricThreshold(threshold=float(limit),
-                                             greater_is_better=greater_is_better)
+        thresholds[metric] = MetricThreshold(
+            threshold=float(limit), greater_is_better=greater_is_better
+        )
         value = challenger.get(metric)
         shown = "missing" if value is None else f"{value:.4f}"
-        lines.append(f"{metric}: challenger {shown}, champion {champion[metric]:.4f}, "
-                     f"must be {'≥' if greater_is_better else '≤'} {limit:.4f} "
-                     f"(tolerance {tolerance})")
+        lines.append(
+            f"{metric}: challenger {shown}, champion {champion[metric]:.4f}, "
+            f"must be {'≥' if greater_is_better else '≤'} {limit:.4f} "
+            f"(tolerance {tolerance})"
+        )
     try:
         validate_evaluation_results(
-            thresholds, EvaluationResult(metrics=dict(challenger), artifacts={}))
+            thresholds, EvaluationResult(metrics=dict(challenger), artifacts={})
+        )
     except ModelValidationFailedException as exc:
         return GateResult(False, [*lines, f"MLflow validation failed: {exc.message}"])
     return GateResult(True, lines)
 
 
 def _eval_set_hashes(params: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in params.items() if k.startswith("split.") and k.endswith(".sha256")
-            and k not in ("split.train.sha256", "split.dev.sha256")}
+    return {
+        k: v
+        for k, v in params.items()
+        if k.startswith("split.")
+        and k.endswith(".sha256")
+        and k not in ("split.train.sha256", "split.dev.sha256")
+    }
 
 
-def comparison(settings: Settings, task: Task, run_params: dict[str, str], small: bool,
-               load: bool, progress: ProgressCallback | None = None) -> Comparison:
+def comparison(
+    settings: Settings,
+    task: Task,
+    run_params: dict[str, str],
+    small: bool,
+    load: bool,
+    progress: ProgressCallback | None = None,
+) -> Comparison:
     """Where and on which metrics the challenger (``run_params``: its run's) meets the
     champion: the task's ``comparison_for`` hook, else its gate on the current test sets
     (loaded only when ``load``, i.e. when the logged test sets differ)."""
@@ -112,11 +133,15 @@ def comparison(settings: Settings, task: Task, run_params: dict[str, str], small
     return Comparison("current test sets", dict(task.gate), task.load_data(settings, small))
 
 
-def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Comparison,
-                name: str, progress: ProgressCallback | None = None) -> list[dict[str, float]]:
+def _reevaluate(
+    settings: Settings,
+    task: Task,
+    versions: list[str],
+    plan: Comparison,
+    name: str,
+    progress: ProgressCallback | None = None,
+) -> list[dict[str, float]]:
     """Metrics of each version on ``plan.data`` (the same data for all)."""
-    from quanzi.training.pipeline import check_metrics, download_model_version
-
     if plan.data is None:
         raise PromotionError(f"task {task.name}: comparison_for(load=True) returned no data")
     results = []
@@ -127,8 +152,10 @@ def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Compa
         metrics = check_metrics(task, task.evaluate(predictor, plan.data).metrics)
         missing = sorted(set(plan.gate) - metrics.keys())
         if missing:
-            raise PromotionError(f"task {task.name}: the evaluation on {plan.compared_on} "
-                                 f"reported no {', '.join(missing)}, which the gate compares")
+            raise PromotionError(
+                f"task {task.name}: the evaluation on {plan.compared_on} "
+                f"reported no {', '.join(missing)}, which the gate compares"
+            )
         results.append(metrics)
     if progress:
         progress("evaluate both versions", len(versions), len(versions))
@@ -137,8 +164,6 @@ def _reevaluate(settings: Settings, task: Task, versions: list[str], plan: Compa
 
 def _record(settings: Settings, result: PromotionResult, forced: bool, reason: str) -> None:
     """Tags on the challenger version and one run in the ``promotions`` experiment."""
-    import mlflow
-
     client = mlflow_client(settings)
     report = "\n".join(result.gate.lines)
     tags = {
@@ -153,17 +178,28 @@ def _record(settings: Settings, result: PromotionResult, forced: bool, reason: s
         client.set_model_version_tag(result.name, result.challenger, key, value)
     use_experiment(settings, PROMOTIONS_EXPERIMENT)
     with mlflow.start_run(run_name=f"promote-{result.name}-v{result.challenger}"):
-        mlflow.set_tags({"quanzi.promotion": result.decision,
-                         "quanzi.forced": str(forced).lower()})
-        mlflow.log_params({"model": result.name, "challenger": result.challenger,
-                           "previous_champion": result.previous_champion or "none",
-                           "decision": result.decision, "forced": forced,
-                           "reason": reason or "-", "compared_on": result.compared_on or "-"})
+        mlflow.set_tags({"quanzi.promotion": result.decision, "quanzi.forced": str(forced).lower()})
+        mlflow.log_params(
+            {
+                "model": result.name,
+                "challenger": result.challenger,
+                "previous_champion": result.previous_champion or "none",
+                "decision": result.decision,
+                "forced": forced,
+                "reason": reason or "-",
+                "compared_on": result.compared_on or "-",
+            }
+        )
         mlflow.log_text(report + "\n", "gate_report.txt")
 
 
-def promote(settings: Settings, name: str, force: bool = False, reason: str = "",
-            progress: ProgressCallback | None = None) -> PromotionResult:
+def promote(
+    settings: Settings,
+    name: str,
+    force: bool = False,
+    reason: str = "",
+    progress: ProgressCallback | None = None,
+) -> PromotionResult:
     """Gate the challenger of ``name`` (task or registered name) against the champion and
     move the ``champion`` alias when it passes or ``force`` is set."""
     task = resolve_task(name)
@@ -171,16 +207,29 @@ def promote(settings: Settings, name: str, force: bool = False, reason: str = ""
     client = mlflow_client(settings)
     challenger = version_by_alias(client, registered, CHALLENGER)
     if challenger is None:
-        raise PromotionError(f"{registered} has no challenger: run `quanzi train {task.name}` "
-                             "first")
+        raise PromotionError(
+            f"{registered} has no challenger: run `quanzi train {task.name}` first"
+        )
     champion = version_by_alias(client, registered, CHAMPION)
     if champion is not None and champion.version == challenger.version:
-        return PromotionResult(registered, str(challenger.version), str(champion.version),
-                               "unchanged", GateResult(True, ["already the champion"]), "")
+        return PromotionResult(
+            registered,
+            str(challenger.version),
+            str(champion.version),
+            "unchanged",
+            GateResult(True, ["already the champion"]),
+            "",
+        )
 
     if champion is None:
-        result = PromotionResult(registered, str(challenger.version), None, "first",
-                                 GateResult(True, ["no champion yet: nothing to compare"]), "")
+        result = PromotionResult(
+            registered,
+            str(challenger.version),
+            None,
+            "first",
+            GateResult(True, ["no champion yet: nothing to compare"]),
+            "",
+        )
     else:
         new_run = client.get_run(challenger.run_id).data
         old_run = client.get_run(champion.run_id).data
@@ -193,13 +242,24 @@ def promote(settings: Settings, name: str, force: bool = False, reason: str = ""
             small = params.get("small") == "True" and old_run.params.get("small") == "True"
             plan = comparison(settings, task, params, small, True, progress)
             new_metrics, old_metrics = _reevaluate(
-                settings, task, [str(challenger.version), str(champion.version)], plan,
-                registered, progress)
+                settings,
+                task,
+                [str(challenger.version), str(champion.version)],
+                plan,
+                registered,
+                progress,
+            )
             compared_on = f"re-evaluated on {plan.compared_on}" + (" (small)" if small else "")
         verdict = gate(task, new_metrics, old_metrics, plan.gate)
         decision = "passed" if verdict.passed else ("forced" if force else "refused")
-        result = PromotionResult(registered, str(challenger.version), str(champion.version),
-                                 decision, verdict, compared_on)
+        result = PromotionResult(
+            registered,
+            str(challenger.version),
+            str(champion.version),
+            decision,
+            verdict,
+            compared_on,
+        )
     if result.promoted:
         client.set_registered_model_alias(registered, CHAMPION, result.challenger)
     _record(settings, result, force, reason)
@@ -219,16 +279,18 @@ def list_versions(settings: Settings) -> list[dict[str, Any]]:
         for mv in sorted(versions, key=lambda v: int(v.version)):
             tags = mv.tags or {}
             metric = tags.get("primary_metric", "")
-            rows.append({
-                "name": model.name,
-                "version": str(mv.version),
-                "aliases": sorted(aliases.get(str(mv.version), [])),
-                "created": dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
-                "primary_metric": metric,
-                "primary_value": tags.get("primary_value", ""),
-                "small": tags.get("small", ""),
-                "promotion": tags.get("promotion", ""),
-                "run_id": mv.run_id,
-            })
+            rows.append(
+                {
+                    "name": model.name,
+                    "version": str(mv.version),
+                    "aliases": sorted(aliases.get(str(mv.version), [])),
+                    "created": dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC),
+                    "primary_metric": metric,
+                    "primary_value": tags.get("primary_value", ""),
+                    "small": tags.get("small", ""),
+                    "promotion": tags.get("promotion", ""),
+                    "run_id": mv.run_id,
+                }
+            )
     rows.sort(key=lambda r: (r["name"], int(r["version"])))
     return rows

@@ -5,10 +5,8 @@ load data → fit → evaluate on dev (thresholds) and test → log to MLflow �
 version with alias ``challenger``. ``quanzi promote NAME`` compares the challenger with the
 champion on the task's fixed test set, or where the task's optional ``comparison_for``
 says (``Comparison``). The pipeline knows tasks only through ``Task``; the service and
-``quanzi score`` know models only through ``Predictor``.
-
-A predictor saves itself as a folder of JSON config and safetensors weights (one subfolder
-per module, like sentence-transformers), never as an opaque pickle.
+``quanzi score`` know models only through ``Predictor`` (``models/predictor.py``), loaded
+by ``models/champions.py`` without any training code.
 """
 
 from __future__ import annotations
@@ -19,6 +17,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from quanzi.models.predictor import Predictor
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 
 
@@ -44,6 +44,16 @@ class Evaluation:
     figures: dict[str, Any] = field(default_factory=dict)  # file name → matplotlib Figure
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)  # file name → table
 
+    @classmethod
+    def merged(cls, *parts: Evaluation) -> Evaluation:
+        """One evaluation from several evaluators' (later parts win on a shared name)."""
+        out = cls(metrics={})
+        for part in parts:
+            out.metrics.update(part.metrics)
+            out.figures.update(part.figures)
+            out.tables.update(part.tables)
+        return out
+
 
 @dataclass
 class Comparison:
@@ -61,19 +71,6 @@ class Comparison:
     data: TaskData | None = None
 
 
-class Predictor(Protocol):
-    """A trained model as the service uses it: batch in, JSON-ready dicts out."""
-
-    name: str  # registered model name, e.g. "quanzi-quality"
-
-    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Records as in ``quanzi score`` input (``text``, optional ``circle_id``,
-        ``author``, ``verified_purchase``) → one output dict per record, in order."""
-        ...
-
-    def save(self, path: Path) -> None: ...
-
-
 class Task(Protocol):
     """One trainable task."""
 
@@ -84,7 +81,12 @@ class Task(Protocol):
     # the champion by more than the tolerance on any of these.
     gate: dict[str, tuple[bool, float]]
 
-    def load_data(self, settings: Settings, small: bool) -> TaskData: ...
+    def load_data(
+        self, settings: Settings, small: bool, progress: ProgressCallback | None = None
+    ) -> TaskData:
+        """The task's fixed splits (``small``: CI-sized); ``progress(stage, done, total)``
+        may report the slow steps."""
+        ...
 
     def fit(self, data: TaskData, settings: Settings, small: bool) -> Predictor:
         """Train on ``data.train``; choose thresholds on ``data.dev`` only."""

@@ -49,8 +49,9 @@ SHOP_PROMOTION_PHRASES = (
 
 def t_recruitment(rng: random.Random, circle: str, price: float) -> str:
     """A recruitment pitch (代理 / 兼职 / 副业), the SMS corpus's commonest promotion."""
-    return rng.choice(RECRUITMENT_PHRASES).format(n=rng.choice((100, 200, 300, 500)),
-                                                  k=rng.randint(3, 9))
+    return rng.choice(RECRUITMENT_PHRASES).format(
+        n=rng.choice((100, 200, 300, 500)), k=rng.randint(3, 9)
+    )
 
 
 def t_shop_promotion(rng: random.Random, circle: str, price: float) -> str:
@@ -87,8 +88,9 @@ class AdDataConfig:
         return {"train": self.n_train, "dev": self.n_dev, "test": self.n_test}[split]
 
 
-def disguise_review(rng: random.Random, text: str, category: str,
-                    n_transforms: int = 1) -> tuple[str, list[str]]:
+def disguise_review(
+    rng: random.Random, text: str, category: str, n_transforms: int = 1
+) -> tuple[str, list[str]]:
     """Weave ``n_transforms`` distinct promotion phrases into a real review."""
     circle, price = _CATEGORY_CIRCLE.get(category, _DEFAULT_CIRCLE)
     price = _EXTRA_PRICES.get(category, price)
@@ -98,19 +100,34 @@ def disguise_review(rng: random.Random, text: str, category: str,
     return text, names
 
 
-AD_COLUMNS = ("text", "norm", "label", "source", "transform", "split", "strat_split",
-              "corpus", "row", "category")
+AD_COLUMNS = (
+    "text",
+    "norm",
+    "label",
+    "source",
+    "transform",
+    "split",
+    "strat_split",
+    "corpus",
+    "row",
+    "category",
+)
 
 
-def build_ad_dataset(sms: pd.DataFrame, reviews: pd.DataFrame,
-                     config: AdDataConfig | None = None) -> pd.DataFrame:
+def build_ad_dataset(
+    sms: pd.DataFrame, reviews: pd.DataFrame, config: AdDataConfig | None = None
+) -> pd.DataFrame:
     """The ``ad`` set from the SMS corpus frame and the real-review host frame."""
     cfg = config or AdDataConfig()
     sms_rows = sms.assign(source="sms", transform="", corpus="spam_sms").copy()
     strat = pd.Series("", index=sms_rows.index)
     if len(sms_rows) >= 4 and sms_rows["label"].nunique() == 2:
-        _, test_idx = train_test_split(sms_rows.index, test_size=cfg.sms_test_size,
-                                       stratify=sms_rows["label"], random_state=cfg.seed)
+        _, test_idx = train_test_split(
+            sms_rows.index,
+            test_size=cfg.sms_test_size,
+            stratify=sms_rows["label"],
+            random_state=cfg.seed,
+        )
         strat[:] = "train"
         strat[test_idx] = "test"
     sms_rows["strat_split"] = strat
@@ -126,18 +143,36 @@ def build_ad_dataset(sms: pd.DataFrame, reviews: pd.DataFrame,
         for host in positives.itertuples(index=False):
             k = 2 if rng.random() < cfg.two_transform_share else 1
             text, names = disguise_review(rng, host.text, host.category, k)
-            rows.append({"text": text, "label": 1, "transform": "+".join(names), "split": split,
-                         "corpus": host.corpus, "row": int(host.row), "category": host.category})
+            rows.append(
+                {
+                    "text": text,
+                    "label": 1,
+                    "transform": "+".join(names),
+                    "split": split,
+                    "corpus": host.corpus,
+                    "row": int(host.row),
+                    "category": host.category,
+                }
+            )
         for host in untouched.itertuples(index=False):
-            rows.append({"text": host.text, "label": 0, "transform": "", "split": split,
-                         "corpus": host.corpus, "row": int(host.row), "category": host.category})
-    review_rows = pd.DataFrame(rows, columns=["text", "label", "transform", "split", "corpus",
-                                              "row", "category"])
+            rows.append(
+                {
+                    "text": host.text,
+                    "label": 0,
+                    "transform": "",
+                    "split": split,
+                    "corpus": host.corpus,
+                    "row": int(host.row),
+                    "category": host.category,
+                }
+            )
+    review_rows = pd.DataFrame(
+        rows, columns=["text", "label", "transform", "split", "corpus", "row", "category"]
+    )
     review_rows["norm"] = review_rows["text"].map(normalize)
     review_rows["source"] = "review"
     review_rows["strat_split"] = ""
-    out = pd.concat([sms_rows[list(AD_COLUMNS)], review_rows[list(AD_COLUMNS)]],
-                    ignore_index=True)
+    out = pd.concat([sms_rows[list(AD_COLUMNS)], review_rows[list(AD_COLUMNS)]], ignore_index=True)
     out["label"] = out["label"].astype(int)
     out["row"] = out["row"].astype(int)
     return out

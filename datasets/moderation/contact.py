@@ -64,65 +64,124 @@ def _digits(rng: random.Random, n: int, first: str = "123456789") -> str:
     return rng.choice(first) + "".join(rng.choice("0123456789") for _ in range(n - 1))
 
 
-PRODUCT_MODELS = ("iPhone 13 Pro", "iPhone 15", "小米12", "红米Note 11", "华为Mate40", "荣耀X30",
-                  "vivo X90", "OPPO Reno8", "RTX3060", "i5-12400F", "骁龙888", "M2芯片",
-                  "iPad Air 5", "Kindle 558", "戴尔G15", "联想Y9000P")
+PRODUCT_MODELS = (
+    "iPhone 13 Pro",
+    "iPhone 15",
+    "小米12",
+    "红米Note 11",
+    "华为Mate40",
+    "荣耀X30",
+    "vivo X90",
+    "OPPO Reno8",
+    "RTX3060",
+    "i5-12400F",
+    "骁龙888",
+    "M2芯片",
+    "iPad Air 5",
+    "Kindle 558",
+    "戴尔G15",
+    "联想Y9000P",
+)
 LOOKALIKE_PHRASES: dict[str, tuple[str, ...]] = {
     "v_neck": ("这件V领毛衣很显瘦", "V领的设计很好看", "买了件v领t恤，版型不错"),
-    "wechat_pay": ("微信支付很方便", "用微信付款的，秒到账", "微信里收到了发货通知",
-                   "朋友在微信上推荐的这家店"),
+    "wechat_pay": (
+        "微信支付很方便",
+        "用微信付款的，秒到账",
+        "微信里收到了发货通知",
+        "朋友在微信上推荐的这家店",
+    ),
     "qq_product": ("客服QQ音乐会员送了吗", "送的QQ音乐会员已经领了", "QQ空间里看到的推荐"),
-    "platform_mention": ("在抖音上看到有人推荐才买的", "小红书上种草的", "之前在微博看过测评",
-                         "电话客服态度很好", "手机号绑定了会员，积分自动到账"),
+    "platform_mention": (
+        "在抖音上看到有人推荐才买的",
+        "小红书上种草的",
+        "之前在微博看过测评",
+        "电话客服态度很好",
+        "手机号绑定了会员，积分自动到账",
+    ),
 }
 
 
 def _product_model(rng: random.Random) -> str:
-    return rng.choice(("买的{m}，用着流畅", "{m}比之前那台快多了", "这台{m}发热控制得不错",
-                       "对比了{m}才下单")).format(m=rng.choice(PRODUCT_MODELS))
+    return rng.choice(
+        ("买的{m}，用着流畅", "{m}比之前那台快多了", "这台{m}发热控制得不错", "对比了{m}才下单")
+    ).format(m=rng.choice(PRODUCT_MODELS))
 
 
 def _order_number(rng: random.Random) -> str:
-    number = rng.choice((_digits(rng, 18), _digits(rng, 19), "1" + _digits(rng, 10, "3456789"),
-                         "SF" + _digits(rng, 12), "YT" + _digits(rng, 13)))
-    return rng.choice(("订单号：{n}", "快递单号{n}，物流很快", "运单号 {n} 第二天就到了",
-                       "订单编号{n}，客服处理得很及时")).format(n=number)
+    number = rng.choice(
+        (
+            _digits(rng, 18),
+            _digits(rng, 19),
+            "1" + _digits(rng, 10, "3456789"),
+            "SF" + _digits(rng, 12),
+            "YT" + _digits(rng, 13),
+        )
+    )
+    return rng.choice(
+        (
+            "订单号：{n}",
+            "快递单号{n}，物流很快",
+            "运单号 {n} 第二天就到了",
+            "订单编号{n}，客服处理得很及时",
+        )
+    ).format(n=number)
 
 
 def _price(rng: random.Random) -> str:
     p = rng.randint(19, 6999)
     q = max(9, p - rng.randint(10, max(11, p // 3)))
-    return rng.choice(("原价{p}现在{q}元", "到手价{q}，挺划算", "{q}元入手的", "比上次便宜了{d}块",
-                       "原价{p}（{p}-{d}）还挺划算")).format(p=p, q=q, d=p - q)
+    return rng.choice(
+        (
+            "原价{p}现在{q}元",
+            "到手价{q}，挺划算",
+            "{q}元入手的",
+            "比上次便宜了{d}块",
+            "原价{p}（{p}-{d}）还挺划算",
+        )
+    ).format(p=p, q=q, d=p - q)
 
 
 def _date(rng: random.Random) -> str:
     y, m, d = rng.randint(2015, 2024), rng.randint(1, 12), rng.randint(1, 28)
-    return rng.choice(("{y}年{m}月{d}日下的单", "{y}-{m:02d}-{d:02d}到货", "{m}.{d}收到的",
-                       "{y}.{m}.{d}买的，用到现在")).format(y=y, m=m, d=d)
+    return rng.choice(
+        (
+            "{y}年{m}月{d}日下的单",
+            "{y}-{m:02d}-{d:02d}到货",
+            "{m}.{d}收到的",
+            "{y}.{m}.{d}买的，用到现在",
+        )
+    ).format(y=y, m=m, d=d)
 
 
 def _model_number(rng: random.Random) -> str:
     letters = "".join(rng.choice("ABCDEFGHKMNPRSTWXYZ") for _ in range(rng.randint(2, 3)))
-    model = rng.choice((
-        f"{letters}-{rng.randint(10, 999)}{rng.choice('ABCDGW')}{rng.randint(1, 9)}",
-        f"KFR-{rng.randint(23, 72)}GW",
-        f"EWH-{rng.randint(40, 80)}A{rng.randint(1, 5)}",
-        f"{letters}{_digits(rng, 6)}",
-    ))
+    model = rng.choice(
+        (
+            f"{letters}-{rng.randint(10, 999)}{rng.choice('ABCDGW')}{rng.randint(1, 9)}",
+            f"KFR-{rng.randint(23, 72)}GW",
+            f"EWH-{rng.randint(40, 80)}A{rng.randint(1, 5)}",
+            f"{letters}{_digits(rng, 6)}",
+        )
+    )
     return rng.choice(("型号{x}", "买的是{x}这款", "{x}型号的，安装师傅很专业")).format(x=model)
 
 
 def _size(rng: random.Random) -> str:
-    template = rng.choice(("身高{h}体重{w}斤，买的{s}码刚好", "{h}/{w}穿{s}正合适",
-                           "房间号{r}，安静"))
-    return template.format(h=rng.randint(150, 190), w=rng.randint(80, 180),
-                           s=rng.choice(("S", "M", "L", "XL", "XXL")), r=rng.randint(201, 2520))
+    template = rng.choice(
+        ("身高{h}体重{w}斤，买的{s}码刚好", "{h}/{w}穿{s}正合适", "房间号{r}，安静")
+    )
+    return template.format(
+        h=rng.randint(150, 190),
+        w=rng.randint(80, 180),
+        s=rng.choice(("S", "M", "L", "XL", "XXL")),
+        r=rng.randint(201, 2520),
+    )
 
 
 def _quantity(rng: random.Random) -> str:
-    return rng.choice(("第{n}次回购了", "一次买了{n}箱", "用了{n}天再来评价", "等了{n}小时才送到"
-                       )).format(n=rng.randint(2, 48))
+    return rng.choice(
+        ("第{n}次回购了", "一次买了{n}箱", "用了{n}天再来评价", "等了{n}小时才送到")
+    ).format(n=rng.randint(2, 48))
 
 
 LOOKALIKES: dict[str, Callable[[random.Random], str]] = {
@@ -146,13 +205,30 @@ def make_lookalike(rng: random.Random) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------
 # The builder
 # ---------------------------------------------------------------------------------------
-CONTACT_COLUMNS = ("text", "norm", "label", "kind", "subtype", "transform", "base_transforms",
-                   "group", "lookalike", "snippet", "evidence", "span_start", "span_end",
-                   "split", "corpus", "row", "category")
+CONTACT_COLUMNS = (
+    "text",
+    "norm",
+    "label",
+    "kind",
+    "subtype",
+    "transform",
+    "base_transforms",
+    "group",
+    "lookalike",
+    "snippet",
+    "evidence",
+    "span_start",
+    "span_end",
+    "split",
+    "corpus",
+    "row",
+    "category",
+)
 
 
-def build_contact_dataset(hosts: pd.DataFrame,
-                          config: ContactDataConfig | None = None) -> pd.DataFrame:
+def build_contact_dataset(
+    hosts: pd.DataFrame, config: ContactDataConfig | None = None
+) -> pd.DataFrame:
     """The labelled contact set from real host texts (see the module docstring)."""
     cfg = config or ContactDataConfig()
     pool = distinct_hosts(hosts)
@@ -163,29 +239,61 @@ def build_contact_dataset(hosts: pd.DataFrame,
         n_pos = round(len(sample) * cfg.positive_share)
         n_look = round(len(sample) * cfg.lookalike_share)
         for i, host in enumerate(sample.itertuples(index=False)):
-            base = {"split": split, "corpus": host.corpus, "row": int(host.row),
-                    "category": host.category, "subtype": "", "transform": "",
-                    "base_transforms": "", "group": "", "lookalike": "", "snippet": "",
-                    "evidence": "", "span_start": -1, "span_end": -1}
+            base = {
+                "split": split,
+                "corpus": host.corpus,
+                "row": int(host.row),
+                "category": host.category,
+                "subtype": "",
+                "transform": "",
+                "base_transforms": "",
+                "group": "",
+                "lookalike": "",
+                "snippet": "",
+                "evidence": "",
+                "span_start": -1,
+                "span_end": -1,
+            }
             if i < n_pos:
-                group = "heldout" if split == "test" and rng.random() < cfg.heldout_share \
-                    else "train"
+                group = (
+                    "heldout" if split == "test" and rng.random() < cfg.heldout_share else "train"
+                )
                 names = HELDOUT_TRANSFORMS if group == "heldout" else TRAIN_TRANSFORMS
                 snippet = make_snippet(rng)
                 name, obfuscated, used = random_obfuscation(rng, snippet, names)
                 phrase = obfuscated.render()
                 text, start, end = weave_span(rng, host.text, phrase)
-                rows.append({**base, "text": text, "label": 1, "kind": "contact",
-                             "subtype": snippet.subtype, "transform": name,
-                             "base_transforms": "+".join(used), "group": group,
-                             "snippet": phrase, "evidence": snippet.evidence,
-                             "span_start": start, "span_end": end})
+                rows.append(
+                    {
+                        **base,
+                        "text": text,
+                        "label": 1,
+                        "kind": "contact",
+                        "subtype": snippet.subtype,
+                        "transform": name,
+                        "base_transforms": "+".join(used),
+                        "group": group,
+                        "snippet": phrase,
+                        "evidence": snippet.evidence,
+                        "span_start": start,
+                        "span_end": end,
+                    }
+                )
             elif i < n_pos + n_look:
                 name, phrase = make_lookalike(rng)
                 text, start, end = weave_span(rng, host.text, phrase)
-                rows.append({**base, "text": text, "label": 0, "kind": "lookalike",
-                             "lookalike": name, "snippet": phrase,
-                             "span_start": start, "span_end": end})
+                rows.append(
+                    {
+                        **base,
+                        "text": text,
+                        "label": 0,
+                        "kind": "lookalike",
+                        "lookalike": name,
+                        "snippet": phrase,
+                        "span_start": start,
+                        "span_end": end,
+                    }
+                )
             else:
                 rows.append({**base, "text": host.text, "label": 0, "kind": "plain"})
     df = pd.DataFrame(rows, columns=[c for c in CONTACT_COLUMNS if c != "norm"])
@@ -196,4 +304,3 @@ def build_contact_dataset(hosts: pd.DataFrame,
 def uses_heldout(base_transforms: str) -> bool:
     """Whether a row's composed transforms include a held-out one."""
     return any(name in HELDOUT_BASE for name in base_transforms.split("+") if name)
-

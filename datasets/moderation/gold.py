@@ -36,40 +36,49 @@ def read_jsonl(path: Path) -> pd.DataFrame:
 def _join_texts(ann: pd.DataFrame, corpora_dir: Path | None) -> pd.DataFrame:
     reviews = load_reviews(corpora_dir)[["corpus", "row", "text", "norm", "split"]]
     joined = ann.drop(columns=["split"], errors="ignore").merge(
-        reviews, on=["corpus", "row"], how="left")
+        reviews, on=["corpus", "row"], how="left"
+    )
     missing = joined["text"].isna()
     if missing.any():
         first = joined[missing].iloc[0]
-        raise ValueError(f"{int(missing.sum())} annotated reviews are not in the corpora "
-                         f"(first: {first['corpus']}:{first['row']}); check corpora_dir")
+        raise ValueError(
+            f"{int(missing.sum())} annotated reviews are not in the corpora "
+            f"(first: {first['corpus']}:{first['row']}); check corpora_dir"
+        )
     return joined
 
 
-def load_offensive_review_labels(corpora_dir: Path | None = None,
-                                 directory: Path = MODERATION_GOLD_DIR) -> pd.DataFrame:
+def load_offensive_review_labels(
+    corpora_dir: Path | None = None, directory: Path = MODERATION_GOLD_DIR
+) -> pd.DataFrame:
     """Hand-labelled train-split reviews: text, norm, label (offensive 0/1), reason."""
     ann = read_jsonl(directory / OFFENSIVE_TRAIN_FILE)
     bad = ~ann["offensive"].isin((0, 1))
     if bad.any():
-        raise ValueError(f"{OFFENSIVE_TRAIN_FILE}: 'offensive' must be 0 or 1 "
-                         f"(row {int(bad.idxmax()) + 1})")
+        raise ValueError(
+            f"{OFFENSIVE_TRAIN_FILE}: 'offensive' must be 0 or 1 (row {int(bad.idxmax()) + 1})"
+        )
     out = _join_texts(ann, corpora_dir).rename(columns={"offensive": "label"})
     if (out["split"] != "train").any():
-        raise ValueError(f"{OFFENSIVE_TRAIN_FILE}: training labels must come from the "
-                         "train split only")
+        raise ValueError(
+            f"{OFFENSIVE_TRAIN_FILE}: training labels must come from the train split only"
+        )
     return out
 
 
-def load_collateral_verdicts(name: str, corpora_dir: Path | None = None,
-                             directory: Path = MODERATION_GOLD_DIR) -> pd.DataFrame:
+def load_collateral_verdicts(
+    name: str, corpora_dir: Path | None = None, directory: Path = MODERATION_GOLD_DIR
+) -> pd.DataFrame:
     """One reading of rejected real reviews (``collateral_<name>_rejected.jsonl``)."""
     path = directory / f"collateral_{name}_rejected.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; readings: "
-                                f"{sorted(p.name for p in directory.glob('collateral_*'))}")
+        raise FileNotFoundError(
+            f"{path} is missing; readings: {sorted(p.name for p in directory.glob('collateral_*'))}"
+        )
     ann = read_jsonl(path)
     bad = ~ann["verdict"].isin(VERDICTS)
     if bad.any():
-        raise ValueError(f"{path.name}: verdict must be one of {VERDICTS} "
-                         f"(row {int(bad.idxmax()) + 1})")
+        raise ValueError(
+            f"{path.name}: verdict must be one of {VERDICTS} (row {int(bad.idxmax()) + 1})"
+        )
     return _join_texts(ann, corpora_dir)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,34 @@ def load_hosts(corpora_dir: Path | str | None = None, *, with_sms: bool = True) 
         sms.insert(0, "corpus", "spam_sms")
         frames.append(sms)
     return pd.concat(frames, ignore_index=True)[list(HOST_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class ModerationSources:
+    """The corpora every moderation set is built from (training and ``bench baselines``)."""
+
+    hosts: pd.DataFrame  # ``load_hosts``: real reviews and normal SMS
+    reviews: pd.DataFrame  # the review hosts only
+    sms: pd.DataFrame  # the SMS corpus (ad positives and normal messages)
+    cold: pd.DataFrame  # COLD, optionally ``cold_limit`` rows per split
+
+
+def load_sources(
+    corpora_dir: Path | str | None, cold_limit: int | None = None, seed: int = 0
+) -> ModerationSources:
+    """Load the moderation sources; ``cold_limit`` samples COLD per split (with ``seed``)."""
+    hosts = load_hosts(corpora_dir)
+    cold = load_corpus("cold", corpora_dir)
+    if cold_limit is not None:
+        cold = pd.concat(
+            [
+                part.sample(n=min(len(part), cold_limit), random_state=seed)
+                for _, part in cold.groupby("split")
+            ]
+        )
+    return ModerationSources(
+        hosts, hosts[hosts["corpus"] != "spam_sms"], load_corpus("spam_sms", corpora_dir), cold
+    )
 
 
 def distinct_hosts(hosts: pd.DataFrame, max_chars: int = MAX_HOST_CHARS) -> pd.DataFrame:
@@ -72,9 +101,20 @@ def weave_span(rng: random.Random, text: str, phrase: str) -> tuple[str, int, in
     woven = weave(rng, text, phrase)
     # weave inserts the phrase verbatim once; the leftmost occurrence at or after the
     # point where the texts diverge is it (the host itself may contain the phrase).
-    diverge = next((i for i, (a, b) in enumerate(zip(woven, text, strict=False)) if a != b),
-                   len(text))
+    diverge = next(
+        (i for i, (a, b) in enumerate(zip(woven, text, strict=False)) if a != b), len(text)
+    )
     start = woven.find(phrase, max(0, diverge - len(phrase)))
     if start < 0:  # pragma: no cover - weave always inserts the phrase verbatim
         raise RuntimeError("weave did not insert the phrase verbatim")
     return woven, start, start + len(phrase)
+
+
+# The collateral report's row of a review: its shopping category, or for the single-domain
+# corpora their name.
+REVIEW_GROUPS = {"waimai": "外卖 (waimai_10k)", "hotel": "酒店 (ChnSentiCorp_htl)"}
+
+
+def review_group(corpus: str, category: str) -> str:
+    """The collateral-report row of a review: its shopping category, or its corpus."""
+    return REVIEW_GROUPS.get(corpus, category)

@@ -21,8 +21,14 @@ from dataclasses import dataclass, replace
 
 CONTACT_SUBTYPES = ("wechat", "qq", "phone", "url", "email", "other_platform")
 # How often each subtype is drawn (WeChat and phone numbers dominate real diversion).
-SUBTYPE_WEIGHTS = {"wechat": 0.35, "qq": 0.15, "phone": 0.22, "url": 0.1, "email": 0.06,
-                   "other_platform": 0.12}
+SUBTYPE_WEIGHTS = {
+    "wechat": 0.35,
+    "qq": 0.15,
+    "phone": 0.22,
+    "url": 0.1,
+    "email": 0.06,
+    "other_platform": 0.12,
+}
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,9 @@ def make_mobile(rng: random.Random) -> str:
 
 def make_qq(rng: random.Random) -> str:
     """A 6–11 digit QQ number or group number, never starting with 0."""
-    return str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9))
-                                            for _ in range(rng.randint(5, 10)))
+    return str(rng.randint(1, 9)) + "".join(
+        str(rng.randint(0, 9)) for _ in range(rng.randint(5, 10))
+    )
 
 
 def make_url(rng: random.Random) -> str:
@@ -144,8 +151,10 @@ def make_snippet(rng: random.Random, subtype: str | None = None) -> Snippet:
 # ---------------------------------------------------------------------------------------
 # 谐音 and stand-ins for the account words, split so the held-out ones are never trained on.
 HOMOPHONES_TRAIN = {"wechat": ("薇信", "V信", "vx", "VX", "wx"), "qq": ("扣扣", "Q Q", "qq")}
-HOMOPHONES_HELDOUT = {"wechat": ("威信", "徽信", "维信", "➕V", "➕薇"),
-                      "qq": ("企鹅", "抠抠", "球球")}
+HOMOPHONES_HELDOUT = {
+    "wechat": ("威信", "徽信", "维信", "➕V", "➕薇"),
+    "qq": ("企鹅", "抠抠", "球球"),
+}
 CHINESE_DIGITS = "零一二三四五六七八九"
 CHINESE_DIGIT_VARIANTS = {"0": "〇洞", "1": "幺", "2": "两"}  # spoken-style alternatives
 FINANCIAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
@@ -174,8 +183,9 @@ _HANDLE_SUBTYPES = ("wechat", "qq", "phone", "other_platform")
 
 
 def _has_digits(s: Snippet, n: int = 5) -> bool:
-    return (s.subtype in _HANDLE_SUBTYPES
-            and sum(ch.isdigit() and ch.isascii() for ch in s.value) >= n)
+    return (
+        s.subtype in _HANDLE_SUBTYPES and sum(ch.isdigit() and ch.isascii() for ch in s.value) >= n
+    )
 
 
 def _cuttable(s: Snippet) -> bool:
@@ -195,6 +205,7 @@ def _homophone(table: dict[str, tuple[str, ...]]) -> Callable[[random.Random, Sn
         if word.startswith("➕"):  # "➕V" is itself the call to add: drop a lead that adds too
             return replace(s, lead="", keyword=word + suffix)
         return replace(s, keyword=word + suffix)
+
     return swap
 
 
@@ -206,8 +217,11 @@ def t_plain(rng: random.Random, s: Snippet) -> Snippet:
 def t_plus_separators(rng: random.Random, s: Snippet) -> Snippet:
     """``+ - · / | ~ =`` between characters of the keyword and the value."""
     sep = rng.choice(PLUS_SEPARATORS)
-    return replace(s, keyword=_interleave(rng, s.keyword, lambda: sep, 0.9),
-                   value=_interleave(rng, s.value, lambda: sep, 0.9))
+    return replace(
+        s,
+        keyword=_interleave(rng, s.keyword, lambda: sep, 0.9),
+        value=_interleave(rng, s.value, lambda: sep, 0.9),
+    )
 
 
 def t_spaced_digits(rng: random.Random, s: Snippet) -> Snippet:
@@ -217,49 +231,68 @@ def t_spaced_digits(rng: random.Random, s: Snippet) -> Snippet:
     groups, i = [], 0
     while i < len(s.value):
         step = rng.randint(2, 4)
-        groups.append(s.value[i:i + step])
+        groups.append(s.value[i : i + step])
         i += step
     return replace(s, value=" ".join(groups))
 
 
 def t_fullwidth(rng: random.Random, s: Snippet) -> Snippet:
     """Full-width forms (１３８, ａｂｃ) for the ASCII characters of keyword and value."""
+
     def wide(text: str) -> str:
         return "".join(chr(ord(c) + FULLWIDTH_OFFSET) if "!" <= c <= "~" else c for c in text)
+
     return replace(s, keyword=wide(s.keyword), value=wide(s.value))
 
 
 def t_chinese_numerals(rng: random.Random, s: Snippet) -> Snippet:
     """Digits as Chinese numerals (一三八), with spoken 幺/两/洞 some of the time."""
+
     def digit(c: str) -> str:
         if c in CHINESE_DIGIT_VARIANTS and rng.random() < 0.4:
             return rng.choice(CHINESE_DIGIT_VARIANTS[c])
         return CHINESE_DIGITS[int(c)]
-    return replace(s, value="".join(digit(c) if c.isascii() and c.isdigit() else c
-                                    for c in s.value))
+
+    return replace(
+        s, value="".join(digit(c) if c.isascii() and c.isdigit() else c for c in s.value)
+    )
 
 
 def t_financial_numerals(rng: random.Random, s: Snippet) -> Snippet:
     """Digits as financial (大写) numerals: 壹叁捌."""
-    return replace(s, value="".join(FINANCIAL_DIGITS[int(c)] if c.isascii() and c.isdigit()
-                                    else c for c in s.value))
+    return replace(
+        s,
+        value="".join(
+            FINANCIAL_DIGITS[int(c)] if c.isascii() and c.isdigit() else c for c in s.value
+        ),
+    )
 
 
 def t_zero_width(rng: random.Random, s: Snippet) -> Snippet:
     """Invisible zero-width characters (U+200B/C/D, U+2060, U+FEFF) inside keyword and value."""
+
     def pick() -> str:
         return rng.choice(ZERO_WIDTH)
-    return replace(s, keyword=_interleave(rng, s.keyword, pick, 0.7),
-                   value=_interleave(rng, s.value, pick, 0.7))
+
+    return replace(
+        s,
+        keyword=_interleave(rng, s.keyword, pick, 0.7),
+        value=_interleave(rng, s.value, pick, 0.7),
+    )
 
 
 def t_emoji_separators(rng: random.Random, s: Snippet) -> Snippet:
     """Emoji between characters of the keyword and the value (1🌸3🌸8)."""
     emoji = rng.choice(EMOJI_SEPARATORS)
+
     def pick() -> str:
         return emoji if rng.random() < 0.8 else rng.choice(EMOJI_SEPARATORS)
-    return replace(s, keyword=_interleave(rng, s.keyword, pick, 0.8),
-                   value=_interleave(rng, s.value, pick, 0.8))
+
+    return replace(
+        s,
+        keyword=_interleave(rng, s.keyword, pick, 0.8),
+        value=_interleave(rng, s.value, pick, 0.8),
+    )
 
 
 SPELLED_SYMBOLS = {"@": ("艾特", "(at)", "#", "圈a"), ".": ("点", "(dot)", "。", "點")}
@@ -294,32 +327,89 @@ def _ascii_alnum(s: Snippet) -> bool:
     return any(c.isascii() and c.isalnum() for c in s.keyword + s.value)
 
 
-BASE_TRANSFORMS: dict[str, Transform] = {t.name: t for t in (
-    Transform("plain", t_plain, _always, 0, "no obfuscation"),
-    Transform("homophone_keyword", _homophone(HOMOPHONES_TRAIN), _swappable_keyword, 0,
-              "谐音 account word: 薇信 / V信 / vx / wx; 扣扣 / Q Q"),
-    Transform("homophone_rare", _homophone(HOMOPHONES_HELDOUT), _swappable_keyword, 0,
-              "rarer 谐音 and symbol stand-ins: 威信 / 徽信 / 维信 / ➕V / ➕薇; "
-              "企鹅号 / 抠抠 / 球球"),
-    Transform("fullwidth", t_fullwidth, _ascii_alnum, 1, "full-width letters and digits: １３８"),
-    Transform("chinese_numerals", t_chinese_numerals, _has_digits, 1,
-              "digits as 一二三…, with 幺/两/洞 some of the time"),
-    Transform("financial_numerals", t_financial_numerals, _has_digits, 1,
-              "digits as financial numerals 壹贰叁…"),
-    Transform("spaced_digits", t_spaced_digits, _cuttable, 2,
-              "spaces between the value's characters, singly or in groups"),
-    Transform("plus_separators", t_plus_separators, _cuttable, 2,
-              "one of + - · / | ~ = between characters"),
-    Transform("emoji_separators", t_emoji_separators, _cuttable, 2,
-              "emoji between characters (some with U+FE0F)"),
-    Transform("spelled_symbols", t_spelled_symbols, _address, 1,
-              "@ and . of an e-mail or URL spelled out: 艾特 (at) # 圈a; 点 (dot) 。 點"),
-    Transform("zero_width", t_zero_width, _always, 3,
-              "zero-width characters U+200B/C/D, U+2060, U+FEFF between characters"),
-)}
+BASE_TRANSFORMS: dict[str, Transform] = {
+    t.name: t
+    for t in (
+        Transform("plain", t_plain, _always, 0, "no obfuscation"),
+        Transform(
+            "homophone_keyword",
+            _homophone(HOMOPHONES_TRAIN),
+            _swappable_keyword,
+            0,
+            "谐音 account word: 薇信 / V信 / vx / wx; 扣扣 / Q Q",
+        ),
+        Transform(
+            "homophone_rare",
+            _homophone(HOMOPHONES_HELDOUT),
+            _swappable_keyword,
+            0,
+            "rarer 谐音 and symbol stand-ins: 威信 / 徽信 / 维信 / ➕V / ➕薇; "
+            "企鹅号 / 抠抠 / 球球",
+        ),
+        Transform(
+            "fullwidth", t_fullwidth, _ascii_alnum, 1, "full-width letters and digits: １３８"
+        ),
+        Transform(
+            "chinese_numerals",
+            t_chinese_numerals,
+            _has_digits,
+            1,
+            "digits as 一二三…, with 幺/两/洞 some of the time",
+        ),
+        Transform(
+            "financial_numerals",
+            t_financial_numerals,
+            _has_digits,
+            1,
+            "digits as financial numerals 壹贰叁…",
+        ),
+        Transform(
+            "spaced_digits",
+            t_spaced_digits,
+            _cuttable,
+            2,
+            "spaces between the value's characters, singly or in groups",
+        ),
+        Transform(
+            "plus_separators",
+            t_plus_separators,
+            _cuttable,
+            2,
+            "one of + - · / | ~ = between characters",
+        ),
+        Transform(
+            "emoji_separators",
+            t_emoji_separators,
+            _cuttable,
+            2,
+            "emoji between characters (some with U+FE0F)",
+        ),
+        Transform(
+            "spelled_symbols",
+            t_spelled_symbols,
+            _address,
+            1,
+            "@ and . of an e-mail or URL spelled out: 艾特 (at) # 圈a; 点 (dot) 。 點",
+        ),
+        Transform(
+            "zero_width",
+            t_zero_width,
+            _always,
+            3,
+            "zero-width characters U+200B/C/D, U+2060, U+FEFF between characters",
+        ),
+    )
+}
 # Mixed transforms compose 2–3 base transforms of different stages from one pool.
-TRAIN_BASE = ("plain", "homophone_keyword", "fullwidth", "chinese_numerals", "spaced_digits",
-              "plus_separators", "zero_width")
+TRAIN_BASE = (
+    "plain",
+    "homophone_keyword",
+    "fullwidth",
+    "chinese_numerals",
+    "spaced_digits",
+    "plus_separators",
+    "zero_width",
+)
 HELDOUT_BASE = ("homophone_rare", "financial_numerals", "emoji_separators", "spelled_symbols")
 TRAIN_TRANSFORMS = (*TRAIN_BASE, "mixed")
 HELDOUT_TRANSFORMS = (*HELDOUT_BASE, "mixed_heldout")
@@ -373,8 +463,9 @@ def applicable(name: str, s: Snippet) -> bool:
 def obfuscate(rng: random.Random, s: Snippet, name: str) -> tuple[Snippet, list[str]]:
     """Apply transform ``name`` to ``s``; returns the snippet and the base transforms used."""
     if not applicable(name, s):
-        raise ValueError(f"transform {name!r} does not apply to a {s.subtype} snippet "
-                         f"({s.render()!r})")
+        raise ValueError(
+            f"transform {name!r} does not apply to a {s.subtype} snippet ({s.render()!r})"
+        )
     if name == "mixed":
         return _compose(rng, s, _pick_mixed(rng, s, ()))
     if name == "mixed_heldout":
@@ -382,8 +473,9 @@ def obfuscate(rng: random.Random, s: Snippet, name: str) -> tuple[Snippet, list[
     return BASE_TRANSFORMS[name].apply(rng, s), [name]
 
 
-def random_obfuscation(rng: random.Random, s: Snippet,
-                       names: tuple[str, ...]) -> tuple[str, Snippet, list[str]]:
+def random_obfuscation(
+    rng: random.Random, s: Snippet, names: tuple[str, ...]
+) -> tuple[str, Snippet, list[str]]:
     """Pick one applicable transform of ``names`` at random and apply it."""
     options = [n for n in names if applicable(n, s)]
     if not options:

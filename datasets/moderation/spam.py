@@ -17,7 +17,7 @@
 - ``copy_paste`` (label 1): a copy of another real review of the same split, verbatim or
   lightly edited, with ``duplicate_of`` naming the original (``corpus:row``) and ``order``
   placing it after the original. A text classifier cannot tell a copy from its original;
-  a near-duplicate lookup against earlier posts can (``evaluation/baselines.py``).
+  a near-duplicate lookup against earlier posts can (``models/baseline.py``).
 """
 
 from __future__ import annotations
@@ -33,12 +33,37 @@ from quanzi.datasets.normalize import normalize
 from quanzi.datasets.world.content import filler_text
 
 WORLD_FILLER_KINDS = ("repeated_chars", "default_review", "template", "random_chars")
-PUNCTUATION_POOL = ("。", "！", "？", "~", "…", "!", "?", ".", "，", "👍", "😂", "🌹", "[赞]",
-                    "[微笑]")
+PUNCTUATION_POOL = (
+    "。",
+    "！",
+    "？",
+    "~",
+    "…",
+    "!",
+    "?",
+    ".",
+    "，",
+    "👍",
+    "😂",
+    "🌹",
+    "[赞]",
+    "[微笑]",
+)
 KEYBOARD_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890")
 # What a pinyin IME prints when a keyboard is mashed (asd → 阿斯顿, sd → 实打实).
-IME_MASH = ("阿斯顿", "实打实", "阿萨德", "撒旦法", "是的是的", "啊啊啊", "哈哈哈", "嗯嗯嗯",
-            "的的的", "顶顶顶", "水水水")
+IME_MASH = (
+    "阿斯顿",
+    "实打实",
+    "阿萨德",
+    "撒旦法",
+    "是的是的",
+    "啊啊啊",
+    "哈哈哈",
+    "嗯嗯嗯",
+    "的的的",
+    "顶顶顶",
+    "水水水",
+)
 FILLER_KINDS = (*WORLD_FILLER_KINDS, "punctuation", "keyboard_mash")
 SPAM_KINDS = (*FILLER_KINDS, "copy_paste")
 COPY_EDITS = ("verbatim", "append", "punctuation")
@@ -56,7 +81,7 @@ def keyboard_mash_text(rng: random.Random) -> str:
         return "".join(rng.choice(IME_MASH) for _ in range(rng.randint(1, 4)))
     row = rng.choice(KEYBOARD_ROWS)
     start = rng.randrange(len(row) - 2)
-    run = row[start:start + rng.randint(3, len(row) - start)]
+    run = row[start : start + rng.randint(3, len(row) - start)]
     if rng.random() < 0.5:
         return run * rng.randint(1, 4)
     return "".join(rng.choice(run) for _ in range(rng.randint(6, 16)))
@@ -102,15 +127,29 @@ class SpamDataConfig:
         return {"train": self.n_train, "dev": self.n_dev, "test": self.n_test}[split]
 
 
-SPAM_COLUMNS = ("text", "norm", "label", "kind", "edit", "split", "corpus", "row", "category",
-                "duplicate_of", "order")
+SPAM_COLUMNS = (
+    "text",
+    "norm",
+    "label",
+    "kind",
+    "edit",
+    "split",
+    "corpus",
+    "row",
+    "category",
+    "duplicate_of",
+    "order",
+)
 
 
 def _filler_rows(cfg: SpamDataConfig) -> list[dict[str, object]]:
     """Filler texts until every (split, kind) quota is met, each in its hash split."""
     rng = random.Random(derive_seed(cfg.seed, "spam-filler"))
-    quota = {(split, kind): round(cfg.n_for(split) * cfg.filler_share / len(FILLER_KINDS))
-             for split in SPLITS for kind in FILLER_KINDS}
+    quota = {
+        (split, kind): round(cfg.n_for(split) * cfg.filler_share / len(FILLER_KINDS))
+        for split in SPLITS
+        for kind in FILLER_KINDS
+    }
     rows: list[dict[str, object]] = []
     # A kind with few distinct strings (default reviews) may never fill a small split: a
     # kind that has placed nothing in 300 draws in a row is closed.
@@ -147,25 +186,54 @@ def build_spam_dataset(reviews: pd.DataFrame, config: SpamDataConfig | None = No
         hosts = sample_split(pool, split, cfg.n_for(split), cfg.seed, "spam-hosts")
         if cfg.min_latin is not None:
             in_split = pool[pool["split"] == split]
-            latin = in_split[(in_split["norm"].str.count(r"[A-Za-z]") >= cfg.min_latin)
-                             & ~in_split["norm"].isin(hosts["norm"])]
+            latin = in_split[
+                (in_split["norm"].str.count(r"[A-Za-z]") >= cfg.min_latin)
+                & ~in_split["norm"].isin(hosts["norm"])
+            ]
             for host in latin.itertuples(index=False):
-                rows.append({"text": host.text, "label": 0, "kind": "real_latin",
-                             "split": split, "corpus": host.corpus, "row": int(host.row),
-                             "category": host.category})
+                rows.append(
+                    {
+                        "text": host.text,
+                        "label": 0,
+                        "kind": "real_latin",
+                        "split": split,
+                        "corpus": host.corpus,
+                        "row": int(host.row),
+                        "category": host.category,
+                    }
+                )
         rng = random.Random(derive_seed(cfg.seed, "spam-rows", split))
         for host in hosts.itertuples(index=False):
-            rows.append({"text": host.text, "label": 0, "kind": "real", "split": split,
-                         "corpus": host.corpus, "row": int(host.row), "category": host.category})
+            rows.append(
+                {
+                    "text": host.text,
+                    "label": 0,
+                    "kind": "real",
+                    "split": split,
+                    "corpus": host.corpus,
+                    "row": int(host.row),
+                    "category": host.category,
+                }
+            )
         n_copies = min(len(hosts), round(cfg.n_for(split) * cfg.copy_share))
         for host in hosts.sample(n=n_copies, random_state=rng.randrange(2**32)).itertuples():
             edit, text = copy_of(rng, host.text)
-            rows.append({"text": text, "label": 1, "kind": "copy_paste", "edit": edit,
-                         "split": split, "corpus": host.corpus, "row": int(host.row),
-                         "category": host.category,
-                         "duplicate_of": f"{host.corpus}:{int(host.row)}"})
-    df = pd.DataFrame(rows + filler, columns=[c for c in SPAM_COLUMNS if c not in ("norm",
-                                                                                   "order")])
+            rows.append(
+                {
+                    "text": text,
+                    "label": 1,
+                    "kind": "copy_paste",
+                    "edit": edit,
+                    "split": split,
+                    "corpus": host.corpus,
+                    "row": int(host.row),
+                    "category": host.category,
+                    "duplicate_of": f"{host.corpus}:{int(host.row)}",
+                }
+            )
+    df = pd.DataFrame(
+        rows + filler, columns=[c for c in SPAM_COLUMNS if c not in ("norm", "order")]
+    )
     df = df.fillna({"edit": "", "corpus": "", "category": "", "duplicate_of": "", "row": -1})
     df["row"] = df["row"].astype(int)
     df.insert(1, "norm", df["text"].map(normalize))
@@ -179,5 +247,6 @@ def build_spam_dataset(reviews: pd.DataFrame, config: SpamDataConfig | None = No
     copies = df["kind"] == "copy_paste"
     source_order = df.loc[copies, "duplicate_of"].map(originals["order"])
     df.loc[copies, "order"] = df.loc[copies, "order"].where(
-        df.loc[copies, "order"] > source_order, source_order + len(df))
+        df.loc[copies, "order"] > source_order, source_order + len(df)
+    )
     return df

@@ -68,10 +68,19 @@ def _has(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return sorted_keys[pos] == keys
 
 
-def _social_draws(rng: np.random.Generator, edges_sorted: np.ndarray, n_users: int,
-                  viewer: np.ndarray, circle: np.ndarray, t: np.ndarray, n_draws: int,
-                  recent: int, max_age: int, acp_key: np.ndarray, acp_order: np.ndarray
-                  ) -> np.ndarray:
+def _social_draws(
+    rng: np.random.Generator,
+    edges_sorted: np.ndarray,
+    n_users: int,
+    viewer: np.ndarray,
+    circle: np.ndarray,
+    t: np.ndarray,
+    n_draws: int,
+    recent: int,
+    max_age: int,
+    acp_key: np.ndarray,
+    acp_order: np.ndarray,
+) -> np.ndarray:
     """(sessions, n_draws) post indices from the viewer's neighbours' recent circle posts.
 
     ``edges_sorted`` holds keys u * n_users + v; ``acp_key`` the sorted keys
@@ -96,12 +105,24 @@ def _social_draws(rng: np.random.Generator, edges_sorted: np.ndarray, n_users: i
     return out
 
 
-def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray,
-             interest: np.ndarray, state: np.ndarray, click_offset: np.ndarray,
-             post_circle: np.ndarray, post_created: np.ndarray, post_author: np.ndarray,
-             post_appeal: np.ndarray, post_quality: np.ndarray, post_kind: np.ndarray,
-             friends: np.ndarray, follows: np.ndarray,
-             explore_rng: np.random.Generator | None = None) -> Iterator[DayLog]:
+def simulate(
+    rng: np.random.Generator,
+    cfg: WorldConfig,
+    *,
+    activity: np.ndarray,
+    interest: np.ndarray,
+    state: np.ndarray,
+    click_offset: np.ndarray,
+    post_circle: np.ndarray,
+    post_created: np.ndarray,
+    post_author: np.ndarray,
+    post_appeal: np.ndarray,
+    post_quality: np.ndarray,
+    post_kind: np.ndarray,
+    friends: np.ndarray,
+    follows: np.ndarray,
+    explore_rng: np.random.Generator | None = None,
+) -> Iterator[DayLog]:
     """Yield one ``DayLog`` per simulated day (see the module docstring).
 
     ``explore_rng`` (needed when ``cfg.explore_fraction`` > 0) draws the exploration
@@ -121,18 +142,23 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
     weight = np.exp2((post_created[by_cp] - t_ref) / half_life)
     prefix = np.concatenate([[0.0], np.cumsum(weight)])
 
-    friend_keys = np.unique(np.concatenate([friends[:, 0] * n_users + friends[:, 1],
-                                            friends[:, 1] * n_users + friends[:, 0]]))
+    friend_keys = np.unique(
+        np.concatenate(
+            [friends[:, 0] * n_users + friends[:, 1], friends[:, 1] * n_users + friends[:, 0]]
+        )
+    )
     follow_keys = np.unique(follows[:, 0] * n_users + follows[:, 1])
     # Posts by (author, circle, time) for the social sources; seconds relative to t0 < 2^32.
     t0 = int(post_created.min()) - 1 if n_posts else 0
     acp_order = np.lexsort((post_created, post_circle, post_author))
-    acp_key = (((post_author[acp_order] * 16 + post_circle[acp_order]) << 32)
-               + (post_created[acp_order] - t0))
+    acp_key = ((post_author[acp_order] * 16 + post_circle[acp_order]) << 32) + (
+        post_created[acp_order] - t0
+    )
 
     # Session circle weights: interest × relation state.
-    rel_w = np.array([cfg.unrelated_circle_weight, cfg.silent_circle_weight,
-                      cfg.active_circle_weight])
+    rel_w = np.array(
+        [cfg.unrelated_circle_weight, cfg.silent_circle_weight, cfg.active_circle_weight]
+    )
     circle_w = (interest * rel_w[state]).astype(np.float64)
     circle_cum = np.cumsum(circle_w, axis=1)
     any_active = (state == 2).any(axis=1)
@@ -165,10 +191,25 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
         circle = circle[ok]
         # Social candidates first (post indices), then freshness-weighted draws inside
         # [lo, hi): one searchsorted on the prefix sums (positions in by_cp order).
-        social = [_social_draws(rng, keys, n_users, opened, circle, t - t0, n,
-                                cfg.feed_social_recent, social_age, acp_key, acp_order)
-                  for keys, n in ((friend_keys, cfg.feed_friend_draws),
-                                  (follow_keys, cfg.feed_follow_draws))]
+        social = [
+            _social_draws(
+                rng,
+                keys,
+                n_users,
+                opened,
+                circle,
+                t - t0,
+                n,
+                cfg.feed_social_recent,
+                social_age,
+                acp_key,
+                acp_order,
+            )
+            for keys, n in (
+                (friend_keys, cfg.feed_friend_draws),
+                (follow_keys, cfg.feed_follow_draws),
+            )
+        ]
         u = prefix[lo][:, None] + rng.random((n_s, D)) * (prefix[hi] - prefix[lo])[:, None]
         drawn = np.searchsorted(prefix, u, side="right") - 1
         drawn = by_cp[np.clip(drawn, lo[:, None], (hi - 1)[:, None])]
@@ -194,8 +235,9 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
         if cfg.explore_fraction > 0:
             assert explore_rng is not None
             explore = explore_rng.random(n_s) < cfg.explore_fraction
-            key = np.where(explore[sess], explore_rng.random(len(sess)),
-                           -post_created[pidx].astype(np.float64))
+            key = np.where(
+                explore[sess], explore_rng.random(len(sess)), -post_created[pidx].astype(np.float64)
+            )
             order = np.lexsort((key, sess))
         else:
             explore = np.zeros(n_s, dtype=bool)
@@ -212,23 +254,37 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
         age_days = (t_req - post_created[pidx]) / DAY
         pint = np.maximum(interest[viewer, post_circle[pidx]], 1e-3)
         examined = rng.random(n_imp) < (position + 1.0) ** -cfg.position_eta
-        z = (cfg.click_bias + cfg.click_appeal_w * (post_appeal[pidx] - 0.5)
-             + cfg.click_interest_w * np.log(10.0 * pint) + cfg.click_friend_w * friend
-             + cfg.click_follow_w * follow + cfg.click_age_w * age_days
-             + click_offset[viewer])
+        z = (
+            cfg.click_bias
+            + cfg.click_appeal_w * (post_appeal[pidx] - 0.5)
+            + cfg.click_interest_w * np.log(10.0 * pint)
+            + cfg.click_friend_w * friend
+            + cfg.click_follow_w * follow
+            + cfg.click_age_w * age_days
+            + click_offset[viewer]
+        )
         click = examined & (rng.random(n_imp) < _sigmoid(z))
         qc = post_quality[pidx] - 0.5
 
         like, fav, comment, share = (
             click & (rng.random(n_imp) < _sigmoid(b + wq * qc + wf * friend))
-            for b, wq, wf in (cfg.like_logit, cfg.favourite_logit, cfg.comment_logit,
-                              cfg.share_logit))
+            for b, wq, wf in (
+                cfg.like_logit,
+                cfg.favourite_logit,
+                cfg.comment_logit,
+                cfg.share_logit,
+            )
+        )
         hb, hp, hf = cfg.hide_logit
-        hide = examined & ~click & (rng.random(n_imp) < _sigmoid(
-            hb + hp * is_promo[pidx] + hf * is_filler[pidx]))
+        hide = (
+            examined
+            & ~click
+            & (rng.random(n_imp) < _sigmoid(hb + hp * is_promo[pidx] + hf * is_filler[pidx]))
+        )
         rb, rp, rf = cfg.report_logit
-        report = examined & (rng.random(n_imp) < _sigmoid(
-            rb + rp * is_promo[pidx] + rf * is_filler[pidx]))
+        report = examined & (
+            rng.random(n_imp) < _sigmoid(rb + rp * is_promo[pidx] + rf * is_filler[pidx])
+        )
 
         # --- event times: impression, then click, then reactions --------------------------
         t_imp = t_req + position * 3 + rng.integers(0, 3, size=n_imp)
@@ -243,9 +299,19 @@ def simulate(rng: np.random.Generator, cfg: WorldConfig, *, activity: np.ndarray
         times = np.concatenate([tt[m] for m, _, tt in parts])
         o = np.lexsort((kinds, idx, times))
         idx, kinds, times = idx[o], kinds[o], times[o]
-        yield DayLog(day=d, user=viewer[idx], post=pidx[idx], kind=kinds,
-                     position=position[idx].astype(np.int16),
-                     request=next_request + sess[idx], created=times, n_requests=n_s,
-                     friend=friend[idx], req_user=opened, req_circle=circle, req_created=t,
-                     req_explore=explore)
+        yield DayLog(
+            day=d,
+            user=viewer[idx],
+            post=pidx[idx],
+            kind=kinds,
+            position=position[idx].astype(np.int16),
+            request=next_request + sess[idx],
+            created=times,
+            n_requests=n_s,
+            friend=friend[idx],
+            req_user=opened,
+            req_circle=circle,
+            req_created=t,
+            req_explore=explore,
+        )
         next_request += n_s

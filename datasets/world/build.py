@@ -58,8 +58,16 @@ from quanzi.datasets.world.posts import GENUINE, epoch, make_items, make_posts
 from quanzi.settings import Settings
 from quanzi.storage.orm import BRAND_RELATION_KINDS, INTERACTION_KINDS, USER_KINDS, Base
 
-PUBLIC_TABLES = ("circles", "users", "user_relations", "brand_relations", "items", "orders",
-                 "posts", "interactions")
+PUBLIC_TABLES = (
+    "circles",
+    "users",
+    "user_relations",
+    "brand_relations",
+    "items",
+    "orders",
+    "posts",
+    "interactions",
+)
 HOLDOUT_FILE = "eval/interactions_holdout.parquet"
 REQUESTS_FILE = "requests.parquet"
 REQUESTS_HOLDOUT_FILE = "eval/requests_holdout.parquet"
@@ -136,8 +144,13 @@ class _Stages:
     """A rich progress display: one bar over the stages, one for the current stage's steps."""
 
     def __init__(self, enabled: bool, n_stages: int) -> None:
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), disable=not enabled)
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            disable=not enabled,
+        )
         self.overall = self.progress.add_task("world", total=n_stages)
         self.step: Any = None
 
@@ -160,9 +173,16 @@ class _Stages:
         self.progress.update(self.step, completed=1)
 
 
-def build_world(settings: Settings, posts: int, seed: int, name: str | None = None, *,
-                config: WorldConfig | None = None, overwrite: bool = False,
-                progress: bool = True) -> Path:
+def build_world(
+    settings: Settings,
+    posts: int,
+    seed: int,
+    name: str | None = None,
+    *,
+    config: WorldConfig | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> Path:
     """Generate a world of ``posts`` posts from ``seed`` and return its folder.
 
     Same (config, posts, seed) → byte-identical Parquet tables.
@@ -175,8 +195,10 @@ def build_world(settings: Settings, posts: int, seed: int, name: str | None = No
     name = name or default_name(posts, seed, cfg.explore_fraction)
     final = world_dir(settings, name)
     if final.exists() and not overwrite:
-        raise FileExistsError(f"world {name!r} already exists at {final}; pass --force to "
-                              "rebuild it or choose another --name")
+        raise FileExistsError(
+            f"world {name!r} already exists at {final}; pass --force to "
+            "rebuild it or choose another --name"
+        )
     settings.ensure_dirs()
     tmp = settings.worlds_dir / f".{name}.partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -195,11 +217,13 @@ def build_world(settings: Settings, posts: int, seed: int, name: str | None = No
     return final
 
 
-def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: str,
-           out: Path, show: bool) -> dict[str, Any]:
+def _build(
+    settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: str, out: Path, show: bool
+) -> dict[str, Any]:
     ss = np.random.SeedSequence(seed)
     rng_acc, rng_graph, rng_items, rng_posts, rng_beh = (
-        np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(5))
+        np.random.Generator(np.random.PCG64(s)) for s in ss.spawn(5)
+    )
     text_rng = random.Random(int(ss.generate_state(1)[0]))
     # A sixth, separate stream for the exploration bucket: the five above draw exactly what
     # they draw without one.
@@ -231,23 +255,42 @@ def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: 
         # 4. items, posts, orders ---------------------------------------------------------
         st.stage("items, posts, orders")
         items = make_items(rng_items, n_posts, cfg, t_rel_lo, t_acc_hi)
-        posts, orders = make_posts(rng_posts, text_rng, n_posts, acc, state, items, reviews,
-                                   sms, cfg)
+        posts, orders = make_posts(
+            rng_posts, text_rng, n_posts, acc, state, items, reviews, sms, cfg
+        )
         # Past buyers: every (buyer, circle) with an order; created at the first order.
         o_circle = items.circle[orders.item]
         pb_key, first = np.unique(orders.user * len(CIRCLES) + o_circle, return_index=True)
         pb_user, pb_circle = pb_key // len(CIRCLES), pb_key % len(CIRCLES)
-        p_active = np.minimum(cfg.active_cap,
-                              cfg.active_base + cfg.active_slope * acc.activity[pb_user])
-        pb_active = np.where(state[pb_user, pb_circle] > 0, state[pb_user, pb_circle] == 2,
-                             rng_graph.random(len(pb_user)) < p_active)
+        p_active = np.minimum(
+            cfg.active_cap, cfg.active_base + cfg.active_slope * acc.activity[pb_user]
+        )
+        pb_active = np.where(
+            state[pb_user, pb_circle] > 0,
+            state[pb_user, pb_circle] == 2,
+            rng_graph.random(len(pb_user)) < p_active,
+        )
         state[pb_user, pb_circle] = np.where(pb_active, 2, 1)
 
         # 5. public tables ----------------------------------------------------------------
         st.stage("write tables", total=len(PUBLIC_TABLES) - 1)
-        tables, ids = _write_public(out, cfg, acc, friends, follows, follower_count, rel,
-                               (pb_user, pb_circle, pb_active, orders.created[first]),
-                               items, posts, orders, rng_graph, t_rel_lo, t_content, st)
+        tables, ids = _write_public(
+            out,
+            cfg,
+            acc,
+            friends,
+            follows,
+            follower_count,
+            rel,
+            (pb_user, pb_circle, pb_active, orders.created[first]),
+            items,
+            posts,
+            orders,
+            rng_graph,
+            t_rel_lo,
+            t_content,
+            st,
+        )
 
         # 6. hidden truth -----------------------------------------------------------------
         st.stage("hidden truth")
@@ -255,17 +298,44 @@ def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: 
 
         # 7. behaviour --------------------------------------------------------------------
         step = st.stage("behaviour (days)", total=cfg.sim_days)
-        beh = _write_interactions(out, cfg, rng_beh, acc, state, posts, friends, follows,
-                                  t_cut, tables, ids, step, explore_rng)
+        beh = _write_interactions(
+            out,
+            cfg,
+            rng_beh,
+            acc,
+            state,
+            posts,
+            friends,
+            follows,
+            t_cut,
+            tables,
+            ids,
+            step,
+            explore_rng,
+        )
 
         # 8. manifest ---------------------------------------------------------------------
         st.stage("manifest")
         files = {t: sha256_file(out / f"{t}.parquet") for t in PUBLIC_TABLES}
         world_id = hashlib.sha256("".join(files[t] for t in PUBLIC_TABLES).encode()).hexdigest()
-        stats = _stats(cfg, acc, friends, follows, follower_count, rel, len(pb_user),
-                       pb_active, items, posts, orders, beh)
-        held_days = [(cfg.cutoff + timedelta(days=i)).astimezone(cfg.sim_start.tzinfo)
-                     .date().isoformat() for i in range(cfg.holdout_days)]
+        stats = _stats(
+            cfg,
+            acc,
+            friends,
+            follows,
+            follower_count,
+            rel,
+            len(pb_user),
+            pb_active,
+            items,
+            posts,
+            orders,
+            beh,
+        )
+        held_days = [
+            (cfg.cutoff + timedelta(days=i)).astimezone(cfg.sim_start.tzinfo).date().isoformat()
+            for i in range(cfg.holdout_days)
+        ]
         st.done()
 
     try:
@@ -273,61 +343,111 @@ def _build(settings: Settings, cfg: WorldConfig, n_posts: int, seed: int, name: 
     except PackageNotFoundError:  # pragma: no cover
         pkg_version = "unknown"
     return {
-        "name": name, "world_id": world_id, "seed": seed, "posts": n_posts,
+        "name": name,
+        "world_id": world_id,
+        "seed": seed,
+        "posts": n_posts,
         "package_version": pkg_version,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "content_start": cfg.content_start.astimezone(UTC).isoformat(),
         "sim_start": cfg.sim_start.astimezone(UTC).isoformat(),
         "sim_end": cfg.sim_end.astimezone(UTC).isoformat(),
         "cutoff": cfg.cutoff.astimezone(UTC).isoformat(),
-        "sim_days": cfg.sim_days, "holdout_days": held_days,
-        "tables": {t: {"file": f"{t}.parquet", "rows": tables[t], "sha256": files[t]}
-                   for t in PUBLIC_TABLES},
+        "sim_days": cfg.sim_days,
+        "holdout_days": held_days,
+        "tables": {
+            t: {"file": f"{t}.parquet", "rows": tables[t], "sha256": files[t]}
+            for t in PUBLIC_TABLES
+        },
         "eval": {"file": HOLDOUT_FILE, "rows": tables["interactions_holdout"]},
-        **({"requests": {"file": REQUESTS_FILE, "holdout_file": REQUESTS_HOLDOUT_FILE,
-                         "explore_fraction": cfg.explore_fraction,
-                         "rows": tables["requests"],
-                         "rows_holdout": tables["requests_holdout"]}}
-           if cfg.explore_fraction > 0 else {}),
-        "hidden": ["hidden/posts_truth.parquet", "hidden/users_truth.parquet",
-                   "hidden/config.json"],
+        **(
+            {
+                "requests": {
+                    "file": REQUESTS_FILE,
+                    "holdout_file": REQUESTS_HOLDOUT_FILE,
+                    "explore_fraction": cfg.explore_fraction,
+                    "rows": tables["requests"],
+                    "rows_holdout": tables["requests_holdout"],
+                }
+            }
+            if cfg.explore_fraction > 0
+            else {}
+        ),
+        "hidden": [
+            "hidden/posts_truth.parquet",
+            "hidden/users_truth.parquet",
+            "hidden/config.json",
+        ],
         "stats": stats,
         "bounds": _check_bounds(cfg, stats),
     }
 
 
-def _write_public(out: Path, cfg: WorldConfig, acc: Any, friends: np.ndarray,
-                  follows: np.ndarray, follower_count: np.ndarray, rel: Any,
-                  past_buyers: tuple[np.ndarray, ...], items: Any, posts: Any, orders: Any,
-                  rng: np.random.Generator, t_rel_lo: int, t_content: int,
-                  st: _Stages) -> tuple[dict[str, int], dict[str, pa.Array]]:
+def _write_public(
+    out: Path,
+    cfg: WorldConfig,
+    acc: Any,
+    friends: np.ndarray,
+    follows: np.ndarray,
+    follower_count: np.ndarray,
+    rel: Any,
+    past_buyers: tuple[np.ndarray, ...],
+    items: Any,
+    posts: Any,
+    orders: Any,
+    rng: np.random.Generator,
+    t_rel_lo: int,
+    t_content: int,
+    st: _Stages,
+) -> tuple[dict[str, int], dict[str, pa.Array]]:
     rows: dict[str, int] = {}
     adv = st.progress
     circle_ids = pa.array([c.id for c in CIRCLES])
-    circle_created = np.array([epoch(datetime(2023, 9, 1, tzinfo=UTC)) + i * 86_400 * 7
-                               for i in range(len(CIRCLES))])
-    _write(_table("circles", {
-        "id": circle_ids, "name": pa.array([c.name for c in CIRCLES]),
-        "kind": pa.array(["brand"] * len(CIRCLES)),
-        "category": pa.array([c.category for c in CIRCLES]),
-        "brand": pa.array([c.brand for c in CIRCLES]),
-        "description": pa.array([f"{c.brand}的品牌圈：{c.category}的购后分享、使用经验与售后问答"
-                                 for c in CIRCLES]),
-        "created_at": _ts(circle_created)}), out / "circles.parquet")
+    circle_created = np.array(
+        [epoch(datetime(2023, 9, 1, tzinfo=UTC)) + i * 86_400 * 7 for i in range(len(CIRCLES))]
+    )
+    _write(
+        _table(
+            "circles",
+            {
+                "id": circle_ids,
+                "name": pa.array([c.name for c in CIRCLES]),
+                "kind": pa.array(["brand"] * len(CIRCLES)),
+                "category": pa.array([c.category for c in CIRCLES]),
+                "brand": pa.array([c.brand for c in CIRCLES]),
+                "description": pa.array(
+                    [
+                        f"{c.brand}的品牌圈：{c.category}的购后分享、使用经验与售后问答"
+                        for c in CIRCLES
+                    ]
+                ),
+                "created_at": _ts(circle_created),
+            },
+        ),
+        out / "circles.parquet",
+    )
     rows["circles"] = len(CIRCLES)
     adv.advance(st.step)
 
     width_u = max(6, len(str(acc.n)))
     user_ids = _ids("u", acc.n, width_u)
     names = display_names(rng, acc)
-    _write(_table("users", {
-        "id": user_ids, "kind": pc.take(pa.array(USER_KINDS), pa.array(acc.kind)),
-        "display_name": pa.array(names, pa.string()),
-        "follower_count": pa.array(follower_count, pa.int64()),
-        "creator_certified": pa.array(acc.certified),
-        "account_created_at": _ts(acc.account_created),
-        "merchant_circle_id": _take(circle_ids, acc.merchant_circle.astype(np.int64)),
-        "created_at": _ts(acc.account_created)}), out / "users.parquet")
+    _write(
+        _table(
+            "users",
+            {
+                "id": user_ids,
+                "kind": pc.take(pa.array(USER_KINDS), pa.array(acc.kind)),
+                "display_name": pa.array(names, pa.string()),
+                "follower_count": pa.array(follower_count, pa.int64()),
+                "creator_certified": pa.array(acc.certified),
+                "account_created_at": _ts(acc.account_created),
+                "merchant_circle_id": _take(circle_ids, acc.merchant_circle.astype(np.int64)),
+                "created_at": _ts(acc.account_created),
+            },
+        ),
+        out / "users.parquet",
+    )
     rows["users"] = acc.n
     adv.advance(st.step)
 
@@ -342,11 +462,19 @@ def _write_public(out: Path, cfg: WorldConfig, acc: Any, friends: np.ndarray,
     kind = np.concatenate([np.zeros(2 * len(a), np.int8), np.ones(len(follows), np.int8)])
     t = np.concatenate([f_t, f_t, fo_t])
     o = np.lexsort((dst, src, kind))
-    _write(_table("user_relations", {
-        "id": pa.array(np.arange(1, len(o) + 1, dtype=np.int64)),
-        "user_id": _take(user_ids, src[o]), "other_id": _take(user_ids, dst[o]),
-        "kind": pc.take(pa.array(["friend", "follow"]), pa.array(kind[o])),
-        "created_at": _ts(t[o])}), out / "user_relations.parquet")
+    _write(
+        _table(
+            "user_relations",
+            {
+                "id": pa.array(np.arange(1, len(o) + 1, dtype=np.int64)),
+                "user_id": _take(user_ids, src[o]),
+                "other_id": _take(user_ids, dst[o]),
+                "kind": pc.take(pa.array(["friend", "follow"]), pa.array(kind[o])),
+                "created_at": _ts(t[o]),
+            },
+        ),
+        out / "user_relations.parquet",
+    )
     rows["user_relations"] = len(o)
     adv.advance(st.step)
 
@@ -359,48 +487,91 @@ def _write_public(out: Path, cfg: WorldConfig, acc: Any, friends: np.ndarray,
     active = np.concatenate([rel.active, pb_active])
     rt = np.concatenate([r_t, pb_t])
     o = np.lexsort((rkind, circle, user))
-    _write(_table("brand_relations", {
-        "id": pa.array(np.arange(1, len(o) + 1, dtype=np.int64)),
-        "user_id": _take(user_ids, user[o]), "circle_id": _take(circle_ids, circle[o]),
-        "kind": pc.take(pa.array(BRAND_RELATION_KINDS), pa.array(rkind[o])),
-        "active": pa.array(active[o]), "created_at": _ts(rt[o])}),
-        out / "brand_relations.parquet")
+    _write(
+        _table(
+            "brand_relations",
+            {
+                "id": pa.array(np.arange(1, len(o) + 1, dtype=np.int64)),
+                "user_id": _take(user_ids, user[o]),
+                "circle_id": _take(circle_ids, circle[o]),
+                "kind": pc.take(pa.array(BRAND_RELATION_KINDS), pa.array(rkind[o])),
+                "active": pa.array(active[o]),
+                "created_at": _ts(rt[o]),
+            },
+        ),
+        out / "brand_relations.parquet",
+    )
     rows["brand_relations"] = len(o)
     adv.advance(st.step)
 
     item_ids = _ids("i", len(items.circle), 6)
-    _write(_table("items", {
-        "id": item_ids, "circle_id": _take(circle_ids, items.circle),
-        "title": pa.array(items.title, pa.string()), "price": pa.array(items.price),
-        "created_at": _ts(items.created)}), out / "items.parquet")
+    _write(
+        _table(
+            "items",
+            {
+                "id": item_ids,
+                "circle_id": _take(circle_ids, items.circle),
+                "title": pa.array(items.title, pa.string()),
+                "price": pa.array(items.price),
+                "created_at": _ts(items.created),
+            },
+        ),
+        out / "items.parquet",
+    )
     rows["items"] = len(items.circle)
     adv.advance(st.step)
 
     order_ids = _ids("o", len(orders.user), max(7, len(str(len(orders.user)))))
-    _write(_table("orders", {
-        "id": order_ids, "user_id": _take(user_ids, orders.user),
-        "item_id": _take(item_ids, orders.item), "created_at": _ts(orders.created)}),
-        out / "orders.parquet")
+    _write(
+        _table(
+            "orders",
+            {
+                "id": order_ids,
+                "user_id": _take(user_ids, orders.user),
+                "item_id": _take(item_ids, orders.item),
+                "created_at": _ts(orders.created),
+            },
+        ),
+        out / "orders.parquet",
+    )
     rows["orders"] = len(orders.user)
     adv.advance(st.step)
 
     n = len(posts.circle)
     post_ids = _ids("p", n, max(7, len(str(n))))
-    _write(_table("posts", {
-        "id": post_ids, "circle_id": _take(circle_ids, posts.circle),
-        "author_id": _take(user_ids, posts.author), "item_id": _take(item_ids, posts.item),
-        "order_id": _take(order_ids, posts.order), "text": pa.array(posts.text, pa.string()),
-        "image_count": pa.array(posts.image_count, pa.int64()),
-        "status": pa.array(["pending"] * n), "created_at": _ts(posts.created),
-        "updated_at": _ts(posts.created)}), out / "posts.parquet")
+    _write(
+        _table(
+            "posts",
+            {
+                "id": post_ids,
+                "circle_id": _take(circle_ids, posts.circle),
+                "author_id": _take(user_ids, posts.author),
+                "item_id": _take(item_ids, posts.item),
+                "order_id": _take(order_ids, posts.order),
+                "text": pa.array(posts.text, pa.string()),
+                "image_count": pa.array(posts.image_count, pa.int64()),
+                "status": pa.array(["pending"] * n),
+                "created_at": _ts(posts.created),
+                "updated_at": _ts(posts.created),
+            },
+        ),
+        out / "posts.parquet",
+    )
     rows["posts"] = n
     adv.advance(st.step)
     # Reused by the hidden tables and the interactions (formatted once).
     return rows, {"users": user_ids, "posts": post_ids}
 
 
-def _write_hidden(out: Path, cfg: WorldConfig, acc: Any, posts: Any, reviews: Any, sms: Any,
-                  ids: dict[str, pa.Array]) -> None:
+def _write_hidden(
+    out: Path,
+    cfg: WorldConfig,
+    acc: Any,
+    posts: Any,
+    reviews: Any,
+    sms: Any,
+    ids: dict[str, pa.Array],
+) -> None:
     # Split of each source text actually used, exactly as corpora.load_corpus assigns it.
     split = np.full(len(posts.circle), "", dtype=object)
     is_sms = posts.source_corpus == "spam_sms"
@@ -410,61 +581,104 @@ def _write_hidden(out: Path, cfg: WorldConfig, acc: Any, posts: Any, reviews: An
             used, inv = np.unique(posts.source_idx[sel], return_inverse=True)
             split[sel] = splits_of(pool.text[used])[inv]
     null_if = lambda a, bad: pa.array(a, mask=(a == bad))  # noqa: E731
-    _write(pa.table({
-        "post_id": ids["posts"],
-        "kind": pc.take(pa.array(POST_KINDS), pa.array(posts.kind)),
-        "trust_level": pa.array(posts.trust.astype(np.int64)),
-        "quality_score": pa.array(np.round(posts.quality, 6)),
-        "quality_tier": pa.array(posts.tier.astype(np.int64)),
-        "appeal": pa.array(np.round(posts.appeal, 6)),
-        "source_corpus": null_if(posts.source_corpus.astype(str), ""),
-        "source_row": null_if(posts.source_row, -1),
-        "source_split": null_if(split.astype(str), ""),
-        "source_label": null_if(posts.source_label, -1),
-        "source_post_id": _take(ids["posts"], posts.source_post),
-        "transforms": pa.array(posts.transforms.astype(str)),
-        "moderation_labels": pa.array(posts.moderation.astype(str)),
-        "filler_kind": null_if(posts.filler_kind.astype(str), ""),
-    }), out / "hidden/posts_truth.parquet")
-    interest = {f"interest_{c.id}": pa.array(np.round(acc.interest[:, i], 6))
-                for i, c in enumerate(CIRCLES)}
-    _write(pa.table({
-        "user_id": ids["users"],
-        "shill": pa.array(acc.shill),
-        "activity": pa.array(np.round(acc.activity.astype(np.float64), 6)),
-        "click_offset": pa.array(np.round(acc.click_offset.astype(np.float64), 6)),
-        "posting_propensity": pa.array(np.round(acc.posting, 6)),
-        **interest,
-    }), out / "hidden/users_truth.parquet")
+    _write(
+        pa.table(
+            {
+                "post_id": ids["posts"],
+                "kind": pc.take(pa.array(POST_KINDS), pa.array(posts.kind)),
+                "trust_level": pa.array(posts.trust.astype(np.int64)),
+                "quality_score": pa.array(np.round(posts.quality, 6)),
+                "quality_tier": pa.array(posts.tier.astype(np.int64)),
+                "appeal": pa.array(np.round(posts.appeal, 6)),
+                "source_corpus": null_if(posts.source_corpus.astype(str), ""),
+                "source_row": null_if(posts.source_row, -1),
+                "source_split": null_if(split.astype(str), ""),
+                "source_label": null_if(posts.source_label, -1),
+                "source_post_id": _take(ids["posts"], posts.source_post),
+                "transforms": pa.array(posts.transforms.astype(str)),
+                "moderation_labels": pa.array(posts.moderation.astype(str)),
+                "filler_kind": null_if(posts.filler_kind.astype(str), ""),
+            }
+        ),
+        out / "hidden/posts_truth.parquet",
+    )
+    interest = {
+        f"interest_{c.id}": pa.array(np.round(acc.interest[:, i], 6)) for i, c in enumerate(CIRCLES)
+    }
+    _write(
+        pa.table(
+            {
+                "user_id": ids["users"],
+                "shill": pa.array(acc.shill),
+                "activity": pa.array(np.round(acc.activity.astype(np.float64), 6)),
+                "click_offset": pa.array(np.round(acc.click_offset.astype(np.float64), 6)),
+                "posting_propensity": pa.array(np.round(acc.posting, 6)),
+                **interest,
+            }
+        ),
+        out / "hidden/users_truth.parquet",
+    )
     (out / "hidden/config.json").write_text(
-        json.dumps(cfg.to_json(), ensure_ascii=False, indent=2, default=list))
+        json.dumps(cfg.to_json(), ensure_ascii=False, indent=2, default=list)
+    )
 
 
-def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, acc: Any,
-                        state: np.ndarray, posts: Any, friends: np.ndarray,
-                        follows: np.ndarray, t_cut: int, tables: dict[str, int],
-                        ids: dict[str, pa.Array], step: Callable[[int], None],
-                        explore_rng: np.random.Generator | None = None) -> dict[str, Any]:
+def _write_interactions(
+    out: Path,
+    cfg: WorldConfig,
+    rng: np.random.Generator,
+    acc: Any,
+    state: np.ndarray,
+    posts: Any,
+    friends: np.ndarray,
+    follows: np.ndarray,
+    t_cut: int,
+    tables: dict[str, int],
+    ids: dict[str, pa.Array],
+    step: Callable[[int], None],
+    explore_rng: np.random.Generator | None = None,
+) -> dict[str, Any]:
     kinds = pa.array(INTERACTION_KINDS)
-    schema = pa.schema([(c.name, t) for c, t in zip(
-        Base.metadata.tables["interactions"].columns,
-        (pa.int64(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.string(), TS),
-        strict=True)])
+    schema = pa.schema(
+        [
+            (c.name, t)
+            for c, t in zip(
+                Base.metadata.tables["interactions"].columns,
+                (pa.int64(), pa.string(), pa.string(), pa.string(), pa.int64(), pa.string(), TS),
+                strict=True,
+            )
+        ]
+    )
     (out / "eval").mkdir(exist_ok=True)
-    writers = {False: pq.ParquetWriter(out / "interactions.parquet", schema, **_w_opts()),
-               True: pq.ParquetWriter(out / HOLDOUT_FILE, schema, **_w_opts())}
+    writers = {
+        False: pq.ParquetWriter(out / "interactions.parquet", schema, **_w_opts()),
+        True: pq.ParquetWriter(out / HOLDOUT_FILE, schema, **_w_opts()),
+    }
     logging_requests = cfg.explore_fraction > 0
-    req_schema = pa.schema([("request_id", pa.string()), ("user_id", pa.string()),
-                            ("circle_id", pa.string()), ("policy", pa.string()),
-                            ("created_at", TS)])
-    req_writers = {False: pq.ParquetWriter(out / REQUESTS_FILE, req_schema, **_w_opts()),
-                   True: pq.ParquetWriter(out / REQUESTS_HOLDOUT_FILE, req_schema,
-                                          **_w_opts())} if logging_requests else {}
+    req_schema = pa.schema(
+        [
+            ("request_id", pa.string()),
+            ("user_id", pa.string()),
+            ("circle_id", pa.string()),
+            ("policy", pa.string()),
+            ("created_at", TS),
+        ]
+    )
+    req_writers = (
+        {
+            False: pq.ParquetWriter(out / REQUESTS_FILE, req_schema, **_w_opts()),
+            True: pq.ParquetWriter(out / REQUESTS_HOLDOUT_FILE, req_schema, **_w_opts()),
+        }
+        if logging_requests
+        else {}
+    )
     n_req = {False: 0, True: 0}
     n_explore = {False: 0, True: 0}
     circle_ids = pa.array([c.id for c in CIRCLES])
-    n_k = {False: np.zeros(len(INTERACTION_KINDS), np.int64),
-           True: np.zeros(len(INTERACTION_KINDS), np.int64)}
+    n_k = {
+        False: np.zeros(len(INTERACTION_KINDS), np.int64),
+        True: np.zeros(len(INTERACTION_KINDS), np.int64),
+    }
     n_kinds = len(POST_KINDS)
     imp_by_kind = np.zeros(n_kinds, np.int64)
     clk_by_kind = np.zeros(n_kinds, np.int64)
@@ -475,25 +689,39 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
     requests = 0
     try:
         for day in simulate(
-                rng, cfg, activity=acc.activity, interest=acc.interest, state=state,
-                click_offset=acc.click_offset, post_circle=posts.circle,
-                post_created=posts.created, post_author=posts.author,
-                post_appeal=posts.appeal, post_quality=posts.quality, post_kind=posts.kind,
-                friends=friends, follows=follows, explore_rng=explore_rng):
+            rng,
+            cfg,
+            activity=acc.activity,
+            interest=acc.interest,
+            state=state,
+            click_offset=acc.click_offset,
+            post_circle=posts.circle,
+            post_created=posts.created,
+            post_author=posts.author,
+            post_appeal=posts.appeal,
+            post_quality=posts.quality,
+            post_kind=posts.kind,
+            friends=friends,
+            follows=follows,
+            explore_rng=explore_rng,
+        ):
             n = len(day.user)
             held = bool(n and day.created[0] >= t_cut)
             if n and (day.created[0] >= t_cut) != (day.created[-1] >= t_cut):
                 raise RuntimeError("a simulated day straddles the cutoff")
             req_ids = _ids("r", day.n_requests, 9, start=requests + 1)
-            table = pa.table({
-                "id": pa.array(np.arange(next_id, next_id + n, dtype=np.int64)),
-                "user_id": _take(ids["users"], day.user),
-                "post_id": _take(ids["posts"], day.post),
-                "kind": pc.take(kinds, pa.array(day.kind)),
-                "position": pa.array(day.position.astype(np.int64)),
-                "request_id": _take(req_ids, day.request - requests),
-                "created_at": _ts(day.created),
-            }, schema=schema)
+            table = pa.table(
+                {
+                    "id": pa.array(np.arange(next_id, next_id + n, dtype=np.int64)),
+                    "user_id": _take(ids["users"], day.user),
+                    "post_id": _take(ids["posts"], day.post),
+                    "kind": pc.take(kinds, pa.array(day.kind)),
+                    "position": pa.array(day.position.astype(np.int64)),
+                    "request_id": _take(req_ids, day.request - requests),
+                    "created_at": _ts(day.created),
+                },
+                schema=schema,
+            )
             writers[held].write_table(table)
             if logging_requests:
                 assert day.req_explore is not None and day.req_user is not None
@@ -502,12 +730,20 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
                 req_held = bool(after.all()) if day.n_requests else held
                 if after.any() != after.all() or (n and req_held != held):
                     raise RuntimeError("a simulated day's requests straddle the cutoff")
-                req_writers[req_held].write_table(pa.table({
-                    "request_id": req_ids, "user_id": _take(ids["users"], day.req_user),
-                    "circle_id": _take(circle_ids, day.req_circle),
-                    "policy": pc.take(pa.array(POLICIES),
-                                      pa.array(day.req_explore.astype(np.int64))),
-                    "created_at": _ts(day.req_created)}, schema=req_schema))
+                req_writers[req_held].write_table(
+                    pa.table(
+                        {
+                            "request_id": req_ids,
+                            "user_id": _take(ids["users"], day.req_user),
+                            "circle_id": _take(circle_ids, day.req_circle),
+                            "policy": pc.take(
+                                pa.array(POLICIES), pa.array(day.req_explore.astype(np.int64))
+                            ),
+                            "created_at": _ts(day.req_created),
+                        },
+                        schema=req_schema,
+                    )
+                )
                 n_req[req_held] += day.n_requests
                 n_explore[req_held] += int(day.req_explore.sum())
             next_id += n
@@ -536,10 +772,17 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
         tables["requests"], tables["requests_holdout"] = n_req[False], n_req[True]
     tables["interactions_holdout"] = int(n_k[True].sum())
     train = n_k[False]
-    explore = ({"explore_requests": n_explore[False] + n_explore[True],
-                "explore_requests_holdout": n_explore[True]} if logging_requests else {})
+    explore = (
+        {
+            "explore_requests": n_explore[False] + n_explore[True],
+            "explore_requests_holdout": n_explore[True],
+        }
+        if logging_requests
+        else {}
+    )
     return {
-        "requests": requests, **explore,
+        "requests": requests,
+        **explore,
         "train": {k: int(v) for k, v in zip(INTERACTION_KINDS, train, strict=True)},
         "holdout": {k: int(v) for k, v in zip(INTERACTION_KINDS, n_k[True], strict=True)},
         "ctr": _ratio(train[CLICK], train[IMPRESSION]),
@@ -548,10 +791,10 @@ def _write_interactions(out: Path, cfg: WorldConfig, rng: np.random.Generator, a
         "ctr_friend_author": _ratio(friend_clk, friend_imp),
         "ctr_other_author": _ratio(other_clk, other_imp),
         "impressions_friend_author_share": _ratio(friend_imp, friend_imp + other_imp),
-        "ctr_by_post_kind": {k: _ratio(c, i) for k, c, i in
-                             zip(POST_KINDS, clk_by_kind, imp_by_kind, strict=True)},
-        "ctr_by_genuine_tier": {str(t): _ratio(clk_by_tier[t], imp_by_tier[t])
-                                for t in range(4)},
+        "ctr_by_post_kind": {
+            k: _ratio(c, i) for k, c, i in zip(POST_KINDS, clk_by_kind, imp_by_kind, strict=True)
+        },
+        "ctr_by_genuine_tier": {str(t): _ratio(clk_by_tier[t], imp_by_tier[t]) for t in range(4)},
     }
 
 
@@ -559,9 +802,20 @@ def _w_opts() -> dict[str, Any]:
     return {"compression": PARQUET_OPTS["compression"]}
 
 
-def _stats(cfg: WorldConfig, acc: Any, friends: np.ndarray, follows: np.ndarray,
-           follower_count: np.ndarray, rel: Any, n_past_buyer: int, pb_active: np.ndarray,
-           items: Any, posts: Any, orders: Any, beh: dict[str, Any]) -> dict[str, Any]:
+def _stats(
+    cfg: WorldConfig,
+    acc: Any,
+    friends: np.ndarray,
+    follows: np.ndarray,
+    follower_count: np.ndarray,
+    rel: Any,
+    n_past_buyer: int,
+    pb_active: np.ndarray,
+    items: Any,
+    posts: Any,
+    orders: Any,
+    beh: dict[str, Any],
+) -> dict[str, Any]:
     people = acc.kind != KIND_MERCHANT
     creators = acc.kind == KIND_CREATOR
     gen = posts.kind == GENUINE
@@ -570,31 +824,50 @@ def _stats(cfg: WorldConfig, acc: Any, friends: np.ndarray, follows: np.ndarray,
     n_rel = len(rel.user) + n_past_buyer
     rel_counts = np.bincount(rel.kind, minlength=3)
     return {
-        "accounts": {"total": int(acc.n), "users": int((acc.kind == 0).sum()),
-                     "creators": int(creators.sum()),
-                     "creators_certified": int(acc.certified.sum()),
-                     "merchants": int((acc.kind == KIND_MERCHANT).sum()),
-                     "creator_share": _ratio(creators.sum(), acc.n)},
+        "accounts": {
+            "total": int(acc.n),
+            "users": int((acc.kind == 0).sum()),
+            "creators": int(creators.sum()),
+            "creators_certified": int(acc.certified.sum()),
+            "merchants": int((acc.kind == KIND_MERCHANT).sum()),
+            "creator_share": _ratio(creators.sum(), acc.n),
+        },
         "friend_degree": degree_stats(friends, acc.n, people),
         "friend_edges": len(friends),
         "follows": {"edges": len(follows), "per_user": _ratio(len(follows), people.sum())},
-        "creator_followers": {"median": float(np.median(cf)), "max": int(cf.max()),
-                              "min": int(cf.min())},
-        "brand_relations": {"fan": int(rel_counts[0]), "member": int(rel_counts[1]),
-                            "past_buyer": int(n_past_buyer),
-                            "active_share": _ratio(rel.active.sum() + pb_active.sum(), n_rel)},
+        "creator_followers": {
+            "median": float(np.median(cf)),
+            "max": int(cf.max()),
+            "min": int(cf.min()),
+        },
+        "brand_relations": {
+            "fan": int(rel_counts[0]),
+            "member": int(rel_counts[1]),
+            "past_buyer": int(n_past_buyer),
+            "active_share": _ratio(rel.active.sum() + pb_active.sum(), n_rel),
+        },
         "items": len(items.circle),
         "orders": len(orders.user),
         "posts": {
             "total": len(posts.kind),
             "kind_share": _shares(posts.kind, POST_KINDS),
-            "trust_level_share": {f"L{k}": v for k, v in zip(
-                range(2, 7), _shares(posts.trust - 2, [str(i) for i in range(5)]).values(),
-                strict=True)},
-            "per_circle": {c.id: int(v) for c, v in zip(
-                CIRCLES, np.bincount(posts.circle, minlength=len(CIRCLES)), strict=True)},
-            "genuine_verified_share_users": _ratio((posts.order[gen_user] >= 0).sum(),
-                                                   gen_user.sum()),
+            "trust_level_share": {
+                f"L{k}": v
+                for k, v in zip(
+                    range(2, 7),
+                    _shares(posts.trust - 2, [str(i) for i in range(5)]).values(),
+                    strict=True,
+                )
+            },
+            "per_circle": {
+                c.id: int(v)
+                for c, v in zip(
+                    CIRCLES, np.bincount(posts.circle, minlength=len(CIRCLES)), strict=True
+                )
+            },
+            "genuine_verified_share_users": _ratio(
+                (posts.order[gen_user] >= 0).sum(), gen_user.sum()
+            ),
             "genuine_verified_share": _ratio((posts.order[gen] >= 0).sum(), gen.sum()),
             "genuine_tier_share": _shares(posts.tier[gen], ["0", "1", "2", "3"]),
             "images_mean": round(float(posts.image_count.mean()), 3),
@@ -612,20 +885,32 @@ def _check_bounds(cfg: WorldConfig, stats: dict[str, Any]) -> dict[str, dict[str
     checks = {
         "friend_degree_mean": (deg["mean"], b.friend_degree_mean),
         "friendless_share": (deg["friendless_share"], b.friendless_share),
-        "friend_degree_max_over_mean": (deg["max"] / max(deg["mean"], 1e-9),
-                                        (b.friend_degree_max_over_mean, float("inf"))),
+        "friend_degree_max_over_mean": (
+            deg["max"] / max(deg["mean"], 1e-9),
+            (b.friend_degree_max_over_mean, float("inf")),
+        ),
         "creator_share": (stats["accounts"]["creator_share"], b.creator_share),
         "creator_followers_max_over_median": (
             stats["creator_followers"]["max"] / max(stats["creator_followers"]["median"], 1),
-            (b.creator_followers_max_over_median, float("inf"))),
+            (b.creator_followers_max_over_median, float("inf")),
+        ),
         "genuine_verified_share_users": (
             stats["posts"]["genuine_verified_share_users"],
-            (cfg.genuine_verified_share - b.genuine_verified_share_tolerance,
-             cfg.genuine_verified_share + b.genuine_verified_share_tolerance)),
+            (
+                cfg.genuine_verified_share - b.genuine_verified_share_tolerance,
+                cfg.genuine_verified_share + b.genuine_verified_share_tolerance,
+            ),
+        ),
         "brand_active_share": (stats["brand_relations"]["active_share"], b.brand_active_share),
         "ctr": (inter["ctr"], b.ctr),
         "like_per_click": (inter["like_per_click"], b.like_per_click),
         "report_per_impression": (inter["report_per_impression"], b.report_per_impression),
     }
-    return {k: {"value": round(float(v), 4), "bounds": [lo, hi if hi != float("inf") else None],
-                "ok": bool(lo <= v <= hi)} for k, (v, (lo, hi)) in checks.items()}
+    return {
+        k: {
+            "value": round(float(v), 4),
+            "bounds": [lo, hi if hi != float("inf") else None],
+            "ok": bool(lo <= v <= hi),
+        }
+        for k, (v, (lo, hi)) in checks.items()
+    }

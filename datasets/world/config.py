@@ -82,8 +82,32 @@ class WorldConfig:
     holdout_days: int = 3  # 2026-11-23 .. 2026-11-25 held out
     double11: datetime = field(default_factory=lambda: cst(2026, 11, 11))
     # Relative activity per local hour 0..23 (posting and browsing): lunch and evening peaks.
-    diurnal: tuple[float, ...] = (1.0, 0.6, 0.4, 0.3, 0.3, 0.4, 0.8, 1.5, 2.2, 2.5, 2.6, 2.8,
-                                  3.2, 2.8, 2.5, 2.5, 2.6, 2.8, 3.2, 3.8, 4.2, 4.5, 3.8, 2.2)
+    diurnal: tuple[float, ...] = (
+        1.0,
+        0.6,
+        0.4,
+        0.3,
+        0.3,
+        0.4,
+        0.8,
+        1.5,
+        2.2,
+        2.5,
+        2.6,
+        2.8,
+        3.2,
+        2.8,
+        2.5,
+        2.5,
+        2.6,
+        2.8,
+        3.2,
+        3.8,
+        4.2,
+        4.5,
+        3.8,
+        2.2,
+    )
 
     # --- accounts --------------------------------------------------------------------------
     users_per_post: float = 0.5  # accounts (all kinds) per post; most accounts never post
@@ -128,10 +152,15 @@ class WorldConfig:
     order_lead_days: tuple[float, float] = (1.0, 20.0)  # order precedes its post by U(a, b) days
 
     # --- posts -----------------------------------------------------------------------------
-    kind_shares: dict[str, float] = field(default_factory=lambda: {
-        "genuine": 0.70, "merchant_promo": 0.08, "publicity": 0.05,
-        "disguised_ad": 0.07, "filler": 0.10,
-    })
+    kind_shares: dict[str, float] = field(
+        default_factory=lambda: {
+            "genuine": 0.70,
+            "merchant_promo": 0.08,
+            "publicity": 0.05,
+            "disguised_ad": 0.07,
+            "filler": 0.10,
+        }
+    )
     creator_genuine_share: float = 0.15  # of genuine shares: written by creators (→ L2)
     genuine_verified_share: float = 0.60  # of genuine shares by users: order matched
     creator_verified_share: float = 0.35  # of genuine shares by creators (they get samples)
@@ -143,29 +172,49 @@ class WorldConfig:
     disguised_transforms: tuple[int, int] = (1, 3)  # how many promotion transforms woven in
     disguised_min_chars: int = 15  # only reviews at least this long get disguised
     merchant_brand_tag_share: float = 0.5  # merchant promos prefixed with 【brand】
-    filler_kind_shares: dict[str, float] = field(default_factory=lambda: {
-        "repeated_chars": 0.25, "default_review": 0.25, "template": 0.2,
-        "random_chars": 0.1, "copy_paste": 0.2,
-    })
+    filler_kind_shares: dict[str, float] = field(
+        default_factory=lambda: {
+            "repeated_chars": 0.25,
+            "default_review": 0.25,
+            "template": 0.2,
+            "random_chars": 0.1,
+            "copy_paste": 0.2,
+        }
+    )
     # Mean images per post by kind (Poisson, capped at 9); genuine ones grow with quality.
-    images_mean: dict[str, float] = field(default_factory=lambda: {
-        "genuine": 1.2, "merchant_promo": 2.0, "publicity": 1.5,
-        "disguised_ad": 2.5, "filler": 0.1,
-    })
+    images_mean: dict[str, float] = field(
+        default_factory=lambda: {
+            "genuine": 1.2,
+            "merchant_promo": 2.0,
+            "publicity": 1.5,
+            "disguised_ad": 2.5,
+            "filler": 0.1,
+        }
+    )
     images_quality_slope: float = 2.5  # extra mean images per unit of quality (genuine)
     creator_images_boost: float = 1.5
 
     # Campaign phases: multipliers on each kind's daily posting rate (see README).
-    phase_rates: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        # phase: kind -> multiplier
-        "gather": {},  # Sep 1 - Oct 31: baseline 1.0
-        "warmup": {"merchant_promo": 2.5, "publicity": 1.5, "disguised_ad": 1.8,
-                   "genuine": 1.2},  # Nov 1 - 10: guides, pre-sales
-        "peak": {"merchant_promo": 3.0, "disguised_ad": 2.0, "genuine": 1.5,
-                 "filler": 1.5},  # Nov 11
-        "after": {"genuine": 1.8, "filler": 1.6, "merchant_promo": 0.8},  # Nov 12 - 20
-        "tail": {"genuine": 1.3},  # Nov 21 onward: usage experience, after-sales
-    })
+    phase_rates: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            # phase: kind -> multiplier
+            "gather": {},  # Sep 1 - Oct 31: baseline 1.0
+            "warmup": {
+                "merchant_promo": 2.5,
+                "publicity": 1.5,
+                "disguised_ad": 1.8,
+                "genuine": 1.2,
+            },  # Nov 1 - 10: guides, pre-sales
+            "peak": {
+                "merchant_promo": 3.0,
+                "disguised_ad": 2.0,
+                "genuine": 1.5,
+                "filler": 1.5,
+            },  # Nov 11
+            "after": {"genuine": 1.8, "filler": 1.6, "merchant_promo": 0.8},  # Nov 12 - 20
+            "tail": {"genuine": 1.3},  # Nov 21 onward: usage experience, after-sales
+        }
+    )
 
     # --- hidden quality of genuine shares (a simulation latent, not a gold label) ----------
     # z = len_w * ln(1 + chars / 10) + spec_w * min(specifics, spec_cap)
@@ -179,9 +228,15 @@ class WorldConfig:
     tier_thresholds: tuple[float, float] = (0.35, 0.65)  # score < t0 → 1, < t1 → 2, else 3
 
     # --- behaviour model -------------------------------------------------------------------
-    traffic_phase: dict[str, float] = field(default_factory=lambda: {
-        "gather": 1.0, "warmup": 1.3, "peak": 2.0, "after": 1.4, "tail": 1.0,
-    })
+    traffic_phase: dict[str, float] = field(
+        default_factory=lambda: {
+            "gather": 1.0,
+            "warmup": 1.3,
+            "peak": 2.0,
+            "after": 1.4,
+            "tail": 1.0,
+        }
+    )
     silent_open_factor: float = 0.35  # users whose relations are all silent open less
     feed_length: int = 12  # positions per feed request
     feed_draws: int = 24  # freshness-weighted draws per request before de-duplication
@@ -226,8 +281,9 @@ class WorldConfig:
     def __post_init__(self) -> None:
         total = sum(self.kind_shares.values())
         if set(self.kind_shares) != set(POST_KINDS) or abs(total - 1.0) > 1e-9:
-            raise ValueError(f"kind_shares must cover {POST_KINDS} and sum to 1, got "
-                             f"{self.kind_shares}")
+            raise ValueError(
+                f"kind_shares must cover {POST_KINDS} and sum to 1, got {self.kind_shares}"
+            )
         if abs(sum(self.filler_kind_shares.values()) - 1.0) > 1e-9:
             raise ValueError("filler_kind_shares must sum to 1")
         if not 0 < self.holdout_days < self.sim_days:

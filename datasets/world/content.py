@@ -23,18 +23,42 @@ from quanzi.datasets.normalize import normalize
 from quanzi.datasets.world.config import CIRCLES, WorldConfig
 
 # Short nouns for the circle's product, used by templates.
-NOUN = {"c_books": "书", "c_tablets": "平板", "c_phones": "手机", "c_fruit": "水果",
-        "c_shampoo": "洗发水", "c_water_heaters": "热水器", "c_dairy": "牛奶",
-        "c_clothing": "衣服", "c_computers": "电脑", "c_hotels": "酒店"}
-CLAIM = {"c_books": "内容权威、印刷精良", "c_tablets": "屏幕护眼、续航持久",
-         "c_phones": "影像旗舰、信号稳定", "c_fruit": "产地直采、新鲜可口",
-         "c_shampoo": "温和去屑、控油持久", "c_water_heaters": "速热恒温、安全节能",
-         "c_dairy": "奶源优质、营养丰富", "c_clothing": "面料舒适、版型百搭",
-         "c_computers": "性能强劲、散热出色", "c_hotels": "服务贴心、交通便利"}
-ASPECT = {"c_books": "译本和装帧", "c_tablets": "屏幕和续航", "c_phones": "影像和信号",
-          "c_fruit": "产地和糖度", "c_shampoo": "成分和头皮护理",
-          "c_water_heaters": "加热速度和安全", "c_dairy": "奶源和蛋白质含量",
-          "c_clothing": "面料和版型", "c_computers": "处理器和散热", "c_hotels": "位置和服务"}
+NOUN = {
+    "c_books": "书",
+    "c_tablets": "平板",
+    "c_phones": "手机",
+    "c_fruit": "水果",
+    "c_shampoo": "洗发水",
+    "c_water_heaters": "热水器",
+    "c_dairy": "牛奶",
+    "c_clothing": "衣服",
+    "c_computers": "电脑",
+    "c_hotels": "酒店",
+}
+CLAIM = {
+    "c_books": "内容权威、印刷精良",
+    "c_tablets": "屏幕护眼、续航持久",
+    "c_phones": "影像旗舰、信号稳定",
+    "c_fruit": "产地直采、新鲜可口",
+    "c_shampoo": "温和去屑、控油持久",
+    "c_water_heaters": "速热恒温、安全节能",
+    "c_dairy": "奶源优质、营养丰富",
+    "c_clothing": "面料舒适、版型百搭",
+    "c_computers": "性能强劲、散热出色",
+    "c_hotels": "服务贴心、交通便利",
+}
+ASPECT = {
+    "c_books": "译本和装帧",
+    "c_tablets": "屏幕和续航",
+    "c_phones": "影像和信号",
+    "c_fruit": "产地和糖度",
+    "c_shampoo": "成分和头皮护理",
+    "c_water_heaters": "加热速度和安全",
+    "c_dairy": "奶源和蛋白质含量",
+    "c_clothing": "面料和版型",
+    "c_computers": "处理器和散热",
+    "c_hotels": "位置和服务",
+}
 
 # ---------------------------------------------------------------------------------------
 # Disguised-ad transforms (L6): promotion woven into a real positive review.
@@ -67,8 +91,11 @@ CALL_PHRASES = (
     "还没买的快去下单吧！",
     "真心推荐，买它买它！",
 )
-CONTACT_PHRASES = ("想要同款的加{v}：{handle}", "有需要的{v}我，{handle}",
-                   "{v} {handle} 拉你进优惠群")
+CONTACT_PHRASES = (
+    "想要同款的加{v}：{handle}",
+    "有需要的{v}我，{handle}",
+    "{v} {handle} 拉你进优惠群",
+)
 CONTACT_ALIASES = ("vx", "薇信", "V信", "威信", "➕V", "扣扣", "wx")
 SUPERLATIVE_PHRASES = (
     "这是我用过最好的{noun}，没有之一！",
@@ -116,8 +143,9 @@ def t_scripted_superlative(rng: random.Random, circle: str, price: float) -> str
 
 
 # name -> (phrase builder, selection weight, moderation labels it adds)
-DISGUISE_TRANSFORMS: dict[str, tuple[Callable[[random.Random, str, float], str], float,
-                                     tuple[str, ...]]] = {
+DISGUISE_TRANSFORMS: dict[
+    str, tuple[Callable[[random.Random, str, float], str], float, tuple[str, ...]]
+] = {
     "coupon_code": (t_coupon_code, 0.20, ("ad",)),
     "cashback": (t_cashback, 0.15, ("ad",)),
     "link_in_bio": (t_link_in_bio, 0.15, ("ad",)),
@@ -146,8 +174,9 @@ def weave(rng: random.Random, text: str, phrase: str) -> str:
     return text[:at] + phrase + ("，" if not phrase.endswith(("！", "。")) else "") + text[at:]
 
 
-def disguise(rng: random.Random, text: str, circle: str, price: float,
-             n_transforms: int) -> tuple[str, list[str], set[str]]:
+def disguise(
+    rng: random.Random, text: str, circle: str, price: float, n_transforms: int
+) -> tuple[str, list[str], set[str]]:
     """Weave ``n_transforms`` distinct promotion transforms into a real review."""
     names = list(DISGUISE_TRANSFORMS)
     weights = [DISGUISE_TRANSFORMS[n][1] for n in names]
@@ -176,8 +205,15 @@ PUBLICITY_TEMPLATES = (
     "专家说，{aspect}是选{noun}的关键，{brand}{claim}，值得信赖。",
     "{brand}品牌日：{stat}，{expert}现场解读{aspect}的门道。",
 )
-EXPERTS = ("营养学专家", "资深测评机构", "行业协会专家", "知名医生", "研究院研究员",
-           "十年资深从业者", "权威实验室")
+EXPERTS = (
+    "营养学专家",
+    "资深测评机构",
+    "行业协会专家",
+    "知名医生",
+    "研究院研究员",
+    "十年资深从业者",
+    "权威实验室",
+)
 MEDIA = ("权威媒体", "财经频道", "行业周刊", "生活报")
 STATS = ("销量突破{k}万件", "好评率高达{pct}%", "累计服务{k}万家庭", "复购率{pct}%")
 AWARDS = ("全国销量领先", "获得年度品质大奖", "位列品类口碑榜第一")
@@ -188,9 +224,15 @@ def publicity_text(rng: random.Random, circle: str, brand: str) -> str:
     k = rng.randint(2, 300)
     stat = rng.choice(STATS).format(k=k, pct=rng.randint(90, 99))
     return rng.choice(PUBLICITY_TEMPLATES).format(
-        brand=brand, noun=NOUN[circle], claim=CLAIM[circle], aspect=ASPECT[circle],
-        expert=rng.choice(EXPERTS), media=rng.choice(MEDIA), stat=stat,
-        k=rng.randint(3, 12), award=rng.choice(AWARDS),
+        brand=brand,
+        noun=NOUN[circle],
+        claim=CLAIM[circle],
+        aspect=ASPECT[circle],
+        expert=rng.choice(EXPERTS),
+        media=rng.choice(MEDIA),
+        stat=stat,
+        k=rng.randint(3, 12),
+        award=rng.choice(AWARDS),
     )
 
 
@@ -198,9 +240,16 @@ def publicity_text(rng: random.Random, circle: str, brand: str) -> str:
 # Filler (tier 0, moderation `spam`)
 # ---------------------------------------------------------------------------------------
 REPEAT_UNITS = ("好", "赞", "棒", "哈", "嗯", "啊", "6", "1", "好评")
-DEFAULT_REVIEWS = ("默认好评", "此用户没有填写评价。", "系统默认好评",
-                   "用户未及时评价，系统默认好评！", "评价方未及时做出评价,系统默认好评!", "好评",
-                   "好评！好评！", "。。。。。。")
+DEFAULT_REVIEWS = (
+    "默认好评",
+    "此用户没有填写评价。",
+    "系统默认好评",
+    "用户未及时评价，系统默认好评！",
+    "评价方未及时做出评价,系统默认好评!",
+    "好评",
+    "好评！好评！",
+    "。。。。。。",
+)
 TEMPLATE_REVIEWS = (
     "宝贝收到了，和描述的一样，物流很快，好评！",
     "东西不错，包装完好，快递给力，五星好评",
@@ -209,8 +258,9 @@ TEMPLATE_REVIEWS = (
     "挺好的挺好的挺好的",
     "不错不错，值得购买，下次还来",
 )
-RANDOM_POOL = ("qwertyuiopasdfghjklzxcvbnm"
-               "的一是了我不在人有这个上们来到时大地为子中你说生国年着就那和要")
+RANDOM_POOL = (
+    "qwertyuiopasdfghjklzxcvbnm的一是了我不在人有这个上们来到时大地为子中你说生国年着就那和要"
+)
 
 
 def filler_text(rng: random.Random, kind: str) -> str:
@@ -247,8 +297,10 @@ SPECIFICS = re.compile(
     r"|缺点|不足|问题是|毛病|做工|续航|屏幕|尺码|面料|口感|味道|甜|酸|隔音|早餐|前台|卫生间|"
     r"发热|散热|电池|信号|头皮|头屑|泡沫|温度|安装|内容|翻译|印刷|纸张|情节"
 )
-GENERIC = re.compile(r"^[\s!！。，,.~～]*(?:很|非常|挺|还|太|超|蛮)?(?:好|不错|满意|推荐|喜欢|一般|"
-                     r"还行|差|很差|垃圾|失望|棒|赞|可以|好评|差评)")
+GENERIC = re.compile(
+    r"^[\s!！。，,.~～]*(?:很|非常|挺|还|太|超|蛮)?(?:好|不错|满意|推荐|喜欢|一般|"
+    r"还行|差|很差|垃圾|失望|棒|赞|可以|好评|差评)"
+)
 
 
 def quality_features(texts: pd.Series) -> pd.DataFrame:
@@ -256,18 +308,23 @@ def quality_features(texts: pd.Series) -> pd.DataFrame:
     stripped = texts.str.strip()
     chars = stripped.str.len().astype(float)
     spec = texts.str.count(SPECIFICS.pattern).astype(float)
-    generic = (stripped.str.contains(GENERIC.pattern, regex=True) & (chars < 20)
-               & (spec == 0)).astype(float)
-    return pd.DataFrame({"chars": chars.values, "specifics": spec.values,
-                         "generic": generic.values})
+    generic = (
+        stripped.str.contains(GENERIC.pattern, regex=True) & (chars < 20) & (spec == 0)
+    ).astype(float)
+    return pd.DataFrame(
+        {"chars": chars.values, "specifics": spec.values, "generic": generic.values}
+    )
 
 
 def quality_latent(feats: pd.DataFrame, noise: np.ndarray, cfg: WorldConfig) -> np.ndarray:
     """score = sigmoid(len_w·ln(1+chars/10) + spec_w·min(spec, cap) − generic_w·generic + ε − c)."""
-    z = (cfg.quality_len_w * np.log1p(feats["chars"].to_numpy() / 10.0)
-         + cfg.quality_spec_w * np.minimum(feats["specifics"].to_numpy(), cfg.quality_spec_cap)
-         - cfg.quality_generic_w * feats["generic"].to_numpy()
-         + cfg.quality_noise * noise - cfg.quality_center)
+    z = (
+        cfg.quality_len_w * np.log1p(feats["chars"].to_numpy() / 10.0)
+        + cfg.quality_spec_w * np.minimum(feats["specifics"].to_numpy(), cfg.quality_spec_cap)
+        - cfg.quality_generic_w * feats["generic"].to_numpy()
+        + cfg.quality_noise * noise
+        - cfg.quality_center
+    )
     return 1.0 / (1.0 + np.exp(-z))
 
 
@@ -299,18 +356,21 @@ def _read_raw(name: str, corpora_dir: Path) -> pd.DataFrame:
         if not path.is_file():
             raise FileNotFoundError(
                 f"corpus file {path} not found: set QUANZI_CORPORA_DIR to the shared datasets "
-                "folder")
+                "folder"
+            )
         df = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
         df = df.rename(columns=lambda c: c.strip().lstrip("\ufeff"))
         df["row"] = np.arange(len(df))
         frames.append(df)
     raw = pd.concat(frames, ignore_index=True)
-    out = pd.DataFrame({
-        "text": raw[spec.text_column].astype(str).str.lstrip("\ufeff"),
-        "label": pd.to_numeric(raw[spec.label_column], errors="coerce"),
-        "category": raw[spec.category_column] if spec.category_column else spec.category,
-        "row": raw["row"],
-    })
+    out = pd.DataFrame(
+        {
+            "text": raw[spec.text_column].astype(str).str.lstrip("\ufeff"),
+            "label": pd.to_numeric(raw[spec.label_column], errors="coerce"),
+            "category": raw[spec.category_column] if spec.category_column else spec.category,
+            "row": raw["row"],
+        }
+    )
     out = out[out["label"].notna() & (out["text"].str.strip().str.len() > 0)]
     out["label"] = out["label"].astype(int)
     return out.reset_index(drop=True)
@@ -334,16 +394,21 @@ def load_sources(corpora_dir: Path) -> tuple[SourcePool, SourcePool]:
 
     def pool(df: pd.DataFrame, corpus: str | None, circle: np.ndarray) -> SourcePool:
         return SourcePool(
-            corpus=(df["corpus"].to_numpy(dtype=object) if corpus is None
-                    else np.full(len(df), corpus, dtype=object)),
+            corpus=(
+                df["corpus"].to_numpy(dtype=object)
+                if corpus is None
+                else np.full(len(df), corpus, dtype=object)
+            ),
             row=df["row"].to_numpy(dtype=np.int64),
             label=df["label"].to_numpy(dtype=np.int64),
             text=df["text"].to_numpy(dtype=object),
             circle=circle,
         )
 
-    return (pool(reviews, None, reviews["circle"].to_numpy(dtype=np.int64)),
-            pool(sms, "spam_sms", np.full(len(sms), -1, dtype=np.int64)))
+    return (
+        pool(reviews, None, reviews["circle"].to_numpy(dtype=np.int64)),
+        pool(sms, "spam_sms", np.full(len(sms), -1, dtype=np.int64)),
+    )
 
 
 def splits_of(texts: np.ndarray) -> np.ndarray:

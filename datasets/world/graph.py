@@ -38,8 +38,9 @@ class Accounts:
         return len(self.kind)
 
 
-def make_accounts(rng: np.random.Generator, n_users: int, cfg: WorldConfig,
-                  t_first: int, t_last: int) -> Accounts:
+def make_accounts(
+    rng: np.random.Generator, n_users: int, cfg: WorldConfig, t_first: int, t_last: int
+) -> Accounts:
     """Merchants (1–3 per circle) first, then creators and users in random order."""
     lo, hi = cfg.merchants_per_circle
     per_circle = rng.integers(lo, hi + 1, size=N_CATEGORIES)
@@ -83,17 +84,27 @@ def make_accounts(rng: np.random.Generator, n_users: int, cfg: WorldConfig,
     followers[:n_merchants] = rng.lognormal(np.log(med), sig, size=n_merchants)
 
     account_created = rng.integers(t_first, t_last, size=n_users)
-    return Accounts(kind=kind, merchant_circle=merchant_circle, certified=certified,
-                    shill=shill, interest=interest.astype(np.float32),
-                    activity=activity.astype(np.float32), posting=posting,
-                    click_offset=click_offset.astype(np.float32),
-                    followers_platform=np.floor(followers).astype(np.int64),
-                    account_created=account_created.astype(np.int64))
+    return Accounts(
+        kind=kind,
+        merchant_circle=merchant_circle,
+        certified=certified,
+        shill=shill,
+        interest=interest.astype(np.float32),
+        activity=activity.astype(np.float32),
+        posting=posting,
+        click_offset=click_offset.astype(np.float32),
+        followers_platform=np.floor(followers).astype(np.int64),
+        account_created=account_created.astype(np.int64),
+    )
 
 
-def _pick_weighted(rng: np.random.Generator, cum: np.ndarray, n: int,
-                   lo: float | np.ndarray = 0.0, hi: float | np.ndarray | None = None
-                   ) -> np.ndarray:
+def _pick_weighted(
+    rng: np.random.Generator,
+    cum: np.ndarray,
+    n: int,
+    lo: float | np.ndarray = 0.0,
+    hi: float | np.ndarray | None = None,
+) -> np.ndarray:
     """Indices drawn ∝ weights, given their cumulative sum (optionally within [lo, hi))."""
     top = cum[-1] if hi is None else hi
     u = lo + rng.random(n) * (top - lo)
@@ -147,8 +158,9 @@ class BrandRelations:
     active: np.ndarray  # bool
 
 
-def brand_relations(rng: np.random.Generator, acc: Accounts, cfg: WorldConfig
-                    ) -> tuple[BrandRelations, np.ndarray]:
+def brand_relations(
+    rng: np.random.Generator, acc: Accounts, cfg: WorldConfig
+) -> tuple[BrandRelations, np.ndarray]:
     """Fan (and member) relations of users and creators, chosen by interest.
 
     Returns the relations and ``state`` (U, 10) int8: 0 none, 1 silent, 2 active — the
@@ -171,15 +183,17 @@ def brand_relations(rng: np.random.Generator, acc: Accounts, cfg: WorldConfig
     rel = BrandRelations(
         user=np.concatenate([user, user[member]]).astype(np.int64),
         circle=np.concatenate([circle, circle[member]]).astype(np.int64),
-        kind=np.concatenate([np.full(len(user), REL_FAN), np.full(int(member.sum()), REL_MEMBER)]
-                            ).astype(np.int8),
+        kind=np.concatenate(
+            [np.full(len(user), REL_FAN), np.full(int(member.sum()), REL_MEMBER)]
+        ).astype(np.int8),
         active=np.concatenate([active, active[member]]),
     )
     return rel, state
 
 
-def follow_edges(rng: np.random.Generator, acc: Accounts, state: np.ndarray,
-                 cfg: WorldConfig) -> np.ndarray:
+def follow_edges(
+    rng: np.random.Generator, acc: Accounts, state: np.ndarray, cfg: WorldConfig
+) -> np.ndarray:
     """Directed follows (F, 2) user → creator (∝ platform followers) or → a merchant.
 
     Merchant follows go to a merchant of a circle the follower already relates to.
@@ -201,8 +215,9 @@ def follow_edges(rng: np.random.Generator, acc: Accounts, state: np.ndarray,
     m_circle = acc.merchant_circle[merchants]
     starts = np.searchsorted(m_circle, np.arange(N_CATEGORIES), side="left")
     counts = np.bincount(m_circle, minlength=N_CATEGORIES)
-    dst[to_merchant] = merchants[starts[circle] + (rng.random(len(msrc)) * counts[circle]
-                                                   ).astype(np.int64)]
+    dst[to_merchant] = merchants[
+        starts[circle] + (rng.random(len(msrc)) * counts[circle]).astype(np.int64)
+    ]
     pairs = np.stack([src, dst], 1)
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
     keys = np.unique(pairs[:, 0] * acc.n + pairs[:, 1])
@@ -211,13 +226,46 @@ def follow_edges(rng: np.random.Generator, acc: Accounts, state: np.ndarray,
 
 def display_names(rng: np.random.Generator, acc: Accounts) -> np.ndarray:
     """Chinese nicknames from a small adjective × noun grammar, plus a number."""
-    adj = np.array(["快乐的", "安静的", "爱吃的", "小", "大", "认真的", "慢慢", "阿", "不二",
-                    "晴天", "夏天的", "爱买的"], dtype=object)
-    noun = np.array(["猫咪", "橙子", "鲸鱼", "小鹿", "桃子", "星星", "饼干", "松鼠", "柠檬",
-                     "团子", "熊猫", "云朵"], dtype=object)
+    adj = np.array(
+        [
+            "快乐的",
+            "安静的",
+            "爱吃的",
+            "小",
+            "大",
+            "认真的",
+            "慢慢",
+            "阿",
+            "不二",
+            "晴天",
+            "夏天的",
+            "爱买的",
+        ],
+        dtype=object,
+    )
+    noun = np.array(
+        [
+            "猫咪",
+            "橙子",
+            "鲸鱼",
+            "小鹿",
+            "桃子",
+            "星星",
+            "饼干",
+            "松鼠",
+            "柠檬",
+            "团子",
+            "熊猫",
+            "云朵",
+        ],
+        dtype=object,
+    )
     n = acc.n
-    names = (adj[rng.integers(0, len(adj), n)] + noun[rng.integers(0, len(noun), n)]
-             + rng.integers(1, 10000, n).astype(str).astype(object))
+    names = (
+        adj[rng.integers(0, len(adj), n)]
+        + noun[rng.integers(0, len(noun), n)]
+        + rng.integers(1, 10000, n).astype(str).astype(object)
+    )
     is_creator = acc.kind == KIND_CREATOR
     names[is_creator] = names[is_creator] + "测评"
     merchants = np.flatnonzero(acc.kind == KIND_MERCHANT)
@@ -228,12 +276,17 @@ def display_names(rng: np.random.Generator, acc: Accounts) -> np.ndarray:
     return names
 
 
-def degree_stats(pairs: np.ndarray, n_users: int, mask: np.ndarray | None = None
-                 ) -> dict[str, float]:
+def degree_stats(
+    pairs: np.ndarray, n_users: int, mask: np.ndarray | None = None
+) -> dict[str, float]:
     """Mean, median, p99, max degree and the friendless share (over ``mask`` users)."""
     deg = np.bincount(pairs.ravel(), minlength=n_users)
     if mask is not None:
         deg = deg[mask]
-    return {"mean": float(deg.mean()), "median": float(np.median(deg)),
-            "p99": float(np.percentile(deg, 99)), "max": int(deg.max()),
-            "friendless_share": float((deg == 0).mean())}
+    return {
+        "mean": float(deg.mean()),
+        "median": float(np.median(deg)),
+        "p99": float(np.percentile(deg, 99)),
+        "max": int(deg.max()),
+        "friendless_share": float((deg == 0).mean()),
+    }

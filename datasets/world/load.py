@@ -43,8 +43,11 @@ def list_worlds(settings: Settings) -> list[str]:
     root = settings.worlds_dir
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file())
+    return sorted(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+    )
 
 
 def read_manifest(settings: Settings, name: str) -> dict[str, Any]:
@@ -52,8 +55,11 @@ def read_manifest(settings: Settings, name: str) -> dict[str, Any]:
     path = world_dir(settings, name) / "manifest.json"
     if not path.is_file():
         have = list_worlds(settings)
-        hint = f"available: {', '.join(have)}" if have else (
-            "none built yet; run `quanzi world build --posts N --seed S`")
+        hint = (
+            f"available: {', '.join(have)}"
+            if have
+            else ("none built yet; run `quanzi world build --posts N --seed S`")
+        )
         raise WorldNotFoundError(f"no world named {name!r} in {settings.worlds_dir} ({hint})")
     return json.loads(path.read_text())
 
@@ -79,7 +85,8 @@ def _insert(conn: Connection, table: Table, batch: pa.RecordBatch) -> None:
     marks = ", ".join([mark] * batch.num_columns)
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-        list(zip(*cols, strict=True)))
+        list(zip(*cols, strict=True)),
+    )
 
 
 def _last_row(path: Path) -> dict[str, Any]:
@@ -108,21 +115,26 @@ def _check_same_world(engine: Engine, world: Path) -> None:
     mine = dict(zip(ids, probe.column("display_name").to_pylist(), strict=True))
     users = Base.metadata.tables["users"]
     with engine.connect() as conn:
-        theirs = dict(conn.execute(select(users.c.id, users.c.display_name)
-                                   .where(users.c.id.in_(ids))).all())
+        theirs = dict(
+            conn.execute(select(users.c.id, users.c.display_name).where(users.c.id.in_(ids))).all()
+        )
     if any(mine[i] != n for i, n in theirs.items()):
         raise WorldConflictError(
             f"the database ({engine.url.render_as_string(hide_password=True)}) already holds a "
             "different world; load into a fresh database (another QUANZI_DATA_DIR or "
-            "QUANZI_DATABASE_URL)")
+            "QUANZI_DATABASE_URL)"
+        )
 
 
 def _fix_sequences(conn: Connection) -> None:
     """PostgreSQL: move serial sequences past the explicit ids we inserted."""
     for name in ("user_relations", "brand_relations", "interactions"):
-        conn.execute(text(
-            f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-            f"COALESCE((SELECT MAX(id) FROM {name}), 1))"))
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {name}), 1))"
+            )
+        )
 
 
 def load_world(settings: Settings, name: str, *, progress: bool = True) -> dict[str, int]:
@@ -137,8 +149,13 @@ def load_world(settings: Settings, name: str, *, progress: bool = True) -> dict[
         if _fully_loaded(engine, world, manifest):
             return inserted
         total = sum(manifest["tables"][t]["rows"] for t in PUBLIC_TABLES)
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), disable=not progress)
+        bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            disable=not progress,
+        )
         with bar:
             task = bar.add_task(f"load {name}", total=total)
             for tname in PUBLIC_TABLES:

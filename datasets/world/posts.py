@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+import pandas as pd
 
 from quanzi.datasets.world.config import CIRCLES, N_CATEGORIES, POST_KINDS, WorldConfig
 from quanzi.datasets.world.content import (
@@ -37,8 +38,13 @@ def epoch(dt: object) -> int:
     return int(dt.timestamp())  # type: ignore[attr-defined]
 
 
-def sample_times(rng: np.random.Generator, day_starts: np.ndarray, day_weights: np.ndarray,
-                 n: int, diurnal: np.ndarray) -> np.ndarray:
+def sample_times(
+    rng: np.random.Generator,
+    day_starts: np.ndarray,
+    day_weights: np.ndarray,
+    n: int,
+    diurnal: np.ndarray,
+) -> np.ndarray:
     """``n`` epoch seconds: a day ∝ ``day_weights``, an hour ∝ ``diurnal``, a uniform second."""
     day = rng.choice(len(day_starts), size=n, p=day_weights / day_weights.sum())
     hour = rng.choice(24, size=n, p=diurnal / diurnal.sum())
@@ -66,8 +72,9 @@ class Items:
         return out
 
 
-def make_items(rng: np.random.Generator, n_posts: int, cfg: WorldConfig, t_first: int,
-               t_last: int) -> Items:
+def make_items(
+    rng: np.random.Generator, n_posts: int, cfg: WorldConfig, t_first: int, t_last: int
+) -> Items:
     """Items per circle scale with the world; prices lognormal around the circle's median."""
     per = max(cfg.min_items_per_circle, round(cfg.items_per_circle_per_kpost * n_posts / 1000))
     circle = np.repeat(np.arange(N_CATEGORIES), per)
@@ -76,14 +83,18 @@ def make_items(rng: np.random.Generator, n_posts: int, cfg: WorldConfig, t_first
     price = np.maximum(price, 1.0) - 0.1  # shop-style x.9 prices
     rank = np.concatenate([rng.permutation(per) + 1 for _ in range(N_CATEGORIES)])
     popularity = rank.astype(np.float64) ** -cfg.item_popularity_zipf
-    series = np.array(["经典款", "Pro", "青春版", "旗舰款", "Max", "轻享版", "Plus", "礼盒装"],
-                      dtype=object)
-    titles = np.array([f"{CIRCLES[c].brand} {series[i % len(series)]} {i // len(series) + 1}号"
-                       for c, i in zip(circle, np.tile(np.arange(per), N_CATEGORIES),
-                                       strict=True)], dtype=object)
+    series = np.array(
+        ["经典款", "Pro", "青春版", "旗舰款", "Max", "轻享版", "Plus", "礼盒装"], dtype=object
+    )
+    titles = np.array(
+        [
+            f"{CIRCLES[c].brand} {series[i % len(series)]} {i // len(series) + 1}号"
+            for c, i in zip(circle, np.tile(np.arange(per), N_CATEGORIES), strict=True)
+        ],
+        dtype=object,
+    )
     created = rng.integers(t_first, t_last, size=len(circle))
-    return Items(circle=circle, price=price, created=created, title=titles,
-                 popularity=popularity)
+    return Items(circle=circle, price=price, created=created, title=titles, popularity=popularity)
 
 
 @dataclass
@@ -120,8 +131,14 @@ class Orders:
     created: np.ndarray
 
 
-def _choose_authors(rng: np.random.Generator, circles: np.ndarray, cand: np.ndarray,
-                    weight: np.ndarray, acc: Accounts, state: np.ndarray) -> np.ndarray:
+def _choose_authors(
+    rng: np.random.Generator,
+    circles: np.ndarray,
+    cand: np.ndarray,
+    weight: np.ndarray,
+    acc: Accounts,
+    state: np.ndarray,
+) -> np.ndarray:
     """An author per post among ``cand``: ∝ weight × (interest in the circle + 0.02) × relation."""
     out = np.empty(len(circles), dtype=np.int64)
     if len(cand) == 0:
@@ -144,9 +161,17 @@ def _merchant_of(rng: np.random.Generator, circles: np.ndarray, acc: Accounts) -
     return merchants[starts[circles] + pick]
 
 
-def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
-               acc: Accounts, state: np.ndarray, items: Items, reviews: SourcePool,
-               sms: SourcePool, cfg: WorldConfig) -> tuple[Posts, Orders]:
+def make_posts(
+    rng: np.random.Generator,
+    text_rng: random.Random,
+    n_posts: int,
+    acc: Accounts,
+    state: np.ndarray,
+    items: Items,
+    reviews: SourcePool,
+    sms: SourcePool,
+    cfg: WorldConfig,
+) -> tuple[Posts, Orders]:
     """All posts and all orders (verified-purchase orders plus background orders)."""
     # --- calendar: day starts and per-kind daily weights from the campaign phases -------
     n_days = (cfg.sim_end - cfg.content_start).days
@@ -196,9 +221,12 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
         # Cycle through a permutation so each text is reused as evenly as possible.
         reps = -(-len(sel) // len(pool)) if len(sel) else 0
         perm = np.concatenate([rng.permutation(pool) for _ in range(reps)]) if reps else pool[:0]
-        src_idx[sel] = perm[:len(sel)]
-    p_ver = np.where(acc.kind[author[gen]] == KIND_CREATOR, cfg.creator_verified_share,
-                     cfg.genuine_verified_share)
+        src_idx[sel] = perm[: len(sel)]
+    p_ver = np.where(
+        acc.kind[author[gen]] == KIND_CREATOR,
+        cfg.creator_verified_share,
+        cfg.genuine_verified_share,
+    )
     verified[gen] = rng.random(len(gen)) < p_ver
     tag = ~verified[gen] & (rng.random(len(gen)) < cfg.genuine_item_tag_share)
     item[gen[tag]] = items.pick(rng, circle[gen[tag]])
@@ -210,17 +238,21 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
     who_creator = (~who_shill) & (u < cfg.disguised_shill_share + cfg.disguised_creator_share)
     who_user = ~(who_shill | who_creator)
     shill_pool = shills if len(shills) else users
-    author[dis[who_shill]] = _choose_authors(rng, circle[dis[who_shill]], shill_pool,
-                                             np.ones(len(shill_pool)), acc, state)
-    author[dis[who_creator]] = _choose_authors(rng, circle[dis[who_creator]], creators,
-                                               acc.posting[creators], acc, state)
-    author[dis[who_user]] = _choose_authors(rng, circle[dis[who_user]], users,
-                                            acc.posting[users], acc, state)
+    author[dis[who_shill]] = _choose_authors(
+        rng, circle[dis[who_shill]], shill_pool, np.ones(len(shill_pool)), acc, state
+    )
+    author[dis[who_creator]] = _choose_authors(
+        rng, circle[dis[who_creator]], creators, acc.posting[creators], acc, state
+    )
+    author[dis[who_user]] = _choose_authors(
+        rng, circle[dis[who_user]], users, acc.posting[users], acc, state
+    )
     chars = np.array([len(t.strip()) for t in reviews.text])
     for c in range(N_CATEGORIES):
         sel = dis[circle[dis] == c]
-        pool = np.flatnonzero((reviews.circle == c) & (reviews.label == 1)
-                              & (chars >= cfg.disguised_min_chars))
+        pool = np.flatnonzero(
+            (reviews.circle == c) & (reviews.label == 1) & (chars >= cfg.disguised_min_chars)
+        )
         if len(pool) == 0:
             pool = np.flatnonzero(reviews.circle == c)
         src_idx[sel] = pool[rng.integers(0, len(pool), size=len(sel))]
@@ -241,8 +273,9 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
     pub = np.flatnonzero(kind == PUBLICITY)
     by_merchant = rng.random(len(pub)) < cfg.publicity_merchant_share
     author[pub[by_merchant]] = _merchant_of(rng, circle[pub[by_merchant]], acc)
-    author[pub[~by_merchant]] = _choose_authors(rng, circle[pub[~by_merchant]], creators,
-                                                acc.posting[creators], acc, state)
+    author[pub[~by_merchant]] = _choose_authors(
+        rng, circle[pub[~by_merchant]], creators, acc.posting[creators], acc, state
+    )
     pub_item = rng.random(len(pub)) < 0.5
     item[pub[pub_item]] = items.pick(rng, circle[pub[pub_item]])
 
@@ -250,8 +283,9 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
     fil = np.flatnonzero(kind == FILLER)
     author[fil] = _choose_authors(rng, circle[fil], users, acc.posting[users], acc, state)
     f_names = list(cfg.filler_kind_shares)
-    f_kind = rng.choice(len(f_names), size=len(fil),
-                        p=np.array([cfg.filler_kind_shares[n] for n in f_names]))
+    f_kind = rng.choice(
+        len(f_names), size=len(fil), p=np.array([cfg.filler_kind_shares[n] for n in f_names])
+    )
     filler_kind[fil] = np.array(f_names, dtype=object)[f_kind]
     fill_item = rng.random(len(fil)) < 0.5
     item[fil[fill_item]] = items.pick(rng, circle[fil[fill_item]])
@@ -268,8 +302,9 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
     prices = np.where(item >= 0, items.price[np.maximum(item, 0)], 100.0)
     cid = [c.id for c in CIRCLES]
     for j, p in enumerate(dis):
-        t, names, labels = disguise(text_rng, reviews.text[src_idx[p]], cid[circle[p]],
-                                    float(prices[p]), int(n_tf[j]))
+        t, names, labels = disguise(
+            text_rng, reviews.text[src_idx[p]], cid[circle[p]], float(prices[p]), int(n_tf[j])
+        )
         text[p] = t
         transforms[p] = "+".join(names)
         moderation[p] = "|".join(sorted(labels))
@@ -366,16 +401,31 @@ def make_posts(rng: np.random.Generator, text_rng: random.Random, n_posts: int,
     src_row[pro] = sms.row[src_idx[pro]]
     src_label[pro] = sms.label[src_idx[pro]]
 
-    posts = Posts(circle=circle, author=author, item=item, order=post_order, text=text,
-                  image_count=image_count, created=created, kind=kind, trust=trust,
-                  quality=quality, tier=tier, appeal=appeal, source_corpus=src_corpus,
-                  source_row=src_row, source_label=src_label, source_post=source_post,
-                  source_idx=src_idx, transforms=transforms, moderation=moderation,
-                  filler_kind=filler_kind)
+    posts = Posts(
+        circle=circle,
+        author=author,
+        item=item,
+        order=post_order,
+        text=text,
+        image_count=image_count,
+        created=created,
+        kind=kind,
+        trust=trust,
+        quality=quality,
+        tier=tier,
+        appeal=appeal,
+        source_corpus=src_corpus,
+        source_row=src_row,
+        source_label=src_label,
+        source_post=source_post,
+        source_idx=src_idx,
+        transforms=transforms,
+        moderation=moderation,
+        filler_kind=filler_kind,
+    )
     return posts, orders
 
 
 def _series(values: np.ndarray):  # type: ignore[no-untyped-def]
-    import pandas as pd
 
     return pd.Series(values, dtype="str")

@@ -37,8 +37,9 @@ def _offset_bits(offset: int) -> int:
     return offset << 10
 
 
-def _find_base(used: np.ndarray, used_base: set[int], labels: list[int], pos: int,
-               start: int) -> int:
+def _find_base(
+    used: np.ndarray, used_base: set[int], labels: list[int], pos: int, start: int
+) -> int:
     """First base whose slots for ``labels`` are free (slots past the end count as free)."""
     size = len(used)
     for slot in np.flatnonzero(~used[start:]) + start:

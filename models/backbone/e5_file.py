@@ -146,8 +146,18 @@ def write_e5_file(path: str | Path, e5: E5File, quantized: set[str]) -> Path:
     """Write ``e5`` in the packed layout; tensors named in ``quantized`` as Q4_0."""
     h, v = e5.header, e5.vocab
     head = bytearray(MAGIC + struct.pack("<I", 1))
-    head += struct.pack("<7ifi", h.hidden, h.layers, h.heads, h.intermediate, h.vocab,
-                        h.max_positions, h.type_vocab, h.layer_norm_eps, QK)
+    head += struct.pack(
+        "<7ifi",
+        h.hidden,
+        h.layers,
+        h.heads,
+        h.intermediate,
+        h.vocab,
+        h.max_positions,
+        h.type_vocab,
+        h.layer_norm_eps,
+        QK,
+    )
     blob = b"".join(p.encode("utf-8") for p in v.pieces)
     offsets = np.cumsum([0] + [len(p.encode("utf-8")) for p in v.pieces]).astype("<u4")
     head += struct.pack("<5iQ", len(v.pieces), v.bos, v.eos, v.pad, v.unk, len(blob))

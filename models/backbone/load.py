@@ -33,4 +33,3 @@ def ensure_backbone(settings: Settings, force: bool = False) -> str:
         shutil.rmtree(target)
     tmp.rename(target)
     return str(target)
-

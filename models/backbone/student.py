@@ -54,8 +54,10 @@ def prune_unigram(tokenizer: Tokenizer, texts: Sequence[str]) -> tuple[Tokenizer
     """
     spec = json.loads(tokenizer.to_str())
     if spec["model"]["type"] != "Unigram":
-        raise ValueError("vocabulary pruning supports SentencePiece-unigram tokenizers only "
-                         f"(this one is {spec['model']['type']}); set prune_vocab=false")
+        raise ValueError(
+            "vocabulary pruning supports SentencePiece-unigram tokenizers only "
+            f"(this one is {spec['model']['type']}); set prune_vocab=false"
+        )
     vocab = spec["model"]["vocab"]
     keep = used_piece_ids(tokenizer, texts)
     keep.update(t["id"] for t in spec["added_tokens"])
@@ -87,9 +89,13 @@ def cut_layers(bert: BertModel, layers: Sequence[int]) -> BertModel:
     return bert
 
 
-def build_student(backbone: str, layers: Sequence[int], max_seq_length: int,
-                  prune_texts: Sequence[str] | None, output_dim: int | None = None,
-                  ) -> SentenceTransformer:
+def build_student(
+    backbone: str,
+    layers: Sequence[int],
+    max_seq_length: int,
+    prune_texts: Sequence[str] | None,
+    output_dim: int | None = None,
+) -> SentenceTransformer:
     """transformer (cut, pruned) → mean pooling → [dense to ``output_dim``] → normalise.
 
     The student embeds raw text, without the backbone's prompts: it learns the teacher's
@@ -99,8 +105,9 @@ def build_student(backbone: str, layers: Sequence[int], max_seq_length: int,
     transformer = source[0]
     bert = transformer.auto_model
     if not isinstance(bert, BertModel):
-        raise ValueError(f"the student is cut from a BERT encoder; {backbone} holds "
-                         f"{type(bert).__name__}")
+        raise ValueError(
+            f"the student is cut from a BERT encoder; {backbone} holds {type(bert).__name__}"
+        )
     fast = transformer.tokenizer
     if prune_texts is not None:
         pruned, kept = prune_unigram(fast.backend_tokenizer, prune_texts)
@@ -110,10 +117,16 @@ def build_student(backbone: str, layers: Sequence[int], max_seq_length: int,
         bert.config.vocab_size = len(kept)
         bert.config.pad_token_id = pruned.token_to_id(fast.pad_token)
         fast = PreTrainedTokenizerFast(
-            tokenizer_object=pruned, bos_token=fast.bos_token, eos_token=fast.eos_token,
-            cls_token=fast.cls_token, sep_token=fast.sep_token, pad_token=fast.pad_token,
-            unk_token=fast.unk_token, mask_token=fast.mask_token,
-            model_max_length=max_seq_length)
+            tokenizer_object=pruned,
+            bos_token=fast.bos_token,
+            eos_token=fast.eos_token,
+            cls_token=fast.cls_token,
+            sep_token=fast.sep_token,
+            pad_token=fast.pad_token,
+            unk_token=fast.unk_token,
+            mask_token=fast.mask_token,
+            model_max_length=max_seq_length,
+        )
     cut_layers(bert, layers)
     with tempfile.TemporaryDirectory(prefix="quanzi-student-") as tmp:
         bert.save_pretrained(tmp)

@@ -41,29 +41,49 @@ class SearchFilter:
         if self.statuses is not None:
             unknown = set(self.statuses) - set(STATUS_CODES)
             if unknown:
-                raise ValueError(f"unknown post statuses {sorted(unknown)}; "
-                                 f"expected some of {sorted(STATUS_CODES)}")
+                raise ValueError(
+                    f"unknown post statuses {sorted(unknown)}; "
+                    f"expected some of {sorted(STATUS_CODES)}"
+                )
         if self.min_quality is not None and not np.isfinite(self.min_quality):
             raise ValueError(f"min_quality must be a finite number, got {self.min_quality}")
 
     @classmethod
-    def of(cls, *, circle_id: str | None = None, min_quality: float | None = None,
-           statuses: Iterable[str] | None = None,
-           exclude_ids: Iterable[str] = ()) -> SearchFilter:
+    def of(
+        cls,
+        *,
+        circle_id: str | None = None,
+        min_quality: float | None = None,
+        statuses: Iterable[str] | None = None,
+        exclude_ids: Iterable[str] = (),
+    ) -> SearchFilter:
         """Build a filter from plain iterables (API request fields)."""
-        return cls(circle_id=circle_id, min_quality=min_quality,
-                   statuses=None if statuses is None else frozenset(statuses),
-                   exclude_ids=frozenset(exclude_ids))
+        return cls(
+            circle_id=circle_id,
+            min_quality=min_quality,
+            statuses=None if statuses is None else frozenset(statuses),
+            exclude_ids=frozenset(exclude_ids),
+        )
 
     @property
     def is_empty(self) -> bool:
-        return (self.circle_id is None and self.min_quality is None
-                and self.statuses is None and not self.exclude_ids)
+        return (
+            self.circle_id is None
+            and self.min_quality is None
+            and self.statuses is None
+            and not self.exclude_ids
+        )
 
 
-def filter_mask(flt: SearchFilter, alive: np.ndarray, circle: np.ndarray,
-                quality: np.ndarray, status: np.ndarray, circle_code: int | None,
-                excluded_slots: Iterable[int]) -> np.ndarray:
+def filter_mask(
+    flt: SearchFilter,
+    alive: np.ndarray,
+    circle: np.ndarray,
+    quality: np.ndarray,
+    status: np.ndarray,
+    circle_code: int | None,
+    excluded_slots: Iterable[int],
+) -> np.ndarray:
     """Boolean mask over slots: alive and passing every condition of ``flt``.
 
     ``circle_code`` is the code of ``flt.circle_id`` (``None`` when the index has never seen

@@ -86,15 +86,21 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
             "ids": f"{generation}.ids.txt",
             "meta": f"{generation}.meta.npz",
         }
-        _atomic_write(folder / files["faiss"],
-                      lambda p: faiss.write_index(state["faiss"], str(p)))
-        _atomic_write(folder / files["ids"], lambda p: p.write_text(
-            "".join(f"{pid}\n" for pid in state["ids"]), encoding="utf-8"))
+        _atomic_write(folder / files["faiss"], lambda p: faiss.write_index(state["faiss"], str(p)))
+        _atomic_write(
+            folder / files["ids"],
+            lambda p: p.write_text("".join(f"{pid}\n" for pid in state["ids"]), encoding="utf-8"),
+        )
 
         def write_meta(p: Path) -> None:
             with p.open("wb") as fh:
-                np.savez(fh, alive=state["alive"], circle=state["circle"],
-                         quality=state["quality"], status=state["status"])
+                np.savez(
+                    fh,
+                    alive=state["alive"],
+                    circle=state["circle"],
+                    quality=state["quality"],
+                    status=state["status"],
+                )
 
         _atomic_write(folder / files["meta"], write_meta)
     manifest = {
@@ -108,13 +114,18 @@ def save_index(index: VectorIndex, index_dir: Path) -> Path:
         "log_seq": index.log_seq,
         "config": {k: getattr(index.config, k) for k in index.config.__dataclass_fields__},
         "circles": state["circles"],
-        "files": {role: {"name": name, "sha256": _sha256(folder / name)}
-                  for role, name in files.items()},
+        "files": {
+            role: {"name": name, "sha256": _sha256(folder / name)} for role, name in files.items()
+        },
         "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     manifest_path = folder / MANIFEST
-    _atomic_write(manifest_path, lambda p: p.write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"))
+    _atomic_write(
+        manifest_path,
+        lambda p: p.write_text(
+            json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8"
+        ),
+    )
     keep = {entry["name"] for entry in manifest["files"].values()} | {MANIFEST}
     for old in folder.iterdir():
         if old.is_file() and old.name not in keep and not old.name.startswith("."):
@@ -128,7 +139,8 @@ def read_manifest(index_dir: Path, encoder_version: str) -> dict[str, Any]:
     if not path.exists():
         raise IndexMissingError(
             f"no index for encoder version {encoder_version!r} at {path.parent}; "
-            "run `quanzi index rebuild` to build it from the store")
+            "run `quanzi index rebuild` to build it from the store"
+        )
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(manifest, dict):
@@ -138,20 +150,24 @@ def read_manifest(index_dir: Path, encoder_version: str) -> dict[str, Any]:
                 raise ValueError(f"missing key {key!r}")
     except (ValueError, UnicodeDecodeError) as exc:
         raise IndexCorruptError(
-            f"index manifest {path} is unreadable ({exc}); run `quanzi index rebuild`") from exc
+            f"index manifest {path} is unreadable ({exc}); run `quanzi index rebuild`"
+        ) from exc
     if manifest["format_version"] != FORMAT_VERSION:
         raise IndexCorruptError(
             f"index at {path.parent} has format {manifest['format_version']}, this code reads "
-            f"{FORMAT_VERSION}; run `quanzi index rebuild`")
+            f"{FORMAT_VERSION}; run `quanzi index rebuild`"
+        )
     if manifest["encoder_version"] != encoder_version:
         raise IndexCorruptError(
             f"index at {path.parent} is for encoder {manifest['encoder_version']!r}, not "
-            f"{encoder_version!r}; run `quanzi index rebuild`")
+            f"{encoder_version!r}; run `quanzi index rebuild`"
+        )
     return manifest
 
 
-def load_index(index_dir: Path, encoder_version: str, config: IndexConfig | None = None,
-               verify: bool = True) -> VectorIndex:
+def load_index(
+    index_dir: Path, encoder_version: str, config: IndexConfig | None = None, verify: bool = True
+) -> VectorIndex:
     """Load a saved index, checking every file's checksum (``verify``) and consistency."""
     manifest = read_manifest(index_dir, encoder_version)
     folder = index_path(index_dir, encoder_version)
@@ -160,39 +176,55 @@ def load_index(index_dir: Path, encoder_version: str, config: IndexConfig | None
         entry = manifest["files"].get(role)
         path = folder / entry["name"] if entry else None
         if path is None or not path.exists():
-            raise IndexCorruptError(f"index at {folder} lacks its {role} file; "
-                                    "run `quanzi index rebuild`")
+            raise IndexCorruptError(
+                f"index at {folder} lacks its {role} file; run `quanzi index rebuild`"
+            )
         if verify and _sha256(path) != entry["sha256"]:
-            raise IndexCorruptError(f"index file {path} fails its checksum (damaged or "
-                                    "partially written); run `quanzi index rebuild`")
+            raise IndexCorruptError(
+                f"index file {path} fails its checksum (damaged or "
+                "partially written); run `quanzi index rebuild`"
+            )
         paths[role] = path
     saved = manifest.get("config", {})
-    config = config or IndexConfig(**{k: v for k, v in saved.items()
-                                      if k in IndexConfig.__dataclass_fields__})
+    config = config or IndexConfig(
+        **{k: v for k, v in saved.items() if k in IndexConfig.__dataclass_fields__}
+    )
     try:
         faiss_index = faiss.read_index(str(paths["faiss"]))  # already the concrete class
         expected = faiss.IndexHNSWFlat if manifest["index_type"] == "hnsw" else faiss.IndexFlat
         if not isinstance(faiss_index, expected):
-            raise ValueError(f"{paths['faiss'].name} holds a {type(faiss_index).__name__}, "
-                             f"manifest says {manifest['index_type']}")
+            raise ValueError(
+                f"{paths['faiss'].name} holds a {type(faiss_index).__name__}, "
+                f"manifest says {manifest['index_type']}"
+            )
         ids = paths["ids"].read_text(encoding="utf-8").split("\n")[:-1]
         with np.load(paths["meta"], allow_pickle=False) as meta:
             arrays = {name: meta[name] for name in ("alive", "circle", "quality", "status")}
         return VectorIndex.from_state(
-            dim=int(manifest["dim"]), encoder_version=encoder_version, config=config,
-            kind=manifest["index_type"], log_seq=int(manifest.get("log_seq", 0)),
-            faiss_index=faiss_index, ids=ids, circles=list(manifest.get("circles", [])),
-            **arrays)
+            dim=int(manifest["dim"]),
+            encoder_version=encoder_version,
+            config=config,
+            kind=manifest["index_type"],
+            log_seq=int(manifest.get("log_seq", 0)),
+            faiss_index=faiss_index,
+            ids=ids,
+            circles=list(manifest.get("circles", [])),
+            **arrays,
+        )
     except (RuntimeError, ValueError, KeyError, OSError) as exc:
         if isinstance(exc, IndexLoadError):
             raise
-        raise IndexCorruptError(f"index at {folder} cannot be read ({exc}); "
-                                "run `quanzi index rebuild`") from exc
+        raise IndexCorruptError(
+            f"index at {folder} cannot be read ({exc}); run `quanzi index rebuild`"
+        ) from exc
 
 
-def load_or_rebuild(index_dir: Path, encoder_version: str,
-                    rebuild: Callable[[], VectorIndex],
-                    config: IndexConfig | None = None) -> tuple[VectorIndex, str | None]:
+def load_or_rebuild(
+    index_dir: Path,
+    encoder_version: str,
+    rebuild: Callable[[], VectorIndex],
+    config: IndexConfig | None = None,
+) -> tuple[VectorIndex, str | None]:
     """Load the saved index; when it is missing or corrupt, rebuild it and save it.
 
     Returns the index and, when a rebuild happened, the reason (the load error message),

@@ -51,8 +51,9 @@ def log_changes(session: Session, post_ids: Iterable[str]) -> None:
         session.execute(insert(IndexChange), rows)
 
 
-def write_embeddings(session: Session, encoder_version: str, post_ids: Sequence[str],
-                     vectors: np.ndarray) -> None:
+def write_embeddings(
+    session: Session, encoder_version: str, post_ids: Sequence[str], vectors: np.ndarray
+) -> None:
     """Store (replace) posts' vectors for an encoder version and log the change.
 
     Call inside the transaction that stores the posts, so a worker never sees a log entry
@@ -68,12 +69,24 @@ def write_embeddings(session: Session, encoder_version: str, post_ids: Sequence[
         raise ValueError("zero vectors cannot be indexed")
     x = (x / norms).astype("<f4")
     for start in range(0, len(post_ids), _BATCH):
-        chunk = list(post_ids[start: start + _BATCH])
-        session.execute(delete(PostEmbedding).where(
-            PostEmbedding.encoder_version == encoder_version, PostEmbedding.post_id.in_(chunk)))
-        session.execute(insert(PostEmbedding), [
-            {"post_id": pid, "encoder_version": encoder_version, "dim": x.shape[1],
-             "vector": x[start + i].tobytes()} for i, pid in enumerate(chunk)])
+        chunk = list(post_ids[start : start + _BATCH])
+        session.execute(
+            delete(PostEmbedding).where(
+                PostEmbedding.encoder_version == encoder_version, PostEmbedding.post_id.in_(chunk)
+            )
+        )
+        session.execute(
+            insert(PostEmbedding),
+            [
+                {
+                    "post_id": pid,
+                    "encoder_version": encoder_version,
+                    "dim": x.shape[1],
+                    "vector": x[start + i].tobytes(),
+                }
+                for i, pid in enumerate(chunk)
+            ],
+        )
     log_changes(session, post_ids)
 
 
@@ -91,23 +104,30 @@ class StoreReader:
             return dict(self._indexable_query(None))
         out: dict[str, PostMeta] = {}
         for start in range(0, len(post_ids), _BATCH):
-            out.update(self._indexable_query(list(post_ids[start: start + _BATCH])))
+            out.update(self._indexable_query(list(post_ids[start : start + _BATCH])))
         return out
 
     def _indexable_query(self, ids: list[str] | None) -> Iterator[tuple[str, PostMeta]]:
         ranked = select(
-            PostScore.post_id, PostScore.score,
-            func.row_number().over(partition_by=PostScore.post_id,
-                                   order_by=(PostScore.created_at.desc(), PostScore.id.desc())
-                                   ).label("rank"),
+            PostScore.post_id,
+            PostScore.score,
+            func.row_number()
+            .over(
+                partition_by=PostScore.post_id,
+                order_by=(PostScore.created_at.desc(), PostScore.id.desc()),
+            )
+            .label("rank"),
         ).where(PostScore.model_name == QUALITY_MODEL)
         if ids is not None:
             ranked = ranked.where(PostScore.post_id.in_(ids))
         quality = ranked.subquery()
         query = (
             select(Post.id, Post.circle_id, Post.status, quality.c.score)
-            .join(PostEmbedding, (PostEmbedding.post_id == Post.id)
-                  & (PostEmbedding.encoder_version == self.encoder_version))
+            .join(
+                PostEmbedding,
+                (PostEmbedding.post_id == Post.id)
+                & (PostEmbedding.encoder_version == self.encoder_version),
+            )
             .outerjoin(quality, (quality.c.post_id == Post.id) & (quality.c.rank == 1))
             .where(Post.status.in_(INDEXABLE_STATUSES))
         )
@@ -115,19 +135,27 @@ class StoreReader:
             query = query.where(Post.id.in_(ids))
         with self.engine.connect() as conn:
             for pid, circle_id, status, score in conn.execute(query):
-                yield pid, PostMeta(circle_id=circle_id, status=status,
-                                    quality=None if score is None else float(score))
+                yield (
+                    pid,
+                    PostMeta(
+                        circle_id=circle_id,
+                        status=status,
+                        quality=None if score is None else float(score),
+                    ),
+                )
 
     def vectors(self, post_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these posts (posts without one are absent)."""
         out: dict[str, np.ndarray] = {}
         with self.engine.connect() as conn:
             for start in range(0, len(post_ids), _BATCH):
-                chunk = list(post_ids[start: start + _BATCH])
+                chunk = list(post_ids[start : start + _BATCH])
                 for pid, blob in conn.execute(
-                        select(PostEmbedding.post_id, PostEmbedding.vector).where(
-                            PostEmbedding.encoder_version == self.encoder_version,
-                            PostEmbedding.post_id.in_(chunk))):
+                    select(PostEmbedding.post_id, PostEmbedding.vector).where(
+                        PostEmbedding.encoder_version == self.encoder_version,
+                        PostEmbedding.post_id.in_(chunk),
+                    )
+                ):
                     out[pid] = np.frombuffer(blob, dtype="<f4")
         return out
 
@@ -136,17 +164,28 @@ class StoreReader:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.max(IndexChange.seq))).scalar() or 0)
 
-    def changes(self, after: int, also: Iterable[int] = (),
-                limit: int = 10_000) -> list[tuple[int, str]]:
+    def changes(
+        self, after: int, also: Iterable[int] = (), limit: int = 10_000
+    ) -> list[tuple[int, str]]:
         """Log entries after ``after`` (oldest first, at most ``limit``) plus those in ``also``."""
         also = list(also)
         with self.engine.connect() as conn:
-            rows = list(conn.execute(select(IndexChange.seq, IndexChange.post_id)
-                                     .where(IndexChange.seq > after)
-                                     .order_by(IndexChange.seq).limit(limit)))
+            rows = list(
+                conn.execute(
+                    select(IndexChange.seq, IndexChange.post_id)
+                    .where(IndexChange.seq > after)
+                    .order_by(IndexChange.seq)
+                    .limit(limit)
+                )
+            )
             if also:
-                rows += list(conn.execute(select(IndexChange.seq, IndexChange.post_id)
-                                          .where(IndexChange.seq.in_(also))))
+                rows += list(
+                    conn.execute(
+                        select(IndexChange.seq, IndexChange.post_id).where(
+                            IndexChange.seq.in_(also)
+                        )
+                    )
+                )
         return [(int(seq), pid) for seq, pid in rows]
 
 
@@ -165,8 +204,13 @@ class SyncReport:
         return self.added + self.removed + self.updated
 
 
-def _apply(index: VectorIndex, reader: StoreReader, post_ids: Sequence[str],
-           wanted: dict[str, PostMeta], check_vectors: bool) -> SyncReport:
+def _apply(
+    index: VectorIndex,
+    reader: StoreReader,
+    post_ids: Sequence[str],
+    wanted: dict[str, PostMeta],
+    check_vectors: bool,
+) -> SyncReport:
     """Make ``index`` agree with ``wanted`` (the store's answer) for ``post_ids``."""
     report = SyncReport()
     gone = [pid for pid in post_ids if pid not in wanted and pid in index]
@@ -189,8 +233,7 @@ def _apply(index: VectorIndex, reader: StoreReader, post_ids: Sequence[str],
         vectors = reader.vectors(missing)
         ids = [pid for pid in missing if pid in vectors]
         if ids:
-            index.add(ids, np.stack([vectors[pid] for pid in ids]),
-                      [wanted[pid] for pid in ids])
+            index.add(ids, np.stack([vectors[pid] for pid in ids]), [wanted[pid] for pid in ids])
         report.added = len(ids)
     return report
 
@@ -245,8 +288,13 @@ class IndexSync:
                     self._gaps.setdefault(hole, now)
                 cursor = seq
             post_ids = list(dict.fromkeys(pid for _, pid in entries))
-            report = _apply(self.index, self.reader, post_ids,
-                            self.reader.indexable(post_ids), check_vectors=True)
+            report = _apply(
+                self.index,
+                self.reader,
+                post_ids,
+                self.reader.indexable(post_ids),
+                check_vectors=True,
+            )
             self.index.log_seq = cursor
             total.added += report.added
             total.removed += report.removed

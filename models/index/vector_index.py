@@ -54,12 +54,12 @@ _STATUS_NAMES = {code: name for name, code in STATUS_CODES.items()}
 class IndexConfig:
     """Tunables of the index; the defaults are the ones ``quanzi bench index`` justifies."""
 
-    flat_max: int = 50_000          # exact (flat) up to this many alive vectors, HNSW beyond
-    hnsw_m: int = 32                # graph degree: 2·M links per vector on level 0
-    ef_construction: int = 64       # build-time beam width (quality of the graph)
-    ef_search: int = 192            # query-time beam width: recall@10 ≥ 0.95 at 1M (bench)
-    ef_search_max: int = 1024       # cap when a filter widens the beam
-    compact_fraction: float = 0.2   # compact once this share of slots are tombstones
+    flat_max: int = 50_000  # exact (flat) up to this many alive vectors, HNSW beyond
+    hnsw_m: int = 32  # graph degree: 2·M links per vector on level 0
+    ef_construction: int = 64  # build-time beam width (quality of the graph)
+    ef_search: int = 192  # query-time beam width: recall@10 ≥ 0.95 at 1M (bench)
+    ef_search_max: int = 1024  # cap when a filter widens the beam
+    compact_fraction: float = 0.2  # compact once this share of slots are tombstones
     # A filter allowing this few posts (or this small a share) is answered by an exact scan
     # of just those posts: a graph walk would mostly meet filtered-out nodes and lose recall.
     exact_filter_max: int = 20_000
@@ -117,8 +117,8 @@ class VectorIndex:
         self.log_seq = 0  # position in the store's change log this index reflects
         self._lock = threading.RLock()
         self._index: faiss.Index = self._new_faiss("flat")
-        self._ids: list[str] = []          # slot -> post id (dead slots keep theirs)
-        self._slot: dict[str, int] = {}    # alive post id -> slot
+        self._ids: list[str] = []  # slot -> post id (dead slots keep theirs)
+        self._slot: dict[str, int] = {}  # alive post id -> slot
         self._alive = np.zeros(0, dtype=bool)
         self._circle = np.zeros(0, dtype=np.int32)
         self._quality = np.zeros(0, dtype=np.float32)
@@ -159,9 +159,11 @@ class VectorIndex:
             quality = float(self._quality[slot])
             status = int(self._status[slot])
             names = {code: name for name, code in self._circle_codes.items()}
-            return PostMeta(circle_id=names.get(circle),
-                            quality=None if np.isnan(quality) else quality,
-                            status=_STATUS_NAMES.get(status))
+            return PostMeta(
+                circle_id=names.get(circle),
+                quality=None if np.isnan(quality) else quality,
+                status=_STATUS_NAMES.get(status),
+            )
 
     def meta_matches(self, post_id: str, meta: PostMeta) -> bool:
         """Whether the stored metadata equals ``meta`` (quality compared as stored, float32)."""
@@ -177,9 +179,14 @@ class VectorIndex:
     def stats(self) -> dict[str, Any]:
         """Sizes and settings, for ``quanzi index stats`` and /metrics."""
         return {
-            "encoder_version": self.encoder_version, "dim": self.dim, "kind": self.kind,
-            "count": len(self), "slots": self.ntotal, "tombstones": self.tombstones,
-            "circles": len(self._circle_codes), "log_seq": self.log_seq,
+            "encoder_version": self.encoder_version,
+            "dim": self.dim,
+            "kind": self.kind,
+            "count": len(self),
+            "slots": self.ntotal,
+            "tombstones": self.tombstones,
+            "circles": len(self._circle_codes),
+            "log_seq": self.log_seq,
             "memory_bytes": self.memory_bytes(),
         }
 
@@ -191,14 +198,21 @@ class VectorIndex:
         1.02 GB of vectors + ~0.27 GB of links.
         """
         n = self.ntotal
-        links = int(2 * self.config.hnsw_m * 4 * n * (1 + 1 / self.config.hnsw_m)) \
-            if self.kind == "hnsw" else 0
+        links = (
+            int(2 * self.config.hnsw_m * 4 * n * (1 + 1 / self.config.hnsw_m))
+            if self.kind == "hnsw"
+            else 0
+        )
         return n * self.dim * 4 + links + n * (1 + 4 + 4 + 1)
 
     # ------------------------------------------------------------------ mutations
-    def add(self, ids: Sequence[str], vectors: np.ndarray,
-            metas: Sequence[PostMeta | None] | None = None,
-            progress: ProgressFn | None = None) -> None:
+    def add(
+        self,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metas: Sequence[PostMeta | None] | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
         """Add (or replace) posts. An id already indexed is tombstoned and re-added."""
         ids = list(ids)
         x = normalize_rows(vectors, self.dim) if len(ids) else np.zeros((0, self.dim), "float32")
@@ -266,8 +280,9 @@ class VectorIndex:
             raise ValueError(f"search takes one vector; use search_batch for shape {query.shape}")
         return self.search_batch(query[None, :], k, flt)[0]
 
-    def search_batch(self, queries: np.ndarray, k: int,
-                     flt: SearchFilter | None = None) -> list[list[Hit]]:
+    def search_batch(
+        self, queries: np.ndarray, k: int, flt: SearchFilter | None = None
+    ) -> list[list[Hit]]:
         """Top-``k`` hits for each row of ``queries``; ``flt`` is applied inside the search."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -279,28 +294,37 @@ class VectorIndex:
                 bitmap = None if allowed == n else self._cached_alive_bitmap()
             else:
                 mask = filter_mask(
-                    flt, self._alive[:n], self._circle[:n], self._quality[:n], self._status[:n],
+                    flt,
+                    self._alive[:n],
+                    self._circle[:n],
+                    self._quality[:n],
+                    self._status[:n],
                     self._circle_codes.get(flt.circle_id) if flt.circle_id else None,
-                    (self._slot[p] for p in flt.exclude_ids if p in self._slot))
+                    (self._slot[p] for p in flt.exclude_ids if p in self._slot),
+                )
                 allowed = int(mask.sum())
                 bitmap = mask_to_bitmap(mask)
             if allowed == 0:
                 return [[] for _ in range(len(q))]
             k_eff = min(k, allowed)
             distances, slots = self._search_locked(q, k_eff, bitmap, allowed)
-            return [[(self._ids[s], float(d)) for d, s in zip(drow, srow, strict=True) if s >= 0]
-                    for drow, srow in zip(distances, slots, strict=True)]
+            return [
+                [(self._ids[s], float(d)) for d, s in zip(drow, srow, strict=True) if s >= 0]
+                for drow, srow in zip(distances, slots, strict=True)
+            ]
 
-    def _search_locked(self, q: np.ndarray, k: int, bitmap: np.ndarray | None,
-                       allowed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _search_locked(
+        self, q: np.ndarray, k: int, bitmap: np.ndarray | None, allowed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         n = self.ntotal
         sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap)) if bitmap is not None else None
         if self.kind == "flat":
             params = faiss.SearchParameters(sel=sel) if sel is not None else None
             return self._index.search(q, k, params=params)
         fraction = allowed / max(len(self._slot), 1)
-        if sel is not None and (allowed <= self.config.exact_filter_max
-                                or fraction < self.config.exact_filter_fraction):
+        if sel is not None and (
+            allowed <= self.config.exact_filter_max or fraction < self.config.exact_filter_fraction
+        ):
             # Few posts pass: an exact scan of the raw vectors, checking the bitmap first,
             # costs allowed·d multiply-adds (+ n bit tests) and has perfect recall.
             storage = faiss.downcast_index(self._index.storage)
@@ -358,8 +382,13 @@ class VectorIndex:
         self._status = self._status[slots].copy()
         self._alive_bitmap = None
 
-    def _append(self, ids: list[str], x: np.ndarray, metas: list[PostMeta | None],
-                progress: ProgressFn | None) -> None:
+    def _append(
+        self,
+        ids: list[str],
+        x: np.ndarray,
+        metas: list[PostMeta | None],
+        progress: ProgressFn | None,
+    ) -> None:
         start = self.ntotal
         end = start + len(ids)
         _add_chunked(self._index, x, progress)
@@ -389,23 +418,44 @@ class VectorIndex:
     def export_state(self) -> dict[str, Any]:
         """Everything ``persistence.save_index`` writes (arrays are not copied)."""
         return {
-            "faiss": self._index, "ids": self._ids, "alive": self._alive,
-            "circle": self._circle, "quality": self._quality, "status": self._status,
+            "faiss": self._index,
+            "ids": self._ids,
+            "alive": self._alive,
+            "circle": self._circle,
+            "quality": self._quality,
+            "status": self._status,
             "circles": sorted(self._circle_codes, key=self._circle_codes.__getitem__),
         }
 
     @classmethod
-    def from_state(cls, *, dim: int, encoder_version: str, config: IndexConfig,
-                   kind: IndexKind, log_seq: int, faiss_index: faiss.Index, ids: list[str],
-                   alive: np.ndarray, circle: np.ndarray, quality: np.ndarray,
-                   status: np.ndarray, circles: list[str]) -> VectorIndex:
+    def from_state(
+        cls,
+        *,
+        dim: int,
+        encoder_version: str,
+        config: IndexConfig,
+        kind: IndexKind,
+        log_seq: int,
+        faiss_index: faiss.Index,
+        ids: list[str],
+        alive: np.ndarray,
+        circle: np.ndarray,
+        quality: np.ndarray,
+        status: np.ndarray,
+        circles: list[str],
+    ) -> VectorIndex:
         """Reassemble an index from saved parts (``persistence.load_index`` checks them)."""
         n = len(ids)
-        if faiss_index.ntotal != n or faiss_index.d != dim or any(
-                len(a) != n for a in (alive, circle, quality, status)):
-            raise ValueError(f"inconsistent index parts: {faiss_index.ntotal} vectors of dim "
-                             f"{faiss_index.d}, {n} ids, arrays of {len(alive)}/{len(circle)}/"
-                             f"{len(quality)}/{len(status)}")
+        if (
+            faiss_index.ntotal != n
+            or faiss_index.d != dim
+            or any(len(a) != n for a in (alive, circle, quality, status))
+        ):
+            raise ValueError(
+                f"inconsistent index parts: {faiss_index.ntotal} vectors of dim "
+                f"{faiss_index.d}, {n} ids, arrays of {len(alive)}/{len(circle)}/"
+                f"{len(quality)}/{len(status)}"
+            )
         index = cls(dim, encoder_version, config)
         index.kind = kind
         index.log_seq = log_seq
@@ -424,9 +474,16 @@ class VectorIndex:
         return index
 
     @classmethod
-    def build(cls, dim: int, encoder_version: str, ids: Sequence[str], vectors: np.ndarray,
-              metas: Sequence[PostMeta | None] | None = None, config: IndexConfig | None = None,
-              progress: ProgressFn | None = None) -> VectorIndex:
+    def build(
+        cls,
+        dim: int,
+        encoder_version: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metas: Sequence[PostMeta | None] | None = None,
+        config: IndexConfig | None = None,
+        progress: ProgressFn | None = None,
+    ) -> VectorIndex:
         """A fresh index over ``ids``, its type chosen once by the final size."""
         index = cls(dim, encoder_version, config)
         kind = index.config.kind_for(len(ids))
@@ -446,7 +503,7 @@ def _check_ids(ids: list[str]) -> None:
 
 def _add_chunked(index: faiss.Index, x: np.ndarray, progress: ProgressFn | None) -> None:
     for start in range(0, len(x), _ADD_CHUNK):
-        chunk = x[start: start + _ADD_CHUNK]
+        chunk = x[start : start + _ADD_CHUNK]
         index.add(chunk)
         if progress is not None:
             progress(len(chunk))

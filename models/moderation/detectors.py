@@ -52,35 +52,89 @@ class Hit:
     confidence: float
 
     def as_dict(self) -> dict[str, object]:
-        return {"label": self.label, "subtype": self.subtype, "start": self.start,
-                "end": self.end, "text": self.text, "evidence": self.evidence,
-                "confidence": self.confidence}
+        return {
+            "label": self.label,
+            "subtype": self.subtype,
+            "start": self.start,
+            "end": self.end,
+            "text": self.text,
+            "evidence": self.evidence,
+            "confidence": self.confidence,
+        }
 
 
 # Digit look-alikes → ASCII digit. 十 is left out: it changes magnitude, not a digit.
 DIGIT_LOOKALIKES = {
-    **dict.fromkeys("0〇零洞", "0"), **dict.fromkeys("1一幺壹", "1"),
-    **dict.fromkeys("2二两贰", "2"), **dict.fromkeys("3三叁", "3"), **dict.fromkeys("4四肆", "4"),
-    **dict.fromkeys("5五伍", "5"), **dict.fromkeys("6六陆", "6"), **dict.fromkeys("7七柒", "7"),
-    **dict.fromkeys("8八捌", "8"), **dict.fromkeys("9九玖", "9"),
+    **dict.fromkeys("0〇零洞", "0"),
+    **dict.fromkeys("1一幺壹", "1"),
+    **dict.fromkeys("2二两贰", "2"),
+    **dict.fromkeys("3三叁", "3"),
+    **dict.fromkeys("4四肆", "4"),
+    **dict.fromkeys("5五伍", "5"),
+    **dict.fromkeys("6六陆", "6"),
+    **dict.fromkeys("7七柒", "7"),
+    **dict.fromkeys("8八捌", "8"),
+    **dict.fromkeys("9九玖", "9"),
 }
 # Characters posters insert between the characters of a handle or number.
 FILLER = set(" \t+-*.·•,，、|/\\~^=:：;；'\"`()（）[]【】<>《》!！?？…")
 # Symbols that stand for "add" before an account word.
 PLUS_SIGNS = {"➕": "+", "✚": "+", "十": "十"}
 
-WECHAT_WORDS = ("微信", "薇信", "威信", "徽信", "维信", "溦信", "卫信", "微芯", "围信", "v信",
-                "vx", "wx", "weixin", "wechat", "vchat")
+WECHAT_WORDS = (
+    "微信",
+    "薇信",
+    "威信",
+    "徽信",
+    "维信",
+    "溦信",
+    "卫信",
+    "微芯",
+    "围信",
+    "v信",
+    "vx",
+    "wx",
+    "weixin",
+    "wechat",
+    "vchat",
+)
 # One-character stand-ins for 微信 count only right after a call to add ("加v", "➕薇").
 WECHAT_SHORT = ("v", "薇", "威", "微", "位")
 QQ_WORDS = ("qq群", "q群", "qq", "扣扣", "抠抠", "企鹅号", "球球", "口口")
 PHONE_WORDS = ("手机号", "手机", "电话", "tel", "联系方式", "打我", "call")
-PLATFORM_WORDS = ("抖音", "快手", "小红书", "闲鱼", "微博", "b站", "哔哩哔哩", "拼多多", "得物",
-                  "ins", "tiktok", "dy", "xhs")
+PLATFORM_WORDS = (
+    "抖音",
+    "快手",
+    "小红书",
+    "闲鱼",
+    "微博",
+    "b站",
+    "哔哩哔哩",
+    "拼多多",
+    "得物",
+    "ins",
+    "tiktok",
+    "dy",
+    "xhs",
+)
 _ADD_TARGET_STARTS = frozenset(w[0] for w in (*WECHAT_WORDS, *WECHAT_SHORT, *QQ_WORDS))
 GROUP_WORDS = ("群号", "进群", "加群", "拉群", "入群")
-ADD_WORDS = ("加我", "加", "+", "添加", "联系", "找我", "私我", "私聊", "私信", "扫码", "滴滴",
-             "dd", "戳", "搜")
+ADD_WORDS = (
+    "加我",
+    "加",
+    "+",
+    "添加",
+    "联系",
+    "找我",
+    "私我",
+    "私聊",
+    "私信",
+    "扫码",
+    "滴滴",
+    "dd",
+    "戳",
+    "搜",
+)
 # A handle: latin letter first, then 5–19 letters, digits, - or _ (WeChat's own rule).
 _HANDLE = re.compile(r"[a-z][a-z0-9_-]{5,19}")
 _DIGITS = re.compile(r"\d{5,}")
@@ -111,8 +165,10 @@ _NOT_A_PHONE = re.compile(r"(订单|单号|运单|快递|编号|型号|序列号
 _NUMBER_BREAKS = set("()（）,，、;；")
 # Reported speech or refusal right before a call to add, inside the same clause (no clause
 # punctuation between it and the call): someone else asked, or the poster declined.
-_REPORTED = re.compile(r"(说|让|叫|要我|要求|非要|逼|劝|诱导|引导|提示|居然|竟然|还要|问"
-                       r"|没有?|不会|不要|不|别|拒绝)[^，。！？!?,.;；:：\n]{0,8}\Z")
+_REPORTED = re.compile(
+    r"(说|让|叫|要我|要求|非要|逼|劝|诱导|引导|提示|居然|竟然|还要|问"
+    r"|没有?|不会|不要|不|别|拒绝)[^，。！？!?,.;；:：\n]{0,8}\Z"
+)
 REPORTED_CONFIDENCE = 0.4  # below the review band (and 0.5): the post passes
 BUSINESS_PHONE_CONFIDENCE = 0.75  # in the review band
 _BUSINESS_NUMBER = re.compile(r"0[1-9]\d{8,10}|[48]00\d{7,9}")  # landline with area code; hotline
@@ -173,13 +229,19 @@ def _views(text: str) -> tuple[_View, _View]:
     # "+" stays as a call to add when an account word follows ("+v", "好用+薇"); between
     # two ASCII letters or digits (1+3+8, q+q) or before anything else (微+信) it is filler.
     keep = [
-        ch != "+" or i == 0 or i == len(chars) - 1
-        or (chars[i + 1] in _ADD_TARGET_STARTS
-            and not (_ascii_alnum(chars[i - 1]) and _ascii_alnum(chars[i + 1])))
+        ch != "+"
+        or i == 0
+        or i == len(chars) - 1
+        or (
+            chars[i + 1] in _ADD_TARGET_STARTS
+            and not (_ascii_alnum(chars[i - 1]) and _ascii_alnum(chars[i + 1]))
+        )
         for i, ch in enumerate(chars)
     ]
-    return plain, _View("".join(c for c, k in zip(chars, keep, strict=True) if k),
-                        [o for o, k in zip(src, keep, strict=True) if k])
+    return plain, _View(
+        "".join(c for c, k in zip(chars, keep, strict=True) if k),
+        [o for o, k in zip(src, keep, strict=True) if k],
+    )
 
 
 def _ascii_alnum(ch: str) -> bool:
@@ -201,8 +263,12 @@ def _keyword_patterns() -> list[tuple[str, re.Pattern[str]]]:
         ("qq", re.compile(rf"(?P<k>{alt(GROUP_WORDS)}){tail}(?P<h>\d{{5,12}})")),
         ("wechat", re.compile(rf"(?P<k>{alt(WECHAT_WORDS)}){tail}{handle}")),
         ("phone", re.compile(rf"(?P<k>{alt(PHONE_WORDS)}){tail}(?P<h>\d{{7,12}})")),
-        ("other_platform", re.compile(
-            rf"(?P<k>{alt(PLATFORM_WORDS)})(?:号码|号|id|账号|搜|搜索|主页|关注)(?P<h>[a-z0-9_-]{{2,20}})")),
+        (
+            "other_platform",
+            re.compile(
+                rf"(?P<k>{alt(PLATFORM_WORDS)})(?:号码|号|id|账号|搜|搜索|主页|关注)(?P<h>[a-z0-9_-]{{2,20}})"
+            ),
+        ),
         ("wechat", re.compile(rf"(?P<k>{add}(?:{alt(WECHAT_SHORT)})){tail}{handle}")),
         # A call to add an account, even without the handle ("加我vx领券").
         ("wechat", re.compile(rf"(?P<k>{add}(?:{alt(WECHAT_WORDS)}))(?P<h>)")),
@@ -230,8 +296,7 @@ def detect_contact(text: str) -> list[Hit]:
     for m in _URL.finditer(plain.text):
         explicit = m.group(0).startswith(("http", "www."))
         # A bare domain ("samsungmobile.com") is often a brand mention: review, not reject.
-        add(plain, "url", m.start(), m.end(), _nfkc_span(text, plain, m),
-            0.95 if explicit else 0.7)
+        add(plain, "url", m.start(), m.end(), _nfkc_span(text, plain, m), 0.95 if explicit else 0.7)
     s = squeezed.text
     for subtype, pattern in _keyword_patterns():
         for m in pattern.finditer(s):
@@ -257,7 +322,7 @@ def detect_contact(text: str) -> list[Hit]:
 def _reported(text: str, start: int) -> bool:
     """Whether the clause before ``start`` (an offset into the original text) reports
     someone else's request or a refusal ("客服让我", "还要", "没")."""
-    before = unicodedata.normalize("NFKC", text[max(0, start - 16):start])
+    before = unicodedata.normalize("NFKC", text[max(0, start - 16) : start])
     return bool(_REPORTED.search(before))
 
 
@@ -271,7 +336,7 @@ def _nfkc_span(text: str, view: _View, m: re.Match[str]) -> str:
 def _bare_mobile_ok(text: str, squeezed: _View, m: re.Match[str]) -> bool:
     """A mobile-shaped number with no keyword counts unless it is introduced as an order
     number or was stitched together from separate numbers ("1799（1999-200…")."""
-    if _NOT_A_PHONE.search(squeezed.text[max(0, m.start() - 6):m.start()]):
+    if _NOT_A_PHONE.search(squeezed.text[max(0, m.start() - 6) : m.start()]):
         return False
     a, b = squeezed.span(text, m.start(), m.end())
     span = text[a:b]

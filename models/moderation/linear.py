@@ -1,7 +1,7 @@
 """Linear text classifiers over character n-grams, saved as JSON + safetensors (no pickles).
 
 Why this shape: char n-gram TF-IDF + logistic regression is the strongest cheap model for
-short Chinese text (it is the project's baseline, ``evaluation/baselines.py``); the
+short Chinese text (it is the project's baseline, ``models/baseline.py``); the
 moderation heads build on it with two well-known refinements, optional per block:
 binary term presence and naive-Bayes log-count-ratio feature scaling (NB-LR, Wang &
 Manning 2012), which helps on offensive language. Inference is one sparse matrix product
@@ -99,13 +99,19 @@ class LinearTextClassifier:
         if len(texts) != len(y):
             raise ValueError(f"{len(texts)} texts but {len(y)} labels")
         if len(set(y.tolist())) < 2:
-            raise ValueError(f"training set of {len(texts)} texts has a single class; "
-                             "it needs positives and negatives")
+            raise ValueError(
+                f"training set of {len(texts)} texts has a single class; "
+                "it needs positives and negatives"
+            )
         small = len(texts) < 200  # min_df 2 could leave a tiny set without features
         self.vectorizers = [
-            CountVectorizer(analyzer=b.analyzer, ngram_range=(b.ngram_min, b.ngram_max),
-                            min_df=1 if small else b.min_df, max_features=b.max_features,
-                            dtype=np.float32)
+            CountVectorizer(
+                analyzer=b.analyzer,
+                ngram_range=(b.ngram_min, b.ngram_max),
+                min_df=1 if small else b.min_df,
+                max_features=b.max_features,
+                dtype=np.float32,
+            )
             for b in self.config.blocks
         ]
         counts = sp.hstack([v.fit_transform(texts) for v in self.vectorizers]).tocsr()
@@ -121,9 +127,12 @@ class LinearTextClassifier:
             scale *= np.abs(np.log((pos / (y == 1).sum()) / (neg / (y == 0).sum())))
         self.scale = scale.astype(np.float32)
         features = l2_normalize(tf.multiply(self.scale).tocsr())
-        head = LogisticRegression(C=self.config.C, solver="liblinear",
-                                  max_iter=self.config.max_iter,
-                                  class_weight=self.config.class_weight)
+        head = LogisticRegression(
+            C=self.config.C,
+            solver="liblinear",
+            max_iter=self.config.max_iter,
+            class_weight=self.config.class_weight,
+        )
         head.fit(features, y)
         self.coef = head.coef_.ravel().astype(np.float32)
         self.intercept = float(head.intercept_[0])
@@ -184,15 +193,30 @@ class LinearTextClassifier:
             raise RuntimeError("the classifier is not fitted; nothing to save")
         path.mkdir(parents=True, exist_ok=True)
         vocab = [v.get_feature_names_out().tolist() for v in self.vectorizers]
-        (path / "config.json").write_text(json.dumps({
-            "format_version": FORMAT_VERSION, "config": asdict(self.config),
-            "n_features": int(self.coef.shape[0]), "block_sizes": [len(b) for b in vocab],
-        }, ensure_ascii=False, indent=1), encoding="utf-8")
-        (path / "vocab.json").write_text(json.dumps({"blocks": vocab}, ensure_ascii=False),
-                                         encoding="utf-8")
-        save_file({"scale": self.scale, "coef": self.coef,
-                   "intercept": np.array([self.intercept], dtype=np.float64)},
-                  str(path / "weights.safetensors"))
+        (path / "config.json").write_text(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "config": asdict(self.config),
+                    "n_features": int(self.coef.shape[0]),
+                    "block_sizes": [len(b) for b in vocab],
+                },
+                ensure_ascii=False,
+                indent=1,
+            ),
+            encoding="utf-8",
+        )
+        (path / "vocab.json").write_text(
+            json.dumps({"blocks": vocab}, ensure_ascii=False), encoding="utf-8"
+        )
+        save_file(
+            {
+                "scale": self.scale,
+                "coef": self.coef,
+                "intercept": np.array([self.intercept], dtype=np.float64),
+            },
+            str(path / "weights.safetensors"),
+        )
 
     @classmethod
     def load(cls, path: Path) -> LinearTextClassifier:
@@ -202,17 +226,27 @@ class LinearTextClassifier:
                 raise FileNotFoundError(f"{path / name} is missing: not a saved classifier")
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: format version {meta.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+            raise ValueError(
+                f"{path}: format version {meta.get('format_version')} is not {FORMAT_VERSION}"
+            )
         config = LinearConfig.from_dict(meta["config"])
         blocks = json.loads((path / "vocab.json").read_text(encoding="utf-8"))["blocks"]
         weights = load_file(str(path / "weights.safetensors"))
         vectorizers = [
-            CountVectorizer(analyzer=b.analyzer, ngram_range=(b.ngram_min, b.ngram_max),
-                            vocabulary={t: i for i, t in enumerate(terms)}, dtype=np.float32)
+            CountVectorizer(
+                analyzer=b.analyzer,
+                ngram_range=(b.ngram_min, b.ngram_max),
+                vocabulary={t: i for i, t in enumerate(terms)},
+                dtype=np.float32,
+            )
             for b, terms in zip(config.blocks, blocks, strict=True)
         ]
         if sum(len(b) for b in blocks) != weights["coef"].shape[0]:
             raise ValueError(f"{path}: vocabulary size and weights disagree")
-        return cls(config=config, vectorizers=vectorizers, scale=weights["scale"],
-                   coef=weights["coef"], intercept=float(weights["intercept"][0]))
+        return cls(
+            config=config,
+            vectorizers=vectorizers,
+            scale=weights["scale"],
+            coef=weights["coef"],
+            intercept=float(weights["intercept"][0]),
+        )

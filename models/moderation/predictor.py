@@ -11,11 +11,13 @@ decision from the same scores (``moderation-policy.md``). Per record it
 3. compares each learned score with its two thresholds, chosen on dev for stated
    precision targets (and a cap on the share of real dev reviews flagged) and saved with
    the model: at or over ``reject`` the label rejects, at or over ``review`` it sends the
-   post to the editors' queue. Detector confidences have fixed thresholds
-   (``DETECTOR_THRESHOLDS``): a handle, number or explicit call to add rejects (≥ 0.9),
-   a bare domain name (0.7) goes to review;
+   post to the editors' queue. Detector confidences have the policy's fixed thresholds;
 4. applies the record's own circle's blocked / review-only terms (``circle_rules``), never
    another circle's.
+
+What a band means for the post — the detectors' thresholds, circle rules, the decision
+and its risk level — is the moderation policy (``policy.py``); this predictor produces
+the scores and labels it decides on.
 
 The predictor holds no state between calls: the circle's terms and recent posts come with
 each call.
@@ -35,41 +37,26 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
 from quanzi.models.moderation.detectors import Hit, detect_contact, detect_privacy
 from quanzi.models.moderation.linear import LinearTextClassifier
+from quanzi.models.moderation.policy import (
+    BANDS,
+    DETECTOR_THRESHOLDS,
+    LABELS,
+    PRIVACY_THRESHOLDS,
+    LabelThresholds,
+    circle_rule_label,
+    decision_of,
+    level_of,
+    risk_of,
+    span_of,
+)
+from quanzi.models.module_stack import load_modules, save_modules
 
-LABELS = ("contact", "privacy", "offensive", "ad", "spam")  # policy order
 LEARNED = ("offensive", "ad", "spam", "contact")  # labels with a trained classifier
-SEVERE = ("contact", "privacy", "offensive")  # a reject on these is high risk
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 REGISTERED_MODEL = "quanzi-moderation"
 
 Rules = Sequence[tuple[str, str]]  # (normalised term, "block" | "review"), as serving stores
 CircleRules = Mapping[str, Rules] | Callable[[str], Rules]
-
-
-@dataclass(frozen=True)
-class LabelThresholds:
-    """Where a label starts to send posts to review and to reject them, and why there."""
-
-    review: float
-    reject: float
-    source: str = "dev"  # "dev": chosen on the dev set; "config": fixed (no labelled dev)
-    review_target: float | None = None  # precision target each threshold was chosen for
-    reject_target: float | None = None
-    dev: dict[str, float] = field(default_factory=dict)  # dev precision/recall at each
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.review <= self.reject:
-            raise ValueError(f"need 0 ≤ review ({self.review}) ≤ reject ({self.reject})")
-
-
-# Detector-only privacy: no labelled dev set exists, so thresholds are configuration.
-# ID-card numbers (checksum-valid, 0.99) and a third party's phone (0.9) reject; an
-# address (0.85) goes to review.
-PRIVACY_THRESHOLDS = LabelThresholds(review=0.8, reject=0.9, source="config")
-# Contact detectors: a handle, number, e-mail, explicit URL or call to add (≥ 0.9) rejects;
-# a bare domain (0.7, often a brand's site) goes to review.
-DETECTOR_THRESHOLDS = LabelThresholds(review=0.7, reject=0.9, source="config")
-BANDS = (None, "review", "reject")  # index = band level
 
 
 @dataclass
@@ -93,9 +80,12 @@ class ModerationPredictor:
             raise ValueError(f"no thresholds for labels {sorted(lacking)}")
 
     # -------------------------------------------------------------------------- scores
-    def scores(self, texts: Sequence[str], recent_texts: Sequence[str] | None = None,
-               features: dict[str, Any] | None = None,
-               ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
+    def scores(
+        self,
+        texts: Sequence[str],
+        recent_texts: Sequence[str] | None = None,
+        features: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
         """Per-label probabilities ``(n,)``, detector hits and (best copy cosine, index).
 
         Pass a dict as ``features`` to get each classifier's feature matrix back (the
@@ -110,12 +100,14 @@ class ModerationPredictor:
             if features is not None:
                 features[label] = matrix
         hits = [detect_contact(t) + detect_privacy(t) for t in texts]
-        probs["contact_rules"] = np.array([max(
-            (h.confidence for h in hs if h.label == "contact"), default=0.0) for hs in hits])
+        probs["contact_rules"] = np.array(
+            [max((h.confidence for h in hs if h.label == "contact"), default=0.0) for hs in hits]
+        )
         probs["contact_model"] = probs["contact"]
         probs["contact"] = np.maximum(probs["contact"], probs["contact_rules"])
-        probs["privacy"] = np.array([max((h.confidence for h in hs if h.label == "privacy"),
-                                         default=0.0) for hs in hits])
+        probs["privacy"] = np.array(
+            [max((h.confidence for h in hs if h.label == "privacy"), default=0.0) for hs in hits]
+        )
         copies = near_duplicates(norms, [normalize(t) for t in recent_texts or ()])
         copy_sim = np.array([sim for sim, _ in copies])
         probs["spam_classifier"] = probs["spam"]
@@ -126,20 +118,21 @@ class ModerationPredictor:
         """Per label, 0 (below review), 1 (review band) or 2 (reject band), (n,) int."""
         out = {}
         for label in LABELS:
-            th = self.thresholds[label]
             score = probs["contact_model" if label == "contact" else label]
-            level = (score >= th.review).astype(int) + (score >= th.reject)
+            level = level_of(score, self.thresholds[label])
             if label == "contact":
-                rules = probs["contact_rules"]
-                level = np.maximum(level, (rules >= DETECTOR_THRESHOLDS.review).astype(int)
-                                   + (rules >= DETECTOR_THRESHOLDS.reject))
+                level = np.maximum(level, level_of(probs["contact_rules"], DETECTOR_THRESHOLDS))
             out[label] = level
         return out
 
     # ------------------------------------------------------------------------- predict
-    def predict(self, records: list[dict[str, Any]], *,
-                circle_rules: CircleRules | None = None,
-                recent_texts: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def predict(
+        self,
+        records: list[dict[str, Any]],
+        *,
+        circle_rules: CircleRules | None = None,
+        recent_texts: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """One ``{"decision", "risk", "labels"}`` per record, in order.
 
         ``circle_rules`` maps a circle id to its (term, action) pairs (or is a callable
@@ -157,36 +150,48 @@ class ModerationPredictor:
         bands = self.bands(probs)
         out = []
         for i, record in enumerate(records):
-            labels = self._labels(i, texts[i], probs, bands, hits[i], copies[i], recent_texts,
-                                  features)
+            labels = self._labels(
+                i, texts[i], probs, bands, hits[i], copies[i], recent_texts, features
+            )
             rule_entry = self._circle_rule_entry(record, circle_rules)
             if rule_entry is not None:
                 labels.append(rule_entry)
-            out.append({"decision": _decision(labels), "risk": _risk(labels),
-                        "labels": labels})
+            out.append({"decision": decision_of(labels), "risk": risk_of(labels), "labels": labels})
         return out
 
-    def _labels(self, i: int, text: str, probs: dict[str, np.ndarray],
-                bands: dict[str, np.ndarray], hits: list[Hit],
-                copy: tuple[float, int], recent_texts: Sequence[str] | None,
-                features: dict[str, Any]) -> list[dict[str, Any]]:
+    def _labels(
+        self,
+        i: int,
+        text: str,
+        probs: dict[str, np.ndarray],
+        bands: dict[str, np.ndarray],
+        hits: list[Hit],
+        copy: tuple[float, int],
+        recent_texts: Sequence[str] | None,
+        features: dict[str, Any],
+    ) -> list[dict[str, Any]]:
         labels = []
         for label in LABELS:
             prob = float(probs[label][i])
             band = BANDS[int(bands[label][i])]
             if band is None:
                 continue
-            spans = [_span(h) for h in hits if h.label == label]
+            spans = [span_of(h) for h in hits if h.label == label]
             if label == "spam" and copy[0] >= self.dup_threshold and recent_texts:
                 source = recent_texts[copy[1]]
-                spans.append({"start": 0, "end": len(text), "text": text,
-                              "subtype": "near_duplicate",
-                              "evidence": f"cosine {copy[0]:.2f} to recent post #{copy[1]}: "
-                                          f"{source[:40]}"})
+                spans.append(
+                    {
+                        "start": 0,
+                        "end": len(text),
+                        "text": text,
+                        "subtype": "near_duplicate",
+                        "evidence": f"cosine {copy[0]:.2f} to recent post #{copy[1]}: "
+                        f"{source[:40]}",
+                    }
+                )
             if not spans and label in self.classifiers:
                 spans = self._ngram_spans(label, text, features[label][i])
-            labels.append({"label": label, "prob": round(prob, 4), "band": band,
-                           "spans": spans})
+            labels.append({"label": label, "prob": round(prob, 4), "band": band, "spans": spans})
         return labels
 
     def _ngram_spans(self, label: str, text: str, row: Any) -> list[dict[str, Any]]:
@@ -199,47 +204,54 @@ class ModerationPredictor:
             if at < 0 or not gram.strip():
                 continue
             start, end = source_span(text, offsets, at, at + len(gram))
-            spans.append({"start": start, "end": end, "text": text[start:end],
-                          "subtype": "ngram", "evidence": f"logit +{weight:.2f}"})
+            spans.append(
+                {
+                    "start": start,
+                    "end": end,
+                    "text": text[start:end],
+                    "subtype": "ngram",
+                    "evidence": f"logit +{weight:.2f}",
+                }
+            )
         return spans
 
     @staticmethod
-    def _circle_rule_entry(record: Mapping[str, Any], circle_rules: CircleRules | None,
-                           ) -> dict[str, Any] | None:
+    def _circle_rule_entry(
+        record: Mapping[str, Any],
+        circle_rules: CircleRules | None,
+    ) -> dict[str, Any] | None:
         circle_id = record.get("circle_id")
         if circle_rules is None or not circle_id:
             return None
-        rules = circle_rules(circle_id) if callable(circle_rules) else circle_rules.get(
-            circle_id, ())
-        if not rules:
-            return None
-        from quanzi.serving.editorial.rules import match_rules  # pure function, no DB
-
-        found = match_rules(tuple(rules), record["text"])
-        if not found:
-            return None
-        text = record["text"]
-        blocked = any(h.action == "block" for h in found)
-        return {"label": "circle_rule", "prob": 1.0, "band": "reject" if blocked else "review",
-                "spans": [{"start": h.start, "end": h.end, "text": text[h.start:h.end],
-                           "subtype": "blocked" if h.action == "block" else "review_term",
-                           "evidence": h.term} for h in found]}
+        rules = (
+            circle_rules(circle_id) if callable(circle_rules) else circle_rules.get(circle_id, ())
+        )
+        return circle_rule_label(tuple(rules), record["text"]) if rules else None
 
     # ---------------------------------------------------------------------- save/load
     def save(self, path: Path) -> None:
-        """``moderation.json`` (thresholds, settings, training facts) + one folder per
-        learned label."""
+        """One module per learned label (``modules.json``, ``models/module_stack.py``) and
+        ``moderation.json`` (thresholds, settings, training facts)."""
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        for label, clf in self.classifiers.items():
-            clf.save(path / label)
-        (path / "moderation.json").write_text(json.dumps({
-            "format_version": FORMAT_VERSION, "name": self.name, "labels": list(LABELS),
-            "learned": sorted(self.classifiers),
-            "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
-            "dup_threshold": self.dup_threshold, "explain_top": self.explain_top,
-            "meta": self.meta,
-        }, ensure_ascii=False, indent=1, default=str), encoding="utf-8")
+        save_modules(path, self.classifiers)
+        (path / "moderation.json").write_text(
+            json.dumps(
+                {
+                    "format_version": FORMAT_VERSION,
+                    "name": self.name,
+                    "labels": list(LABELS),
+                    "learned": sorted(self.classifiers),
+                    "thresholds": {k: asdict(v) for k, v in self.thresholds.items()},
+                    "dup_threshold": self.dup_threshold,
+                    "explain_top": self.explain_top,
+                    "meta": self.meta,
+                },
+                ensure_ascii=False,
+                indent=1,
+                default=str,
+            ),
+            encoding="utf-8",
+        )
 
     @classmethod
     def load(cls, path: Path) -> ModerationPredictor:
@@ -249,41 +261,34 @@ class ModerationPredictor:
         if not manifest.is_file():
             raise FileNotFoundError(f"{manifest} is missing: not a saved moderation model")
         raw = json.loads(manifest.read_text(encoding="utf-8"))
-        if raw.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{manifest}: format version {raw.get('format_version')} is not "
-                             f"{FORMAT_VERSION}")
+        version = raw.get("format_version")
+        if version == FORMAT_VERSION:
+            classifiers = load_modules(path)
+        elif version == 1:  # versions registered before the module list: one folder per label
+            classifiers = {
+                label: LinearTextClassifier.load(path / label) for label in raw["learned"]
+            }
+        else:
+            raise ValueError(
+                f"{manifest}: format version {version} is not {FORMAT_VERSION} (nor the older 1)"
+            )
+        if sorted(classifiers) != sorted(raw["learned"]) or not all(
+            isinstance(c, LinearTextClassifier) for c in classifiers.values()
+        ):
+            raise ValueError(f"{path}: the modules are not the learned labels {raw['learned']}")
         return cls(
-            classifiers={label: LinearTextClassifier.load(path / label)
-                         for label in raw["learned"]},
+            classifiers=classifiers,
             thresholds={k: LabelThresholds(**v) for k, v in raw["thresholds"].items()},
-            dup_threshold=float(raw["dup_threshold"]), explain_top=int(raw["explain_top"]),
-            meta=raw.get("meta", {}), name=raw.get("name", REGISTERED_MODEL))
+            dup_threshold=float(raw["dup_threshold"]),
+            explain_top=int(raw["explain_top"]),
+            meta=raw.get("meta", {}),
+            name=raw.get("name", REGISTERED_MODEL),
+        )
 
 
-def _span(hit: Hit) -> dict[str, Any]:
-    return {"start": hit.start, "end": hit.end, "text": hit.text, "subtype": hit.subtype,
-            "evidence": hit.evidence}
-
-
-def _decision(labels: list[dict[str, Any]]) -> str:
-    bands = {entry["band"] for entry in labels}
-    return "reject" if "reject" in bands else "review" if "review" in bands else "pass"
-
-
-def _risk(labels: list[dict[str, Any]]) -> str:
-    """high: a severe label rejects; medium: ad/spam/blocked-term reject or a severe label
-    in review; low: only ad/spam or a circle review term in review; none: nothing."""
-    if not labels:
-        return "none"
-    if any(e["band"] == "reject" and e["label"] in SEVERE for e in labels):
-        return "high"
-    if any(e["band"] == "reject" or e["label"] in SEVERE for e in labels):
-        return "medium"
-    return "low"
-
-
-_HASHER = HashingVectorizer(analyzer="char", ngram_range=(1, 3), n_features=2**20,
-                            alternate_sign=False, norm="l2")
+_HASHER = HashingVectorizer(
+    analyzer="char", ngram_range=(1, 3), n_features=2**20, alternate_sign=False, norm="l2"
+)
 
 
 def near_duplicates(texts: Sequence[str], recent: Sequence[str]) -> list[tuple[float, int]]:

@@ -4,12 +4,30 @@ from __future__ import annotations
 
 import importlib
 
-# Modules are imported for their side effect of registering commands. Heavy libraries
-# (torch, faiss, mlflow) are imported inside the command functions, so `quanzi --help`
-# stays fast.
-COMMAND_MODULES = ("serve", "bootstrap", "db", "world", "data", "gold", "keys", "index",
-                   "encoder", "moderation", "report", "models", "ranking", "ranker",
-                   "serving_bench", "posts", "backbone")
+# Modules are imported for their side effect of registering commands. Every import of
+# the package's own modules and of heavy libraries (torch, faiss, mlflow) sits inside the
+# command functions on purpose, so `quanzi --help` stays fast: the CLI is the top floor
+# (docs/architecture.md), the only place where function-local imports are the rule
+# (tests/test_import_floors.py allows them here and nowhere else without a reason).
+COMMAND_MODULES = (
+    "serve",
+    "bootstrap",
+    "db",
+    "world",
+    "data",
+    "gold",
+    "keys",
+    "index",
+    "encoder",
+    "moderation",
+    "report",
+    "models",
+    "ranking",
+    "ranker",
+    "serving_bench",
+    "posts",
+    "backbone",
+)
 
 
 def register_all() -> None:

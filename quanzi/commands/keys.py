@@ -45,7 +45,7 @@ def create(
     name: str = typer.Option("", help="Who holds it (recorded as the editor on decisions)."),
 ) -> None:
     """Create a key and print it once; only its salted hash is stored."""
-    from quanzi.serving.keys import create_key
+    from quanzi.storage.api_keys import create_key
     from quanzi.storage.db import session_scope
 
     engine, sessions = _sessions()
@@ -55,8 +55,11 @@ def create(
             ident, prefix = row.id, row.prefix
     finally:
         engine.dispose()
-    typer.echo(f"created key {ident} (prefix {prefix}, role {role.value}); store it now, "
-               "it is not shown again:", err=True)
+    typer.echo(
+        f"created key {ident} (prefix {prefix}, role {role.value}); store it now, "
+        "it is not shown again:",
+        err=True,
+    )
     typer.echo(key)
 
 
@@ -66,7 +69,7 @@ def list_() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from quanzi.serving.keys import list_keys
+    from quanzi.storage.api_keys import list_keys
 
     engine, sessions = _sessions()
     try:
@@ -76,16 +79,23 @@ def list_() -> None:
         engine.dispose()
     table = Table("id", "prefix", "role", "name", "created", "revoked")
     for r in rows:
-        table.add_row(str(r.id), r.prefix, r.role, r.name, f"{r.created_at:%Y-%m-%d %H:%M}",
-                      f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "")
+        table.add_row(
+            str(r.id),
+            r.prefix,
+            r.role,
+            r.name,
+            f"{r.created_at:%Y-%m-%d %H:%M}",
+            f"{r.revoked_at:%Y-%m-%d %H:%M}" if r.revoked_at else "",
+        )
     Console().print(table)
 
 
 @keys_app.command("revoke")
-def revoke(ident: str = typer.Argument(..., help="The key's id or prefix (`quanzi keys list`).")
-           ) -> None:
+def revoke(
+    ident: str = typer.Argument(..., help="The key's id or prefix (`quanzi keys list`)."),
+) -> None:
     """Revoke a key; running services refuse it within a few seconds."""
-    from quanzi.serving.keys import CACHE_SECONDS, UnknownKey, revoke_key
+    from quanzi.storage.api_keys import CACHE_SECONDS, UnknownKey, revoke_key
     from quanzi.storage.db import session_scope
 
     engine, sessions = _sessions()
@@ -97,5 +107,6 @@ def revoke(ident: str = typer.Argument(..., help="The key's id or prefix (`quanz
         raise fail(str(exc)) from exc
     finally:
         engine.dispose()
-    typer.echo(f"revoked key {ident} (prefix {prefix}); services refuse it within "
-               f"{CACHE_SECONDS:g} s")
+    typer.echo(
+        f"revoked key {ident} (prefix {prefix}); services refuse it within {CACHE_SECONDS:g} s"
+    )

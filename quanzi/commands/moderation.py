@@ -21,18 +21,42 @@ def _summary_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     def add(task: str, name: str, m: dict[str, Any] | None, anchor: str = "") -> None:
         if not m or not m.get("n"):
             return
-        rows.append((task, name, str(m["n"]), _pct(m.get("accuracy")), _pct(m.get("precision")),
-                     _pct(m.get("recall")), _pct(m.get("f1")), _pct(m.get("macro_f1")), anchor))
+        rows.append(
+            (
+                task,
+                name,
+                str(m["n"]),
+                _pct(m.get("accuracy")),
+                _pct(m.get("precision")),
+                _pct(m.get("recall")),
+                _pct(m.get("f1")),
+                _pct(m.get("macro_f1")),
+                anchor,
+            )
+        )
 
     off = results["offensive"]
-    add("offensive", "COLD test (train+dev)", off["official"],
-        "acc 0.799 / mF1 0.795 · target acc ≥ 0.82")
+    add(
+        "offensive",
+        "COLD test (train+dev)",
+        off["official"],
+        "acc 0.799 / mF1 0.795 · target acc ≥ 0.82",
+    )
     add("offensive", "COLD test, train deduped vs test", off.get("train_deduped_against_test"))
     ad = results["ad"]
     spread = ad.get("sms_strat_70_30_f1_over_seeds")
-    add("ad", "SMS stratified 70/30", ad.get("sms_strat_70_30"),
-        "F1 0.968 · target ≥ 0.975" + (f" · F1 {spread['min']:.3f}–{spread['max']:.3f} over "
-                                       f"{len(spread['seeds'])} other splits" if spread else ""))
+    add(
+        "ad",
+        "SMS stratified 70/30",
+        ad.get("sms_strat_70_30"),
+        "F1 0.968 · target ≥ 0.975"
+        + (
+            f" · F1 {spread['min']:.3f}–{spread['max']:.3f} over "
+            f"{len(spread['seeds'])} other splits"
+            if spread
+            else ""
+        ),
+    )
     add("ad", "ad test: SMS (hash split)", ad["ad_test_sms"])
     add("ad", "ad test: disguised reviews", ad["ad_test_review"])
     spam = results["spam"]
@@ -41,8 +65,12 @@ def _summary_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
     add("spam", "all (classifier or near-dup)", spam["classifier_or_near_dup_all"])
     for system in ("baseline", "detectors", "baseline_or_detectors"):
         c = results["contact"][system]
-        add("contact", f"{system}: held-out transforms", c["heldout_transforms"],
-            "target P ≥ 0.95, R ≥ 0.95" if system == "baseline_or_detectors" else "")
+        add(
+            "contact",
+            f"{system}: held-out transforms",
+            c["heldout_transforms"],
+            "target P ≥ 0.95, R ≥ 0.95" if system == "baseline_or_detectors" else "",
+        )
         add("contact", f"{system}: train transforms", c["train_transforms"])
     return rows
 
@@ -57,34 +85,55 @@ def print_report(results: dict[str, Any]) -> None:
         console = Console(width=150)
     summary = Table(title="Moderation baselines: char 1–3-gram TF-IDF + logistic regression")
     for col in ("task", "test set", "n", "acc", "P", "R", "F1", "macro-F1", "anchor / target"):
-        summary.add_column(col, justify="right" if col in ("n", "acc", "P", "R", "F1",
-                                                           "macro-F1") else "left")
+        summary.add_column(
+            col, justify="right" if col in ("n", "acc", "P", "R", "F1", "macro-F1") else "left"
+        )
     for row in _summary_rows(results):
         summary.add_row(*row)
     console.print(summary)
 
-    recall = Table(title="Contact: recall per transform (test set; and detectors on "
-                         f"{next(iter(results['detector_recall_per_transform'].values()))['n']} "
-                         "snippets per transform alone)")
-    for col in ("transform", "group", "test n", "baseline", "detectors", "either",
-                "detectors alone", "missed example"):
+    recall = Table(
+        title="Contact: recall per transform (test set; and detectors on "
+        f"{next(iter(results['detector_recall_per_transform'].values()))['n']} "
+        "snippets per transform alone)"
+    )
+    for col in (
+        "transform",
+        "group",
+        "test n",
+        "baseline",
+        "detectors",
+        "either",
+        "detectors alone",
+        "missed example",
+    ):
         recall.add_column(col)
     contact = results["contact"]
     for name, d in results["detector_recall_per_transform"].items():
-        test = {s: contact[s]["recall_by_transform"].get(name, {}) for s in
-                ("baseline", "detectors", "baseline_or_detectors")}
-        recall.add_row(name, d["group"], str(test["baseline"].get("n", 0)),
-                       *(_pct(test[s].get("flagged")) for s in test), _pct(d["recall"]),
-                       repr(d["missed_examples"][0])[:48] if d["missed_examples"] else "")
+        test = {
+            s: contact[s]["recall_by_transform"].get(name, {})
+            for s in ("baseline", "detectors", "baseline_or_detectors")
+        }
+        recall.add_row(
+            name,
+            d["group"],
+            str(test["baseline"].get("n", 0)),
+            *(_pct(test[s].get("flagged")) for s in test),
+            _pct(d["recall"]),
+            repr(d["missed_examples"][0])[:48] if d["missed_examples"] else "",
+        )
     console.print(recall)
 
     looks = Table(title="Contact: false-positive rate on clean look-alikes (test)")
     for col in ("look-alike", "n", "baseline", "detectors"):
         looks.add_column(col)
     for name, d in contact["detectors"]["fp_rate_by_lookalike"].items():
-        looks.add_row(name, str(d["n"]),
-                      _pct(contact["baseline"]["fp_rate_by_lookalike"][name]["flagged"]),
-                      _pct(d["flagged"]))
+        looks.add_row(
+            name,
+            str(d["n"]),
+            _pct(contact["baseline"]["fp_rate_by_lookalike"][name]["flagged"]),
+            _pct(d["flagged"]),
+        )
     console.print(looks)
 
     coll = results["collateral"]
@@ -103,12 +152,16 @@ def print_report(results: dict[str, Any]) -> None:
 
 @bench_app.command("baselines")
 def baselines(
-    small: Annotated[bool, typer.Option("--small", help="CI-sized sets and a COLD sample.")]
-    = False,
+    small: Annotated[
+        bool, typer.Option("--small", help="CI-sized sets and a COLD sample.")
+    ] = False,
     seed: Annotated[int, typer.Option(help="Seed of every generated set.")] = 13,
-    output: Annotated[Path | None, typer.Option(
-        help="JSON results file (default $QUANZI_DATA_DIR/bench/baselines[-small].json).")]
-    = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSON results file (default $QUANZI_DATA_DIR/bench/baselines[-small].json)."
+        ),
+    ] = None,
 ) -> None:
     """Fit and measure the TF-IDF baseline of every moderation task; print tables, write JSON."""
     from quanzi.evaluation.baselines import BenchConfig, run_baselines, write_results
@@ -117,8 +170,9 @@ def baselines(
     settings = Settings()
     config = BenchConfig.small(seed) if small else BenchConfig.full(seed)
     try:
-        results = run_baselines(config, settings.corpora_dir,
-                                progress=lambda m: typer.echo(f"· {m}", err=True))
+        results = run_baselines(
+            config, settings.corpora_dir, progress=lambda m: typer.echo(f"· {m}", err=True)
+        )
     except (FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from exc
     path = output or settings.data_dir / "bench" / f"baselines{'-small' if small else ''}.json"

@@ -8,8 +8,9 @@ import typer
 
 from quanzi.cli_groups import app, fail
 
-posts_app = typer.Typer(help="Stored posts: moderate, score, embed and index them.",
-                        no_args_is_help=True)
+posts_app = typer.Typer(
+    help="Stored posts: moderate, score, embed and index them.", no_args_is_help=True
+)
 app.add_typer(posts_app, name="posts")
 
 
@@ -27,8 +28,8 @@ def backfill(
     from tqdm import tqdm
 
     from quanzi.models.index import save_index
-    from quanzi.serving.ingest_posts import backfill_pending
-    from quanzi.serving.model_registry import ModelRegistry
+    from quanzi.serving.post_ingest.backfill import backfill_pending
+    from quanzi.serving.worker_models import ModelRegistry
     from quanzi.settings import Settings
     from quanzi.storage.db import engine_from_settings, session_factory
     from quanzi.storage.orm import Post
@@ -38,8 +39,9 @@ def backfill(
     engine = engine_from_settings(settings)
     try:
         with engine.connect() as conn:
-            pending = conn.execute(select(func.count()).select_from(Post)
-                                   .where(Post.status == "pending")).scalar_one()
+            pending = conn.execute(
+                select(func.count()).select_from(Post).where(Post.status == "pending")
+            ).scalar_one()
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise fail(f"cannot read the store: {reason}; run `quanzi db upgrade` first") from exc
@@ -60,8 +62,9 @@ def backfill(
             models.index_sync.sync()
             save_index(models.index, settings.index_dir)
         with engine.connect() as conn:
-            counts = dict(conn.execute(select(Post.status, func.count())
-                                       .group_by(Post.status)).all())
+            counts = dict(
+                conn.execute(select(Post.status, func.count()).group_by(Post.status)).all()
+            )
     finally:
         registry.close()
         engine.dispose()

@@ -12,8 +12,12 @@ from quanzi.cli_groups import app, bench_app, fail, stage_progress
 eval_app = typer.Typer(help="Offline evaluations (figures for the README).", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
-WorldOpt = Annotated[str | None, typer.Option(
-    "--world", "-w", help="World name (default: the demo world p<QUANZI_DEMO_POSTS>-s<SEED>).")]
+WorldOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--world", "-w", help="World name (default: the demo world p<QUANZI_DEMO_POSTS>-s<SEED>)."
+    ),
+]
 
 
 def _world_name(world: str | None) -> str:
@@ -29,20 +33,25 @@ def _fmt(value: Any) -> str:
 
 
 def _gains(by_segment: dict[str, tuple[float, float, float]]) -> str:
-    return "; ".join(f"{seg} {g:+.4f} [{lo:+.4f}, {hi:+.4f}]"
-                     for seg, (g, lo, hi) in by_segment.items())
+    return "; ".join(
+        f"{seg} {g:+.4f} [{lo:+.4f}, {hi:+.4f}]" for seg, (g, lo, hi) in by_segment.items()
+    )
 
 
 @eval_app.command("ranking")
 def eval_ranking(
     world: WorldOpt = None,
-    tune_trials: Annotated[int, typer.Option(
-        min=0, help="Random-search trials on the dev days (0: no tuning).")] = 30,
-    dev_days: Annotated[int, typer.Option(min=1, max=10,
-                                          help="Days before the cutoff used for tuning.")] = 3,
+    tune_trials: Annotated[
+        int, typer.Option(min=0, help="Random-search trials on the dev days (0: no tuning).")
+    ] = 30,
+    dev_days: Annotated[
+        int, typer.Option(min=1, max=10, help="Days before the cutoff used for tuning.")
+    ] = 3,
     seed: Annotated[int, typer.Option(help="Seed of the search and the fallback SVD.")] = 0,
-    json_out: Annotated[Path | None, typer.Option(
-        help="Where to write the JSON report (default: $QUANZI_DATA_DIR/eval/…).")] = None,
+    json_out: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the JSON report (default: $QUANZI_DATA_DIR/eval/…)."),
+    ] = None,
 ) -> None:
     """NDCG@10 of the ranking pipeline vs recency and popularity on a world's held-out days."""
     from rich.console import Console
@@ -56,29 +65,49 @@ def eval_ranking(
     console = Console(width=max(Console().width, 110))  # 7 columns with full method names
     with stage_progress(console, additive=frozenset({"score posts"})) as progress:
         try:
-            report = run_eval(settings, EvalConfig(world=name, dev_days=dev_days,
-                                                   tune_trials=tune_trials, seed=seed),
-                              progress=progress)
+            report = run_eval(
+                settings,
+                EvalConfig(world=name, dev_days=dev_days, tune_trials=tune_trials, seed=seed),
+                progress=progress,
+            )
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from exc
-    tables = [(report.test, "NDCG@10, eligible set (every method ranks the posts that pass "
-                            "the policy filters)"),
-              (report.test_debiased, "position-debiased NDCG@10, eligible set (gains ÷ "
-                                     "examination propensity of the logged slot)"),
-              (report.test_unfiltered, "NDCG@10, unfiltered (every shown post; pipelines "
-                                       "rank filtered posts last)")]
+    tables = [
+        (
+            report.test,
+            "NDCG@10, eligible set (every method ranks the posts that pass the policy filters)",
+        ),
+        (
+            report.test_debiased,
+            "position-debiased NDCG@10, eligible set (gains ÷ "
+            "examination propensity of the logged slot)",
+        ),
+        (
+            report.test_unfiltered,
+            "NDCG@10, unfiltered (every shown post; pipelines rank filtered posts last)",
+        ),
+    ]
     if report.test_explore:  # the unbiased headline first
-        tables.insert(0, (report.test_explore, "HEADLINE: NDCG@10, eligible set, exploration "
-                                               "requests only (shown in random order: no "
-                                               "position-order bias)"))
-        tables[1] = (report.test, tables[1][1] + ", all requests (position-biased towards "
-                                                 "recency)")
+        tables.insert(
+            0,
+            (
+                report.test_explore,
+                "HEADLINE: NDCG@10, eligible set, exploration "
+                "requests only (shown in random order: no "
+                "position-order bias)",
+            ),
+        )
+        tables[1] = (report.test, tables[1][1] + ", all requests (position-biased towards recency)")
     for summary, title in tables:
-        methods = [m for m in ("pipeline", "pipeline-tuned", "learned", "recency",
-                               "popularity")
-                   if m in summary["all"]]
-        table = Table(title=f"{title} on held-out days {', '.join(report.holdout_days)} "
-                            f"(world {report.world})")
+        methods = [
+            m
+            for m in ("pipeline", "pipeline-tuned", "learned", "recency", "popularity")
+            if m in summary["all"]
+        ]
+        table = Table(
+            title=f"{title} on held-out days {', '.join(report.holdout_days)} "
+            f"(world {report.world})"
+        )
         table.add_column("segment")
         table.add_column("requests", justify="right")
         for m in methods:
@@ -89,23 +118,33 @@ def eval_ranking(
         console.print(table)
         if summary is report.test_explore:
             for gain_name, by_segment in report.gains_explore.items():
-                console.print(f"  {gain_name} (exploration requests, 95 % paired bootstrap): "
-                              + _gains(by_segment))
+                console.print(
+                    f"  {gain_name} (exploration requests, 95 % paired bootstrap): "
+                    + _gains(by_segment)
+                )
     for gain_name, by_segment in report.gains.items():
-        console.print(f"  {gain_name} (eligible set, all requests, 95 % paired bootstrap): "
-                      + _gains(by_segment))
-    console.print(f"  policy filters removed {report.filtered_share:.1%} of the held-out shown "
-                  "posts (the unfiltered table ranks them last for the pipelines)")
+        console.print(
+            f"  {gain_name} (eligible set, all requests, 95 % paired bootstrap): "
+            + _gains(by_segment)
+        )
+    console.print(
+        f"  policy filters removed {report.filtered_share:.1%} of the held-out shown "
+        "posts (the unfiltered table ranks them last for the pipelines)"
+    )
     for what, source in report.sources.items():
         console.print(f"  {what}: {source}")
     console.print("  hidden truth (true quality, trust, interests): not used")
     if report.tuned_params:
-        console.print(f"  tuned on dev days {', '.join(report.dev_days)}: "
-                      + ", ".join(f"{k}={v:.3g}" for k, v in report.tuned_params.items()))
+        console.print(
+            f"  tuned on dev days {', '.join(report.dev_days)}: "
+            + ", ".join(f"{k}={v:.3g}" for k, v in report.tuned_params.items())
+        )
         dev = report.dev["all"]
-        console.print(f"  dev NDCG@10 ({report.dev_requests} requests, {dev['requests']}): "
-                      f"tuned pipeline {_fmt(dev['pipeline'])}, recency "
-                      f"{_fmt(dev['recency'])}, popularity {_fmt(dev['popularity'])}")
+        console.print(
+            f"  dev NDCG@10 ({report.dev_requests} requests, {dev['requests']}): "
+            f"tuned pipeline {_fmt(dev['pipeline'])}, recency "
+            f"{_fmt(dev['recency'])}, popularity {_fmt(dev['popularity'])}"
+        )
     out = json_out or settings.data_dir / "eval" / f"ranking-{report.world}.json"
     write_report(report, out)
     console.print(f"report: {out}")
@@ -115,19 +154,30 @@ def eval_ranking(
 def bench_feed(
     world: WorldOpt = None,
     seconds: Annotated[float, typer.Option(min=1, help="Measured seconds per mode.")] = 60.0,
-    concurrency: Annotated[int, typer.Option(
-        min=1, max=256, help="Concurrent keep-alive connections (closed loop).")] = 8,
+    concurrency: Annotated[
+        int, typer.Option(min=1, max=256, help="Concurrent keep-alive connections (closed loop).")
+    ] = 8,
     workers: Annotated[int, typer.Option(min=1, max=16, help="uvicorn workers.")] = 2,
-    candidates: Annotated[int, typer.Option(
-        min=1, max=2000, help="Candidates sent with each `given` request.")] = 500,
+    candidates: Annotated[
+        int, typer.Option(min=1, max=2000, help="Candidates sent with each `given` request.")
+    ] = 500,
     mode: Annotated[str, typer.Option(help="given, self or both.")] = "both",
-    rate: Annotated[float | None, typer.Option(
-        min=1, help="Open loop: send requests at this fixed rate (req/s) over the "
-                    "connections, latency counted from each request's due time. Default: "
-                    "closed loop (max throughput at --concurrency).")] = None,
-    warmup: Annotated[bool, typer.Option(
-        help="First send every viewer's request once on every connection, unmeasured "
-             "(fills each worker's viewer cache).")] = True,
+    rate: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Open loop: send requests at this fixed rate (req/s) over the "
+            "connections, latency counted from each request's due time. Default: "
+            "closed loop (max throughput at --concurrency).",
+        ),
+    ] = None,
+    warmup: Annotated[
+        bool,
+        typer.Option(
+            help="First send every viewer's request once on every connection, unmeasured "
+            "(fills each worker's viewer cache)."
+        ),
+    ] = True,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
 ) -> None:
     """Latency and throughput of /v1/feed/rank: server and load generator on loopback.
@@ -163,24 +213,33 @@ def bench_feed(
     except FileNotFoundError as exc:
         raise fail(str(exc)) from exc
     if len(plan.candidate_ids) < candidates:
-        console.print(f"note: circle {plan.circle_id} has {len(plan.candidate_ids)} passed "
-                      f"posts; sending those")
+        console.print(
+            f"note: circle {plan.circle_id} has {len(plan.candidate_ids)} passed "
+            f"posts; sending those"
+        )
     port = free_port()
     load_before = os.getloadavg()
     results = []
     try:
         server = running_server(settings, plan, port, workers)
         with server as ready:
-            console.print(f"models: {ready.get('models')}; degraded: "
-                          f"{[d['model'] for d in ready.get('degraded', [])] or 'none'}")
+            console.print(
+                f"models: {ready.get('models')}; degraded: "
+                f"{[d['model'] for d in ready.get('degraded', [])] or 'none'}"
+            )
             for m in modes:
                 bodies = bodies_for(plan, m)
                 if warmup:
-                    console.print(f"{m}: warming up ({len(bodies)} viewers × {concurrency} "
-                                  "connections, unmeasured) …")
+                    console.print(
+                        f"{m}: warming up ({len(bodies)} viewers × {concurrency} "
+                        "connections, unmeasured) …"
+                    )
                     warm_up(plan, port, m, bodies, concurrency)
-                console.print(f"{m}: {seconds:g} s at concurrency {concurrency}"
-                              + (f", open loop at {rate:g} req/s" if rate else "") + " …")
+                console.print(
+                    f"{m}: {seconds:g} s at concurrency {concurrency}"
+                    + (f", open loop at {rate:g} req/s" if rate else "")
+                    + " …"
+                )
                 cpu_before = process_cpu_seconds(ready["_server_pid"])
                 result = run_client(plan, port, m, bodies, seconds, concurrency, rate=rate)
                 if rate is not None:
@@ -188,43 +247,79 @@ def bench_feed(
                 cpu_after = process_cpu_seconds(ready["_server_pid"])
                 if cpu_before is not None and cpu_after is not None:
                     result["result"]["server_cpu_ms_per_request"] = round(
-                        (cpu_after - cpu_before) * 1000 / max(result["result"]["requests"], 1),
-                        3)
+                        (cpu_after - cpu_before) * 1000 / max(result["result"]["requests"], 1), 3
+                    )
                 results.append(result)
             if plan.cold_viewers:
-                console.print(f"{modes[0]}: first request of {len(plan.cold_viewers)} uncached "
-                              "viewers, one at a time …")
+                console.print(
+                    f"{modes[0]}: first request of {len(plan.cold_viewers)} uncached "
+                    "viewers, one at a time …"
+                )
                 cold = cold_run(plan, port, modes[0])
                 cold["result"]["mode"] = f"{modes[0]}, viewer miss"
                 results.append(cold)
     except RuntimeError as exc:
         raise fail(str(exc)) from exc
     load_after = os.getloadavg()
-    table = Table(title=f"/v1/feed/rank on {plan.data_dir.name} ({workers} workers, "
-                        f"concurrency {concurrency}, {os.cpu_count()} CPUs; ms)")
+    table = Table(
+        title=f"/v1/feed/rank on {plan.data_dir.name} ({workers} workers, "
+        f"concurrency {concurrency}, {os.cpu_count()} CPUs; ms)"
+    )
     # Times in ms; CPU = CPU time per request of the server (all workers) and the client.
-    for col in ("mode", "requests", "req/s", "p50", "p95", "p99", "max", "errors",
-                "server CPU", "client CPU"):
+    for col in (
+        "mode",
+        "requests",
+        "req/s",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "errors",
+        "server CPU",
+        "client CPU",
+    ):
         table.add_column(col, justify="right")
     for r in results:
         x = r["result"]
         server_cpu = x.get("server_cpu_ms_per_request")
-        table.add_row(x["mode"], str(x["requests"]), f"{x['rps']:.1f}", f"{x['p50_ms']:.1f}",
-                      f"{x['p95_ms']:.1f}", f"{x['p99_ms']:.1f}", f"{x['max_ms']:.1f}",
-                      str(x["errors"]), "–" if server_cpu is None else f"{server_cpu:.2f}",
-                      f"{x['client_cpu_ms_per_request']:.2f}")
+        table.add_row(
+            x["mode"],
+            str(x["requests"]),
+            f"{x['rps']:.1f}",
+            f"{x['p50_ms']:.1f}",
+            f"{x['p95_ms']:.1f}",
+            f"{x['p99_ms']:.1f}",
+            f"{x['max_ms']:.1f}",
+            str(x["errors"]),
+            "–" if server_cpu is None else f"{server_cpu:.2f}",
+            f"{x['client_cpu_ms_per_request']:.2f}",
+        )
         if r["error_samples"]:
             console.print(f"  {x['mode']} errors, e.g.: {r['error_samples'][:3]}")
     console.print(table)
-    console.print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
-                  f"(other work on this machine competes for the same cores)")
+    console.print(
+        f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
+        f"(other work on this machine competes for the same cores)"
+    )
     if json_out:
-        json_out.write_text(json.dumps({
-            "date": datetime.now(UTC).isoformat(timespec="seconds"), "world": plan.data_dir.name,
-            "workers": workers, "concurrency": concurrency, "rate": rate,
-            "candidates": len(plan.candidate_ids),
-            "cpus": os.cpu_count(), "load_before": load_before, "load_after": load_after,
-            "models": ready.get("models"), "degraded": ready.get("degraded"),
-            "results": [r["result"] for r in results],
-            "plan": {k: v for k, v in asdict(plan).items() if k in ("circle_id", "as_of")},
-        }, indent=2, default=str))
+        json_out.write_text(
+            json.dumps(
+                {
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "world": plan.data_dir.name,
+                    "workers": workers,
+                    "concurrency": concurrency,
+                    "rate": rate,
+                    "candidates": len(plan.candidate_ids),
+                    "cpus": os.cpu_count(),
+                    "load_before": load_before,
+                    "load_after": load_after,
+                    "models": ready.get("models"),
+                    "degraded": ready.get("degraded"),
+                    "results": [r["result"] for r in results],
+                    "plan": {k: v for k, v in asdict(plan).items() if k in ("circle_id", "as_of")},
+                },
+                indent=2,
+                default=str,
+            )
+        )

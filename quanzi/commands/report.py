@@ -25,11 +25,15 @@ def report_models(markdown: bool = typer.Option(False, help="Print a Markdown ta
     settings = Settings()
     champions = champion_metrics(settings)
     if not champions:
-        raise fail("no champion models: run `quanzi train all` and `quanzi promote …` first "
-                   "(or `quanzi bootstrap`)")
+        raise fail(
+            "no champion models: run `quanzi train all` and `quanzi promote …` first "
+            "(or `quanzi bootstrap`)"
+        )
     rows = report_rows(champions)
-    stamp = (f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, "
-             f"MLflow store {settings.resolved_mlflow_uri}")
+    stamp = (
+        f"{datetime.now(UTC):%Y-%m-%d}, {platform.machine()}, "
+        f"MLflow store {settings.resolved_mlflow_uri}"
+    )
     if markdown:
         print(markdown_table(rows))
         print(f"\n(`quanzi report models`, {stamp})")

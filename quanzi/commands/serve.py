@@ -37,8 +37,10 @@ def serve(
             app_dir=None,
         )
     except OSError as exc:  # e.g. the port is taken: say so, no traceback
-        raise fail(f"cannot listen on {host or settings.host}:{port or settings.port}: "
-                   f"{exc.strerror or exc}; choose another --port or stop what uses it") from exc
+        raise fail(
+            f"cannot listen on {host or settings.host}:{port or settings.port}: "
+            f"{exc.strerror or exc}; choose another --port or stop what uses it"
+        ) from exc
 
 
 @app.command("config")

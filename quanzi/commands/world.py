@@ -13,15 +13,23 @@ from quanzi.cli_groups import fail, world_app
 def build(
     posts: Annotated[int, typer.Option(help="Number of posts (>= 100; 1000 is the test size).")],
     seed: Annotated[int, typer.Option(help="Random seed: same seed and size, same world.")] = 0,
-    name: Annotated[str | None, typer.Option(
-        help="Folder name (default p{posts}-s{seed}, with -x{percent} when --explore > 0).")]
-    = None,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="Folder name (default p{posts}-s{seed}, with -x{percent} when --explore > 0)."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild if the world exists.")] = False,
-    explore: Annotated[float, typer.Option(
-        min=0.0, max=1.0,
-        help="Exploration bucket: share of feed requests shown in a uniformly random order "
-             "(logged in requests.parquet) for unbiased offline ranking evaluation; 0 = "
-             "none, every request newest first.")] = 0.0,
+    explore: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Exploration bucket: share of feed requests shown in a uniformly random order "
+            "(logged in requests.parquet) for unbiased offline ranking evaluation; 0 = "
+            "none, every request newest first.",
+        ),
+    ] = 0.0,
 ) -> None:
     """Generate a world under $QUANZI_DATA_DIR/worlds/<name> (tables, hidden truth, eval)."""
     from quanzi.datasets.world.build import build_world
@@ -38,17 +46,24 @@ def build(
 
     manifest = json.loads((path / "manifest.json").read_text())
     bad = [k for k, v in manifest["bounds"].items() if not v["ok"]]
-    typer.echo(f"built {path} in {manifest['build_seconds']} s "
-               f"({manifest['tables']['interactions']['rows']} training interactions, "
-               f"held out: {', '.join(manifest['holdout_days'])})")
+    typer.echo(
+        f"built {path} in {manifest['build_seconds']} s "
+        f"({manifest['tables']['interactions']['rows']} training interactions, "
+        f"held out: {', '.join(manifest['holdout_days'])})"
+    )
     beh = manifest["stats"]["interactions"]
     if "explore_requests" in beh:
-        typer.echo(f"exploration bucket {explore:g}: {beh['explore_requests']} of "
-                   f"{beh['requests']} requests in random order "
-                   f"({beh['explore_requests_holdout']} on the held-out days)")
+        typer.echo(
+            f"exploration bucket {explore:g}: {beh['explore_requests']} of "
+            f"{beh['requests']} requests in random order "
+            f"({beh['explore_requests_holdout']} on the held-out days)"
+        )
     if bad:
-        typer.secho(f"warning: statistics outside their stated bounds: {', '.join(bad)} "
-                    f"(see `quanzi world stats {manifest['name']}`)", fg=typer.colors.YELLOW)
+        typer.secho(
+            f"warning: statistics outside their stated bounds: {', '.join(bad)} "
+            f"(see `quanzi world stats {manifest['name']}`)",
+            fg=typer.colors.YELLOW,
+        )
 
 
 @world_app.command("list")
@@ -85,8 +100,11 @@ def _resolve(settings: Any, name: str | None) -> str:
 
 
 @world_app.command("load")
-def load(name: Annotated[str | None, typer.Argument(
-        help="World to load (default: the demo world, or the only one).")] = None) -> None:
+def load(
+    name: Annotated[
+        str | None, typer.Argument(help="World to load (default: the demo world, or the only one).")
+    ] = None,
+) -> None:
     """Insert a world's public tables into the configured database (safe to repeat)."""
     from sqlalchemy.exc import SQLAlchemyError
 
@@ -101,8 +119,7 @@ def load(name: Annotated[str | None, typer.Argument(
         raise fail(str(exc)) from exc
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        raise fail(f"cannot load into the database: {reason}; check QUANZI_DATABASE_URL") \
-            from exc
+        raise fail(f"cannot load into the database: {reason}; check QUANZI_DATABASE_URL") from exc
     if not any(inserted.values()):
         typer.echo(f"world {world} is already loaded; nothing to do")
     else:
@@ -118,8 +135,9 @@ def _flatten(prefix: str, value: Any, out: list[tuple[str, str]]) -> None:
 
 
 @world_app.command("stats")
-def stats(name: Annotated[str, typer.Argument(help="World name (see `quanzi world list`).")]
-          ) -> None:
+def stats(
+    name: Annotated[str, typer.Argument(help="World name (see `quanzi world list`).")],
+) -> None:
     """Show a world's sizes, statistics and the bounds they are checked against."""
     from rich.console import Console
     from rich.table import Table
@@ -139,12 +157,16 @@ def stats(name: Annotated[str, typer.Argument(help="World name (see `quanzi worl
         head.add_row(t, f"{info['rows']:,}")
     head.add_row("eval/interactions_holdout", f"{m['eval']['rows']:,}")
     if "requests" in m:  # request log of a world with an exploration bucket
-        head.add_row(f"requests (explore {m['requests']['explore_fraction']:g})",
-                     f"{m['requests']['rows']:,}")
+        head.add_row(
+            f"requests (explore {m['requests']['explore_fraction']:g})",
+            f"{m['requests']['rows']:,}",
+        )
         head.add_row("eval/requests_holdout", f"{m['requests']['rows_holdout']:,}")
     console.print(head)
-    console.print(f"simulated {m['sim_start']} → {m['sim_end']}; cutoff {m['cutoff']}; "
-                  f"held-out days {', '.join(m['holdout_days'])}")
+    console.print(
+        f"simulated {m['sim_start']} → {m['sim_end']}; cutoff {m['cutoff']}; "
+        f"held-out days {', '.join(m['holdout_days'])}"
+    )
     rows: list[tuple[str, str]] = []
     _flatten("", m["stats"], rows)
     table = Table(title="statistics")
@@ -158,6 +180,10 @@ def stats(name: Annotated[str, typer.Argument(help="World name (see `quanzi worl
         bounds.add_column(col)
     for k, v in m["bounds"].items():
         lo, hi = v["bounds"]
-        bounds.add_row(k, f"{v['value']:.4g}", f"[{lo}, {hi if hi is not None else '∞'}]",
-                       "[green]yes[/]" if v["ok"] else "[red]NO[/]")
+        bounds.add_row(
+            k,
+            f"{v['value']:.4g}",
+            f"[{lo}, {hi if hi is not None else '∞'}]",
+            "[green]yes[/]" if v["ok"] else "[red]NO[/]",
+        )
     console.print(bounds)

@@ -21,13 +21,14 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from quanzi.serving.editorial.similar import SimilarPosts, stored_score_similarity
+from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts, stored_score_similarity
 from quanzi.serving.feed_service import FeedService
-from quanzi.serving.keys import ROLES, KeyRing, Principal, Role
 from quanzi.serving.metrics import ServiceMetrics
-from quanzi.serving.model_registry import ModelRegistry
 from quanzi.serving.state import AppState
+from quanzi.serving.worker_models import ModelRegistry
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import ROLES, KeyRing, Principal, Role
+from quanzi.storage.db import session_scope
 
 
 async def get_state(request: Request) -> AppState:
@@ -41,15 +42,8 @@ async def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settin
 
 def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
     """One session per request; rolled back on error so a failed request writes nothing."""
-    session = state.sessions()
-    try:
+    with session_scope(state.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 async def get_models(state: Annotated[AppState, Depends(get_state)]) -> ModelRegistry:
@@ -68,8 +62,9 @@ ModelsDep = Annotated[ModelRegistry, Depends(get_models)]
 # --- auth -------------------------------------------------------------------------------
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>`")
-_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
-                               description="The API key in `X-API-Key` (alternative)")
+_api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="The API key in `X-API-Key` (alternative)"
+)
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -90,17 +85,21 @@ async def authenticate(
     """The caller behind the request's API key; 401 when there is none or it is not valid."""
     key = bearer.credentials if bearer is not None else header_key
     if not key:
-        raise HTTPException(401, detail="missing API key: send `Authorization: Bearer <key>` "
-                                        "or `X-API-Key: <key>` (`quanzi keys create`)",
-                            headers=_CHALLENGE)
+        raise HTTPException(
+            401,
+            detail="missing API key: send `Authorization: Bearer <key>` "
+            "or `X-API-Key: <key>` (`quanzi keys create`)",
+            headers=_CHALLENGE,
+        )
     ring = _keyring(request)
     try:
         principal = ring.cached(key)
         if principal is None:  # a miss reads the database: off the event loop
             principal = await run_in_threadpool(ring.verify, state.sessions, key)
     except SQLAlchemyError as exc:
-        raise HTTPException(503, detail="cannot check the API key: database unavailable "
-                                        "(run `quanzi db upgrade`?)") from exc
+        raise HTTPException(
+            503, detail="cannot check the API key: database unavailable (run `quanzi db upgrade`?)"
+        ) from exc
     if principal is None:
         raise HTTPException(401, detail="unknown or revoked API key", headers=_CHALLENGE)
     return principal
@@ -116,8 +115,11 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
 
     async def check_role(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if principal.role not in allowed:
-            raise HTTPException(403, detail=f"this route needs a key with role {wanted}; "
-                                            f"this key has role {principal.role!r}")
+            raise HTTPException(
+                403,
+                detail=f"this route needs a key with role {wanted}; "
+                f"this key has role {principal.role!r}",
+            )
         return principal
 
     check_role.roles = allowed  # type: ignore[attr-defined]  # read by the route audit test

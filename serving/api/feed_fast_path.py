@@ -34,10 +34,16 @@ _ROUTE = SimpleNamespace(path=PATH)  # what the metrics middleware reads of a ma
 def feed_request(body: FeedRankRequest) -> FeedRequest:
     """The service's request from the validated schema (shared with the route)."""
     return FeedRequest(
-        viewer_id=body.viewer_id, circle_id=body.circle_id, limit=body.limit,
+        viewer_id=body.viewer_id,
+        circle_id=body.circle_id,
+        limit=body.limit,
         candidate_ids=None if body.candidate_ids is None else tuple(body.candidate_ids),
-        phase=body.phase, exclude_seen=body.exclude_seen,
-        exclude_ids=frozenset(body.exclude_ids), params=body.params, as_of=body.as_of)
+        phase=body.phase,
+        exclude_seen=body.exclude_seen,
+        exclude_ids=frozenset(body.exclude_ids),
+        params=body.params,
+        as_of=body.as_of,
+    )
 
 
 def _api_key(scope: Scope) -> str | None:
@@ -81,9 +87,16 @@ class FeedFastPath:
             await self.app(scope, _replay([body], None if not more else {}, receive), send)
             return
         scope["route"] = _ROUTE  # the metrics middleware labels by the route's template
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     def _answer(self, scope: Scope, body: bytes) -> bytes | None:
@@ -114,8 +127,9 @@ class FeedFastPath:
 
 def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:
     """A ``receive`` that first gives back what was read, then reads on."""
-    messages: list[Message] = [{"type": "http.request", "body": b"".join(chunks),
-                                "more_body": pending == {}}]
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"".join(chunks), "more_body": pending == {}}
+    ]
     if pending:
         messages.append(pending)
 

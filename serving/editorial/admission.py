@@ -43,38 +43,58 @@ class RuleResult:
     channels: list[ChannelResult] | None = None
 
 
-def evaluate(*, has_tmall_flagship: bool, well_known: bool,
-             fans: dict[str, int | None]) -> list[RuleResult]:
+def evaluate(
+    *, has_tmall_flagship: bool, well_known: bool, fans: dict[str, int | None]
+) -> list[RuleResult]:
     """One result per admission rule, in domain.md's order."""
     unknown = set(fans) - set(FAN_THRESHOLDS)
     if unknown:
         raise ValueError(f"unknown fan channels {sorted(unknown)}")
     channels = [
-        ChannelResult(channel=name, value=fans.get(name), threshold=threshold,
-                      passed=fans.get(name) is not None and fans[name] >= threshold)  # type: ignore[operator]
+        ChannelResult(
+            channel=name,
+            value=fans.get(name),
+            threshold=threshold,
+            passed=fans.get(name) is not None and fans[name] >= threshold,
+        )  # type: ignore[operator]
         for name, (threshold, _) in FAN_THRESHOLDS.items()
     ]
     met = [c for c in channels if c.passed]
     fan_detail = (
-        "met by " + ", ".join(f"{FAN_THRESHOLDS[c.channel][1]} {c.value:,} ≥ {c.threshold:,}"
-                              for c in met)
-        if met else "no channel meets its threshold: " + "; ".join(
-            f"{FAN_THRESHOLDS[name][1]} ≥ {t:,}" for name, (t, _) in FAN_THRESHOLDS.items())
+        "met by "
+        + ", ".join(f"{FAN_THRESHOLDS[c.channel][1]} {c.value:,} ≥ {c.threshold:,}" for c in met)
+        if met
+        else "no channel meets its threshold: "
+        + "; ".join(f"{FAN_THRESHOLDS[name][1]} ≥ {t:,}" for name, (t, _) in FAN_THRESHOLDS.items())
     )
     return [
-        RuleResult("tmall_flagship_store", has_tmall_flagship,
-                   "has an official Tmall flagship store" if has_tmall_flagship
-                   else "an official Tmall flagship store is required"),
-        RuleResult("well_known", well_known,
-                   "well known in its consumer or vertical field" if well_known
-                   else "the brand must be well known in its consumer or vertical field"),
+        RuleResult(
+            "tmall_flagship_store",
+            has_tmall_flagship,
+            "has an official Tmall flagship store"
+            if has_tmall_flagship
+            else "an official Tmall flagship store is required",
+        ),
+        RuleResult(
+            "well_known",
+            well_known,
+            "well known in its consumer or vertical field"
+            if well_known
+            else "the brand must be well known in its consumer or vertical field",
+        ),
         RuleResult("fan_base", bool(met), fan_detail, channels),
     ]
 
 
-def submit_application(session: Session, *, brand: str, has_tmall_flagship: bool,
-                       well_known: bool, fans: dict[str, int | None],
-                       submitted_by: str) -> CircleApplication:
+def submit_application(
+    session: Session,
+    *,
+    brand: str,
+    has_tmall_flagship: bool,
+    well_known: bool,
+    fans: dict[str, int | None],
+    submitted_by: str,
+) -> CircleApplication:
     """Evaluate and store an application; an eligible one waits for two operations reviews."""
     results = evaluate(has_tmall_flagship=has_tmall_flagship, well_known=well_known, fans=fans)
     eligible = all(r.passed for r in results)

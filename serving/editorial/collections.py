@@ -14,9 +14,9 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from quanzi.models.ranking.selectors.mmr_selector import mmr_order
 from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound, id_list
-from quanzi.serving.editorial.similar import SimilarPosts
-from quanzi.serving.ranking.selectors.mmr_selector import mmr_order
+from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts
 from quanzi.storage.orm import Circle, Collection, CollectionItem, Post
 
 MAX_ITEMS = 100  # posts in one collection: a banner shows a handful, a page a few dozen
@@ -30,8 +30,9 @@ def get_collection(session: Session, collection_id: int) -> Collection:
     return collection
 
 
-def list_collections(session: Session, *, circle_id: str | None, status: str | None,
-                     limit: int, offset: int) -> tuple[list[Collection], int]:
+def list_collections(
+    session: Session, *, circle_id: str | None, status: str | None, limit: int, offset: int
+) -> tuple[list[Collection], int]:
     """Collections newest first, optionally of one circle and one status, and their total."""
     query = select(Collection)
     if circle_id is not None:
@@ -66,23 +67,34 @@ def _check_posts(session: Session, collection: Collection, post_ids: Sequence[st
     if collection.status == "published":
         unpassed = [f"{pid} ({p.status})" for pid, p in posts.items() if p.status != "pass"]
         if unpassed:
-            raise Conflict("a published collection takes only posts that passed moderation: "
-                           + id_list(unpassed))
+            raise Conflict(
+                "a published collection takes only posts that passed moderation: "
+                + id_list(unpassed)
+            )
 
 
-def _write_order(session: Session, collection: Collection, order: list[str],
-                 notes: dict[str, str]) -> None:
+def _write_order(
+    session: Session, collection: Collection, order: list[str], notes: dict[str, str]
+) -> None:
     """Make the stored items exactly ``order`` (positions 1..n), keeping or setting notes."""
-    existing = {i.post_id: i for i in session.scalars(
-        select(CollectionItem).where(CollectionItem.collection_id == collection.id))}
+    existing = {
+        i.post_id: i
+        for i in session.scalars(
+            select(CollectionItem).where(CollectionItem.collection_id == collection.id)
+        )
+    }
     for post_id, item in existing.items():
         if post_id not in order:
             session.delete(item)
     for position, post_id in enumerate(order, start=1):
         item = existing.get(post_id)
         if item is None:
-            item = CollectionItem(collection_id=collection.id, post_id=post_id, position=position,
-                                  note=notes.get(post_id, ""))
+            item = CollectionItem(
+                collection_id=collection.id,
+                post_id=post_id,
+                position=position,
+                note=notes.get(post_id, ""),
+            )
             session.add(item)
         else:
             item.position = position
@@ -96,12 +108,24 @@ def _current_order(session: Session, collection: Collection) -> list[str]:
     return [item.post_id for item, _ in collection_items(session, collection.id)]
 
 
-def create_collection(session: Session, *, circle_id: str, title: str, description: str,
-                      post_ids: Sequence[str], created_by: str) -> Collection:
+def create_collection(
+    session: Session,
+    *,
+    circle_id: str,
+    title: str,
+    description: str,
+    post_ids: Sequence[str],
+    created_by: str,
+) -> Collection:
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
-    collection = Collection(circle_id=circle_id, title=title, description=description,
-                            status="draft", created_by=created_by)
+    collection = Collection(
+        circle_id=circle_id,
+        title=title,
+        description=description,
+        status="draft",
+        created_by=created_by,
+    )
     session.add(collection)
     session.flush()
     if post_ids:
@@ -110,8 +134,9 @@ def create_collection(session: Session, *, circle_id: str, title: str, descripti
     return collection
 
 
-def update_collection(session: Session, collection: Collection, *, title: str | None,
-                      description: str | None) -> Collection:
+def update_collection(
+    session: Session, collection: Collection, *, title: str | None, description: str | None
+) -> Collection:
     if title is not None:
         collection.title = title
     if description is not None:
@@ -126,19 +151,29 @@ def delete_collection(session: Session, collection: Collection) -> None:
     session.flush()
 
 
-def add_items(session: Session, collection: Collection, post_ids: Sequence[str], *,
-              position: int | None = None, note: str = "") -> None:
+def add_items(
+    session: Session,
+    collection: Collection,
+    post_ids: Sequence[str],
+    *,
+    position: int | None = None,
+    note: str = "",
+) -> None:
     """Insert ``post_ids`` before ``position`` (1-based; default: at the end)."""
     order = _current_order(session, collection)
     already = set(order) & set(post_ids)
     if already:
         raise Conflict(f"already in collection {collection.id}: {id_list(already)}")
     if len(order) + len(post_ids) > MAX_ITEMS:
-        raise Invalid(f"a collection holds at most {MAX_ITEMS} posts; it has {len(order)}, "
-                      f"{len(post_ids)} more is too many")
+        raise Invalid(
+            f"a collection holds at most {MAX_ITEMS} posts; it has {len(order)}, "
+            f"{len(post_ids)} more is too many"
+        )
     if position is not None and position > len(order) + 1:
-        raise Invalid(f"position {position} is past the end: the collection has "
-                      f"{len(order)} posts, so use 1..{len(order) + 1}")
+        raise Invalid(
+            f"position {position} is past the end: the collection has "
+            f"{len(order)} posts, so use 1..{len(order) + 1}"
+        )
     _check_posts(session, collection, post_ids)
     at = len(order) if position is None else position - 1
     order[at:at] = list(post_ids)
@@ -150,8 +185,10 @@ def remove_item(session: Session, collection: Collection, post_id: str) -> None:
     if post_id not in order:
         raise NotFound(f"post {post_id!r} is not in collection {collection.id}")
     if collection.status == "published" and len(order) == 1:
-        raise Conflict(f"collection {collection.id} is published: it cannot become empty "
-                       "(delete the collection instead)")
+        raise Conflict(
+            f"collection {collection.id} is published: it cannot become empty "
+            "(delete the collection instead)"
+        )
     order.remove(post_id)
     _write_order(session, collection, order, {})
 
@@ -166,21 +203,26 @@ def reorder_items(session: Session, collection: Collection, post_ids: Sequence[s
             parts.append(f"missing {id_list(missing)}")
         if extra:
             parts.append(f"not in the collection {id_list(extra)}")
-        raise Invalid("the new order must list every item of the collection once: "
-                      + ("; ".join(parts) or "duplicates"))
+        raise Invalid(
+            "the new order must list every item of the collection once: "
+            + ("; ".join(parts) or "duplicates")
+        )
     _write_order(session, collection, list(post_ids), {})
 
 
-def publish_collection(session: Session, collection: Collection,
-                       now: datetime | None = None) -> Collection:
+def publish_collection(
+    session: Session, collection: Collection, now: datetime | None = None
+) -> Collection:
     """Publish; refused when empty or when a post has not passed. Publishing again is a no-op."""
     items = collection_items(session, collection.id)
     if not items:
         raise Conflict(f"collection {collection.id} is empty: add posts before publishing")
     unpassed = [f"{post.id} ({post.status})" for _, post in items if post.status != "pass"]
     if unpassed:
-        raise Conflict("only posts that passed moderation can be published; remove or "
-                       f"wait for: {id_list(unpassed)}")
+        raise Conflict(
+            "only posts that passed moderation can be published; remove or "
+            f"wait for: {id_list(unpassed)}"
+        )
     if collection.status != "published":
         collection.status = "published"
         collection.published_at = now or datetime.now(UTC)
@@ -189,8 +231,9 @@ def publish_collection(session: Session, collection: Collection,
     return collection
 
 
-def suggest_posts(session: Session, collection: Collection, similar: SimilarPosts, *, k: int,
-                  diversity: float) -> list[tuple[Post, float]]:
+def suggest_posts(
+    session: Session, collection: Collection, similar: SimilarPosts, *, k: int, diversity: float
+) -> list[tuple[Post, float]]:
     """Posts to fill the collection: neighbours of its items, diversified by MMR.
 
     ``diversity`` is 1 − λ of MMR: 0 keeps the relevance order, higher values trade
@@ -198,8 +241,9 @@ def suggest_posts(session: Session, collection: Collection, similar: SimilarPost
     """
     seeds = _current_order(session, collection)
     pool = min(SUGGESTION_POOL, max(4 * k, 20))
-    found = similar(session, circle_id=collection.circle_id, seed_ids=seeds, k=pool,
-                    exclude_ids=set(seeds))
+    found = similar(
+        session, circle_id=collection.circle_id, seed_ids=seeds, k=pool, exclude_ids=set(seeds)
+    )
     keep = [i for i, pid in enumerate(found.post_ids) if pid not in set(seeds)]
     if not keep:
         return []
@@ -207,5 +251,8 @@ def suggest_posts(session: Session, collection: Collection, similar: SimilarPost
     picked = mmr_order(relevance, found.vectors[keep], k, 1.0 - diversity)
     ids = [found.post_ids[keep[i]] for i in picked]
     posts = {p.id: p for p in session.scalars(select(Post).where(Post.id.in_(ids)))}
-    return [(posts[found.post_ids[keep[i]]], float(relevance[i])) for i in picked
-            if found.post_ids[keep[i]] in posts]
+    return [
+        (posts[found.post_ids[keep[i]]], float(relevance[i]))
+        for i in picked
+        if found.post_ids[keep[i]] in posts
+    ]

@@ -16,14 +16,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from quanzi.models.ranking.params import INTERACTION_WEIGHTS
 from quanzi.serving.editorial.errors import Invalid, NotFound
-from quanzi.serving.ranking.params import RankingParams
 from quanzi.storage.orm import Circle, HotListOverride, Interaction, Post
 
 
 def _default_weights() -> dict[str, float]:
     """The feed's own interaction weights: one notion of engagement across the service."""
-    return dict(RankingParams().interaction_weights)
+    return dict(INTERACTION_WEIGHTS)
 
 
 class HotListParams(BaseModel):
@@ -31,8 +31,9 @@ class HotListParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    decay_hours: float = Field(24.0, gt=0, description="τ: an interaction's weight falls by "
-                                                       "1/e every τ hours.")
+    decay_hours: float = Field(
+        24.0, gt=0, description="τ: an interaction's weight falls by 1/e every τ hours."
+    )
     window_hours: float = Field(168.0, gt=0, description="Older interactions are ignored.")
     interaction_weights: dict[str, float] = Field(default_factory=_default_weights)
     max_boost: float = Field(100.0, gt=1, description="Largest boost multiplier allowed.")
@@ -69,16 +70,26 @@ def require_circle(session: Session, circle_id: str) -> Circle:
 
 def active_overrides(session: Session, circle_id: str, now: datetime) -> list[HotListOverride]:
     """The circle's overrides that have not expired at ``now``, oldest first."""
-    return list(session.scalars(
-        select(HotListOverride)
-        .where(HotListOverride.circle_id == circle_id,
-               or_(HotListOverride.expires_at.is_(None), HotListOverride.expires_at > now))
-        .order_by(HotListOverride.created_at, HotListOverride.id)
-    ))
+    return list(
+        session.scalars(
+            select(HotListOverride)
+            .where(
+                HotListOverride.circle_id == circle_id,
+                or_(HotListOverride.expires_at.is_(None), HotListOverride.expires_at > now),
+            )
+            .order_by(HotListOverride.created_at, HotListOverride.id)
+        )
+    )
 
 
-def hot_list(session: Session, circle_id: str, *, limit: int, now: datetime | None = None,
-             params: HotListParams | None = None) -> list[HotListEntry]:
+def hot_list(
+    session: Session,
+    circle_id: str,
+    *,
+    limit: int,
+    now: datetime | None = None,
+    params: HotListParams | None = None,
+) -> list[HotListEntry]:
     """The circle's hot list at ``now``: ``limit`` passed posts, overrides applied."""
     params = params or HotListParams()
     now = now or datetime.now(UTC)
@@ -91,13 +102,18 @@ def hot_list(session: Session, circle_id: str, *, limit: int, now: datetime | No
     age_s = literal(now.timestamp()) - _epoch_seconds(Interaction.created_at, dialect)
     weight = case(weights, value=Interaction.kind, else_=0.0) if weights else literal(0.0)
     heat = (
-        select(Interaction.post_id.label("post_id"),
-               func.sum(weight * func.exp(-age_s / tau_s)).label("heat"))
+        select(
+            Interaction.post_id.label("post_id"),
+            func.sum(weight * func.exp(-age_s / tau_s)).label("heat"),
+        )
         .join(Post, Post.id == Interaction.post_id)
-        .where(Post.circle_id == circle_id, Post.status == "pass",
-               Interaction.kind.in_(list(weights)),
-               Interaction.created_at > now - timedelta(hours=params.window_hours),
-               Interaction.created_at <= now)
+        .where(
+            Post.circle_id == circle_id,
+            Post.status == "pass",
+            Interaction.kind.in_(list(weights)),
+            Interaction.created_at > now - timedelta(hours=params.window_hours),
+            Interaction.created_at <= now,
+        )
         .group_by(Interaction.post_id)
         .subquery("heat")
     )
@@ -105,24 +121,34 @@ def hot_list(session: Session, circle_id: str, *, limit: int, now: datetime | No
     by_post = {o.post_id: o for o in overrides}
     pins = sorted((o for o in overrides if o.action == "pin"), key=lambda o: o.value)
     live = (HotListOverride.circle_id == circle_id) & or_(
-        HotListOverride.expires_at.is_(None), HotListOverride.expires_at > now)
-    ov = select(HotListOverride.post_id, HotListOverride.action, HotListOverride.value).where(
-        live).subquery("ov")
+        HotListOverride.expires_at.is_(None), HotListOverride.expires_at > now
+    )
+    ov = (
+        select(HotListOverride.post_id, HotListOverride.action, HotListOverride.value)
+        .where(live)
+        .subquery("ov")
+    )
     adjusted = heat.c.heat * case((ov.c.action == "boost", ov.c.value), else_=1.0)
     rows = session.execute(
         select(heat.c.post_id, heat.c.heat, adjusted.label("adjusted"))
         .outerjoin(ov, ov.c.post_id == heat.c.post_id)
-        .where(or_(ov.c.action.is_(None), ov.c.action.not_in(["remove", "pin"])),
-               adjusted > 0)
+        .where(or_(ov.c.action.is_(None), ov.c.action.not_in(["remove", "pin"])), adjusted > 0)
         .order_by(adjusted.desc(), heat.c.post_id)
         .limit(limit)
     ).all()
     entries = [(r.post_id, float(r.adjusted), float(r.heat)) for r in rows]
     if pins:
-        entries = _place_pins(session, circle_id, entries, pins, heat_of=_heats(
-            session, heat, [p.post_id for p in pins]))
-    return [HotListEntry(post_id=pid, rank=i, heat=h, base_heat=b, override=by_post.get(pid))
-            for i, (pid, h, b) in enumerate(entries[:limit], start=1)]
+        entries = _place_pins(
+            session,
+            circle_id,
+            entries,
+            pins,
+            heat_of=_heats(session, heat, [p.post_id for p in pins]),
+        )
+    return [
+        HotListEntry(post_id=pid, rank=i, heat=h, base_heat=b, override=by_post.get(pid))
+        for i, (pid, h, b) in enumerate(entries[:limit], start=1)
+    ]
 
 
 def _heats(session: Session, heat: Subquery, post_ids: list[str]) -> dict[str, float]:
@@ -132,16 +158,25 @@ def _heats(session: Session, heat: Subquery, post_ids: list[str]) -> dict[str, f
     return {r.post_id: float(r.heat) for r in rows}
 
 
-def _place_pins(session: Session, circle_id: str, entries: list[tuple[str, float, float]],
-                pins: list[HotListOverride], heat_of: dict[str, float],
-                ) -> list[tuple[str, float, float]]:
+def _place_pins(
+    session: Session,
+    circle_id: str,
+    entries: list[tuple[str, float, float]],
+    pins: list[HotListOverride],
+    heat_of: dict[str, float],
+) -> list[tuple[str, float, float]]:
     """Insert pinned posts (still passed, still in the circle) at their 1-based positions.
 
     On a tie the newer pin takes the position and the older one moves down by one.
     """
     ids = [p.post_id for p in pins]
-    passed = set(session.scalars(select(Post.id).where(
-        and_(Post.id.in_(ids), Post.circle_id == circle_id, Post.status == "pass"))))
+    passed = set(
+        session.scalars(
+            select(Post.id).where(
+                and_(Post.id.in_(ids), Post.circle_id == circle_id, Post.status == "pass")
+            )
+        )
+    )
     out = list(entries)
     for pin in pins:  # ascending position, so earlier pins keep their places
         if pin.post_id not in passed:
@@ -152,9 +187,17 @@ def _place_pins(session: Session, circle_id: str, entries: list[tuple[str, float
     return out
 
 
-def set_override(session: Session, circle_id: str, *, post_id: str, action: str, value: float,
-                 expires_at: datetime | None, editor: str,
-                 params: HotListParams | None = None) -> HotListOverride:
+def set_override(
+    session: Session,
+    circle_id: str,
+    *,
+    post_id: str,
+    action: str,
+    value: float,
+    expires_at: datetime | None,
+    editor: str,
+    params: HotListParams | None = None,
+) -> HotListOverride:
     """Create or replace the override of one post in one circle's hot list."""
     params = params or HotListParams()
     require_circle(session, circle_id)
@@ -162,16 +205,18 @@ def set_override(session: Session, circle_id: str, *, post_id: str, action: str,
     if post is None:
         raise NotFound(f"post {post_id!r} not found")
     if post.circle_id != circle_id:
-        raise Invalid(f"post {post_id!r} belongs to circle {post.circle_id!r}, "
-                      f"not {circle_id!r}")
+        raise Invalid(f"post {post_id!r} belongs to circle {post.circle_id!r}, not {circle_id!r}")
     if action == "pin" and (value < 1 or value != int(value)):
         raise Invalid("a pin needs `value`: the 1-based position, a whole number ≥ 1")
     if action == "boost" and not 0 < value <= params.max_boost:
         raise Invalid(f"a boost needs `value`: a heat multiplier in (0, {params.max_boost:g}]")
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise Invalid("`expires_at` is in the past: the override would never apply")
-    row = session.scalar(select(HotListOverride).where(
-        HotListOverride.circle_id == circle_id, HotListOverride.post_id == post_id))
+    row = session.scalar(
+        select(HotListOverride).where(
+            HotListOverride.circle_id == circle_id, HotListOverride.post_id == post_id
+        )
+    )
     if row is None:
         row = HotListOverride(circle_id=circle_id, post_id=post_id)
         session.add(row)
@@ -185,8 +230,11 @@ def set_override(session: Session, circle_id: str, *, post_id: str, action: str,
 
 
 def delete_override(session: Session, circle_id: str, post_id: str) -> None:
-    row = session.scalar(select(HotListOverride).where(
-        HotListOverride.circle_id == circle_id, HotListOverride.post_id == post_id))
+    row = session.scalar(
+        select(HotListOverride).where(
+            HotListOverride.circle_id == circle_id, HotListOverride.post_id == post_id
+        )
+    )
     if row is None:
         raise NotFound(f"no override for post {post_id!r} in circle {circle_id!r}")
     session.delete(row)

@@ -1,14 +1,14 @@
 """The review queue: posts moderation was unsure about, decided by editors with a reason.
 
 Each decision is kept (who, pass/reject, why, which labels) and closes the item; the
-post's status follows the decision. ``review_training_rows`` hands the decided texts to
-the next ``quanzi train`` as labelled moderation examples.
+post's status follows the decision. The next ``quanzi train moderation`` reads the decided
+texts as labelled examples (``datasets/moderation/editor_decisions.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -22,43 +22,55 @@ ModerationLabel = Literal["contact", "ad", "offensive", "spam", "privacy"]
 OPEN, CLOSED = "open", "closed"
 
 
-class ReviewTrainingRow(NamedTuple):
-    """One labelled moderation example from an editor: what training reads."""
-
-    text: str
-    labels: tuple[str, ...]
-    decision: str
-
-
-def list_open(session: Session, *, circle_id: str | None, limit: int,
-              offset: int) -> tuple[list[tuple[ReviewItem, Post]], int]:
+def list_open(
+    session: Session, *, circle_id: str | None, limit: int, offset: int
+) -> tuple[list[tuple[ReviewItem, Post]], int]:
     """Open items oldest first (first in, first reviewed), and how many are open."""
-    query = select(ReviewItem, Post).join(Post, Post.id == ReviewItem.post_id).where(
-        ReviewItem.status == OPEN)
+    query = (
+        select(ReviewItem, Post)
+        .join(Post, Post.id == ReviewItem.post_id)
+        .where(ReviewItem.status == OPEN)
+    )
     count = select(func.count()).select_from(ReviewItem).where(ReviewItem.status == OPEN)
     if circle_id is not None:
         query = query.where(ReviewItem.circle_id == circle_id)
         count = count.where(ReviewItem.circle_id == circle_id)
-    rows = session.execute(query.order_by(ReviewItem.created_at, ReviewItem.id)
-                           .limit(limit).offset(offset)).all()
+    rows = session.execute(
+        query.order_by(ReviewItem.created_at, ReviewItem.id).limit(limit).offset(offset)
+    ).all()
     return [(item, post) for item, post in rows], int(session.scalar(count) or 0)
 
 
 def get_item(session: Session, review_id: int) -> tuple[ReviewItem, Post]:
-    row = session.execute(select(ReviewItem, Post).join(Post, Post.id == ReviewItem.post_id)
-                          .where(ReviewItem.id == review_id)).first()
+    row = session.execute(
+        select(ReviewItem, Post)
+        .join(Post, Post.id == ReviewItem.post_id)
+        .where(ReviewItem.id == review_id)
+    ).first()
     if row is None:
         raise NotFound(f"review item {review_id} not found")
     return row[0], row[1]
 
 
 def decisions_of(session: Session, review_id: int) -> list[ReviewDecision]:
-    return list(session.scalars(select(ReviewDecision).where(
-        ReviewDecision.review_id == review_id).order_by(ReviewDecision.id)))
+    return list(
+        session.scalars(
+            select(ReviewDecision)
+            .where(ReviewDecision.review_id == review_id)
+            .order_by(ReviewDecision.id)
+        )
+    )
 
 
-def decide(session: Session, review_id: int, *, decision: Decision, reason: str,
-           labels: Sequence[str], editor: str) -> tuple[ReviewDecision, Post]:
+def decide(
+    session: Session,
+    review_id: int,
+    *,
+    decision: Decision,
+    reason: str,
+    labels: Sequence[str],
+    editor: str,
+) -> tuple[ReviewDecision, Post]:
     """Store an editor's decision, close the item and set the post's status."""
     item, post = get_item(session, review_id)
     if item.status != OPEN:
@@ -69,29 +81,23 @@ def decide(session: Session, review_id: int, *, decision: Decision, reason: str,
     if not reason:
         raise Invalid("`reason` must say why (it is kept with the decision)")
     if decision == "reject" and not labels:
-        raise Invalid("a reject names at least one label (contact, ad, offensive, spam, "
-                      "privacy): it becomes training data")
+        raise Invalid(
+            "a reject names at least one label (contact, ad, offensive, spam, "
+            "privacy): it becomes training data"
+        )
     if decision == "pass" and labels:
         raise Invalid("a pass carries no labels: the post broke no rule")
-    row = ReviewDecision(review_id=item.id, post_id=post.id, editor=editor, decision=decision,
-                         labels=sorted(set(labels)), reason=reason)
+    row = ReviewDecision(
+        review_id=item.id,
+        post_id=post.id,
+        editor=editor,
+        decision=decision,
+        labels=sorted(set(labels)),
+        reason=reason,
+    )
     session.add(row)
     item.status = CLOSED
     if post.status in ("review", "pending"):  # a post removed meanwhile stays removed
         post.status = decision
     session.flush()
     return row, post
-
-
-def review_training_rows(session: Session) -> list[ReviewTrainingRow]:
-    """Each decided post's text with the latest editor decision on it, oldest first."""
-    latest = (select(func.max(ReviewDecision.id)).group_by(ReviewDecision.post_id)
-              .scalar_subquery())
-    rows = session.execute(
-        select(Post.text, ReviewDecision.labels, ReviewDecision.decision)
-        .join(Post, Post.id == ReviewDecision.post_id)
-        .where(ReviewDecision.id.in_(latest))
-        .order_by(ReviewDecision.id)
-    ).all()
-    return [ReviewTrainingRow(text=t, labels=tuple(labels or ()), decision=d)
-            for t, labels, d in rows]

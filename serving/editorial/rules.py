@@ -1,10 +1,8 @@
-"""Circle rules: a circle's own blocked and review-only terms, matched after normalisation.
+"""Circle rules: a circle's own blocked and review-only terms, stored, validated and cached.
 
-Terms are stored normalised (NFKC, half-width, simplified; ``datasets.normalize``), so
-「ＶＸ」 and 「vx」, or 「代購」 and 「代购」, are one rule and match each other's spellings in a
-post (letters match case-blind). A hit's span points into the *original* text, so an
-editor sees what was written.
-Only the circle's own terms are consulted: a circle's rules never touch another circle.
+Terms are stored normalised (``datasets.normalize``) and matched in a post by
+``models/moderation/circle_rules.py`` (spans into the original text). Only the circle's
+own terms are consulted: a circle's rules never touch another circle.
 """
 
 from __future__ import annotations
@@ -12,12 +10,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
+from quanzi.datasets.normalize import normalize
+from quanzi.models.moderation.circle_rules import RuleHit, Rules, fold_case, match_rules
 from quanzi.serving.editorial.errors import Invalid, NotFound
 from quanzi.storage.orm import Circle, CircleRule
 
@@ -25,16 +23,6 @@ MAX_TERMS = 200  # per circle, blocked and review-only together
 MAX_TERM_CHARS = 50  # as written
 STORED_TERM_CHARS = 200  # the column's width; NFKC can lengthen a term
 RULE_CACHE_SECONDS = 30.0
-
-
-class RuleHit(NamedTuple):
-    term: str  # the stored (normalised) term
-    action: str  # "block" | "review"
-    start: int  # span in the original text
-    end: int
-
-
-Rules = tuple[tuple[str, str], ...]  # (normalised term, action)
 
 
 def normalize_terms(blocked: Sequence[str], review: Sequence[str]) -> list[tuple[str, str]]:
@@ -52,10 +40,10 @@ def normalize_terms(blocked: Sequence[str], review: Sequence[str]) -> list[tuple
                 problems.append(f"{term[:20]!r}… is longer than {MAX_TERM_CHARS} characters")
             elif len(norm) > STORED_TERM_CHARS:
                 problems.append(f"{term!r} normalises to over {STORED_TERM_CHARS} characters")
-            elif _fold(norm) in out:
-                problems.append(f"{term!r} repeats {out[_fold(norm)][0]!r} once normalised")
+            elif fold_case(norm) in out:
+                problems.append(f"{term!r} repeats {out[fold_case(norm)][0]!r} once normalised")
             else:
-                out[_fold(norm)] = (norm, action)
+                out[fold_case(norm)] = (norm, action)
     if problems:
         raise Invalid("bad rule terms: " + "; ".join(problems[:10]))
     return list(out.values())
@@ -63,14 +51,17 @@ def normalize_terms(blocked: Sequence[str], review: Sequence[str]) -> list[tuple
 
 def get_rules(session: Session, circle_id: str) -> Rules:
     """The circle's (term, action) pairs, sorted by term."""
-    rows = session.execute(select(CircleRule.term, CircleRule.action)
-                           .where(CircleRule.circle_id == circle_id)
-                           .order_by(CircleRule.term)).all()
+    rows = session.execute(
+        select(CircleRule.term, CircleRule.action)
+        .where(CircleRule.circle_id == circle_id)
+        .order_by(CircleRule.term)
+    ).all()
     return tuple((t, a) for t, a in rows)
 
 
-def replace_rules(session: Session, circle_id: str, blocked: Sequence[str],
-                  review: Sequence[str]) -> Rules:
+def replace_rules(
+    session: Session, circle_id: str, blocked: Sequence[str], review: Sequence[str]
+) -> Rules:
     """Make the circle's rules exactly these terms (an empty set clears them)."""
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
@@ -110,34 +101,11 @@ class CircleRuleCache:
                 self._cache.pop(circle_id, None)
 
 
-def _fold(text: str) -> str:
-    """Lower-case when that keeps every offset (it does for all but a few letters)."""
-    lowered = text.lower()
-    return lowered if len(lowered) == len(text) else text
-
-
-def match_rules(rules: Rules, text: str) -> list[RuleHit]:
-    """Every occurrence of every term in ``text``, by start; block before review on a tie."""
-    if not rules or not text:
-        return []
-    normalized, offsets = normalize_with_offsets(text)
-    haystack = _fold(normalized)
-    hits: list[RuleHit] = []
-    for term, action in rules:
-        needle = _fold(term)
-        at = haystack.find(needle)
-        while at != -1:
-            start, end = source_span(text, offsets, at, at + len(needle))
-            hits.append(RuleHit(term, action, start, end))
-            at = haystack.find(needle, at + len(needle))
-    hits.sort(key=lambda h: (h.start, h.action != "block", h.end, h.term))
-    return hits
-
-
-def circle_rule_hits(source: Session | CircleRuleCache, circle_id: str,
-                     text: str) -> list[RuleHit]:
+def circle_rule_hits(source: Session | CircleRuleCache, circle_id: str, text: str) -> list[RuleHit]:
     """The circle's own rule terms found in ``text``, with spans in the original text."""
-    rules = source.rules(circle_id) if isinstance(source, CircleRuleCache) else get_rules(
-        source, circle_id)
+    rules = (
+        source.rules(circle_id)
+        if isinstance(source, CircleRuleCache)
+        else get_rules(source, circle_id)
+    )
     return match_rules(rules, text)
-

@@ -37,9 +37,17 @@ def _straddling(df: pd.DataFrame) -> int:
 # Pinned so that a change of hash, salt or fractions (which would silently reshuffle
 # every split, and the gold set's test split with it) fails here on every machine.
 PINNED_SPLITS = {
-    "质量很好": "train", "送餐太慢了": "train", "这本书很好看,推荐!": "train",
-    "好评4": "test", "好评12": "test", "好评19": "test",
-    "好评6": "dev", "好评26": "dev", "好评27": "dev", "d": "dev", "i": "test",
+    "质量很好": "train",
+    "送餐太慢了": "train",
+    "这本书很好看,推荐!": "train",
+    "好评4": "test",
+    "好评12": "test",
+    "好评19": "test",
+    "好评6": "dev",
+    "好评26": "dev",
+    "好评27": "dev",
+    "d": "dev",
+    "i": "test",
 }
 
 
@@ -62,8 +70,9 @@ def test_splits_do_not_depend_on_row_order(synthetic_corpora: Path, tmp_path: Pa
     raw = pd.read_csv(path, dtype=str, keep_default_na=False)
     raw.iloc[::-1].to_csv(path, index=False)
     after = load_corpus("online_shopping", synthetic_corpora, use_cache=False)
-    assert (dict(zip(before["norm"], before["split"], strict=True))
-            == dict(zip(after["norm"], after["split"], strict=True)))
+    assert dict(zip(before["norm"], before["split"], strict=True)) == dict(
+        zip(after["norm"], after["split"], strict=True)
+    )
 
 
 def test_synthetic_corpora_never_put_a_text_on_both_sides(synthetic_corpora: Path) -> None:
@@ -104,7 +113,7 @@ def test_loader_schema_is_the_same_for_every_corpus(synthetic_corpora: Path) -> 
 
 def test_loader_keeps_the_text_as_written(synthetic_corpora: Path) -> None:
     shop = load_corpus("online_shopping", synthetic_corpora)
-    assert "房間很乾淨，服務也很好。" in set(shop["text"])           # stored unchanged
+    assert "房間很乾淨，服務也很好。" in set(shop["text"])  # stored unchanged
     assert "屏幕ＯＬＥＤ，续航１２小时" in set(shop["text"])
     assert shop.loc[shop["row"] == 0, "text"].item() == "这本书很好看，推荐！"  # BOM gone
     assert shop.loc[shop["row"] == 2, "norm"].item() == "房间很干净,服务也很好。"
@@ -173,8 +182,9 @@ def test_second_load_comes_from_the_cache(
         raise AssertionError("rebuilt although the cache was valid")
 
     monkeypatch.setattr(corpora, "_build", no_rebuild)
-    assert_frame_equal(load_corpus("online_shopping", synthetic_corpora,
-                                   cache_dir=tmp_path / "c"), first)
+    assert_frame_equal(
+        load_corpus("online_shopping", synthetic_corpora, cache_dir=tmp_path / "c"), first
+    )
 
 
 def test_default_cache_lives_in_the_settings_data_dir(
@@ -269,8 +279,10 @@ def test_real_reviews_share_texts_across_corpora_but_never_across_splits(
 ) -> None:
     reviews = pd.concat([load_real(n).assign(corpus=n) for n in REVIEW_CORPORA])
     hotel_in_shop = set(reviews.loc[reviews["corpus"] == "hotel", "norm"]) & set(
-        reviews.loc[(reviews["corpus"] == "online_shopping")
-                    & (reviews["category"] == "酒店"), "norm"])
+        reviews.loc[
+            (reviews["corpus"] == "online_shopping") & (reviews["category"] == "酒店"), "norm"
+        ]
+    )
     assert len(hotel_in_shop) > 1000  # the overlap the hotel card warns about is real
     assert _straddling(reviews) == 0
 
@@ -279,5 +291,4 @@ def test_real_cold_keeps_its_official_split_sizes(
     load_real: Callable[[str], pd.DataFrame],
 ) -> None:
     cold = load_real("cold")
-    assert cold["split"].value_counts().to_dict() == {"train": 25726, "dev": 6431,
-                                                       "test": 5323}
+    assert cold["split"].value_counts().to_dict() == {"train": 25726, "dev": 6431, "test": 5323}

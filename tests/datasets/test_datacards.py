@@ -15,9 +15,19 @@ from quanzi.commands import register_all
 from quanzi.datasets.corpora import CORPORA
 from quanzi.datasets.datacards import CARD_META, CARDS_DIR
 
-SECTIONS = ("| Source |", "| Licence |", "| Citation |", "## Size and labels", "## Splits",
-            "## Categories", "## Length", "## Duplicates", "## Overlap with other corpora",
-            "## Known caveats", "## Generated")
+SECTIONS = (
+    "| Source |",
+    "| Licence |",
+    "| Citation |",
+    "## Size and labels",
+    "## Splits",
+    "## Categories",
+    "## Length",
+    "## Duplicates",
+    "## Overlap with other corpora",
+    "## Known caveats",
+    "## Generated",
+)
 
 
 def card_number(card: str, row: str) -> int:
@@ -96,10 +106,10 @@ def test_stats_command_prints_a_table(synthetic_corpora: Path) -> None:
     assert "disagrees with their file" in output
 
 
-@pytest.mark.parametrize("args", [("data", "stats", "weibo"),
-                                  ("data", "cards", "--name", "weibo")])
-def test_unknown_corpus_is_a_clear_cli_error(args: tuple[str, ...],
-                                             synthetic_corpora: Path) -> None:
+@pytest.mark.parametrize("args", [("data", "stats", "weibo"), ("data", "cards", "--name", "weibo")])
+def test_unknown_corpus_is_a_clear_cli_error(
+    args: tuple[str, ...], synthetic_corpora: Path
+) -> None:
     code, output = _cli(*args)
     assert code == 2
     assert "unknown corpus 'weibo'" in output

@@ -25,4 +25,10 @@ def test_second_pass_items_were_annotated_by_someone_else() -> None:
 
 def test_length_bands_cover_all_lengths() -> None:
     assert [length_band(n) for n in (0, 19, 20, 79, 80, 5000)] == [
-        "short", "short", "medium", "medium", "long", "long"]
+        "short",
+        "short",
+        "medium",
+        "medium",
+        "long",
+        "long",
+    ]

@@ -21,18 +21,18 @@ from quanzi.datasets.normalize import (
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("加我ＶＸ：１３８００１３８０００", "加我VX:13800138000"),   # full-width → half-width
-        ("微\u200b信\u200d号\ufeff", "微信号"),                     # zero-width removed
-        ("Ｑ\u2060Ｑ\u00ad群", "QQ群"),                             # word joiner, soft hyphen
-        ("好\x07评\x1b", "好评"),                                   # control characters
-        ("這個產品質量很好", "这个产品质量很好"),                    # traditional → simplified
-        ("太棒了！！！！", "太棒了!"),                                # separator run collapsed
+        ("加我ＶＸ：１３８００１３８０００", "加我VX:13800138000"),  # full-width → half-width
+        ("微\u200b信\u200d号\ufeff", "微信号"),  # zero-width removed
+        ("Ｑ\u2060Ｑ\u00ad群", "QQ群"),  # word joiner, soft hyphen
+        ("好\x07评\x1b", "好评"),  # control characters
+        ("這個產品質量很好", "这个产品质量很好"),  # traditional → simplified
+        ("太棒了！！！！", "太棒了!"),  # separator run collapsed
         ("等等。。。。。。就这样", "等等。就这样"),
-        ("真的……不行", "真的.不行"),                                # … is NFKC "..."
-        ("a  \t\n b\u3000\u3000c", "a b c"),                        # whitespace runs → one space
+        ("真的……不行", "真的.不行"),  # … is NFKC "..."
+        ("a  \t\n b\u3000\u3000c", "a b c"),  # whitespace runs → one space
         ("  前后空格  ", "前后空格"),
         ("~~~好~~~", "~好~"),
-        ("清官——俩小偷", "清官——俩小偷"),                          # Chinese dash is one mark
+        ("清官——俩小偷", "清官——俩小偷"),  # Chinese dash is one mark
         ("", ""),
         ("\u200b \u200b", ""),
     ],
@@ -45,9 +45,9 @@ def test_normalize_policy_examples(text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("乾隆皇帝", "乾隆皇帝"),        # phrase: 乾 stays in a name
-        ("衣服很乾", "衣服很干"),        # the character alone maps 乾 → 干
-        ("我瞭解了", "我了解了"),        # phrase of characters GB2312 can encode
+        ("乾隆皇帝", "乾隆皇帝"),  # phrase: 乾 stays in a name
+        ("衣服很乾", "衣服很干"),  # the character alone maps 乾 → 干
+        ("我瞭解了", "我了解了"),  # phrase of characters GB2312 can encode
         ("瞭望台", "瞭望台"),
         ("反覆無常", "反复无常"),
         ("頭髮", "头发"),
@@ -69,7 +69,7 @@ def test_t2s_table_matches_opencc_on_its_whole_dictionary() -> None:
     opencc = OpenCC("t2s")
     chars = list(_opencc_dictionary("TSCharacters.txt"))
     phrases = list(_opencc_dictionary("TSPhrases.txt"))
-    samples = ["".join(chars[i:i + 30]) for i in range(0, len(chars), 30)]
+    samples = ["".join(chars[i : i + 30]) for i in range(0, len(chars), 30)]
     samples += [f"的{p}是" for p in phrases]
     for sample in samples:
         assert to_simplified(sample) == opencc.convert(sample), sample
@@ -117,12 +117,42 @@ def test_normalize_never_changes_its_input() -> None:
 # traditional characters and phrase parts, and every separator.
 _POOL = [
     *"ａＺ０９！？，：；（）～．\u3000…ﬁ①㈱",
-    "\u200b", "\u200d", "\ufeff", "\u00ad", "\x00", "\x1f", "\x7f", "\t", "\n", "\r",
-    "\u2028", "\u00a0", "\U000e0041",
-    "e", "a", "\u0301", "\u0323", "\u0302", "\u0316", "\u1100", "\u1161", "\u11a8",
-    "ｶ", "\uff9e", "か", "\u3099", "\u0b47", "\u0b3e",
+    "\u200b",
+    "\u200d",
+    "\ufeff",
+    "\u00ad",
+    "\x00",
+    "\x1f",
+    "\x7f",
+    "\t",
+    "\n",
+    "\r",
+    "\u2028",
+    "\u00a0",
+    "\U000e0041",
+    "e",
+    "a",
+    "\u0301",
+    "\u0323",
+    "\u0302",
+    "\u0316",
+    "\u1100",
+    "\u1161",
+    "\u11a8",
+    "ｶ",
+    "\uff9e",
+    "か",
+    "\u3099",
+    "\u0b47",
+    "\u0b3e",
     *"這個乾隆瞭解覆反藉口髮頭好的是我",
-    *SEPARATORS, "😀", "\ufe0f", "➕", " ", "x", "1",
+    *SEPARATORS,
+    "😀",
+    "\ufe0f",
+    "➕",
+    " ",
+    "x",
+    "1",
 ]
 
 
@@ -147,8 +177,11 @@ def test_normalize_is_idempotent_on_random_text() -> None:
 
 def test_every_control_and_format_character_is_removed() -> None:
     code_points = [*range(0x30000), *range(0xE0000, 0xE1000)]  # tag characters: plane 14
-    removed = [chr(cp) for cp in code_points
-               if unicodedata.category(chr(cp)) in ("Cc", "Cf") and chr(cp) not in "\t\n\r"]
+    removed = [
+        chr(cp)
+        for cp in code_points
+        if unicodedata.category(chr(cp)) in ("Cc", "Cf") and chr(cp) not in "\t\n\r"
+    ]
     assert len(removed) > 200
     for ch in removed:
         assert not ch.isprintable()  # the fast path's isprintable() shortcut relies on it

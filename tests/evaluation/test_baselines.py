@@ -62,8 +62,9 @@ def test_baseline_learns_a_separable_task() -> None:
 
 def test_contact_evaluation_reports_groups_systems_and_lookalikes() -> None:
     hosts = _corpora().review_frame()
-    contact = build_contact_dataset(hosts, ContactDataConfig(seed=1, n_train=500, n_dev=50,
-                                                             n_test=70))
+    contact = build_contact_dataset(
+        hosts, ContactDataConfig(seed=1, n_train=500, n_dev=50, n_test=70)
+    )
     results, _ = evaluate_contact(contact)
     for system in ("baseline", "detectors", "baseline_or_detectors"):
         per = results[system]
@@ -71,22 +72,29 @@ def test_contact_evaluation_reports_groups_systems_and_lookalikes() -> None:
         assert 0.0 <= per["all"]["recall"] <= 1.0
         assert per["fp_rate_by_lookalike"]
     # Either system flags at least what each flags alone.
-    assert (results["baseline_or_detectors"]["all"]["recall"]
-            >= max(results["baseline"]["all"]["recall"], results["detectors"]["all"]["recall"]))
+    assert results["baseline_or_detectors"]["all"]["recall"] >= max(
+        results["baseline"]["all"]["recall"], results["detectors"]["all"]["recall"]
+    )
 
 
 def test_collateral_shares_per_group_and_overall() -> None:
-    reviews = pd.DataFrame({"corpus": ["online_shopping", "online_shopping", "waimai", "hotel"],
-                            "category": ["书籍", "书籍", "外卖", "酒店"],
-                            "text": ["a", "b", "c", "d"], "norm": ["a", "b", "c", "d"]})
+    reviews = pd.DataFrame(
+        {
+            "corpus": ["online_shopping", "online_shopping", "waimai", "hotel"],
+            "category": ["书籍", "书籍", "外卖", "酒店"],
+            "text": ["a", "b", "c", "d"],
+            "norm": ["a", "b", "c", "d"],
+        }
+    )
     table = collateral(reviews, {"x": lambda df: np.array([True, False, True, False])})
     assert table["书籍"] == {"n": 2, "x": 0.5, "any": 0.5}
     assert table["外卖 (waimai_10k)"]["x"] == 1.0
     assert table["ALL"]["x"] == 0.5
 
 
-def test_bench_cli_runs_end_to_end_on_tiny_corpora(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bench_cli_runs_end_to_end_on_tiny_corpora(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = _corpora().write_tiny_corpora(tmp_path / "corpora")
     monkeypatch.setenv("QUANZI_CORPORA_DIR", str(root))
     out = tmp_path / "baselines.json"
@@ -94,15 +102,23 @@ def test_bench_cli_runs_end_to_end_on_tiny_corpora(tmp_path: Path,
     assert result.exit_code == 0, result.output
     assert "Moderation baselines" in result.output and "Collateral" in result.output
     results = json.loads(out.read_text(encoding="utf-8"))
-    assert {"offensive", "ad", "spam", "contact", "detector_recall_per_transform",
-            "collateral", "meta"} <= set(results)
+    assert {
+        "offensive",
+        "ad",
+        "spam",
+        "contact",
+        "detector_recall_per_transform",
+        "collateral",
+        "meta",
+    } <= set(results)
     assert results["offensive"]["official"]["n"] > 0
     assert results["ad"]["sms_strat_70_30"]["n"] > 0
     assert "ALL" in results["collateral"]
 
 
-def test_bench_cli_without_corpora_says_what_to_set(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bench_cli_without_corpora_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QUANZI_CORPORA_DIR", str(tmp_path / "missing"))
     result = runner.invoke(app, ["bench", "baselines", "--small"])
     assert result.exit_code == 2

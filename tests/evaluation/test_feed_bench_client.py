@@ -35,8 +35,10 @@ def _server() -> tuple[ThreadingHTTPServer, int]:
 def test_each_connection_sends_max_requests_and_errors_are_counted() -> None:
     server, port = _server()
     try:
-        requests = [_request_bytes("127.0.0.1", port, "k", {"viewer_id": v})
-                    for v in ("a", "b", "fail", "c")]
+        requests = [
+            _request_bytes("127.0.0.1", port, "k", {"viewer_id": v})
+            for v in ("a", "b", "fail", "c")
+        ]
         latencies, errors, elapsed = drive("127.0.0.1", port, requests, 30, 3, max_requests=8)
     finally:
         server.shutdown()

@@ -6,8 +6,9 @@ from quanzi.evaluation.model_report import markdown_table, report_rows
 
 
 def test_rows_read_ours_and_the_same_rows_baseline() -> None:
-    champions = {"quality": ("3", {"test_qwk": 0.7171, "baseline_test_qwk": 0.65,
-                                   "test_accuracy": 0.6})}
+    champions = {
+        "quality": ("3", {"test_qwk": 0.7171, "baseline_test_qwk": 0.65, "test_accuracy": 0.6})
+    }
     rows = report_rows(champions)
     assert rows[0][:5] == ["quality (v3)", "gold test (686 reviews)", "QWK", "0.717", "0.650"]
     assert rows[1][3:5] == ["0.600", "–"]  # a missing baseline metric shows as a dash

@@ -11,22 +11,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from quanzi.evaluation.ranking_eval import (
-    EvalConfig,
-    EvalRequest,
-    Split,
-    eligible_split,
-    evaluate_split,
-    make_requests,
+from quanzi.evaluation.ranking_eval import EvalConfig, run_eval
+from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
+from quanzi.models.ranking.feed_store import InMemoryFeedStore
+from quanzi.models.ranking.offline.metrics import (
     ndcg_at_k,
     paired_difference,
     position_propensity,
-    run_eval,
 )
-from quanzi.serving.feed_snapshot import SnapshotFeedStore
-from quanzi.serving.ranking.params import RankingParams
-from quanzi.serving.ranking.query import ViewerContext
-from quanzi.serving.ranking.store import InMemoryFeedStore
+from quanzi.models.ranking.offline.replay import Split, eligible_split, evaluate_split
+from quanzi.models.ranking.offline.requests import EvalRequest, make_requests
+from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.query import ViewerContext
 from quanzi.settings import Settings
 
 T0 = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in China
@@ -50,25 +46,38 @@ def test_ndcg_is_undefined_without_relevant_items_and_weights_change_the_ideal()
 
 def _log(rows: list[tuple[str, str, str, int, int]]) -> pd.DataFrame:
     """(user, post, kind, minutes after T0, position) rows → an interactions frame."""
-    return pd.DataFrame({
-        "id": range(1, len(rows) + 1), "user_id": [r[0] for r in rows],
-        "post_id": [r[1] for r in rows], "kind": [r[2] for r in rows],
-        "created_at": pd.to_datetime([T0 + timedelta(minutes=r[3]) for r in rows]),
-        "position": [r[4] for r in rows], "request_id": "r",
-    })
+    return pd.DataFrame(
+        {
+            "id": range(1, len(rows) + 1),
+            "user_id": [r[0] for r in rows],
+            "post_id": [r[1] for r in rows],
+            "kind": [r[2] for r in rows],
+            "created_at": pd.to_datetime([T0 + timedelta(minutes=r[3]) for r in rows]),
+            "position": [r[4] for r in rows],
+            "request_id": "r",
+        }
+    )
 
 
 POSTS = pd.DataFrame({"id": ["a", "b", "c", "d"], "circle_id": ["c1"] * 4})
 
 
 def test_requests_are_viewer_days_graded_by_the_strongest_action() -> None:
-    log = _log([
-        ("v", "a", "impression", 0, 0), ("v", "b", "impression", 0, 1),
-        ("v", "c", "impression", 0, 2), ("v", "b", "click", 1, 1), ("v", "b", "share", 2, 1),
-        ("v", "c", "click", 1, 2), ("v", "c", "hide", 3, 2),
-        ("v", "d", "impression", 60 * 24, 0), ("v", "a", "impression", 60 * 24, 1),
-        ("w", "a", "impression", 0, 0), ("w", "b", "impression", 0, 1),  # nothing clicked
-    ])
+    log = _log(
+        [
+            ("v", "a", "impression", 0, 0),
+            ("v", "b", "impression", 0, 1),
+            ("v", "c", "impression", 0, 2),
+            ("v", "b", "click", 1, 1),
+            ("v", "b", "share", 2, 1),
+            ("v", "c", "click", 1, 2),
+            ("v", "c", "hide", 3, 2),
+            ("v", "d", "impression", 60 * 24, 0),
+            ("v", "a", "impression", 60 * 24, 1),
+            ("w", "a", "impression", 0, 0),
+            ("w", "b", "impression", 0, 1),  # nothing clicked
+        ]
+    )
     requests = make_requests(log, POSTS, {"v": {"x"}}, {("v", "c1"): False})
     assert len(requests) == 1  # v's 2nd day and w have no relevant post
     req = requests[0]
@@ -80,8 +89,11 @@ def test_requests_are_viewer_days_graded_by_the_strongest_action() -> None:
 
 def test_position_propensity_falls_with_position() -> None:
     rows = [("v", "a", "impression", 0, p) for p in range(3) for _ in range(100)]
-    rows += [("v", "a", "click", 0, 0)] * 30 + [("v", "a", "click", 0, 1)] * 10 + [
-        ("v", "a", "click", 0, 2)] * 5
+    rows += (
+        [("v", "a", "click", 0, 0)] * 30
+        + [("v", "a", "click", 0, 1)] * 10
+        + [("v", "a", "click", 0, 2)] * 5
+    )
     prop = position_propensity(_log(rows), max_position=3)
     assert prop[0] == 1.0 and prop[2] < prop[1] < 0.5
     assert prop[1] == pytest.approx(11 / 31)  # (clicks + 1) / (impressions + 20), relative
@@ -91,10 +103,24 @@ def test_pipeline_beats_recency_when_the_friend_signal_decides() -> None:
     store = InMemoryFeedStore()
     now = T0 + timedelta(hours=1)
     for pid, age_h, author in (("new", 1, "stranger"), ("old", 20, "friend")):
-        store.add(pid, circle_id="c1", author_id=author, status="pass", base_level=3,
-                  quality=0.5, created_ts=(now - timedelta(hours=age_h)).timestamp())
-    req = EvalRequest("v", "c1", now, ["new", "old"], {"new": 0, "old": 2},
-                      {"new": 0, "old": 1}, ("some-friends", "active"))
+        store.add(
+            pid,
+            circle_id="c1",
+            author_id=author,
+            status="pass",
+            base_level=3,
+            quality=0.5,
+            created_ts=(now - timedelta(hours=age_h)).timestamp(),
+        )
+    req = EvalRequest(
+        "v",
+        "c1",
+        now,
+        ["new", "old"],
+        {"new": 0, "old": 2},
+        {"new": 0, "old": 1},
+        ("some-friends", "active"),
+    )
     ctx = ViewerContext(viewer_id="v", friends=frozenset({"friend"}))
     split = Split([req], store, {"v": ctx}, np.ones(5))  # type: ignore[arg-type]
     params = RankingParams(w_freshness=0.5)
@@ -107,26 +133,48 @@ def _snapshot(posts: list[tuple[str, float, str, int]]) -> SnapshotFeedStore:
     """(id, age in hours before T0 + 1 h, status, base level) → a snapshot store."""
     now = T0 + timedelta(hours=1)
     store = SnapshotFeedStore()
-    store.upsert_posts(pd.DataFrame({
-        "id": [p[0] for p in posts], "author_id": [f"author-{p[0]}" for p in posts],
-        "circle_id": "c1", "status": [p[2] for p in posts], "quality": 0.5, "tier": 2,
-        "base_level": [p[3] for p in posts],
-        "created_ts": [(now - timedelta(hours=p[1])).timestamp() for p in posts]}))
+    store.upsert_posts(
+        pd.DataFrame(
+            {
+                "id": [p[0] for p in posts],
+                "author_id": [f"author-{p[0]}" for p in posts],
+                "circle_id": "c1",
+                "status": [p[2] for p in posts],
+                "quality": 0.5,
+                "tier": 2,
+                "base_level": [p[3] for p in posts],
+                "created_ts": [(now - timedelta(hours=p[1])).timestamp() for p in posts],
+            }
+        )
+    )
     store.circles = frozenset({"c1"})
     return store
 
 
 def _request(viewer: str, relevance: dict[str, int]) -> EvalRequest:
     ids = list(relevance)  # shown order
-    return EvalRequest(viewer, "c1", T0 + timedelta(hours=1), ids, relevance,
-                       {p: i for i, p in enumerate(ids)}, ("friendless", "active"))
+    return EvalRequest(
+        viewer,
+        "c1",
+        T0 + timedelta(hours=1),
+        ids,
+        relevance,
+        {p: i for i, p in enumerate(ids)},
+        ("friendless", "active"),
+    )
 
 
 def test_eligible_protocol_ranks_only_what_the_policy_filters_keep_for_every_method() -> None:
     # newest first: the rejected ad (relevant: users click disguised ads), then two passed
     # posts; the disguised-ad level L6 is dropped by the trust-level filter.
-    store = _snapshot([("ad", 1, "reject", 4), ("l6", 2, "pass", 6), ("new", 3, "pass", 3),
-                       ("old", 30, "pass", 3)])
+    store = _snapshot(
+        [
+            ("ad", 1, "reject", 4),
+            ("l6", 2, "pass", 6),
+            ("new", 3, "pass", 3),
+            ("old", 30, "pass", 3),
+        ]
+    )
     clicked_ad = _request("v", {"ad": 3, "l6": 2, "new": 0, "old": 1})
     only_ad = _request("w", {"ad": 2, "l6": 0, "new": 0, "old": 0})
     ctx = {v: ViewerContext(viewer_id=v) for v in ("v", "w")}
@@ -142,14 +190,21 @@ def test_eligible_protocol_ranks_only_what_the_policy_filters_keep_for_every_met
     assert unfiltered["recency"][0] > ndcg["recency"][0] > unfiltered["pipeline"][0]
 
 
-def _tiny(tmp_path_factory: pytest.TempPathFactory, name: str,
-          explore_fraction: float = 0.0) -> tuple[Settings, str]:
+def _tiny(
+    tmp_path_factory: pytest.TempPathFactory, name: str, explore_fraction: float = 0.0
+) -> tuple[Settings, str]:
     from quanzi.datasets.world.build import build_world
     from quanzi.datasets.world.config import WorldConfig
 
     settings = Settings(data_dir=tmp_path_factory.mktemp(f"eval-{name}"), env="test")
-    folder = build_world(settings, 300, 5, name=name, progress=False,
-                         config=WorldConfig(explore_fraction=explore_fraction))
+    folder = build_world(
+        settings,
+        300,
+        5,
+        name=name,
+        progress=False,
+        config=WorldConfig(explore_fraction=explore_fraction),
+    )
     shutil.rmtree(folder / "hidden")  # the evaluation must never need the hidden truth
     return settings, name
 
@@ -162,16 +217,21 @@ def tiny_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]
 def test_eval_on_a_tiny_world_reports_every_method_and_segment(tiny_world) -> None:
     settings, name = tiny_world
     no_models = SimpleNamespace(predictors={}, versions={}, embedder=None)
-    report = run_eval(settings, EvalConfig(world=name, tune_trials=1, embedding_dim=8),
-                      models=no_models)
+    report = run_eval(
+        settings, EvalConfig(world=name, tune_trials=1, embedding_dim=8), models=no_models
+    )
     assert report.hidden_truth_used is False
     assert report.test["all"]["requests"] > 10
     for method in ("pipeline", "pipeline-tuned", "recency", "popularity"):
         assert 0.0 < report.test["all"][method] <= 1.0
         assert 0.0 < report.test_debiased["all"][method] <= 1.0
     segs = report.test
-    assert segs["friend-rich"]["requests"] + segs["some-friends"]["requests"] + \
-        segs["friendless"]["requests"] == segs["all"]["requests"]
+    assert (
+        segs["friend-rich"]["requests"]
+        + segs["some-friends"]["requests"]
+        + segs["friendless"]["requests"]
+        == segs["all"]["requests"]
+    )
     assert "fallback" in report.sources["quality"] and "fallback" in report.sources["embeddings"]
     assert len(report.trials) == 3 and report.dev_days and report.tuned_params
     # the unfiltered view keeps every request; the eligible one drops some, never adds
@@ -184,8 +244,9 @@ def test_eval_uses_a_learned_ranker_only_if_trained_before_the_held_out_days() -
     from quanzi.evaluation.ranking_eval import usable_ranker
 
     world = SimpleNamespace(name="w", manifest={"holdout_days": ["2026-11-23", "2026-11-24"]})
-    ok = SimpleNamespace(version="3", config={"world": "w", "train_days": ["2026-11-10"],
-                                              "dev_days": ["2026-11-22"]})
+    ok = SimpleNamespace(
+        version="3", config={"world": "w", "train_days": ["2026-11-10"], "dev_days": ["2026-11-22"]}
+    )
     assert usable_ranker(ok, world)[0] is ok
     assert "before the cutoff" in usable_ranker(ok, world)[1]
     leaky = SimpleNamespace(config={**ok.config, "dev_days": ["2026-11-23"]})
@@ -210,24 +271,30 @@ def test_paired_difference_interval_is_tight_for_a_constant_gain_and_wide_for_no
 
 
 def test_requests_carry_the_logged_policy_of_their_impressions() -> None:
-    log = _log([("v", "a", "impression", 0, 0), ("v", "b", "impression", 0, 1),
-                ("v", "b", "click", 1, 1),
-                ("w", "a", "impression", 0, 0), ("w", "b", "impression", 0, 1),
-                ("w", "a", "click", 1, 0)])
+    log = _log(
+        [
+            ("v", "a", "impression", 0, 0),
+            ("v", "b", "impression", 0, 1),
+            ("v", "b", "click", 1, 1),
+            ("w", "a", "impression", 0, 0),
+            ("w", "b", "impression", 0, 1),
+            ("w", "a", "click", 1, 0),
+        ]
+    )
     log["request_id"] = log["user_id"].map({"v": "r1", "w": "r2"})
     requests = make_requests(log, POSTS, {}, {}, {"r1": "random", "r2": "newest"})
     assert {r.viewer_id: r.policy for r in requests} == {"v": "random", "w": "newest"}
     # without a request log (a world without a bucket) every request was newest first
     assert {r.policy for r in make_requests(log, POSTS, {}, {})} == {"newest"}
     # policy survives the eligible-set restriction
-    from quanzi.evaluation.ranking_eval import restrict
+    from quanzi.models.ranking.offline.replay import restrict
 
     kept = restrict(requests[0], ["a", "b"])
     assert kept is not None and kept.policy == "random"
 
 
 def test_exploration_table_counts_and_averages_only_exploration_requests() -> None:
-    from quanzi.evaluation.ranking_eval import exploration_only, summarise
+    from quanzi.models.ranking.offline.metrics import exploration_only, summarise
 
     reqs = [_request(f"v{i}", {"a": 1, "b": 0}) for i in range(6)]
     for r in reqs[::2]:
@@ -247,21 +314,28 @@ def tiny_explore_world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settin
 
 
 def test_eval_reports_the_exploration_requests_as_the_headline(tiny_explore_world) -> None:
-    from quanzi.evaluation.ranking_eval import _friends, _relations, load_world
+    from quanzi.datasets.world.tables import circle_activity, friends_of, read_world
 
     settings, name = tiny_explore_world
     no_models = SimpleNamespace(predictors={}, versions={}, embedder=None)
-    report = run_eval(settings, EvalConfig(world=name, tune_trials=1, embedding_dim=8),
-                      models=no_models)
-    world = load_world(settings, name)
-    logged = make_requests(world.holdout, world.tables["posts"], _friends(world),
-                           _relations(world), world.policy)
+    report = run_eval(
+        settings, EvalConfig(world=name, tune_trials=1, embedding_dim=8), models=no_models
+    )
+    world = read_world(settings, name)
+    logged = make_requests(
+        world.holdout,
+        world.tables["posts"],
+        friends_of(world),
+        circle_activity(world),
+        world.policy,
+    )
     n_random = sum(r.policy == "random" for r in logged)
     explore, everything = report.test_explore["all"], report.test["all"]
     assert 0 < explore["requests"] <= n_random < len(logged)
     assert explore["requests"] < everything["requests"]
     assert report.explore_fraction == 0.5 and report.dev_requests == "exploration"
-    assert {"pipeline-tuned − recency", "pipeline-tuned − popularity",
-            "pipeline − recency"} <= set(report.gains_explore)
+    assert {"pipeline-tuned − recency", "pipeline-tuned − popularity", "pipeline − recency"} <= set(
+        report.gains_explore
+    )
     gain, lo, hi = report.gains_explore["pipeline − popularity"]["all"]
     assert gain == pytest.approx(explore["pipeline"] - explore["popularity"]) and lo <= gain <= hi

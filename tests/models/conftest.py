@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-TINY_TEXTS = ["这个手机很好用，电池耐用", "物流太慢了，差评", "酒店位置很好，早餐一般",
-              "外卖送到已经凉了", "衣服质量不错，尺码偏小", "iPhone 13 拍照清楚"] * 5
+TINY_TEXTS = [
+    "这个手机很好用，电池耐用",
+    "物流太慢了，差评",
+    "酒店位置很好，早餐一般",
+    "外卖送到已经凉了",
+    "衣服质量不错，尺码偏小",
+    "iPhone 13 拍照清楚",
+] * 5
 
 
 @pytest.fixture(scope="session")
@@ -17,8 +23,14 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from quanzi.models.tokenizer import build_tokenizer
 
     tokenizer = build_tokenizer(TINY_TEXTS, vocab_size=200, min_frequency=1)
-    arch = EncoderArch(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                       max_seq_length=32, output_dim=16)
+    arch = EncoderArch(
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=64,
+        max_seq_length=32,
+        output_dim=16,
+    )
     path = tmp_path_factory.mktemp("tiny-encoder")
     build_encoder(tokenizer, arch).save(str(path))
     return path

@@ -31,11 +31,14 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def test_embed_writes_one_row_per_line_in_input_order(tiny: Path, tmp_path: Path) -> None:
-    src = _write(tmp_path / "in.jsonl", [json.dumps({"id": i, "text": t}, ensure_ascii=False)
-                                         for i, t in enumerate(TEXTS)])
+    src = _write(
+        tmp_path / "in.jsonl",
+        [json.dumps({"id": i, "text": t}, ensure_ascii=False) for i, t in enumerate(TEXTS)],
+    )
     out = tmp_path / "out.npy"
-    result = runner.invoke(app, ["embed", "--input", str(src), "--output", str(out),
-                                 "--batch-size", "2"])
+    result = runner.invoke(
+        app, ["embed", "--input", str(src), "--output", str(out), "--batch-size", "2"]
+    )
     assert result.exit_code == 0, result.output
     got = np.load(out)
     expected = np.vstack([embed_texts(load_encoder(Settings()), [t]) for t in TEXTS])
@@ -44,16 +47,14 @@ def test_embed_writes_one_row_per_line_in_input_order(tiny: Path, tmp_path: Path
 
 def test_invalid_json_names_the_line(tiny: Path, tmp_path: Path) -> None:
     src = _write(tmp_path / "in.jsonl", ['{"text": "好"}', '{"text": "坏"', '{"text": "中"}'])
-    result = runner.invoke(app, ["embed", "--input", str(src), "--output",
-                                 str(tmp_path / "o.npy")])
+    result = runner.invoke(app, ["embed", "--input", str(src), "--output", str(tmp_path / "o.npy")])
     assert result.exit_code == 2
     assert "in.jsonl:2: invalid JSON" in result.output
 
 
 def test_missing_text_field_names_the_line(tiny: Path, tmp_path: Path) -> None:
     src = _write(tmp_path / "in.jsonl", ['{"text": "好"}', '{"body": "坏"}'])
-    result = runner.invoke(app, ["embed", "--input", str(src), "--output",
-                                 str(tmp_path / "o.npy")])
+    result = runner.invoke(app, ["embed", "--input", str(src), "--output", str(tmp_path / "o.npy")])
     assert result.exit_code == 2
     assert "in.jsonl:2: no string field 'text'" in result.output
     assert not (tmp_path / "o.npy").exists()

@@ -32,8 +32,9 @@ def test_embed_texts_keeps_input_order_despite_length_sorting(
     np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
 
 
-def test_unloadable_encoder_is_a_clear_error(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unloadable_encoder_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QUANZI_ENCODER", str(tmp_path / "no-such-model"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ValueError, match="QUANZI_ENCODER"):
@@ -54,8 +55,9 @@ def test_default_encoder_loads_offline_with_plain_sentence_transformers(
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = SentenceTransformer(str(DEFAULT_ENCODER_DIR), device="cpu")
-    vecs = model.encode(["这款洗发水味道很好闻", "这款洗发水香味不错", "电脑开机很慢"],
-                        normalize_embeddings=True)
+    vecs = model.encode(
+        ["这款洗发水味道很好闻", "这款洗发水香味不错", "电脑开机很慢"], normalize_embeddings=True
+    )
     assert vecs.shape == (3, 512)
     # a trained model, not random weights: paraphrases are closer than unrelated text
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]

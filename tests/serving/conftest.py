@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from quanzi.serving.api.deps import authenticate
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import Principal
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import Principal
 from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema, upgrade_url
 
 
@@ -25,8 +25,9 @@ def _migrated_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def seed(settings: Settings, factory_class: type,
-         _migrated_sqlite_template: Path) -> Callable[[Callable[[Any], Any]], Any]:
+def seed(
+    settings: Settings, factory_class: type, _migrated_sqlite_template: Path
+) -> Callable[[Callable[[Any], Any]], Any]:
     """``seed(build)``: give the app's database the schema, run ``build(factory)``, commit."""
 
     def run(build: Callable[[Any], Any]) -> Any:

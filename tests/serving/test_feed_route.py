@@ -10,10 +10,10 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from quanzi.models.ranking.params import assign_arm
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import create_key
-from quanzi.serving.ranking.params import assign_arm
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
 
 URL = "/v1/feed/rank"
 
@@ -37,8 +37,9 @@ def feed(seed) -> dict:
         posts["p_hidden"] = f.post(circle, strangers[0], id="p_hidden")
         posts["p_review"] = f.post(circle, strangers[1], id="p_review", status="review")
         for pid in ("p_friend", "p_s0", "p_s1", "p_s2", "p_s3", "p_hidden"):
-            f.score(posts[pid], model_name="trust", model_version="3", score=None,
-                    payload={"level": 3})
+            f.score(
+                posts[pid], model_name="trust", model_version="3", score=None, payload={"level": 3}
+            )
         f.interaction(viewer, posts["p_hidden"], "impression")
         f.interaction(viewer, posts["p_hidden"], "hide")
         as_of = f.tick() + timedelta(hours=1)
@@ -86,8 +87,13 @@ def test_hidden_and_unmoderated_posts_are_never_returned(api, feed) -> None:
 
 
 def test_given_candidates_limit_and_exclude_ids_are_honoured(api, feed) -> None:
-    body = _rank(api, feed, candidate_ids=["p_s0", "p_s1", "p_s2", "p_s3", "unknown"],
-                 exclude_ids=["p_s2"], limit=2)
+    body = _rank(
+        api,
+        feed,
+        candidate_ids=["p_s0", "p_s1", "p_s2", "p_s3", "unknown"],
+        exclude_ids=["p_s2"],
+        limit=2,
+    )
     ids = [i["post_id"] for i in body["items"]]
     assert len(ids) == 2 and "p_s2" not in ids and set(ids) <= {"p_s0", "p_s1", "p_s3"}
     assert all(i["source"] == "given" for i in body["items"])
@@ -112,17 +118,23 @@ def test_unknown_circle_is_404(api, feed) -> None:
     assert "nope" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"viewer_id": "v", "circle_id": "c1", "limit": 0}, "greater than or equal to 1"),
-    ({"viewer_id": "v", "circle_id": "c1", "limit": 201}, "less than or equal to 200"),
-    ({"viewer_id": "v", "circle_id": "c1", "candidate_ids": ["p"] * 2001}, "at most 2000"),
-    ({"viewer_id": "v", "circle_id": "c1", "params": {"w_qualty": 1}}, "unknown ranking params"),
-    ({"viewer_id": "v", "circle_id": "c1", "params": {"w_quality": -1}}, "greater than or eq"),
-    ({"viewer_id": "v", "circle_id": "c1", "phase": "someday"}, "warmup"),
-    ({"viewer_id": "", "circle_id": "c1"}, "at least 1 character"),
-    ({"circle_id": "c1"}, "Field required"),
-    ({"viewer_id": "v", "circle_id": "c1", "colour": "red"}, "Extra inputs"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"viewer_id": "v", "circle_id": "c1", "limit": 0}, "greater than or equal to 1"),
+        ({"viewer_id": "v", "circle_id": "c1", "limit": 201}, "less than or equal to 200"),
+        ({"viewer_id": "v", "circle_id": "c1", "candidate_ids": ["p"] * 2001}, "at most 2000"),
+        (
+            {"viewer_id": "v", "circle_id": "c1", "params": {"w_qualty": 1}},
+            "unknown ranking params",
+        ),
+        ({"viewer_id": "v", "circle_id": "c1", "params": {"w_quality": -1}}, "greater than or eq"),
+        ({"viewer_id": "v", "circle_id": "c1", "phase": "someday"}, "warmup"),
+        ({"viewer_id": "", "circle_id": "c1"}, "at least 1 character"),
+        ({"circle_id": "c1"}, "Field required"),
+        ({"viewer_id": "v", "circle_id": "c1", "colour": "red"}, "Extra inputs"),
+    ],
+)
 def test_bad_requests_are_422_saying_what_is_wrong(api, feed, body, message) -> None:
     response = api.post(URL, json=body, headers=feed["feed"])
     assert response.status_code == 422
@@ -148,8 +160,7 @@ def test_no_key_is_401_and_wrong_role_is_403(api, feed) -> None:
 def test_each_served_list_is_logged_with_its_request_id(api, feed, caplog) -> None:
     with caplog.at_level(logging.INFO, logger="quanzi.feed.served"):
         body = _rank(api, feed)
-    lines = [json.loads(r.getMessage()) for r in caplog.records
-             if r.name == "quanzi.feed.served"]
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "quanzi.feed.served"]
     assert lines[-1]["request_id"] == body["request_id"]
     assert lines[-1]["viewer_id"] == "v" and lines[-1]["arm"] == body["arm"]
     assert lines[-1]["post_ids"] == [i["post_id"] for i in body["items"]]
@@ -180,8 +191,7 @@ def test_the_fast_path_answers_like_the_route(api, feed, fast_answers) -> None:
         body.pop("request_id")
     assert fast == slow
     metrics = api.get("/metrics").text  # both counted under the route's template
-    assert 'quanzi_requests_total{method="POST",route="/v1/feed/rank",status="200"} 2.0' \
-        in metrics
+    assert 'quanzi_requests_total{method="POST",route="/v1/feed/rank",status="200"} 2.0' in metrics
 
 
 def test_the_fast_path_leaves_every_error_to_the_route(api, feed, fast_answers) -> None:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from quanzi.models.index.sync import write_embeddings
-from quanzi.serving.feed_store import FeedStoreSync
-from quanzi.serving.ranking.viewer_loader import ViewerLoader, build_viewer_context
+from quanzi.models.ranking.viewer_loader import ViewerLoader, build_viewer_context
+from quanzi.serving.feed_snapshot_sync import FeedStoreSync
 from quanzi.storage.orm import Circle, User
 
 
@@ -31,8 +31,9 @@ def history(factory):
     f.interaction(viewer, clicked, "click")
     f.interaction(viewer, hidden, "hide")
     f.interaction(viewer, spam, "report")
-    write_embeddings(f.session, "enc", ["p_liked", "p_clicked"],
-                     np.array([[1, 0], [0, 1]], dtype=np.float32))
+    write_embeddings(
+        f.session, "enc", ["p_liked", "p_clicked"], np.array([[1, 0], [0, 1]], dtype=np.float32)
+    )
     f.session.commit()
     return f
 
@@ -80,8 +81,9 @@ def test_hidden_posts_do_not_count_as_interest() -> None:
         def vectors_of(self, ids):
             return np.array([[1.0, 0.0] if p == "a" else [0.0, 1.0] for p in ids])
 
-    ctx = build_viewer_context("v", ["v", "f"], [("b", "hide", "x"), ("b", "click", "x"),
-                                                 ("a", "like", "y")], Vectors())
+    ctx = build_viewer_context(
+        "v", ["v", "f"], [("b", "hide", "x"), ("b", "click", "x"), ("a", "like", "y")], Vectors()
+    )
     assert ctx.engaged_posts == ("a",) and np.allclose(ctx.interest, [1.0, 0.0])
     assert ctx.friends == {"f"}  # the viewer is never their own friend
 
@@ -118,7 +120,7 @@ def test_impressions_only_keep_the_interest_vector() -> None:
             Vectors.calls += 1
             return np.ones((len(ids), 2))
 
-    from quanzi.serving.ranking.viewer_loader import extend_viewer_context
+    from quanzi.models.ranking.viewer_loader import extend_viewer_context
 
     ctx = build_viewer_context("v", [], [("a", "like", "x")], Vectors())
     calls = Vectors.calls

@@ -13,9 +13,11 @@ def _samples(client: TestClient) -> dict[tuple[str, frozenset], float]:
     response = client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(response.text)
-            for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(response.text)
+        for s in family.samples
+    }
 
 
 def test_requests_are_counted_by_route_template_and_status(settings: Settings) -> None:
@@ -26,14 +28,39 @@ def test_requests_are_counted_by_route_template_and_status(settings: Settings) -
         client.get("/no/such/path/1")
         samples = _samples(client)
     get = {("method", "GET")}
-    assert samples[("quanzi_requests_total", frozenset(
-        get | {("route", "/healthz"), ("status", "200")}))] == 1
-    assert samples[("quanzi_requests_total", frozenset(
-        get | {("route", "/v1/posts/{post_id}"), ("status", "401")}))] == 2
-    assert samples[("quanzi_requests_total", frozenset(
-        get | {("route", "<unmatched>"), ("status", "404")}))] == 1
-    assert samples[("quanzi_request_duration_seconds_count", frozenset(
-        get | {("route", "/v1/posts/{post_id}")}))] == 2
+    assert (
+        samples[
+            ("quanzi_requests_total", frozenset(get | {("route", "/healthz"), ("status", "200")}))
+        ]
+        == 1
+    )
+    assert (
+        samples[
+            (
+                "quanzi_requests_total",
+                frozenset(get | {("route", "/v1/posts/{post_id}"), ("status", "401")}),
+            )
+        ]
+        == 2
+    )
+    assert (
+        samples[
+            (
+                "quanzi_requests_total",
+                frozenset(get | {("route", "<unmatched>"), ("status", "404")}),
+            )
+        ]
+        == 1
+    )
+    assert (
+        samples[
+            (
+                "quanzi_request_duration_seconds_count",
+                frozenset(get | {("route", "/v1/posts/{post_id}")}),
+            )
+        ]
+        == 2
+    )
 
 
 def test_model_versions_and_index_size_are_exported(settings: Settings) -> None:
@@ -44,8 +71,9 @@ def test_model_versions_and_index_size_are_exported(settings: Settings) -> None:
     metrics.set_index_size("posts", 1234)
     with TestClient(app) as client:
         samples = _samples(client)
-    versions = {dict(k[1])["version"]: v for k, v in samples.items()
-                if k[0] == "quanzi_model_version_info"}
+    versions = {
+        dict(k[1])["version"]: v for k, v in samples.items() if k[0] == "quanzi_model_version_info"
+    }
     assert versions == {"4": 1.0}
     assert samples[("quanzi_index_vectors", frozenset({("index", "posts")}))] == 1234
 
@@ -56,7 +84,9 @@ def test_two_apps_keep_separate_registries(settings: Settings) -> None:
         a.get("/healthz")
         a.get("/healthz")
         b.get("/healthz")
-        key = ("quanzi_requests_total", frozenset(
-            {("method", "GET"), ("route", "/healthz"), ("status", "200")}))
+        key = (
+            "quanzi_requests_total",
+            frozenset({("method", "GET"), ("route", "/healthz"), ("status", "200")}),
+        )
         assert _samples(a)[key] == 2
         assert _samples(b)[key] == 1

@@ -71,8 +71,9 @@ def _names(engine: Engine) -> list[str]:
         return list(session.scalars(select(Circle.name).order_by(Circle.id)))
 
 
-def test_failed_transaction_leaves_stored_data_unchanged(engine: Engine, factory: Any,
-                                                         session: Any) -> None:
+def test_failed_transaction_leaves_stored_data_unchanged(
+    engine: Engine, factory: Any, session: Any
+) -> None:
     factory.circle(id="c-1", name="before")
     session.commit()
     sessions = session_factory(engine)

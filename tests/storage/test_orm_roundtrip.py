@@ -38,66 +38,149 @@ def _columns(row: Any) -> dict[str, Any]:
 
 def _build_world(f: Any) -> list[Any]:
     """One row in every table, every column set explicitly (nothing left to defaults)."""
-    circle = f.circle(id="c-1", name="花西子官方圈", kind="brand", category="beauty",
-                      brand="花西子", description="东方彩妆 ✿ \"引号\" 'quote'",
-                      created_at=T0)
-    merchant = f.user(id="m-1", kind="merchant", display_name="花西子旗舰店",
-                      follower_count=120_000, creator_certified=False,
-                      account_created_at=T0 - timedelta(days=800), merchant_circle_id="c-1",
-                      created_at=T0)
-    creator = f.user(id="u-1", kind="creator", display_name="小红", follower_count=5300,
-                     creator_certified=True, account_created_at=T0 - timedelta(days=30),
-                     merchant_circle_id=None, created_at=T0)
+    circle = f.circle(
+        id="c-1",
+        name="花西子官方圈",
+        kind="brand",
+        category="beauty",
+        brand="花西子",
+        description="东方彩妆 ✿ \"引号\" 'quote'",
+        created_at=T0,
+    )
+    merchant = f.user(
+        id="m-1",
+        kind="merchant",
+        display_name="花西子旗舰店",
+        follower_count=120_000,
+        creator_certified=False,
+        account_created_at=T0 - timedelta(days=800),
+        merchant_circle_id="c-1",
+        created_at=T0,
+    )
+    creator = f.user(
+        id="u-1",
+        kind="creator",
+        display_name="小红",
+        follower_count=5300,
+        creator_certified=True,
+        account_created_at=T0 - timedelta(days=30),
+        merchant_circle_id=None,
+        created_at=T0,
+    )
     item = f.item(circle, id="i-1", title="空气蜜粉 8g", price=169.5, created_at=T0)
     order = f.order(creator, item, id="o-1", created_at=T0 + timedelta(hours=1))
-    post = f.post(circle, creator, id="p-1", item_id="i-1", order_id="o-1",
-                  text="买了两周，控油效果不错😊\n第二行", image_count=3, status="pass",
-                  created_at=T0 + timedelta(days=3), updated_at=T0 + timedelta(days=4))
+    post = f.post(
+        circle,
+        creator,
+        id="p-1",
+        item_id="i-1",
+        order_id="o-1",
+        text="买了两周，控油效果不错😊\n第二行",
+        image_count=3,
+        status="pass",
+        created_at=T0 + timedelta(days=3),
+        updated_at=T0 + timedelta(days=4),
+    )
     rows = [
-        circle, merchant, creator, item, order, post,
-        f.score(post, model_name="trust", model_version="7", score=0.875, label="L3",
-                payload={"probs": [0.01, 0.04, 0.875], "why": "购后分享", "nested": {"a": None}},
-                created_at=T0 + timedelta(days=5)),
-        f.interaction(merchant, post, kind="favourite", position=4, request_id="req-9",
-                      created_at=T0 + timedelta(days=6)),
+        circle,
+        merchant,
+        creator,
+        item,
+        order,
+        post,
+        f.score(
+            post,
+            model_name="trust",
+            model_version="7",
+            score=0.875,
+            label="L3",
+            payload={"probs": [0.01, 0.04, 0.875], "why": "购后分享", "nested": {"a": None}},
+            created_at=T0 + timedelta(days=5),
+        ),
+        f.interaction(
+            merchant,
+            post,
+            kind="favourite",
+            position=4,
+            request_id="req-9",
+            created_at=T0 + timedelta(days=6),
+        ),
         f.user_relation(merchant, creator, "follow"),
         f.brand_relation(creator, circle, kind="past_buyer", active=False),
     ]
-    collection = f.collection(circle, title="双11好物合集", description="编辑精选",
-                              status="published", created_by="editor-7", created_at=T0,
-                              updated_at=T0 + timedelta(days=1),
-                              published_at=T0 + timedelta(days=2))
-    review = f.review(post, reasons={"rules": ["外链"], "score": 0.61}, status="open",
-                      created_at=T0)
+    collection = f.collection(
+        circle,
+        title="双11好物合集",
+        description="编辑精选",
+        status="published",
+        created_by="editor-7",
+        created_at=T0,
+        updated_at=T0 + timedelta(days=1),
+        published_at=T0 + timedelta(days=2),
+    )
+    review = f.review(
+        post, reasons={"rules": ["外链"], "score": 0.61}, status="open", created_at=T0
+    )
     rows += [
         collection,
         f.collection_item(collection, post, position=2, note="封面"),
         review,
-        f.decision(review, editor="editor-7", decision="reject", labels=["ad", "外链"],
-                   reason="引流到站外", created_at=T0),
+        f.decision(
+            review,
+            editor="editor-7",
+            decision="reject",
+            labels=["ad", "外链"],
+            reason="引流到站外",
+            created_at=T0,
+        ),
         f.rule(circle, term="加V", action="review"),
-        f.override(post, action="boost", value=1.5, editor="editor-7",
-                   expires_at=T0 + timedelta(days=10)),
-        f._add(PostEmbedding(post_id="p-1", encoder_version="enc-7", dim=2,
-                             vector=b"\x00\x00\x80?\x00\x00\x00\x80", created_at=T0)),
+        f.override(
+            post, action="boost", value=1.5, editor="editor-7", expires_at=T0 + timedelta(days=10)
+        ),
+        f._add(
+            PostEmbedding(
+                post_id="p-1",
+                encoder_version="enc-7",
+                dim=2,
+                vector=b"\x00\x00\x80?\x00\x00\x00\x80",
+                created_at=T0,
+            )
+        ),
         f._add(IndexChange(seq=41, post_id="p-gone", created_at=T0)),
-        f._add(ApiKey(prefix="0a1b2c3d4e5f", salt="00" * 16, key_hash="ab" * 32, role="editor",
-                      name="编辑小王", revoked_at=T0 + timedelta(days=1), created_at=T0)),
-        f._add(CircleApplication(brand="花西子", facts={"weibo_fans": 1_200_000},
-                                 eligible=True, results=[{"rule": "fan_base", "passed": True}],
-                                 status="ops_review_pending", reviews_required=2,
-                                 reviews_done=1, submitted_by="editor-7", created_at=T0)),
+        f._add(
+            ApiKey(
+                prefix="0a1b2c3d4e5f",
+                salt="00" * 16,
+                key_hash="ab" * 32,
+                role="editor",
+                name="编辑小王",
+                revoked_at=T0 + timedelta(days=1),
+                created_at=T0,
+            )
+        ),
+        f._add(
+            CircleApplication(
+                brand="花西子",
+                facts={"weibo_fans": 1_200_000},
+                eligible=True,
+                results=[{"rule": "fan_base", "passed": True}],
+                status="ops_review_pending",
+                reviews_required=2,
+                reviews_done=1,
+                submitted_by="editor-7",
+                created_at=T0,
+            )
+        ),
     ]
     return rows
 
 
-def test_every_table_round_trips_unchanged(
-    engine: Engine, session: Session, factory: Any
-) -> None:
+def test_every_table_round_trips_unchanged(engine: Engine, session: Session, factory: Any) -> None:
     rows = _build_world(factory)
     session.commit()
-    written = {(type(r), tuple(r.__mapper__.primary_key_from_instance(r))): _columns(r)
-               for r in rows}
+    written = {
+        (type(r), tuple(r.__mapper__.primary_key_from_instance(r))): _columns(r) for r in rows
+    }
     assert {cls.__table__.name for cls, _ in written} == set(Base.metadata.tables), (
         "a table has no round-trip row: add one to _build_world"
     )
@@ -151,13 +234,16 @@ def test_time_comparisons_agree_across_offsets(session: Session, factory: Any) -
         pytest.param(lambda f, w: f.circle(id=w["circle"].id), id="circle-id"),
         pytest.param(lambda f, w: f.user_relation(w["a"], w["b"], "follow"), id="user-edge"),
         pytest.param(lambda f, w: f.brand_relation(w["a"], w["circle"], "fan"), id="brand-edge"),
-        pytest.param(lambda f, w: f.score(w["post"], model_name="quality", model_version="1"),
-                     id="score-version"),
+        pytest.param(
+            lambda f, w: f.score(w["post"], model_name="quality", model_version="1"),
+            id="score-version",
+        ),
         pytest.param(lambda f, w: f.rule(w["circle"], term="加微信"), id="rule-term"),
         pytest.param(lambda f, w: f.override(w["post"], action="remove"), id="override-post"),
         pytest.param(lambda f, w: f.review(w["post"]), id="review-post"),
-        pytest.param(lambda f, w: f.collection_item(w["collection"], w["post"]),
-                     id="collection-item"),
+        pytest.param(
+            lambda f, w: f.collection_item(w["collection"], w["post"]), id="collection-item"
+        ),
     ],
 )
 def test_unique_constraints_reject_duplicates(
@@ -187,8 +273,9 @@ def test_unique_constraints_reject_duplicates(
         pytest.param(lambda f, w: f.user_relation(w["a"], w["b"], "blocks"), id="relation-kind"),
         pytest.param(lambda f, w: f.brand_relation(w["a"], w["circle"], "vip"), id="brand-kind"),
         pytest.param(lambda f, w: f.post(w["circle"], w["a"], status="hidden"), id="post-status"),
-        pytest.param(lambda f, w: f.interaction(w["a"], w["post"], kind="poke"),
-                     id="interaction-kind"),
+        pytest.param(
+            lambda f, w: f.interaction(w["a"], w["post"], kind="poke"), id="interaction-kind"
+        ),
         pytest.param(lambda f, w: f.collection(w["circle"], status="live"), id="collection"),
         pytest.param(lambda f, w: f.rule(w["circle"], action="mute"), id="rule-action"),
         pytest.param(lambda f, w: f.override(w["post"], action="bury"), id="override-action"),
@@ -220,8 +307,13 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
     for table in Base.metadata.sorted_tables:
         # index_changes is a log: it outlives deleted posts so that workers drop them too.
         # API keys and circle applications belong to no circle.
-        if table.name in ("users", "user_relations", "index_changes", "api_keys",
-                          "circle_applications"):
+        if table.name in (
+            "users",
+            "user_relations",
+            "index_changes",
+            "api_keys",
+            "circle_applications",
+        ):
             continue
         n = session.execute(select(func.count()).select_from(table)).scalar_one()
         expected = 1 if table.name == "circles" else 0

@@ -32,7 +32,9 @@ def test_list_circles_counts_posts_and_filters_by_category(session: Session, fac
     page, total = list_circles(session)
     assert total == 3
     assert [(s.circle.id, s.post_count) for s in page] == [
-        ("a-beauty", 3), ("b-food", 1), ("c-empty", 0)
+        ("a-beauty", 3),
+        ("b-food", 1),
+        ("c-empty", 0),
     ]
     page, total = list_circles(session, category="beauty", limit=1, offset=1)
     assert total == 2
@@ -81,7 +83,8 @@ def test_get_post_keeps_each_models_latest_score(session: Session, factory: Any)
     detail = get_post(session, post.id)
     assert detail is not None
     assert [(s.model_name, s.model_version, s.score, s.label) for s in detail.scores] == [
-        ("quality", "2", 0.9, None), ("trust", "1", None, "L3")
+        ("quality", "2", 0.9, None),
+        ("trust", "1", None, "L3"),
     ]
     assert get_post(session, "nope") is None
 
@@ -97,16 +100,27 @@ def test_verified_purchase_needs_the_authors_own_earlier_order_of_the_item(
     cases = {
         "verified": factory.post(circle, buyer, item_id=item.id, order_id=order.id),
         "no-order": factory.post(circle, buyer, item_id=item.id),
-        "someone-elses-order": factory.post(circle, buyer, item_id=item.id,
-                                            order_id=foreign_order.id),
+        "someone-elses-order": factory.post(
+            circle, buyer, item_id=item.id, order_id=foreign_order.id
+        ),
         "wrong-item": factory.post(circle, buyer, item_id=other_item.id, order_id=order.id),
-        "before-buying": factory.post(circle, buyer, item_id=item.id, order_id=order.id,
-                                      created_at=order.created_at - timedelta(days=1)),
+        "before-buying": factory.post(
+            circle,
+            buyer,
+            item_id=item.id,
+            order_id=order.id,
+            created_at=order.created_at - timedelta(days=1),
+        ),
     }
     session.commit()
     verified = {name: get_post(session, p.id).verified_purchase for name, p in cases.items()}
-    assert verified == {"verified": True, "no-order": False, "someone-elses-order": False,
-                        "wrong-item": False, "before-buying": False}
+    assert verified == {
+        "verified": True,
+        "no-order": False,
+        "someone-elses-order": False,
+        "wrong-item": False,
+        "before-buying": False,
+    }
 
 
 def test_circle_posts_page_newest_first_without_gaps_or_repeats(
@@ -116,8 +130,12 @@ def test_circle_posts_page_newest_first_without_gaps_or_repeats(
     author = factory.user()
     same_time = factory.tick()
     # Three posts share one timestamp: the id breaks the tie, so no page boundary loses one.
-    posts = [factory.post(circle, author, id=f"p-{i:02d}",
-                          created_at=same_time if i < 3 else factory.tick()) for i in range(7)]
+    posts = [
+        factory.post(
+            circle, author, id=f"p-{i:02d}", created_at=same_time if i < 3 else factory.tick()
+        )
+        for i in range(7)
+    ]
     factory.post(other, author)
     session.commit()
     expected = [p.id for p in sorted(posts, key=lambda p: (p.created_at, p.id), reverse=True)]
@@ -144,8 +162,10 @@ def test_circle_posts_filter_by_status(session: Session, factory: Any) -> None:
     assert page.next_cursor is None
 
 
-@pytest.mark.parametrize("token", ["", "not-base64!!", "bnVsbA", "WyJ4IiwgInkiXQ",
-                                   "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgInAiXQ"])
+@pytest.mark.parametrize(
+    "token",
+    ["", "not-base64!!", "bnVsbA", "WyJ4IiwgInkiXQ", "WyIyMDI1LTAxLTAxVDAwOjAwOjAwIiwgInAiXQ"],
+)
 def test_foreign_cursor_is_rejected(token: str) -> None:
     # null; ["x", "y"]; a naive timestamp
     with pytest.raises(InvalidCursor):

@@ -12,21 +12,11 @@ from types import ModuleType
 
 import pytest
 
+from quanzi.models.champions import download_model_version, load_champion, mlflow_client
 from quanzi.settings import Settings
-from quanzi.training.pipeline import (
-    TaskContractError,
-    download_model_version,
-    load_champion,
-    run_task,
-)
+from quanzi.training.pipeline import TaskContractError, run_task
 from quanzi.training.promotion import PromotionError, list_versions, promote
-from quanzi.training.registry import (
-    TASKS,
-    TaskRegistry,
-    UnknownTaskError,
-    mlflow_client,
-    resolve_task,
-)
+from quanzi.training.task_registry import TASKS, TaskRegistry, UnknownTaskError, resolve_task
 from quanzi.training.tasks import Comparison, Evaluation, TaskData
 
 
@@ -49,7 +39,8 @@ def _register(monkeypatch: pytest.MonkeyPatch, task: object, name: str = "fake")
 
 
 def test_run_task_registers_challenger_with_params_metrics_and_artifacts(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task = fake_tasks.CharCountTask()
     _register(monkeypatch, task)
     run_id, version = run_task(task, store, small=True)
@@ -69,13 +60,15 @@ def test_run_task_registers_challenger_with_params_metrics_and_artifacts(
     artifacts = {a.path for a in client.list_artifacts(run_id, "figures")}
     assert {"figures/test_confusion.png", "figures/test_pr.png"} <= artifacts
     assert [a.path for a in client.list_artifacts(run_id, "tables")] == [
-        "tables/test_predictions.csv"]
+        "tables/test_predictions.csv"
+    ]
     mv = client.get_model_version("quanzi-fake", version)
     assert mv.tags["primary_metric"] == "test_accuracy" and mv.tags["small"] == "true"
 
 
 def test_logged_model_has_signature_example_and_predicts_through_pyfunc(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import mlflow
     from mlflow.models import get_model_info
 
@@ -85,8 +78,12 @@ def test_logged_model_has_signature_example_and_predicts_through_pyfunc(
     uri = f"models:/quanzi-fake/{version}"
     info = get_model_info(uri)
     assert info.signature is not None
-    assert info.signature.inputs.input_names() == ["text", "circle_id", "author",
-                                                   "verified_purchase"]
+    assert info.signature.inputs.input_names() == [
+        "text",
+        "circle_id",
+        "author",
+        "verified_purchase",
+    ]
     assert info.saved_input_example_info is not None
     model = mlflow.pyfunc.load_model(uri)
     records = [{"text": "加我 13812345678"}, {"text": "物流很快，包装完好", "circle_id": "c1"}]
@@ -97,7 +94,8 @@ def test_logged_model_has_signature_example_and_predicts_through_pyfunc(
 
 
 def test_promote_makes_the_first_version_champion_then_accepts_an_equal_one(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task = fake_tasks.CharCountTask()
     _register(monkeypatch, task)
     run_task(task, store, small=True)
@@ -114,7 +112,8 @@ def test_promote_makes_the_first_version_champion_then_accepts_an_equal_one(
 
 
 def test_promote_refuses_a_worse_model_and_force_overrides_on_record(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = fake_tasks.CharCountTask()
     _register(monkeypatch, good)
     _, good_version = run_task(good, store, small=True)
@@ -139,13 +138,15 @@ def test_promote_refuses_a_worse_model_and_force_overrides_on_record(
     assert tags["promotion"] == "forced"
     assert tags["promotion_reason"] == "incident 42: roll forward"
     experiment = client.get_experiment_by_name("promotions")
-    runs = client.search_runs([experiment.experiment_id],
-                              filter_string="tags.`quanzi.forced` = 'true'")
+    runs = client.search_runs(
+        [experiment.experiment_id], filter_string="tags.`quanzi.forced` = 'true'"
+    )
     assert len(runs) == 1 and runs[0].data.params["reason"] == "incident 42: roll forward"
 
 
 def test_promote_reevaluates_both_models_when_the_test_sets_differ(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     old = fake_tasks.CharCountTask(test_seed=3)
     _register(monkeypatch, old)
     run_task(old, store, small=True)
@@ -168,16 +169,25 @@ class WorldTask(fake_tasks.CharCountTask):
         self.calls: list[tuple[dict[str, str], bool]] = []
         self.evaluated_on: list[str] = []
 
-    def comparison_for(self, settings: Settings, run_params: dict[str, str], small: bool,
-                       load: bool, progress: object = None) -> Comparison:
+    def comparison_for(
+        self,
+        settings: Settings,
+        run_params: dict[str, str],
+        small: bool,
+        load: bool,
+        progress: object = None,
+    ) -> Comparison:
         self.calls.append((run_params, load))
         gate = {"test_log_loss": (False, 0.05)}
         if not load:
             return Comparison("logged on my world", gate)
         world = int(run_params["cfg.world"])
-        data = TaskData(train=fake_tasks.make_frame(4, 1), dev=fake_tasks.make_frame(4, 2),
-                        test=fake_tasks.make_frame(60, world + 100),
-                        hashes={"synthetic": f"world-{world}"})
+        data = TaskData(
+            train=fake_tasks.make_frame(4, 1),
+            dev=fake_tasks.make_frame(4, 2),
+            test=fake_tasks.make_frame(60, world + 100),
+            hashes={"synthetic": f"world-{world}"},
+        )
         return Comparison(f"world {world}", gate, data)
 
     def evaluate(self, predictor: object, data: TaskData) -> Evaluation:
@@ -186,7 +196,8 @@ class WorldTask(fake_tasks.CharCountTask):
 
 
 def test_promote_reevaluates_both_versions_where_the_challengers_comparison_for_says(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _register(monkeypatch, WorldTask(world=3))
     run_task(TASKS["fake"], store, small=True)
     promote(store, "fake")
@@ -211,15 +222,17 @@ def test_promote_reevaluates_both_versions_where_the_challengers_comparison_for_
     assert [line.split(":")[0] for line in result.gate.lines] == ["test_log_loss"]
 
 
-def test_promote_without_challenger_says_what_to_run(store: Settings,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_promote_without_challenger_says_what_to_run(
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _register(monkeypatch, fake_tasks.CharCountTask())
     with pytest.raises(PromotionError, match="run `quanzi train fake`"):
         promote(store, "fake")
 
 
 def test_load_champion_is_none_then_loads_and_works_from_cache_offline(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task = fake_tasks.CharCountTask()
     _register(monkeypatch, task)
     assert load_champion(store, "fake") is None
@@ -231,28 +244,33 @@ def test_load_champion_is_none_then_loads_and_works_from_cache_offline(
     assert predictor.predict([{"text": "加我 13912345678"}])[0]["decision"] == "reject"
     assert (store.models_dir / "quanzi-fake" / "v1" / "artifacts" / "model_dir").is_dir()
 
-    unreachable = store.model_copy(update={
-        "mlflow_tracking_uri": f"sqlite:///{store.data_dir / 'missing' / 'nope.db'}"})
+    unreachable = store.model_copy(
+        update={"mlflow_tracking_uri": f"sqlite:///{store.data_dir / 'missing' / 'nope.db'}"}
+    )
     offline = load_champion(unreachable, "fake")
     assert offline is not None
     assert offline.predict([{"text": "好"}]) == predictor.predict([{"text": "好"}])
 
 
 def test_list_versions_shows_aliases_and_primary_metric(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task = fake_tasks.CharCountTask()
     _register(monkeypatch, task)
     run_task(task, store, small=True)
     promote(store, "fake")
     run_task(task, store, small=True)
     rows = list_versions(store)
-    assert [(r["version"], r["aliases"]) for r in rows] == [("1", ["champion"]),
-                                                            ("2", ["challenger"])]
+    assert [(r["version"], r["aliases"]) for r in rows] == [
+        ("1", ["champion"]),
+        ("2", ["challenger"]),
+    ]
     assert rows[0]["primary_metric"] == "test_accuracy" and float(rows[0]["primary_value"]) > 0.9
 
 
 def test_run_task_refuses_a_task_that_omits_a_gate_metric(
-        store: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     task = fake_tasks.CharCountTask()
     task.gate = {**task.gate, "test_f1": (True, 0.01)}
     _register(monkeypatch, task)
@@ -276,8 +294,11 @@ def test_resolve_task_accepts_task_or_registered_name(monkeypatch: pytest.Monkey
 
 
 def test_mlflow_tracking_uri_moves_runs_and_models_out_of_the_data_dir(
-        settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        tmp_path_factory: pytest.TempPathFactory) -> None:
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
     elsewhere = tmp_path / "elsewhere"
     fake_tasks.mlflow_store(elsewhere, tmp_path_factory.getbasetemp())
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere / 'mlflow.db'}")

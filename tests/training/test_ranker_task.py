@@ -7,19 +7,17 @@ import shutil
 import numpy as np
 import pytest
 
-from quanzi.evaluation.ranking_eval import eligible_split, ndcg_at_k, rank_pipeline
 from quanzi.models.ranker import LinearRanker
-from quanzi.serving.ranking.params import RankingParams
-from quanzi.serving.ranking.pipeline import RankingPipeline
-from quanzi.serving.ranking.ranker_features import FEATURES
+from quanzi.models.ranking.offline.metrics import ndcg_at_k
+from quanzi.models.ranking.offline.replay import eligible_split, rank_pipeline
+from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.pipeline import RankingPipeline
+from quanzi.models.ranking.ranker_features import FEATURES
 from quanzi.settings import Settings
-from quanzi.training.tasks_impl.ranker import (
-    RankerConfig,
-    RankerData,
-    choose_and_fit,
-    evaluate_days,
-    load_ranker_data,
-)
+from quanzi.training.evaluators.ranker_evaluator import evaluate_days
+from quanzi.training.tasks_impl.ranker_config import RankerConfig
+from quanzi.training.tasks_impl.ranker_data import RankerData, load_ranker_data
+from quanzi.training.tasks_impl.ranker_fit import choose_and_fit
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +35,9 @@ def test_training_rows_are_the_features_the_served_scorer_sees(tiny: RankerData)
     for k, req in enumerate(split.requests[:5]):
         rows = frame[frame["req"] == k].set_index("post_id")
         for feature in ("log_age", "age_rank", "engagement", "interest", "follow", "trust"):
-            one = LinearRanker(features=(feature,), mean=np.zeros(1), scale=np.ones(1),
-                               weights=np.ones(1))
+            one = LinearRanker(
+                features=(feature,), mean=np.zeros(1), scale=np.ones(1), weights=np.ones(1)
+            )
             pipeline = RankingPipeline.default(ranker=lambda one=one: one)
             pipeline.selectors = []
             served = pipeline.rank(_query(req, split), split.store)
@@ -49,13 +48,19 @@ def test_training_rows_are_the_features_the_served_scorer_sees(tiny: RankerData)
 
 
 def _query(req, split):
-    from quanzi.serving.feed_service import campaign_phase
-    from quanzi.serving.ranking.query import FeedQuery
+    from quanzi.models.ranking.params import campaign_phase
+    from quanzi.models.ranking.query import FeedQuery
 
-    return FeedQuery(viewer=split.contexts[req.viewer_id], circle_id=req.circle_id,
-                     limit=len(req.candidates), now=req.now, phase=campaign_phase(req.now),
-                     params=RankingParams(scorer="learned"),
-                     candidate_ids=tuple(req.candidates), exclude_seen=False)
+    return FeedQuery(
+        viewer=split.contexts[req.viewer_id],
+        circle_id=req.circle_id,
+        limit=len(req.candidates),
+        now=req.now,
+        phase=campaign_phase(req.now),
+        params=RankingParams(scorer="learned"),
+        candidate_ids=tuple(req.candidates),
+        exclude_seen=False,
+    )
 
 
 def test_training_never_sees_held_out_or_dev_days(tiny: RankerData) -> None:
@@ -67,7 +72,8 @@ def test_training_never_sees_held_out_or_dev_days(tiny: RankerData) -> None:
 
 
 def test_a_ranker_trained_on_a_tiny_world_beats_a_random_order_on_its_held_out_days(
-        tiny: RankerData) -> None:
+    tiny: RankerData,
+) -> None:
     ranker, trials = choose_and_fit(tiny, RankerConfig().small())
     assert trials and ranker.config["objective"] == "pairwise"
     learned = evaluate_days(tiny.test, ranker)["all"]["learned"]
@@ -87,22 +93,28 @@ def test_a_ranker_trained_on_a_tiny_world_beats_a_random_order_on_its_held_out_d
 
 def test_a_ranker_that_prefers_old_posts_loses_to_recency(tiny: RankerData) -> None:
     """The evaluation can tell a bad ranker from a good one (so the test above can fail)."""
-    backwards = LinearRanker(features=("log_age",), mean=np.zeros(1), scale=np.ones(1),
-                             weights=np.ones(1))
+    backwards = LinearRanker(
+        features=("log_age",), mean=np.zeros(1), scale=np.ones(1), weights=np.ones(1)
+    )
     summary = evaluate_days(tiny.test, backwards)["all"]
     assert summary["learned"] < summary["recency"]
     assert summary["gain_vs_recency_hi"] < 0  # and the interval says it is not noise
     split = tiny.test.splits[0]
     req = split.requests[0]
-    ranked = rank_pipeline(req, split.contexts[req.viewer_id], split.store,
-                           RankingParams(scorer="learned"),
-                           RankingPipeline.default(ranker=lambda: backwards))
+    ranked = rank_pipeline(
+        req,
+        split.contexts[req.viewer_id],
+        split.store,
+        RankingParams(scorer="learned"),
+        RankingPipeline.default(ranker=lambda: backwards),
+    )
     assert sorted(ranked) == sorted(req.candidates)
 
 
 def test_both_protocols_score_the_same_requests_for_every_method(tiny: RankerData) -> None:
-    newest = LinearRanker(features=("log_age",), mean=np.zeros(1), scale=np.ones(1),
-                          weights=-np.ones(1))
+    newest = LinearRanker(
+        features=("log_age",), mean=np.zeros(1), scale=np.ones(1), weights=-np.ones(1)
+    )
     eligible = evaluate_days(tiny.test, newest)["all"]
     unfiltered = evaluate_days(tiny.test, newest, protocol="unfiltered")["all"]
     assert eligible["requests"] <= unfiltered["requests"] == len(tiny.test.requests)
@@ -113,13 +125,15 @@ def test_both_protocols_score_the_same_requests_for_every_method(tiny: RankerDat
 
 
 def test_eligible_days_from_the_feature_pass_equal_running_the_filters_again(
-        tiny: RankerData) -> None:
+    tiny: RankerData,
+) -> None:
     for days in (tiny.train, tiny.dev, tiny.test):
         assert len(days.eligible) == len(days.splits)
         for built, split in zip(days.eligible, days.splits, strict=True):
             again = eligible_split(split)
             assert [(r.viewer_id, r.candidates) for r in built.requests] == [
-                (r.viewer_id, r.candidates) for r in again.requests]
+                (r.viewer_id, r.candidates) for r in again.requests
+            ]
             assert built.filtered_share == again.filtered_share
 
 
@@ -129,8 +143,9 @@ def tiny_explore(tmp_path_factory: pytest.TempPathFactory) -> RankerData:
     from quanzi.datasets.world.config import WorldConfig
 
     settings = Settings(data_dir=tmp_path_factory.mktemp("ranker-explore"), env="test")
-    build_world(settings, 400, 3, name="tiny-x50", progress=False,
-                config=WorldConfig(explore_fraction=0.5))
+    build_world(
+        settings, 400, 3, name="tiny-x50", progress=False, config=WorldConfig(explore_fraction=0.5)
+    )
     return load_ranker_data(settings, RankerConfig(world="tiny-x50").small())
 
 
@@ -144,8 +159,10 @@ def test_exploration_rows_are_the_random_order_requests(tiny_explore: RankerData
 
 
 def test_dev_choice_on_an_exploring_world_scores_exploration_requests_only(
-        tiny_explore: RankerData) -> None:
-    from quanzi.training.tasks_impl.ranker import Choice, fit_ranker, frame_ndcg, ranker_metrics
+    tiny_explore: RankerData,
+) -> None:
+    from quanzi.training.evaluators.ranker_evaluator import ranker_metrics
+    from quanzi.training.tasks_impl.ranker_fit import Choice, fit_ranker, frame_ndcg
 
     ranker, trials = choose_and_fit(tiny_explore, RankerConfig().small())
     assert {t["train_set"] for t in trials} == {"all", "explore"}
@@ -154,13 +171,13 @@ def test_dev_choice_on_an_exploring_world_scores_exploration_requests_only(
     # Recompute one trial by hand: trained on the exploration rows, scored on the dev
     # days' exploration rows only.
     trial = next(t for t in trials if t["train_set"] == "explore")
-    choice = Choice(**{k: trial[k] for k in ("objective", "C", "ipw", "feature_set",
-                                             "train_set")})
+    choice = Choice(**{k: trial[k] for k in ("objective", "C", "ipw", "feature_set", "train_set")})
     train = tiny_explore.train.frame[tiny_explore.train.explore_rows()]
     dev = tiny_explore.dev.frame[tiny_explore.dev.explore_rows()]
     refit = fit_ranker(train, choice, tiny_explore.propensity)
-    score = frame_ndcg(dev, tiny_explore.dev.requests,
-                       refit.score(dev[list(FEATURES)].to_numpy(dtype=np.float64)))
+    score = frame_ndcg(
+        dev, tiny_explore.dev.requests, refit.score(dev[list(FEATURES)].to_numpy(dtype=np.float64))
+    )
     assert score == pytest.approx(trial["dev_ndcg10"])
     metrics, _ = ranker_metrics(ranker, tiny_explore)
     assert 0 < metrics["test_explore_requests"] < metrics["test_requests"]

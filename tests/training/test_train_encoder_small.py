@@ -22,13 +22,26 @@ def test_small_run_registers_a_model_version_in_the_temp_mlflow_store(
     from sentence_transformers import SentenceTransformer
 
     out = tmp_path / "model"
-    result = runner.invoke(app, ["train", "encoder", "--small", "--set", "teacher=hashing",
-                                 "--set", "corpora=waimai", "--set", f"output_dir={out}"])
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            "encoder",
+            "--small",
+            "--set",
+            "teacher=hashing",
+            "--set",
+            "corpora=waimai",
+            "--set",
+            f"output_dir={out}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     settings = Settings()
     assert str(settings.data_dir) in settings.resolved_mlflow_uri  # the test's temp store
-    client = mlflow.MlflowClient(settings.resolved_mlflow_uri,
-                                 registry_uri=settings.resolved_mlflow_uri)
+    client = mlflow.MlflowClient(
+        settings.resolved_mlflow_uri, registry_uri=settings.resolved_mlflow_uri
+    )
     versions = client.search_model_versions("name='quanzi-encoder'")
     assert [str(v.version) for v in versions] == ["1"]
     assert str(client.get_model_version_by_alias("quanzi-encoder", "candidate").version) == "1"
@@ -56,9 +69,25 @@ def test_backbone_student_distils_from_the_backbone_teacher(
     _, backbone, _ = write_tiny_e5(tmp_path / "tiny-e5")
     monkeypatch.setenv("QUANZI_BACKBONE", str(backbone))
     out = tmp_path / "student"
-    args = ["train", "encoder", "--small", "--set", "init=backbone", "--set", "teacher=e5",
-            "--set", "student_layers=1", "--set", "corpora=waimai", "--set",
-            f"output_dir={out}", "--set", "register=false", "--set", "lr=1e-4"]
+    args = [
+        "train",
+        "encoder",
+        "--small",
+        "--set",
+        "init=backbone",
+        "--set",
+        "teacher=e5",
+        "--set",
+        "student_layers=1",
+        "--set",
+        "corpora=waimai",
+        "--set",
+        f"output_dir={out}",
+        "--set",
+        "register=false",
+        "--set",
+        "lr=1e-4",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     model = SentenceTransformer(str(out), device="cpu")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from quanzi.serving.model_registry import LoadedModels
+from quanzi.models.loading import LoadedModels
 from quanzi.settings import Settings
 
 DIM = 256
@@ -36,7 +36,7 @@ class HashEmbedder:
         self.calls += 1
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for row, text in enumerate(texts):
-            grams = [text[i:i + n] for n in (1, 2, 3) for i in range(len(text) - n + 1)]
+            grams = [text[i : i + n] for n in (1, 2, 3) for i in range(len(text) - n + 1)]
             for g in grams:
                 out[row, zlib.crc32(g.encode()) % DIM] += 1.0
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
@@ -54,13 +54,24 @@ class RuleModeration:
             ads = text.count("优惠券") + text.count("进店")
             if ads:
                 at = text.find("优惠券") if "优惠券" in text else text.find("进店")
-                labels.append({"label": "ad", "prob": min(0.99, 0.6 + 0.2 * ads),
-                               "band": "reject" if ads > 2 else "review",
-                               "spans": [{"start": at, "end": at + 2, "text": text[at:at + 2]}]})
+                labels.append(
+                    {
+                        "label": "ad",
+                        "prob": min(0.99, 0.6 + 0.2 * ads),
+                        "band": "reject" if ads > 2 else "review",
+                        "spans": [{"start": at, "end": at + 2, "text": text[at : at + 2]}],
+                    }
+                )
             if "傻" in text:
                 at = text.find("傻")
-                labels.append({"label": "offensive", "prob": 0.97, "band": "reject",
-                               "spans": [{"start": at, "end": at + 1, "text": "傻"}]})
+                labels.append(
+                    {
+                        "label": "offensive",
+                        "prob": 0.97,
+                        "band": "reject",
+                        "spans": [{"start": at, "end": at + 1, "text": "傻"}],
+                    }
+                )
             bands = {e["band"] for e in labels}
             decision = "reject" if "reject" in bands else "review" if bands else "pass"
             out.append({"decision": decision, "labels": labels})
@@ -100,15 +111,28 @@ class ProvenanceTrust:
                 level, why = "L3", "first-hand share"
             probs = {lv: 0.05 for lv in ("L2", "L3", "L4", "L5", "L6")}
             probs[level] = 0.8
-            out.append({"level": level, "probs": probs,
-                        "reasons": [why, f"verified_purchase={r.get('verified_purchase')}",
-                                    f"post_count={author.get('post_count')}"]})
+            out.append(
+                {
+                    "level": level,
+                    "probs": probs,
+                    "reasons": [
+                        why,
+                        f"verified_purchase={r.get('verified_purchase')}",
+                        f"post_count={author.get('post_count')}",
+                    ],
+                }
+            )
         return out
 
 
-def fake_loader(version: str = "1", *, embedder: HashEmbedder | None = None,
-                with_models: bool = True, delay_s: float = 0.0,
-                encoder_version: str = "hash-256") -> Callable[[Settings], LoadedModels]:
+def fake_loader(
+    version: str = "1",
+    *,
+    embedder: HashEmbedder | None = None,
+    with_models: bool = True,
+    delay_s: float = 0.0,
+    encoder_version: str = "hash-256",
+) -> Callable[[Settings], LoadedModels]:
     """A loader serving the models above at ``version`` (or none: degraded mode)."""
 
     def load(_settings: Settings) -> LoadedModels:
@@ -118,16 +142,25 @@ def fake_loader(version: str = "1", *, embedder: HashEmbedder | None = None,
         if not with_models:
             return LoadedModels(
                 predictors={"moderation": None, "quality": None, "trust": None},
-                versions={"moderation": "rules", "quality": "unavailable",
-                          "trust": "unavailable"},
-                embedder=emb, encoder_version=encoder_version,
-                degraded={"moderation": "no champion", "quality": "no champion",
-                          "trust": "no champion"})
+                versions={"moderation": "rules", "quality": "unavailable", "trust": "unavailable"},
+                embedder=emb,
+                encoder_version=encoder_version,
+                degraded={
+                    "moderation": "no champion",
+                    "quality": "no champion",
+                    "trust": "no champion",
+                },
+            )
         return LoadedModels(
-            predictors={"moderation": RuleModeration(), "quality": LengthQuality(),
-                        "trust": ProvenanceTrust()},
+            predictors={
+                "moderation": RuleModeration(),
+                "quality": LengthQuality(),
+                "trust": ProvenanceTrust(),
+            },
             versions={"moderation": version, "quality": version, "trust": version},
-            embedder=emb, encoder_version=encoder_version)
+            embedder=emb,
+            encoder_version=encoder_version,
+        )
 
     return load
 
@@ -154,12 +187,17 @@ def seed_world(f: Any) -> dict[str, Any]:
     beauty = f.circle(id="c-beauty", name="美妆圈", category="beauty")
     phone = f.circle(id="c-phone", name="手机圈", category="digital")
     user = f.user(id="u-1")
-    creator = f.user(id="u-creator", kind="creator", creator_certified=True,
-                     follower_count=120_000)
+    creator = f.user(id="u-creator", kind="creator", creator_certified=True, follower_count=120_000)
     item = f.item(beauty, id="i-1", title="保湿面霜")
     order = f.order(user, item, id="o-1")
-    return {"beauty": beauty, "phone": phone, "user": user, "creator": creator,
-            "item": item, "order": order}
+    return {
+        "beauty": beauty,
+        "phone": phone,
+        "user": user,
+        "creator": creator,
+        "item": item,
+        "order": order,
+    }
 
 
 # Fixtures for the route tests; a test module re-exports them (``settings = sm.settings``).
@@ -184,7 +222,13 @@ def build_tiny_encoder(path: Path) -> Path:
 
     texts = ["保湿面霜质地轻薄", "口红颜色很正", "手机续航一天", "物流很快包装完好"] * 5
     tokenizer = build_tokenizer(texts, vocab_size=120, min_frequency=1)
-    arch = EncoderArch(hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
-                       max_seq_length=32, output_dim=16)
+    arch = EncoderArch(
+        hidden_size=32,
+        num_layers=1,
+        num_heads=2,
+        intermediate_size=64,
+        max_seq_length=32,
+        output_dim=16,
+    )
     build_encoder(tokenizer, arch).save(str(path))
     return path

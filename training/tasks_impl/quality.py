@@ -15,7 +15,7 @@ load.
   reviews (model labels with max probability ≥ 0.6, weight 0.2) lowered dev QWK from
   0.742 to 0.695 — the model's own mistakes on generic praise get reinforced.
 - **Evaluate**: QWK, accuracy, macro-F1, MAE on dev and test; the char TF-IDF + LR
-  baseline (``evaluation/baselines.py``, argmax tier) on the same rows; per-tier
+  baseline (``models/baseline.py``, argmax tier) on the same rows; per-tier
   confusion figures; and the sentiment check the issue asks for: the score distribution
   of detailed negative reviews (gold tier 3, corpus sentiment 0) next to detailed
   positive ones, so "quality ≠ sentiment" is measured, not asserted.
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,18 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
-    ConfusionMatrixDisplay,
     accuracy_score,
     f1_score,
     mean_absolute_error,
 )
-from sklearn.pipeline import Pipeline
 
 from quanzi.datasets.gold import QUALITY_DIR, load_quality_gold
 from quanzi.datasets.normalize import normalizer_version
+from quanzi.models.baseline import fit_multiclass_baseline
+from quanzi.models.encoder import embed_texts, load_encoder, resolve_encoder
 from quanzi.models.quality import (
     REGISTERED_MODEL,
     TEXT_STATS,
@@ -53,16 +50,20 @@ from quanzi.models.quality import (
     text_stats,
 )
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead, TfidfConfig
+from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
+from quanzi.training.evaluators.figures import confusion_figure
+from quanzi.training.evaluators.speed import measure_speed
 from quanzi.training.tasks import Evaluation, TaskData
 
 log = logging.getLogger(__name__)
 
-SPEED_BATCH = 256  # posts per predict call when measuring throughput
 # The issue's sentiment check: gold tier × corpus sentiment (label 1 = positive).
 SENTIMENT_GROUPS = {
-    "detailed_negative": (3, 0), "detailed_positive": (3, 1),
-    "generic_negative": (1, 0), "generic_positive": (1, 1),
+    "detailed_negative": (3, 0),
+    "detailed_positive": (3, 1),
+    "generic_negative": (1, 0),
+    "generic_positive": (1, 1),
 }
 
 
@@ -90,8 +91,18 @@ class QualityConfig:
 # ---------------------------------------------------------------------------------------
 # data
 # ---------------------------------------------------------------------------------------
-GOLD_COLUMNS = ["gold_id", "text", "norm", "tier", "label", "category", "band", "corpus",
-                "row", "split"]
+GOLD_COLUMNS = [
+    "gold_id",
+    "text",
+    "norm",
+    "tier",
+    "label",
+    "category",
+    "band",
+    "corpus",
+    "row",
+    "split",
+]
 
 
 def _gold_hash() -> str:
@@ -108,8 +119,10 @@ def _stratified_head(frame: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     if len(frame) <= n:
         return frame
     share = n / len(frame)
-    parts = [part.sample(n=max(1, round(len(part) * share)), random_state=seed)
-             for _, part in frame.groupby("tier", sort=True)]
+    parts = [
+        part.sample(n=max(1, round(len(part) * share)), random_state=seed)
+        for _, part in frame.groupby("tier", sort=True)
+    ]
     return pd.concat(parts).sort_values("gold_id").reset_index(drop=True)
 
 
@@ -118,8 +131,10 @@ def assert_test_unused(train: pd.DataFrame, test: pd.DataFrame) -> None:
     shared_ids = set(train["gold_id"]) & set(test["gold_id"])
     shared_texts = set(train["norm"]) & set(test["norm"])
     if shared_ids or shared_texts:
-        raise ValueError(f"the training frame holds {len(shared_ids)} gold test items and "
-                         f"{len(shared_texts)} test texts: the test split must stay unseen")
+        raise ValueError(
+            f"the training frame holds {len(shared_ids)} gold test items and "
+            f"{len(shared_texts)} test texts: the test split must stay unseen"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -129,8 +144,9 @@ def tier_metrics(prefix: str, y: np.ndarray, pred: np.ndarray) -> dict[str, floa
     return {
         f"{prefix}_qwk": quadratic_kappa(y, pred),
         f"{prefix}_accuracy": float(accuracy_score(y, pred)),
-        f"{prefix}_macro_f1": float(f1_score(y, pred, labels=list(TIERS), average="macro",
-                                             zero_division=0)),
+        f"{prefix}_macro_f1": float(
+            f1_score(y, pred, labels=list(TIERS), average="macro", zero_division=0)
+        ),
         f"{prefix}_mae": float(mean_absolute_error(y, pred)),
     }
 
@@ -146,8 +162,9 @@ def quadratic_kappa(y: np.ndarray, pred: np.ndarray, k: int = len(TIERS)) -> flo
     return float(1.0 - (weights * conf).sum() / denom) if denom else 0.0
 
 
-def tune_cuts(y: np.ndarray, expected: np.ndarray, step: float = 0.05,
-              rounds: int = 3) -> tuple[list[float], float]:
+def tune_cuts(
+    y: np.ndarray, expected: np.ndarray, step: float = 0.05, rounds: int = 3
+) -> tuple[list[float], float]:
     """Cut points on the expected tier that maximise QWK (coordinate search from .5/1.5/2.5)."""
     cuts = np.array([0.5, 1.5, 2.5])
     grid = np.arange(step, 3.0, step)
@@ -169,32 +186,38 @@ def tune_cuts(y: np.ndarray, expected: np.ndarray, step: float = 0.05,
     return [round(float(c), 6) for c in cuts], best
 
 
-def confusion_figure(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
-    fig = Figure(figsize=(4.5, 4))
-    ax = fig.subplots()
-    ConfusionMatrixDisplay.from_predictions(y, pred, labels=list(TIERS), ax=ax,
-                                            colorbar=False)
-    ax.set_xlabel("predicted tier")
-    ax.set_ylabel("gold tier")
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
-
 def sentiment_table(frame: pd.DataFrame, score: np.ndarray, tier: np.ndarray) -> pd.DataFrame:
     """Score distribution per (gold tier, sentiment) group: quality must not be sentiment."""
     rows = []
     for group, (gold_tier, label) in SENTIMENT_GROUPS.items():
         mask = ((frame["tier"] == gold_tier) & (frame["label"] == label)).to_numpy()
         s = score[mask]
-        rows.append({"group": group, "gold_tier": gold_tier, "sentiment": label,
-                     "n": int(mask.sum()),
-                     **({"mean": float(s.mean()), "p10": float(np.quantile(s, .1)),
-                         "p25": float(np.quantile(s, .25)), "median": float(np.median(s)),
-                         "p75": float(np.quantile(s, .75)), "p90": float(np.quantile(s, .9)),
-                         "tier_ge2_share": float((tier[mask] >= 2).mean())} if mask.any()
-                        else {})})
+        rows.append(
+            {
+                "group": group,
+                "gold_tier": gold_tier,
+                "sentiment": label,
+                "n": int(mask.sum()),
+                **(
+                    {
+                        "mean": float(s.mean()),
+                        "p10": float(np.quantile(s, 0.1)),
+                        "p25": float(np.quantile(s, 0.25)),
+                        "median": float(np.median(s)),
+                        "p75": float(np.quantile(s, 0.75)),
+                        "p90": float(np.quantile(s, 0.9)),
+                        "tier_ge2_share": float((tier[mask] >= 2).mean()),
+                    }
+                    if mask.any()
+                    else {}
+                ),
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def tier_confusion(y: np.ndarray, pred: np.ndarray, title: str) -> Figure:
+    return confusion_figure(y, pred, TIERS, title, truth="gold tier", prediction="predicted tier")
 
 
 def sentiment_figure(frame: pd.DataFrame, score: np.ndarray) -> Figure:
@@ -204,8 +227,13 @@ def sentiment_figure(frame: pd.DataFrame, score: np.ndarray) -> Figure:
     for group, (gold_tier, label) in SENTIMENT_GROUPS.items():
         mask = ((frame["tier"] == gold_tier) & (frame["label"] == label)).to_numpy()
         if mask.any():
-            ax.hist(score[mask], bins=bins, histtype="step", linewidth=1.5,
-                    label=f"{group} (n={int(mask.sum())})")
+            ax.hist(
+                score[mask],
+                bins=bins,
+                histtype="step",
+                linewidth=1.5,
+                label=f"{group} (n={int(mask.sum())})",
+            )
     ax.set_xlabel("quality score")
     ax.set_ylabel("posts")
     ax.set_title("gold test: score by tier and sentiment", fontsize=9)
@@ -223,26 +251,43 @@ class QualityTask:
     name = "quality"
     registered_model = REGISTERED_MODEL
     primary_metric = "test_qwk"
-    gate: dict[str, tuple[bool, float]] = {"test_qwk": (True, 0.02),  # noqa: RUF012
-                                           "test_accuracy": (True, 0.03)}
+    gate: dict[str, tuple[bool, float]] = {  # noqa: RUF012
+        "test_qwk": (True, 0.02),
+        "test_accuracy": (True, 0.03),
+    }
 
     def __init__(self, config: QualityConfig | None = None) -> None:
         self.config = config or QualityConfig()
         self._baselines: dict[str, Any] = {}  # train split hash → fitted baseline
 
+    def config_for(self, small: bool) -> QualityConfig:
+        """The config a run uses (``--small`` shrinks the data, not the config)."""
+        return self.config
+
+    def using(self, config: QualityConfig) -> QualityTask:
+        """A copy that trains with ``config`` (``quanzi train quality --config/--set``)."""
+        return QualityTask(config)
+
     # ------------------------------------------------------------------------- data
-    def load_data(self, settings: Settings, small: bool) -> TaskData:
+    def load_data(
+        self, settings: Settings, small: bool, progress: ProgressCallback | None = None
+    ) -> TaskData:
         """Gold train/dev/test; ``small`` keeps a tier-stratified sample of each."""
         gold = load_quality_gold(settings.corpora_dir)[GOLD_COLUMNS]
-        splits = {s: gold[gold["split"] == s].sort_values("gold_id").reset_index(drop=True)
-                  for s in ("train", "dev", "test")}
+        splits = {
+            s: gold[gold["split"] == s].sort_values("gold_id").reset_index(drop=True)
+            for s in ("train", "dev", "test")
+        }
         if small:
-            for (s, frame), n in zip(list(splits.items()), self.config.small_rows,
-                                     strict=True):
+            for (s, frame), n in zip(list(splits.items()), self.config.small_rows, strict=True):
                 splits[s] = _stratified_head(frame, n, self.config.seed)
         assert_test_unused(splits["train"], splits["test"])
-        return TaskData(train=splits["train"], dev=splits["dev"], test=splits["test"],
-                        hashes={"quality_gold": _gold_hash()})
+        return TaskData(
+            train=splits["train"],
+            dev=splits["dev"],
+            test=splits["test"],
+            hashes={"quality_gold": _gold_hash()},
+        )
 
     # -------------------------------------------------------------------------- fit
     def fit(self, data: TaskData, settings: Settings, small: bool) -> QualityPredictor:
@@ -255,8 +300,13 @@ class QualityTask:
         X_tr, X_dv = tfidf.transform(train["norm"]), tfidf.transform(dev["norm"])
         S_tr, S_dv = text_stats(train["norm"].tolist()), text_stats(dev["norm"].tolist())
 
-        def trial(dense_tr: np.ndarray, dense_dv: np.ndarray, names: list[str],
-                  weight: np.ndarray, C: float) -> tuple[float, SoftmaxHead, list[float]]:
+        def trial(
+            dense_tr: np.ndarray,
+            dense_dv: np.ndarray,
+            names: list[str],
+            weight: np.ndarray,
+            C: float,
+        ) -> tuple[float, SoftmaxHead, list[float]]:
             head = SoftmaxHead(dense_names=names)
             head.fit(X_tr, dense_tr, y_tr, C=C, weight=weight)
             probs = head.predict_proba(head.design(X_dv, dense_dv))
@@ -276,26 +326,39 @@ class QualityTask:
         if cfg.use_encoder == "auto" and not small:
             encoder, encoder_name = _try_encoder(settings)
         if encoder is not None:
-            from quanzi.models.encoder import embed_texts
-
             E_tr = embed_texts(encoder, train["norm"].tolist())
             E_dv = embed_texts(encoder, dev["norm"].tolist())
             emb_names = [f"emb_{i}" for i in range(E_tr.shape[1])]
             # The embedding block as a whole weighs encoder_weight (each of its dim
             # standardised columns 1/sqrt(dim) of it), next to the statistics.
             emb_w = np.full(E_tr.shape[1], cfg.encoder_weight / np.sqrt(E_tr.shape[1]))
-            e_qwk, e_head, e_cuts = trial(np.hstack([S_tr, E_tr]), np.hstack([S_dv, E_dv]),
-                                          names + emb_names, np.r_[stats_w, emb_w], best_C)
+            e_qwk, e_head, e_cuts = trial(
+                np.hstack([S_tr, E_tr]),
+                np.hstack([S_dv, E_dv]),
+                names + emb_names,
+                np.r_[stats_w, emb_w],
+                best_C,
+            )
             log.info("quality: dev QWK with the encoder %.4f (without %.4f)", e_qwk, dev_qwk)
             if e_qwk >= dev_qwk + cfg.min_gain:
                 dev_qwk, head, cuts = e_qwk, e_head, e_cuts
             else:
                 encoder, encoder_name = None, None
-        chosen = {"C": best_C, "dev_qwk": round(dev_qwk, 4), "encoder": encoder_name,
-                  "train_rows": len(train), "dev_qwk_by_C": {str(c): round(r[0], 4)
-                                                             for c, r in results.items()}}
-        return QualityPredictor(tfidf=tfidf, head=head, cuts=cuts, config=chosen,
-                                encoder=encoder, encoder_name=encoder_name)
+        chosen = {
+            "C": best_C,
+            "dev_qwk": round(dev_qwk, 4),
+            "encoder": encoder_name,
+            "train_rows": len(train),
+            "dev_qwk_by_C": {str(c): round(r[0], 4) for c, r in results.items()},
+        }
+        return QualityPredictor(
+            tfidf=tfidf,
+            head=head,
+            cuts=cuts,
+            config=chosen,
+            encoder=encoder,
+            encoder_name=encoder_name,
+        )
 
     # --------------------------------------------------------------------- evaluate
     def _baseline(self, train: pd.DataFrame) -> Any:
@@ -319,13 +382,16 @@ class QualityTask:
             metrics.update(tier_metrics(f"baseline_{set_name}", y, base_pred))
             if set_name != "test":
                 continue
-            figures["confusion_test.png"] = confusion_figure(
-                y, tier, f"quality model, gold test (QWK {metrics['test_qwk']:.3f})")
-            figures["confusion_test_baseline.png"] = confusion_figure(
-                y, base_pred, f"TF-IDF + LR baseline (QWK {metrics['baseline_test_qwk']:.3f})")
+            figures["confusion_test.png"] = tier_confusion(
+                y, tier, f"quality model, gold test (QWK {metrics['test_qwk']:.3f})"
+            )
+            figures["confusion_test_baseline.png"] = tier_confusion(
+                y, base_pred, f"TF-IDF + LR baseline (QWK {metrics['baseline_test_qwk']:.3f})"
+            )
             table = sentiment_table(frame, score, tier)
-            base_score = (baseline.predict_proba(frame["norm"])
-                          @ baseline.classes_.astype(float)) / 3.0
+            base_score = (
+                baseline.predict_proba(frame["norm"]) @ baseline.classes_.astype(float)
+            ) / 3.0
             base_table = sentiment_table(frame, base_score, base_pred)
             table["baseline_mean"] = base_table.get("mean")
             tables["score_by_sentiment_test"] = table
@@ -334,13 +400,22 @@ class QualityTask:
                 if row.n:
                     metrics[f"test_score_mean_{row.group}"] = float(row.mean)
                     metrics[f"test_tier_ge2_share_{row.group}"] = float(row.tier_ge2_share)
-            tables["per_tier_test"] = pd.DataFrame([
-                {"gold_tier": t, "n": int((y == t).sum()),
-                 "recall": float((tier[y == t] == t).mean()),
-                 "baseline_recall": float((base_pred[y == t] == t).mean()),
-                 "mean_score": float(score[y == t].mean())}
-                for t in TIERS if (y == t).any()])
-            metrics["test_posts_per_s"] = measure_speed(predictor, frame["text"].tolist())
+            tables["per_tier_test"] = pd.DataFrame(
+                [
+                    {
+                        "gold_tier": t,
+                        "n": int((y == t).sum()),
+                        "recall": float((tier[y == t] == t).mean()),
+                        "baseline_recall": float((base_pred[y == t] == t).mean()),
+                        "mean_score": float(score[y == t].mean()),
+                    }
+                    for t in TIERS
+                    if (y == t).any()
+                ]
+            )
+            metrics["test_posts_per_s"] = measure_speed(
+                predictor, [{"text": t} for t in frame["text"]]
+            )[0]
         return Evaluation(metrics=metrics, figures=figures, tables=tables)
 
     # ------------------------------------------------------------------------- load
@@ -348,37 +423,9 @@ class QualityTask:
         return QualityPredictor.load(path)
 
 
-def fit_multiclass_baseline(texts: pd.Series, labels: pd.Series) -> Pipeline:
-    """``evaluation/baselines.py``'s char 1–3-gram TF-IDF + LR recipe (same settings), with
-    a multinomial solver: its liblinear fits binary labels only."""
-    from quanzi.evaluation.baselines import BaselineConfig
-
-    cfg = BaselineConfig()
-    pipe = Pipeline([
-        ("tfidf", TfidfVectorizer(analyzer="char", ngram_range=(cfg.ngram_min, cfg.ngram_max),
-                                  min_df=cfg.min_df if len(texts) >= 200 else 1,
-                                  sublinear_tf=cfg.sublinear_tf)),
-        ("lr", LogisticRegression(C=cfg.C, solver="newton-cg", max_iter=cfg.max_iter)),
-    ])
-    return pipe.fit(list(texts), np.asarray(labels, dtype=int))
-
-
-def measure_speed(predictor: QualityPredictor, texts: list[str], min_posts: int = 2000) -> float:
-    """Posts per second of ``predict`` in batches of ``SPEED_BATCH`` (texts repeated)."""
-    if not texts:
-        return 0.0
-    pool = (texts * (min_posts // len(texts) + 1))[:min_posts]
-    start = time.perf_counter()
-    for i in range(0, len(pool), SPEED_BATCH):
-        predictor.predict([{"text": t} for t in pool[i:i + SPEED_BATCH]])
-    return len(pool) / (time.perf_counter() - start)
-
-
 def _try_encoder(settings: Settings) -> tuple[Any, str | None]:
     """The configured encoder, or (None, None) with a log line when none is installed."""
     try:
-        from quanzi.models.encoder import load_encoder, resolve_encoder
-
         return load_encoder(settings), resolve_encoder(settings)
     except (ImportError, FileNotFoundError, ValueError, OSError) as exc:
         log.warning("quality: no sentence encoder available, text features only (%s)", exc)

@@ -11,7 +11,7 @@ from quanzi.serving.api.schemas.admin import (
     ReloadResponse,
     ReloadStatusPublic,
 )
-from quanzi.serving.model_registry import ModelRegistry
+from quanzi.serving.worker_models import ModelRegistry
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -19,16 +19,19 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 def _models(registry: ModelRegistry) -> ModelsPublic:
     models = registry.current()
     return ModelsPublic(
-        generation=models.generation, model_versions=models.model_versions(),
-        degraded=models.degraded_list(), loaded_at=models.loaded_at,
+        generation=models.generation,
+        model_versions=models.model_versions(),
+        degraded=models.degraded_list(),
+        loaded_at=models.loaded_at,
         index=None if models.index is None else models.index.stats(),
-        reload=ReloadStatusPublic(**registry.status.as_dict()))
+        reload=ReloadStatusPublic(**registry.status.as_dict()),
+    )
 
 
-@router.post("/reload", status_code=202,
-             responses={200: {"description": "Reloaded (with `wait`)"}})
-def reload_models(response: Response, principal: AdminKey, registry: ModelsDep,
-                  body: ReloadRequest | None = None) -> ReloadResponse:
+@router.post("/reload", status_code=202, responses={200: {"description": "Reloaded (with `wait`)"}})
+def reload_models(
+    response: Response, principal: AdminKey, registry: ModelsDep, body: ReloadRequest | None = None
+) -> ReloadResponse:
     """Load the `champion` models and the encoder in the background, then swap them in.
 
     Requests keep being served by the models in force until the swap; the other workers on
@@ -39,8 +42,9 @@ def reload_models(response: Response, principal: AdminKey, registry: ModelsDep,
     status = registry.reload(trigger=f"admin {principal.name}", wait=wait)
     if wait:
         response.status_code = 200
-        return ReloadResponse(reload=ReloadStatusPublic(**status.as_dict()),
-                              models=_models(registry))
+        return ReloadResponse(
+            reload=ReloadStatusPublic(**status.as_dict()), models=_models(registry)
+        )
     return ReloadResponse(reload=ReloadStatusPublic(**status.as_dict()), models=None)
 
 

@@ -45,8 +45,9 @@ def list_circle_posts(
     try:
         cursor = queries.PostCursor.decode(query.cursor) if query.cursor else None
     except queries.InvalidCursor as exc:
-        raise HTTPException(422, detail=f"invalid cursor: {exc}; pass a next_cursor "
-                                        "returned by this endpoint") from exc
+        raise HTTPException(
+            422, detail=f"invalid cursor: {exc}; pass a next_cursor returned by this endpoint"
+        ) from exc
     if queries.get_circle(session, circle_id) is None:
         raise _not_found(circle_id)
     page = queries.list_circle_posts(

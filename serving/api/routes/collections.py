@@ -37,23 +37,33 @@ def _public(session: Session, collection: Collection) -> CollectionPublic:
 
 
 @router.post("", status_code=201, responses=NOT_FOUND)
-def create_collection(body: CollectionCreate, session: SessionDep,
-                      editor: EditorKey) -> CollectionPublic:
+def create_collection(
+    body: CollectionCreate, session: SessionDep, editor: EditorKey
+) -> CollectionPublic:
     """Create a draft collection in a circle, optionally with its first posts."""
     collection = logic.create_collection(
-        session, circle_id=body.circle_id, title=body.title, description=body.description,
-        post_ids=body.post_ids, created_by=editor.actor,
+        session,
+        circle_id=body.circle_id,
+        title=body.title,
+        description=body.description,
+        post_ids=body.post_ids,
+        created_by=editor.actor,
     )
     return _public(session, collection)
 
 
 @router.get("")
-def list_collections(query: Annotated[CollectionListQuery, Query()], session: SessionDep,
-                     _: EditorKey) -> CollectionList:
+def list_collections(
+    query: Annotated[CollectionListQuery, Query()], session: SessionDep, _: EditorKey
+) -> CollectionList:
     """Collections newest first, optionally of one circle and one status."""
-    rows, total = logic.list_collections(session, circle_id=query.circle_id,
-                                         status=query.status, limit=query.limit,
-                                         offset=query.offset)
+    rows, total = logic.list_collections(
+        session,
+        circle_id=query.circle_id,
+        status=query.status,
+        limit=query.limit,
+        offset=query.offset,
+    )
     return CollectionList(
         data=[CollectionSummary.model_validate(c, from_attributes=True) for c in rows],
         count=total,
@@ -61,15 +71,17 @@ def list_collections(query: Annotated[CollectionListQuery, Query()], session: Se
 
 
 @router.get("/{collection_id}", responses=NOT_FOUND)
-def read_collection(collection_id: CollectionId, session: SessionDep,
-                    _: EditorKey) -> CollectionPublic:
+def read_collection(
+    collection_id: CollectionId, session: SessionDep, _: EditorKey
+) -> CollectionPublic:
     """One collection with its items in order."""
     return _public(session, logic.get_collection(session, collection_id))
 
 
 @router.patch("/{collection_id}", responses=NOT_FOUND)
-def update_collection(collection_id: CollectionId, body: CollectionUpdate, session: SessionDep,
-                      _: EditorKey) -> CollectionPublic:
+def update_collection(
+    collection_id: CollectionId, body: CollectionUpdate, session: SessionDep, _: EditorKey
+) -> CollectionPublic:
     """Change a collection's title or description."""
     collection = logic.get_collection(session, collection_id)
     logic.update_collection(session, collection, title=body.title, description=body.description)
@@ -77,17 +89,22 @@ def update_collection(collection_id: CollectionId, body: CollectionUpdate, sessi
 
 
 @router.delete("/{collection_id}", status_code=204, responses=NOT_FOUND)
-def delete_collection(collection_id: CollectionId, session: SessionDep,
-                      _: EditorKey) -> Response:
+def delete_collection(collection_id: CollectionId, session: SessionDep, _: EditorKey) -> Response:
     """Delete a collection and its items (the posts stay)."""
     logic.delete_collection(session, logic.get_collection(session, collection_id))
     return Response(status_code=204)
 
 
-@router.post("/{collection_id}/items", responses={
-    **NOT_FOUND, 409: {"description": "Already in the collection, or not passed while published"}})
-def add_collection_items(collection_id: CollectionId, body: CollectionItemsAdd,
-                         session: SessionDep, _: EditorKey) -> CollectionPublic:
+@router.post(
+    "/{collection_id}/items",
+    responses={
+        **NOT_FOUND,
+        409: {"description": "Already in the collection, or not passed while published"},
+    },
+)
+def add_collection_items(
+    collection_id: CollectionId, body: CollectionItemsAdd, session: SessionDep, _: EditorKey
+) -> CollectionPublic:
     """Insert posts at a position (default: the end); positions stay 1..n."""
     collection = logic.get_collection(session, collection_id)
     logic.add_items(session, collection, body.post_ids, position=body.position, note=body.note)
@@ -95,8 +112,9 @@ def add_collection_items(collection_id: CollectionId, body: CollectionItemsAdd,
 
 
 @router.delete("/{collection_id}/items/{post_id}", responses=NOT_FOUND)
-def remove_collection_item(collection_id: CollectionId, post_id: PostIdPath,
-                           session: SessionDep, _: EditorKey) -> CollectionPublic:
+def remove_collection_item(
+    collection_id: CollectionId, post_id: PostIdPath, session: SessionDep, _: EditorKey
+) -> CollectionPublic:
     """Take a post out of a collection; the others close the gap."""
     collection = logic.get_collection(session, collection_id)
     logic.remove_item(session, collection, post_id)
@@ -104,8 +122,9 @@ def remove_collection_item(collection_id: CollectionId, post_id: PostIdPath,
 
 
 @router.put("/{collection_id}/items", responses=NOT_FOUND)
-def reorder_collection_items(collection_id: CollectionId, body: CollectionOrder,
-                             session: SessionDep, _: EditorKey) -> CollectionPublic:
+def reorder_collection_items(
+    collection_id: CollectionId, body: CollectionOrder, session: SessionDep, _: EditorKey
+) -> CollectionPublic:
     """Reorder: send every item's post id once, in the new order."""
     collection = logic.get_collection(session, collection_id)
     logic.reorder_items(session, collection, body.post_ids)
@@ -113,23 +132,32 @@ def reorder_collection_items(collection_id: CollectionId, body: CollectionOrder,
 
 
 @router.get("/{collection_id}/suggestions", responses=NOT_FOUND)
-def suggest_collection_posts(collection_id: CollectionId,
-                             query: Annotated[SuggestionQuery, Query()], session: SessionDep,
-                             similar: SimilarDep, _: EditorKey) -> SuggestionList:
+def suggest_collection_posts(
+    collection_id: CollectionId,
+    query: Annotated[SuggestionQuery, Query()],
+    session: SessionDep,
+    similar: SimilarDep,
+    _: EditorKey,
+) -> SuggestionList:
     """Passed posts of the circle similar to the collection's items, diversified by MMR."""
     collection = logic.get_collection(session, collection_id)
-    found = logic.suggest_posts(session, collection, similar, k=query.k,
-                                diversity=query.diversity)
-    return SuggestionList(collection_id=collection.id, data=[
-        Suggestion(post_id=p.id, relevance=r, author_id=p.author_id, text=p.text)
-        for p, r in found
-    ])
+    found = logic.suggest_posts(session, collection, similar, k=query.k, diversity=query.diversity)
+    return SuggestionList(
+        collection_id=collection.id,
+        data=[
+            Suggestion(post_id=p.id, relevance=r, author_id=p.author_id, text=p.text)
+            for p, r in found
+        ],
+    )
 
 
-@router.post("/{collection_id}/publish", responses={
-    **NOT_FOUND, 409: {"description": "Empty, or holding posts that have not passed"}})
-def publish_collection(collection_id: CollectionId, session: SessionDep,
-                       _: EditorKey) -> CollectionPublic:
+@router.post(
+    "/{collection_id}/publish",
+    responses={**NOT_FOUND, 409: {"description": "Empty, or holding posts that have not passed"}},
+)
+def publish_collection(
+    collection_id: CollectionId, session: SessionDep, _: EditorKey
+) -> CollectionPublic:
     """Publish a non-empty collection of passed posts (publishing again changes nothing)."""
     collection = logic.publish_collection(session, logic.get_collection(session, collection_id))
     return _public(session, collection)

@@ -22,8 +22,9 @@ from quanzi.serving.feed_service import UnknownCircle
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
 
-@router.post("/rank", response_model=FeedRankResponse,
-             responses={404: {"description": "Unknown circle"}})
+@router.post(
+    "/rank", response_model=FeedRankResponse, responses={404: {"description": "Unknown circle"}}
+)
 async def rank_feed(body: FeedRankRequest, feed: FeedServiceDep, _: FeedKey) -> Response:
     """Rank posts for one viewer in one circle, saying why each ranked and at which trust level."""
     request = feed_request(body)

@@ -18,8 +18,12 @@ def read_health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Database unreachable, schema missing or "
-                                                    "models still loading"}})
+@router.get(
+    "/readyz",
+    responses={
+        503: {"description": "Database unreachable, schema missing or models still loading"}
+    },
+)
 def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
     """The process can serve: the database answers, its schema is at this code's revision,
     the models are loaded (a missing model is listed in ``degraded``, still 200), and so is
@@ -33,21 +37,29 @@ def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
         raise HTTPException(503, detail="database schema missing: run `quanzi db upgrade`")
     if revision != state.schema_head:
         raise HTTPException(
-            503, detail=f"database schema at revision {revision}, this code needs "
-                        f"{state.schema_head}: run `quanzi db upgrade`"
+            503,
+            detail=f"database schema at revision {revision}, this code needs "
+            f"{state.schema_head}: run `quanzi db upgrade`",
         )
-    ready: dict[str, object] = {"status": "ready", "database": state.engine.dialect.name,
-                                "revision": revision}
+    ready: dict[str, object] = {
+        "status": "ready",
+        "database": state.engine.dialect.name,
+        "revision": revision,
+    }
     ready |= models_readiness(state)
     feed = getattr(request.app.state, "feed", None)
     if feed is not None and feed.loading:
-        raise HTTPException(503, detail="the feed-ranking snapshot is loading: retry in a few "
-                                        "seconds")
+        raise HTTPException(
+            503, detail="the feed-ranking snapshot is loading: retry in a few seconds"
+        )
     ranker = getattr(state.models.peek(), "ranker", None)  # the learned scorer's model
-    ready["feed"] = {"snapshot": "loaded" if feed is not None and feed.ready
-                     else "loaded on first use", "error": getattr(feed, "load_error", None),
-                     "ranker": f"learned-v{getattr(ranker, 'version', '?')}"
-                     if ranker is not None else "weighted-v1 (no quanzi-ranker champion)"}
+    ready["feed"] = {
+        "snapshot": "loaded" if feed is not None and feed.ready else "loaded on first use",
+        "error": getattr(feed, "load_error", None),
+        "ranker": f"learned-v{getattr(ranker, 'version', '?')}"
+        if ranker is not None
+        else "weighted-v1 (no quanzi-ranker champion)",
+    }
     return ready
 
 

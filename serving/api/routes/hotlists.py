@@ -24,24 +24,38 @@ NOT_FOUND = {404: {"description": "No such circle or post"}}
 
 
 @router.get("/{circle_id}", responses=NOT_FOUND)
-def read_hotlist(circle_id: ResourceId, query: Annotated[HotListQuery, Query()],
-                 session: SessionDep, _: FeedOrEditorKey) -> HotListPublic:
+def read_hotlist(
+    circle_id: ResourceId,
+    query: Annotated[HotListQuery, Query()],
+    session: SessionDep,
+    _: FeedOrEditorKey,
+) -> HotListPublic:
     """The circle's hot list: passed posts by decayed engagement, overrides applied."""
     params = logic.HotListParams()
     at = query.at or datetime.now(UTC)
     entries = logic.hot_list(session, circle_id, limit=query.limit, now=at, params=params)
     return HotListPublic(
-        circle_id=circle_id, at=at, decay_hours=params.decay_hours,
+        circle_id=circle_id,
+        at=at,
+        decay_hours=params.decay_hours,
         window_hours=params.window_hours,
-        items=[HotListItem(post_id=e.post_id, rank=e.rank, heat=e.heat, base_heat=e.base_heat,
-                           override=OverridePublic.from_row(e.override) if e.override else None)
-               for e in entries],
+        items=[
+            HotListItem(
+                post_id=e.post_id,
+                rank=e.rank,
+                heat=e.heat,
+                base_heat=e.base_heat,
+                override=OverridePublic.from_row(e.override) if e.override else None,
+            )
+            for e in entries
+        ],
     )
 
 
 @router.get("/{circle_id}/overrides", responses=NOT_FOUND)
-def list_hotlist_overrides(circle_id: ResourceId, session: SessionDep,
-                           _: EditorKey) -> OverrideList:
+def list_hotlist_overrides(
+    circle_id: ResourceId, session: SessionDep, _: EditorKey
+) -> OverrideList:
     """The circle's overrides that are in force now (expired ones are left out)."""
     logic.require_circle(session, circle_id)
     rows = logic.active_overrides(session, circle_id, datetime.now(UTC))
@@ -49,17 +63,26 @@ def list_hotlist_overrides(circle_id: ResourceId, session: SessionDep,
 
 
 @router.post("/{circle_id}/overrides", status_code=201, responses=NOT_FOUND)
-def set_hotlist_override(circle_id: ResourceId, body: OverrideCreate, session: SessionDep,
-                         editor: EditorKey) -> OverridePublic:
+def set_hotlist_override(
+    circle_id: ResourceId, body: OverrideCreate, session: SessionDep, editor: EditorKey
+) -> OverridePublic:
     """Pin, boost or remove one post (replacing any override it had)."""
-    row = logic.set_override(session, circle_id, post_id=body.post_id, action=body.action,
-                             value=body.value, expires_at=body.expires_at, editor=editor.actor)
+    row = logic.set_override(
+        session,
+        circle_id,
+        post_id=body.post_id,
+        action=body.action,
+        value=body.value,
+        expires_at=body.expires_at,
+        editor=editor.actor,
+    )
     return OverridePublic.from_row(row)
 
 
 @router.delete("/{circle_id}/overrides/{post_id}", status_code=204, responses=NOT_FOUND)
-def delete_hotlist_override(circle_id: ResourceId, post_id: ResourceId, session: SessionDep,
-                            _: EditorKey) -> Response:
+def delete_hotlist_override(
+    circle_id: ResourceId, post_id: ResourceId, session: SessionDep, _: EditorKey
+) -> Response:
     """Drop a post's override: it goes back to its place by heat."""
     logic.delete_override(session, circle_id, post_id)
     return Response(status_code=204)

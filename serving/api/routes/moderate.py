@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends
 from quanzi.serving.api.deps import ModelsDep, SessionDep, require_role
 from quanzi.serving.api.schemas.moderate import ModerateRequest, ModerateResponse
 from quanzi.serving.editorial.errors import Invalid
-from quanzi.serving.ingest_posts import RuleLookup, moderate
-from quanzi.serving.keys import Principal
+from quanzi.serving.post_ingest.decision import RuleLookup, moderate
+from quanzi.storage.api_keys import Principal
 from quanzi.storage.orm import Circle
 
 router = APIRouter(prefix="/v1/moderate", tags=["moderate"])
@@ -18,8 +18,9 @@ ModerateKey = Annotated[Principal, Depends(require_role("ingest", "feed-service"
 
 
 @router.post("", responses={422: {"description": "Bad text or unknown circle"}})
-def moderate_text(body: ModerateRequest, session: SessionDep, _: ModerateKey,
-                  registry: ModelsDep) -> ModerateResponse:
+def moderate_text(
+    body: ModerateRequest, session: SessionDep, _: ModerateKey, registry: ModelsDep
+) -> ModerateResponse:
     """Decision (pass/review/reject) and every label over its threshold, with spans."""
     if body.circle_id is not None and session.get(Circle, body.circle_id) is None:
         raise Invalid(f"unknown circle {body.circle_id!r}: omit circle_id or use a stored one")
@@ -28,4 +29,5 @@ def moderate_text(body: ModerateRequest, session: SessionDep, _: ModerateKey,
     result = moderate(models, [record], RuleLookup(session))[0]
     versions = models.model_versions()
     return ModerateResponse.model_validate(
-        {**result, "model_versions": {"moderation": versions["moderation"]}})
+        {**result, "model_versions": {"moderation": versions["moderation"]}}
+    )

@@ -8,7 +8,8 @@ from quanzi.serving.api.deps import READ_ROLES, IngestKey, MetricsDep, ModelsDep
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.api.schemas.post_ingest import PostBatch, PostIngestRequest, PostIngestResponse
 from quanzi.serving.api.schemas.posts import PostPublic
-from quanzi.serving.ingest_posts import PostInput, ingest_posts
+from quanzi.serving.post_ingest.batch import ingest_posts
+from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.storage import queries
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[READ_ROLES])
@@ -23,11 +24,20 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
     return PostPublic.from_detail(detail)
 
 
-@router.post("", responses={409: {"description": "A post id reused for other content"},
-                            422: {"description": "Bad fields, or unknown circles/authors/items "
-                                                 "(listed)"}})
-def create_posts(body: PostIngestRequest, session: SessionDep, _: IngestKey,
-                 registry: ModelsDep, metrics: MetricsDep) -> PostIngestResponse:
+@router.post(
+    "",
+    responses={
+        409: {"description": "A post id reused for other content"},
+        422: {"description": "Bad fields, or unknown circles/authors/items (listed)"},
+    },
+)
+def create_posts(
+    body: PostIngestRequest,
+    session: SessionDep,
+    _: IngestKey,
+    registry: ModelsDep,
+    metrics: MetricsDep,
+) -> PostIngestResponse:
     """Store, moderate, score, embed and index one post or up to 500 (idempotent by id)."""
     posts = body.posts if isinstance(body, PostBatch) else [body]
     models = registry.current()
@@ -36,4 +46,5 @@ def create_posts(body: PostIngestRequest, session: SessionDep, _: IngestKey,
         metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
     replayed = sum(r["replayed"] for r in results)
     return PostIngestResponse.model_validate(
-        {"results": results, "stored": len(results) - replayed, "replayed": replayed})
+        {"results": results, "stored": len(results) - replayed, "replayed": replayed}
+    )

@@ -16,8 +16,9 @@ NOT_FOUND = {404: {"description": "No such circle"}}
 
 
 @router.get("/{circle_id}/rules", responses=NOT_FOUND)
-def read_circle_rules(circle_id: ResourceId, session: SessionDep,
-                      _: EditorKey) -> CircleRulesPublic:
+def read_circle_rules(
+    circle_id: ResourceId, session: SessionDep, _: EditorKey
+) -> CircleRulesPublic:
     """The circle's blocked and review-only terms, normalised as they are matched."""
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
@@ -25,8 +26,9 @@ def read_circle_rules(circle_id: ResourceId, session: SessionDep,
 
 
 @router.put("/{circle_id}/rules", responses=NOT_FOUND)
-def replace_circle_rules(circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep,
-                         _: EditorKey) -> CircleRulesPublic:
+def replace_circle_rules(
+    circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep, _: EditorKey
+) -> CircleRulesPublic:
     """Replace the circle's terms (≤ 200, each ≤ 50 characters, no repeats once normalised)."""
     rules = logic.replace_rules(session, circle_id, body.blocked, body.review)
     return CircleRulesPublic.from_rules(circle_id, rules)

@@ -8,20 +8,31 @@ from fastapi import APIRouter
 
 from quanzi.serving.api.deps import FeedOrEditorKey, ModelsDep, SessionDep
 from quanzi.serving.api.schemas.similar import SimilarItem, SimilarRequest, SimilarResponse
-from quanzi.serving.similar_search import search_similar
+from quanzi.serving.index_search import search_similar
 
 router = APIRouter(prefix="/v1/similar", tags=["similar"])
 
 
-@router.post("", responses={404: {"description": "No such post"},
-                            503: {"description": "No encoder loaded"}})
-def find_similar(body: SimilarRequest, session: SessionDep, _: FeedOrEditorKey,
-                 registry: ModelsDep) -> SimilarResponse:
+@router.post(
+    "", responses={404: {"description": "No such post"}, 503: {"description": "No encoder loaded"}}
+)
+def find_similar(
+    body: SimilarRequest, session: SessionDep, _: FeedOrEditorKey, registry: ModelsDep
+) -> SimilarResponse:
     """Up to ``k`` posts like a stored post or a text, optionally diversified by MMR."""
     models = registry.current()
     hits = search_similar(
-        session, models, post_id=body.post_id, text=body.text, k=body.k,
-        circle_id=body.circle_id, min_quality=body.min_quality, statuses=body.statuses,
-        exclude_ids=body.exclude_ids, diversity=body.diversity)
-    return SimilarResponse(items=[SimilarItem(**asdict(h)) for h in hits],
-                           encoder_version=str(models.encoder_version))
+        session,
+        models,
+        post_id=body.post_id,
+        text=body.text,
+        k=body.k,
+        circle_id=body.circle_id,
+        min_quality=body.min_quality,
+        statuses=body.statuses,
+        exclude_ids=body.exclude_ids,
+        diversity=body.diversity,
+    )
+    return SimilarResponse(
+        items=[SimilarItem(**asdict(h)) for h in hits], encoder_version=str(models.encoder_version)
+    )

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 
 from quanzi.serving.api.deps import READ_ROLES, IngestKey, SessionDep
+from quanzi.serving.api.schemas.batches import BatchResult, UserBatch
 from quanzi.serving.api.schemas.common import ResourceId
-from quanzi.serving.api.schemas.ingest import BatchResult, UserBatch
 from quanzi.serving.api.schemas.users import UserPublic
-from quanzi.serving.ingest import upsert_users
+from quanzi.serving.batch_upserts import upsert_users
 from quanzi.storage import queries
 
 router = APIRouter(prefix="/v1/users", tags=["users"], dependencies=[READ_ROLES])

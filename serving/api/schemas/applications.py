@@ -27,8 +27,16 @@ class CircleApplicationCreate(BaseModel):
     tieba_members: int | None = FanCount
 
     def fans(self) -> dict[str, int | None]:
-        return {k: getattr(self, k) for k in ("weibo_fans", "wechat_fans", "community_users",
-                                               "weitao_fans", "tieba_members")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "weibo_fans",
+                "wechat_fans",
+                "community_users",
+                "weitao_fans",
+                "tieba_members",
+            )
+        }
 
 
 class ChannelResultPublic(BaseModel):
@@ -64,10 +72,16 @@ class CircleApplicationPublic(BaseModel):
     @classmethod
     def from_row(cls, row: CircleApplication) -> CircleApplicationPublic:
         return cls(
-            id=row.id, brand=row.brand, eligible=row.eligible,
+            id=row.id,
+            brand=row.brand,
+            eligible=row.eligible,
             status=row.status,  # type: ignore[arg-type]
             rules=[RuleResultPublic.model_validate(r) for r in row.results],
-            ops_reviews=OpsReviews(required=row.reviews_required, done=row.reviews_done,
-                                   pending=row.reviews_required - row.reviews_done),
-            submitted_by=row.submitted_by, created_at=row.created_at,
+            ops_reviews=OpsReviews(
+                required=row.reviews_required,
+                done=row.reviews_done,
+                pending=row.reviews_required - row.reviews_done,
+            ),
+            submitted_by=row.submitted_by,
+            created_at=row.created_at,
         )

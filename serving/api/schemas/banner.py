@@ -20,8 +20,9 @@ class BannerQuery(BaseModel):
     limit: int = Field(20, ge=1, le=MAX_PICKS, description="Posts picked in all.")
     per_author: int = Field(2, ge=1, le=MAX_PICKS, description="At most this many per author.")
     min_tier: int = Field(2, ge=2, le=3, description="Lowest quality tier (2 good, 3 excellent).")
-    groups: int | None = Field(None, ge=1, le=20,
-                               description="Suggested collections; default about one per 5.")
+    groups: int | None = Field(
+        None, ge=1, le=20, description="Suggested collections; default about one per 5."
+    )
 
 
 class BannerPickPublic(BaseModel):
@@ -48,5 +49,5 @@ class BannerPicks(BaseModel):
     count: int = Field(description="Posts picked over all groups.")
     eligible: int = Field(description="Posts meeting every condition before de-duplication.")
     dropped: dict[str, int] = Field(
-        description="Eligible posts left out, by reason: near_duplicate, author_cap, "
-                    "no_embedding.")
+        description="Eligible posts left out, by reason: near_duplicate, author_cap, no_embedding."
+    )

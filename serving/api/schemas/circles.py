@@ -25,9 +25,16 @@ class CirclePublic(BaseModel):
     @classmethod
     def from_summary(cls, summary: CircleSummary) -> CirclePublic:
         c = summary.circle
-        return cls(id=c.id, name=c.name, kind=c.kind, category=c.category, brand=c.brand,
-                   description=c.description, created_at=c.created_at,
-                   post_count=summary.post_count)
+        return cls(
+            id=c.id,
+            name=c.name,
+            kind=c.kind,
+            category=c.category,
+            brand=c.brand,
+            description=c.description,
+            created_at=c.created_at,
+            post_count=summary.post_count,
+        )
 
 
 class CircleListQuery(BaseModel):

@@ -36,8 +36,9 @@ class CollectionCreate(BaseModel):
     circle_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH)
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
-    post_ids: list[PostId] = Field(default_factory=list, max_length=MAX_ITEMS,
-                                description="Initial items, in order.")
+    post_ids: list[PostId] = Field(
+        default_factory=list, max_length=MAX_ITEMS, description="Initial items, in order."
+    )
 
     _unique_posts = field_validator("post_ids")(_unique)
 
@@ -70,8 +71,9 @@ class CollectionItemsAdd(BaseModel):
 class CollectionOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    post_ids: list[PostId] = Field(max_length=MAX_ITEMS,
-                                description="Every item of the collection once, in the new order.")
+    post_ids: list[PostId] = Field(
+        max_length=MAX_ITEMS, description="Every item of the collection once, in the new order."
+    )
 
     _unique_posts = field_validator("post_ids")(_unique)
 
@@ -100,12 +102,26 @@ class CollectionPublic(BaseModel):
     @classmethod
     def from_rows(cls, c: Collection, items: list[tuple[CollectionItem, Post]]) -> CollectionPublic:
         return cls(
-            id=c.id, circle_id=c.circle_id, title=c.title, description=c.description,
-            status=c.status, created_by=c.created_by,  # type: ignore[arg-type]
-            created_at=c.created_at, updated_at=c.updated_at, published_at=c.published_at,
-            items=[CollectionItemPublic(post_id=i.post_id, position=i.position, note=i.note,
-                                        post_status=p.status, author_id=p.author_id,
-                                        text=p.text) for i, p in items],
+            id=c.id,
+            circle_id=c.circle_id,
+            title=c.title,
+            description=c.description,
+            status=c.status,
+            created_by=c.created_by,  # type: ignore[arg-type]
+            created_at=c.created_at,
+            updated_at=c.updated_at,
+            published_at=c.published_at,
+            items=[
+                CollectionItemPublic(
+                    post_id=i.post_id,
+                    position=i.position,
+                    note=i.note,
+                    post_status=p.status,
+                    author_id=p.author_id,
+                    text=p.text,
+                )
+                for i, p in items
+            ],
         )
 
 
@@ -138,7 +154,9 @@ class SuggestionQuery(BaseModel):
 
     k: int = Field(10, ge=1, le=50, description="Suggestions to return.")
     diversity: float = Field(
-        0.3, ge=0.0, le=1.0,
+        0.3,
+        ge=0.0,
+        le=1.0,
         description="MMR trade-off: 0 = pure relevance, 1 = pure novelty against picked posts.",
     )
 

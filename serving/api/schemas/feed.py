@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from quanzi.models.ranking.params import Phase, RankingParams
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
-from quanzi.serving.ranking.params import Phase, RankingParams
 
 MAX_CANDIDATES = 2_000
 MAX_LIMIT = 200
@@ -24,20 +24,29 @@ class FeedRankRequest(BaseModel):
     viewer_id: Id = Field(description="The viewer; an unknown viewer is ranked cold-start.")
     circle_id: Id = Field(description="The circle whose feed this is (404 if unknown).")
     candidate_ids: list[Id] | None = Field(
-        None, max_length=MAX_CANDIDATES,
+        None,
+        max_length=MAX_CANDIDATES,
         description="Posts to rank. Omit to let the service source them (fresh posts of the "
-                    "circle, friends' posts, posts similar to the viewer's interests).")
+        "circle, friends' posts, posts similar to the viewer's interests).",
+    )
     limit: int = Field(20, ge=1, le=MAX_LIMIT, description="How many posts to return.")
     phase: Phase | None = Field(
-        None, description="Campaign phase; default: today's on the Double 11 calendar.")
+        None, description="Campaign phase; default: today's on the Double 11 calendar."
+    )
     exclude_seen: bool = Field(True, description="Drop posts the viewer already saw.")
-    exclude_ids: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE,
-                                  description="Posts never to return (e.g. just shown).")
+    exclude_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=MAX_EXCLUDE,
+        description="Posts never to return (e.g. just shown).",
+    )
     params: dict[str, Any] | None = Field(
-        None, description="Ranking parameter overrides (RankingParams fields); unknown keys "
-                          "are rejected.")
+        None,
+        description="Ranking parameter overrides (RankingParams fields); unknown keys "
+        "are rejected.",
+    )
     as_of: AwareDatetime | None = Field(
-        None, description="Rank as of this time (replays and tests); default: now.")
+        None, description="Rank as of this time (replays and tests); default: now."
+    )
 
     @field_validator("params")
     @classmethod
@@ -46,8 +55,9 @@ class FeedRankRequest(BaseModel):
             return value
         unknown = sorted(set(value) - set(RankingParams.model_fields))
         if unknown:
-            raise ValueError(f"unknown ranking params {unknown}; known: "
-                             f"{sorted(RankingParams.model_fields)}")
+            raise ValueError(
+                f"unknown ranking params {unknown}; known: {sorted(RankingParams.model_fields)}"
+            )
         RankingParams.model_validate(value)  # types and bounds, with their own messages
         return value
 
@@ -70,7 +80,8 @@ class FeedRankResponse(BaseModel):
     arm: str = Field(description="The experiment arm of this viewer (deterministic).")
     phase: Phase
     model_versions: dict[str, str]
-    request_id: str = Field(description="Log it with interactions (`request_id`) to join "
-                                        "clicks to this served list.")
+    request_id: str = Field(
+        description="Log it with interactions (`request_id`) to join clicks to this served list."
+    )
     n_candidates: int = Field(description="Candidates considered before filtering.")
     removed: dict[str, int] = Field(description="Candidates each filter removed.")

@@ -30,7 +30,8 @@ class OverrideCreate(BaseModel):
     post_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH)
     action: OverrideAction
     value: float = Field(
-        0.0, allow_inf_nan=False,
+        0.0,
+        allow_inf_nan=False,
         description="pin: the 1-based position; boost: the heat multiplier; remove: unused.",
     )
     expires_at: AwareDatetime | None = Field(None, description="Ignored after this instant.")

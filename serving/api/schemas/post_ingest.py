@@ -40,10 +40,12 @@ class PostCreate(BaseModel):
     text: str = Field(min_length=1, max_length=MAX_POST_CHARS)
     item_id: Id | None = Field(None, description="The product (SKU) the post is about.")
     order_id: Id | None = Field(
-        None, description="The author's order of the item: makes the post a verified purchase.")
+        None, description="The author's order of the item: makes the post a verified purchase."
+    )
     image_count: int = Field(0, ge=0, le=100)
     created_at: AwareDatetime | None = Field(
-        None, description="When it was posted (UTC or with offset); default: now.")
+        None, description="When it was posted (UTC or with offset); default: now."
+    )
 
     @field_validator("text")
     @classmethod
@@ -97,7 +99,8 @@ class ModerationLabel(BaseModel):
     prob: float
     band: Literal["review", "reject"] | None = None
     spans: list[dict[str, Any]] = Field(
-        description="Offsets into the original text, the characters and the evidence.")
+        description="Offsets into the original text, the characters and the evidence."
+    )
 
 
 class ModerationResult(BaseModel):
@@ -134,9 +137,11 @@ class PostIngestResult(BaseModel):
     quality: QualityResult | None = Field(description="null while no quality model exists.")
     trust: TrustResult | None = Field(description="null while no trust model exists.")
     near_duplicate_of: str | None = Field(
-        description="A post of the same circle this one nearly copies (cosine ≥ 0.95).")
+        description="A post of the same circle this one nearly copies (cosine ≥ 0.95)."
+    )
     model_versions: dict[str, str] = Field(
-        description="Version of each model used; `rules` / `unavailable` when degraded.")
+        description="Version of each model used; `rules` / `unavailable` when degraded."
+    )
 
 
 class PostIngestResponse(BaseModel):

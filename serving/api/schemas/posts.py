@@ -48,10 +48,17 @@ class PostPublic(BaseModel):
     def from_detail(cls, detail: PostDetail) -> PostPublic:
         p = detail.post
         return cls(
-            id=p.id, circle_id=p.circle_id, author_id=p.author_id, item_id=p.item_id,
-            order_id=p.order_id, verified_purchase=detail.verified_purchase, text=p.text,
-            image_count=p.image_count, status=p.status,  # type: ignore[arg-type]
-            created_at=p.created_at, updated_at=p.updated_at,
+            id=p.id,
+            circle_id=p.circle_id,
+            author_id=p.author_id,
+            item_id=p.item_id,
+            order_id=p.order_id,
+            verified_purchase=detail.verified_purchase,
+            text=p.text,
+            image_count=p.image_count,
+            status=p.status,  # type: ignore[arg-type]
+            created_at=p.created_at,
+            updated_at=p.updated_at,
             scores=[PostScorePublic.model_validate(s) for s in detail.scores],
         )
 
@@ -66,7 +73,8 @@ class CirclePostsQuery(BaseModel):
         None, max_length=512, description="`next_cursor` of the previous page."
     )
     status: list[PostStatus] | None = Field(
-        None, max_length=len(POST_STATUSES),
+        None,
+        max_length=len(POST_STATUSES),
         description="Only posts with these moderation statuses (repeat the parameter).",
     )
 

@@ -26,7 +26,8 @@ class ReviewDecisionCreate(BaseModel):
     decision: Decision
     reason: str = Field(min_length=1, max_length=1000, description="Why; kept with the decision.")
     labels: list[ModerationLabel] = Field(
-        default_factory=list, max_length=5,
+        default_factory=list,
+        max_length=5,
         description="Policy labels the post breaks (a reject needs one, a pass none).",
     )
 
@@ -57,12 +58,21 @@ class ReviewItemPublic(BaseModel):
     decisions: list[ReviewDecisionPublic] = Field(default_factory=list)
 
     @classmethod
-    def from_rows(cls, item: ReviewItem, post: Post,
-                  decisions: list[ReviewDecision] | None = None) -> ReviewItemPublic:
-        return cls(id=item.id, post_id=post.id, circle_id=item.circle_id,
-                   author_id=post.author_id, text=post.text, post_status=post.status,
-                   reasons=item.reasons or {}, status=item.status, created_at=item.created_at,
-                   decisions=[ReviewDecisionPublic.model_validate(d) for d in decisions or []])
+    def from_rows(
+        cls, item: ReviewItem, post: Post, decisions: list[ReviewDecision] | None = None
+    ) -> ReviewItemPublic:
+        return cls(
+            id=item.id,
+            post_id=post.id,
+            circle_id=item.circle_id,
+            author_id=post.author_id,
+            text=post.text,
+            post_status=post.status,
+            reasons=item.reasons or {},
+            status=item.status,
+            created_at=item.created_at,
+            decisions=[ReviewDecisionPublic.model_validate(d) for d in decisions or []],
+        )
 
 
 class ReviewList(BaseModel):

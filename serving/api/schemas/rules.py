@@ -16,10 +16,16 @@ class CircleRulesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    blocked: list[Term] = Field(default_factory=list, max_length=MAX_TERMS,
-                                description="Posts containing these are rejected.")
-    review: list[Term] = Field(default_factory=list, max_length=MAX_TERMS,
-                               description="Posts containing these go to the review queue.")
+    blocked: list[Term] = Field(
+        default_factory=list,
+        max_length=MAX_TERMS,
+        description="Posts containing these are rejected.",
+    )
+    review: list[Term] = Field(
+        default_factory=list,
+        max_length=MAX_TERMS,
+        description="Posts containing these go to the review queue.",
+    )
 
 
 class CircleRulesPublic(BaseModel):
@@ -29,5 +35,8 @@ class CircleRulesPublic(BaseModel):
 
     @classmethod
     def from_rules(cls, circle_id: str, rules: Rules) -> CircleRulesPublic:
-        return cls(circle_id=circle_id, blocked=[t for t, a in rules if a == "block"],
-                   review=[t for t, a in rules if a == "review"])
+        return cls(
+            circle_id=circle_id,
+            blocked=[t for t, a in rules if a == "block"],
+            review=[t for t, a in rules if a == "review"],
+        )

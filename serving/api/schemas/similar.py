@@ -23,15 +23,25 @@ class SimilarRequest(BaseModel):
     text: str | None = Field(None, min_length=1, max_length=MAX_POST_CHARS)
     k: int = Field(10, ge=1, le=MAX_K)
     circle_id: Id | None = None
-    min_quality: float | None = Field(None, ge=0.0, le=1.0,
-                                      description="Only posts scored at least this quality.")
+    min_quality: float | None = Field(
+        None, ge=0.0, le=1.0, description="Only posts scored at least this quality."
+    )
     statuses: list[IndexedStatus] = Field(
-        default_factory=lambda: ["pass"], min_length=1, max_length=3,
-        description="Moderation statuses allowed (default: passed posts only).")
+        default_factory=lambda: ["pass"],
+        min_length=1,
+        max_length=3,
+        description="Moderation statuses allowed (default: passed posts only).",
+    )
     exclude_ids: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE)
-    diversity: float = Field(0.0, ge=0.0, le=1.0, description=(
-        "0 = pure similarity order; higher trades similarity for variety (MMR, λ = 1 − "
-        "diversity)."))
+    diversity: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "0 = pure similarity order; higher trades similarity for variety (MMR, λ = 1 − "
+            "diversity)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_query(self) -> SimilarRequest:

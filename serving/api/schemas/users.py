@@ -42,14 +42,22 @@ class UserPublic(BaseModel):
         u = detail.user
         now = now or datetime.now(UTC)
         return cls(
-            id=u.id, kind=u.kind, display_name=u.display_name, follower_count=u.follower_count,
-            creator_certified=u.creator_certified, account_created_at=u.account_created_at,
+            id=u.id,
+            kind=u.kind,
+            display_name=u.display_name,
+            follower_count=u.follower_count,
+            creator_certified=u.creator_certified,
+            account_created_at=u.account_created_at,
             account_age_days=max(0, (now - u.account_created_at).days),
-            merchant_circle_id=u.merchant_circle_id, post_count=detail.post_count,
+            merchant_circle_id=u.merchant_circle_id,
+            post_count=detail.post_count,
             relations=UserRelationCounts(
-                friends=detail.friends, following=detail.following,
+                friends=detail.friends,
+                following=detail.following,
                 followers=detail.followers,
-                brands={k: BrandRelationCounts(active=v.active, silent=v.silent)
-                        for k, v in detail.brand_relations.items()},
+                brands={
+                    k: BrandRelationCounts(active=v.active, silent=v.silent)
+                    for k, v in detail.brand_relations.items()
+                },
             ),
         )

@@ -16,7 +16,8 @@ CONFIG = AbuseDataConfig(seed=3, n_train=120, n_dev=30)
 
 
 def test_abuse_rows_hold_a_person_and_an_insult_inside_a_real_negative_review(
-        hosts: pd.DataFrame) -> None:
+    hosts: pd.DataFrame,
+) -> None:
     rows = build_abuse_dataset(hosts, CONFIG)
     abuse = rows[rows["kind"] == "abuse"]
     assert len(abuse) == 75 and (abuse["label"] == 1).all()
@@ -29,8 +30,7 @@ def test_abuse_rows_hold_a_person_and_an_insult_inside_a_real_negative_review(
         assert any(i in row.snippet for i in INSULTS + PREFIX_CURSES)
 
 
-def test_complaint_rows_are_untouched_reviews_of_their_own_split(
-        hosts: pd.DataFrame) -> None:
+def test_complaint_rows_are_untouched_reviews_of_their_own_split(hosts: pd.DataFrame) -> None:
     rows = build_abuse_dataset(hosts, CONFIG)
     clean = rows[rows["kind"] == "complaint"]
     assert (clean["label"] == 0).all() and 0 < len(clean) <= 75  # fewer if a split is small
@@ -43,5 +43,6 @@ def test_complaint_rows_are_untouched_reviews_of_their_own_split(
 
 
 def test_abuse_rows_are_reproducible(hosts: pd.DataFrame) -> None:
-    pd.testing.assert_frame_equal(build_abuse_dataset(hosts, CONFIG),
-                                  build_abuse_dataset(hosts, CONFIG))
+    pd.testing.assert_frame_equal(
+        build_abuse_dataset(hosts, CONFIG), build_abuse_dataset(hosts, CONFIG)
+    )

@@ -16,9 +16,16 @@ def sms() -> pd.DataFrame:
     promos = [f"全场{n}折，进店有礼" for n in range(40)]
     normal = [f"明天{n}点开会别迟到" for n in range(160)]
     texts = promos + normal
-    return pd.DataFrame({"text": texts, "norm": texts, "label": [1] * 40 + [0] * 160,
-                         "category": "短信", "split": ["train", "train", "dev", "test"] * 50,
-                         "row": range(200)})
+    return pd.DataFrame(
+        {
+            "text": texts,
+            "norm": texts,
+            "label": [1] * 40 + [0] * 160,
+            "category": "短信",
+            "split": ["train", "train", "dev", "test"] * 50,
+            "row": range(200),
+        }
+    )
 
 
 @pytest.fixture
@@ -26,8 +33,7 @@ def ad(sms: pd.DataFrame, hosts: pd.DataFrame) -> pd.DataFrame:
     return build_ad_dataset(sms, hosts, CONFIG)
 
 
-def test_sms_rows_keep_their_labels_and_corpus_splits(sms: pd.DataFrame,
-                                                      ad: pd.DataFrame) -> None:
+def test_sms_rows_keep_their_labels_and_corpus_splits(sms: pd.DataFrame, ad: pd.DataFrame) -> None:
     rows = ad[ad["source"] == "sms"].set_index("row")
     assert (rows["label"] == sms.set_index("row")["label"]).all()
     assert (rows["split"] == sms.set_index("row")["split"]).all()
@@ -40,8 +46,9 @@ def test_sms_stratified_split_is_70_30_with_the_same_positive_share(ad: pd.DataF
     assert test["label"].mean() == pytest.approx(rows["label"].mean(), abs=0.02)
 
 
-def test_disguised_ads_are_host_reviews_with_a_named_promotion(hosts: pd.DataFrame,
-                                                               ad: pd.DataFrame) -> None:
+def test_disguised_ads_are_host_reviews_with_a_named_promotion(
+    hosts: pd.DataFrame, ad: pd.DataFrame
+) -> None:
     reviews = ad[ad["source"] == "review"]
     host = hosts.set_index("row")
     disguised, untouched = reviews[reviews["label"] == 1], reviews[reviews["label"] == 0]
@@ -53,7 +60,8 @@ def test_disguised_ads_are_host_reviews_with_a_named_promotion(hosts: pd.DataFra
     assert (untouched["text"] == untouched["row"].map(host["text"])).all()
     assert (reviews["split"] == reviews["row"].map(host["split"])).all()
     assert not set(reviews[reviews["split"] == "train"]["row"]) & set(
-        reviews[reviews["split"] == "test"]["row"])
+        reviews[reviews["split"] == "test"]["row"]
+    )
 
 
 def test_world_promotion_transforms_are_reused_not_copied() -> None:

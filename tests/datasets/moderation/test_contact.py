@@ -26,8 +26,9 @@ def contact(hosts: pd.DataFrame) -> pd.DataFrame:
 
 def test_build_is_deterministic_by_seed(hosts: pd.DataFrame, contact: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(contact, build_contact_dataset(hosts, CONFIG))
-    other = build_contact_dataset(hosts, ContactDataConfig(seed=4, n_train=300, n_dev=60,
-                                                           n_test=70))
+    other = build_contact_dataset(
+        hosts, ContactDataConfig(seed=4, n_train=300, n_dev=60, n_test=70)
+    )
     assert not contact["text"].equals(other["text"])
 
 
@@ -60,11 +61,12 @@ def test_positive_span_points_at_the_woven_snippet(contact: pd.DataFrame) -> Non
     positives = contact[contact["label"] == 1]
     assert len(positives) > 0
     for row in positives.itertuples():
-        assert row.text[row.span_start:row.span_end] == row.snippet
+        assert row.text[row.span_start : row.span_end] == row.snippet
 
 
-def test_negatives_are_real_texts_and_lookalikes(hosts: pd.DataFrame,
-                                                 contact: pd.DataFrame) -> None:
+def test_negatives_are_real_texts_and_lookalikes(
+    hosts: pd.DataFrame, contact: pd.DataFrame
+) -> None:
     host_text = hosts.set_index("row")["text"]
     plain = contact[contact["kind"] == "plain"]
     assert (plain["text"] == plain["row"].map(host_text)).all()

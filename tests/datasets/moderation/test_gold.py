@@ -33,9 +33,10 @@ def test_annotation_files_are_well_formed() -> None:
 
 
 def test_loaders_refuse_bad_labels_and_name_the_file(tmp_path: Path) -> None:
-    (tmp_path / OFFENSIVE_TRAIN_FILE).write_text(json.dumps(
-        {"corpus": "waimai", "row": 1, "split": "train", "offensive": 2}) + "\n",
-        encoding="utf-8")
+    (tmp_path / OFFENSIVE_TRAIN_FILE).write_text(
+        json.dumps({"corpus": "waimai", "row": 1, "split": "train", "offensive": 2}) + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(ValueError, match="'offensive' must be 0 or 1"):
         load_offensive_review_labels(directory=tmp_path)
     with pytest.raises(FileNotFoundError, match=r"collateral_v9_rejected\.jsonl"):

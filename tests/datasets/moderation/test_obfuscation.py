@@ -52,7 +52,8 @@ def test_train_and_heldout_transforms_are_disjoint_and_documented() -> None:
     assert set(ALL_TRANSFORMS) == set(TRANSFORM_DOCS)
     assert set(HELDOUT_BASE) <= set(BASE_TRANSFORMS)
     readme = (Path(__file__).parents[3] / "datasets" / "moderation" / "README.md").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
     for name in ALL_TRANSFORMS:
         assert f"`{name}`" in readme, f"{name} is not documented in the README"
 

@@ -13,8 +13,7 @@ from quanzi.datasets.moderation.spam import (
     make_filler,
 )
 
-CONFIG = SpamDataConfig(seed=4, n_train=400, n_dev=60, n_test=70, filler_share=0.5,
-                        copy_share=0.1)
+CONFIG = SpamDataConfig(seed=4, n_train=400, n_dev=60, n_test=70, filler_share=0.5, copy_share=0.1)
 
 
 @pytest.fixture
@@ -55,8 +54,9 @@ def test_copies_follow_an_earlier_original_of_the_same_split(spam: pd.DataFrame)
 def test_filler_generators_are_seeded(kind: str) -> None:
     import random
 
-    assert ([make_filler(random.Random(9), kind) for _ in range(3)]
-            == [make_filler(random.Random(9), kind) for _ in range(3)])
+    assert [make_filler(random.Random(9), kind) for _ in range(3)] == [
+        make_filler(random.Random(9), kind) for _ in range(3)
+    ]
 
 
 def test_unknown_filler_kind_is_refused() -> None:
@@ -71,12 +71,26 @@ def test_build_is_deterministic(hosts: pd.DataFrame, spam: pd.DataFrame) -> None
 
 
 def test_every_latin_review_of_a_split_is_a_real_negative(hosts: pd.DataFrame) -> None:
-    english = pd.DataFrame([
-        {"text": "Good location, the room is clean and quiet.", "label": 1, "category": "酒店",
-         "split": "train", "corpus": "hotel", "row": 9001},
-        {"text": "waste of my money. My children are not interested.", "label": 0,
-         "category": "书籍", "split": "test", "corpus": "online_shopping", "row": 9002},
-    ]).assign(norm=lambda d: d["text"].str.lower())
+    english = pd.DataFrame(
+        [
+            {
+                "text": "Good location, the room is clean and quiet.",
+                "label": 1,
+                "category": "酒店",
+                "split": "train",
+                "corpus": "hotel",
+                "row": 9001,
+            },
+            {
+                "text": "waste of my money. My children are not interested.",
+                "label": 0,
+                "category": "书籍",
+                "split": "test",
+                "corpus": "online_shopping",
+                "row": 9002,
+            },
+        ]
+    ).assign(norm=lambda d: d["text"].str.lower())
     frame = pd.concat([hosts, english], ignore_index=True)
     config = SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5)  # tiny samples
     spam = build_spam_dataset(frame, config)
@@ -85,8 +99,9 @@ def test_every_latin_review_of_a_split_is_a_real_negative(hosts: pd.DataFrame) -
         found = real[(real["corpus"] == row.corpus) & (real["row"] == row.row)]
         assert len(found) == 1 and found["split"].item() == row.split
         assert found["label"].item() == 0
-    off = build_spam_dataset(frame, SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5,
-                                                   min_latin=None))
+    off = build_spam_dataset(
+        frame, SpamDataConfig(seed=4, n_train=20, n_dev=5, n_test=5, min_latin=None)
+    )
     assert "real_latin" not in set(off["kind"]) and len(off) == len(spam) - 2
     copied = set(spam.loc[spam["kind"] == "copy_paste", "duplicate_of"])
     assert not copied & {"hotel:9001", "online_shopping:9002"}  # never a copy source

@@ -39,8 +39,9 @@ def _manifest(world: Path) -> dict:
 
 
 # --- reproducibility ----------------------------------------------------------------------
-def test_same_seed_and_size_rebuild_byte_identical_files(world: Path,
-                                                          world_settings: Settings) -> None:
+def test_same_seed_and_size_rebuild_byte_identical_files(
+    world: Path, world_settings: Settings
+) -> None:
     again = build_world(world_settings, POSTS, SEED, name="same-again", progress=False)
     assert _hashes(again) == _hashes(world)
 
@@ -51,8 +52,7 @@ def test_different_seed_builds_a_different_world(world: Path, world_settings: Se
     assert all(mine[f] != theirs[f] for f in mine if f != "circles.parquet")
 
 
-def test_build_refuses_existing_world_and_tiny_sizes(world: Path,
-                                                     world_settings: Settings) -> None:
+def test_build_refuses_existing_world_and_tiny_sizes(world: Path, world_settings: Settings) -> None:
     with pytest.raises(FileExistsError, match="--force"):
         build_world(world_settings, POSTS, SEED, progress=False)
     with pytest.raises(ValueError, match="at least 100"):
@@ -115,8 +115,9 @@ def test_verified_posts_follow_their_own_order_of_the_tagged_item(world: Path) -
     assert (o["item_id"].to_numpy() == posts["item_id"].to_numpy()).all()
     assert (o["created_at"].to_numpy() < posts["created_at"].to_numpy()).all()
     items = _read(world, "items").set_index("id")
-    assert (items.loc[posts["item_id"], "circle_id"].to_numpy()
-            == posts["circle_id"].to_numpy()).all()
+    assert (
+        items.loc[posts["item_id"], "circle_id"].to_numpy() == posts["circle_id"].to_numpy()
+    ).all()
 
 
 def test_interactions_happen_after_the_post_and_reference_impressions(world: Path) -> None:
@@ -130,8 +131,9 @@ def test_interactions_happen_after_the_post_and_reference_impressions(world: Pat
         seen = set(zip(imp["request_id"], imp["post_id"], strict=True))
         acts = inter[inter["kind"] != "impression"]
         assert set(zip(acts["request_id"], acts["post_id"], strict=True)) <= seen
-        assert (posts.loc[inter["post_id"], "author_id"].to_numpy()
-                != inter["user_id"].to_numpy()).all()  # nobody is shown their own post
+        assert (
+            posts.loc[inter["post_id"], "author_id"].to_numpy() != inter["user_id"].to_numpy()
+        ).all()  # nobody is shown their own post
 
 
 def test_friendship_is_stored_in_both_directions(world: Path) -> None:
@@ -180,8 +182,9 @@ def test_brand_relations_mix_kinds_and_active_states(world: Path) -> None:
     assert lo <= brand["active"].mean() <= hi
     assert not brand.duplicated(["user_id", "circle_id", "kind"]).any()
     # Past buyers are exactly the users with an order in the circle.
-    orders = _read(world, "orders").merge(_read(world, "items")[["id", "circle_id"]],
-                                          left_on="item_id", right_on="id")
+    orders = _read(world, "orders").merge(
+        _read(world, "items")[["id", "circle_id"]], left_on="item_id", right_on="id"
+    )
     buyers = set(zip(orders["user_id"], orders["circle_id"], strict=True))
     pb = brand[brand["kind"] == "past_buyer"]
     assert set(zip(pb["user_id"], pb["circle_id"], strict=True)) == buyers
@@ -223,8 +226,7 @@ def test_friends_posts_are_clicked_more(world: Path) -> None:
     rel = _read(world, "user_relations")
     fr = rel[rel["kind"] == "friend"]
     friends = set(zip(fr["user_id"], fr["other_id"], strict=True))
-    is_friend = np.array([(u, a) in friends for u, a in zip(inter["user_id"], author,
-                                                            strict=True)])
+    is_friend = np.array([(u, a) in friends for u, a in zip(inter["user_id"], author, strict=True)])
     kind = inter["kind"].to_numpy()
 
     def ctr(mask: np.ndarray) -> float:
@@ -283,7 +285,8 @@ def test_trust_truth_follows_provenance(world: Path) -> None:
 
 
 def test_genuine_texts_are_real_reviews_with_recorded_source_and_split(
-        world: Path, world_settings: Settings) -> None:
+    world: Path, world_settings: Settings
+) -> None:
     posts = _read(world, "posts")
     truth = pd.read_parquet(world / "hidden/posts_truth.parquet")
     gen = truth["kind"] == "genuine"
@@ -300,15 +303,18 @@ def test_genuine_texts_are_real_reviews_with_recorded_source_and_split(
 
 
 def test_disguised_ads_weave_documented_transforms_into_real_reviews(
-        world: Path, world_settings: Settings) -> None:
+    world: Path, world_settings: Settings
+) -> None:
     posts = _read(world, "posts")
     truth = pd.read_parquet(world / "hidden/posts_truth.parquet")
     dis = truth[truth["kind"] == "disguised_ad"]
     assert len(dis) > 20
     names = {n for t in dis["transforms"] for n in t.split("+")}
     assert names <= set(DISGUISE_TRANSFORMS) and len(names) >= 4
-    raw = {c: _read_raw(c, world_settings.corpora_dir).set_index("row")
-           for c in set(dis["source_corpus"])}
+    raw = {
+        c: _read_raw(c, world_settings.corpora_dir).set_index("row")
+        for c in set(dis["source_corpus"])
+    }
     for idx, row in dis.head(40).iterrows():
         src = raw[row["source_corpus"]].loc[int(row["source_row"]), "text"]
         text = posts.loc[idx, "text"]
@@ -323,8 +329,9 @@ def test_copy_paste_filler_duplicates_an_earlier_post(world: Path) -> None:
     assert len(cp) > 0
     for _, row in cp.iterrows():
         assert posts.loc[row["post_id"], "text"] == posts.loc[row["source_post_id"], "text"]
-        assert posts.loc[row["source_post_id"], "created_at"] < posts.loc[row["post_id"],
-                                                                           "created_at"]
+        assert (
+            posts.loc[row["source_post_id"], "created_at"] < posts.loc[row["post_id"], "created_at"]
+        )
 
 
 def test_manifest_records_seed_sizes_cutoff_and_passing_bounds(world: Path) -> None:

@@ -26,18 +26,25 @@ FRACTION = 0.3
 @pytest.fixture(scope="module")
 def explored(world_settings: Settings, world: Path) -> Path:
     """The shared test world's seed and size, with a 30 % exploration bucket."""
-    return build_world(world_settings, POSTS, SEED, config=WorldConfig(explore_fraction=FRACTION),
-                       progress=False)
+    return build_world(
+        world_settings, POSTS, SEED, config=WorldConfig(explore_fraction=FRACTION), progress=False
+    )
 
 
 def _requests(folder: Path) -> pd.DataFrame:
-    return pd.concat([pd.read_parquet(folder / REQUESTS_FILE),
-                      pd.read_parquet(folder / REQUESTS_HOLDOUT_FILE)], ignore_index=True)
+    return pd.concat(
+        [pd.read_parquet(folder / REQUESTS_FILE), pd.read_parquet(folder / REQUESTS_HOLDOUT_FILE)],
+        ignore_index=True,
+    )
 
 
 def _impressions(folder: Path) -> pd.DataFrame:
-    inter = pd.concat([pd.read_parquet(folder / "interactions.parquet"),
-                       pd.read_parquet(folder / "eval/interactions_holdout.parquet")])
+    inter = pd.concat(
+        [
+            pd.read_parquet(folder / "interactions.parquet"),
+            pd.read_parquet(folder / "eval/interactions_holdout.parquet"),
+        ]
+    )
     imp = inter[inter["kind"] == "impression"]
     created = pd.read_parquet(folder / "posts.parquet").set_index("id")["created_at"]
     return imp.assign(post_created=imp["post_id"].map(created))
@@ -55,27 +62,31 @@ def test_explore_world_is_named_after_its_share_and_logs_every_request(explored:
     # Every impression's request is in the log, held-out ones in the held-out log.
     held = pd.read_parquet(explored / "eval/interactions_holdout.parquet")
     assert set(held["request_id"]) <= set(
-        pd.read_parquet(explored / REQUESTS_HOLDOUT_FILE)["request_id"])
+        pd.read_parquet(explored / REQUESTS_HOLDOUT_FILE)["request_id"]
+    )
 
 
-def test_explore_assignment_is_deterministic_for_a_seed(explored: Path,
-                                                        world_settings: Settings) -> None:
+def test_explore_assignment_is_deterministic_for_a_seed(
+    explored: Path, world_settings: Settings
+) -> None:
     cfg = WorldConfig(explore_fraction=FRACTION)
-    again = build_world(world_settings, POSTS, SEED, name="explore-again", config=cfg,
-                        progress=False)
+    again = build_world(
+        world_settings, POSTS, SEED, name="explore-again", config=cfg, progress=False
+    )
     for f in (REQUESTS_FILE, REQUESTS_HOLDOUT_FILE, "interactions.parquet"):
         assert sha256_file(again / f) == sha256_file(explored / f)
     other = build_world(world_settings, POSTS, SEED + 1, config=cfg, progress=False)
     assert sha256_file(other / REQUESTS_FILE) != sha256_file(explored / REQUESTS_FILE)
 
 
-def test_random_requests_are_not_shown_newest_first_while_the_others_are(
-        explored: Path) -> None:
-    imp = _impressions(explored).merge(_requests(explored)[["request_id", "policy"]],
-                                       on="request_id")
+def test_random_requests_are_not_shown_newest_first_while_the_others_are(explored: Path) -> None:
+    imp = _impressions(explored).merge(
+        _requests(explored)[["request_id", "policy"]], on="request_id"
+    )
     imp = imp.sort_values(["request_id", "position"])
     newest_first = imp.groupby("request_id")["post_created"].apply(
-        lambda c: c.is_monotonic_decreasing)
+        lambda c: c.is_monotonic_decreasing
+    )
     policy = imp.groupby("request_id")["policy"].first()
     size = imp.groupby("request_id").size()
     long_ = size >= 4  # a random order of >= 4 posts is newest first with p <= 1/24
@@ -84,8 +95,13 @@ def test_random_requests_are_not_shown_newest_first_while_the_others_are(
     # And position is uncorrelated with age within random requests (mean rank correlation
     # ~ 0; it is exactly 1 on newest-first requests).
     rnd = imp[(imp["policy"] == "random") & imp["request_id"].map(size).ge(3)]
-    corr = rnd.groupby("request_id").apply(lambda g: g["position"].corr(
-        g["post_created"].rank(ascending=False), method="spearman")).mean()
+    corr = (
+        rnd.groupby("request_id")
+        .apply(
+            lambda g: g["position"].corr(g["post_created"].rank(ascending=False), method="spearman")
+        )
+        .mean()
+    )
     assert abs(corr) < 0.1, corr
 
 
@@ -96,8 +112,9 @@ def test_no_bucket_world_has_no_request_log_and_unchanged_config(world: Path) ->
     assert "explore_fraction" not in json.loads((world / "hidden/config.json").read_text())
 
 
-def test_bucket_reorders_only_its_requests_and_changes_nothing_else(world: Path,
-                                                                   explored: Path) -> None:
+def test_bucket_reorders_only_its_requests_and_changes_nothing_else(
+    world: Path, explored: Path
+) -> None:
     """The bucket draws from its own random stream: every other table is byte-identical to
     the world without it, and the newest-first requests log exactly the same events."""
     for t in ("users", "user_relations", "brand_relations", "items", "orders", "posts"):
@@ -117,8 +134,9 @@ def test_bucket_reorders_only_its_requests_and_changes_nothing_else(world: Path,
     shown = []
     for folder in (world, explored):
         imp = _impressions(folder)
-        shown.append(imp[imp["request_id"].isin(rnd)].groupby("request_id")["post_id"]
-                     .apply(frozenset))
+        shown.append(
+            imp[imp["request_id"].isin(rnd)].groupby("request_id")["post_id"].apply(frozenset)
+        )
     assert len(shown[0]) > 0 and shown[0].equals(shown[1])
 
 

@@ -26,8 +26,12 @@ def _counts(settings: Settings) -> dict[str, int]:
     engine = engine_from_settings(settings)
     try:
         with engine.connect() as conn:
-            return {t: conn.execute(select(func.count()).select_from(Base.metadata.tables[t]))
-                    .scalar_one() for t in PUBLIC_TABLES}
+            return {
+                t: conn.execute(
+                    select(func.count()).select_from(Base.metadata.tables[t])
+                ).scalar_one()
+                for t in PUBLIC_TABLES
+            }
     finally:
         engine.dispose()
 
@@ -37,15 +41,17 @@ def _db_settings(world_settings: Settings, db_file: Path) -> Settings:
 
 
 @pytest.fixture(scope="module")
-def loaded(world: Path, world_settings: Settings,
-           tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, dict[str, int]]:
+def loaded(
+    world: Path, world_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Settings, dict[str, int]]:
     """The test world loaded once into a fresh SQLite file: (settings, rows inserted)."""
     settings = _db_settings(world_settings, tmp_path_factory.mktemp("db") / "world.db")
     return settings, load_world(settings, world.name, progress=False)
 
 
 def test_load_gives_manifest_counts_and_second_load_adds_nothing(
-        world: Path, loaded: tuple[Settings, dict[str, int]]) -> None:
+    world: Path, loaded: tuple[Settings, dict[str, int]]
+) -> None:
     settings, first = loaded
     manifest = json.loads((world / "manifest.json").read_text())
     expected = {t: manifest["tables"][t]["rows"] for t in PUBLIC_TABLES}
@@ -56,7 +62,8 @@ def test_load_gives_manifest_counts_and_second_load_adds_nothing(
 
 
 def test_interrupted_load_resumes_without_duplicates(
-        world: Path, loaded: tuple[Settings, dict[str, int]]) -> None:
+    world: Path, loaded: tuple[Settings, dict[str, int]]
+) -> None:
     settings, _ = loaded
     engine = engine_from_settings(settings)
     inter = Base.metadata.tables["interactions"]
@@ -70,7 +77,8 @@ def test_interrupted_load_resumes_without_duplicates(
 
 
 def test_loaded_rows_read_back_equal_to_the_parquet_tables(
-        world: Path, loaded: tuple[Settings, dict[str, int]]) -> None:
+    world: Path, loaded: tuple[Settings, dict[str, int]]
+) -> None:
     settings, _ = loaded
     posts = pd.read_parquet(world / "posts.parquet").set_index("id")
     engine = engine_from_settings(settings)
@@ -91,7 +99,8 @@ def test_loaded_rows_read_back_equal_to_the_parquet_tables(
 
 
 def test_database_never_receives_hidden_truth_or_held_out_days(
-        world: Path, loaded: tuple[Settings, dict[str, int]]) -> None:
+    world: Path, loaded: tuple[Settings, dict[str, int]]
+) -> None:
     settings, _ = loaded
     hidden = set(pd.read_parquet(world / "hidden/posts_truth.parquet").columns)
     hidden -= {"kind", "post_id"}
@@ -110,22 +119,25 @@ def test_database_never_receives_hidden_truth_or_held_out_days(
 
 
 def test_loading_a_different_world_into_the_same_database_is_refused(
-        world_settings: Settings, loaded: tuple[Settings, dict[str, int]]) -> None:
+    world_settings: Settings, loaded: tuple[Settings, dict[str, int]]
+) -> None:
     settings, _ = loaded
     other = build_world(world_settings, 300, 99, name="small-other", progress=False)
     with pytest.raises(WorldConflictError, match="different world"):
         load_world(settings, other.name, progress=False)
 
 
-def test_unknown_world_error_lists_the_available_ones(world: Path,
-                                                      world_settings: Settings) -> None:
+def test_unknown_world_error_lists_the_available_ones(
+    world: Path, world_settings: Settings
+) -> None:
     assert world.name in list_worlds(world_settings)
     with pytest.raises(WorldNotFoundError, match=world.name):
         load_world(world_settings, "no-such-world", progress=False)
 
 
 def test_load_on_postgresql_is_idempotent_and_leaves_sequences_usable(
-        world: Path, world_settings: Settings, db_url: str) -> None:
+    world: Path, world_settings: Settings, db_url: str
+) -> None:
     if db_url.startswith("sqlite"):
         pytest.skip("SQLite is covered by the tests above")
     settings = Settings(data_dir=world_settings.data_dir, database_url=db_url)
@@ -139,8 +151,9 @@ def test_load_on_postgresql_is_idempotent_and_leaves_sequences_usable(
         with Session(engine) as session:  # the service's own inserts get fresh ids
             post = session.get(Post, "p0000001")
             assert post is not None and post.created_at.tzinfo is not None
-            row = Interaction(user_id="u000010", post_id="p0000001", kind="click",
-                              created_at=post.created_at)
+            row = Interaction(
+                user_id="u000010", post_id="p0000001", kind="click", created_at=post.created_at
+            )
             session.add(row)
             session.commit()
             assert row.id == expected["interactions"] + 1

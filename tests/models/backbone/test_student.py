@@ -30,7 +30,8 @@ def test_pruning_keeps_the_segmentation_of_the_texts_it_saw(converted: Path) -> 
 
 
 def test_student_keeps_the_chosen_layers_and_its_embeddings_follow_the_pruning(
-        converted: Path) -> None:
+    converted: Path,
+) -> None:
     full = SentenceTransformer(str(converted), device="cpu")
     student = build_student(str(converted), [1], 64, SENTENCES[:3])
     bert = student[0].auto_model
@@ -39,12 +40,15 @@ def test_student_keeps_the_chosen_layers_and_its_embeddings_follow_the_pruning(
     # layer 1 of the backbone is the student's only layer, unchanged
     np.testing.assert_array_equal(
         bert.encoder.layer[0].attention.self.query.weight.detach().numpy(),
-        full_bert.encoder.layer[1].attention.self.query.weight.detach().numpy())
+        full_bert.encoder.layer[1].attention.self.query.weight.detach().numpy(),
+    )
     tok = student.tokenizer
     piece = "物流"
     new_id, old_id = tok.convert_tokens_to_ids(piece), full.tokenizer.convert_tokens_to_ids(piece)
-    np.testing.assert_array_equal(bert.embeddings.word_embeddings.weight[new_id].detach(),
-                                  full_bert.embeddings.word_embeddings.weight[old_id].detach())
+    np.testing.assert_array_equal(
+        bert.embeddings.word_embeddings.weight[new_id].detach(),
+        full_bert.embeddings.word_embeddings.weight[old_id].detach(),
+    )
     vec = student.encode(["物流很快"])
     assert vec.shape == (1, 64) and np.isclose(np.linalg.norm(vec), 1, atol=1e-5)
 

@@ -29,8 +29,14 @@ def _index(kind_max: int = 1000, n: int = 60) -> tuple[VectorIndex, np.ndarray]:
     rng = np.random.default_rng(1)
     x = rng.standard_normal((n, DIM)).astype(np.float32)
     metas = [PostMeta(circle_id=f"c{i % 2}", quality=i / n, status="pass") for i in range(n)]
-    index = VectorIndex.build(DIM, "enc-1", [f"圈{i}" for i in range(n)], x, metas,
-                              IndexConfig(flat_max=kind_max, ef_search=200))
+    index = VectorIndex.build(
+        DIM,
+        "enc-1",
+        [f"圈{i}" for i in range(n)],
+        x,
+        metas,
+        IndexConfig(flat_max=kind_max, ef_search=200),
+    )
     index.remove(["圈3"])
     index.log_seq = 42
     return index, x
@@ -38,7 +44,8 @@ def _index(kind_max: int = 1000, n: int = 60) -> tuple[VectorIndex, np.ndarray]:
 
 @pytest.mark.parametrize("kind_max", [1000, 10], ids=["flat", "hnsw"])
 def test_save_load_round_trip_keeps_ids_metadata_tombstones_and_answers(
-        settings: Settings, kind_max: int) -> None:
+    settings: Settings, kind_max: int
+) -> None:
     index, x = _index(kind_max)
     manifest = save_index(index, settings.index_dir)
     assert manifest == settings.index_dir / "enc-1" / MANIFEST
@@ -52,8 +59,7 @@ def test_save_load_round_trip_keeps_ids_metadata_tombstones_and_answers(
     assert all(len(f["sha256"]) == 64 for f in m["files"].values())
 
 
-def test_saving_again_replaces_the_generation_and_leaves_no_stray_files(
-        settings: Settings) -> None:
+def test_saving_again_replaces_the_generation_and_leaves_no_stray_files(settings: Settings) -> None:
     index, _ = _index()
     save_index(index, settings.index_dir)
     index.remove(["圈4"])
@@ -84,10 +90,12 @@ def _delete_data_file(folder: Path) -> None:
     (folder / name).unlink()
 
 
-@pytest.mark.parametrize("damage", [_damage_manifest, _damage_data_file, _delete_data_file],
-                         ids=["manifest", "checksum", "missing-file"])
-def test_corrupt_index_is_a_clear_error_and_triggers_a_rebuild(settings: Settings,
-                                                              damage) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [_damage_manifest, _damage_data_file, _delete_data_file],
+    ids=["manifest", "checksum", "missing-file"],
+)
+def test_corrupt_index_is_a_clear_error_and_triggers_a_rebuild(settings: Settings, damage) -> None:
     index, x = _index()
     save_index(index, settings.index_dir)
     damage(settings.index_dir / "enc-1")
@@ -97,8 +105,9 @@ def test_corrupt_index_is_a_clear_error_and_triggers_a_rebuild(settings: Setting
     rebuilt, reason = load_or_rebuild(settings.index_dir, "enc-1", lambda: _index()[0])
     assert reason is not None and "rebuild" in reason
     assert len(rebuilt) == 59
-    again, reason = load_or_rebuild(settings.index_dir, "enc-1",
-                                    lambda: pytest.fail("a sound index must not be rebuilt"))
+    again, reason = load_or_rebuild(
+        settings.index_dir, "enc-1", lambda: pytest.fail("a sound index must not be rebuilt")
+    )
     assert reason is None and again.search(x[0], 3) == rebuilt.search(x[0], 3)
 
 

@@ -50,21 +50,24 @@ def _worker(engine: Engine) -> IndexSync:
     return sync
 
 
-def test_reconcile_adds_missing_removes_extra_and_fixes_metadata(engine: Engine,
-                                                                 posts: list[Post]) -> None:
+def test_reconcile_adds_missing_removes_extra_and_fixes_metadata(
+    engine: Engine, posts: list[Post]
+) -> None:
     index = VectorIndex(DIM, VERSION)
     index.add(["post-1", "ghost"], np.stack([_vec(1), _vec(99)]), [PostMeta(circle_id="zz")] * 2)
     report = reconcile(index, StoreReader(engine, VERSION))
     assert (report.added, report.removed, report.updated) == (9, 1, 1)
     assert sorted(index.ids()) == sorted(p.id for p in posts)
-    assert index.meta("post-0") == PostMeta(circle_id="a", quality=pytest.approx(0.9),
-                                            status="pass")
+    assert index.meta("post-0") == PostMeta(
+        circle_id="a", quality=pytest.approx(0.9), status="pass"
+    )
     assert index.meta("post-1").circle_id == "b"
     assert reconcile(index, StoreReader(engine, VERSION)).changed == 0
 
 
 def test_an_add_through_one_worker_is_visible_in_the_other_after_sync(
-        engine: Engine, session: Session, factory, posts: list[Post]) -> None:
+    engine: Engine, session: Session, factory, posts: list[Post]
+) -> None:
     one, two = _worker(engine), _worker(engine)
     assert len(one.index) == len(two.index) == 10
     # Worker one ingests a post: store + embedding + log in one transaction.
@@ -76,13 +79,13 @@ def test_an_add_through_one_worker_is_visible_in_the_other_after_sync(
         report = worker.sync()
         assert report.added == 1
         assert worker.index.search(_vec(50), 1) == [("post-new", pytest.approx(1.0, abs=1e-5))]
-        assert worker.index.search(_vec(50), 3, SearchFilter.of(circle_id="c"))[0][0] == \
-            "post-new"
+        assert worker.index.search(_vec(50), 3, SearchFilter.of(circle_id="c"))[0][0] == "post-new"
     assert two.sync().entries == 0  # nothing new: the cursor moved past the entry
 
 
 def test_status_change_and_deletion_reach_the_other_worker(
-        engine: Engine, session: Session, posts: list[Post]) -> None:
+    engine: Engine, session: Session, posts: list[Post]
+) -> None:
     worker = _worker(engine)
     posts[2].status = "reject"
     session.delete(posts[3])
@@ -94,8 +97,9 @@ def test_status_change_and_deletion_reach_the_other_worker(
     assert all(pid not in {"post-2", "post-3"} for pid, _ in worker.index.search(_vec(2), 10))
 
 
-def test_re_embedded_post_gets_its_new_vector(engine: Engine, session: Session,
-                                              posts: list[Post]) -> None:
+def test_re_embedded_post_gets_its_new_vector(
+    engine: Engine, session: Session, posts: list[Post]
+) -> None:
     worker = _worker(engine)
     write_embeddings(session, VERSION, ["post-4"], _vec(77)[None, :])
     session.commit()
@@ -105,7 +109,8 @@ def test_re_embedded_post_gets_its_new_vector(engine: Engine, session: Session,
 
 
 def test_an_entry_committed_late_below_the_cursor_is_still_applied(
-        engine: Engine, session: Session, factory, posts: list[Post]) -> None:
+    engine: Engine, session: Session, factory, posts: list[Post]
+) -> None:
     """PostgreSQL can make seq 11 visible before seq 10; the hole is re-asked for."""
     worker = _worker(engine)
     head = worker.index.log_seq
@@ -122,8 +127,9 @@ def test_an_entry_committed_late_below_the_cursor_is_still_applied(
     assert "post-late" in worker.index
 
 
-def test_rebuild_from_store_matches_the_synced_index(engine: Engine, session: Session,
-                                                     posts: list[Post]) -> None:
+def test_rebuild_from_store_matches_the_synced_index(
+    engine: Engine, session: Session, posts: list[Post]
+) -> None:
     worker = _worker(engine)
     posts[5].status = "removed"
     log_changes(session, ["post-5"])
@@ -137,7 +143,8 @@ def test_rebuild_from_store_matches_the_synced_index(engine: Engine, session: Se
 
 
 def test_sync_thread_applies_changes_within_the_interval(
-        engine: Engine, session: Session, posts: list[Post]) -> None:
+    engine: Engine, session: Session, posts: list[Post]
+) -> None:
     import time
 
     worker = _worker(engine)
@@ -164,7 +171,8 @@ def test_write_embeddings_refuses_mismatched_input(session: Session) -> None:
 
 
 def test_worker_startup_rebuilds_a_missing_index_then_loads_the_saved_one(
-        engine: Engine, posts: list[Post], tmp_path) -> None:
+    engine: Engine, posts: list[Post], tmp_path
+) -> None:
     from quanzi.models.index import save_index
     from quanzi.models.index.rebuild import open_worker_index
     from quanzi.settings import Settings

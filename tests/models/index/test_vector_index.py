@@ -17,8 +17,9 @@ def _data(n: int, seed: int = 0) -> tuple[list[str], np.ndarray]:
     return [f"p{i}" for i in range(n)], rng.standard_normal((n, DIM)).astype(np.float32)
 
 
-def _exact(x: np.ndarray, ids: list[str], q: np.ndarray, k: int,
-           keep: set[str] | None = None) -> list[str]:
+def _exact(
+    x: np.ndarray, ids: list[str], q: np.ndarray, k: int, keep: set[str] | None = None
+) -> list[str]:
     xn = x / np.linalg.norm(x, axis=1, keepdims=True)
     scores = xn @ (q / np.linalg.norm(q))
     order = [ids[i] for i in np.argsort(-scores)]
@@ -64,21 +65,24 @@ def test_flat_index_compacts_tombstones_past_the_fraction() -> None:
     assert index.tombstones == 15
     index.remove(ids[15:25])  # 25 % tombstones > 20 %: compacted
     assert index.tombstones == 0 and index.ntotal == 75
-    assert [pid for pid, _ in index.search(x[50], 3)] == _exact(x, ids, x[50], 3,
-                                                                keep=set(ids[25:]))
+    assert [pid for pid, _ in index.search(x[50], 3)] == _exact(
+        x, ids, x[50], 3, keep=set(ids[25:])
+    )
 
 
 def test_hnsw_compaction_keeps_the_same_answers() -> None:
     ids, x = _data(300)
-    index = VectorIndex.build(DIM, "v1", ids, x,
-                              config=IndexConfig(flat_max=10, ef_search=400, ef_construction=200))
+    index = VectorIndex.build(
+        DIM, "v1", ids, x, config=IndexConfig(flat_max=10, ef_search=400, ef_construction=200)
+    )
     index.remove(ids[:100])
     assert index.needs_compaction
     before = index.search_batch(x[100:120], 5)
     index.compact()
     assert index.tombstones == 0 and index.kind == "hnsw"
-    assert [[p for p, _ in r] for r in index.search_batch(x[100:120], 5)] == \
-        [[p for p, _ in r] for r in before]
+    assert [[p for p, _ in r] for r in index.search_batch(x[100:120], 5)] == [
+        [p for p, _ in r] for r in before
+    ]
 
 
 def test_adding_an_existing_id_replaces_its_vector(kind_config: IndexConfig) -> None:
@@ -92,13 +96,19 @@ def test_adding_an_existing_id_replaces_its_vector(kind_config: IndexConfig) -> 
 
 def test_filters_are_applied_inside_the_search(kind_config: IndexConfig) -> None:
     ids, x = _data(300)
-    metas = [PostMeta(circle_id=f"c{i % 3}", quality=(i % 10) / 10,
-                      status="pass" if i % 4 else "review") for i in range(300)]
+    metas = [
+        PostMeta(circle_id=f"c{i % 3}", quality=(i % 10) / 10, status="pass" if i % 4 else "review")
+        for i in range(300)
+    ]
     index = VectorIndex.build(DIM, "v1", ids, x, metas, config=kind_config)
-    flt = SearchFilter.of(circle_id="c1", min_quality=0.5, statuses=["pass"],
-                          exclude_ids=["p1", "p4"])
-    keep = {ids[i] for i in range(300) if i % 3 == 1 and (i % 10) >= 5 and i % 4
-            and ids[i] not in {"p1", "p4"}}
+    flt = SearchFilter.of(
+        circle_id="c1", min_quality=0.5, statuses=["pass"], exclude_ids=["p1", "p4"]
+    )
+    keep = {
+        ids[i]
+        for i in range(300)
+        if i % 3 == 1 and (i % 10) >= 5 and i % 4 and ids[i] not in {"p1", "p4"}
+    }
     for q in x[:20]:
         got = [pid for pid, _ in index.search(q, 10, flt)]
         assert len(got) == 10  # k results come back: nothing was dropped after the search
@@ -128,8 +138,7 @@ def test_index_switches_from_flat_to_hnsw_past_the_threshold() -> None:
     index.remove(["p0"])
     index.add(ids[40:120], x[40:120])
     assert index.kind == "hnsw" and len(index) == 119 and "p0" not in index
-    assert [p for p, _ in index.search(x[60], 5)] == _exact(x, ids, x[60], 5,
-                                                            keep=set(ids[1:]))
+    assert [p for p, _ in index.search(x[60], 5)] == _exact(x, ids, x[60], 5, keep=set(ids[1:]))
     index.remove(ids[1:100])  # back under the threshold: compaction picks flat again
     index.compact()
     assert index.kind == "flat" and len(index) == 20
@@ -139,7 +148,7 @@ def test_rebuilt_index_equals_the_incrementally_built_one(kind_config: IndexConf
     ids, x = _data(400, seed=3)
     incremental = VectorIndex(DIM, "v1", kind_config)
     for start in range(0, 400, 37):
-        incremental.add(ids[start: start + 37], x[start: start + 37])
+        incremental.add(ids[start : start + 37], x[start : start + 37])
     incremental.remove(ids[::5])
     incremental.add(["p0"], x[0:1])  # re-added after removal
     keep = [i for i in range(400) if i % 5 or i == 0]
@@ -151,16 +160,20 @@ def test_rebuilt_index_equals_the_incrementally_built_one(kind_config: IndexConf
     assert [[p for p, _ in r] for r in a] == [[p for p, _ in r] for r in b]
 
 
-@pytest.mark.parametrize(("ids", "vectors", "message"), [
-    (["a", "b"], np.ones((1, DIM)), "2 ids but 1 vectors"),
-    (["a"], np.ones((1, DIM + 1)), "dimension"),
-    (["a"], np.full((1, DIM), np.nan), "NaN"),
-    (["a"], np.zeros((1, DIM)), "zero vectors"),
-    (["a", "a"], np.ones((2, DIM)), "duplicate"),
-    (["a\nb"], np.ones((1, DIM)), "invalid post id"),
-])
-def test_bad_input_is_refused_with_a_message(ids: list[str], vectors: np.ndarray,
-                                             message: str) -> None:
+@pytest.mark.parametrize(
+    ("ids", "vectors", "message"),
+    [
+        (["a", "b"], np.ones((1, DIM)), "2 ids but 1 vectors"),
+        (["a"], np.ones((1, DIM + 1)), "dimension"),
+        (["a"], np.full((1, DIM), np.nan), "NaN"),
+        (["a"], np.zeros((1, DIM)), "zero vectors"),
+        (["a", "a"], np.ones((2, DIM)), "duplicate"),
+        (["a\nb"], np.ones((1, DIM)), "invalid post id"),
+    ],
+)
+def test_bad_input_is_refused_with_a_message(
+    ids: list[str], vectors: np.ndarray, message: str
+) -> None:
     index = VectorIndex(DIM, "v1")
     with pytest.raises(ValueError, match=message):
         index.add(ids, vectors)

@@ -39,7 +39,7 @@ def _one(hits, subtype):
 def test_contact_obfuscations_are_decoded(text: str, subtype: str, evidence: str) -> None:
     hit = _one(detect_contact(text), subtype)
     assert hit.evidence == evidence
-    assert text[hit.start:hit.end] == hit.text
+    assert text[hit.start : hit.end] == hit.text
 
 
 @pytest.mark.parametrize(
@@ -103,13 +103,15 @@ def test_reported_or_refused_call_to_add_falls_below_the_review_band(text: str) 
     assert hits == [] or max(h.confidence for h in hits) < 0.7
 
 
-@pytest.mark.parametrize(("text", "evidence"), [
-    ("客服让我加微信abc12345", "abc12345"),  # a handle readers can add: still diversion
-    ("东西不错，加我vx领券", "加我vx"),
-    ("说真的，质量很好，加我微信：ab_cd123 备注圈子", "ab_cd123"),
-])
-def test_a_real_diversion_still_rejects_next_to_reported_speech(text: str,
-                                                                 evidence: str) -> None:
+@pytest.mark.parametrize(
+    ("text", "evidence"),
+    [
+        ("客服让我加微信abc12345", "abc12345"),  # a handle readers can add: still diversion
+        ("东西不错，加我vx领券", "加我vx"),
+        ("说真的，质量很好，加我微信：ab_cd123 备注圈子", "ab_cd123"),
+    ],
+)
+def test_a_real_diversion_still_rejects_next_to_reported_speech(text: str, evidence: str) -> None:
     hit = _one(detect_contact(text), "wechat")
     assert hit.evidence == evidence and hit.confidence >= 0.9
 

@@ -23,14 +23,14 @@ def _statuses(settings: Settings) -> dict[str, int]:
     engine = engine_from_settings(settings)
     try:
         with engine.connect() as conn:
-            return dict(conn.execute(select(Post.status, func.count())
-                                     .group_by(Post.status)).all())
+            return dict(conn.execute(select(Post.status, func.count()).group_by(Post.status)).all())
     finally:
         engine.dispose()
 
 
 def test_bootstrap_prepares_the_demo_and_a_rerun_changes_nothing(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data_dir = tmp_path / "quanzi"
     monkeypatch.setenv("QUANZI_DATA_DIR", str(data_dir))
     monkeypatch.setenv("QUANZI_ENV", "development")

@@ -28,15 +28,28 @@ def _store_with_posts(settings: Settings, factory_class, n: int = 30) -> None:
         session.commit()
 
 
-def test_rebuild_from_vectors_file_then_stats(settings: Settings, tmp_path: Path,
-                                              factory_class) -> None:
+def test_rebuild_from_vectors_file_then_stats(
+    settings: Settings, tmp_path: Path, factory_class
+) -> None:
     _store_with_posts(settings, factory_class)
     vectors = np.random.default_rng(0).standard_normal((32, 12)).astype(np.float32)
     np.save(tmp_path / "v.npy", vectors)
     (tmp_path / "ids.txt").write_text(
-        "".join(f"post-{i}\n" for i in range(30)) + "not-a-post\nalso-not\n", encoding="utf-8")
-    result = runner.invoke(app, ["index", "rebuild", "-e", "enc-1", "--vectors",
-                                 str(tmp_path / "v.npy"), "--ids", str(tmp_path / "ids.txt")])
+        "".join(f"post-{i}\n" for i in range(30)) + "not-a-post\nalso-not\n", encoding="utf-8"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "index",
+            "rebuild",
+            "-e",
+            "enc-1",
+            "--vectors",
+            str(tmp_path / "v.npy"),
+            "--ids",
+            str(tmp_path / "ids.txt"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "skipped 2 ids" in result.output and "30 posts, flat, dim 12" in result.output
     index = load_index(settings.index_dir, "enc-1")
@@ -54,8 +67,7 @@ def test_rebuild_from_vectors_file_then_stats(settings: Settings, tmp_path: Path
 
 def test_rebuild_errors_say_what_to_fix(settings: Settings, tmp_path: Path) -> None:
     np.save(tmp_path / "v.npy", np.ones((2, 4), dtype=np.float32))
-    half = runner.invoke(app, ["index", "rebuild", "-e", "x", "--vectors",
-                               str(tmp_path / "v.npy")])
+    half = runner.invoke(app, ["index", "rebuild", "-e", "x", "--vectors", str(tmp_path / "v.npy")])
     assert half.exit_code == 2 and "--vectors and --ids go together" in half.output
     no_schema = runner.invoke(app, ["index", "rebuild", "-e", "x"])
     assert no_schema.exit_code == 2 and "quanzi db upgrade" in no_schema.output
@@ -76,9 +88,25 @@ def test_stats_without_an_index_and_with_a_damaged_one(settings: Settings) -> No
 
 def test_bench_index_prints_recall_latency_and_honours_deletions(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    result = runner.invoke(app, ["bench", "index", "--n", "3000", "--dim", "16",
-                                 "--queries", "30", "--ef-search", "16,64",
-                                 "--build-threads", "1", "--json-out", str(out)])
+    result = runner.invoke(
+        app,
+        [
+            "bench",
+            "index",
+            "--n",
+            "3000",
+            "--dim",
+            "16",
+            "--queries",
+            "30",
+            "--ef-search",
+            "16,64",
+            "--build-threads",
+            "1",
+            "--json-out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "recall@10" in result.output
     figures = json.loads(out.read_text())

@@ -6,8 +6,8 @@ from typer.testing import CliRunner
 
 from quanzi.cli_groups import app
 from quanzi.commands import register_all
-from quanzi.serving.keys import verify_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import verify_key
 from quanzi.storage.db import engine_from_settings, session_factory, upgrade_schema
 
 register_all()

@@ -18,15 +18,19 @@ runner = CliRunner()
 
 @pytest.mark.slow  # ≈ 20 s on 2 shared cores: world, the encoder, held-out and dev splits
 def test_eval_ranking_prints_the_exploration_table_first_with_its_counts(
-        settings: Settings) -> None:
+    settings: Settings,
+) -> None:
     from quanzi.datasets.world.build import build_world
     from quanzi.datasets.world.config import WorldConfig
 
-    build_world(settings, 300, 5, name="tiny-x50", progress=False,
-                config=WorldConfig(explore_fraction=0.5))
+    build_world(
+        settings, 300, 5, name="tiny-x50", progress=False, config=WorldConfig(explore_fraction=0.5)
+    )
     out = settings.data_dir / "report.json"
-    result = runner.invoke(app, ["eval", "ranking", "--world", "tiny-x50", "--tune-trials", "1",
-                                 "--json-out", str(out)])
+    result = runner.invoke(
+        app,
+        ["eval", "ranking", "--world", "tiny-x50", "--tune-trials", "1", "--json-out", str(out)],
+    )
     assert result.exit_code == 0, result.output
     text = result.output
     headline = text.index("HEADLINE")

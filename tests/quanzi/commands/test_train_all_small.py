@@ -19,15 +19,20 @@ runner = CliRunner()
 
 POSTS = [
     {"id": "a", "text": "加我微信 wx13812345678 有内部优惠价，私聊发链接"},
-    {"id": "b", "text": "用了两周，续航比宣传的短一小时，但拍照清晰，包装也完好，整体满意",
-     "circle_id": "c1", "author": {"followers": 120, "certified": False},
-     "verified_purchase": True},
+    {
+        "id": "b",
+        "text": "用了两周，续航比宣传的短一小时，但拍照清晰，包装也完好，整体满意",
+        "circle_id": "c1",
+        "author": {"followers": 120, "certified": False},
+        "verified_purchase": True,
+    },
     {"id": 3, "text": "好"},
 ]
 
 
 def test_train_all_small_promote_and_score_with_the_real_tasks(
-        settings: Settings, tmp_path: Path) -> None:
+    settings: Settings, tmp_path: Path
+) -> None:
     if not (settings.corpora_dir / "cold").is_dir():
         pytest.fail(f"the shared corpora are missing from {settings.corpora_dir}")
     trained = runner.invoke(app, ["train", "all", "--small"])
@@ -38,10 +43,12 @@ def test_train_all_small_promote_and_score_with_the_real_tasks(
         assert promoted.exit_code == 0, promoted.output
 
     source = tmp_path / "in.jsonl"
-    source.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in POSTS),
-                      encoding="utf-8")
-    scored = runner.invoke(app, ["score", "--input", str(source),
-                                 "--output", str(tmp_path / "out.jsonl")])
+    source.write_text(
+        "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in POSTS), encoding="utf-8"
+    )
+    scored = runner.invoke(
+        app, ["score", "--input", str(source), "--output", str(tmp_path / "out.jsonl")]
+    )
     assert scored.exit_code == 0, scored.output
     lines = [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [x["id"] for x in lines] == ["a", "b", 3]

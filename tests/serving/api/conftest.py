@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import ROLES, create_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import ROLES, create_key
 
 
 @pytest.fixture
@@ -25,7 +25,9 @@ def keys(seed: Callable[[Callable[[Any], Any]], Any]) -> dict[str, dict[str, str
     """Request headers carrying a fresh key of each role, named ``<role>-1``."""
 
     def build(f: Any) -> dict[str, dict[str, str]]:
-        return {role: {"Authorization": f"Bearer {create_key(f.session, role, f'{role}-1')[1]}"}
-                for role in ROLES}
+        return {
+            role: {"Authorization": f"Bearer {create_key(f.session, role, f'{role}-1')[1]}"}
+            for role in ROLES
+        }
 
     return seed(build)

@@ -10,8 +10,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from quanzi.serving.app import create_app
-from quanzi.serving.keys import KeyRing, revoke_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import KeyRing, revoke_key
 
 OPEN_PATHS = {"/healthz", "/readyz", "/metrics"}
 
@@ -52,11 +52,14 @@ def test_missing_key_is_401_with_a_challenge(api: TestClient, keys: dict) -> Non
     assert "Authorization: Bearer" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("header", [
-    {"Authorization": "Bearer qz_000000000000_" + "x" * 43},
-    {"Authorization": "Bearer nonsense"},
-    {"X-API-Key": "qz_000000000000_" + "x" * 43},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"Authorization": "Bearer qz_000000000000_" + "x" * 43},
+        {"Authorization": "Bearer nonsense"},
+        {"X-API-Key": "qz_000000000000_" + "x" * 43},
+    ],
+)
 def test_unknown_key_is_401(api: TestClient, keys: dict, header: dict[str, str]) -> None:
     response = api.get("/v1/circles", headers=header)
     assert response.status_code == 401
@@ -72,8 +75,9 @@ def test_a_key_with_one_wrong_character_is_401(api: TestClient, keys: dict) -> N
 def test_wrong_role_is_403_naming_the_roles(api: TestClient, keys: dict) -> None:
     response = api.get("/v1/review", headers=keys["feed-service"])
     assert response.status_code == 403
-    assert response.json()["detail"] == ("this route needs a key with role editor or admin; "
-                                         "this key has role 'feed-service'")
+    assert response.json()["detail"] == (
+        "this route needs a key with role editor or admin; this key has role 'feed-service'"
+    )
 
 
 def test_x_api_key_header_works_like_bearer(api: TestClient, keys: dict) -> None:
@@ -93,7 +97,7 @@ def test_admin_passes_every_role_check(api: TestClient, keys: dict) -> None:
 
 
 def test_revoked_key_is_refused(api: TestClient, keys: dict, seed: Any) -> None:
-    api.app.state.keyring = KeyRing(ttl_s=0)  # no cache: the TTL is tested in test_keys.py
+    api.app.state.keyring = KeyRing(ttl_s=0)  # no cache: the TTL is tested in test_api_keys.py
     headers = keys["editor"]
     assert api.get("/v1/review", headers=headers).status_code == 200
     seed(lambda f: revoke_key(f.session, headers["Authorization"].split("_")[1]))

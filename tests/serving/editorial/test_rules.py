@@ -22,8 +22,11 @@ def test_hits_match_normalised_spellings_with_original_spans(factory: Any) -> No
     replace_rules(factory.session, "c-1", blocked=["ＶＸ", "加微信"], review=["代購"])
     text = "想要的 加 微信吧！或者 ｖｘ：abc，代购也行，再说一次vX"
     hits = circle_rule_hits(factory.session, "c-1", text)
-    assert [(h.term, h.action, text[h.start:h.end]) for h in hits] == [
-        ("VX", "block", "ｖｘ"), ("代购", "review", "代购"), ("VX", "block", "vX")]
+    assert [(h.term, h.action, text[h.start : h.end]) for h in hits] == [
+        ("VX", "block", "ｖｘ"),
+        ("代购", "review", "代购"),
+        ("VX", "block", "vX"),
+    ]
 
 
 def test_traditional_and_zero_width_spellings_still_hit(factory: Any) -> None:
@@ -31,7 +34,7 @@ def test_traditional_and_zero_width_spellings_still_hit(factory: Any) -> None:
     replace_rules(factory.session, "c-1", blocked=["代购"], review=[])
     text = "專業代\u200b購，私聊"
     [hit] = circle_rule_hits(factory.session, "c-1", text)
-    assert text[hit.start:hit.end] == "代\u200b購"
+    assert text[hit.start : hit.end] == "代\u200b購"
 
 
 def test_a_circles_terms_never_touch_another_circle(factory: Any) -> None:
@@ -51,14 +54,18 @@ def test_replace_rules_replaces_and_clears(factory: Any) -> None:
     assert replace_rules(factory.session, "c-1", blocked=[], review=[]) == ()
 
 
-@pytest.mark.parametrize(("blocked", "review", "message"), [
-    (["  "], [], "empty after normalisation"),
-    (["x" * 51], [], "longer than 50"),
-    (["VX"], ["ｖｘ"], "repeats 'VX'"),
-    ([f"t{i}" for i in range(150)], [f"r{i}" for i in range(51)], "at most 200"),
-])
-def test_bad_terms_are_refused_with_the_reason(blocked: list[str], review: list[str],
-                                               message: str) -> None:
+@pytest.mark.parametrize(
+    ("blocked", "review", "message"),
+    [
+        (["  "], [], "empty after normalisation"),
+        (["x" * 51], [], "longer than 50"),
+        (["VX"], ["ｖｘ"], "repeats 'VX'"),
+        ([f"t{i}" for i in range(150)], [f"r{i}" for i in range(51)], "at most 200"),
+    ],
+)
+def test_bad_terms_are_refused_with_the_reason(
+    blocked: list[str], review: list[str], message: str
+) -> None:
     with pytest.raises(Invalid, match=message):
         normalize_terms(blocked, review)
 

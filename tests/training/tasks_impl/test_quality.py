@@ -43,13 +43,21 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_small_run_reports_prefixed_metrics_and_baseline(trained: dict[str, Any]) -> None:
     evaluation: Evaluation = trained["evaluation"]
     task: QualityTask = trained["task"]
-    for name in (task.primary_metric, *task.gate, "baseline_test_qwk", "dev_qwk",
-                 "test_score_mean_detailed_negative", "test_score_mean_detailed_positive"):
+    for name in (
+        task.primary_metric,
+        *task.gate,
+        "baseline_test_qwk",
+        "dev_qwk",
+        "test_score_mean_detailed_negative",
+        "test_score_mean_detailed_positive",
+    ):
         assert name in evaluation.metrics, name
         assert math.isfinite(evaluation.metrics[name])
     assert "confusion_test.png" in evaluation.figures
     assert set(evaluation.tables["score_by_sentiment_test"]["group"]) >= {
-        "detailed_negative", "detailed_positive"}
+        "detailed_negative",
+        "detailed_positive",
+    }
     # Even the small model must beat chance agreement on the gold test slice.
     assert evaluation.metrics["test_qwk"] > 0.3
 
@@ -63,8 +71,7 @@ def test_gold_test_items_never_in_training_frame(trained: dict[str, Any]) -> Non
 
 def test_fit_refuses_training_frame_holding_gold_test(trained: dict[str, Any]) -> None:
     data: TaskData = trained["data"]
-    leaky = TaskData(train=pd.concat([data.train, data.test.head(3)]), dev=data.dev,
-                     test=data.test)
+    leaky = TaskData(train=pd.concat([data.train, data.test.head(3)]), dev=data.dev, test=data.test)
     with pytest.raises(ValueError, match="test split must stay unseen"):
         assert_test_unused(leaky.train, leaky.test)
     with pytest.raises(ValueError, match="test split must stay unseen"):
@@ -72,7 +79,8 @@ def test_fit_refuses_training_frame_holding_gold_test(trained: dict[str, Any]) -
 
 
 def test_save_load_round_trip_predicts_identically_without_pickles(
-        trained: dict[str, Any], tmp_path: Path) -> None:
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
     predictor: QualityPredictor = trained["predictor"]
     predictor.save(tmp_path / "model")
     files = {p.suffix for p in (tmp_path / "model").rglob("*") if p.is_file()}
@@ -93,10 +101,12 @@ def test_scores_lie_in_unit_interval_and_tiers_follow_dev_cuts(trained: dict[str
 
 
 def test_filler_scores_below_detailed_complaint(trained: dict[str, Any]) -> None:
-    filler, detailed = trained["predictor"].predict([
-        {"text": "好好好好好好"},
-        {"text": "电池不耐用，充满电三个小时就没电了，屏幕有两个坏点，和之前用的那台比差远了"},
-    ])
+    filler, detailed = trained["predictor"].predict(
+        [
+            {"text": "好好好好好好"},
+            {"text": "电池不耐用，充满电三个小时就没电了，屏幕有两个坏点，和之前用的那台比差远了"},
+        ]
+    )
     assert filler["score"] < detailed["score"]
     assert filler["tier"] < detailed["tier"]
 

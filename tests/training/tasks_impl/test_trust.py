@@ -26,16 +26,26 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         data = task.load_data(settings, small=True)
         predictor = task.fit(data, settings, small=True)
         evaluation = task.evaluate(predictor, data)
-    return {"task": task, "data": data, "predictor": predictor, "evaluation": evaluation,
-            "settings": settings}
+    return {
+        "task": task,
+        "data": data,
+        "predictor": predictor,
+        "evaluation": evaluation,
+        "settings": settings,
+    }
 
 
 def test_small_run_reports_model_and_both_baselines(trained: dict[str, Any]) -> None:
     evaluation: Evaluation = trained["evaluation"]
     task: TrustTask = trained["task"]
-    for name in (task.primary_metric, *task.gate, "baseline_text_test_macro_f1",
-                 "baseline_provenance_test_macro_f1", "test_nohistory_accuracy",
-                 *(f"test_f1_L{k}" for k in LEVELS)):
+    for name in (
+        task.primary_metric,
+        *task.gate,
+        "baseline_text_test_macro_f1",
+        "baseline_provenance_test_macro_f1",
+        "test_nohistory_accuracy",
+        *(f"test_f1_L{k}" for k in LEVELS),
+    ):
         assert name in evaluation.metrics, name
         assert math.isfinite(evaluation.metrics[name])
     assert {"confusion_test.png", "pr_per_level_test.png"} <= set(evaluation.figures)
@@ -71,10 +81,16 @@ def test_base_levels_only_l2_to_l6_with_probabilities(trained: dict[str, Any]) -
 
 
 def test_reasons_present_readable_and_sorted(trained: dict[str, Any]) -> None:
-    merchant_ad = {"text": "【暖源】双十一大促，全场热水器直降500元，到店更有好礼相送，详询热线",
-                   "author": {"kind": "merchant", "follower_count": 80000,
-                              "is_brand_account": True, "account_age_days": 900},
-                   "verified_purchase": False}
+    merchant_ad = {
+        "text": "【暖源】双十一大促，全场热水器直降500元，到店更有好礼相送，详询热线",
+        "author": {
+            "kind": "merchant",
+            "follower_count": 80000,
+            "is_brand_account": True,
+            "account_age_days": 900,
+        },
+        "verified_purchase": False,
+    }
     out = trained["predictor"].predict([merchant_ad, {"text": "还行"}])
     for o in out:
         reasons = o["reasons"]
@@ -87,11 +103,14 @@ def test_reasons_present_readable_and_sorted(trained: dict[str, Any]) -> None:
 
 
 def test_save_load_round_trip_predicts_identically_without_pickles(
-        trained: dict[str, Any], tmp_path: Path) -> None:
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
     predictor: TrustPredictor = trained["predictor"]
     predictor.save(tmp_path / "model")
     assert {p.suffix for p in (tmp_path / "model").rglob("*") if p.is_file()} <= {
-        ".json", ".safetensors"}
+        ".json",
+        ".safetensors",
+    }
     loaded = trained["task"].load(tmp_path / "model")
     records = records_of(trained["data"].test.head(80))
     assert loaded.predict(records) == predictor.predict(records)

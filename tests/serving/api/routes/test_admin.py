@@ -14,11 +14,14 @@ settings = sm.settings
 world = sm.world
 
 
-def test_reload_drops_no_request_and_never_mixes_versions(api: TestClient, keys: dict,
-                                                          world: dict) -> None:
+def test_reload_drops_no_request_and_never_mixes_versions(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader("1"))
-    assert api.get("/v1/admin/models", headers=keys["admin"]).json()["model_versions"][
-        "quality"] == "1"
+    assert (
+        api.get("/v1/admin/models", headers=keys["admin"]).json()["model_versions"]["quality"]
+        == "1"
+    )
     sm.use_models(api, sm.fake_loader("2", delay_s=1.0))  # the next load takes a second
     statuses: list[int] = []
     versions: list[tuple[str, ...]] = []
@@ -28,8 +31,12 @@ def test_reload_drops_no_request_and_never_mixes_versions(api: TestClient, keys:
         n = 0
         while not stop.is_set():
             n += 1
-            post = {"id": f"p-{worker}-{n}", "circle_id": "c-beauty", "author_id": "u-1",
-                    "text": f"第{worker}-{n}条：保湿面霜用了一周，脸不干，质地清爽"}
+            post = {
+                "id": f"p-{worker}-{n}",
+                "circle_id": "c-beauty",
+                "author_id": "u-1",
+                "text": f"第{worker}-{n}条：保湿面霜用了一周，脸不干，质地清爽",
+            }
             r = api.post("/v1/posts", headers=keys["ingest"], json=post)
             statuses.append(r.status_code)
             if r.status_code == 200:
@@ -66,8 +73,9 @@ def test_reload_drops_no_request_and_never_mixes_versions(api: TestClient, keys:
     assert 'quanzi_index_vectors{index="posts-hash-256"}' in metrics
 
 
-def test_waited_reload_answers_with_the_new_models(api: TestClient, keys: dict,
-                                                   world: dict) -> None:
+def test_waited_reload_answers_with_the_new_models(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader("1"))
     sm.use_models(api, sm.fake_loader("5"))
     response = api.post("/v1/admin/reload", headers=keys["admin"], json={"wait": True})
@@ -77,8 +85,9 @@ def test_waited_reload_answers_with_the_new_models(api: TestClient, keys: dict,
     assert body["models"]["model_versions"]["moderation"] == "5"
 
 
-def test_a_failed_reload_keeps_the_models_in_force(api: TestClient, keys: dict,
-                                                   world: dict) -> None:
+def test_a_failed_reload_keeps_the_models_in_force(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader("1"))
     api.get("/v1/admin/models", headers=keys["admin"]).raise_for_status()
 
@@ -94,8 +103,9 @@ def test_a_failed_reload_keeps_the_models_in_force(api: TestClient, keys: dict,
     assert moderated.status_code == 200
 
 
-def test_reload_asks_the_other_workers_through_the_data_dir(api: TestClient, keys: dict,
-                                                            world: dict) -> None:
+def test_reload_asks_the_other_workers_through_the_data_dir(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader("1"))
     registry = api.app.state.quanzi.models
     assert not registry.reload_request_path.exists()

@@ -57,8 +57,9 @@ def test_circle_posts_page_through_newest_first(seed: Any, client: TestClient) -
 
 def test_circle_posts_filter_by_status(seed: Any, client: TestClient) -> None:
     seed(_world)
-    body = client.get("/v1/circles/beauty-1/posts",
-                      params=[("status", "reject"), ("status", "review")]).json()
+    body = client.get(
+        "/v1/circles/beauty-1/posts", params=[("status", "reject"), ("status", "review")]
+    ).json()
     assert [p["id"] for p in body["data"]] == ["p-4"]
 
 

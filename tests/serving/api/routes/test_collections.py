@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from quanzi.serving.api.deps import get_similar
-from quanzi.serving.editorial.similar import Neighbours
+from quanzi.serving.editorial.suggestion_neighbours import Neighbours
 
 
 def _world(f: Any) -> None:
@@ -29,8 +29,9 @@ def editor(api: TestClient, keys: dict, seed: Any) -> dict[str, str]:
 
 
 def _create(api: TestClient, headers: dict, **body: Any) -> dict:
-    response = api.post("/v1/collections", headers=headers,
-                        json={"circle_id": "c-1", "title": "秋冬保湿", **body})
+    response = api.post(
+        "/v1/collections", headers=headers, json={"circle_id": "c-1", "title": "秋冬保湿", **body}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -53,46 +54,52 @@ def test_create_read_update_delete(api: TestClient, editor: dict) -> None:
     assert api.get(f"/v1/collections/{cid}", headers=editor).status_code == 404
 
 
-def test_items_add_remove_reorder_keep_positions_contiguous(api: TestClient,
-                                                            editor: dict) -> None:
+def test_items_add_remove_reorder_keep_positions_contiguous(api: TestClient, editor: dict) -> None:
     cid = _create(api, editor, post_ids=["p-1", "p-2"])["id"]
-    body = api.post(f"/v1/collections/{cid}/items", headers=editor,
-                    json={"post_ids": ["p-3", "p-4"], "position": 2, "note": "补充"}).json()
+    body = api.post(
+        f"/v1/collections/{cid}/items",
+        headers=editor,
+        json={"post_ids": ["p-3", "p-4"], "position": 2, "note": "补充"},
+    ).json()
     assert _order(body) == [("p-1", 1), ("p-3", 2), ("p-4", 3), ("p-2", 4)]
     assert body["items"][1]["note"] == "补充"
     body = api.delete(f"/v1/collections/{cid}/items/p-3", headers=editor).json()
     assert _order(body) == [("p-1", 1), ("p-4", 2), ("p-2", 3)]
-    body = api.put(f"/v1/collections/{cid}/items", headers=editor,
-                   json={"post_ids": ["p-2", "p-1", "p-4"]}).json()
+    body = api.put(
+        f"/v1/collections/{cid}/items", headers=editor, json={"post_ids": ["p-2", "p-1", "p-4"]}
+    ).json()
     assert _order(body) == [("p-2", 1), ("p-1", 2), ("p-4", 3)]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "message"), [
-    ("post", "/items", {"post_ids": ["p-1"]}, 409, "already in collection"),
-    ("post", "/items", {"post_ids": ["p-404"]}, 404, "unknown posts: p-404"),
-    ("post", "/items", {"post_ids": ["p-other"]}, 422, "posts not in circle 'c-1': p-other"),
-    ("post", "/items", {"post_ids": ["p-3"], "position": 9}, 422, "use 1..3"),
-    ("post", "/items", {"post_ids": ["p-3", "p-3"]}, 422, "post ids repeat: p-3"),
-    ("put", "/items", {"post_ids": ["p-1"]}, 422, "missing p-2"),
-    ("put", "/items", {"post_ids": ["p-1", "p-2", "p-5"]}, 422, "not in the collection p-5"),
-    ("delete", "/items/p-5", None, 404, "post 'p-5' is not in collection"),
-    ("patch", "", {}, 422, "give `title` and/or `description`"),
-    ("patch", "", {"title": ""}, 422, "at least 1 character"),
-])
-def test_bad_item_changes_say_what_is_wrong(api: TestClient, editor: dict, method: str,
-                                            path: str, body: Any, status: int,
-                                            message: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("post", "/items", {"post_ids": ["p-1"]}, 409, "already in collection"),
+        ("post", "/items", {"post_ids": ["p-404"]}, 404, "unknown posts: p-404"),
+        ("post", "/items", {"post_ids": ["p-other"]}, 422, "posts not in circle 'c-1': p-other"),
+        ("post", "/items", {"post_ids": ["p-3"], "position": 9}, 422, "use 1..3"),
+        ("post", "/items", {"post_ids": ["p-3", "p-3"]}, 422, "post ids repeat: p-3"),
+        ("put", "/items", {"post_ids": ["p-1"]}, 422, "missing p-2"),
+        ("put", "/items", {"post_ids": ["p-1", "p-2", "p-5"]}, 422, "not in the collection p-5"),
+        ("delete", "/items/p-5", None, 404, "post 'p-5' is not in collection"),
+        ("patch", "", {}, 422, "give `title` and/or `description`"),
+        ("patch", "", {"title": ""}, 422, "at least 1 character"),
+    ],
+)
+def test_bad_item_changes_say_what_is_wrong(
+    api: TestClient, editor: dict, method: str, path: str, body: Any, status: int, message: str
+) -> None:
     cid = _create(api, editor, post_ids=["p-1", "p-2"])["id"]
     kwargs = {"json": body} if body is not None else {}
-    response = api.request(method.upper(), f"/v1/collections/{cid}{path}", headers=editor,
-                           **kwargs)
+    response = api.request(method.upper(), f"/v1/collections/{cid}{path}", headers=editor, **kwargs)
     assert response.status_code == status
     assert message in str(response.json()["detail"])
 
 
 def test_create_in_unknown_circle_is_404(api: TestClient, editor: dict) -> None:
-    response = api.post("/v1/collections", headers=editor,
-                        json={"circle_id": "c-404", "title": "x"})
+    response = api.post(
+        "/v1/collections", headers=editor, json={"circle_id": "c-404", "title": "x"}
+    )
     assert response.status_code == 404
     assert response.json() == {"detail": "circle 'c-404' not found"}
 
@@ -110,25 +117,29 @@ def test_publish_needs_items_that_all_passed(api: TestClient, editor: dict) -> N
     assert published["status"] == "published" and published["published_at"]
     again = api.post(f"/v1/collections/{cid}/publish", headers=editor).json()
     assert again["published_at"] == published["published_at"]
-    response = api.post(f"/v1/collections/{cid}/items", headers=editor,
-                        json={"post_ids": ["p-review"]})
+    response = api.post(
+        f"/v1/collections/{cid}/items", headers=editor, json={"post_ids": ["p-review"]}
+    )
     assert response.status_code == 409
     response = api.delete(f"/v1/collections/{cid}/items/p-1", headers=editor)
     assert response.status_code == 409 and "cannot become empty" in response.json()["detail"]
 
 
-def test_suggestions_use_the_injected_search_and_diversify(api: TestClient,
-                                                          editor: dict) -> None:
+def test_suggestions_use_the_injected_search_and_diversify(api: TestClient, editor: dict) -> None:
     cid = _create(api, editor, post_ids=["p-1"])["id"]
     calls: list[dict] = []
 
-    def fake(session: Any, *, circle_id: str, seed_ids: Any, k: int,
-             exclude_ids: Any) -> Neighbours:
+    def fake(
+        session: Any, *, circle_id: str, seed_ids: Any, k: int, exclude_ids: Any
+    ) -> Neighbours:
         calls.append({"circle_id": circle_id, "seed_ids": list(seed_ids)})
         # p-2 and p-3 are near-duplicates and the two most relevant; p-4 is different.
         vectors = np.array([[1, 0], [1, 0], [0, 1], [1, 0]], dtype=np.float32)
-        return Neighbours(post_ids=["p-2", "p-3", "p-4", "p-1"],
-                          relevance=np.array([0.9, 0.89, 0.5, 1.0]), vectors=vectors)
+        return Neighbours(
+            post_ids=["p-2", "p-3", "p-4", "p-1"],
+            relevance=np.array([0.9, 0.89, 0.5, 1.0]),
+            vectors=vectors,
+        )
 
     api.app.dependency_overrides[get_similar] = lambda: fake
     plain = api.get(f"/v1/collections/{cid}/suggestions?k=2&diversity=0", headers=editor)
@@ -138,8 +149,9 @@ def test_suggestions_use_the_injected_search_and_diversify(api: TestClient,
     assert [s["post_id"] for s in diverse.json()["data"]] == ["p-2", "p-4"]
 
 
-def test_fallback_suggestions_rank_passed_posts_of_the_circle(api: TestClient,
-                                                              editor: dict) -> None:
+def test_fallback_suggestions_rank_passed_posts_of_the_circle(
+    api: TestClient, editor: dict
+) -> None:
     cid = _create(api, editor, post_ids=["p-1"])["id"]
     response = api.get(f"/v1/collections/{cid}/suggestions?k=3", headers=editor)
     assert response.status_code == 200
@@ -150,10 +162,15 @@ def test_fallback_suggestions_rank_passed_posts_of_the_circle(api: TestClient,
 
 
 ROUTES = [
-    ("get", "/v1/collections"), ("post", "/v1/collections"), ("get", "/v1/collections/1"),
-    ("patch", "/v1/collections/1"), ("delete", "/v1/collections/1"),
-    ("post", "/v1/collections/1/items"), ("put", "/v1/collections/1/items"),
-    ("delete", "/v1/collections/1/items/p-1"), ("get", "/v1/collections/1/suggestions"),
+    ("get", "/v1/collections"),
+    ("post", "/v1/collections"),
+    ("get", "/v1/collections/1"),
+    ("patch", "/v1/collections/1"),
+    ("delete", "/v1/collections/1"),
+    ("post", "/v1/collections/1/items"),
+    ("put", "/v1/collections/1/items"),
+    ("delete", "/v1/collections/1/items/p-1"),
+    ("get", "/v1/collections/1/suggestions"),
     ("post", "/v1/collections/1/publish"),
 ]
 

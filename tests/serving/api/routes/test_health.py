@@ -26,12 +26,18 @@ def test_readyz_is_ready_at_head(seed: Any, client: TestClient) -> None:
     seed(lambda f: None)
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ready", "database": "sqlite",
-                               "revision": head_revision(),
-                               "models": "not loaded yet (loaded on first use)",
-                               "degraded": [],
-                               "feed": {"snapshot": "loaded on first use", "error": None,
-                                        "ranker": "weighted-v1 (no quanzi-ranker champion)"}}
+    assert response.json() == {
+        "status": "ready",
+        "database": "sqlite",
+        "revision": head_revision(),
+        "models": "not loaded yet (loaded on first use)",
+        "degraded": [],
+        "feed": {
+            "snapshot": "loaded on first use",
+            "error": None,
+            "ranker": "weighted-v1 (no quanzi-ranker champion)",
+        },
+    }
 
 
 def test_readyz_waits_for_the_feed_snapshot_preload(seed: Any, client: TestClient) -> None:

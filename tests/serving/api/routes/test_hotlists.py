@@ -20,23 +20,34 @@ def _world(f: Any) -> None:
             f.interaction(viewer, post, "like", created_at=NOW - timedelta(hours=1))
 
 
-def test_hotlist_ranks_by_heat_and_applies_overrides(api: TestClient, keys: dict,
-                                                    seed: Any) -> None:
+def test_hotlist_ranks_by_heat_and_applies_overrides(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
     seed(_world)
     feed, editor = keys["feed-service"], keys["editor"]
     body = api.get("/v1/hotlists/c-1", headers=feed).json()
     assert [i["post_id"] for i in body["items"]] == ["p-2", "p-3", "p-1"]
     assert body["decay_hours"] == 24.0 and body["items"][0]["rank"] == 1
 
-    pin = api.post("/v1/hotlists/c-1/overrides", headers=editor,
-                   json={"post_id": "p-1", "action": "pin", "value": 1,
-                         "expires_at": (NOW + timedelta(days=1)).isoformat()})
+    pin = api.post(
+        "/v1/hotlists/c-1/overrides",
+        headers=editor,
+        json={
+            "post_id": "p-1",
+            "action": "pin",
+            "value": 1,
+            "expires_at": (NOW + timedelta(days=1)).isoformat(),
+        },
+    )
     assert pin.status_code == 201 and pin.json()["editor"] == "editor-1"
-    api.post("/v1/hotlists/c-1/overrides", headers=editor,
-             json={"post_id": "p-2", "action": "remove"})
+    api.post(
+        "/v1/hotlists/c-1/overrides", headers=editor, json={"post_id": "p-2", "action": "remove"}
+    )
     body = api.get("/v1/hotlists/c-1?limit=5", headers=editor).json()
     assert [(i["post_id"], (i["override"] or {}).get("action")) for i in body["items"]] == [
-        ("p-1", "pin"), ("p-3", None)]
+        ("p-1", "pin"),
+        ("p-3", None),
+    ]
     listed = api.get("/v1/hotlists/c-1/overrides", headers=editor).json()
     assert {o["post_id"] for o in listed["data"]} == {"p-1", "p-2"}
 
@@ -60,17 +71,56 @@ def test_bad_hotlist_requests_say_why(api: TestClient, keys: dict, seed: Any) ->
         (api.get("/v1/hotlists/c-404", headers=editor), 404, "circle 'c-404' not found"),
         (api.get("/v1/hotlists/c-1?limit=0", headers=editor), 422, "greater than or equal"),
         (api.get("/v1/hotlists/c-1?at=2025-01-01T00:00:00", headers=editor), 422, "timezone"),
-        (api.post("/v1/hotlists/c-1/overrides", headers=editor,
-                  json={"post_id": "p-1", "action": "star"}), 422, "pin"),
-        (api.post("/v1/hotlists/c-1/overrides", headers=editor,
-                  json={"post_id": "p-1", "action": "boost", "value": 1000}), 422, "multiplier"),
-        (api.post("/v1/hotlists/c-2/overrides", headers=editor,
-                  json={"post_id": "p-1", "action": "remove"}), 422, "belongs to circle 'c-1'"),
-        (api.post("/v1/hotlists/c-1/overrides", headers=editor,
-                  json={"post_id": "p-9", "action": "remove"}), 404, "post 'p-9' not found"),
-        (api.post("/v1/hotlists/c-1/overrides", headers=editor,
-                  json={"post_id": "p-1", "action": "pin", "value": 1,
-                        "expires_at": "2020-01-01T00:00:00Z"}), 422, "in the past"),
+        (
+            api.post(
+                "/v1/hotlists/c-1/overrides",
+                headers=editor,
+                json={"post_id": "p-1", "action": "star"},
+            ),
+            422,
+            "pin",
+        ),
+        (
+            api.post(
+                "/v1/hotlists/c-1/overrides",
+                headers=editor,
+                json={"post_id": "p-1", "action": "boost", "value": 1000},
+            ),
+            422,
+            "multiplier",
+        ),
+        (
+            api.post(
+                "/v1/hotlists/c-2/overrides",
+                headers=editor,
+                json={"post_id": "p-1", "action": "remove"},
+            ),
+            422,
+            "belongs to circle 'c-1'",
+        ),
+        (
+            api.post(
+                "/v1/hotlists/c-1/overrides",
+                headers=editor,
+                json={"post_id": "p-9", "action": "remove"},
+            ),
+            404,
+            "post 'p-9' not found",
+        ),
+        (
+            api.post(
+                "/v1/hotlists/c-1/overrides",
+                headers=editor,
+                json={
+                    "post_id": "p-1",
+                    "action": "pin",
+                    "value": 1,
+                    "expires_at": "2020-01-01T00:00:00Z",
+                },
+            ),
+            422,
+            "in the past",
+        ),
     ]
     for response, status, message in cases:
         assert response.status_code == status, response.text
@@ -83,8 +133,10 @@ def test_hotlist_roles(api: TestClient, keys: dict, seed: Any) -> None:
     assert api.get("/v1/hotlists/c-1", headers=keys["ingest"]).status_code == 403
     for role in ("feed-service", "editor", "admin"):
         assert api.get("/v1/hotlists/c-1", headers=keys[role]).status_code == 200
-    for method, path in [("get", "/v1/hotlists/c-1/overrides"),
-                         ("post", "/v1/hotlists/c-1/overrides"),
-                         ("delete", "/v1/hotlists/c-1/overrides/p-1")]:
+    for method, path in [
+        ("get", "/v1/hotlists/c-1/overrides"),
+        ("post", "/v1/hotlists/c-1/overrides"),
+        ("delete", "/v1/hotlists/c-1/overrides/p-1"),
+    ]:
         assert api.request(method.upper(), path).status_code == 401
         assert api.request(method.upper(), path, headers=keys["feed-service"]).status_code == 403

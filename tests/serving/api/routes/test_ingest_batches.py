@@ -17,8 +17,7 @@ def _world(f: Any) -> None:
     f.post(circle, user, id="p-1")
 
 
-def test_batches_store_users_relations_interactions(api: TestClient, keys: dict,
-                                                    seed: Any) -> None:
+def test_batches_store_users_relations_interactions(api: TestClient, keys: dict, seed: Any) -> None:
     seed(_world)
     ingest = keys["ingest"]
     response = api.post("/v1/users", headers=ingest, json={"users": [USER]})
@@ -27,17 +26,33 @@ def test_batches_store_users_relations_interactions(api: TestClient, keys: dict,
     user = api.get("/v1/users/u-2", headers=ingest).json()
     assert user["kind"] == "creator" and user["account_created_at"] == "2024-05-01T00:00:00Z"
 
-    response = api.post("/v1/relations", headers=keys["feed-service"], json={
-        "user_relations": [{"user_id": "u-1", "other_id": "u-2", "kind": "friend"}],
-        "brand_relations": [{"user_id": "u-2", "circle_id": "c-1", "kind": "past_buyer"}]})
+    response = api.post(
+        "/v1/relations",
+        headers=keys["feed-service"],
+        json={
+            "user_relations": [{"user_id": "u-1", "other_id": "u-2", "kind": "friend"}],
+            "brand_relations": [{"user_id": "u-2", "circle_id": "c-1", "kind": "past_buyer"}],
+        },
+    )
     assert response.json() == {"user_relations": 1, "brand_relations": 1}
     relations = api.get("/v1/users/u-2", headers=ingest).json()["relations"]
     assert relations["friends"] == 1 and relations["brands"]["past_buyer"]["active"] == 1
 
-    response = api.post("/v1/interactions", headers=ingest, json={"interactions": [
-        {"user_id": "u-2", "post_id": "p-1", "kind": kind,
-         "created_at": (NOW - timedelta(minutes=1)).isoformat()}
-        for kind in ("impression", "like")]})
+    response = api.post(
+        "/v1/interactions",
+        headers=ingest,
+        json={
+            "interactions": [
+                {
+                    "user_id": "u-2",
+                    "post_id": "p-1",
+                    "kind": kind,
+                    "created_at": (NOW - timedelta(minutes=1)).isoformat(),
+                }
+                for kind in ("impression", "like")
+            ]
+        },
+    )
     assert response.status_code == 201 and response.json() == {"accepted": 2}
 
 
@@ -49,25 +64,58 @@ def test_bad_batches_say_what_to_fix(api: TestClient, keys: dict, seed: Any) -> 
     cases = [
         ("/v1/users", {"users": []}, 422, "at least 1 item"),
         ("/v1/users", {"users": [USER, USER]}, 422, "user ids repeat in the batch: u-2"),
-        ("/v1/users", {"users": [{**USER, "account_created_at": "2024-05-01T08:00:00"}]},
-         422, "timezone"),
+        (
+            "/v1/users",
+            {"users": [{**USER, "account_created_at": "2024-05-01T08:00:00"}]},
+            422,
+            "timezone",
+        ),
         ("/v1/users", {"users": [{**USER, "kind": "bot"}]}, 422, "'merchant'"),
         ("/v1/users", {"users": [{**USER, "merchant_circle_id": "c-9"}]}, 404, "circles: c-9"),
         ("/v1/users", {"users": [USER] * 1001}, 422, "at most 1000 items"),
         ("/v1/relations", {}, 422, "send `user_relations` and/or `brand_relations`"),
-        ("/v1/relations", {"user_relations": [{"user_id": "u-1", "other_id": "u-1",
-                                               "kind": "follow"}]}, 422, "themself"),
-        ("/v1/relations", {"user_relations": [{"user_id": "u-1", "other_id": "u-7",
-                                               "kind": "follow"}]}, 404, "users: u-7"),
-        ("/v1/interactions", {"interactions": [{"user_id": "u-1", "post_id": "p-1",
-                                                "kind": "poke", "created_at": old}]},
-         422, "'impression'"),
-        ("/v1/interactions", {"interactions": [{"user_id": "u-8", "post_id": "p-9",
-                                                "kind": "like", "created_at": old}]},
-         404, "users: u-8; posts: p-9"),
-        ("/v1/interactions", {"interactions": [{"user_id": "u-1", "post_id": "p-1",
-                                                "kind": "like", "created_at": future}]},
-         422, "dated in the future"),
+        (
+            "/v1/relations",
+            {"user_relations": [{"user_id": "u-1", "other_id": "u-1", "kind": "follow"}]},
+            422,
+            "themself",
+        ),
+        (
+            "/v1/relations",
+            {"user_relations": [{"user_id": "u-1", "other_id": "u-7", "kind": "follow"}]},
+            404,
+            "users: u-7",
+        ),
+        (
+            "/v1/interactions",
+            {
+                "interactions": [
+                    {"user_id": "u-1", "post_id": "p-1", "kind": "poke", "created_at": old}
+                ]
+            },
+            422,
+            "'impression'",
+        ),
+        (
+            "/v1/interactions",
+            {
+                "interactions": [
+                    {"user_id": "u-8", "post_id": "p-9", "kind": "like", "created_at": old}
+                ]
+            },
+            404,
+            "users: u-8; posts: p-9",
+        ),
+        (
+            "/v1/interactions",
+            {
+                "interactions": [
+                    {"user_id": "u-1", "post_id": "p-1", "kind": "like", "created_at": future}
+                ]
+            },
+            422,
+            "dated in the future",
+        ),
     ]
     for path, body, status, message in cases:
         response = api.post(path, headers=ingest, json=body)

@@ -37,10 +37,12 @@ def _count(settings: Settings, model: Any, **where: Any) -> int:
 
 
 def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
-        api: TestClient, keys: dict, world: dict, settings: Settings) -> None:
+    api: TestClient, keys: dict, world: dict, settings: Settings
+) -> None:
     sm.use_models(api, sm.fake_loader("7"))
-    response = api.post("/v1/posts", headers=keys["ingest"],
-                        json=_post("p-1", item_id="i-1", order_id="o-1"))
+    response = api.post(
+        "/v1/posts", headers=keys["ingest"], json=_post("p-1", item_id="i-1", order_id="o-1")
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert (body["stored"], body["replayed"]) == (1, 0)
@@ -51,8 +53,12 @@ def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
     assert result["trust"]["level"] == "L3"
     assert "verified_purchase=True" in result["trust"]["reasons"]
     assert result["near_duplicate_of"] is None
-    assert result["model_versions"] == {"moderation": "7", "quality": "7", "trust": "7",
-                                        "encoder": "hash-256"}
+    assert result["model_versions"] == {
+        "moderation": "7",
+        "quality": "7",
+        "trust": "7",
+        "encoder": "hash-256",
+    }
     # Stored exactly as written, one score row per model, a vector, a change-log entry.
     assert _count(settings, PostScore, post_id="p-1") == 3
     assert _count(settings, PostEmbedding, post_id="p-1") == 1
@@ -60,28 +66,36 @@ def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
     stored = api.get("/v1/posts/p-1", headers=keys["editor"]).json()
     assert stored["text"] == REVIEW and stored["verified_purchase"] is True
     assert {s["model_name"]: s["model_version"] for s in stored["scores"]} == {
-        "moderation": "7", "quality": "7", "trust": "7"}
+        "moderation": "7",
+        "quality": "7",
+        "trust": "7",
+    }
     sm.wait_indexed(api, ["p-1"])
 
 
 def test_trust_sees_the_authors_history(api: TestClient, keys: dict, world: dict) -> None:
     sm.use_models(api, sm.fake_loader())
     first = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).json()
-    second = api.post("/v1/posts", headers=keys["ingest"],
-                      json=_post("p-2", "换了一款口红，颜色很正")).json()
+    second = api.post(
+        "/v1/posts", headers=keys["ingest"], json=_post("p-2", "换了一款口红，颜色很正")
+    ).json()
     assert "post_count=0" in first["results"][0]["trust"]["reasons"]
     assert "post_count=1" in second["results"][0]["trust"]["reasons"]
 
 
-def test_ingest_is_idempotent_by_post_id(api: TestClient, keys: dict, world: dict,
-                                         settings: Settings) -> None:
+def test_ingest_is_idempotent_by_post_id(
+    api: TestClient, keys: dict, world: dict, settings: Settings
+) -> None:
     sm.use_models(api, sm.fake_loader())
     first = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).json()
     again = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).json()
     assert (again["stored"], again["replayed"]) == (0, 1)
     assert again["results"][0]["replayed"] is True
-    strip = [{k: v for k, v in r.items() if k != "replayed"} for r in (first, again)
-             for r in r["results"]]
+    strip = [
+        {k: v for k, v in r.items() if k != "replayed"}
+        for r in (first, again)
+        for r in r["results"]
+    ]
     assert strip[0] == strip[1]
     assert _count(settings, Post) == 1 and _count(settings, PostScore) == 3
     assert _count(settings, PostEmbedding) == 1
@@ -95,15 +109,18 @@ def test_same_id_with_other_text_is_409(api: TestClient, keys: dict, world: dict
     assert "p-1" in response.json()["detail"] and "new id" in response.json()["detail"]
 
 
-def test_batch_moderates_each_post_and_queues_reviews(api: TestClient, keys: dict,
-                                                     world: dict, settings: Settings) -> None:
+def test_batch_moderates_each_post_and_queues_reviews(
+    api: TestClient, keys: dict, world: dict, settings: Settings
+) -> None:
     sm.use_models(api, sm.fake_loader())
-    batch = {"posts": [
-        _post("p-ok"),
-        _post("p-ad", "进店领优惠券，优惠券，优惠券！"),
-        _post("p-soft", "这款面霜进店可以试用，质地很轻薄好推开"),
-        _post("p-contact", "想要的加我微信 abc12345 私聊"),
-    ]}
+    batch = {
+        "posts": [
+            _post("p-ok"),
+            _post("p-ad", "进店领优惠券，优惠券，优惠券！"),
+            _post("p-soft", "这款面霜进店可以试用，质地很轻薄好推开"),
+            _post("p-contact", "想要的加我微信 abc12345 私聊"),
+        ]
+    }
     response = api.post("/v1/posts", headers=keys["feed-service"], json=batch)
     assert response.status_code == 200, response.text
     results = {r["post_id"]: r for r in response.json()["results"]}
@@ -119,40 +136,48 @@ def test_batch_moderates_each_post_and_queues_reviews(api: TestClient, keys: dic
     assert review[0]["reasons"]["labels"][0]["label"] == "ad"
 
 
-def test_circle_rules_apply_only_to_their_circle(api: TestClient, keys: dict,
-                                                 world: dict) -> None:
+def test_circle_rules_apply_only_to_their_circle(api: TestClient, keys: dict, world: dict) -> None:
     sm.use_models(api, sm.fake_loader())
-    api.put("/v1/circles/c-beauty/rules", headers=keys["editor"],
-            json={"blocked": ["代购"], "review": ["平替"]}).raise_for_status()
-    batch = {"posts": [
-        _post("p-1", "找代购买的，包装完整，用着不错"),
-        _post("p-2", "这是大牌平替，效果差不多，用了一个月"),
-        {**_post("p-3", "找代购买的手机，屏幕很清楚，续航一天"), "circle_id": "c-phone"},
-    ]}
+    api.put(
+        "/v1/circles/c-beauty/rules",
+        headers=keys["editor"],
+        json={"blocked": ["代购"], "review": ["平替"]},
+    ).raise_for_status()
+    batch = {
+        "posts": [
+            _post("p-1", "找代购买的，包装完整，用着不错"),
+            _post("p-2", "这是大牌平替，效果差不多，用了一个月"),
+            {**_post("p-3", "找代购买的手机，屏幕很清楚，续航一天"), "circle_id": "c-phone"},
+        ]
+    }
     results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
     assert [r["status"] for r in results] == ["reject", "review", "pass"]
     rule = next(e for e in results[0]["moderation"]["labels"] if e["label"] == "circle_rule")
     assert rule["band"] == "reject"
     span = rule["spans"][0]
-    assert batch["posts"][0]["text"][span["start"]:span["end"]] == "代购"
+    assert batch["posts"][0]["text"][span["start"] : span["end"]] == "代购"
 
 
 def test_near_duplicate_in_same_circle_is_flagged_and_sent_to_review(
-        api: TestClient, keys: dict, world: dict) -> None:
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader())
     api.post("/v1/posts", headers=keys["ingest"], json=_post("p-orig")).raise_for_status()
     sm.wait_indexed(api, ["p-orig"])
-    copy = api.post("/v1/posts", headers=keys["ingest"],
-                    json=_post("p-copy", REVIEW + "！")).json()["results"][0]
+    copy = api.post(
+        "/v1/posts", headers=keys["ingest"], json=_post("p-copy", REVIEW + "！")
+    ).json()["results"][0]
     assert copy["near_duplicate_of"] == "p-orig"
     assert copy["status"] == "review"
-    other_circle = api.post("/v1/posts", headers=keys["ingest"],
-                            json={**_post("p-elsewhere"), "circle_id": "c-phone"}).json()
+    other_circle = api.post(
+        "/v1/posts", headers=keys["ingest"], json={**_post("p-elsewhere"), "circle_id": "c-phone"}
+    ).json()
     assert other_circle["results"][0]["near_duplicate_of"] is None
 
 
-def test_near_duplicates_within_one_batch_point_to_the_first(api: TestClient, keys: dict,
-                                                             world: dict) -> None:
+def test_near_duplicates_within_one_batch_point_to_the_first(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader())
     batch = {"posts": [_post("p-a"), _post("p-b", REVIEW + "。"), _post("p-c", "完全不同的一段话")]}
     results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
@@ -160,25 +185,32 @@ def test_near_duplicates_within_one_batch_point_to_the_first(api: TestClient, ke
 
 
 def test_a_copy_ingested_before_the_index_syncs_is_still_caught(
-        api: TestClient, keys: dict, world: dict) -> None:
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader())
     api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).raise_for_status()
     # No wait for the sync thread: the worker's recent-ingest buffer answers.
-    result = api.post("/v1/posts", headers=keys["ingest"],
-                      json=_post("p-2", REVIEW + "~")).json()["results"][0]
+    result = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-2", REVIEW + "~")).json()[
+        "results"
+    ][0]
     assert result["near_duplicate_of"] == "p-1"
 
 
 def test_without_champions_moderation_falls_back_to_detectors(
-        api: TestClient, keys: dict, world: dict, settings: Settings) -> None:
+    api: TestClient, keys: dict, world: dict, settings: Settings
+) -> None:
     sm.use_models(api, sm.fake_loader(with_models=False))
     batch = {"posts": [_post("p-1"), _post("p-2", "有问题加我微信 abc12345 私聊")]}
     response = api.post("/v1/posts", headers=keys["ingest"], json=batch)
     assert response.status_code == 200, response.text
     ok, contact = response.json()["results"]
     assert ok["status"] == "pass" and ok["quality"] is None and ok["trust"] is None
-    assert ok["model_versions"] == {"moderation": "rules", "quality": "unavailable",
-                                    "trust": "unavailable", "encoder": "hash-256"}
+    assert ok["model_versions"] == {
+        "moderation": "rules",
+        "quality": "unavailable",
+        "trust": "unavailable",
+        "encoder": "hash-256",
+    }
     assert contact["status"] == "reject"
     label = contact["moderation"]["labels"][0]
     assert label["label"] == "contact" and label["band"] == "reject"
@@ -188,11 +220,16 @@ def test_without_champions_moderation_falls_back_to_detectors(
     assert {d["model"] for d in ready["degraded"]} == {"moderation", "quality", "trust"}
 
 
-def test_unknown_references_are_422_listing_every_one(api: TestClient, keys: dict,
-                                                      world: dict) -> None:
+def test_unknown_references_are_422_listing_every_one(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     sm.use_models(api, sm.fake_loader())
-    batch = {"posts": [_post("p-1", author_id="u-ghost"),
-                       {**_post("p-2"), "circle_id": "c-ghost", "item_id": "i-ghost"}]}
+    batch = {
+        "posts": [
+            _post("p-1", author_id="u-ghost"),
+            {**_post("p-2"), "circle_id": "c-ghost", "item_id": "i-ghost"},
+        ]
+    }
     response = api.post("/v1/posts", headers=keys["ingest"], json=batch)
     assert response.status_code == 422
     detail = response.json()["detail"]
@@ -201,18 +238,22 @@ def test_unknown_references_are_422_listing_every_one(api: TestClient, keys: dic
     assert "POST /v1/users" in detail
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ({"id": "p-1", "circle_id": "c-beauty", "author_id": "u-1"}, "text"),
-    ({**_post("p-1"), "text": "   "}, "text"),
-    ({**_post("p-1"), "colour": "red"}, "colour"),
-    ({**_post("p-1"), "created_at": "2999-01-01T00:00:00Z"}, "created_at"),
-    ({**_post("p-1"), "created_at": "2025-01-01T00:00:00"}, "created_at"),
-    ({"posts": []}, "posts"),
-    ({"posts": [_post("p-1"), _post("p-1")]}, "repeat"),
-    ({"posts": [_post(f"p-{i}") for i in range(501)]}, "posts"),
-])
-def test_bad_posts_are_422_naming_the_field(api: TestClient, keys: dict, world: dict,
-                                            body: dict, where: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({"id": "p-1", "circle_id": "c-beauty", "author_id": "u-1"}, "text"),
+        ({**_post("p-1"), "text": "   "}, "text"),
+        ({**_post("p-1"), "colour": "red"}, "colour"),
+        ({**_post("p-1"), "created_at": "2999-01-01T00:00:00Z"}, "created_at"),
+        ({**_post("p-1"), "created_at": "2025-01-01T00:00:00"}, "created_at"),
+        ({"posts": []}, "posts"),
+        ({"posts": [_post("p-1"), _post("p-1")]}, "repeat"),
+        ({"posts": [_post(f"p-{i}") for i in range(501)]}, "posts"),
+    ],
+)
+def test_bad_posts_are_422_naming_the_field(
+    api: TestClient, keys: dict, world: dict, body: dict, where: str
+) -> None:
     response = api.post("/v1/posts", headers=keys["ingest"], json=body)
     assert response.status_code == 422
     assert where in response.text

@@ -15,11 +15,19 @@ def _world(f: Any) -> None:
     buyer = f.user(id="buyer")
     item = f.item(circle, id="i-1")
     order = f.order(buyer, item, id="o-1")
-    post = f.post(circle, buyer, id="p-1", item_id="i-1", order_id=order.id,
-                  text="回购第三次了 👍", image_count=2)
+    post = f.post(
+        circle,
+        buyer,
+        id="p-1",
+        item_id="i-1",
+        order_id=order.id,
+        text="回购第三次了 👍",
+        image_count=2,
+    )
     f.score(post, model_name="quality", model_version="1", score=0.3)
-    f.score(post, model_name="quality", model_version="2", score=0.8,
-            payload={"rubric": {"具体": 2}})
+    f.score(
+        post, model_name="quality", model_version="2", score=0.8, payload={"rubric": {"具体": 2}}
+    )
     f.score(post, model_name="trust", model_version="1", score=None, label="L3")
 
 
@@ -31,8 +39,9 @@ def test_read_post_with_latest_scores_and_provenance(seed: Any, client: TestClie
     assert body["text"] == "回购第三次了 👍"
     assert body["image_count"] == 2
     assert body["verified_purchase"] is True
-    assert [(s["model_name"], s["model_version"], s["score"], s["label"])
-            for s in body["scores"]] == [("quality", "2", 0.8, None), ("trust", "1", None, "L3")]
+    assert [
+        (s["model_name"], s["model_version"], s["score"], s["label"]) for s in body["scores"]
+    ] == [("quality", "2", 0.8, None), ("trust", "1", None, "L3")]
     assert body["scores"][0]["payload"] == {"rubric": {"具体": 2}}
 
 

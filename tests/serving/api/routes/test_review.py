@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from quanzi.serving.editorial.review import review_training_rows
+from quanzi.datasets.moderation.editor_decisions import review_training_rows
 from quanzi.storage.orm import Post
 
 
@@ -33,34 +33,46 @@ def test_list_open_items_oldest_first_by_circle(api: TestClient, keys: dict, see
     assert body["count"] == 2 and [i["id"] for i in body["data"]] == [ids["r-2"]]
 
 
-def test_decision_is_stored_closes_the_item_and_sets_the_post(api: TestClient, keys: dict,
-                                                              seed: Any, settings: Any) -> None:
+def test_decision_is_stored_closes_the_item_and_sets_the_post(
+    api: TestClient, keys: dict, seed: Any, settings: Any
+) -> None:
     ids = seed(_world)
     editor = keys["editor"]
-    response = api.post(f"/v1/review/{ids['r-1']}/decision", headers=editor,
-                        json={"decision": "reject", "reason": " 站外引流 ",
-                              "labels": ["contact", "ad"]})
+    response = api.post(
+        f"/v1/review/{ids['r-1']}/decision",
+        headers=editor,
+        json={"decision": "reject", "reason": " 站外引流 ", "labels": ["contact", "ad"]},
+    )
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["post_status"] == "reject"
     assert body["decision"]["editor"] == "editor-1" and body["decision"]["reason"] == "站外引流"
     assert body["decision"]["labels"] == ["ad", "contact"]
-    api.post(f"/v1/review/{ids['r-2']}/decision", headers=editor,
-             json={"decision": "pass", "reason": "正常分享"})
+    api.post(
+        f"/v1/review/{ids['r-2']}/decision",
+        headers=editor,
+        json={"decision": "pass", "reason": "正常分享"},
+    )
     item = api.get(f"/v1/review/{ids['r-1']}", headers=editor).json()
     assert item["status"] == "closed" and len(item["decisions"]) == 1
     assert api.get("/v1/review", headers=editor).json()["count"] == 1
-    again = api.post(f"/v1/review/{ids['r-1']}/decision", headers=editor,
-                     json={"decision": "pass", "reason": "改判"})
+    again = api.post(
+        f"/v1/review/{ids['r-1']}/decision",
+        headers=editor,
+        json={"decision": "pass", "reason": "改判"},
+    )
     assert again.status_code == 409
-    assert again.json()["detail"] == f"review item {ids['r-1']} is already decided: reject " \
-                                     "by editor-1"
+    assert (
+        again.json()["detail"] == f"review item {ids['r-1']} is already decided: reject by editor-1"
+    )
 
     def check(f: Any) -> None:
         assert f.session.get(Post, "r-2").status == "pass"
         rows = review_training_rows(f.session)
         assert [(r.text, r.labels, r.decision) for r in rows] == [
-            ("加我vx领券 r-1", ("ad", "contact"), "reject"), ("加我vx领券 r-2", (), "pass")]
+            ("加我vx领券 r-1", ("ad", "contact"), "reject"),
+            ("加我vx领券 r-2", (), "pass"),
+        ]
 
     seed(check)
 
@@ -81,16 +93,20 @@ def test_bad_decisions_say_why(api: TestClient, keys: dict, seed: Any) -> None:
         response = api.post(url, headers=editor, json=body)
         assert response.status_code == status, body
         assert message in str(response.json()["detail"]), response.text
-    response = api.post("/v1/review/999/decision", headers=editor,
-                        json={"decision": "pass", "reason": "ok"})
+    response = api.post(
+        "/v1/review/999/decision", headers=editor, json={"decision": "pass", "reason": "ok"}
+    )
     assert response.status_code == 404
     assert response.json() == {"detail": "review item 999 not found"}
 
 
 def test_review_needs_an_editor_key(api: TestClient, keys: dict, seed: Any) -> None:
     ids = seed(_world)
-    for method, path in [("get", "/v1/review"), ("get", f"/v1/review/{ids['r-1']}"),
-                         ("post", f"/v1/review/{ids['r-1']}/decision")]:
+    for method, path in [
+        ("get", "/v1/review"),
+        ("get", f"/v1/review/{ids['r-1']}"),
+        ("post", f"/v1/review/{ids['r-1']}/decision"),
+    ]:
         assert api.request(method.upper(), path).status_code == 401
         for role in ("feed-service", "ingest"):
             assert api.request(method.upper(), path, headers=keys[role]).status_code == 403

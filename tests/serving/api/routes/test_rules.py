@@ -10,8 +10,11 @@ from fastapi.testclient import TestClient
 def test_put_then_get_rules_normalised(api: TestClient, keys: dict, seed: Any) -> None:
     seed(lambda f: f.circle(id="c-1"))
     editor = keys["editor"]
-    response = api.put("/v1/circles/c-1/rules", headers=editor,
-                       json={"blocked": ["加微信", "ＶＸ"], "review": ["代購"]})
+    response = api.put(
+        "/v1/circles/c-1/rules",
+        headers=editor,
+        json={"blocked": ["加微信", "ＶＸ"], "review": ["代購"]},
+    )
     assert response.status_code == 200, response.text
     expected = {"circle_id": "c-1", "blocked": ["VX", "加微信"], "review": ["代购"]}
     assert response.json() == expected
@@ -43,6 +46,7 @@ def test_rules_need_an_editor_key(api: TestClient, keys: dict, seed: Any) -> Non
     seed(lambda f: f.circle(id="c-1"))
     for method in ("get", "put"):
         assert api.request(method.upper(), "/v1/circles/c-1/rules").status_code == 401
-        response = api.request(method.upper(), "/v1/circles/c-1/rules",
-                               headers=keys["feed-service"], json={})
+        response = api.request(
+            method.upper(), "/v1/circles/c-1/rules", headers=keys["feed-service"], json={}
+        )
         assert response.status_code == 403

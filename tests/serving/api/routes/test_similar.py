@@ -26,8 +26,9 @@ POSTS = [
 @pytest.fixture
 def indexed(api: TestClient, keys: dict, world: dict) -> dict[str, Any]:
     sm.use_models(api, sm.fake_loader())
-    batch = {"posts": [{"id": pid, "circle_id": c, "author_id": "u-1", "text": t}
-                       for pid, c, t in POSTS]}
+    batch = {
+        "posts": [{"id": pid, "circle_id": c, "author_id": "u-1", "text": t} for pid, c, t in POSTS]
+    }
     results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
     statuses = {r["post_id"]: r["status"] for r in results}
     assert statuses["p-ad"] == "reject"
@@ -40,9 +41,11 @@ def _similar(api: TestClient, keys: dict, **body: Any) -> Any:
 
 
 def test_similar_by_post_id_excludes_the_post_and_other_circles(
-        api: TestClient, keys: dict, indexed: dict) -> None:
-    response = _similar(api, keys, post_id="p-cream-1", k=10, circle_id="c-beauty",
-                        statuses=["pass", "review"])
+    api: TestClient, keys: dict, indexed: dict
+) -> None:
+    response = _similar(
+        api, keys, post_id="p-cream-1", k=10, circle_id="c-beauty", statuses=["pass", "review"]
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     ids = [item["post_id"] for item in body["items"]]
@@ -55,7 +58,8 @@ def test_similar_by_post_id_excludes_the_post_and_other_circles(
 
 
 def test_similar_by_text_without_circle_reaches_every_circle(
-        api: TestClient, keys: dict, indexed: dict) -> None:
+    api: TestClient, keys: dict, indexed: dict
+) -> None:
     body = _similar(api, keys, text=CREAM, k=3, statuses=["pass", "review"]).json()
     ids = {item["post_id"] for item in body["items"]}
     assert {"p-cream-1", "p-phone"} <= ids
@@ -64,8 +68,16 @@ def test_similar_by_text_without_circle_reaches_every_circle(
 
 def test_filters_apply_inside_the_search(api: TestClient, keys: dict, indexed: dict) -> None:
     # min_quality drops the short post; exclude_ids drops one; k is still filled if possible.
-    body = _similar(api, keys, text=CREAM, k=3, circle_id="c-beauty", min_quality=0.25,
-                    exclude_ids=["p-cream-1"], statuses=["pass", "review"]).json()
+    body = _similar(
+        api,
+        keys,
+        text=CREAM,
+        k=3,
+        circle_id="c-beauty",
+        min_quality=0.25,
+        exclude_ids=["p-cream-1"],
+        statuses=["pass", "review"],
+    ).json()
     ids = [item["post_id"] for item in body["items"]]
     assert len(ids) == 3
     assert "p-short" not in ids and "p-cream-1" not in ids
@@ -76,34 +88,46 @@ def test_filters_apply_inside_the_search(api: TestClient, keys: dict, indexed: d
     assert not reviewed & {item["post_id"] for item in default}
 
 
-def test_diversity_trades_similarity_for_variety(api: TestClient, keys: dict,
-                                                 indexed: dict) -> None:
-    plain = _similar(api, keys, text=CREAM, k=2, circle_id="c-beauty",
-                     statuses=["pass", "review"]).json()["items"]
-    diverse = _similar(api, keys, text=CREAM, k=2, circle_id="c-beauty",
-                       statuses=["pass", "review"], diversity=0.9).json()["items"]
+def test_diversity_trades_similarity_for_variety(
+    api: TestClient, keys: dict, indexed: dict
+) -> None:
+    plain = _similar(
+        api, keys, text=CREAM, k=2, circle_id="c-beauty", statuses=["pass", "review"]
+    ).json()["items"]
+    diverse = _similar(
+        api, keys, text=CREAM, k=2, circle_id="c-beauty", statuses=["pass", "review"], diversity=0.9
+    ).json()["items"]
     assert plain[0]["post_id"] == diverse[0]["post_id"]
     assert plain[1]["post_id"] != diverse[1]["post_id"]
     assert diverse[1]["similarity"] < plain[1]["similarity"]
 
 
-def test_collection_suggestions_come_from_the_index(api: TestClient, keys: dict,
-                                                    indexed: dict) -> None:
-    created = api.post("/v1/collections", headers=keys["editor"],
-                       json={"circle_id": "c-beauty", "title": "冬季保湿"})
+def test_collection_suggestions_come_from_the_index(
+    api: TestClient, keys: dict, indexed: dict
+) -> None:
+    created = api.post(
+        "/v1/collections",
+        headers=keys["editor"],
+        json={"circle_id": "c-beauty", "title": "冬季保湿"},
+    )
     assert created.status_code in (200, 201), created.text
     cid = created.json()["id"]
-    api.post(f"/v1/collections/{cid}/items", headers=keys["editor"],
-             json={"post_ids": ["p-cream-1"]}).raise_for_status()
-    suggestions = api.get(f"/v1/collections/{cid}/suggestions", headers=keys["editor"],
-                          params={"k": 2, "diversity": 0})
+    api.post(
+        f"/v1/collections/{cid}/items", headers=keys["editor"], json={"post_ids": ["p-cream-1"]}
+    ).raise_for_status()
+    suggestions = api.get(
+        f"/v1/collections/{cid}/suggestions",
+        headers=keys["editor"],
+        params={"k": 2, "diversity": 0},
+    )
     assert suggestions.status_code == 200, suggestions.text
     data = suggestions.json()["data"]
     assert data[0]["post_id"] == "p-cream-2"
     # Relevance is the index's: ¾ cosine to the seed + ¼ quality (the fallback mixes ½ ½).
     hit = _similar(api, keys, post_id="p-cream-1", k=1, circle_id="c-beauty").json()["items"][0]
-    assert data[0]["relevance"] == pytest.approx(0.75 * hit["similarity"]
-                                                 + 0.25 * hit["quality"], abs=1e-4)
+    assert data[0]["relevance"] == pytest.approx(
+        0.75 * hit["similarity"] + 0.25 * hit["quality"], abs=1e-4
+    )
 
 
 def test_unknown_post_is_404(api: TestClient, keys: dict, indexed: dict) -> None:
@@ -112,8 +136,9 @@ def test_unknown_post_is_404(api: TestClient, keys: dict, indexed: dict) -> None
     assert "p-ghost" in response.json()["detail"]
 
 
-def test_without_an_encoder_similar_is_503_saying_why(api: TestClient, keys: dict,
-                                                      world: dict) -> None:
+def test_without_an_encoder_similar_is_503_saying_why(
+    api: TestClient, keys: dict, world: dict
+) -> None:
     def no_encoder(settings: Any) -> Any:
         loaded = sm.fake_loader()(settings)
         loaded.embedder, loaded.encoder_version = None, None
@@ -126,19 +151,23 @@ def test_without_an_encoder_similar_is_503_saying_why(api: TestClient, keys: dic
     assert "encoder" in response.json()["detail"] and "QUANZI_ENCODER" in response.json()["detail"]
 
 
-@pytest.mark.parametrize(("body", "where"), [
-    ({}, "exactly one"),
-    ({"post_id": "p-1", "text": "好"}, "exactly one"),
-    ({"text": "好", "k": 0}, "k"),
-    ({"text": "好", "k": 101}, "k"),
-    ({"text": "好", "diversity": 1.5}, "diversity"),
-    ({"text": "好", "min_quality": -1}, "min_quality"),
-    ({"text": "好", "statuses": ["reject"]}, "statuses"),
-    ({"text": "好", "exclude_ids": ["x"] * 1001}, "exclude_ids"),
-    ({"text": "好", "neighbours": 3}, "neighbours"),
-])
-def test_bad_similar_requests_are_422(api: TestClient, keys: dict, world: dict,
-                                      body: dict, where: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ({}, "exactly one"),
+        ({"post_id": "p-1", "text": "好"}, "exactly one"),
+        ({"text": "好", "k": 0}, "k"),
+        ({"text": "好", "k": 101}, "k"),
+        ({"text": "好", "diversity": 1.5}, "diversity"),
+        ({"text": "好", "min_quality": -1}, "min_quality"),
+        ({"text": "好", "statuses": ["reject"]}, "statuses"),
+        ({"text": "好", "exclude_ids": ["x"] * 1001}, "exclude_ids"),
+        ({"text": "好", "neighbours": 3}, "neighbours"),
+    ],
+)
+def test_bad_similar_requests_are_422(
+    api: TestClient, keys: dict, world: dict, body: dict, where: str
+) -> None:
     response = api.post("/v1/similar", headers=keys["editor"], json=body)
     assert response.status_code == 422
     assert where in response.text

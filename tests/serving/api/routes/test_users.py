@@ -10,8 +10,13 @@ from fastapi.testclient import TestClient
 
 def _world(f: Any) -> None:
     circle = f.circle(id="c-1")
-    me = f.user(id="me", kind="creator", creator_certified=True, follower_count=5300,
-                account_created_at=datetime.now(UTC) - timedelta(days=40, hours=1))
+    me = f.user(
+        id="me",
+        kind="creator",
+        creator_certified=True,
+        follower_count=5300,
+        account_created_at=datetime.now(UTC) - timedelta(days=40, hours=1),
+    )
     friend, fan = f.user(id="friend"), f.user(id="fan")
     f.friends(me, friend)
     f.user_relation(fan, me, "follow")

@@ -1,0 +1,100 @@
+"""A built world's public tables and held-out interactions, read for offline work.
+
+The offline ranking evaluation (``quanzi eval ranking``) and the learned ranker's training
+(``quanzi train ranker``) read a world from its folder (never through the database, never
+``hidden/``): ``read_world`` gives the public tables, the held-out interactions and, for a
+world with an exploration bucket, each logged request's policy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from quanzi.datasets.world.build import world_dir
+from quanzi.settings import Settings
+
+# The public tables offline ranking reads (``build.PUBLIC_TABLES`` less ``items``).
+READ_TABLES = (
+    "circles",
+    "users",
+    "user_relations",
+    "brand_relations",
+    "orders",
+    "posts",
+    "interactions",
+)
+
+
+@dataclass
+class World:
+    """A world's public tables and held-out interactions (``hidden/`` is never opened)."""
+
+    name: str
+    manifest: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    holdout: pd.DataFrame
+    # request_id → logging policy ("newest" / "random"), train and held-out days; empty for
+    # worlds without an exploration bucket (every request was newest first).
+    policy: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cutoff(self) -> pd.Timestamp:
+        return pd.Timestamp(self.manifest["cutoff"])
+
+    @property
+    def explores(self) -> bool:
+        """Whether the world logged exploration (random-order) requests."""
+        return "random" in self.policy.values()
+
+
+def require_world(settings: Settings, name: str) -> Path:
+    """The world's manifest path, or a FileNotFoundError saying how to build the world
+    (callers check this before creating anything, e.g. an MLflow store)."""
+    manifest_path = world_dir(settings, name) / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(
+            f"world {name!r} not found in {settings.worlds_dir}: run "
+            f"`quanzi world build` (or `quanzi world list`)"
+        )
+    return manifest_path
+
+
+def read_world(settings: Settings, name: str) -> World:
+    """Read the public tables named in the manifest and the held-out interactions."""
+    manifest_path = require_world(settings, name)
+    folder = manifest_path.parent
+    manifest = json.loads(manifest_path.read_text())
+    tables = {t: pd.read_parquet(folder / f"{t}.parquet") for t in READ_TABLES}
+    holdout = pd.read_parquet(folder / manifest["eval"]["file"])
+    policy: dict[str, str] = {}
+    if "requests" in manifest:  # the request log of a world with an exploration bucket
+        for key in ("file", "holdout_file"):
+            log_ = pd.read_parquet(
+                folder / manifest["requests"][key], columns=["request_id", "policy"]
+            )
+            policy.update(zip(log_["request_id"], log_["policy"], strict=True))
+    return World(name, manifest, tables, holdout, policy)
+
+
+def friends_of(world: World, kind: str = "friend") -> dict[str, set[str]]:
+    """Viewer → the other ends of its ``user_relations`` of ``kind`` (friend / follow)."""
+    rel = world.tables["user_relations"]
+    rel = rel[rel["kind"] == kind]
+    out: dict[str, set[str]] = defaultdict(set)
+    for u, o in zip(rel["user_id"], rel["other_id"], strict=True):
+        out[u].add(o)
+    return out
+
+
+def circle_activity(world: World) -> dict[tuple[str, str], bool]:
+    br = world.tables["brand_relations"]
+    out: dict[tuple[str, str], bool] = {}
+    for u, c, a in zip(br["user_id"], br["circle_id"], br["active"], strict=True):
+        out[(u, c)] = out.get((u, c), False) or bool(a)
+    return out

@@ -1,0 +1,48 @@
+"""What one ranking request knows: the query and the viewer's context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from quanzi.models.ranking.params import Phase, RankingParams
+
+DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class ViewerContext:
+    """The viewer's social graph and history, loaded once per request."""
+
+    viewer_id: str
+    friends: frozenset[str] = frozenset()
+    follows: frozenset[str] = frozenset()  # accounts the viewer follows (learned ranker)
+    seen_posts: frozenset[str] = frozenset()
+    negative_posts: frozenset[str] = frozenset()  # hidden or reported by the viewer
+    negative_authors: frozenset[str] = frozenset()  # authors of those posts
+    blocked_authors: frozenset[str] = frozenset()
+    engaged_posts: tuple[str, ...] = ()  # recent positive engagement, newest first
+    interest: np.ndarray | None = None  # (d,) unit vector: mean of engaged embeddings
+
+
+@dataclass(frozen=True)
+class FeedQuery:
+    """One feed request after validation and parameter resolution."""
+
+    viewer: ViewerContext
+    circle_id: str
+    limit: int
+    now: datetime
+    phase: Phase
+    params: RankingParams
+    candidate_ids: tuple[str, ...] | None = None
+    exclude_seen: bool = True
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+    arm: str = "control"
+
+    @property
+    def since_ts(self) -> float:
+        """The oldest creation time the age filter keeps: sources need not fetch older."""
+        return self.now.timestamp() - self.params.max_age_days * DAY

@@ -1,0 +1,21 @@
+"""Recent posts by the viewer's friends (L1 for this viewer), in any circle."""
+
+from __future__ import annotations
+
+from quanzi.models.ranking.feed_store import FeedStore
+from quanzi.models.ranking.query import FeedQuery
+
+
+class FriendsPostsSource:
+    name = "friends"
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit  # None: the request's ``params.friends_limit``
+
+    def enabled(self, query: FeedQuery) -> bool:
+        return query.candidate_ids is None and bool(query.viewer.friends)
+
+    def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
+        return store.posts_by_authors(
+            query.viewer.friends, query.since_ts, self.limit or query.params.friends_limit
+        )

@@ -1,0 +1,119 @@
+"""One batch of posts through the ingest steps (the package docstring), in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from quanzi.models.index import log_changes, write_embeddings
+from quanzi.models.moderation.policy import post_status, review_reasons
+from quanzi.serving.editorial.errors import Conflict, Invalid
+from quanzi.serving.post_ingest.decision import RuleLookup, moderation_of, score_records
+from quanzi.serving.post_ingest.duplicates import near_duplicates
+from quanzi.serving.post_ingest.persistence import (
+    PostInput,
+    check_references,
+    public_part,
+    replays,
+    score_rows_for,
+    scoring_records,
+    write_rows,
+)
+from quanzi.serving.worker_models import ModelSet
+
+
+def ingest_posts(
+    session: Session, models: ModelSet, posts: Sequence[PostInput]
+) -> list[dict[str, Any]]:
+    """Store and score a batch (the package docstring's steps); results in input order."""
+    if len({p.id for p in posts}) != len(posts):
+        raise Invalid("post ids repeat in the batch")
+    check_references(session, posts)
+    replayed = replays(session, posts, models.encoder_version)
+    new = [p for p in posts if p.id not in replayed]
+    if not new:
+        return [replayed[p.id] for p in posts]
+    try:
+        results = process(session, models, new, stored=False)
+    except IntegrityError as exc:  # the same new id sent twice at once
+        session.rollback()
+        raise Conflict(
+            "some of these posts were stored by a concurrent request; send the "
+            "batch again to get their stored results"
+        ) from exc
+    return [replayed.get(p.id) or results[p.id] for p in posts]
+
+
+def process(
+    session: Session, models: ModelSet, new: Sequence[PostInput], stored: bool
+) -> dict[str, dict[str, Any]]:
+    """Moderate, score, embed and de-duplicate ``new``; insert them (or, when ``stored``,
+    update their status) with their scores, vectors and review items."""
+    now = datetime.now(UTC)
+    records = scoring_records(session, new, now)
+    rules = RuleLookup(session)
+    scored = score_records(models, records)
+    vectors = None
+    dupes: list[tuple[str, float] | None] = [None] * len(new)
+    if models.embedder is not None:
+        vectors = np.asarray(models.embedder([p.text for p in new]), dtype=np.float32)
+        dupes = near_duplicates(models, new, vectors)
+
+    results: dict[str, dict[str, Any]] = {}
+    post_rows, rows_of_scores, review_rows = [], [], []
+    versions = models.model_versions()
+    for p, record, out, dupe in zip(new, records, scored, dupes, strict=True):
+        moderation = moderation_of(out["moderation"], record, rules)
+        status = post_status(moderation["decision"], dupe[0] if dupe else None)
+        result = {
+            "post_id": p.id,
+            "status": status,
+            "replayed": False,
+            "moderation": moderation,
+            "quality": public_part(out["quality"], ("score", "tier")),
+            "trust": public_part(out["trust"], ("level", "probs", "reasons")),
+            "near_duplicate_of": dupe[0] if dupe else None,
+            "near_duplicate_cosine": round(dupe[1], 4) if dupe else None,
+            "model_versions": versions,
+        }
+        post_rows.append(
+            {
+                "id": p.id,
+                "circle_id": p.circle_id,
+                "author_id": p.author_id,
+                "item_id": p.item_id,
+                "order_id": p.order_id,
+                "text": p.text,
+                "image_count": p.image_count,
+                "status": status,
+                "created_at": p.created_at or now,
+                "updated_at": now,
+            }
+        )
+        rows_of_scores += score_rows_for(p.id, result, versions, now)
+        if status == "review":
+            review_rows.append(
+                {
+                    "post_id": p.id,
+                    "circle_id": p.circle_id,
+                    "reasons": review_reasons(moderation, dupe),
+                    "status": "open",
+                    "created_at": now,
+                }
+            )
+        result.pop("near_duplicate_cosine")
+        results[p.id] = result
+    write_rows(session, post_rows, rows_of_scores, review_rows, stored)
+    if vectors is not None and models.encoder_version is not None:
+        write_embeddings(session, models.encoder_version, [p.id for p in new], vectors)
+    elif stored:
+        log_changes(session, [p.id for p in new])  # the status changed: workers re-read
+    session.flush()
+    if vectors is not None:
+        models.recent.add([p.id for p in new], [p.circle_id for p in new], vectors)
+    return results

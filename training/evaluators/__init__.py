@@ -1,0 +1,1 @@
+"""What training runs measure a model with: one evaluator (or figure helper) per file."""
