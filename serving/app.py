@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from quanzi import __version__
+from quanzi.serving import console
 from quanzi.serving.api.feed_fast_path import FeedFastPath
 from quanzi.serving.api.routes import (
     admin,
@@ -91,6 +92,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # circles: /v1/circles/applications is not a circle id.
     for module in (feed, health, metrics, applications, circles, rules, users, posts,
                    relations, interactions, collections, hotlists, review, moderate, similar,
-                   banner, admin):
+                   banner, admin, console):
         app.include_router(module.router)
     return app
