@@ -38,7 +38,8 @@ def decide_review_item(request: Request, review_id: ReviewId, db: SessionDep,
                        editor: web.EditorAction,
                        decision: Annotated[Literal["pass", "reject"], Form()],
                        reason: Annotated[str, Form(max_length=1000)] = "",
-                       labels: Annotated[list[str] | None, Form()] = None) -> Response:
+                       labels: Annotated[list[str] | None, Form()] = None,
+                       queue_circle: Annotated[str, Form(max_length=64)] = "") -> Response:
     """Approve (pass) or reject with a reason; the decision is kept as training feedback."""
     body = web.parse(ReviewDecisionCreate, {
         "decision": decision, "reason": reason.strip(),
@@ -47,5 +48,6 @@ def decide_review_item(request: Request, review_id: ReviewId, db: SessionDep,
                              labels=body.labels, editor=editor.actor)
     if not web.is_htmx(request):
         return RedirectResponse(f"{web.PREFIX}/review", status_code=303)
+    _, still_open = logic.list_open(db, circle_id=queue_circle or None, limit=1, offset=0)
     return web.render(request, "_review_done.html", review_id=review_id, decision=row,
-                      post=post)
+                      post=post, open_count=still_open)
