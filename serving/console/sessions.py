@@ -74,9 +74,7 @@ def load_session(db: Session, token: str, now: datetime | None = None) -> Signed
         return None
     row, key = found
     if row.expires_at <= now or key.revoked_at is not None or key.role not in CONSOLE_ROLES:
-        db.delete(row)
-        db.flush()
-        return None
+        return None  # dead: the next sign-in's purge deletes the row
     if now - row.last_seen_at >= TOUCH_EVERY:
         row.last_seen_at = now
         row.expires_at = min(now + IDLE_TIMEOUT, row.created_at + MAX_AGE)
@@ -94,9 +92,12 @@ def end_session(db: Session, token: str) -> bool:
 
 
 def purge_expired(db: Session, now: datetime | None = None) -> None:
-    """Drop sessions past their deadline (run at each sign-in, so the table stays small)."""
+    """Drop sessions past their deadline or of revoked keys (run at each sign-in, so the
+    table stays small)."""
+    revoked = select(ApiKey.id).where(ApiKey.revoked_at.is_not(None))
     db.execute(delete(ConsoleSession).where(
-        ConsoleSession.expires_at <= (now or datetime.now(UTC))))
+        (ConsoleSession.expires_at <= (now or datetime.now(UTC)))
+        | ConsoleSession.key_id.in_(revoked)))
 
 
 def csrf_matches(expected: str, given: str | None) -> bool:

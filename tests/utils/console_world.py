@@ -18,6 +18,7 @@ What the world holds (circle ``c-beauty``, 美妆圈, unless said otherwise):
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from quanzi.evaluation.bench_server import free_port
 from quanzi.serving.app import create_app
@@ -128,3 +130,15 @@ def console_server(settings: Settings, loader: Callable[[Settings], Any] | None 
         server.should_exit = True
         thread.join(timeout_s)
 
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a console page carries in its forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, key: str) -> Any:
+    """Post the sign-in form as a browser would (token from the form and its cookie)."""
+    page = client.get("/console/sign-in")
+    return client.post("/console/sign-in", data={"key": key, "csrf_token": csrf_of(page.text)})

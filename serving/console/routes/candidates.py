@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from quanzi.serving.api.deps import ModelsDep, SessionDep
 from quanzi.serving.console import views, web
+from quanzi.serving.editorial.errors import EditorialError
 from quanzi.serving.ranking.params import Phase
 
 router = APIRouter(prefix=web.PREFIX, route_class=web.ConsoleRoute, include_in_schema=False)
@@ -48,7 +49,8 @@ def read_candidates(request: Request, query: Annotated[CandidateQuery, Query()],
     circles = views.circle_list(db)
     circle_id = query.circle_id or (circles[0].id if circles else None)
     context: dict[str, Any] = {"circles": circles, "query": query, "circle_id": circle_id,
-                               "candidates": None, "hits": None, "models_loading": False}
+                               "candidates": None, "hits": None, "models_loading": False,
+                               "error": None}
     if circle_id is not None:
         models = web.ready_models(registry)
         if models is None:
@@ -58,9 +60,12 @@ def read_candidates(request: Request, query: Annotated[CandidateQuery, Query()],
                 circle_id=circle_id, min_tier=query.min_tier, trust_level=query.trust,
                 date_from=query.date_from, date_to=query.date_to, phase=query.phase,
                 query=query.q.strip())
-            if filters.query:
-                context["hits"] = views.semantic_search(db, models, filters)
-            else:
-                context["candidates"] = views.banner_candidates(db, models, filters)
+            try:
+                if filters.query:
+                    context["hits"] = views.semantic_search(db, models, filters)
+                else:
+                    context["candidates"] = views.banner_candidates(db, models, filters)
+            except EditorialError as exc:  # e.g. no encoder: keep the filters usable
+                context["error"] = exc
     template = "_candidates.html" if web.is_htmx(request) else "candidates.html"
     return web.render(request, template, **context)

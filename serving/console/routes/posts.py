@@ -9,7 +9,7 @@ from sqlalchemy import select
 from quanzi.serving.api.deps import ModelsDep, SessionDep
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.console import views, web
-from quanzi.serving.editorial.errors import NotFound
+from quanzi.serving.editorial.errors import EditorialError, NotFound
 from quanzi.serving.editorial.rules import circle_rule_hits
 from quanzi.storage import queries
 from quanzi.storage.orm import Circle, Collection
@@ -49,8 +49,12 @@ def read_similar_posts(request: Request, post_id: ResourceId, db: SessionDep,
     if card is None:
         raise NotFound(f"post {post_id!r} not found")
     models = web.ready_models(registry)
-    hits = None if models is None else views.similar_posts(
-        db, models, card, same_circle=scope != "all")
+    hits, error = None, None
+    if models is not None:
+        try:
+            hits = views.similar_posts(db, models, card, same_circle=scope != "all")
+        except EditorialError as exc:  # no encoder: the post page itself still works
+            error = exc
     template = "_similar.html" if web.is_htmx(request) else "similar.html"
-    return web.render(request, template, card=card, hits=hits, scope=scope,
+    return web.render(request, template, card=card, hits=hits, scope=scope, error=error,
                       models_loading=models is None)

@@ -10,7 +10,6 @@ Without it or without Playwright the browser tests skip locally and fail under
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,23 +48,10 @@ def console(settings: Settings, keys: dict[str, str]) -> Iterator[TestClient]:
         yield client
 
 
-def csrf_of(html: str) -> str:
-    """The CSRF token a console page carries in its forms."""
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found, "no CSRF token on the page"
-    return found.group(1)
-
-
-def sign_in(client: TestClient, key: str) -> Any:
-    """Post the sign-in form as a browser would (token from the form and its cookie)."""
-    page = client.get("/console/sign-in")
-    return client.post("/console/sign-in", data={"key": key, "csrf_token": csrf_of(page.text)})
-
-
 @pytest.fixture
 def editor(console: TestClient, keys: dict[str, str]) -> TestClient:
     """``console`` with an editor signed in (the session cookie is in the client)."""
-    response = sign_in(console, keys["editor"])
+    response = cw.sign_in(console, keys["editor"])
     assert response.status_code == 303, response.text
     return console
 
