@@ -384,6 +384,14 @@ def review_queue(db: Session, *, order: str = "newest", circle_id: str | None = 
     return out, total
 
 
+# --------------------------------------------------------------------------- hot lists
+def latest_engagement(db: Session, circle_id: str) -> datetime | None:
+    """When the circle's posts were last engaged with (to point an empty hot list at it)."""
+    return db.scalar(select(func.max(Interaction.created_at))
+                     .join(Post, Post.id == Interaction.post_id)
+                     .where(Post.circle_id == circle_id))
+
+
 # --------------------------------------------------------------------------- circles
 def circle_list(db: Session) -> list[Circle]:
     """Every circle by id, for the pages' circle pickers (tens of circles, not thousands)."""

@@ -47,6 +47,7 @@ def china_time(moment: datetime | None) -> str:
 
 
 templates.env.filters["china"] = china_time
+templates.env.filters["china_day"] = lambda moment: moment.astimezone(CHINA).date().isoformat()
 templates.env.globals.update(version=__version__, prefix=PREFIX, phases=views.PHASES,
                              tier_names=views.TIER_NAMES, csrf_field=CSRF_FIELD)
 

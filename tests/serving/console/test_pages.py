@@ -202,3 +202,16 @@ def test_rules_and_applications_round_trip(editor: TestClient) -> None:
     assert applied.status_code == 303
     shown = editor.get(applied.headers["location"]).text
     assert "eligible 符合" in shown and "60,000" in shown
+
+
+def test_hot_list_as_of_a_past_day(world: TestClient, seed: Any) -> None:
+    seed(lambda f: cw.add_engagement(f, now=cw.DAY))  # engagement on 2025-11-05 only
+    now = world.get("/console/hotlists", params={"circle_id": cw.CIRCLE}).text
+    assert "the list is empty" in now and "at=2025-11-05" in now  # points at the last day
+    then = world.get("/console/hotlists", params={"circle_id": cw.CIRCLE, "at": "2025-11-05"})
+    assert "as of 2025-11-05" in then.text
+    ranked = [m for m in ("p-serum", "p-lipstick", "p-creator") if f'id="row-{m}"' in then.text]
+    assert ranked == ["p-serum", "p-lipstick", "p-creator"]
+    assert then.text.index('id="row-p-serum"') < then.text.index('id="row-p-lipstick"')
+    bad = world.get("/console/hotlists", params={"circle_id": cw.CIRCLE, "at": "11/05"})
+    assert bad.status_code == 422
