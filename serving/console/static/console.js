@@ -15,6 +15,11 @@
     if (el) { el.removeAttribute("data-focus"); el.focus(); }
   }
   document.addEventListener("htmx:after:swap", restoreFocus);
+  // A new request clears the last error message (an error answer puts its own back).
+  document.addEventListener("htmx:before:request", function () {
+    var flash = document.getElementById("flash");
+    if (flash) flash.innerHTML = "";
+  });
   document.addEventListener("DOMContentLoaded", restoreFocus);
 
   // --- collection builder: drag and drop, then POST the whole order -----------------

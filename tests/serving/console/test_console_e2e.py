@@ -152,10 +152,15 @@ def test_an_editor_walks_the_console(browser: Any, server: SimpleNamespace,
     page.click("text=Start collection")
     expect(page.locator("h1")).to_contain_text("冬季保湿合集")
     collection_id = int(re.search(r"/collections/(\d+)", page.url).group(1))
+    page.fill("#add-post", "p-nope")  # an error answer lands in the flash area
+    page.click("#add-form button[type=submit]")
+    expect(page.locator("#flash")).to_contain_text("unknown posts: p-nope")
+    expect(page.locator("#item-list li")).to_have_count(1)
     for post_id in ("p-dup-b", "p-serum"):
         page.fill("#add-post", post_id)
         page.click("#add-form button[type=submit]")
         expect(page.locator(f"#item-list li[data-post-id={post_id}]")).to_be_visible()
+    expect(page.locator("#flash")).to_be_empty()  # cleared by the next request
     warnings = page.locator("#warnings")
     expect(warnings).to_contain_text("near-duplicate")
     expect(warnings).to_contain_text("repeated author")
