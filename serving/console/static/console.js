@@ -12,7 +12,10 @@
   // After a swap, focus what the server marked (e.g. the item just moved), else leave it.
   function restoreFocus() {
     var el = document.querySelector("[data-focus]");
-    if (el) { el.removeAttribute("data-focus"); el.focus(); }
+    if (!el) return;
+    el.removeAttribute("data-focus");
+    el.classList.add("restored");  // show the ring even where :focus-visible would not
+    el.focus({ focusVisible: true });
   }
   document.addEventListener("htmx:after:swap", restoreFocus);
   // A new request clears the last error message (an error answer puts its own back).

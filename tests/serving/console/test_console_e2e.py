@@ -8,8 +8,8 @@ of its similar posts → build a collection (add, reorder by keyboard and by dra
 near-duplicate warning, remove) → publish and read it back through ``/v1/collections`` →
 approve and reject queued posts (stored as training feedback) → pin a post in the hot
 list and see the list change → sign out. A POST without the CSRF token is refused.
-Every step leaves a screenshot (1280 px wide; the candidates also at 390 px) under
-``test-artifacts/console/<test name>/``.
+Every step leaves a screenshot (1280 px wide; the candidates and the collection builder
+also at 390 px) under ``test-artifacts/console/<test name>/``.
 """
 
 from __future__ import annotations
@@ -176,6 +176,8 @@ def test_an_editor_walks_the_console(browser: Any, server: SimpleNamespace,
     page.locator("#item-list li[data-post-id=p-serum]").focus()
     page.keyboard.press("Alt+ArrowUp")
     expect(page.locator("#item-list li").nth(1)).to_have_attribute("data-post-id", "p-serum")
+    expect(page.locator("#move-up-p-serum")).to_be_focused()
+    assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
     page.keyboard.press("Enter")  # focus is on p-serum's Move up button: once more
     expect(page.locator("#item-list li").first).to_have_attribute("data-post-id", "p-serum")
     # by drag: the suggested post onto the first place
@@ -185,6 +187,11 @@ def test_an_editor_walks_the_console(browser: Any, server: SimpleNamespace,
     expect(page.locator("#item-list li").first).to_have_attribute("data-post-id", suggested)
     assert _order(page) == [suggested, "p-serum", "p-dup-a", "p-dup-b"]
     walk.shot("collection-reordered")
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(artifacts / f"{walk.step:02d}-collection-390px.png"),
+                    full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.set_viewport_size(DESKTOP)
     page.click("#item-list li[data-post-id=p-dup-b] button:has-text('Remove')")
     expect(page.locator("#item-list li[data-post-id=p-dup-b]")).to_have_count(0)
     expect(warnings.locator("li")).to_have_count(0)  # no near-duplicate, no repeated author
