@@ -29,7 +29,7 @@ from quanzi.serving.model_registry import ModelSet
 from quanzi.serving.ranking.params import Phase
 from quanzi.serving.similar_search import post_vectors, search_similar
 from quanzi.storage.orm import Circle, Interaction, Post, PostScore, ReviewItem, User
-from quanzi.storage.queries import latest_scores
+from quanzi.storage.queries import PostDetail, latest_scores
 
 PHASES: tuple[str, ...] = get_args(Phase)
 BANNER_MIN_TIER = 2  # banner rules (banner.py): passed, L2–L3, quality tier ≥ 2
@@ -125,15 +125,24 @@ def cards(db: Session, post_ids: Sequence[str]) -> dict[str, Card]:
     if not ids:
         return {}
     posts = {p.id: p for p in db.scalars(select(Post).where(Post.id.in_(ids)))}
+    found = _assemble(db, posts, latest_scores(db, list(posts)))
+    return {pid: found[pid] for pid in ids if pid in found}
+
+
+def detail_card(db: Session, detail: PostDetail) -> Card:
+    """The card of a post read with ``queries.get_post`` (its scores are already there)."""
+    return _assemble(db, {detail.post.id: detail.post}, {detail.post.id: detail.scores})[
+        detail.post.id]
+
+
+def _assemble(db: Session, posts: dict[str, Post],
+              scores: dict[str, list[PostScore]]) -> dict[str, Card]:
+    """Cards from posts and their latest scores: authors and engagement in two queries."""
     authors = {u.id: u for u in db.scalars(select(User).where(
         User.id.in_({p.author_id for p in posts.values()})))}
-    scores = latest_scores(db, list(posts))
     counts = engagement(db, list(posts))
     out = {}
-    for pid in ids:
-        post = posts.get(pid)
-        if post is None:
-            continue
+    for pid, post in posts.items():
         card = Card(post=post, author=authors.get(post.author_id),
                     engagement=counts.get(pid, {}))
         _apply_scores(card, scores.get(pid, []))
@@ -262,15 +271,6 @@ def semantic_search(db: Session, models: ModelSet, filters: CandidateFilters,
 
 
 # --------------------------------------------------------------------------- one post
-@dataclass
-class PostView:
-    card: Card
-    circle: Circle | None
-    segments: list[Segment]
-    scores: list[PostScore]
-    verified_purchase: bool
-
-
 def similar_posts(db: Session, models: ModelSet, card: Card, k: int = 8,
                   same_circle: bool = True) -> list[Hit]:
     """The post's nearest neighbours (any status, so copies waiting in review show too),

@@ -17,6 +17,7 @@ from quanzi.storage.orm import (
     Base,
     Circle,
     CircleApplication,
+    ConsoleSession,
     IndexChange,
     Interaction,
     Item,
@@ -81,8 +82,12 @@ def _build_world(f: Any) -> list[Any]:
         f._add(PostEmbedding(post_id="p-1", encoder_version="enc-7", dim=2,
                              vector=b"\x00\x00\x80?\x00\x00\x00\x80", created_at=T0)),
         f._add(IndexChange(seq=41, post_id="p-gone", created_at=T0)),
-        f._add(ApiKey(prefix="0a1b2c3d4e5f", salt="00" * 16, key_hash="ab" * 32, role="editor",
-                      name="编辑小王", revoked_at=T0 + timedelta(days=1), created_at=T0)),
+        key := f._add(ApiKey(prefix="0a1b2c3d4e5f", salt="00" * 16, key_hash="ab" * 32,
+                             role="editor", name="编辑小王", revoked_at=T0 + timedelta(days=1),
+                             created_at=T0)),
+        f._add(ConsoleSession(token_hash="cd" * 32, key_id=key.id, csrf_token="csrf-编辑",
+                              last_seen_at=T0 + timedelta(minutes=5),
+                              expires_at=T0 + timedelta(hours=4), created_at=T0)),
         f._add(CircleApplication(brand="花西子", facts={"weibo_fans": 1_200_000},
                                  eligible=True, results=[{"rule": "fan_base", "passed": True}],
                                  status="ops_review_pending", reviews_required=2,
@@ -219,9 +224,9 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
     session.expunge_all()
     for table in Base.metadata.sorted_tables:
         # index_changes is a log: it outlives deleted posts so that workers drop them too.
-        # API keys and circle applications belong to no circle.
+        # API keys, their console sessions and circle applications belong to no circle.
         if table.name in ("users", "user_relations", "index_changes", "api_keys",
-                          "circle_applications"):
+                          "console_sessions", "circle_applications"):
             continue
         n = session.execute(select(func.count()).select_from(table)).scalar_one()
         expected = 1 if table.name == "circles" else 0

@@ -23,10 +23,9 @@ def read_post_page(request: Request, post_id: ResourceId, db: SessionDep,
                    _: web.EditorPage) -> Response:
     """The post, its scores and reasons, highlighted spans; similar posts load after."""
     detail = queries.get_post(db, post_id)
-    found = views.cards(db, [post_id])
-    if detail is None or post_id not in found:
+    if detail is None:
         raise NotFound(f"post {post_id!r} not found")
-    card = found[post_id]
+    card = views.detail_card(db, detail)
     spans = views.spans_of(card.labels)
     # The circle's current terms too: rules added after ingest still show where they hit.
     spans += [(h.start, h.end, "circle_rule", f"{h.action}: {h.term}")
