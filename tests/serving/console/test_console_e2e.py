@@ -153,7 +153,11 @@ def test_an_editor_walks_the_console(browser: Any, server: SimpleNamespace,
     expect(page.locator("h1")).to_contain_text("冬季保湿合集")
     collection_id = int(re.search(r"/collections/(\d+)", page.url).group(1))
     page.fill("#add-post", "p-nope")  # an error answer lands in the flash area
-    page.click("#add-form button[type=submit]")
+    with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/items")) as sent:
+        page.click("#add-form button[type=submit]")
+    token = page.locator("#add-form input[name=csrf_token]").get_attribute("value")
+    assert sent.value.headers.get("x-csrf-token") == token  # htmx sends it as a header
+    assert sent.value.headers.get("hx-request") == "true"
     expect(page.locator("#flash")).to_contain_text("unknown posts: p-nope")
     expect(page.locator("#item-list li")).to_have_count(1)
     for post_id in ("p-dup-b", "p-serum"):

@@ -215,3 +215,22 @@ def test_hot_list_as_of_a_past_day(world: TestClient, seed: Any) -> None:
     assert then.text.index('id="row-p-serum"') < then.text.index('id="row-p-lipstick"')
     bad = world.get("/console/hotlists", params={"circle_id": cw.CIRCLE, "at": "11/05"})
     assert bad.status_code == 422
+
+
+def test_decoded_evidence_is_shown_with_its_span(console: TestClient,
+                                                 keys: dict[str, str]) -> None:
+    """Without champions the detectors moderate: a spelled-out phone number is decoded."""
+    sm.use_models(console, sm.fake_loader(with_models=False))
+    state = console.app.state.quanzi
+    with state.sessions.begin() as db:
+        ingest_posts(db, state.models.current(), [
+            PostInput(id="p-phone", circle_id=cw.CIRCLE, author_id="u-2",
+                      text="有问题可以v我 一三八零零一三八零零零"),
+            PostInput(id="p-address", circle_id=cw.CIRCLE, author_id="u-3",
+                      text="我住在北京市朝阳区建国路88号")])
+    assert cw.sign_in(console, keys["editor"]).status_code == 303
+    post = console.get("/console/posts/p-phone").text
+    assert '<mark class="contact"' in post and "evidence: 13800138000" in post
+    queue = console.get("/console/review").text
+    assert "p-address" in queue and '<mark class="privacy"' in queue
+    assert "evidence: 北京市朝阳区建国路88号" in queue
