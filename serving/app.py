@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from threadpoolctl import threadpool_limits
 
 from quanzi import __version__
+from quanzi.serving import console
 from quanzi.serving.api.feed_fast_path import FeedFastPath
 from quanzi.serving.api.routes import (
     admin,
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         similar,
         banner,
         admin,
+        console,
     ):
         app.include_router(module.router)
     return app

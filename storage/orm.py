@@ -399,3 +399,17 @@ class CircleApplication(TimestampMixin, Base):
     reviews_required: Mapped[int] = mapped_column(Integer, default=2)
     reviews_done: Mapped[int] = mapped_column(Integer, default=0)
     submitted_by: Mapped[str] = mapped_column(String(100), default="")
+
+
+class ConsoleSession(TimestampMixin, Base):
+    """A signed-in editor console session: the cookie holds a random token, this row only
+    its SHA-256 (a copy of the database signs nobody in), the API key it was opened with
+    (revoking the key ends the session) and the session's CSRF token."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256, hex
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

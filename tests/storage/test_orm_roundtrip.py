@@ -17,6 +17,7 @@ from quanzi.storage.orm import (
     Base,
     Circle,
     CircleApplication,
+    ConsoleSession,
     IndexChange,
     Interaction,
     Item,
@@ -147,7 +148,7 @@ def _build_world(f: Any) -> list[Any]:
             )
         ),
         f._add(IndexChange(seq=41, post_id="p-gone", created_at=T0)),
-        f._add(
+        key := f._add(
             ApiKey(
                 prefix="0a1b2c3d4e5f",
                 salt="00" * 16,
@@ -155,6 +156,16 @@ def _build_world(f: Any) -> list[Any]:
                 role="editor",
                 name="编辑小王",
                 revoked_at=T0 + timedelta(days=1),
+                created_at=T0,
+            )
+        ),
+        f._add(
+            ConsoleSession(
+                token_hash="cd" * 32,
+                key_id=key.id,
+                csrf_token="csrf-编辑",
+                last_seen_at=T0 + timedelta(minutes=5),
+                expires_at=T0 + timedelta(hours=4),
                 created_at=T0,
             )
         ),
@@ -306,12 +317,13 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
     session.expunge_all()
     for table in Base.metadata.sorted_tables:
         # index_changes is a log: it outlives deleted posts so that workers drop them too.
-        # API keys and circle applications belong to no circle.
+        # API keys, their console sessions and circle applications belong to no circle.
         if table.name in (
             "users",
             "user_relations",
             "index_changes",
             "api_keys",
+            "console_sessions",
             "circle_applications",
         ):
             continue
