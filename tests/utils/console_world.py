@@ -32,8 +32,8 @@ from fastapi.testclient import TestClient
 
 from quanzi.evaluation.bench_server import free_port
 from quanzi.serving.app import create_app
-from quanzi.storage.api_keys import create_key
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import create_key
 from quanzi.storage.orm import Interaction
 
 from . import serving_models as sm
