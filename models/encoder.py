@@ -32,6 +32,8 @@ import warnings
 
 from transformers import BertConfig, BertModel, PreTrainedTokenizerBase
 
+from quanzi.models.encoder_identity import encoder_version_of
+from quanzi.models.encoder_onnx import OnnxEncoder, export_int8
 from quanzi.settings import Settings
 
 # The packaged default model (package data of quanzi.models).
@@ -96,10 +98,19 @@ def resolve_encoder(settings: Settings) -> str:
 
 
 def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer:
-    """Load the configured encoder for inference (eval mode, thread count from settings)."""
+    """Load the configured encoder for inference (eval mode, thread count from settings).
+
+    With ``QUANZI_ENCODER_RUNTIME=onnx-int8`` (a local folder only) the result is an
+    ``OnnxEncoder``, which answers the same ``encode`` calls.
+    """
     if device == "cpu":
         torch.set_num_threads(settings.torch_threads)
     name = resolve_encoder(settings)
+    if settings.encoder_runtime == "onnx-int8":
+        if not Path(name).is_dir():
+            raise ValueError(f"the onnx-int8 runtime needs a local encoder folder, not {name!r}")
+        cache = settings.models_dir / "onnx" / encoder_version_of(name)
+        return OnnxEncoder(name, export_int8(name, cache), threads=settings.torch_threads)
     try:
         model = SentenceTransformer(name, device=device)
     except (OSError, ValueError) as exc:

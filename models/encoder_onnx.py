@@ -1,0 +1,178 @@
+"""The encoder on ONNX Runtime with int8 weights: the same model, about twice as fast on CPU.
+
+Measured on encoder v2's shape (3 × 384, 1,000 reviews, same run): torch 82 texts/s,
+ONNX Runtime float32 89/s, ONNX Runtime with dynamically quantised int8 weights 160/s at
+cosine 0.992 to the float32 vectors. ``QUANZI_ENCODER_RUNTIME=onnx-int8`` serves the
+configured sentence-transformers folder this way: its transformer is exported once
+(``torch.onnx``), quantised (``onnxruntime.quantization``) and cached under the data
+directory by the encoder's identity; tokenisation, mean pooling, an optional dense layer
+and normalisation run as sentence-transformers would. Vectors differ slightly from the
+torch ones, so the runtime is part of the encoder's version (a separate index); and
+activations are quantised per batch, so a text's vector moves by ~1e-4 with its batch-mates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from safetensors.numpy import load_file
+from tqdm import tqdm
+from transformers import AutoModel, AutoTokenizer
+
+RUNTIMES = ("torch", "onnx-int8")
+_SUPPORTED = {"Transformer", "Pooling", "Dense", "Normalize"}
+
+
+class _LastHidden(torch.nn.Module):
+    """(input_ids, attention_mask) → last hidden state, for a positional ONNX graph."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def _modules(folder: Path) -> list[tuple[str, Path]]:
+    """(class name, folder) of each module in ``modules.json``; only plain stacks pass."""
+    spec = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    out = []
+    for entry in spec:
+        kind = entry["type"].rsplit(".", 1)[-1]
+        if kind not in _SUPPORTED:
+            raise ValueError(
+                f"the onnx-int8 runtime serves transformer → pooling → [dense] → "
+                f"normalise stacks; {folder} has a {kind} module"
+            )
+        out.append((kind, folder / entry["path"]))
+    if out[0][0] != "Transformer":
+        raise ValueError(f"{folder}: the first module must be the transformer")
+    return out
+
+
+def export_int8(folder: str | Path, out_dir: str | Path) -> Path:
+    """Export ``folder``'s transformer to ONNX and quantise its weights to int8."""
+    folder, out_dir = Path(folder), Path(out_dir)
+    _modules(folder)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "model_int8.onnx"
+    if target.is_file():
+        return target
+    model = AutoModel.from_pretrained(str(folder), dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    sample = tokenizer(["样例文本"], return_tensors="pt")
+    fp32 = out_dir / "model_fp32.onnx"
+    axes = {0: "batch", 1: "tokens"}
+    torch.onnx.export(
+        _LastHidden(model),
+        (sample["input_ids"], sample["attention_mask"]),
+        str(fp32),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["last_hidden_state"],
+        dynamic_axes={"input_ids": axes, "attention_mask": axes, "last_hidden_state": axes},
+        opset_version=17,
+        dynamo=False,
+    )
+    tmp = out_dir / "model_int8.onnx.tmp"
+    quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+    fp32.unlink()
+    tmp.replace(target)  # a crash never leaves a half-written model the cache would trust
+    return target
+
+
+class OnnxEncoder:
+    """A sentence encoder with the part of sentence-transformers' API Quanzi uses."""
+
+    def __init__(self, folder: str | Path, onnx_path: str | Path, threads: int = 2) -> None:
+        folder = Path(folder)
+        modules = _modules(folder)
+        self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
+        config = (
+            json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+            if (folder / "sentence_bert_config.json").is_file()
+            else {}
+        )
+        self.max_seq_length = int(
+            config.get("max_seq_length") or min(self.tokenizer.model_max_length, 512)
+        )
+        self.dense: tuple[np.ndarray, np.ndarray | None] | None = None
+        self.normalize = False
+        for kind, path in modules[1:]:
+            if kind == "Pooling":
+                pooling = json.loads((path / "config.json").read_text(encoding="utf-8"))
+                mode = pooling.get("pooling_mode") or (
+                    "mean" if pooling.get("pooling_mode_mean_tokens") else "other"
+                )
+                if mode != "mean":
+                    raise ValueError(f"{folder}: the onnx-int8 runtime does mean pooling only")
+            elif kind == "Dense":
+                weights = load_file(str(path / "model.safetensors"))
+                self.dense = (
+                    weights["linear.weight"].astype(np.float32),
+                    weights.get("linear.bias"),
+                )
+            elif kind == "Normalize":
+                self.normalize = True
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(onnx_path), options, providers=["CPUExecutionProvider"]
+        )
+        hidden = self.session.get_outputs()[0].shape[-1]
+        self.dim = int(self.dense[0].shape[0] if self.dense else hidden)
+
+    def get_embedding_dimension(self) -> int:
+        """Output width (sentence-transformers' name for it)."""
+        return self.dim
+
+    get_sentence_embedding_dimension = get_embedding_dimension
+
+    def eval(self) -> OnnxEncoder:
+        """No-op, as for a torch model already in eval mode."""
+        return self
+
+    def encode(
+        self,
+        sentences: Sequence[str] | str,
+        batch_size: int = 64,
+        convert_to_numpy: bool = True,
+        normalize_embeddings: bool = False,
+        show_progress_bar: bool = False,
+        **_: object,
+    ) -> np.ndarray:
+        """``(n, dim)`` float32 vectors in input order (texts batched by length)."""
+        single = isinstance(sentences, str)
+        texts = [sentences] if single else list(sentences)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        starts = range(0, len(texts), batch_size)
+        for start in tqdm(starts, disable=not show_progress_bar, desc="embed", unit="batch"):
+            idx = order[start : start + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in idx],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            mask = enc["attention_mask"].astype(np.int64)
+            hidden = self.session.run(
+                None, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask}
+            )[0]  # (b, tokens, h)
+            weights = mask[..., None].astype(np.float32)
+            vecs = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if self.dense is not None:
+                w, b = self.dense
+                vecs = vecs @ w.T + (b if b is not None else 0.0)
+            out[idx] = vecs
+        if self.normalize or normalize_embeddings:
+            out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+        return out[0] if single else out

@@ -1,0 +1,52 @@
+"""The onnx-int8 runtime: same vectors as torch (up to int8), same API, its own index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from quanzi_tests.serving_models import build_tiny_encoder
+from quanzi_tests.tiny_e5 import SENTENCES, write_tiny_e5
+from sentence_transformers import SentenceTransformer
+
+from quanzi.models.encoder import load_encoder
+from quanzi.models.encoder_onnx import OnnxEncoder, export_int8
+from quanzi.models.loading import encoder_version
+from quanzi.settings import Settings
+
+TEXTS = ["保湿面霜质地轻薄", "口红颜色很正，但是有点干", "手机续航一天", "物流很快包装完好"]
+
+
+@pytest.mark.parametrize("kind", ["dense-head", "e5-student"])
+def test_onnx_int8_vectors_match_torch(tmp_path: Path, kind: str) -> None:
+    if kind == "dense-head":  # transformer → mean → dense → normalise (encoder v1's shape)
+        folder, texts = build_tiny_encoder(tmp_path / "enc"), TEXTS
+    else:  # transformer → mean → normalise (encoder v2's shape), e5 tokenizer
+        folder, texts = write_tiny_e5(tmp_path / "e5")[1], SENTENCES
+    torch_model = SentenceTransformer(str(folder), device="cpu")
+    expected = torch_model.encode(texts, normalize_embeddings=True, prompt="")
+    onnx = OnnxEncoder(folder, export_int8(folder, tmp_path / "onnx"), threads=1)
+    got = onnx.encode(texts, batch_size=3, normalize_embeddings=True)
+    assert got.shape == expected.shape == (len(texts), onnx.get_embedding_dimension())
+    assert (got * expected).sum(axis=1).min() > 0.97
+    # input order is kept although batches are sorted by length (int8 activations are
+    # scaled per batch, so other batch-mates move a vector a little, not more)
+    again = onnx.encode(texts[::-1], batch_size=3, normalize_embeddings=True)[::-1]
+    assert (again * got).sum(axis=1).min() > 0.995
+
+
+def test_onnx_runtime_is_chosen_by_setting_and_named_in_the_version(tmp_path: Path) -> None:
+    folder = build_tiny_encoder(tmp_path / "enc")
+    torch_settings = Settings(data_dir=tmp_path / "data", encoder=str(folder))
+    onnx_settings = torch_settings.model_copy(update={"encoder_runtime": "onnx-int8"})
+    assert isinstance(load_encoder(onnx_settings), OnnxEncoder)
+    assert encoder_version(onnx_settings) == encoder_version(torch_settings) + "-onnx-int8"
+    assert (tmp_path / "data" / "models" / "onnx").is_dir()  # exported once, cached
+
+
+def test_onnx_runtime_refuses_a_hub_id(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, encoder="BAAI/bge-small-zh-v1.5", encoder_runtime="onnx-int8"
+    )
+    with pytest.raises(ValueError, match="local encoder folder"):
+        load_encoder(settings)
