@@ -68,12 +68,33 @@ def bootstrap(
     from quanzi.commands.posts import backfill
 
     backfill(batch=256)
+    _ensure_index(settings)
     if settings.env == "development":
         from quanzi.storage.api_keys import DEV_KEY_FILE, ensure_dev_key
 
         ensure_dev_key(settings)
         typer.echo(f"development admin key: {settings.data_dir / DEV_KEY_FILE}")
     typer.echo(f"bootstrap done in {time.perf_counter() - started:.1f} s")
+
+
+def _ensure_index(settings: Settings) -> None:
+    """After a change of encoder (a new packaged version, QUANZI_ENCODER or its runtime),
+    embed the stored posts for it and build its index, as `quanzi index rebuild` does;
+    nothing to do when every indexable post already has a vector of the encoder in force."""
+    from quanzi.commands.index import rebuild
+    from quanzi.models.index.rebuild import posts_without_embedding
+    from quanzi.models.loading import encoder_version
+    from quanzi.storage.db import engine_from_settings
+
+    version = encoder_version(settings)
+    engine = engine_from_settings(settings)
+    try:
+        missing = len(posts_without_embedding(engine, version))
+    finally:
+        engine.dispose()
+    if missing:
+        typer.echo(f"{missing} posts have no vector of encoder {version}: re-indexing …")
+        rebuild(encoder_version=version)
 
 
 def _ensure_backbone(settings: Settings) -> None:

@@ -49,3 +49,34 @@ def test_bootstrap_prepares_the_demo_and_a_rerun_changes_nothing(
     assert again.exit_code == 0, again.output
     assert "already holds 300 posts" in again.output and "no pending posts" in again.output
     assert _statuses(settings) == statuses and key_file.read_text() == key
+
+
+def test_bootstrap_reindexes_the_store_when_the_encoder_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quanzi_tests.serving_models import build_tiny_encoder
+
+    from quanzi.models.index.rebuild import posts_without_embedding
+    from quanzi.models.loading import encoder_version
+
+    data_dir = tmp_path / "quanzi"
+    monkeypatch.setenv("QUANZI_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("QUANZI_ENV", "test")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("QUANZI_ENCODER", str(build_tiny_encoder(tmp_path / "enc-a")))
+    first = runner.invoke(app, ["bootstrap", "--posts", "120", "--seed", "3", "--no-train"])
+    assert first.exit_code == 0, first.output
+    assert "re-indexing" not in first.output  # the backfill embedded every post already
+
+    monkeypatch.setenv("QUANZI_ENCODER", str(build_tiny_encoder(tmp_path / "enc-b")))
+    settings = Settings()
+    engine = engine_from_settings(settings)
+    try:
+        assert posts_without_embedding(engine, encoder_version(settings))  # a new encoder
+        again = runner.invoke(app, ["bootstrap", "--posts", "120", "--seed", "3", "--no-train"])
+        assert again.exit_code == 0, again.output
+        assert "re-indexing" in again.output
+        assert not posts_without_embedding(engine, encoder_version(settings))
+        assert (settings.index_dir / encoder_version(settings)).is_dir()
+    finally:
+        engine.dispose()
