@@ -14,6 +14,7 @@ activations are quantised per batch, so a text's vector moves by ~1e-4 with its 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -68,7 +69,9 @@ def export_int8(folder: str | Path, out_dir: str | Path) -> Path:
     model = AutoModel.from_pretrained(str(folder), dtype=torch.float32).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(folder))
     sample = tokenizer(["样例文本"], return_tensors="pt")
-    fp32 = out_dir / "model_fp32.onnx"
+    # Names of this process's own: workers starting together may all export; each
+    # writes its own files and the last atomic rename wins (the contents are the same).
+    fp32 = out_dir / f"model_fp32.{os.getpid()}.onnx"
     axes = {0: "batch", 1: "tokens"}
     torch.onnx.export(
         _LastHidden(model),
@@ -80,7 +83,7 @@ def export_int8(folder: str | Path, out_dir: str | Path) -> Path:
         opset_version=17,
         dynamo=False,
     )
-    tmp = out_dir / "model_int8.onnx.tmp"
+    tmp = out_dir / f"model_int8.{os.getpid()}.onnx.tmp"
     quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
     fp32.unlink()
     tmp.replace(target)  # a crash never leaves a half-written model the cache would trust
