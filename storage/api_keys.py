@@ -101,11 +101,14 @@ def list_keys(session: Session) -> list[ApiKey]:
 
 
 def revoke_key(session: Session, ident: str) -> ApiKey:
-    """Revoke a key by numeric id or by prefix (idempotent: a revoked key stays revoked)."""
-    query = select(ApiKey).where(ApiKey.prefix == ident)
-    if ident.isdigit():
-        query = select(ApiKey).where(ApiKey.id == int(ident))
-    row = session.scalar(query)
+    """Revoke a key by prefix or by numeric id (idempotent: a revoked key stays revoked).
+
+    The prefix is tried first: a random hex prefix can be all digits, and must not be
+    read as an id.
+    """
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == ident))
+    if row is None and ident.isdigit():
+        row = session.scalar(select(ApiKey).where(ApiKey.id == int(ident)))
     if row is None:
         raise UnknownKey(f"no API key with id or prefix {ident!r}; see `quanzi keys list`")
     if row.revoked_at is None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from quanzi.models.encoder import DEFAULT_ENCODER_DIR, embed_texts, load_encoder, resolve_encoder
 from quanzi.settings import Settings
@@ -58,6 +59,7 @@ def test_default_encoder_loads_offline_with_plain_sentence_transformers(
     vecs = model.encode(
         ["这款洗发水味道很好闻", "这款洗发水香味不错", "电脑开机很慢"], normalize_embeddings=True
     )
-    assert vecs.shape == (3, 512)
+    assert vecs.shape == (3, 384)  # encoder v2: e5-small width
+    assert next(model[0].auto_model.parameters()).dtype == torch.float32  # stored fp16
     # a trained model, not random weights: paraphrases are closer than unrelated text
     assert vecs[0] @ vecs[1] > vecs[0] @ vecs[2]

@@ -56,6 +56,16 @@ def test_revoke_by_id_or_prefix(session: Session) -> None:
         revoke_key(session, "nope")
 
 
+def test_revoke_by_an_all_digit_prefix_is_not_read_as_an_id(session: Session) -> None:
+    """A random hex prefix is all digits about once in 300 keys (a CI run hit it)."""
+    first, _ = create_key(session, "ingest")
+    row, _ = create_key(session, "ingest")
+    row.prefix = "413223577038"
+    session.flush()
+    revoke_key(session, "413223577038")
+    assert row.revoked_at is not None and first.revoked_at is None
+
+
 def test_keyring_keeps_a_revoked_key_only_for_its_ttl(settings: Settings) -> None:
     upgrade_schema(settings)
     engine = engine_from_settings(settings)
