@@ -51,7 +51,11 @@ def _isolated_environment(
     """No test ever reads or writes the developer's data dir, database or MLflow store."""
     monkeypatch.setenv("QUANZI_DATA_DIR", str(tmp_path_factory.mktemp("quanzi-data")))
     for name in ("QUANZI_DATABASE_URL", "MLFLOW_TRACKING_URI", POSTGRES_ENV):
-        monkeypatch.delenv(name, raising=False)
+        # set-then-delete, so teardown restores the variable's state from before the
+        # test even when a library set it meanwhile (mlflow.set_tracking_uri exports
+        # MLFLOW_TRACKING_URI, which then leaked into the next module's fixtures)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture
