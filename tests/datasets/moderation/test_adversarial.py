@@ -65,3 +65,14 @@ def test_bad_lines_are_named(tmp_path: Path, change: dict, message: str) -> None
 def test_unknown_split_argument() -> None:
     with pytest.raises(ValueError, match="split"):
         load_adversarial("train")
+
+
+def test_data_card_counts_match(posts) -> None:
+    """The README's split table is the file's (update it when posts are added)."""
+    card = (ADVERSARIAL_FILE.parent / "README.md").read_text(encoding="utf-8")
+    for kind, rows in (
+        ("adversarial", [p for p in posts if not p.clean]),
+        ("clean", [p for p in posts if p.clean]),
+    ):
+        dev = sum(p.split == "dev" for p in rows)
+        assert f"| {kind} | {dev} | {len(rows) - dev} | {len(rows)} |" in card
