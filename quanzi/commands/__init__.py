@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "report",
     "models",
     "ranking",
+    "adversarial",
     "ranker",
     "serving_bench",
     "posts",
