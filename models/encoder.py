@@ -97,18 +97,25 @@ def resolve_encoder(settings: Settings) -> str:
     return str(DEFAULT_ENCODER_DIR)
 
 
+def effective_runtime(settings: Settings) -> str:
+    """The runtime the encoder really runs in: onnx-int8 applies to local folders (it
+    exports their files); a Hugging Face id runs in torch."""
+    if settings.encoder_runtime == "onnx-int8" and Path(resolve_encoder(settings)).is_dir():
+        return "onnx-int8"
+    return "torch"
+
+
 def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer:
     """Load the configured encoder for inference (eval mode, thread count from settings).
 
-    With ``QUANZI_ENCODER_RUNTIME=onnx-int8`` (a local folder only) the result is an
-    ``OnnxEncoder``, which answers the same ``encode`` calls.
+    With ``QUANZI_ENCODER_RUNTIME=onnx-int8`` (the default; local folders only, see
+    ``effective_runtime``) the result is an ``OnnxEncoder``, which answers the same
+    ``encode`` calls.
     """
     if device == "cpu":
         torch.set_num_threads(settings.torch_threads)
     name = resolve_encoder(settings)
-    if settings.encoder_runtime == "onnx-int8":
-        if not Path(name).is_dir():
-            raise ValueError(f"the onnx-int8 runtime needs a local encoder folder, not {name!r}")
+    if effective_runtime(settings) == "onnx-int8":
         cache = settings.models_dir / "onnx" / encoder_version_of(name)
         return OnnxEncoder(name, export_int8(name, cache), threads=settings.torch_threads)
     try:

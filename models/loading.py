@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from quanzi.models.champions import load_champion, registered_name
-from quanzi.models.encoder import embed_texts, load_encoder, resolve_encoder
+from quanzi.models.encoder import effective_runtime, embed_texts, load_encoder, resolve_encoder
 from quanzi.models.encoder_identity import encoder_version_of
 from quanzi.models.moderation.policy import RULES_VERSION
 from quanzi.settings import Settings
@@ -73,9 +73,8 @@ def encoder_version(settings: Settings) -> str:
     """The version of the encoder in force (``encoder_identity.encoder_version_of``)."""
     version = encoder_version_of(resolve_encoder(settings))
     # ONNX int8 vectors differ a little from torch's: never mix them in one index.
-    return (
-        version if settings.encoder_runtime == "torch" else f"{version}-{settings.encoder_runtime}"
-    )
+    runtime = effective_runtime(settings)
+    return version if runtime == "torch" else f"{version}-{runtime}"
 
 
 def _mlflow_store_missing(settings: Settings) -> bool:

@@ -50,6 +50,9 @@ def _isolated_environment(
 ) -> None:
     """No test ever reads or writes the developer's data dir, database or MLflow store."""
     monkeypatch.setenv("QUANZI_DATA_DIR", str(tmp_path_factory.mktemp("quanzi-data")))
+    # Tests run the encoder in torch unless they test the onnx-int8 runtime (the product
+    # default) on purpose: exporting every tiny test encoder would only cost time.
+    monkeypatch.setenv("QUANZI_ENCODER_RUNTIME", "torch")
     for name in ("QUANZI_DATABASE_URL", "MLFLOW_TRACKING_URI", POSTGRES_ENV):
         # set-then-delete, so teardown restores the variable's state from before the
         # test even when a library set it meanwhile (mlflow.set_tracking_uri exports

@@ -9,7 +9,7 @@ from quanzi_tests.serving_models import build_tiny_encoder
 from quanzi_tests.tiny_e5 import SENTENCES, write_tiny_e5
 from sentence_transformers import SentenceTransformer
 
-from quanzi.models.encoder import load_encoder
+from quanzi.models.encoder import effective_runtime, load_encoder
 from quanzi.models.encoder_onnx import OnnxEncoder, export_int8
 from quanzi.models.loading import encoder_version
 from quanzi.settings import Settings
@@ -44,9 +44,13 @@ def test_onnx_runtime_is_chosen_by_setting_and_named_in_the_version(tmp_path: Pa
     assert (tmp_path / "data" / "models" / "onnx").is_dir()  # exported once, cached
 
 
-def test_onnx_runtime_refuses_a_hub_id(tmp_path: Path) -> None:
+def test_onnx_runtime_applies_to_local_folders_and_a_hub_id_runs_in_torch(
+    tmp_path: Path,
+) -> None:
     settings = Settings(
         data_dir=tmp_path, encoder="BAAI/bge-small-zh-v1.5", encoder_runtime="onnx-int8"
     )
-    with pytest.raises(ValueError, match="local encoder folder"):
-        load_encoder(settings)
+    assert effective_runtime(settings) == "torch"
+    assert not encoder_version(settings).endswith("onnx-int8")  # one index for torch vectors
+    local = settings.model_copy(update={"encoder": str(build_tiny_encoder(tmp_path / "e"))})
+    assert effective_runtime(local) == "onnx-int8"
