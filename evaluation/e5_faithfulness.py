@@ -80,8 +80,10 @@ def compare(
     tok = model.tokenizer
     same = unk_runs = other = 0
     examples: list[str] = []
+    lengths = []
     for text in texts:
         ours = tok(prefix + text)["input_ids"]
+        lengths.append(len(ours))
         theirs = reference.token_ids(prefix + text)
         if ours == theirs:
             same += 1
@@ -95,7 +97,7 @@ def compare(
     ref = reference.embed(texts, is_query=prompt_name == "query")
     # Texts longer than the model's window are split into windows by the engine and
     # truncated by sentence-transformers; compare vectors only on texts that fit.
-    fits = np.array([len(tok(prefix + t)["input_ids"]) <= model.max_seq_length for t in texts])
+    fits = np.array(lengths) <= model.max_seq_length
     vecs = np.asarray(
         model.encode(
             [t for t, f in zip(texts, fits, strict=True) if f],

