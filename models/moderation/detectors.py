@@ -198,7 +198,7 @@ def _is_filler(ch: str) -> bool:
 
 
 @dataclass
-class _View:
+class View:
     """A transformed copy of the text with a map from each character to the original."""
 
     text: str
@@ -212,12 +212,19 @@ class _View:
         return a, b
 
 
-@lru_cache(maxsize=512)  # detect_contact and detect_privacy of one text share the views
-def _views(text: str) -> tuple[_View, _View]:
-    """The normalised-lowercase view and the squeezed, digit-decoded view."""
+@lru_cache(maxsize=512)  # the detectors and the lexicon of one text share it
+def plain_view(text: str) -> View:
+    """The normalised, lower-cased text with each character's original offset."""
     norm, offsets = normalize_with_offsets(text)
     lower = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in norm)
-    plain = _View(lower, list(offsets))
+    return View(lower, list(offsets))
+
+
+@lru_cache(maxsize=512)  # detect_contact and detect_privacy of one text share the views
+def _views(text: str) -> tuple[View, View]:
+    """The normalised-lowercase view and the squeezed, digit-decoded view."""
+    plain = plain_view(text)
+    lower, offsets = plain.text, plain.src
     chars: list[str] = []
     src: list[int] = []
     for ch, off in zip(lower, offsets, strict=True):
@@ -238,7 +245,7 @@ def _views(text: str) -> tuple[_View, _View]:
         )
         for i, ch in enumerate(chars)
     ]
-    return plain, _View(
+    return plain, View(
         "".join(c for c, k in zip(chars, keep, strict=True) if k),
         [o for o, k in zip(src, keep, strict=True) if k],
     )
@@ -284,7 +291,7 @@ def detect_contact(text: str) -> list[Hit]:
     hits: list[Hit] = []
     taken: list[tuple[int, int]] = []
 
-    def add(view: _View, subtype: str, start: int, end: int, evidence: str, conf: float) -> None:
+    def add(view: View, subtype: str, start: int, end: int, evidence: str, conf: float) -> None:
         a, b = view.span(text, start, end)
         if any(a < tb and ta < b for ta, tb in taken):
             return
@@ -308,7 +315,7 @@ def detect_contact(text: str) -> list[Hit]:
             if m.group("k").endswith("v") and handle.isalpha():
                 continue  # "+ Vista", "加VIP": the letter v starts a word, not a handle
             conf = 0.99 if handle else 0.9
-            if not handle and _reported(text, squeezed.src[m.start()]):
+            if not handle and reported_before(text, squeezed.src[m.start()]):
                 conf = REPORTED_CONFIDENCE
             elif subtype == "phone" and _BUSINESS_NUMBER.fullmatch(handle):
                 conf = BUSINESS_PHONE_CONFIDENCE
@@ -319,21 +326,21 @@ def detect_contact(text: str) -> list[Hit]:
     return sorted(hits, key=lambda h: h.start)
 
 
-def _reported(text: str, start: int) -> bool:
+def reported_before(text: str, start: int) -> bool:
     """Whether the clause before ``start`` (an offset into the original text) reports
     someone else's request or a refusal ("客服让我", "还要", "没")."""
     before = unicodedata.normalize("NFKC", text[max(0, start - 16) : start])
     return bool(_REPORTED.search(before))
 
 
-def _nfkc_span(text: str, view: _View, m: re.Match[str]) -> str:
+def _nfkc_span(text: str, view: View, m: re.Match[str]) -> str:
     """Evidence for URLs and e-mails: the original characters, NFKC-folded, without the
     separator collapsing of normalisation (which would turn ``//`` into ``/``)."""
     a, b = view.span(text, m.start(), m.end())
     return unicodedata.normalize("NFKC", text[a:b]).lower().replace("艾特", "@")
 
 
-def _bare_mobile_ok(text: str, squeezed: _View, m: re.Match[str]) -> bool:
+def _bare_mobile_ok(text: str, squeezed: View, m: re.Match[str]) -> bool:
     """A mobile-shaped number with no keyword counts unless it is introduced as an order
     number or was stitched together from separate numbers ("1799（1999-200…")."""
     if _NOT_A_PHONE.search(squeezed.text[max(0, m.start() - 6) : m.start()]):

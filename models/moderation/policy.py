@@ -7,11 +7,14 @@ severe band. Where the bands come from:
 1. **Learned labels** (offensive, ad, spam, contact): the classifier's score against two
    thresholds chosen on dev and saved with the model (``LabelThresholds``; the predictor,
    ``predictor.py``, applies them with ``level_of``).
-2. **Detectors** (contact, privacy): fixed thresholds on their confidences. With a model,
-   ``DETECTOR_THRESHOLDS`` for contact (a handle, number, e-mail, explicit URL or call to
-   add rejects; a bare domain goes to review) and ``PRIVACY_THRESHOLDS`` for privacy;
-   without one (``RULES_VERSION``: no champion loaded yet) both labels use the privacy
-   bands (``detector_moderation``).
+2. **Rules** (every label): the contact and privacy detectors (``detectors.py``) and the
+   lexicon (``lexicon.py``: platform nicknames, diversion phrasing, pinyin and homophone
+   insults, repetition spam, fraud / gambling / sexual phrasing), fixed thresholds on
+   their confidences (``DETECTOR_THRESHOLDS``: unambiguous evidence — a handle, a
+   diversion phrase, a discriminatory insult — rejects; weaker evidence goes to review).
+   A label's band is the higher of its model's and its rules' (``rule_hits``,
+   ``rule_scores``); without a model (``RULES_VERSION``) the rules decide alone
+   (``detector_moderation``).
 3. **Circle rules**: the post's own circle's blocked terms reject and its review-only terms
    send it to review (``circle_rule_label``); another circle's terms never apply.
 4. **Near-duplicates**: a text that nearly copies a recent post is spam (the predictor's
@@ -33,9 +36,11 @@ import numpy as np
 
 from quanzi.models.moderation.circle_rules import Rules, match_rules
 from quanzi.models.moderation.detectors import Hit, detect_contact, detect_privacy
+from quanzi.models.moderation.lexicon import detect_lexicon
 
-LABELS = ("contact", "privacy", "offensive", "ad", "spam")  # policy order
-SEVERE = ("contact", "privacy", "offensive")  # a reject on these is high risk
+# Policy order (moderation-policy.md); fraud, gambling and sexual joined in issue 12.
+LABELS = ("contact", "privacy", "offensive", "ad", "spam", "fraud", "gambling", "sexual")
+SEVERE = ("contact", "privacy", "offensive", "fraud", "gambling", "sexual")  # high risk
 BANDS = (None, "review", "reject")  # index = band level
 DECISION_RANK = {"pass": 0, "review": 1, "reject": 2}
 RULES_VERSION = "rules"  # the moderation version when no model is loaded: detectors + rules
@@ -61,13 +66,14 @@ class LabelThresholds:
             raise ValueError(f"need 0 ≤ review ({self.review}) ≤ reject ({self.reject})")
 
 
-# Detector-only privacy: no labelled dev set exists, so thresholds are configuration.
-# ID-card numbers (checksum-valid, 0.99) and a third party's phone (0.9) reject; an
-# address (0.85) goes to review.
-PRIVACY_THRESHOLDS = LabelThresholds(review=0.8, reject=0.9, source="config")
-# Contact detectors: a handle, number, e-mail, explicit URL or call to add (≥ 0.9) rejects;
-# a bare domain (0.7, often a brand's site) goes to review.
+# Rule hits (detectors and lexicon) of every label: a handle, number, e-mail, explicit URL,
+# call to add, diversion phrase, insult or scheme (≥ 0.9) rejects; weaker evidence — a
+# bare domain (0.7, often a brand's site), a partial location, a mild insult — reviews.
 DETECTOR_THRESHOLDS = LabelThresholds(review=0.7, reject=0.9, source="config")
+# Privacy is rules only (no labelled dev set), so its thresholds are the rules' too:
+# ID-card numbers, a third party's phone and a full address reject; a street address
+# without the building goes to review.
+PRIVACY_THRESHOLDS = DETECTOR_THRESHOLDS
 
 
 # --------------------------------------------------------------------------- bands
@@ -87,16 +93,44 @@ def span_of(hit: Hit) -> dict[str, Any]:
     }
 
 
+def rule_hits(text: str) -> list[Hit]:
+    """Every rule hit of ``text``: the contact and privacy detectors and the lexicon.
+
+    A phone number given as someone else's (a courier's, "他的手机号") is privacy, not the
+    poster's contact: the contact hit on the same number is dropped.
+    """
+    hits = detect_contact(text) + detect_privacy(text) + detect_lexicon(text)
+    third_party = [h for h in hits if h.label == "privacy" and h.subtype.endswith("phone")]
+    if third_party:
+        hits = [
+            h
+            for h in hits
+            if not (
+                h.label == "contact"
+                and h.subtype in ("phone", "lexicon:numerals_phone")
+                and any(p.start <= h.start and h.end <= p.end for p in third_party)
+            )
+        ]
+    return hits
+
+
+def rule_scores(hits: Sequence[Sequence[Hit]], label: str) -> np.ndarray:
+    """Per text, the most confident rule hit of ``label`` (0 without one), (n,)."""
+    return np.array(
+        [max((h.confidence for h in hs if h.label == label), default=0.0) for hs in hits]
+    )
+
+
 def detector_moderation(text: str) -> dict[str, Any]:
-    """Moderation without a model: the contact and privacy detectors, privacy's bands."""
+    """Moderation without a model: the rules alone, with their bands."""
     labels = []
-    hits = detect_contact(text) + detect_privacy(text)
-    for label in ("contact", "privacy"):
-        mine = [h for h in hits if h.label == label]
+    hits = rule_hits(text)
+    for label in LABELS:
+        mine = [h for h in hits if h.label == label and h.confidence > 0]
         if not mine:
             continue
         prob = max(h.confidence for h in mine)
-        band = BANDS[int(level_of(np.array([prob]), PRIVACY_THRESHOLDS)[0])]
+        band = BANDS[int(level_of(np.array([prob]), DETECTOR_THRESHOLDS)[0])]
         if band is None:
             continue
         labels.append(
@@ -104,7 +138,7 @@ def detector_moderation(text: str) -> dict[str, Any]:
                 "label": label,
                 "prob": round(prob, 4),
                 "band": band,
-                "spans": [span_of(h) for h in mine],
+                "spans": [span_of(h) for h in mine if h.confidence >= DETECTOR_THRESHOLDS.review],
             }
         )
     return {"decision": decision_of(labels), "labels": labels, "source": RULES_VERSION}

@@ -4,10 +4,11 @@ Why one object: the service, ``quanzi score`` and the MLflow pipeline all need t
 decision from the same scores (``moderation-policy.md``). Per record it
 1. normalises the text once (the classifiers score normalised text; spans point into the
    original);
-2. scores ``offensive``, ``ad``, ``spam`` and ``contact`` with linear char n-gram
-   classifiers (``linear.py``); ``privacy`` is the rule detectors' confidence, and
-   ``contact`` has both: the classifier's probability and the detectors' confidence;
-   ``spam`` is also raised to 1 when the text nearly copies one of ``recent_texts``;
+2. scores the learned labels (``offensive``, ``ad``, ``spam``, ``contact`` and, in models
+   trained since issue 12, ``fraud``, ``gambling``, ``sexual``) with linear char n-gram
+   classifiers (``linear.py``), and every label with the policy's rules (detectors and
+   lexicon, ``policy.rule_hits``); ``privacy`` is rules only; ``spam`` is also raised to
+   1 when the text nearly copies one of ``recent_texts``;
 3. compares each learned score with its two thresholds, chosen on dev for stated
    precision targets (and a cap on the share of real dev reviews flagged) and saved with
    the model: at or over ``reject`` the label rejects, at or over ``review`` it sends the
@@ -35,7 +36,7 @@ import numpy as np
 from sklearn.feature_extraction.text import HashingVectorizer
 
 from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
-from quanzi.models.moderation.detectors import Hit, detect_contact, detect_privacy
+from quanzi.models.moderation.detectors import Hit
 from quanzi.models.moderation.linear import LinearTextClassifier
 from quanzi.models.moderation.policy import (
     BANDS,
@@ -47,11 +48,15 @@ from quanzi.models.moderation.policy import (
     decision_of,
     level_of,
     risk_of,
+    rule_hits,
+    rule_scores,
     span_of,
 )
 from quanzi.models.module_stack import load_modules, save_modules
 
-LEARNED = ("offensive", "ad", "spam", "contact")  # labels with a trained classifier
+# Labels a trained classifier may score; models saved before issue 12 have the first four.
+LEARNED = ("offensive", "ad", "spam", "contact", "fraud", "gambling", "sexual")
+CORE_LEARNED = LEARNED[:4]
 FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 REGISTERED_MODEL = "quanzi-moderation"
 
@@ -71,13 +76,21 @@ class ModerationPredictor:
     name: str = REGISTERED_MODEL
 
     def __post_init__(self) -> None:
-        missing = set(LEARNED) - set(self.classifiers)
+        missing = set(CORE_LEARNED) - set(self.classifiers)
         if missing:
             raise ValueError(f"moderation needs classifiers for {sorted(missing)}")
+        unknown = set(self.classifiers) - set(LEARNED)
+        if unknown:
+            raise ValueError(f"no policy label {sorted(unknown)}: labels are {LEARNED}")
         self.thresholds = {"privacy": PRIVACY_THRESHOLDS, **self.thresholds}
-        lacking = set(LABELS) - set(self.thresholds)
+        lacking = set(self.classifiers) - set(self.thresholds)
         if lacking:
             raise ValueError(f"no thresholds for labels {sorted(lacking)}")
+
+    @property
+    def learned(self) -> tuple[str, ...]:
+        """The labels this model has a classifier for, in policy order."""
+        return tuple(label for label in LEARNED if label in self.classifiers)
 
     # -------------------------------------------------------------------------- scores
     def scores(
@@ -93,35 +106,36 @@ class ModerationPredictor:
         """
         texts = [t if isinstance(t, str) else "" for t in texts]
         norms = [normalize(t) for t in texts]
-        probs = {}
-        for label in LEARNED:
-            matrix = self.classifiers[label].features(norms)
-            probs[label] = 1.0 / (1.0 + np.exp(-self.classifiers[label].logits(matrix)))
-            if features is not None:
-                features[label] = matrix
-        hits = [detect_contact(t) + detect_privacy(t) for t in texts]
-        probs["contact_rules"] = np.array(
-            [max((h.confidence for h in hs if h.label == "contact"), default=0.0) for hs in hits]
-        )
-        probs["contact_model"] = probs["contact"]
-        probs["contact"] = np.maximum(probs["contact"], probs["contact_rules"])
-        probs["privacy"] = np.array(
-            [max((h.confidence for h in hs if h.label == "privacy"), default=0.0) for hs in hits]
-        )
+        probs: dict[str, np.ndarray] = {}
+        hits = [rule_hits(t) for t in texts]
+        zeros = np.zeros(len(texts))
+        for label in LABELS:
+            probs[f"{label}_rules"] = rule_scores(hits, label)
+            model = zeros
+            if label in self.classifiers:
+                matrix = self.classifiers[label].features(norms)
+                model = 1.0 / (1.0 + np.exp(-self.classifiers[label].logits(matrix)))
+                if features is not None:
+                    features[label] = matrix
+            probs[f"{label}_model"] = model
+            probs[label] = np.maximum(model, probs[f"{label}_rules"])
         copies = near_duplicates(norms, [normalize(t) for t in recent_texts or ()])
         copy_sim = np.array([sim for sim, _ in copies])
-        probs["spam_classifier"] = probs["spam"]
-        probs["spam"] = np.where(copy_sim >= self.dup_threshold, 1.0, probs["spam"])
+        probs["spam_classifier"] = probs["spam_model"]
+        probs["spam_copy"] = np.where(copy_sim >= self.dup_threshold, 1.0, 0.0)
+        probs["spam"] = np.maximum(probs["spam"], probs["spam_copy"])
         return probs, hits, copies
 
     def bands(self, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per label, 0 (below review), 1 (review band) or 2 (reject band), (n,) int."""
         out = {}
         for label in LABELS:
-            score = probs["contact_model" if label == "contact" else label]
-            level = level_of(score, self.thresholds[label])
-            if label == "contact":
-                level = np.maximum(level, level_of(probs["contact_rules"], DETECTOR_THRESHOLDS))
+            level = level_of(probs[f"{label}_rules"], DETECTOR_THRESHOLDS)
+            if label in self.classifiers:
+                model = probs[f"{label}_model"]
+                if label == "spam":
+                    model = np.maximum(model, probs["spam_copy"])
+                level = np.maximum(level, level_of(model, self.thresholds[label]))
             out[label] = level
         return out
 
@@ -176,7 +190,11 @@ class ModerationPredictor:
             band = BANDS[int(bands[label][i])]
             if band is None:
                 continue
-            spans = [span_of(h) for h in hits if h.label == label]
+            spans = [
+                span_of(h)
+                for h in hits
+                if h.label == label and h.confidence >= DETECTOR_THRESHOLDS.review
+            ]
             if label == "spam" and copy[0] >= self.dup_threshold and recent_texts:
                 source = recent_texts[copy[1]]
                 spans.append(

@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from quanzi.models.baseline import fit_baseline, near_duplicate_flags
-from quanzi.models.moderation.predictor import LEARNED, ModerationPredictor
+from quanzi.models.moderation.predictor import ModerationPredictor
 from quanzi.training.evaluators.moderation_label_evaluator import binary_metrics, named_subsets
 from quanzi.training.tasks import Evaluation, TaskData
 
@@ -26,7 +26,7 @@ class ModerationBaselineEvaluator:
     def __call__(self, predictor: ModerationPredictor, data: TaskData) -> Evaluation:
         metrics: dict[str, float] = {}
         rows = []
-        for label in tqdm(LEARNED, desc="baseline", leave=False):
+        for label in tqdm(predictor.learned, desc="baseline", leave=False):
             train = data.train[(data.train["task"] == label) & (data.train["kind"] != "copy_paste")]
             test = data.test[data.test["task"] == label].reset_index(drop=True)
             model = fit_baseline(train["norm"], train["label"])

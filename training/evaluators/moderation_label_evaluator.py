@@ -22,7 +22,7 @@ from sklearn.metrics import (
 )
 
 from quanzi.models.moderation.policy import LabelThresholds
-from quanzi.models.moderation.predictor import LEARNED, ModerationPredictor, stream_near_duplicates
+from quanzi.models.moderation.predictor import ModerationPredictor, stream_near_duplicates
 from quanzi.training.evaluators.figures import confusion_figure, figure
 from quanzi.training.tasks import Evaluation, TaskData
 
@@ -118,7 +118,7 @@ class ModerationLabelEvaluator:
         test = data.test
         summary_rows = []
         f1s = []
-        for label in LEARNED:
+        for label in predictor.learned:
             rows = test[test["task"] == label].reset_index(drop=True)
             score, level = test_scores(predictor, label, rows)
             th = predictor.thresholds[label]

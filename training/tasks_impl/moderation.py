@@ -54,6 +54,7 @@ from tqdm.auto import tqdm
 from quanzi.models.moderation.linear import LinearTextClassifier
 from quanzi.models.moderation.policy import LabelThresholds
 from quanzi.models.moderation.predictor import (
+    CORE_LEARNED,
     LEARNED,
     REGISTERED_MODEL,
     ModerationPredictor,
@@ -77,12 +78,7 @@ from quanzi.training.tasks_impl.moderation_thresholds import choose_threshold, l
 log = logging.getLogger(__name__)
 
 # The score each learned label's thresholds apply to (contact and spam also have rules).
-SCORE_KEYS = {
-    "offensive": "offensive",
-    "ad": "ad",
-    "spam": "spam_classifier",
-    "contact": "contact_model",
-}
+SCORE_KEYS = {label: f"{label}_model" for label in LEARNED}
 
 
 # ---------------------------------------------------------------------------------------
@@ -90,7 +86,8 @@ SCORE_KEYS = {
 # ---------------------------------------------------------------------------------------
 @dataclass
 class ModerationTask:
-    """Multi-label moderation (contact, privacy, offensive, ad, spam)."""
+    """Multi-label moderation (contact, privacy, offensive, ad, spam, fraud, gambling,
+    sexual)."""
 
     config: ModerationConfig | None = None  # None: full or small default by ``small``
     name: str = "moderation"
@@ -145,16 +142,19 @@ class ModerationTask:
         classifiers: dict[str, LinearTextClassifier] = {}
         for label in tqdm(LEARNED, desc="fit moderation", leave=False):
             rows = data.train[(data.train["task"] == label) & (data.train["kind"] != "copy_paste")]
+            if label not in CORE_LEARNED and rows["label"].nunique() < 2:
+                log.info("no %s training rows: the label stays rules-only", label)
+                continue
             classifiers[label] = LinearTextClassifier(cfg.models[label]).fit(
                 rows["norm"].tolist(), rows["label"].tolist()
             )
-        placeholder = {k: LabelThresholds(0.5, 0.5) for k in LEARNED}
+        placeholder = {k: LabelThresholds(0.5, 0.5) for k in classifiers}
         predictor = ModerationPredictor(classifiers, placeholder)
         thresholds, dup = self.thresholds_from_dev(predictor, data.dev, cfg)
         meta = {
             "config": asdict(cfg),
-            "train_rows": {k: int((data.train["task"] == k).sum()) for k in LEARNED},
-            "dev_rows": {k: int((data.dev["task"] == k).sum()) for k in LEARNED},
+            "train_rows": {k: int((data.train["task"] == k).sum()) for k in classifiers},
+            "dev_rows": {k: int((data.dev["task"] == k).sum()) for k in classifiers},
             "data_hashes": data.hashes,
         }
         return ModerationPredictor(classifiers, thresholds, dup_threshold=dup, meta=meta)
@@ -166,7 +166,7 @@ class ModerationTask:
         thresholds: dict[str, LabelThresholds] = {}
         background = dev[dev["task"] == "background"]
         bg_probs, _, _ = predictor.scores(background["text"].tolist())
-        for label in LEARNED:
+        for label in predictor.learned:
             rows = dev[(dev["task"] == label) & (dev["kind"] != "copy_paste")]
             probs, _, _ = predictor.scores(rows["text"].tolist())
             key = SCORE_KEYS[label]

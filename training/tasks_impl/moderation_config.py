@@ -24,6 +24,16 @@ def _default_models() -> dict[str, LinearConfig]:
         "ad": LinearConfig(C=4.0),
         "spam": LinearConfig(C=4.0),
         "contact": LinearConfig(blocks=(FeatureBlock(ngram_min=1, ngram_max=4),), C=4.0),
+        # The labels of issue 12: hand-written rows and their variants (a few hundred
+        # positives each), char 1–4-grams, positives weighted up.
+        **{
+            label: LinearConfig(
+                blocks=(FeatureBlock(ngram_min=1, ngram_max=4, min_df=1),),
+                C=4.0,
+                class_weight="balanced",
+            )
+            for label in ("fraud", "gambling", "sexual")
+        },
     }
 
 
@@ -42,6 +52,11 @@ class ModerationConfig:
     cold_limit: int | None = None  # rows per COLD split (None: all)
     collateral_limit: int | None = None  # real review test texts checked (None: all)
     editor_rows: bool = True  # add editors' review decisions to train
+    # The hand-written rows (datasets/moderation/written): every label learns from them,
+    # fraud / gambling / sexual only from them (+ real reviews as negatives).
+    written: bool = True
+    written_copies: int = 2  # obfuscated variants per written train row
+    new_label_review_negatives: int = 20_000  # real train reviews, negatives of new labels
     # Real train-split reviews added as negatives: COLD's negatives are Weibo talk, and
     # real reviews are what circles carry. (Doing the same for ``ad`` cut SMS F1 from
     # 0.950 to 0.905; its collateral is held by the background budget instead.)
@@ -51,17 +66,37 @@ class ModerationConfig:
     models: dict[str, LinearConfig] = field(default_factory=_default_models)
     # --- thresholds: dev precision targets
     reject_precision: dict[str, float] = field(
-        default_factory=lambda: {"contact": 0.95, "offensive": 0.95, "ad": 0.98, "spam": 0.98}
+        default_factory=lambda: {
+            "contact": 0.95,
+            "offensive": 0.95,
+            "ad": 0.98,
+            "spam": 0.98,
+            "fraud": 0.95,
+            "gambling": 0.95,
+            "sexual": 0.95,
+        }
     )
-    review_precision: float = 0.80
+    # Review band: 0.90 dev precision (0.80 until issue 12 sent a sixth of the clean
+    # look-alikes to review; the rules now catch what the band used to).
+    review_precision: float = 0.90
     # Share of real dev reviews a reject band may flag: none, except for spam, because real
     # reviews do hold filler ("好评好评好评…") that should be rejected. 0.05 % of all dev
     # reviews (4 of ≈ 8,000): at 0.1 % the cut fell to 0.73 and rejected short complaints
     # padded with 啊啊啊 / 111 (v3 reading); 0.05 % keeps v1's 0.88 or so.
     reject_background_rate: dict[str, float] = field(
-        default_factory=lambda: {"offensive": 0.0, "ad": 0.0, "contact": 0.0, "spam": 0.0005}
+        default_factory=lambda: {
+            "offensive": 0.0,
+            "ad": 0.0,
+            "contact": 0.0,
+            "spam": 0.0005,
+            "fraud": 0.0,
+            "gambling": 0.0,
+            "sexual": 0.0,
+        }
     )
-    review_background_rate: float = 0.01  # … and the review band
+    # … and the review band (issue 12's budget: ≤ 3 % of real reviews to review, all labels
+    # together; 1 % per label until then).
+    review_background_rate: float = 0.003
     dup_precision: float = 0.98  # near-duplicate cosine threshold's dev precision target
     min_flagged: int = 20  # a threshold must flag at least this many dev rows
     min_dup_threshold: float = 0.8  # never call a pair with a lower cosine a copy
@@ -81,4 +116,6 @@ class ModerationConfig:
             min_flagged=5,
             review_negatives={"offensive": 200},
             background_dev=150,
+            written_copies=1,
+            new_label_review_negatives=300,
         )

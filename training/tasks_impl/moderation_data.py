@@ -20,11 +20,13 @@ from tqdm.auto import tqdm
 
 from quanzi.datasets.moderation.abuse import build_abuse_dataset
 from quanzi.datasets.moderation.ads import build_ad_dataset
+from quanzi.datasets.moderation.adversarial import load_adversarial
 from quanzi.datasets.moderation.contact import build_contact_dataset
 from quanzi.datasets.moderation.editor_decisions import review_training_rows
 from quanzi.datasets.moderation.gold import load_offensive_review_labels
 from quanzi.datasets.moderation.hosts import load_sources
 from quanzi.datasets.moderation.spam import build_spam_dataset
+from quanzi.datasets.moderation.written import written_frame
 from quanzi.datasets.normalize import normalize
 from quanzi.models.moderation.predictor import LEARNED
 from quanzi.settings import Settings
@@ -128,6 +130,8 @@ def build_task_frames(
                 negatives.assign(label=0), task, kind="review_negative", source="review"
             ).assign(split="train")
         )
+    if cfg.written:
+        frames.extend(_written_frames(cfg, train_reviews))
     background = reviews[reviews["split"] == "dev"]
     background = background.sample(
         n=min(len(background), cfg.background_dev), random_state=cfg.seed
@@ -152,6 +156,48 @@ def build_task_frames(
         "offensive_labelled": labelled[["corpus", "row", "label"]],
         "collateral_reviews": reviews_test.reset_index(drop=True),
     }
+
+
+NEW_LABELS = ("fraud", "gambling", "sexual")
+
+
+def _written_frames(cfg: ModerationConfig, train_reviews: pd.DataFrame) -> list[pd.DataFrame]:
+    """The hand-written rows for every learned label (train + dev by their hash split);
+    for the labels of issue 12 also real reviews as negatives and, as their test rows,
+    the adversarial set's held-out ``test`` split (read for evaluation only)."""
+    frames = []
+    adversarial = load_adversarial(split="test")
+    for task in LEARNED:
+        written = written_frame(task, copies=cfg.written_copies, seed=cfg.seed)
+        frames.append(
+            frame_of(written, task, source="written", corpus="written").assign(
+                split=written["split"].to_numpy()
+            )
+        )
+        if task not in NEW_LABELS:
+            continue
+        negatives = train_reviews.sample(
+            n=min(len(train_reviews), cfg.new_label_review_negatives), random_state=cfg.seed
+        )
+        frames.append(
+            frame_of(
+                negatives.assign(label=0), task, kind="review_negative", source="review"
+            ).assign(split="train")
+        )
+        test = pd.DataFrame(
+            {
+                "text": [p.text for p in adversarial],
+                "norm": [normalize(p.text) for p in adversarial],
+                "label": [int(task in p.labels) for p in adversarial],
+                "category": [p.category for p in adversarial],
+            }
+        )
+        frames.append(
+            frame_of(
+                test, task, kind="adversarial", source="adversarial", corpus="adversarial"
+            ).assign(split="test")
+        )
+    return frames
 
 
 def editor_rows(settings: Settings) -> pd.DataFrame:
