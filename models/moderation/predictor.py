@@ -98,16 +98,18 @@ class ModerationPredictor:
         texts: Sequence[str],
         recent_texts: Sequence[str] | None = None,
         features: dict[str, Any] | None = None,
+        rules: bool = True,
     ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
         """Per-label probabilities ``(n,)``, detector hits and (best copy cosine, index).
 
         Pass a dict as ``features`` to get each classifier's feature matrix back (the
-        explanations reuse it).
+        explanations reuse it). ``rules=False`` skips the rules (their scores are 0):
+        choosing a classifier's thresholds needs only its own scores.
         """
         texts = [t if isinstance(t, str) else "" for t in texts]
         norms = [normalize(t) for t in texts]
         probs: dict[str, np.ndarray] = {}
-        hits = [rule_hits(t) for t in texts]
+        hits = [rule_hits(t) if rules else [] for t in texts]
         zeros = np.zeros(len(texts))
         for label in LABELS:
             probs[f"{label}_rules"] = rule_scores(hits, label)

@@ -165,10 +165,10 @@ class ModerationTask:
         """Per-label thresholds and the near-duplicate cosine, from dev rows only."""
         thresholds: dict[str, LabelThresholds] = {}
         background = dev[dev["task"] == "background"]
-        bg_probs, _, _ = predictor.scores(background["text"].tolist())
+        bg_probs, _, _ = predictor.scores(background["text"].tolist(), rules=False)
         for label in predictor.learned:
             rows = dev[(dev["task"] == label) & (dev["kind"] != "copy_paste")]
-            probs, _, _ = predictor.scores(rows["text"].tolist())
+            probs, _, _ = predictor.scores(rows["text"].tolist(), rules=False)
             key = SCORE_KEYS[label]
             thresholds[label] = label_thresholds(
                 rows["label"].to_numpy(dtype=int),

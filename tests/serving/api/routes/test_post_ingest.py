@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from quanzi_tests import serving_models as sm
 from sqlalchemy import func, select
 
+from quanzi.models.moderation.policy import decide, detector_moderation
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings
 from quanzi.storage.orm import IndexChange, Post, PostEmbedding, PostScore, ReviewItem
@@ -264,3 +265,34 @@ def test_ingest_needs_an_ingest_or_feed_key(api: TestClient, keys: dict, world: 
     response = api.post("/v1/posts", headers=keys["editor"], json=_post("p-1"))
     assert response.status_code == 403
     assert "ingest" in response.json()["detail"]
+
+
+ONE_POLICY_TEXTS = (
+    "面霜很好用，更多测评在小红薯搜我同名",  # a useful review with a diversion tail
+    "兼✖职✖日✖结，动动手指就有钱",  # fraud, obfuscated
+    "客服是个煞笔吧",  # an insult by sound
+    "V领毛衣很显瘦，微信支付也方便",  # a look-alike that must pass
+    "有兴趣的踢我一下",  # weak evidence: review
+)
+
+
+@pytest.mark.parametrize("with_models", [True, False])
+def test_one_decision_point_on_every_path(
+    api: TestClient, keys: dict, world: dict, with_models: bool
+) -> None:
+    """/v1/moderate, single-post ingest and the policy applied to the models' answers
+    (what `quanzi score`, backfill and rescore call) decide every text the same way,
+    with and without a moderation champion (the rules then decide alone)."""
+    loader = sm.fake_loader(with_models=with_models)
+    sm.use_models(api, loader)
+    predictor = loader(Settings()).predictors["moderation"]
+    for n, text in enumerate(ONE_POLICY_TEXTS):
+        answer = predictor.predict([{"text": text}])[0] if predictor is not None else None
+        expected = decide(answer, text, ())["decision"]
+        moderated = api.post("/v1/moderate", headers=keys["ingest"], json={"text": text}).json()
+        ingested = api.post(
+            "/v1/posts", headers=keys["ingest"], json=_post(f"p-policy-{n}", text)
+        ).json()["results"][0]
+        assert moderated["decision"] == expected == ingested["moderation"]["decision"], text
+    rules_only = [detector_moderation(t)["decision"] for t in ONE_POLICY_TEXTS]
+    assert rules_only == ["reject", "reject", "reject", "pass", "review"]
