@@ -651,9 +651,22 @@ def views(text: str) -> tuple[View, View]:
 
 
 # --------------------------------------------------------------------------- matching
+@lru_cache(maxsize=2)
+def _any_family(view: str) -> re.Pattern[str]:
+    """All of one view's families as one alternation: most texts match none, and one
+    scan tells (the families are then run one by one only on a text that matched)."""
+    return re.compile("|".join(f"(?:{f.pattern})" for f in FAMILIES if f.view == view))
+
+
 def _families_hits(text: str, plain: View, squeezed: View) -> list[Hit]:
     hits = []
+    live = {
+        name: bool(_any_family(name).search(view.text))
+        for name, view in (("plain", plain), ("squeezed", squeezed))
+    }
     for family in FAMILIES:
+        if not live[family.view]:
+            continue
         view = plain if family.view == "plain" else squeezed
         if family.max_len is not None and len(squeezed.text) > family.max_len:
             continue
