@@ -111,7 +111,11 @@ def calibration_figure(curves: dict[str, tuple[np.ndarray, np.ndarray]]) -> plt.
 
 # ------------------------------------------------------------------------ sections
 def moderation_section(
-    predictor: Any, settings: Settings, collateral_n: int, seed: int = 0
+    predictor: Any,
+    settings: Settings,
+    collateral_n: int,
+    seed: int = 0,
+    cold_n: int | None = None,
 ) -> ReportSection:
     """The served moderation stack on the held-out adversarial split, COLD test
     calibration, real-review collateral and latency."""
@@ -159,6 +163,8 @@ def moderation_section(
 
     cold = load_corpus("cold", settings.corpora_dir)
     cold = cold[cold["split"] == "test"]
+    if cold_n is not None and cold_n < len(cold):
+        cold = cold.sample(n=cold_n, random_state=seed)
     probs, _, _ = predictor.scores(cold["text"].tolist(), rules=False)
     prob_true, prob_pred = calibration_curve(
         cold["label"].to_numpy(), probs["offensive_model"], n_bins=10

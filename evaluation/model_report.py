@@ -82,6 +82,17 @@ ROWS: tuple[Row, ...] = (
         "baseline_contact_heldout_recall",
         "target ≥ 0.95",
     ),
+    *(
+        Row(
+            f"moderation · {label}",
+            "adversarial test split (held out)",
+            "F1",
+            f"test_{label}_f1",
+            f"baseline_test_{label}_f1",
+            "target: recall ≥ 0.85 at precision ≥ 0.90",
+        )
+        for label in ("fraud", "gambling", "sexual")
+    ),
     Row(
         "moderation",
         "real review test texts",
