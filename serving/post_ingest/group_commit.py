@@ -47,6 +47,7 @@ class Ingested:
 
     results: list[dict[str, Any]]
     models: ModelSet
+    batch_posts: int  # posts in the transaction it was committed with
 
 
 @dataclass
@@ -116,10 +117,13 @@ class GroupCommit:
         if processed is not None:
             processed.remember(models)
         results = processed.results if processed is not None else {}
+        size = sum(len(r) for r in requests)
         return [
             plan
             if isinstance(plan, BaseException)
-            else Ingested([plan.replayed.get(p.id) or results[p.id] for p in plan.posts], models)
+            else Ingested(
+                [plan.replayed.get(p.id) or results[p.id] for p in plan.posts], models, size
+            )
             for plan in plans
         ]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Response
 
 from quanzi.serving.api.deps import (
     READ_ROLES,
@@ -17,6 +17,7 @@ from quanzi.serving.api.schemas.posts import PostPublic
 from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.storage import queries
 
+BATCH_HEADER = "X-Quanzi-Batch-Posts"  # posts committed in the same transaction
 router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[READ_ROLES])
 
 
@@ -42,7 +43,11 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
     },
 )
 async def create_posts(
-    body: PostIngestRequest, _: IngestKey, batchers: BatchersDep, metrics: MetricsDep
+    body: PostIngestRequest,
+    response: Response,
+    _: IngestKey,
+    batchers: BatchersDep,
+    metrics: MetricsDep,
 ) -> PostIngestResponse:
     """Store, moderate, score, embed and index one post or up to 500 (idempotent by id).
 
@@ -51,6 +56,7 @@ async def create_posts(
     posts = body.posts if isinstance(body, PostBatch) else [body]
     ingested = await batchers.ingest.submit(tuple(PostInput(**p.model_dump()) for p in posts))
     models, results = ingested.models, ingested.results
+    response.headers[BATCH_HEADER] = str(ingested.batch_posts)  # for benches and debugging
     if models.index is not None:  # what this worker's index holds (lags by the sync bound)
         metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
     replayed = sum(r["replayed"] for r in results)
