@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from collections import Counter, deque
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -392,6 +393,23 @@ def client_main(argv: list[str] | None = None) -> None:
         plan.get("seconds"),
     )
     Path(out_file).write_text(json.dumps({"result": asdict(result), "acked": acked}))
+
+
+def mixed_ingest(
+    settings: Settings,
+    data_dir: Path,
+    circle_id: str,
+    authors: list[str],
+    posts: int,
+    prefix: str,
+) -> tuple[str, list[dict[str, Any]]]:
+    """For a mixed run beside ``quanzi bench feed``: an ingest key in that bench's store and
+    ``posts`` one-post bodies by the world's users in the feed's circle."""
+    bench = Settings(data_dir=data_dir, env="development")
+    with settings_session(bench) as session:
+        _, key = create_key(session, "ingest", f"bench-mixed-{prefix}")
+    texts = review_texts(settings, posts, seed=zlib.crc32(prefix.encode()))
+    return key, make_posts([circle_id], authors, texts, prefix)
 
 
 # --------------------------------------------------------------------------- a whole run
