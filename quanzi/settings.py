@@ -122,6 +122,14 @@ class Settings(BaseSettings):
         "relations reach cached viewers every refresh; the TTL bounds the rest (the lookback "
         "window moving on, deleted relations).",
     )
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="How long `quanzi serve` keeps an idle keep-alive connection open; "
+        "longer than clients' pool idle timeouts (commonly 60 s), so a client never sends "
+        "on a connection the server is closing (uvicorn's default is 5 s).",
+    )
     # Dynamic batching (serving/batching.py; how the defaults were chosen: docs/serving.md).
     ingest_batch_max_posts: int = Field(
         32,

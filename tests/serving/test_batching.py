@@ -44,6 +44,12 @@ def run(coro: Any) -> Any:
         return pool.submit(asyncio.run, coro).result()
 
 
+async def running(handler: Recorder) -> None:
+    """Until the handler holds its first batch (the batcher's runner is busy)."""
+    while not handler.started.is_set():
+        await asyncio.sleep(0.005)
+
+
 def make(handler: Any, **kw: Any) -> DynamicBatcher[Any, Any]:
     options = {"max_batch": 4, "max_delay_s": 0.05, "max_queue": 100} | kw
     return DynamicBatcher("test", handler, **options)
@@ -102,9 +108,8 @@ def test_a_full_queue_refuses_at_once_with_429_and_retry_after() -> None:
         batcher = make(handler, max_batch=1, max_delay_s=0, max_queue=2)
         batcher.start()
         try:
-            running = asyncio.ensure_future(batcher.submit(1))
-            while not handler.started.is_set():  # the first item's batch is running
-                await asyncio.sleep(0.005)
+            busy = asyncio.ensure_future(batcher.submit(1))
+            await running(handler)
             waiting = [asyncio.ensure_future(batcher.submit(i)) for i in (2, 3)]
             await asyncio.sleep(0.01)
             assert batcher.depth == 2
@@ -113,7 +118,7 @@ def test_a_full_queue_refuses_at_once_with_429_and_retry_after() -> None:
             assert refused.value.status_code == 429 and refused.value.retry_after >= 1
             assert "queue is full" in str(refused.value)
             hold.set()
-            assert await asyncio.gather(running, *waiting) == [2, 4, 6]
+            assert await asyncio.gather(busy, *waiting) == [2, 4, 6]
         finally:
             hold.set()
             await batcher.close()
@@ -130,8 +135,7 @@ def test_an_item_that_waited_past_the_bound_is_answered_503_not_run() -> None:
         batcher.start()
         try:
             first = asyncio.ensure_future(batcher.submit(1))
-            while not handler.started.is_set():
-                await asyncio.sleep(0.005)
+            await running(handler)
             late = asyncio.ensure_future(batcher.submit(2))
             await asyncio.sleep(0.2)
             hold.set()
@@ -177,8 +181,7 @@ def test_a_cancelled_caller_is_dropped_before_its_batch_runs() -> None:
         batcher.start()
         try:
             first = asyncio.ensure_future(batcher.submit(1))
-            while not handler.started.is_set():
-                await asyncio.sleep(0.005)
+            await running(handler)
             gone = asyncio.ensure_future(batcher.submit(2))
             kept = asyncio.ensure_future(batcher.submit(3))
             await asyncio.sleep(0.01)
@@ -206,8 +209,7 @@ def test_a_caller_cancelled_while_its_batch_runs_leaves_batch_mates_answered() -
         try:
             one = asyncio.ensure_future(batcher.submit(1))
             two = asyncio.ensure_future(batcher.submit(2))
-            while not handler.started.is_set():
-                await asyncio.sleep(0.005)
+            await running(handler)
             one.cancel()
             hold.set()
             assert await two == 4
@@ -264,8 +266,7 @@ def test_close_answers_what_still_waits_and_submit_after_close_fails() -> None:
         batcher = make(handler, max_batch=1, max_delay_s=0)
         batcher.start()
         first = asyncio.ensure_future(batcher.submit(1))
-        while not handler.started.is_set():
-            await asyncio.sleep(0.005)
+        await running(handler)
         waiting = asyncio.ensure_future(batcher.submit(2))
         await asyncio.sleep(0.01)
         closing = asyncio.ensure_future(batcher.close())
