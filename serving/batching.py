@@ -310,6 +310,8 @@ class DynamicBatcher(Generic[T, R]):
             if pending.future.done():  # cancelled while its batch ran: nobody to answer
                 continue
             if isinstance(outcome, BaseException):
+                if isinstance(outcome, Backpressure) and self.observer is not None:
+                    self.observer.batch_rejected(self.name, outcome.code)  # e.g. a failed commit
                 pending.future.set_exception(outcome)
             else:
                 pending.future.set_result(outcome)

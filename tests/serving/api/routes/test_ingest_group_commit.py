@@ -147,6 +147,8 @@ def test_a_commit_that_fails_is_never_acknowledged(
         assert "nothing was stored" in response.json()["detail"]
         assert int(response.headers["Retry-After"]) >= 1
     assert _stored(settings) == 0 and _stored(settings, PostScore) == 0
+    refused = ("batcher", "ingest"), ("reason", "store_unavailable")
+    assert _samples(api)[("quanzi_batch_rejected_total", frozenset(refused))] == 2
     assert api.get("/v1/posts/p-1", headers=keys["editor"]).status_code == 404
     # Sent again once the store is back: stored and acknowledged.
     again = api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1"))
