@@ -293,7 +293,9 @@ def drive(
         if rate is not None:
             queue = asyncio.Queue()
             tasks.append(produce(queue, start, stop))
-        await asyncio.gather(*tasks, *(connection(queue, stop + 60) for _ in range(concurrency)))
+        # Open loop: connections drain what was scheduled before ``stop``.
+        until = stop + 60 if rate is not None else stop
+        await asyncio.gather(*tasks, *(connection(queue, until) for _ in range(concurrency)))
         return time.perf_counter() - start
 
     elapsed = asyncio.run(main())

@@ -68,3 +68,17 @@ def test_batched_bodies_carry_every_post_once() -> None:
     assert [len(b["posts"]) for b in bodies] == [100, 100, 50]
     assert [p["id"] for b in bodies for p in b["posts"]] == [f"b-{i}" for i in range(250)]
     assert sum("微信" in p["text"] for p in posts) == 250 // 20  # contact details to reject
+
+
+def test_a_closed_loop_stops_sending_after_its_seconds() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    posts = make_posts(["c-1"], ["u-1"], [f"第{i}条" for i in range(50_000)], "s")
+    try:
+        load, acked = drive(
+            server.server_address[1], "k", make_bodies(posts, None), 2, "single", seconds=0.5
+        )
+    finally:
+        server.shutdown()
+    assert 0 < len(acked) < 50_000
+    assert load.seconds < 5
