@@ -50,7 +50,7 @@ from quanzi.evaluation import bench_server
 from quanzi.models.index.sync import INDEXABLE_STATUSES
 from quanzi.settings import Settings
 from quanzi.storage.api_keys import create_key
-from quanzi.storage.db import settings_session, upgrade_schema
+from quanzi.storage.db import downgrade_url, settings_session, upgrade_schema
 from quanzi.storage.orm import Circle, Post, PostEmbedding, User
 
 CONTACT_EVERY = 20  # every 20th post carries a WeChat id (moderation must reject it)
@@ -65,6 +65,7 @@ class IngestPlan:
     admin_key: str
     circles: list[str]
     authors: list[str]
+    database_url: str | None = None
 
 
 # --------------------------------------------------------------------------- preparing
@@ -79,12 +80,18 @@ def review_texts(settings: Any, n: int, seed: int = 0) -> list[str]:
     return texts[:n]
 
 
-def prepare(settings: Any, circles: int, authors: int) -> IngestPlan:
-    """A fresh bench data dir with circles, authors and an ingest key."""
+def prepare(
+    settings: Any, circles: int, authors: int, database_url: str | None = None
+) -> IngestPlan:
+    """A fresh bench data dir with circles, authors and an ingest key; the store is its
+    SQLite file, or ``database_url`` (a disposable database: its tables are dropped and
+    made again)."""
     data_dir = settings.data_dir / "bench" / "ingest"
     shutil.rmtree(data_dir, ignore_errors=True)
-    bench = Settings(data_dir=data_dir, env="development")
+    bench = Settings(data_dir=data_dir, env="development", database_url=database_url)
     bench.ensure_dirs()
+    if database_url is not None:
+        downgrade_url(database_url, "base")
     upgrade_schema(bench)
     circle_ids = [f"bench-c{i}" for i in range(circles)]
     author_ids = [f"bench-u{i}" for i in range(authors)]
@@ -106,7 +113,7 @@ def prepare(settings: Any, circles: int, authors: int) -> IngestPlan:
         )
         _, key = create_key(session, "ingest", "bench")
         _, admin_key = create_key(session, "admin", "bench-admin")
-    return IngestPlan(data_dir, key, admin_key, circle_ids, author_ids)
+    return IngestPlan(data_dir, key, admin_key, circle_ids, author_ids, database_url)
 
 
 def make_posts(
@@ -428,14 +435,17 @@ class IngestBenchOptions:
     authors: int = 500
     seconds: float | None = None  # stop sending after this long (per mode)
     rate: float | None = None  # open loop, requests per second
+    database_url: str | None = None  # a disposable database instead of the SQLite file
 
 
 def run_bench(settings: Settings, options: IngestBenchOptions, echo: Any = print) -> dict[str, Any]:
     """Prepare, start the server, warm up, run each mode, check what was acknowledged."""
     modes = options.modes
     texts = review_texts(settings, options.warmup + options.posts * len(modes))
-    plan = prepare(settings, options.circles, options.authors)
+    plan = prepare(settings, options.circles, options.authors, options.database_url)
     env = bench_server.bench_env(settings, plan.data_dir)
+    if plan.database_url is not None:
+        env["QUANZI_DATABASE_URL"] = plan.database_url
     port = bench_server.free_port()
     echo(f"bench data dir {plan.data_dir}; starting {options.workers} worker(s) …")
     results: dict[str, Any] = {}
@@ -487,7 +497,7 @@ def run_bench(settings: Settings, options: IngestBenchOptions, echo: Any = print
         time.sleep(settings.index_sync_interval_ms / 1000 + 1.0)  # every worker's index syncs
         sizes = index_sizes(port, plan.admin_key)
     encoder = (ready.get("models") or {}).get("encoder")
-    bench = Settings(data_dir=plan.data_dir, env="development")
+    bench = Settings(data_dir=plan.data_dir, env="development", database_url=plan.database_url)
     check = verify_acknowledged(bench, acked, None if encoder == "unavailable" else encoder)
     check["index_vectors_seen"] = sorted(set(sizes))
     return {"ready": ready, "results": results, "check": check, "data_dir": str(plan.data_dir)}

@@ -47,6 +47,13 @@ def bench_ingest(
     warmup: Annotated[
         int, typer.Option(min=0, help="Unmeasured posts first (model and index warm-up).")
     ] = 300,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on this database (e.g. PostgreSQL) instead of the bench's SQLite "
+            "file. It must be disposable: the bench drops and recreates its tables."
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
 ) -> None:
     """Posts/s through POST /v1/posts (store, moderate, score, embed, index, de-duplicate),
@@ -76,6 +83,7 @@ def bench_ingest(
         authors=authors,
         seconds=seconds,
         rate=rate,
+        database_url=database_url,
     )
     settings = Settings()
     console = Console(width=max(Console().width, 140))
@@ -87,7 +95,8 @@ def bench_ingest(
     except RuntimeError as exc:
         raise fail(str(exc)) from exc
     load_after = os.getloadavg()
-    table = Table(title=f"POST /v1/posts, {workers} worker(s), {os.cpu_count()} CPUs")
+    store = "SQLite" if database_url is None else database_url.split(":", 1)[0]
+    table = Table(title=f"POST /v1/posts on {store}, {workers} worker(s), {os.cpu_count()} CPUs")
     columns = ("mode", "conn.", "posts", "posts/s", "p50 ms", "p99 ms", "batch sizes")
     for col in (*columns, "errors", "dropped", "429", "503", "CPU ms/post"):
         table.add_column(col, justify="right")
@@ -143,7 +152,8 @@ def bench_ingest(
                     "degraded": ready.get("degraded"),
                     "results": results,
                     "check": check,
-                    "options": options.__dict__,
+                    "options": {k: v for k, v in options.__dict__.items() if k != "database_url"},
+                    "store": store,
                 },
                 indent=1,
                 default=str,
