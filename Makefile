@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 QUANZI := $(VENV)/bin/quanzi
 STAMP := $(VENV)/.quanzi-installed
 
-.PHONY: setup serve test test-all lint bootstrap clean
+.PHONY: setup serve test test-all test-crash lint bootstrap clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ test: setup
 
 test-all: setup
 	$(VENV)/bin/pytest -m ""
+
+# Crash safety: kill -9 of `quanzi serve` during ingest, real processes (slow); on
+# PostgreSQL too when QUANZI_TEST_POSTGRES_URL is set (.ci/run sets it).
+test-crash: setup
+	$(VENV)/bin/pytest -m slow tests/serving/test_crash_safety.py -s
 
 # Lint and formatting (.ci/run runs this before the tests).
 lint: setup

@@ -9,6 +9,7 @@ connection may reach any worker, and each worker loads its models in the backgro
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -66,11 +67,101 @@ def process_cpu_seconds(pid: int) -> float | None:
     return total
 
 
+def post_request(host: str, port: int, path: str, key: str, body: Any) -> bytes:
+    """The bytes of one keep-alive HTTP/1.1 ``POST`` of ``body`` as JSON."""
+    payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(payload)}\r\n\r\n"
+    ).encode()
+    return head + payload
+
+
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, dict[bytes, bytes], bytes]:
+    """Send one request on a keep-alive connection and read the whole answer: its status,
+    headers (lower-case names) and body. The benches' load generators use this minimal
+    client on purpose: a general-purpose one costs more CPU per request than the service
+    does, and it shares the cores with it."""
+    writer.write(request)
+    status_line = await reader.readline()
+    status = int(status_line.split()[1])
+    headers: dict[bytes, bytes] = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get(b"content-length", b"0")))
+    return status, headers, body
+
+
 def free_port() -> int:
     """A free TCP port on loopback."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def start_server(
+    env: dict[str, str],
+    data_dir: Path,
+    port: int,
+    workers: int,
+    log: Any,
+    own_group: bool = False,
+) -> subprocess.Popen[bytes]:
+    """``quanzi serve`` on loopback from ``data_dir``; with ``own_group`` in a process group
+    of its own, so ``os.killpg`` reaches the supervisor and every worker at once."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("quanzi")),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
+        cwd=data_dir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=own_group,
+    )
+
+
+def wait_ready(
+    proc: subprocess.Popen[bytes],
+    port: int,
+    ready_streak: int,
+    timeout_s: float,
+    log_path: Path,
+) -> dict[str, Any]:
+    """Wait for ``ready_streak`` consecutive ``/readyz`` 200s; the last answer's body."""
+    deadline = time.monotonic() + timeout_s
+    streak = 0
+    ready: dict[str, Any] = {}
+    while streak < ready_streak:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
+                ready = json.loads(r.read())
+                streak += 1
+                continue
+        except OSError:
+            streak = 0
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not ready in {timeout_s:g} s; see {log_path}") from None
+            time.sleep(0.3)
+    ready["_server_pid"] = proc.pid  # for process_cpu_seconds (not part of /readyz)
+    return ready
 
 
 @contextlib.contextmanager
@@ -87,42 +178,9 @@ def running_server(
     ``/readyz`` body; stop the server on exit."""
     log_path = log_path or data_dir / "server.log"
     log = log_path.open("w")
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("quanzi")),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--no-access-log",
-        ],
-        cwd=data_dir,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_server(env, data_dir, port, workers, log)
     try:
-        deadline = time.monotonic() + timeout_s
-        streak = 0
-        ready: dict[str, Any] = {}
-        while streak < ready_streak:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
-                    ready = json.loads(r.read())
-                    streak += 1
-                    continue
-            except OSError:
-                streak = 0
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"not ready in {timeout_s:g} s; see {log_path}") from None
-                time.sleep(0.3)
-        ready["_server_pid"] = proc.pid  # for process_cpu_seconds (not part of /readyz)
-        yield ready
+        yield wait_ready(proc, port, ready_streak, timeout_s, log_path)
     finally:
         proc.terminate()
         try:

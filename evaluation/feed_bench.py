@@ -78,31 +78,14 @@ class BenchResult:
 
 # ---------------------------------------------------------------------------- client side
 def _request_bytes(host: str, port: int, key: str, body: dict[str, Any]) -> bytes:
-    payload = json.dumps(body, separators=(",", ":")).encode()
-    head = (
-        f"POST {URL_PATH} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {key}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\n\r\n"
-    ).encode()
-    return head + payload
+    return bench_server.post_request(host, port, URL_PATH, key, body)
 
 
 async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
 ) -> int:
     """Send one request on a keep-alive connection and read the whole answer; its status."""
-    writer.write(request)
-    status_line = await reader.readline()
-    status = int(status_line.split()[1])
-    length = 0
-    while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b""):
-            break
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
+    return (await bench_server.exchange(reader, writer, request))[0]
 
 
 _FAILURES = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)

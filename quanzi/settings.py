@@ -122,6 +122,71 @@ class Settings(BaseSettings):
         "relations reach cached viewers every refresh; the TTL bounds the rest (the lookback "
         "window moving on, deleted relations).",
     )
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="How long `quanzi serve` keeps an idle keep-alive connection open; "
+        "longer than clients' pool idle timeouts (commonly 60 s), so a client never sends "
+        "on a connection the server is closing (uvicorn's default is 5 s).",
+    )
+    # Dynamic batching (serving/batching.py; how the defaults were chosen: docs/serving.md).
+    ingest_batch_max_posts: int = Field(
+        32,
+        ge=1,
+        le=500,
+        description="Most posts one ingest batch (one transaction, one pass of each model) "
+        "gathers from concurrent POST /v1/posts requests.",
+    )
+    ingest_batch_max_delay_ms: float = Field(
+        5.0,
+        ge=0,
+        le=1000,
+        description="How long the first request of an ingest batch waits for batch-mates "
+        "(while the writer is busy, requests gather anyway).",
+    )
+    ingest_queue_max_posts: int = Field(
+        512,
+        ge=1,
+        le=100_000,
+        description="Posts waiting for an ingest batch, per worker, beyond which a request "
+        "is refused with 429 and Retry-After.",
+    )
+    ingest_queue_max_wait_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="A request that waited this long for its ingest batch to start is "
+        "answered 503 with Retry-After instead of run late.",
+    )
+    ingest_writers: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="Ingest transactions in flight per worker; default 1 on SQLite (one "
+        "writer), 2 on PostgreSQL (one batch's models overlap another's commit).",
+    )
+    model_batch_max_texts: int = Field(
+        64,
+        ge=1,
+        le=1000,
+        description="Most texts one batch of /v1/moderate or /v1/similar text encoding "
+        "gathers from concurrent requests.",
+    )
+    model_batch_max_delay_ms: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="How long the first text of a /v1/moderate or /v1/similar batch waits "
+        "for batch-mates.",
+    )
+    model_queue_max_texts: int = Field(
+        1024,
+        ge=1,
+        le=100_000,
+        description="Texts waiting for a /v1/moderate or /v1/similar batch, per worker, "
+        "beyond which a request is refused with 429 and Retry-After.",
+    )
 
     @field_validator("data_dir", "corpora_dir")
     @classmethod

@@ -31,11 +31,13 @@ from quanzi.serving.api.routes import (
     similar,
     users,
 )
+from quanzi.serving.batching import Backpressure, backpressure_handler
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.index_search import IndexSimilarPosts
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
 from quanzi.serving.state import AppState
+from quanzi.serving.worker_batchers import WorkerBatchers
 from quanzi.settings import Settings
 
 
@@ -60,6 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.quanzi = state
         app.state.similar_posts = IndexSimilarPosts(state.models)  # collection suggestions
         app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
+        # Ingest, moderation and text encoding gathered into batches (serving/batching.py).
+        batchers = WorkerBatchers(
+            settings, state.engine, state.sessions, state.models, observer=app.state.metrics
+        )
+        batchers.start()
+        app.state.batchers = batchers
         if settings.env != "test":  # like the models: tests load on first use
 
             def loaded() -> None:
@@ -75,6 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
+            await batchers.close()  # batches under way commit and are answered first
             app.state.feed.close()
             state.close()
             blas.restore_original_limits()
@@ -89,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FeedFastPath)  # inside the metrics middleware: still measured
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_exception_handler(EditorialError, editorial_error_handler)
+    app.add_exception_handler(Backpressure, backpressure_handler)
     # feed first: routes are matched in order and it is the hot path; applications before
     # circles: /v1/circles/applications is not a circle id.
     for module in (

@@ -104,8 +104,10 @@ def search_similar(
     statuses: Collection[str] | None = None,
     exclude_ids: Collection[str] = (),
     diversity: float = 0.0,
+    vector: np.ndarray | None = None,
 ) -> list[SimilarHit]:
-    """Up to ``k`` neighbours of a stored post or a text, filtered inside the search."""
+    """Up to ``k`` neighbours of a stored post or a text, filtered inside the search
+    (``vector``: the text already embedded by ``models``' encoder, e.g. in a batch)."""
     index = require_index(models)
     excluded = set(exclude_ids)
     if post_id is not None:
@@ -113,7 +115,7 @@ def search_similar(
         if vector is None:
             raise NotFound(f"post {post_id!r} not found")
         excluded.add(post_id)
-    else:
+    elif vector is None:
         vector = np.asarray(models.embedder([text or ""]), dtype=np.float32)[0]  # type: ignore[misc]
     flt = SearchFilter.of(
         circle_id=circle_id, min_quality=min_quality, statuses=statuses, exclude_ids=excluded

@@ -8,6 +8,7 @@ workers each worker exports its own series; Prometheus sums them per instance la
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -40,6 +41,8 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
+# Items per batch (posts for ingest, texts for moderation and similar search).
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 UNMATCHED = "<unmatched>"  # one label for every unknown path: a scanner cannot blow up series
 
 
@@ -73,6 +76,41 @@ class ServiceMetrics:
             ["index"],
             registry=self.registry,
         )
+        # The dynamic batchers (serving/batching.py): queue depth, batch sizes, waits, refusals.
+        self.batch_queue_depth = Gauge(
+            "quanzi_batch_queue_depth",
+            "Items waiting for a batch, per batcher (ingest, moderate, embed).",
+            ["batcher"],
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "quanzi_batch_size",
+            "Items per batch run, per batcher.",
+            ["batcher"],
+            buckets=BATCH_SIZE_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_wait = Histogram(
+            "quanzi_batch_wait_seconds",
+            "Time an item waited in the queue before its batch started.",
+            ["batcher"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_seconds = Histogram(
+            "quanzi_batch_run_seconds",
+            "Time one batch took (models, and for ingest the transaction up to its commit).",
+            ["batcher"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_refused = Counter(
+            "quanzi_batch_rejected",
+            "Items refused by backpressure: queue_full (429), overloaded (503), "
+            "store_unavailable (503, the commit failed: never acknowledged).",
+            ["batcher", "reason"],
+            registry=self.registry,
+        )
         self._versions: dict[str, str] = {}
 
     def set_model_version(self, model: str, version: str) -> None:
@@ -85,6 +123,20 @@ class ServiceMetrics:
 
     def set_index_size(self, index: str, vectors: int) -> None:
         self.index_size.labels(index=index).set(vectors)
+
+    # The batchers' observer (serving.batching.BatchObserver).
+    def batch_queue(self, name: str, depth: int) -> None:
+        self.batch_queue_depth.labels(batcher=name).set(depth)
+
+    def batch_run(self, name: str, size: int, waits_s: Sequence[float], seconds: float) -> None:
+        self.batch_size.labels(batcher=name).observe(size)
+        self.batch_seconds.labels(batcher=name).observe(seconds)
+        wait = self.batch_wait.labels(batcher=name)
+        for w in waits_s:
+            wait.observe(w)
+
+    def batch_rejected(self, name: str, reason: str, items: int = 1) -> None:
+        self.batch_refused.labels(batcher=name, reason=reason).inc(items)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.latency.labels(method=method, route=route).observe(seconds)

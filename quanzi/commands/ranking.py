@@ -178,6 +178,14 @@ def bench_feed(
             "(fills each worker's viewer cache)."
         ),
     ] = True,
+    ingest_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=1,
+            help="Mixed run: meanwhile send this many one-post POST /v1/posts requests per "
+            "second (open loop, 8 connections) by the world's users in the feed's circle.",
+        ),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
 ) -> None:
     """Latency and throughput of /v1/feed/rank: server and load generator on loopback.
@@ -241,7 +249,12 @@ def bench_feed(
                     + " …"
                 )
                 cpu_before = process_cpu_seconds(ready["_server_pid"])
+                ingest = None
+                if ingest_rate is not None:  # the mixed run: ingest at the same time
+                    ingest = _start_mixed_ingest(settings, plan, port, m, ingest_rate, seconds)
                 result = run_client(plan, port, m, bodies, seconds, concurrency, rate=rate)
+                if ingest is not None:
+                    result["ingest"] = ingest()
                 if rate is not None:
                     result["result"]["mode"] = f"{m} @ {rate:g}/s"
                 cpu_after = process_cpu_seconds(ready["_server_pid"])
@@ -297,6 +310,15 @@ def bench_feed(
         if r["error_samples"]:
             console.print(f"  {x['mode']} errors, e.g.: {r['error_samples'][:3]}")
     console.print(table)
+    for r in results:
+        if "ingest" in r:
+            i = r["ingest"]["result"]
+            console.print(
+                f"meanwhile, one-post ingest at {ingest_rate:g}/s: {i['posts_per_s']:.1f} "
+                f"posts/s acknowledged, p50 {i['p50_ms']:.0f} / p99 {i['p99_ms']:.0f} ms, "
+                f"errors {i['errors']}, 429 {i['refused_429']}, 503 {i['refused_503']}, "
+                f"batch sizes {i['batch_sizes']}"
+            )
     console.print(
         f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
         f"(other work on this machine competes for the same cores)"
@@ -317,9 +339,31 @@ def bench_feed(
                     "models": ready.get("models"),
                     "degraded": ready.get("degraded"),
                     "results": [r["result"] for r in results],
+                    "ingest_rate": ingest_rate,
+                    "ingest": [r["ingest"]["result"] for r in results if "ingest" in r],
                     "plan": {k: v for k, v in asdict(plan).items() if k in ("circle_id", "as_of")},
                 },
                 indent=2,
                 default=str,
             )
         )
+
+
+def _start_mixed_ingest(
+    settings: Any, plan: Any, port: int, mode: str, rate: float, seconds: float
+) -> Any:
+    """Start one-post ingest at ``rate`` beside a feed run; returns the call that waits for
+    its result."""
+    import time
+
+    from quanzi.evaluation.bench_server import bench_env
+    from quanzi.evaluation.ingest_bench import mixed_ingest, run_client
+
+    prefix = f"mix-{mode}-{int(time.time())}"
+    key, posts = mixed_ingest(
+        settings, plan.data_dir, plan.circle_id, plan.viewers, int(rate * seconds) + 8, prefix
+    )
+    env = bench_env(settings, plan.data_dir)
+    return run_client(
+        plan.data_dir, env, port, key, posts, 8, prefix, "single", rate, seconds, wait=False
+    )

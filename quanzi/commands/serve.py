@@ -32,6 +32,7 @@ def serve(
             log_level=settings.log_level,
             reuse_port=settings.reuse_port,
             access_log=access_log,
+            timeout_keep_alive=settings.keep_alive_s,
             # The app is imported by module path from the installed package: the checkout
             # root is never put on sys.path (it would let ./datasets shadow HF `datasets`).
             app_dir=None,

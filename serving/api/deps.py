@@ -25,6 +25,7 @@ from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts, stored_
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.metrics import ServiceMetrics
 from quanzi.serving.state import AppState
+from quanzi.serving.worker_batchers import WorkerBatchers
 from quanzi.serving.worker_models import ModelRegistry
 from quanzi.settings import Settings
 from quanzi.storage.api_keys import ROLES, KeyRing, Principal, Role
@@ -153,6 +154,11 @@ async def get_similar(request: Request) -> SimilarPosts:
     return getattr(request.app.state, "similar_posts", None) or stored_score_similarity
 
 
+async def get_batchers(request: Request) -> WorkerBatchers:
+    """The worker's dynamic batchers (ingest, moderation, text encoding), lifespan-owned."""
+    return request.app.state.batchers
+
+
 async def get_feed_service(request: Request) -> FeedService:
     """The worker's feed-ranking service: snapshot store, viewer loader, pipeline."""
     return request.app.state.feed
@@ -161,3 +167,4 @@ async def get_feed_service(request: Request) -> FeedService:
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 FeedServiceDep = Annotated[FeedService, Depends(get_feed_service)]
 SimilarDep = Annotated[SimilarPosts, Depends(get_similar)]
+BatchersDep = Annotated[WorkerBatchers, Depends(get_batchers)]

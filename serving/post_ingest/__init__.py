@@ -22,6 +22,8 @@ The steps for a batch (``ingest_posts``):
    ``post_scores`` row per model and version (``persistence.py``: the response is rebuilt
    from those rows on a replay, so a replay answers exactly what the first call answered).
 
-``batch.py`` runs the steps for a batch from the feed service; ``backfill.py`` runs them
-for stored posts still pending (a loaded world, ``quanzi posts backfill``).
+``batch.py`` runs the steps for a batch in a caller's session; ``group_commit.py`` runs
+them for the requests the ingest batcher gathered (``POST /v1/posts``: one transaction,
+answered after its commit); ``backfill.py`` runs them for stored posts still pending (a
+loaded world, ``quanzi posts backfill``).
 """

@@ -35,6 +35,7 @@ def backfill_pending(
         )
     done = 0
     for start in range(0, len(ids), batch):
+        processed = None
         with session_scope(sessions) as session:
             rows = session.scalars(
                 select(Post)
@@ -56,7 +57,9 @@ def backfill_pending(
                 if p.status == "pending"
             ]
             if posts:
-                process(session, models, posts, stored=True)
+                processed = process(session, models, posts, stored=True)
+        if processed is not None:  # committed: the run's later batches see these vectors
+            processed.remember(models)
         done += len(posts)
         if progress is not None:
             progress(len(posts))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,21 +40,46 @@ def ingest_posts(
     if not new:
         return [replayed[p.id] for p in posts]
     try:
-        results = process(session, models, new, stored=False)
+        processed = process(session, models, new, stored=False)
     except IntegrityError as exc:  # the same new id sent twice at once
         session.rollback()
-        raise Conflict(
-            "some of these posts were stored by a concurrent request; send the "
-            "batch again to get their stored results"
-        ) from exc
-    return [replayed.get(p.id) or results[p.id] for p in posts]
+        raise concurrent_conflict() from exc
+    processed.remember(models)  # the caller commits this session (see group_commit.py)
+    return [replayed.get(p.id) or processed.results[p.id] for p in posts]
+
+
+def concurrent_conflict() -> Conflict:
+    """A new post id stored meanwhile by another transaction (the same post sent twice at
+    once): sent again, the post is answered from the store."""
+    return Conflict(
+        "some of these posts were stored by a concurrent request; send the "
+        "batch again to get their stored results"
+    )
+
+
+@dataclass
+class Processed:
+    """What ``process`` wrote: each post's result, and its vectors for the recent buffer."""
+
+    posts: Sequence[PostInput]
+    results: dict[str, dict[str, Any]]
+    vectors: np.ndarray | None
+
+    def remember(self, models: ModelSet) -> None:
+        """Offer the vectors to this worker's near-duplicate buffer; call once the posts
+        are committed, so a rolled-back post never marks a later one as its copy."""
+        if self.vectors is not None:
+            models.recent.add(
+                [p.id for p in self.posts], [p.circle_id for p in self.posts], self.vectors
+            )
 
 
 def process(
     session: Session, models: ModelSet, new: Sequence[PostInput], stored: bool
-) -> dict[str, dict[str, Any]]:
+) -> Processed:
     """Moderate, score, embed and de-duplicate ``new``; insert them (or, when ``stored``,
-    update their status) with their scores, vectors and review items."""
+    update their status) with their scores, vectors and review items. One call of each
+    model and of the encoder for the whole of ``new``."""
     now = datetime.now(UTC)
     records = scoring_records(session, new, now)
     rules = RuleLookup(session)
@@ -114,6 +140,4 @@ def process(
     elif stored:
         log_changes(session, [p.id for p in new])  # the status changed: workers re-read
     session.flush()
-    if vectors is not None:
-        models.recent.add([p.id for p in new], [p.circle_id for p in new], vectors)
-    return results
+    return Processed(new, results, vectors)

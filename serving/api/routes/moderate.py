@@ -6,27 +6,28 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from quanzi.serving.api.deps import ModelsDep, SessionDep, require_role
+from quanzi.serving.api.deps import BatchersDep, require_role
 from quanzi.serving.api.schemas.moderate import ModerateRequest, ModerateResponse
-from quanzi.serving.editorial.errors import Invalid
-from quanzi.serving.post_ingest.decision import RuleLookup, moderate
 from quanzi.storage.api_keys import Principal
-from quanzi.storage.orm import Circle
 
 router = APIRouter(prefix="/v1/moderate", tags=["moderate"])
 ModerateKey = Annotated[Principal, Depends(require_role("ingest", "feed-service", "editor"))]
 
 
-@router.post("", responses={422: {"description": "Bad text or unknown circle"}})
-def moderate_text(
-    body: ModerateRequest, session: SessionDep, _: ModerateKey, registry: ModelsDep
+@router.post(
+    "",
+    responses={
+        422: {"description": "Bad text or unknown circle"},
+        429: {"description": "The moderation queue is full: retry after `Retry-After` seconds"},
+        503: {"description": "Overloaded: retry after `Retry-After` seconds"},
+    },
+)
+async def moderate_text(
+    body: ModerateRequest, _: ModerateKey, batchers: BatchersDep
 ) -> ModerateResponse:
     """Decision (pass/review/reject) and every label over its threshold, with spans."""
-    if body.circle_id is not None and session.get(Circle, body.circle_id) is None:
-        raise Invalid(f"unknown circle {body.circle_id!r}: omit circle_id or use a stored one")
-    models = registry.current()
     record = {"text": body.text, "circle_id": body.circle_id}
-    result = moderate(models, [record], RuleLookup(session))[0]
+    result, models = await batchers.moderate.submit(record)  # with other requests' texts
     versions = models.model_versions()
     return ModerateResponse.model_validate(
         {**result, "model_versions": {"moderation": versions["moderation"]}}
