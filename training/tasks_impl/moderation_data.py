@@ -163,10 +163,13 @@ NEW_LABELS = ("fraud", "gambling", "sexual")
 
 def _written_frames(cfg: ModerationConfig, train_reviews: pd.DataFrame) -> list[pd.DataFrame]:
     """The hand-written rows for every learned label (train + dev by their hash split);
-    for the labels of issue 12 also real reviews as negatives and, as their test rows,
-    the adversarial set's held-out ``test`` split (read for evaluation only)."""
+    for the labels of issue 12 also real reviews as negatives, the adversarial set's
+    ``dev`` split as dev rows and, as their test rows, its held-out ``test`` split."""
     frames = []
     adversarial = load_adversarial(split="test")
+    # The set's dev split guides these labels' thresholds beside the written dev rows (its
+    # data card allows it); its test split is read for evaluation only.
+    adversarial_dev = load_adversarial(split="dev")
     for task in LEARNED:
         written = written_frame(task, copies=cfg.written_copies, seed=cfg.seed)
         frames.append(
@@ -184,19 +187,20 @@ def _written_frames(cfg: ModerationConfig, train_reviews: pd.DataFrame) -> list[
                 negatives.assign(label=0), task, kind="review_negative", source="review"
             ).assign(split="train")
         )
-        test = pd.DataFrame(
-            {
-                "text": [p.text for p in adversarial],
-                "norm": [normalize(p.text) for p in adversarial],
-                "label": [int(task in p.labels) for p in adversarial],
-                "category": [p.category for p in adversarial],
-            }
-        )
-        frames.append(
-            frame_of(
-                test, task, kind="adversarial", source="adversarial", corpus="adversarial"
-            ).assign(split="test")
-        )
+        for split, posts in (("test", adversarial), ("dev", adversarial_dev)):
+            rows = pd.DataFrame(
+                {
+                    "text": [p.text for p in posts],
+                    "norm": [normalize(p.text) for p in posts],
+                    "label": [int(task in p.labels) for p in posts],
+                    "category": [p.category for p in posts],
+                }
+            )
+            frames.append(
+                frame_of(
+                    rows, task, kind="adversarial", source="adversarial", corpus="adversarial"
+                ).assign(split=split)
+            )
     return frames
 
 
