@@ -1,0 +1,131 @@
+"""The job every engine runs, its summary, and the local (in-process) engine.
+
+``Job`` carries what a process needs to rescore — settings, the store's URL, the plan and
+the function that loads the chosen versions — and no model: each process loads the
+models itself, by version (``models/model_versions.load_versions``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+
+from quanzi.models.index import save_index
+from quanzi.models.index.rebuild import rebuild_from_store
+from quanzi.models.index.sync import StoreReader
+from quanzi.models.index.vector_index import IndexConfig
+from quanzi.models.loading import LoadedModels
+from quanzi.models.model_versions import load_versions
+from quanzi.serving.rescore.batch import BatchOutcome, rescore_batch
+from quanzi.serving.rescore.plan import Plan, finish_run, read_block
+from quanzi.settings import Settings
+from quanzi.storage.db import make_engine, session_factory
+
+Loader = Callable[[Settings, dict[str, str]], LoadedModels]
+
+
+class RescoreTimeout(TimeoutError):
+    """A run that did not finish within its time limit (never a silent hang)."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One rescore as every process sees it (picklable: settings, URL, plan, loader)."""
+
+    settings: Settings
+    database_url: str
+    plan: Plan
+    loader: Loader = load_versions
+
+    def engine(self, **kwargs: Any) -> Engine:
+        return make_engine(self.database_url, **kwargs)
+
+
+@dataclass
+class Summary:
+    """What a run did, for the command's last lines and the benchmark."""
+
+    engine: str
+    posts: int = 0
+    embedded: int = 0
+    seconds: float = 0.0
+    blocks: int = 0
+    changes: Counter[str] = field(default_factory=Counter)
+    detail: dict[str, Any] = field(default_factory=dict)  # engine-specific (actors, CPUs)
+
+    @property
+    def posts_per_s(self) -> float:
+        return self.posts / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, outcome: BatchOutcome) -> None:
+        self.posts += outcome.posts
+        self.embedded += outcome.embedded
+        self.changes.update(outcome.changes)
+
+    def lines(self) -> list[str]:
+        """The run's summary: posts, rate, changed decisions by direction and label."""
+        out = [
+            f"{self.engine}: {self.posts} posts in {self.seconds:.1f} s "
+            f"({self.posts_per_s:.0f} posts/s), {self.embedded} re-embedded, "
+            f"{self.blocks} blocks"
+        ]
+        if self.changes:
+            out.append("changed decisions:")
+            out += [f"  {k}: {n}" for k, n in sorted(self.changes.items())]
+        else:
+            out.append("no decision changed")
+        return out
+
+
+def run_local(
+    job: Job,
+    progress: Callable[[int], None] | None = None,
+    timeout_s: float | None = None,
+    models: LoadedModels | None = None,
+) -> Summary:
+    """Process the plan's blocks in this process, one transaction per block."""
+    started = time.perf_counter()
+    engine = job.engine()
+    summary = Summary("local", detail={"processes": 1})
+    try:
+        models = models or job.loader(job.settings, job.plan.versions)
+        sessions = session_factory(engine)
+        processed: list[int] = []
+        for block in job.plan.blocks:
+            if timeout_s is not None and time.perf_counter() - started > timeout_s:
+                raise RescoreTimeout(
+                    f"the local rescore passed its {timeout_s:.0f} s limit after "
+                    f"{summary.posts} posts; run the same command again to resume"
+                )
+            rows = read_block(
+                sessions, block, job.plan.selection, job.plan.key, models.encoder_version
+            )
+            summary.add(rescore_batch(sessions, models, job.plan.run_id, rows))
+            processed.append(block.block)
+            summary.blocks += 1
+            if progress is not None:
+                progress(len(rows))
+        finish_run(engine, job.plan.run_id, processed)
+    finally:
+        engine.dispose()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def save_encoder_index(job: Job, encoder_version: str, dim: int | None = None) -> int:
+    """Build the encoder version's index from the stored vectors and save it atomically
+    under ``index_dir/<encoder_version>`` (the manifest's rename is the switch): a worker
+    that loads this encoder version starts from it instead of rebuilding. Returns its size."""
+    engine = job.engine()
+    try:
+        config = IndexConfig.from_settings(job.settings)
+        index = rebuild_from_store(StoreReader(engine, encoder_version), config, dim)
+        save_index(index, job.settings.index_dir)
+        return len(index)
+    finally:
+        engine.dispose()
