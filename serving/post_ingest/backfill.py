@@ -41,20 +41,7 @@ def backfill_pending(
                 .where(Post.id.in_(ids[start : start + batch]))
                 .order_by(Post.created_at, Post.id)
             ).all()
-            posts = [
-                PostInput(
-                    p.id,
-                    p.circle_id,
-                    p.author_id,
-                    p.text,
-                    p.item_id,
-                    p.order_id,
-                    p.image_count,
-                    p.created_at,
-                )
-                for p in rows
-                if p.status == "pending"
-            ]
+            posts = [PostInput.of(p) for p in rows if p.status == "pending"]
             if posts:
                 process(session, models, posts, stored=True)
         done += len(posts)

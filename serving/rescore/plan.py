@@ -235,19 +235,7 @@ def read_block(
         if not posts:
             return []
         ids = [p.id for p in posts]
-        inputs = [
-            PostInput(
-                p.id,
-                p.circle_id,
-                p.author_id,
-                p.text,
-                p.item_id,
-                p.order_id,
-                p.image_count,
-                p.created_at,
-            )
-            for p in posts
-        ]
+        inputs = [PostInput.of(p) for p in posts]
         records = scoring_records(session, inputs, now)
         decided = set(
             session.scalars(select(ReviewDecision.post_id).where(ReviewDecision.post_id.in_(ids)))
