@@ -77,7 +77,7 @@ def encoder_version(settings: Settings) -> str:
     return version if runtime == "torch" else f"{version}-{runtime}"
 
 
-def _mlflow_store_missing(settings: Settings) -> bool:
+def mlflow_store_missing(settings: Settings) -> bool:
     """True when the default SQLite tracking store was never created: no model exists.
 
     Checked first so a fresh data dir does not create (and migrate) an MLflow store just to
@@ -118,7 +118,7 @@ def load_models(settings: Settings) -> LoadedModels:
     versions: dict[str, str] = {}
     degraded: dict[str, str] = {}
     ranker: Any | None = None
-    if _mlflow_store_missing(settings):
+    if mlflow_store_missing(settings):
         for task in TASK_NAMES:
             degraded[task] = (
                 f"no champion (no MLflow store yet): run `quanzi train {task}` "

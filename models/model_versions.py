@@ -30,6 +30,7 @@ from quanzi.models.loading import (
     LoadedModels,
     encoder_version,
     load_embedder,
+    mlflow_store_missing,
 )
 from quanzi.models.moderation.policy import RULES_VERSION
 from quanzi.settings import Settings
@@ -66,10 +67,11 @@ def chosen_versions(settings: Settings, named: Mapping[str, str] | None = None) 
             "the encoder is chosen by QUANZI_ENCODER and QUANZI_ENCODER_RUNTIME, not by version"
         )
     versions: dict[str, str] = {}
+    no_store = not named and mlflow_store_missing(settings)  # nothing trained yet
     for task in TASK_NAMES:
         version = named.get(task)
         if version is None:
-            version = champion_version(settings, task)
+            version = None if no_store else champion_version(settings, task)
         else:
             check_registered(settings, task, version)
         if version is None:

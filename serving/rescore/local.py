@@ -7,6 +7,7 @@ models itself, by version (``models/model_versions.load_versions``).
 
 from __future__ import annotations
 
+import resource
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -89,10 +90,13 @@ def run_local(
     models: LoadedModels | None = None,
 ) -> Summary:
     """Process the plan's blocks in this process, one transaction per block."""
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     engine = job.engine()
     summary = Summary("local", detail={"processes": 1})
     try:
+        if not job.plan.blocks:  # nothing to do: no model to load
+            finish_run(engine, job.plan.run_id)
+            return summary
         models = models or job.loader(job.settings, job.plan.versions)
         sessions = session_factory(engine)
         processed: list[int] = []
@@ -114,7 +118,13 @@ def run_local(
     finally:
         engine.dispose()
     summary.seconds = time.perf_counter() - started
+    summary.detail.update(cpu_s=time.process_time() - cpu, rss_mb=peak_rss_mb())
     return summary
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MiB (models loaded, batches held)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def save_encoder_index(job: Job, encoder_version: str, dim: int | None = None) -> int:

@@ -31,7 +31,7 @@ from ray.data.datasource import Datasource, ReadTask
 from sqlalchemy.pool import NullPool
 
 from quanzi.serving.rescore.batch import BatchOutcome, rescore_batch
-from quanzi.serving.rescore.local import Job, RescoreTimeout, Summary
+from quanzi.serving.rescore.local import Job, RescoreTimeout, Summary, peak_rss_mb
 from quanzi.serving.rescore.plan import Block, finish_run, read_block
 from quanzi.storage.db import session_factory
 
@@ -107,10 +107,12 @@ class RescoreActor:
         self.run_id = job.plan.run_id
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        cpu = time.process_time()
         rows = [json.loads(r) for r in batch["row"] if r]
         outcome = rescore_batch(self.sessions, self.models, self.run_id, rows)
         blocks = sorted({int(b) for b in batch["block"]})
-        return pd.DataFrame([{**outcome.as_row(), "blocks": json.dumps(blocks)}])
+        usage = {"cpu_s": time.process_time() - cpu, "rss_mb": peak_rss_mb()}
+        return pd.DataFrame([{**outcome.as_row(), "blocks": json.dumps(blocks), **usage}])
 
 
 def check_address(address: str, timeout_s: float = 5.0) -> None:
@@ -171,6 +173,8 @@ def run_ray(
             "cpus": resources.get("CPU", 0.0),
             "actors": n_actors,
             "cpus_per_actor": actor_cpus,
+            "cpu_s": 0.0,  # CPU seconds the actors spent in their batches
+            "actor_rss_mb": 0.0,  # the largest actor's peak resident memory
         },
     )
     if not job.plan.blocks:
@@ -201,6 +205,10 @@ def run_ray(
             for row in batch.to_dict("records"):
                 outcome = BatchOutcome.from_row(row)
                 summary.add(outcome)
+                summary.detail["cpu_s"] += float(row["cpu_s"])
+                summary.detail["actor_rss_mb"] = max(
+                    summary.detail["actor_rss_mb"], float(row["rss_mb"])
+                )
                 blocks = json.loads(row["blocks"])
                 processed += blocks
                 summary.blocks += len(blocks)
