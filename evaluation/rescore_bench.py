@@ -47,6 +47,7 @@ class RescoreBenchRow:
     posts_per_s: float
     cpu_ms_per_post: float
     memory_mb: float  # peak resident memory of the process (local) or largest actor (Ray)
+    load_s: float  # model load (the slowest actor's on Ray), inside ``seconds``
     actors: int
     nodes: int
     wall_s: float  # the command's whole run: start, model load, plan, rescore, index
@@ -219,6 +220,7 @@ def run_config(
         posts_per_s=float(figures["posts_per_s"]),
         cpu_ms_per_post=1000 * float(figures.get("cpu_s", 0.0)) / max(posts, 1),
         memory_mb=float(figures.get("actor_rss_mb") or figures.get("rss_mb") or 0.0),
+        load_s=float(figures.get("load_s", 0.0)),
         actors=int(figures.get("actors", 0)),
         nodes=int(figures.get("nodes", 0)),
         wall_s=wall,
@@ -240,6 +242,9 @@ def run_bench(
     shutil.rmtree(root, ignore_errors=True)
     data_dir.mkdir(parents=True)
     template = prepare_store(settings, root / "store-template.db", posts)
+    onnx = settings.models_dir / "onnx"  # the encoder's int8 export: made once, not per run
+    if onnx.is_dir():
+        shutil.copytree(onnx, data_dir / "models" / "onnx", copy_function=os.link)
     cpus = cpus or os.cpu_count() or 2
     env = {**bench_env(settings, data_dir), "RAY_AUTH_MODE": "disabled"}
     env["RAY_USAGE_STATS_ENABLED"] = "0"

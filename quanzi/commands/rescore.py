@@ -214,13 +214,13 @@ def bench_rescore(
     local = next((r for r in rows if r.config == "local"), None)
     table = Table(title=f"quanzi posts rescore on {posts} posts")
     for column in ("config", "nodes", "actors", "posts/s", "vs local", "CPU ms/post",
-                   "memory MiB", "run s", "wall s"):  # fmt: skip
+                   "memory MiB", "model load s", "run s", "wall s"):  # fmt: skip
         table.add_column(column, justify="left" if column == "config" else "right")
     for r in rows:
         ratio = f"{r.posts_per_s / local.posts_per_s:.0%}" if local and local.posts_per_s else "—"
         table.add_row(
             r.config, str(r.nodes or 1), str(r.actors or 1), f"{r.posts_per_s:.0f}", ratio,
-            f"{r.cpu_ms_per_post:.2f}", f"{r.memory_mb:.0f}", f"{r.seconds:.1f}",
+            f"{r.cpu_ms_per_post:.2f}", f"{r.memory_mb:.0f}", f"{r.load_s:.1f}", f"{r.seconds:.1f}",
             f"{r.wall_s:.1f}",
         )  # fmt: skip
     console.print(table)

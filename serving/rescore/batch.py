@@ -136,10 +136,12 @@ def _answers(models: LoadedModels, records: list[dict[str, Any]]) -> list[dict[s
 
 
 def _direction(old: str, new: str, moderation: dict[str, Any]) -> str:
-    """``old→new`` and, for a stricter decision, the label that drove it."""
-    label = next(
-        (e["label"] for e in moderation["labels"] if e.get("band") == new), None
-    )  # the first label in the policy's order at the new band
+    """``old→new`` and, for a stricter decision, the label that drove it (the first at
+    the new band, else the first the model raised)."""
+    labels = moderation["labels"]
+    label = None
+    if new != "pass" and labels:
+        label = next((e["label"] for e in labels if e.get("band") == new), labels[0]["label"])
     return f"{old}→{new}" + (f" {label}" if label else "")
 
 

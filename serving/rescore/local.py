@@ -97,7 +97,9 @@ def run_local(
         if not job.plan.blocks:  # nothing to do: no model to load
             finish_run(engine, job.plan.run_id)
             return summary
+        loading = time.perf_counter()
         models = models or job.loader(job.settings, job.plan.versions)
+        summary.detail["load_s"] = time.perf_counter() - loading
         sessions = session_factory(engine)
         processed: list[int] = []
         for block in job.plan.blocks:

@@ -101,7 +101,9 @@ class RescoreActor:
     """Holds the chosen models (loaded once, here) and a connection pool of its own."""
 
     def __init__(self, job: Job) -> None:
+        loading = time.perf_counter()
         self.models = job.loader(job.settings, job.plan.versions)
+        self.load_s = time.perf_counter() - loading
         self.engine = job.engine(pool_size=1, max_overflow=1)
         self.sessions = session_factory(self.engine)
         self.run_id = job.plan.run_id
@@ -111,7 +113,11 @@ class RescoreActor:
         rows = [json.loads(r) for r in batch["row"] if r]
         outcome = rescore_batch(self.sessions, self.models, self.run_id, rows)
         blocks = sorted({int(b) for b in batch["block"]})
-        usage = {"cpu_s": time.process_time() - cpu, "rss_mb": peak_rss_mb()}
+        usage = {
+            "cpu_s": time.process_time() - cpu,
+            "rss_mb": peak_rss_mb(),
+            "load_s": self.load_s,
+        }
         return pd.DataFrame([{**outcome.as_row(), "blocks": json.dumps(blocks), **usage}])
 
 
@@ -175,6 +181,7 @@ def run_ray(
             "cpus_per_actor": actor_cpus,
             "cpu_s": 0.0,  # CPU seconds the actors spent in their batches
             "actor_rss_mb": 0.0,  # the largest actor's peak resident memory
+            "load_s": 0.0,  # the slowest actor's model load
         },
     )
     if not job.plan.blocks:
@@ -182,7 +189,11 @@ def run_ray(
         return summary
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False
-    dataset = ray.data.read_datasource(StoreBlocks(job)).map_batches(
+    # One Ray block per id range: without the count, Ray splits read outputs to reach its
+    # own parallelism target and a batch would hold parts of several ranges.
+    dataset = ray.data.read_datasource(
+        StoreBlocks(job), override_num_blocks=len(job.plan.blocks)
+    ).map_batches(
         RescoreActor,
         fn_constructor_args=(job,),
         batch_size=None,
@@ -206,9 +217,8 @@ def run_ray(
                 outcome = BatchOutcome.from_row(row)
                 summary.add(outcome)
                 summary.detail["cpu_s"] += float(row["cpu_s"])
-                summary.detail["actor_rss_mb"] = max(
-                    summary.detail["actor_rss_mb"], float(row["rss_mb"])
-                )
+                for name, field in (("actor_rss_mb", "rss_mb"), ("load_s", "load_s")):
+                    summary.detail[name] = max(summary.detail[name], float(row[field]))
                 blocks = json.loads(row["blocks"])
                 processed += blocks
                 summary.blocks += len(blocks)
