@@ -212,6 +212,8 @@ def run_config(
     if done.returncode != 0:
         raise RuntimeError(f"{config}: rescore failed: {done.stderr.strip()[-1500:]}")
     figures: dict[str, Any] = json.loads(out.read_text())
+    kept = data_dir / f"store-{config}.db"  # the result, for comparing configurations
+    shutil.copyfile(store, kept)
     posts = int(figures["posts"])
     return RescoreBenchRow(
         config=config,
