@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -151,7 +152,7 @@ def stop_cluster(marker: str, grace_s: float = 10.0) -> None:
 
 @contextlib.contextmanager
 def ray_cluster(
-    root: Path, nodes: int, cpus: int, env: dict[str, str], timeout_s: float = 180.0
+    nodes: int, cpus: int, env: dict[str, str], timeout_s: float = 180.0
 ) -> Iterator[str]:
     """A head (and ``nodes - 1`` worker nodes) started with ``ray start`` on loopback, the
     CPUs split between them; yields the address. Each node has a temp dir of its own."""
@@ -159,8 +160,8 @@ def ray_cluster(
     port = free_port()
     address = f"127.0.0.1:{port}"
     per_node = max(1, cpus // nodes)
-    marker = str(root / "ray")
-    shutil.rmtree(marker, ignore_errors=True)
+    # Short, unique temp dirs: Ray's socket paths must stay under 108 bytes.
+    marker = tempfile.mkdtemp(prefix="quanzi-ray-", dir="/tmp")
     common = ["--num-cpus", str(per_node), "--disable-usage-stats"]
     commands = [
         [ray, "start", "--head", "--port", str(port), "--node-ip-address", "127.0.0.1",
@@ -183,6 +184,7 @@ def ray_cluster(
         yield address
     finally:
         stop_cluster(marker)
+        shutil.rmtree(marker, ignore_errors=True)
 
 
 def run_config(
@@ -257,7 +259,7 @@ def run_bench(
             rows.append(run_config(config, base, template, data_dir, env, timeout_s))
             continue
         nodes = 2 if config == "ray-2nodes" else 1
-        with ray_cluster(root, nodes, cpus, env) as address:
+        with ray_cluster(nodes, cpus, env) as address:
             args = [*base, "--engine", "ray", "--address", address]
             rows.append(run_config(config, args, template, data_dir, env, timeout_s))
     return rows

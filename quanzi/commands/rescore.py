@@ -140,7 +140,7 @@ def rescore(
             else:
                 summary = run_local(job, bar.update, timeout_s=timeout_s)
         if summary.embedded:
-            size = save_encoder_index(job, versions["encoder"])
+            size = save_encoder_index(job, versions["encoder"], summary.shards)
             typer.echo(f"index {versions['encoder']}: {size} vectors saved to {settings.index_dir}")
     except RescoreTimeout as exc:
         raise fail(str(exc), code=3) from exc

@@ -53,23 +53,38 @@ class BatchOutcome:
     posts: int = 0
     embedded: int = 0
     changes: Counter[str] = field(default_factory=Counter)  # "pass→reject ad" → posts
+    # The batch's index shard: post id → the unit vector it stored for the new encoder.
+    shard: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, other: BatchOutcome) -> None:
         self.posts += other.posts
         self.embedded += other.embedded
         self.changes.update(other.changes)
+        self.shard.update(other.shard)
 
     def as_row(self) -> dict[str, Any]:
         """One flat row (what a Ray actor returns to the driver)."""
+        ids = list(self.shard)
+        matrix = np.stack([self.shard[p] for p in ids]) if ids else np.zeros((0, 0), "<f4")
         return {
             "posts": self.posts,
             "embedded": self.embedded,
             "changes": json.dumps(dict(self.changes), ensure_ascii=False),
+            "shard_ids": json.dumps(ids),
+            "shard_dim": int(matrix.shape[1]) if ids else 0,
+            "shard": matrix.astype("<f4").tobytes(),
         }
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> BatchOutcome:
-        return cls(int(row["posts"]), int(row["embedded"]), Counter(json.loads(row["changes"])))
+        ids = json.loads(row["shard_ids"])
+        shard = {}
+        if ids:
+            matrix = np.frombuffer(row["shard"], dtype="<f4").reshape(len(ids), -1)
+            shard = dict(zip(ids, matrix, strict=True))
+        return cls(
+            int(row["posts"]), int(row["embedded"]), Counter(json.loads(row["changes"])), shard
+        )
 
 
 def rescore_batch(
@@ -122,6 +137,8 @@ def rescore_batch(
         if vectors is not None:
             assert models.encoder_version is not None
             write_embeddings(session, models.encoder_version, [ids[i] for i in fresh], vectors)
+            unit = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype("<f4")
+            outcome.shard = {ids[i]: unit[k] for k, i in enumerate(fresh)}  # as stored
         done = set(fresh) if vectors is not None else set()
         log_changes(session, [pid for i, pid in enumerate(ids) if i not in done])
     return outcome

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Engine
 
 from quanzi.models.index import save_index
@@ -58,6 +59,7 @@ class Summary:
     blocks: int = 0
     changes: Counter[str] = field(default_factory=Counter)
     detail: dict[str, Any] = field(default_factory=dict)  # engine-specific (actors, CPUs)
+    shards: dict[str, np.ndarray] = field(default_factory=dict)  # new vectors, by post
 
     @property
     def posts_per_s(self) -> float:
@@ -67,6 +69,7 @@ class Summary:
         self.posts += outcome.posts
         self.embedded += outcome.embedded
         self.changes.update(outcome.changes)
+        self.shards.update(outcome.shard)
 
     def lines(self) -> list[str]:
         """The run's summary: posts, rate, changed decisions by direction and label."""
@@ -129,14 +132,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def save_encoder_index(job: Job, encoder_version: str, dim: int | None = None) -> int:
-    """Build the encoder version's index from the stored vectors and save it atomically
-    under ``index_dir/<encoder_version>`` (the manifest's rename is the switch): a worker
-    that loads this encoder version starts from it instead of rebuilding. Returns its size."""
+def save_encoder_index(
+    job: Job, encoder_version: str, shards: dict[str, np.ndarray] | None = None
+) -> int:
+    """Merge the run's per-block shards (the vectors its batches stored) with the stored
+    vectors of the posts it did not embed into one index of the encoder version, and save
+    it atomically under ``index_dir/<encoder_version>`` (the manifest's rename is the
+    switch): a worker that loads this encoder version starts from it instead of
+    rebuilding. Returns its size."""
     engine = job.engine()
     try:
         config = IndexConfig.from_settings(job.settings)
-        index = rebuild_from_store(StoreReader(engine, encoder_version), config, dim)
+        reader = StoreReader(engine, encoder_version)
+        index = rebuild_from_store(reader, config, known=shards)
         save_index(index, job.settings.index_dir)
         return len(index)
     finally:

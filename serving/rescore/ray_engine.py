@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import _thread
 import json
+import logging
 import socket
 import threading
 import time
@@ -145,7 +146,11 @@ def connect(address: str, num_cpus: int | None = None) -> dict[str, float]:
     """Join (or, for ``local``, start) the Ray cluster; returns its resources."""
     if not ray.is_initialized():
         check_address(address)
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
+        kwargs: dict[str, Any] = {
+            "include_dashboard": False,
+            "log_to_driver": False,
+            "logging_level": logging.WARNING,  # the command shows its own progress
+        }
         try:
             if address == "local":
                 ray.init(num_cpus=num_cpus, **kwargs)

@@ -22,8 +22,9 @@ import pytest
 from quanzi_tests import rescore_models as rm
 from sqlalchemy import Engine, func, select
 
-from quanzi.serving.rescore.local import Job, Summary, run_local
-from quanzi.serving.rescore.plan import Selection, plan_run
+from quanzi.models.index import load_index
+from quanzi.serving.rescore.local import Job, Summary, run_local, save_encoder_index
+from quanzi.serving.rescore.plan import Plan, Selection, plan_run
 from quanzi.settings import Settings
 from quanzi.storage.db import session_factory
 from quanzi.storage.orm import Base, Post, PostEmbedding, RescoreBlock
@@ -109,9 +110,12 @@ def test_ray_engine_equals_local_engine_and_a_second_run_is_a_noop(
         assert promoted.posts == N_POSTS - 1 and promoted.embedded == N_POSTS - 1
         again = _rescore(engine, settings, rm.V2, how)
         assert again.posts == 0 and again.blocks == 0
-        results[how] = (_state(engine), promoted)
+        state = _state(engine)
+        state["index"] = _saved_index(engine, settings, promoted, state)
+        results[how] = (state, promoted)
     (local, l2), (ray_state, r2) = results["local"], results["ray"]
     _assert_same(local, ray_state)
+    assert local["index"] == ray_state["index"]
     assert l2.changes == r2.changes
     # Version 2 rejects every single coupon push that version 1 sent to review.
     assert l2.changes["review→reject ad"] > 0
@@ -126,6 +130,24 @@ def test_ray_engine_equals_local_engine_and_a_second_run_is_a_noop(
     assert len({k for k in local["scores"] if k[1] == "quality"}) == N_POSTS - 1
     # Both encoder versions' vectors are kept (the old index serves until the switch).
     assert {v for _, v in local["vectors"]} == {"hash-256", "hash-256-v2"}
+
+
+def _saved_index(
+    engine: Engine, settings: Settings, run: Summary, state: dict[str, Any]
+) -> list[str]:
+    """The new encoder's index merged from the run's shards: every indexable post, with
+    the vector the store holds."""
+    job = Job(settings, _url(engine), Plan("index", rm.V2, Selection(), [], 0, 0))
+    assert len(run.shards) == N_POSTS - 1  # one vector per re-embedded post
+    assert save_encoder_index(job, "hash-256-v2", run.shards) == len(
+        [p for p, (status, _) in state["posts"].items() if status in ("pass", "review")]
+    )
+    index = load_index(settings.index_dir, "hash-256-v2")
+    for pid in index.ids():
+        np.testing.assert_allclose(
+            index.vector(pid), state["vectors"][(pid, "hash-256-v2")], atol=1e-6
+        )
+    return sorted(index.ids())
 
 
 def test_selection_by_circle_and_time_touches_only_those_posts(
