@@ -203,7 +203,7 @@ def bench_rescore(
     if unknown:
         raise fail(f"unknown --config {', '.join(unknown)}: use local, ray-1node, ray-2nodes")
     settings = Settings()
-    console = Console()
+    console = Console(width=max(Console().width, 120))  # ten columns: never squeeze them
     load_before = os.getloadavg()
     try:
         rows = run_bench(settings, posts, configs, cpus, block_size, timeout_s)
