@@ -78,6 +78,12 @@ class Summary:
             f"({self.posts_per_s:.0f} posts/s), {self.embedded} re-embedded, "
             f"{self.blocks} blocks"
         ]
+        if "actors" in self.detail:
+            out.append(
+                f"  on {self.detail['nodes']} node(s), {self.detail['actors']} actor(s) of "
+                f"{self.detail['cpus_per_actor']:g} CPU, largest actor "
+                f"{self.detail['actor_rss_mb']:.0f} MiB"
+            )
         if self.changes:
             out.append("changed decisions:")
             out += [f"  {k}: {n}" for k, n in sorted(self.changes.items())]

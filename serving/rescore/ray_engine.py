@@ -193,7 +193,8 @@ def run_ray(
         finish_run_engine(job, [])
         return summary
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
+    context.enable_progress_bars = False  # the command shows its own progress
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     # One Ray block per id range: without the count, Ray splits read outputs to reach its
     # own parallelism target and a batch would hold parts of several ranges.
     dataset = ray.data.read_datasource(
