@@ -77,7 +77,7 @@ def encoder_version(settings: Settings) -> str:
     return version if runtime == "torch" else f"{version}-{runtime}"
 
 
-def _mlflow_store_missing(settings: Settings) -> bool:
+def mlflow_store_missing(settings: Settings) -> bool:
     """True when the default SQLite tracking store was never created: no model exists.
 
     Checked first so a fresh data dir does not create (and migrate) an MLflow store just to
@@ -99,13 +99,26 @@ def _champion_version(settings: Settings, task: str, predictor: Any) -> str:
         return "champion"
 
 
+def load_embedder(settings: Settings) -> SentenceEmbedder:
+    """The configured encoder behind the ``Embedder`` protocol (raises when it cannot load)."""
+    model = load_encoder(settings)
+    # sentence-transformers 6 renamed the method; older releases have only the old name.
+    dimension = (
+        getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    )
+    dim = int(dimension() or 0)
+    if dim < 1:
+        raise ValueError("the encoder does not report its embedding dimension")
+    return SentenceEmbedder(model, dim)
+
+
 def load_models(settings: Settings) -> LoadedModels:
     """Load the encoder and every task's ``champion``; whatever fails is listed as degraded."""
     predictors: dict[str, Any] = dict.fromkeys(TASK_NAMES)
     versions: dict[str, str] = {}
     degraded: dict[str, str] = {}
     ranker: Any | None = None
-    if _mlflow_store_missing(settings):
+    if mlflow_store_missing(settings):
         for task in TASK_NAMES:
             degraded[task] = (
                 f"no champion (no MLflow store yet): run `quanzi train {task}` "
@@ -133,16 +146,7 @@ def load_models(settings: Settings) -> LoadedModels:
     embedder: Embedder | None = None
     enc_version: str | None = None
     try:
-        model = load_encoder(settings)
-        # sentence-transformers 6 renamed the method; older releases have only the old name.
-        dimension = (
-            getattr(model, "get_embedding_dimension", None)
-            or model.get_sentence_embedding_dimension
-        )
-        dim = int(dimension() or 0)
-        if dim < 1:
-            raise ValueError("the encoder does not report its embedding dimension")
-        embedder = SentenceEmbedder(model, dim)
+        embedder = load_embedder(settings)
         enc_version = encoder_version(settings)
     except Exception as exc:  # no encoder: ingest still stores and moderates, no vectors
         log.warning("encoder unavailable: %s", exc)

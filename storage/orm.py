@@ -193,6 +193,10 @@ class Post(Base):
     image_count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Which model versions produced the post's stored scores, status and vector
+    # (``models/model_versions.versions_key``); ``quanzi posts rescore`` selects posts whose
+    # key differs from the chosen models. NULL: scored before keys were recorded.
+    scored_versions: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), server_default=func.now(), onupdate=func.now()
     )
@@ -413,3 +417,42 @@ class ConsoleSession(TimestampMixin, Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class RescoreRun(Base):
+    """One ``quanzi posts rescore``: the chosen versions, the selection, its state.
+
+    ``id`` is a digest of the versions and selection, so the same command run again after
+    a kill finds its unfinished run and resumes it (``serving/rescore/plan.py``).
+    """
+
+    __tablename__ = "rescore_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    versions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    selection: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="running")  # running | done
+    blocks: Mapped[int] = mapped_column(Integer, default=0)
+    posts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RescoreBlock(Base):
+    """One id range of a rescore run: the progress record a killed run resumes from.
+
+    ``done_posts`` grows in the same transaction that writes the block's posts, so a block
+    counts as done exactly when its writes are committed (``done_posts >= posts``).
+    """
+
+    __tablename__ = "rescore_blocks"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("rescore_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lo: Mapped[str] = mapped_column(String(64))  # first post id of the range (inclusive)
+    hi: Mapped[str | None] = mapped_column(String(64), nullable=True)  # exclusive; None: open
+    posts: Mapped[int] = mapped_column(Integer, default=0)  # posts the read found in the range
+    done_posts: Mapped[int] = mapped_column(Integer, default=0)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -551,6 +551,7 @@ def _write_public(
                 "text": pa.array(posts.text, pa.string()),
                 "image_count": pa.array(posts.image_count, pa.int64()),
                 "status": pa.array(["pending"] * n),
+                "scored_versions": pa.nulls(n, pa.string()),  # not scored yet
                 "created_at": _ts(posts.created),
                 "updated_at": _ts(posts.created),
             },

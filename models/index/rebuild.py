@@ -34,18 +34,22 @@ def rebuild_from_store(
     dim: int | None = None,
     progress: ProgressFn | None = None,
     fetch_progress: ProgressFn | None = None,
+    known: dict[str, np.ndarray] | None = None,
 ) -> VectorIndex:
     """A fresh index of every indexable post's stored vector; its log cursor = the log head.
 
+    ``known``: vectors the caller already holds (a rescore's per-block shards, the same
+    values it stored), so only the others are read back from the store.
     The cursor is read *before* the posts, so a change committed during the rebuild is
     applied again by the next ``IndexSync.sync()`` (applying is idempotent).
     """
     head = reader.max_seq()
     wanted = reader.indexable()
     ids = sorted(wanted)
-    vectors: dict[str, np.ndarray] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start : start + _CHUNK]
+    vectors = {pid: v for pid, v in (known or {}).items() if pid in wanted}
+    todo = [pid for pid in ids if pid not in vectors]
+    for start in range(0, len(todo), _CHUNK):
+        chunk = todo[start : start + _CHUNK]
         vectors.update(reader.vectors(chunk))
         if fetch_progress is not None:
             fetch_progress(len(chunk))

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "ranker",
     "serving_bench",
     "posts",
+    "rescore",
     "backbone",
     "evaluate",
 )

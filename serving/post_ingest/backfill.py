@@ -42,20 +42,7 @@ def backfill_pending(
                 .where(Post.id.in_(ids[start : start + batch]))
                 .order_by(Post.created_at, Post.id)
             ).all()
-            posts = [
-                PostInput(
-                    p.id,
-                    p.circle_id,
-                    p.author_id,
-                    p.text,
-                    p.item_id,
-                    p.order_id,
-                    p.image_count,
-                    p.created_at,
-                )
-                for p in rows
-                if p.status == "pending"
-            ]
+            posts = [PostInput.of(p) for p in rows if p.status == "pending"]
             if posts:
                 processed = process(session, models, posts, stored=True)
         if processed is not None:  # committed: the run's later batches see these vectors

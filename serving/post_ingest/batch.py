@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from quanzi.models.index import log_changes, write_embeddings
+from quanzi.models.model_versions import versions_key
 from quanzi.models.moderation.policy import post_status, review_reasons
 from quanzi.serving.editorial.errors import Conflict, Invalid
 from quanzi.serving.post_ingest.decision import RuleLookup, moderation_of, score_records
@@ -117,6 +118,7 @@ def process(
                 "text": p.text,
                 "image_count": p.image_count,
                 "status": status,
+                "scored_versions": versions_key(versions),  # a rescore skips it until they change
                 "created_at": p.created_at or now,
                 "updated_at": now,
             }

@@ -37,6 +37,20 @@ class PostInput:
     image_count: int = 0
     created_at: datetime | None = None
 
+    @classmethod
+    def of(cls, post: Post) -> PostInput:
+        """A stored post as ingest reads it (backfill, rescore)."""
+        return cls(
+            post.id,
+            post.circle_id,
+            post.author_id,
+            post.text,
+            post.item_id,
+            post.order_id,
+            post.image_count,
+            post.created_at,
+        )
+
 
 def check_references(session: Session, posts: Sequence[PostInput]) -> None:
     """422 naming every unknown circle, author, item and order at once."""
@@ -296,7 +310,7 @@ def write_rows(
         session.execute(
             update(Post),
             [
-                {"id": r["id"], "status": r["status"], "updated_at": r["updated_at"]}
+                {k: r[k] for k in ("id", "status", "scored_versions", "updated_at")}
                 for r in post_rows
             ],
         )

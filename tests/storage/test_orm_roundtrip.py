@@ -25,6 +25,8 @@ from quanzi.storage.orm import (
     Post,
     PostEmbedding,
     PostScore,
+    RescoreBlock,
+    RescoreRun,
     User,
 )
 
@@ -182,6 +184,29 @@ def _build_world(f: Any) -> list[Any]:
                 created_at=T0,
             )
         ),
+        run := f._add(
+            RescoreRun(
+                id="a" * 32,
+                versions={"moderation": "3", "encoder": "quanzi-v2-onnx-int8"},
+                selection={"circle_ids": ["c-美妆"], "only_stale": True},
+                state="running",
+                blocks=2,
+                posts=1500,
+                created_at=T0,
+                finished_at=None,
+            )
+        ),
+        f._add(
+            RescoreBlock(
+                run_id=run.id,
+                block=1,
+                lo="p-1000",
+                hi=None,
+                posts=500,
+                done_posts=200,
+                finished_at=T0 + timedelta(minutes=1),
+            )
+        ),
     ]
     return rows
 
@@ -317,7 +342,8 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
     session.expunge_all()
     for table in Base.metadata.sorted_tables:
         # index_changes is a log: it outlives deleted posts so that workers drop them too.
-        # API keys, their console sessions and circle applications belong to no circle.
+        # API keys, their console sessions, circle applications and rescore runs (and
+        # their blocks) belong to no circle.
         if table.name in (
             "users",
             "user_relations",
@@ -325,6 +351,8 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
             "api_keys",
             "console_sessions",
             "circle_applications",
+            "rescore_runs",
+            "rescore_blocks",
         ):
             continue
         n = session.execute(select(func.count()).select_from(table)).scalar_one()

@@ -195,3 +195,13 @@ def mlflow_store(data_dir: Path, template_root: Path) -> None:
         _TEMPLATE["db"] = template
     data_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(_TEMPLATE["db"], data_dir / "mlflow.db")
+
+
+def fake_product(settings: Settings, monkeypatch: Any, template_root: Path) -> Settings:
+    """An empty MLflow store and the three product tasks replaced by small real ones."""
+    from quanzi.training.task_registry import TASKS
+
+    mlflow_store(settings.data_dir, template_root)
+    for kind in ("moderation", "quality", "trust"):
+        monkeypatch.setitem(TASKS, kind, CharCountTask(name=kind, kind=kind))
+    return settings

@@ -36,10 +36,7 @@ def fake_product(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
     """An empty MLflow store and the three tasks replaced by small real ones."""
-    fake_tasks.mlflow_store(settings.data_dir, tmp_path_factory.getbasetemp())
-    for kind in ("moderation", "quality", "trust"):
-        monkeypatch.setitem(TASKS, kind, fake_tasks.CharCountTask(name=kind, kind=kind))
-    return settings
+    return fake_tasks.fake_product(settings, monkeypatch, tmp_path_factory.getbasetemp())
 
 
 def _write_jsonl(path: Path, rows: list[object]) -> Path:
