@@ -60,7 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = AppState.open(settings, metrics=app.state.metrics)
         app.state.quanzi = state
         app.state.similar_posts = IndexSimilarPosts(state.models)  # collection suggestions
-        app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
+        app.state.feed = FeedService(
+            settings, state.engine, models=state.models.peek, on_arm=app.state.metrics.count_arm
+        )
         if settings.env != "test":  # like the models: tests load on first use
 
             def loaded() -> None:
