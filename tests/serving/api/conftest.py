@@ -12,7 +12,6 @@ from quanzi.serving.app import create_app
 from quanzi.settings import Settings
 from quanzi.storage.api_keys import ROLES, create_key
 
-
 BRAND_CIRCLE = "c_brand_key"
 
 
