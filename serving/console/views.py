@@ -374,14 +374,6 @@ class QueueItem:
         return self.item.reasons or {}
 
 
-def risk_of(reasons: dict[str, Any]) -> float:
-    """How sure moderation was that something is wrong: the highest label probability, or
-    the cosine of the post it copies."""
-    probs = [float(e.get("prob") or 0.0) for e in reasons.get("labels") or []]
-    probs.append(float(reasons.get("near_duplicate_cosine") or 0.0))
-    return max(probs)
-
-
 def review_queue(
     db: Session,
     *,
@@ -401,7 +393,7 @@ def review_queue(
             )
         rows = rows[::-1]
     elif order == "riskiest":
-        rows = sorted(rows, key=lambda r: (-risk_of(r[0].reasons or {}), -r[0].id))
+        rows = sorted(rows, key=lambda r: (-review_logic.risk_of(r[0].reasons or {}), -r[0].id))
     page = rows[offset : offset + limit]
     found = cards(db, [post.id for _, post in page])
     out = []
@@ -418,7 +410,7 @@ def review_queue(
             QueueItem(
                 item,
                 card,
-                risk_of(item.reasons or {}),
+                review_logic.risk_of(item.reasons or {}),
                 segments(post.text, spans_of(card.labels)),
                 flagged,
             )
