@@ -46,6 +46,19 @@ FEATURES: tuple[str, ...] = (
     "quality_x_fresh",
     "engagement_x_fresh",
     "engagement_x_age",
+    # content type (models/content_type.py) and its fit to the campaign phase
+    "content_phase",
+    "ctype_guide",
+    "ctype_usage",
+    "ctype_question",
+    # the viewer's relation to the circle's brand × what the post is
+    "buyer_x_usage",
+    "buyer_x_verified",
+    "fan_x_guide",
+    "member_x_creator",
+    "silent_x_engagement",
+    "active_x_fresh",
+    "norel_x_quality",
 )
 REGISTERED_MODEL = "quanzi-ranker"
 FORMAT_VERSION = 1
