@@ -177,8 +177,8 @@ class RankingPipeline:
             contrib = np.array([scored.contributions[n][order] for n in names]).T
             top = (-np.abs(contrib)).argsort(axis=1, kind="stable")[:, : query.params.top_reasons]
             values = contrib[np.arange(len(order))[:, None], top].astype(np.float64).round(4)
-            reasons = [
-                [(names[j], v) for j, v in zip(row, vals, strict=True)]
+            reasons = [  # a zero contribution explains nothing
+                [(names[j], v) for j, v in zip(row, vals, strict=True) if v != 0.0]
                 for row, vals in zip(top.tolist(), values.tolist(), strict=True)
             ]
         sources = (
