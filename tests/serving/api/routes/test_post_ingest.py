@@ -129,6 +129,11 @@ def test_batch_moderates_each_post_and_queues_reviews(
     assert results["p-ok"]["status"] == "pass"
     assert results["p-ad"]["status"] == "reject"
     assert results["p-ad"]["trust"]["level"] == "L5"
+    # quality-rubric.md: what moderation rejects is tier 0, whatever the text's length
+    assert results["p-ad"]["quality"]["tier"] == 0
+    assert results["p-ad"]["quality"]["model_tier"] != 0
+    assert api.get("/v1/posts/p-ad", headers=keys["editor"]).status_code == 200
+    assert results["p-ok"]["quality"]["tier"] == 2 and results["p-ok"]["content_type"] == "usage"
     assert results["p-soft"]["status"] == "review"
     assert _count(settings, ReviewItem, post_id="p-soft") == 1
     assert _count(settings, ReviewItem) == 1
