@@ -168,8 +168,9 @@ def suggest_collection_posts(
     similar: SimilarDep,
     _: EditorKey,
 ) -> SuggestionList:
-    """Posts of the circle similar to the collection's items that meet the banner rules,
-    diversified by MMR, each with its text, author, quality tier and trust level."""
+    """Posts of the circle similar to the collection's items, diversified by MMR, each with
+    its text, author, quality tier, trust level and what keeps it off a banner, if
+    anything (such a post needs an override to go in)."""
     collection = logic.get_collection(session, collection_id)
     found = logic.suggest_posts(session, collection, similar, k=query.k, diversity=query.diversity)
     facts = post_facts(session, [p.id for p, _ in found])
@@ -183,9 +184,9 @@ def suggest_collection_posts(
                 text=p.text,
                 tier=facts[p.id].tier,
                 trust_level=facts[p.id].level,
+                below_banner_rules=facts[p.id].banner_failures(),
             )
             for p, r in found
-            if not facts[p.id].banner_failures()
         ],
     )
 

@@ -186,6 +186,10 @@ class Suggestion(BaseModel):
     text: str
     tier: int | None = Field(description="Quality tier 0–3 (null: not scored).")
     trust_level: str | None = Field(description="Base trust level, L2–L6 (null: not scored).")
+    below_banner_rules: list[str] = Field(
+        default_factory=list,
+        description="Why it may not go in without an override (empty: it may).",
+    )
 
 
 class SuggestionList(BaseModel):
