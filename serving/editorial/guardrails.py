@@ -18,14 +18,13 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from quanzi.serving.banner import BANNER_LEVELS, DUP_COSINE  # one notion of the rules
 from quanzi.serving.editorial.suggestion_neighbours import text_vectors
 from quanzi.serving.post_ingest.persistence import tier_of
 from quanzi.storage.orm import Post
 from quanzi.storage.queries import latest_scores
 
-BANNER_LEVELS = ("L2", "L3")
-BANNER_MIN_TIER = 2
-DUP_COSINE = 0.9  # two items this close are the same content (as banner picks)
+BANNER_MIN_TIER = 2  # banner picks' default min_tier (serving/banner.py)
 
 # post ids → unit vectors of those it can embed (the service: the index's vectors).
 VectorsOf = Callable[[Sequence[str]], dict[str, np.ndarray]]

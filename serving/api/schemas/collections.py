@@ -30,6 +30,17 @@ def _unique(ids: list[str]) -> list[str]:
     return ids
 
 
+OverrideReason = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="Why posts below the guardrails (banner rules, near-duplicates of items "
+        "already in) go in anyway; stored with the editor's name on each such item.",
+    ),
+]
+
+
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,13 +50,7 @@ class CollectionCreate(BaseModel):
     post_ids: list[PostId] = Field(
         default_factory=list, max_length=MAX_ITEMS, description="Initial items, in order."
     )
-    override_reason: str | None = Field(
-        None,
-        min_length=1,
-        max_length=500,
-        description="Why posts below the guardrails (banner rules, near-duplicates of items "
-        "already in) go in anyway; stored with the editor's name on each such item.",
-    )
+    override_reason: OverrideReason = None
 
     _unique_posts = field_validator("post_ids")(_unique)
 
@@ -71,13 +76,7 @@ class CollectionItemsAdd(BaseModel):
         None, ge=1, le=MAX_ITEMS, description="Insert before this 1-based position; default end."
     )
     note: str = Field("", max_length=500, description="Editor's note stored with each item.")
-    override_reason: str | None = Field(
-        None,
-        min_length=1,
-        max_length=500,
-        description="Why posts below the guardrails (banner rules, near-duplicates of items "
-        "already in) go in anyway; stored with the editor's name on each such item.",
-    )
+    override_reason: OverrideReason = None
 
     _unique_posts = field_validator("post_ids")(_unique)
 
