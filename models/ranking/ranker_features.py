@@ -48,7 +48,7 @@ from functools import lru_cache
 import numpy as np
 
 from quanzi.models.content_type import CODE as CTYPE
-from quanzi.models.ranker import FEATURES
+from quanzi.models.ranker import CONTENT_FEATURES, FEATURES, RELATION_FEATURES
 from quanzi.models.ranking.candidates import CandidateSet
 from quanzi.models.ranking.params import RankingParams
 from quanzi.models.ranking.query import FeedQuery
@@ -167,16 +167,7 @@ def ranker_features(
     return out
 
 
-_CONTENT = ("content_phase", "ctype_guide", "ctype_usage", "ctype_question")
-_RELATION = (
-    "buyer_x_usage",
-    "buyer_x_verified",
-    "fan_x_guide",
-    "member_x_creator",
-    "silent_x_engagement",
-    "active_x_fresh",
-    "norel_x_quality",
-)
+_CONTENT, _RELATION = CONTENT_FEATURES, RELATION_FEATURES
 
 
 def _content_and_relation(
