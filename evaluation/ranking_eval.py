@@ -58,7 +58,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quanzi.datasets.world.tables import World, circle_activity, friends_of, read_world
+from quanzi.datasets.world.tables import (
+    World,
+    brand_relations_of,
+    circle_activity,
+    friends_of,
+    read_world,
+)
 from quanzi.models.loading import load_models
 from quanzi.models.ranking.offline.metrics import (
     examination_logs,
@@ -68,7 +74,11 @@ from quanzi.models.ranking.offline.metrics import (
     summarise,
 )
 from quanzi.models.ranking.offline.replay import METHODS, Split, eligible_split, evaluate_split
-from quanzi.models.ranking.offline.requests import make_requests, viewer_contexts
+from quanzi.models.ranking.offline.requests import (
+    make_requests,
+    relation_kinds,
+    viewer_contexts,
+)
 from quanzi.models.ranking.offline.world_snapshot import (
     build_store,
     embed_posts,
@@ -235,12 +245,19 @@ def run_eval(
     }
     friends, relations = friends_of(world), circle_activity(world)
     follows = friends_of(world, "follow")  # the learned ranker reads them, as in training
+    kinds = relation_kinds(brand_relations_of(world))  # the per-relation segments
 
     def split_for(start: pd.Timestamp, interactions: pd.DataFrame) -> Split:
         store = build_store(world, start, scores, embeddings, verified)
-        requests = make_requests(interactions, posts, friends, relations, world.policy)
+        requests = make_requests(interactions, posts, friends, relations, world.policy, kinds)
         contexts = viewer_contexts(
-            world, start, {r.viewer_id for r in requests}, store, friends, follows
+            world,
+            start,
+            {r.viewer_id for r in requests},
+            store,
+            friends,
+            follows,
+            brand_relations_of(world, start),
         )
         inter = t["interactions"]
         return Split(

@@ -187,3 +187,12 @@ class QualityPredictor:
             encoder_name=meta.get("encoder"),
             name=meta.get("name", REGISTERED_MODEL),
         )
+
+
+def rejected_quality(quality: dict[str, Any] | None, status: str) -> dict[str, Any] | None:
+    """The quality a post reports under the moderation outcome: a rejected post is tier 0
+    ("anything the moderation policy rejects", quality-rubric.md) whatever the model read
+    in its text; the model's own tier stays as ``model_tier``."""
+    if quality is None or status != "reject" or quality.get("tier") == 0:
+        return quality
+    return {**quality, "tier": 0, "model_tier": quality.get("tier"), "tier_reason": "rejected"}

@@ -21,6 +21,23 @@ from typing import Any
 
 import numpy as np
 
+# The content type (models/content_type.py) and its fit to the campaign phase.
+CONTENT_FEATURES: tuple[str, ...] = (
+    "content_phase",
+    "ctype_guide",
+    "ctype_usage",
+    "ctype_question",
+)
+# The viewer's relation to the circle's brand × what the post is.
+RELATION_FEATURES: tuple[str, ...] = (
+    "buyer_x_usage",
+    "buyer_x_verified",
+    "fan_x_guide",
+    "member_x_creator",
+    "silent_x_engagement",
+    "active_x_fresh",
+    "norel_x_quality",
+)
 # Every feature ``models/ranking/ranker_features.py`` builds, in column order: the model's
 # input vocabulary (a saved model names the subset it uses, in its own order).
 FEATURES: tuple[str, ...] = (
@@ -46,6 +63,8 @@ FEATURES: tuple[str, ...] = (
     "quality_x_fresh",
     "engagement_x_fresh",
     "engagement_x_age",
+    *CONTENT_FEATURES,
+    *RELATION_FEATURES,
 )
 REGISTERED_MODEL = "quanzi-ranker"
 FORMAT_VERSION = 1

@@ -14,6 +14,7 @@ from quanzi.serving import console
 from quanzi.serving.api.feed_fast_path import FeedFastPath
 from quanzi.serving.api.routes import (
     admin,
+    api_docs,
     applications,
     banner,
     circles,
@@ -61,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = AppState.open(settings, metrics=app.state.metrics)
         app.state.quanzi = state
         app.state.similar_posts = IndexSimilarPosts(state.models)  # collection suggestions
-        app.state.feed = FeedService(settings, state.engine, models=state.models.peek)
+        app.state.feed = FeedService(
+            settings, state.engine, models=state.models.peek, on_arm=app.state.metrics.count_arm
+        )
         # Ingest, moderation and text encoding gathered into batches (serving/batching.py).
         batchers = WorkerBatchers(
             settings, state.engine, state.sessions, state.models, observer=app.state.metrics
@@ -93,6 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Moderation, scoring, retrieval and ranking for brand circles (圈子).",
         lifespan=lifespan,
+        docs_url=None,  # served from packaged assets (routes/api_docs.py), not a CDN
+        redoc_url=None,
     )
     app.state.metrics = ServiceMetrics()  # per app, so apps in one process never clash
     app.add_middleware(FeedFastPath)  # inside the metrics middleware: still measured
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         similar,
         banner,
         admin,
+        api_docs,
         console,
     ):
         app.include_router(module.router)

@@ -74,6 +74,7 @@ class FeedService:
         models: Callable[[], Any | None] | None = None,
         encoder_version: str | None = None,
         arms: tuple[Arm, ...] = DEFAULT_ARMS,
+        on_arm: Callable[[str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.sync = FeedStoreSync(
@@ -88,6 +89,7 @@ class FeedService:
             ranker=(lambda: getattr(models(), "ranker", None)) if models else None
         )
         self.arms = arms
+        self.on_arm = on_arm  # counts each served ranking per arm (``/metrics``)
         self._ready = False
         self._lock = threading.Lock()
         self._closing = threading.Event()
@@ -202,14 +204,21 @@ class FeedService:
             arm=arm.name,
         )
         result = self.pipeline.rank(query, store)
+        if self.on_arm is not None:
+            self.on_arm(arm.name)
         request_id = uuid.uuid4().hex
         items = [
             {
                 "post_id": it.post_id,
                 "score": it.score,
                 "trust_level": it.trust_level,
+                "trust_reasons": it.trust_reasons,
+                "content_type": it.content_type,
                 "source": it.source,
-                "reasons": [{"feature": f, "contribution": v} for f, v in it.reasons],
+                "reasons": [
+                    {"feature": f, "contribution": v, "text": t}
+                    for (f, v), t in zip(it.reasons, it.reason_texts, strict=True)
+                ],
             }
             for it in result.items
         ]

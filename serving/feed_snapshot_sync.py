@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, func, or_, select
 
+from quanzi.models.content_type import CODE as CONTENT_CODE
+from quanzi.models.content_type import MODEL_NAME as CONTENT_TYPE_SCORE
 from quanzi.models.ranking.base_levels import resolve_base_levels
 from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
 from quanzi.polling import Poller
@@ -57,6 +59,7 @@ from quanzi.storage.orm import (
 log = logging.getLogger(__name__)
 
 QUALITY_MODEL = "quality"
+CONTENT_TYPE_MODEL = CONTENT_TYPE_SCORE  # the stored content type (models/content_type.py)
 TRUST_MODEL = "trust"
 # Editor overrides of the hot list, as feed multipliers (the scorer takes log(boost)).
 OVERRIDE_BOOST = {"pin": 2.0, "remove": 0.5}
@@ -170,7 +173,7 @@ def score_frame(
             order_by=(PostScore.created_at.desc(), PostScore.id.desc()),
         )
         .label("rank"),
-    ).where(PostScore.model_name.in_((QUALITY_MODEL, TRUST_MODEL)))
+    ).where(PostScore.model_name.in_((QUALITY_MODEL, TRUST_MODEL, CONTENT_TYPE_MODEL)))
     rows: dict[str, dict[str, Any]] = {}
     newest: dict[str, tuple[int, str]] = {}
     with engine.connect() as conn:
@@ -190,7 +193,11 @@ def score_frame(
                     level = parse_level(payload, label, score)
                     if level is not None:
                         row["scored_level"] = level
-    frame = pd.DataFrame(list(rows.values()), columns=["id", "quality", "tier", "scored_level"])
+                elif name == CONTENT_TYPE_MODEL:
+                    row["ctype"] = CONTENT_CODE.get(str(label), 0)
+    frame = pd.DataFrame(
+        list(rows.values()), columns=["id", "quality", "tier", "scored_level", "ctype"]
+    )
     return frame, {name: version for name, (_, version) in newest.items()}
 
 

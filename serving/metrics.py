@@ -111,7 +111,21 @@ class ServiceMetrics:
             ["batcher", "reason"],
             registry=self.registry,
         )
+        self.feed_arms = Counter(
+            "quanzi_feed_arm_requests",
+            "Feed rankings served per experiment arm (arms are assigned by viewer hash).",
+            ["arm"],
+            registry=self.registry,
+        )
+        self._arm_children: dict[str, Any] = {}
         self._versions: dict[str, str] = {}
+
+    def count_arm(self, arm: str) -> None:
+        """One feed ranking served under ``arm`` (the labelled child is cached: hot path)."""
+        child = self._arm_children.get(arm)
+        if child is None:
+            child = self._arm_children[arm] = self.feed_arms.labels(arm=arm)
+        child.inc()
 
     def set_model_version(self, model: str, version: str) -> None:
         """Record that ``model`` now serves ``version`` (the previous version's series goes)."""

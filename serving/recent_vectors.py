@@ -27,9 +27,9 @@ class RecentVectors:
                 self._items.append((now, pid, circle, vec))
 
     def best(
-        self, circle_id: str, vector: np.ndarray, exclude: set[str]
+        self, circle_id: str | None, vector: np.ndarray, exclude: set[str]
     ) -> tuple[str, float] | None:
-        """The most similar recent post of the circle, if any."""
+        """The most similar recent post of the circle (None: of any circle), if any."""
         limit = time.monotonic() - self.seconds
         with self._lock:
             while self._items and self._items[0][0] < limit:
@@ -37,7 +37,7 @@ class RecentVectors:
             mine = [
                 (pid, vec)
                 for _, pid, circle, vec in self._items
-                if circle == circle_id and pid not in exclude
+                if (circle_id is None or circle == circle_id) and pid not in exclude
             ]
         if not mine:
             return None

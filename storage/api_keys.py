@@ -24,7 +24,7 @@ from quanzi.settings import Settings
 from quanzi.storage.db import settings_session
 from quanzi.storage.orm import API_KEY_ROLES, ApiKey
 
-Role = Literal["feed-service", "ingest", "editor", "admin"]
+Role = Literal["feed-service", "ingest", "editor", "admin", "brand-manager"]
 ROLES: tuple[Role, ...] = get_args(Role)
 assert set(ROLES) == set(API_KEY_ROLES), "Role must list storage.orm.API_KEY_ROLES"
 
@@ -45,6 +45,7 @@ class Principal:
     role: Role
     name: str
     prefix: str
+    circle_id: str | None = None  # a brand-manager key's own circle
 
     @property
     def actor(self) -> str:
@@ -64,14 +65,26 @@ def _split(key: str) -> str | None:
     return parts[1]
 
 
-def create_key(session: Session, role: str, name: str = "") -> tuple[ApiKey, str]:
-    """Store a new key for ``role``; return the row and the key (shown once, never stored)."""
+def create_key(
+    session: Session, role: str, name: str = "", circle_id: str | None = None
+) -> tuple[ApiKey, str]:
+    """Store a new key for ``role``; return the row and the key (shown once, never stored).
+    A brand-manager key names the one circle it manages (``circle_id``), no other role does."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    if (role == "brand-manager") != (circle_id is not None):
+        raise ValueError("a brand-manager key needs its circle (and only it takes one)")
     prefix = secrets.token_hex(6)
     key = f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"  # 32 bytes = 256 bits
     salt = secrets.token_hex(16)
-    row = ApiKey(prefix=prefix, salt=salt, key_hash=_hash(salt, key), role=role, name=name[:100])
+    row = ApiKey(
+        prefix=prefix,
+        salt=salt,
+        key_hash=_hash(salt, key),
+        role=role,
+        name=name[:100],
+        circle_id=circle_id,
+    )
     session.add(row)
     session.flush()
     return row, key
@@ -92,6 +105,7 @@ def verify_key(session: Session, key: str) -> Principal | None:
         role=row.role,
         name=row.name,  # type: ignore[arg-type]
         prefix=row.prefix,
+        circle_id=row.circle_id,
     )
 
 

@@ -57,8 +57,11 @@ INTERACTION_KINDS = (
 RULE_ACTIONS = ("block", "review")
 OVERRIDE_ACTIONS = ("pin", "boost", "remove")
 COLLECTION_STATUSES = ("draft", "published")
-API_KEY_ROLES = ("feed-service", "ingest", "editor", "admin")
-APPLICATION_STATUSES = ("ops_review_pending", "ineligible")
+API_KEY_ROLES = ("feed-service", "ingest", "editor", "admin", "brand-manager")
+# ops_review_pending → open (both operations reviews passed: the circle exists) or
+# rejected (a review failed); ineligible: the admission rules were not met.
+APPLICATION_STATUSES = ("ops_review_pending", "ineligible", "open", "rejected")
+OPS_REVIEW_DECISIONS = ("pass", "reject")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -274,6 +277,10 @@ class CollectionItem(Base):
     )
     position: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str] = mapped_column(Text, default="")
+    # Set when an editor put the post in despite the guardrails (below the banner rules, or
+    # a near-duplicate of an item already in): who, and why. NULL: no override was needed.
+    override_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ReviewItem(TimestampMixin, Base):
@@ -386,6 +393,10 @@ class ApiKey(TimestampMixin, Base):
     role: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(100), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # For a brand-manager key: the one brand circle whose own rules it may manage.
+    circle_id: Mapped[str | None] = mapped_column(
+        ForeignKey("circles.id", ondelete="CASCADE"), nullable=True
+    )
 
 
 class CircleApplication(TimestampMixin, Base):
@@ -403,6 +414,28 @@ class CircleApplication(TimestampMixin, Base):
     reviews_required: Mapped[int] = mapped_column(Integer, default=2)
     reviews_done: Mapped[int] = mapped_column(Integer, default=0)
     submitted_by: Mapped[str] = mapped_column(String(100), default="")
+    # The circle opened for the brand once both operations reviews passed.
+    circle_id: Mapped[str | None] = mapped_column(
+        ForeignKey("circles.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class CircleApplicationReview(TimestampMixin, Base):
+    """One operations review of an eligible application (two are required, by two people)."""
+
+    __tablename__ = "circle_application_reviews"
+    __table_args__ = (
+        UniqueConstraint("application_id", "reviewer", name="uq_circle_application_reviews_by"),
+        CheckConstraint(_in("decision", OPS_REVIEW_DECISIONS), name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("circle_applications.id", ondelete="CASCADE"), index=True
+    )
+    reviewer: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class ConsoleSession(TimestampMixin, Base):

@@ -98,3 +98,17 @@ def circle_activity(world: World) -> dict[tuple[str, str], bool]:
     for u, c, a in zip(br["user_id"], br["circle_id"], br["active"], strict=True):
         out[(u, c)] = out.get((u, c), False) or bool(a)
     return out
+
+
+def brand_relations_of(
+    world: World, cutoff: pd.Timestamp | None = None
+) -> dict[str, list[tuple[str, str, bool]]]:
+    """Viewer → its brand relations ``(circle, kind, active)`` made before ``cutoff`` (all
+    without one): what the service's store would hold then."""
+    br = world.tables["brand_relations"]
+    if cutoff is not None and "created_at" in br:
+        br = br[br["created_at"] < cutoff]
+    out: dict[str, list[tuple[str, str, bool]]] = defaultdict(list)
+    for u, c, k, a in zip(br["user_id"], br["circle_id"], br["kind"], br["active"], strict=True):
+        out[u].append((c, k, bool(a)))
+    return out

@@ -36,4 +36,6 @@ def resolve_base_levels(posts: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFra
     merged["base_level"] = merged["base_level"].astype(int)
     merged["quality"] = merged["quality"].astype(float).fillna(UNKNOWN_QUALITY)
     merged["tier"] = merged["tier"].fillna(0).astype(int)
+    if "ctype" in merged:  # content type code (models/content_type.py; 0 = not inferred)
+        merged["ctype"] = merged["ctype"].fillna(0).astype(int)
     return merged

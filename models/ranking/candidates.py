@@ -6,6 +6,7 @@ import numpy as np
 
 # Columns a hydrated candidate set carries (dtype, fill value for unknown posts).
 COLUMNS: dict[str, tuple[str, object]] = {
+    "known": ("bool", False),  # the store has the post (else: reported as unknown)
     "author_id": ("object", ""),
     "circle_id": ("object", ""),
     "created_ts": ("float64", 0.0),  # seconds since the epoch, UTC
@@ -18,6 +19,7 @@ COLUMNS: dict[str, tuple[str, object]] = {
     "impressions": ("float32", 0.0),
     "weighted_actions": ("float32", 0.0),  # Σ interaction weight over all viewers
     "boost": ("float32", 1.0),  # editorial multiplier (hot-list boosts)
+    "ctype": ("int8", 0),  # content type code (models/content_type.py; 0 = unknown)
     "is_friend": ("bool", False),  # author is the viewer's friend
     "negative_author": ("bool", False),  # viewer hid/reported this author before
     "viewer_level": ("int8", 6),  # 1..6 for this viewer

@@ -46,6 +46,7 @@ _POST_COLS: dict[str, tuple[str, object]] = {
     "verified": ("bool", False),
     "creator": ("bool", False),
     "boost": ("float32", 1.0),
+    "ctype": ("int8", 0),  # content type code (models/content_type.py)
 }
 
 
@@ -299,7 +300,7 @@ class SnapshotFeedStore:
         return self._c.ids[rows[:end]].tolist()
 
     def posts_by_authors(
-        self, author_ids: frozenset[str], since_ts: float, limit: int
+        self, author_ids: frozenset[str], since_ts: float, limit: int, circle_id: str | None = None
     ) -> list[str]:
         parts = [r for a in author_ids if (r := self._author_rows.get(a)) is not None]
         if not parts:
@@ -309,6 +310,8 @@ class SnapshotFeedStore:
         rows = rows[rows < c.n]
         created = c.cols["created_ts"][rows]
         keep = c.passed[rows] & (created >= since_ts)
+        if circle_id is not None:
+            keep &= c.cols["circle_id"][rows] == circle_id
         rows, created = rows[keep], created[keep]
         top = np.argsort(-created, kind="stable")[:limit]
         return c.ids[rows[top]].tolist()
@@ -399,6 +402,7 @@ class SnapshotFeedStore:
         # Interned authors, for stages that group by author (the author cap) without
         # hashing strings; an unknown post gets a code of its own (below 0).
         gathered["author_code"] = c.author_code[r]
+        gathered["known"] = np.ones(len(r), dtype=bool)
         if bool(known.all()):
             candidates.cols.update(gathered)
         else:  # unknown posts keep the defaults (they fail moderation: status "pending")

@@ -20,7 +20,7 @@ class FeedStore(Protocol):
     def recent_posts(self, circle_id: str, since_ts: float, limit: int) -> list[str]: ...
 
     def posts_by_authors(
-        self, author_ids: frozenset[str], since_ts: float, limit: int
+        self, author_ids: frozenset[str], since_ts: float, limit: int, circle_id: str | None = None
     ) -> list[str]: ...
 
     def similar_posts(
@@ -54,12 +54,14 @@ class InMemoryFeedStore:
         return [pid for _, pid in sorted(hits, reverse=True)[:limit]]
 
     def posts_by_authors(
-        self, author_ids: frozenset[str], since_ts: float, limit: int
+        self, author_ids: frozenset[str], since_ts: float, limit: int, circle_id: str | None = None
     ) -> list[str]:
         hits = [
             (r.get("created_ts", 0.0), pid)
             for pid, r in self.rows.items()
-            if r.get("author_id") in author_ids and r.get("created_ts", 0.0) >= since_ts
+            if r.get("author_id") in author_ids
+            and r.get("created_ts", 0.0) >= since_ts
+            and (circle_id is None or r.get("circle_id") == circle_id)
         ]
         return [pid for _, pid in sorted(hits, reverse=True)[:limit]]
 
@@ -84,6 +86,7 @@ class InMemoryFeedStore:
             row = self.rows.get(pid)
             if row is None:
                 continue
+            candidates.cols["known"][i] = True
             for name, value in row.items():
                 candidates.cols[name][i] = value
         if self.vectors:

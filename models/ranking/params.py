@@ -60,6 +60,13 @@ class RankingParams(BaseModel):
     w_interest: float = Field(0.6, ge=0, description="Weight of viewer-interest match (cosine).")
     w_phase: float = Field(0.4, ge=0, description="Weight of the campaign-phase affinity.")
     w_editorial: float = Field(1.0, ge=0, description="Weight of editor boosts (log-scaled).")
+    w_content_type: float = Field(
+        0.5,
+        ge=0,
+        description="Weight of the post's content type for the campaign phase (guides "
+        "before Nov 11, usage experience and after-sales questions after it); added to the "
+        "score under either scorer.",
+    )
     negative_author_penalty: float = Field(
         0.6, ge=0, description="Subtracted when the viewer hid or reported this author before."
     )
@@ -68,6 +75,11 @@ class RankingParams(BaseModel):
     circle_recent_limit: int = Field(400, ge=1, description="Newest posts of the circle.")
     friends_limit: int = Field(100, ge=1, description="Newest posts of the viewer's friends.")
     similar_limit: int = Field(100, ge=1, description="Nearest posts to the viewer's interest.")
+    friends_any_circle: bool = Field(
+        False,
+        description="Let friends' posts from other circles into this circle's feed (as L1 "
+        "for the viewer). Off by default: a brand circle's feed shows its own posts only.",
+    )
 
     # --- filters ---
     max_age_days: float = Field(30.0, gt=0, description="Older posts are filtered out.")
@@ -99,6 +111,39 @@ class RankingParams(BaseModel):
     )
 
 
+# Params that shape the *score* (the weighted scorer's features and weights). Under the
+# learned scorer a request or arm that changes any of them moves the learned score by the
+# difference it makes to the weighted score (``scorers/learned_scorer.py``), so every
+# experiment moves the ranking under either scorer.
+SCORE_PARAMS: tuple[str, ...] = (
+    "w_quality",
+    "w_trust",
+    "trust_values",
+    "w_engagement",
+    "engagement_prior_a",
+    "engagement_prior_b",
+    "w_freshness",
+    "freshness_half_life_hours",
+    "w_interest",
+    "w_phase",
+    "w_editorial",
+    "negative_author_penalty",
+)
+# Params of the candidate sources: they cannot apply to a request that gives its own
+# ``candidate_ids`` (no source runs), so such a request naming them is refused (422).
+SOURCE_PARAMS: tuple[str, ...] = (
+    "circle_recent_limit",
+    "friends_limit",
+    "similar_limit",
+    "friends_any_circle",
+)
+
+
+def not_applicable(overrides: dict[str, object], given_candidates: bool) -> list[str]:
+    """The overrides that cannot change this request's ranking (empty when all apply)."""
+    return sorted(k for k in overrides if given_candidates and k in SOURCE_PARAMS)
+
+
 # --- fixed per worker (the snapshot computes with them once, for every request) ---
 # Each interaction type's worth, per impression; negative feedback counts against. The
 # snapshot aggregates every post's engagement with these (``weighted_actions``).
@@ -125,6 +170,18 @@ PHASE_AFFINITY: dict[str, dict[str, float]] = {
     "peak": {"creator": 0.6, "verified": 0.6, "detailed": 0.8},
     "after_sales": {"creator": 0.3, "verified": 1.0, "detailed": 0.8},
     "off_season": {"creator": 0.5, "verified": 0.5, "detailed": 0.5},
+}
+
+
+# Content type × campaign phase (domain.md: "guides before the peak, usage experience
+# and after-sales after it"); types as in ``models/content_type.py``, unknown = 0.
+CONTENT_PHASE_AFFINITY: dict[str, dict[str, float]] = {
+    "warmup": {"guide": 0.6, "share": 0.5, "usage": 0.4, "question": 0.2},
+    "seeding": {"guide": 1.0, "share": 0.5, "usage": 0.3, "question": 0.1},
+    "preheat": {"guide": 1.0, "share": 0.4, "usage": 0.3, "question": 0.1},
+    "peak": {"guide": 0.7, "share": 0.6, "usage": 0.3, "question": 0.2},
+    "after_sales": {"guide": 0.1, "share": 0.5, "usage": 1.0, "question": 1.0},
+    "off_season": {"guide": 0.5, "share": 0.5, "usage": 0.5, "question": 0.5},
 }
 
 

@@ -13,12 +13,15 @@ import numpy as np
 
 from quanzi.models.ranking.candidates import CandidateSet
 from quanzi.models.ranking.components import Filter, Hydrator, Scorer, Selector, Source
+from quanzi.models.ranking.explanations import content_type_name, reason_text, trust_reasons
 from quanzi.models.ranking.feed_store import FeedStore
 from quanzi.models.ranking.filters.age_filter import AgeFilter
+from quanzi.models.ranking.filters.circle_scope_filter import CircleScopeFilter
 from quanzi.models.ranking.filters.moderation_filter import ModerationFilter
 from quanzi.models.ranking.filters.negative_feedback_filter import NegativeFeedbackFilter
 from quanzi.models.ranking.filters.previously_seen_filter import PreviouslySeenFilter
 from quanzi.models.ranking.filters.trust_level_filter import TrustLevelFilter
+from quanzi.models.ranking.filters.unknown_post_filter import UnknownPostFilter
 from quanzi.models.ranking.hydrators.post_features_hydrator import PostFeaturesHydrator
 from quanzi.models.ranking.hydrators.viewer_relation_hydrator import ViewerRelationHydrator
 from quanzi.models.ranking.query import FeedQuery
@@ -42,6 +45,9 @@ class RankedItem:
     trust_level: int
     source: str
     reasons: list[tuple[str, float]]  # top contributions, largest first
+    reason_texts: list[str] = field(default_factory=list)  # each reason as a phrase
+    trust_reasons: list[str] = field(default_factory=list)  # why this trust level
+    content_type: str = "unknown"
 
 
 @dataclass
@@ -84,6 +90,8 @@ class RankingPipeline:
             ],
             hydrators=[PostFeaturesHydrator(), ViewerRelationHydrator()],
             filters=[
+                UnknownPostFilter(),
+                CircleScopeFilter(),
                 ModerationFilter(),
                 PreviouslySeenFilter(),
                 NegativeFeedbackFilter(),
@@ -169,8 +177,8 @@ class RankingPipeline:
             contrib = np.array([scored.contributions[n][order] for n in names]).T
             top = (-np.abs(contrib)).argsort(axis=1, kind="stable")[:, : query.params.top_reasons]
             values = contrib[np.arange(len(order))[:, None], top].astype(np.float64).round(4)
-            reasons = [
-                [(names[j], v) for j, v in zip(row, vals, strict=True)]
+            reasons = [  # a zero contribution explains nothing
+                [(names[j], v) for j, v in zip(row, vals, strict=True) if v != 0.0]
                 for row, vals in zip(top.tolist(), values.tolist(), strict=True)
             ]
         sources = (
@@ -178,21 +186,42 @@ class RankingPipeline:
             if candidates.sources is not None
             else [""] * len(order)
         )
-        for pid, score, level, source, why in zip(
-            candidates.post_ids[order].tolist(),
-            scored.scores[order].astype(np.float64).round(6).tolist(),
-            candidates.cols["viewer_level"][order].tolist(),
-            sources,
-            reasons,
-            strict=True,
+        # The served items' own columns, for their explanations (≤ limit rows).
+        cols = {name: candidates.cols[name][order].tolist() for name in _EXPLAINED}
+        ctx = {"now_ts": query.now.timestamp(), "phase": query.phase}
+        for i, (pid, score, source, why) in enumerate(
+            zip(
+                candidates.post_ids[order].tolist(),
+                scored.scores[order].astype(np.float64).round(6).tolist(),
+                sources,
+                reasons,
+                strict=True,
+            )
         ):
+            row = {name: values[i] for name, values in cols.items()}
             result.items.append(
                 RankedItem(
                     post_id=str(pid),
                     score=score,
-                    trust_level=level,
+                    trust_level=row["viewer_level"],
                     source=str(source),
                     reasons=why,
+                    reason_texts=[reason_text(n, v, row, ctx) for n, v in why],
+                    trust_reasons=trust_reasons(row),
+                    content_type=content_type_name(row["ctype"]),
                 )
             )
         return result
+
+
+# Columns the explanations read (``models/ranking/explanations.py``).
+_EXPLAINED = (
+    "viewer_level",
+    "base_level",
+    "created_ts",
+    "tier",
+    "ctype",
+    "verified",
+    "creator",
+    "is_friend",
+)

@@ -25,6 +25,16 @@ class ViewerContext:
     blocked_authors: frozenset[str] = frozenset()
     engaged_posts: tuple[str, ...] = ()  # recent positive engagement, newest first
     interest: np.ndarray | None = None  # (d,) unit vector: mean of engaged embeddings
+    # Relations to brand circles: (circle, kind, active) with kind fan / member / past_buyer.
+    brand: tuple[tuple[str, str, bool], ...] = ()
+
+    def brand_relation(self, circle_id: str) -> tuple[frozenset[str], bool | None]:
+        """The viewer's relation kinds to ``circle_id`` and whether any is active (None:
+        no relation at all)."""
+        rows = [(kind, active) for c, kind, active in self.brand if c == circle_id]
+        if not rows:
+            return frozenset(), None
+        return frozenset(k for k, _ in rows), any(a for _, a in rows)
 
 
 @dataclass(frozen=True)

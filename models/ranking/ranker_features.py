@@ -19,6 +19,14 @@ raw (standardisation belongs to the model) and float64, ``(n, len(FEATURES))``:
   ``editorial`` (log boost), ``phase`` (campaign-phase affinity);
 - viewer: ``interest`` (cosine with the viewer's interest vector), ``friend``, ``follow``
   (the viewer follows the author), ``negative_author`` (hid or reported this author);
+- content: ``content_phase`` (how the post's content type fits the campaign phase,
+  ``CONTENT_PHASE_AFFINITY``), ``ctype_guide`` / ``ctype_usage`` / ``ctype_question``;
+- the viewer's relation to the circle's brand (fan, member, past buyer; active or silent),
+  crossed with the post, since a per-viewer constant cannot reorder one viewer's list:
+  ``buyer_x_usage`` (a past buyer × usage experience or after-sales question),
+  ``buyer_x_verified``, ``fan_x_guide``, ``member_x_creator``, ``silent_x_engagement``
+  (a silent relation × the engagement rate), ``active_x_fresh``, ``norel_x_quality``
+  (no relation × quality);
 - interactions a linear model cannot form itself: ``quality_x_fresh`` (a fresh post's
   quality matters while it is still shown), ``engagement_x_fresh`` and
   ``engagement_x_age`` (an old post's engagement rate was earned lower in newest-first
@@ -39,11 +47,16 @@ from functools import lru_cache
 
 import numpy as np
 
-from quanzi.models.ranker import FEATURES
+from quanzi.models.content_type import CODE as CTYPE
+from quanzi.models.ranker import CONTENT_FEATURES, FEATURES, RELATION_FEATURES
 from quanzi.models.ranking.candidates import CandidateSet
 from quanzi.models.ranking.params import RankingParams
 from quanzi.models.ranking.query import FeedQuery
-from quanzi.models.ranking.shared_features import phase_affinity, trust_value
+from quanzi.models.ranking.shared_features import (
+    content_type_affinity,
+    phase_affinity,
+    trust_value,
+)
 
 FRESHNESS_HALF_LIVES_H = (6.0, 24.0, 72.0)
 # Fixed engagement prior and trust values: the model's features must not move when an
@@ -88,7 +101,9 @@ def ranker_features(
         out[:, col["log_age"]] = log_age
     fresh_24h = None
     for name, half_life in _FRESH.items():
-        if wants(name) or (name == "fresh_24h" and wants("quality_x_fresh", "engagement_x_fresh")):
+        if wants(name) or (
+            name == "fresh_24h" and wants("quality_x_fresh", "engagement_x_fresh", "active_x_fresh")
+        ):
             fresh = np.exp2(age_h / -half_life)
             if name in col:
                 out[:, col[name]] = fresh
@@ -146,6 +161,47 @@ def ranker_features(
         out[:, col["engagement_x_fresh"]] = engagement * fresh_24h
     if "engagement_x_age" in col:
         out[:, col["engagement_x_age"]] = engagement * log_age
+    _content_and_relation(query, c, col, out, engagement, fresh_24h)
     if not np.isfinite(out).all():
         raise ValueError("non-finite ranker feature: check the hydrated columns")
     return out
+
+
+_CONTENT, _RELATION = CONTENT_FEATURES, RELATION_FEATURES
+
+
+def _content_and_relation(
+    query: FeedQuery,
+    c: dict[str, np.ndarray],
+    col: dict[str, int],
+    out: np.ndarray,
+    engagement: np.ndarray,
+    fresh_24h: np.ndarray | None,
+) -> None:
+    """The content-type and brand-relation columns (module docstring), where asked for."""
+    if not any(name in col for name in (*_CONTENT, *_RELATION)):
+        return
+    ctype = c["ctype"]
+    if "content_phase" in col:
+        out[:, col["content_phase"]] = content_type_affinity(query.phase, ctype)
+    for name in ("guide", "usage", "question"):
+        if f"ctype_{name}" in col:
+            out[:, col[f"ctype_{name}"]] = ctype == CTYPE[name]
+    if not any(name in col for name in _RELATION):
+        return
+    kinds, active = query.viewer.brand_relation(query.circle_id)
+    if "past_buyer" in kinds:
+        if "buyer_x_usage" in col:
+            out[:, col["buyer_x_usage"]] = (ctype == CTYPE["usage"]) | (ctype == CTYPE["question"])
+        if "buyer_x_verified" in col:
+            out[:, col["buyer_x_verified"]] = c["verified"]
+    if "fan" in kinds and "fan_x_guide" in col:
+        out[:, col["fan_x_guide"]] = ctype == CTYPE["guide"]
+    if "member" in kinds and "member_x_creator" in col:
+        out[:, col["member_x_creator"]] = c["creator"]
+    if active is False and "silent_x_engagement" in col:
+        out[:, col["silent_x_engagement"]] = engagement
+    if active and "active_x_fresh" in col and fresh_24h is not None:
+        out[:, col["active_x_fresh"]] = fresh_24h
+    if active is None and "norel_x_quality" in col:
+        out[:, col["norel_x_quality"]] = c["quality"]

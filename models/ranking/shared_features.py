@@ -7,7 +7,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from quanzi.models.ranking.params import PHASE_AFFINITY
+from quanzi.models.content_type import CONTENT_TYPES
+from quanzi.models.ranking.params import CONTENT_PHASE_AFFINITY, PHASE_AFFINITY
+
+# Per phase, the affinity of each content-type code (``CONTENT_TYPES``; unknown → 0).
+_CONTENT_TABLES: dict[str, np.ndarray] = {
+    phase: np.array([0.0] + [aff[t] for t in CONTENT_TYPES[1:]], dtype=np.float32)
+    for phase, aff in CONTENT_PHASE_AFFINITY.items()
+}
 
 
 def phase_affinity(phase: str, cols: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -28,3 +35,10 @@ def trust_value(
     outside 1..6 count as the nearest end). Ufuncs, not ``np.clip``: hot path."""
     table = np.asarray(values, dtype=dtype)
     return table[np.minimum(np.maximum(levels, 1), 6) - 1]
+
+
+def content_type_affinity(phase: str, ctype: np.ndarray) -> np.ndarray:
+    """How well each candidate's content type fits the campaign phase, in [0, 1]
+    (``CONTENT_PHASE_AFFINITY``); an unknown type (code 0) scores 0."""
+    table = _CONTENT_TABLES[phase]
+    return table[np.minimum(np.maximum(ctype, 0), len(table) - 1)]

@@ -32,7 +32,7 @@ from cachetools import TTLCache
 from sqlalchemy import Engine, bindparam, select
 
 from quanzi.models.ranking.query import ViewerContext
-from quanzi.storage.orm import Interaction, Post, UserRelation
+from quanzi.storage.orm import BrandRelation, Interaction, Post, UserRelation
 
 POSITIVE_KINDS = frozenset({"click", "like", "favourite", "comment", "share"})
 HIDE_KINDS = frozenset({"hide", "report"})
@@ -85,12 +85,16 @@ def build_viewer_context(
     vectors: VectorSource,
     max_engaged: int = 50,
     follows: Iterable[str] = (),
+    brand: Iterable[tuple[str, str, bool]] = (),
 ) -> ViewerContext:
-    """A context from the viewer's friends, follows and history ``(post_id, kind,
-    author_id)``, newest first. Shared by the service's SQL loader and the offline
-    evaluation (and the learned ranker's training), so the three see the same context."""
+    """A context from the viewer's friends, follows, brand relations ``(circle, kind,
+    active)`` and history ``(post_id, kind, author_id)``, newest first. Shared by the
+    service's SQL loader and the offline evaluation (and the learned ranker's training),
+    so the three see the same context."""
     h = _History().fold(history, max_engaged)
-    return _context(viewer_id, friends, follows, h, list(h.engaged), vectors, max_engaged)
+    return _context(
+        viewer_id, friends, follows, h, list(h.engaged), vectors, max_engaged, tuple(brand)
+    )
 
 
 def extend_viewer_context(
@@ -119,7 +123,9 @@ def extend_viewer_context(
             else replace(ctx, seen_posts=frozenset(h.seen))
         )
     engaged = list(dict.fromkeys([*h.engaged, *ctx.engaged_posts]))
-    return _context(ctx.viewer_id, ctx.friends, ctx.follows, h, engaged, vectors, max_engaged)
+    return _context(
+        ctx.viewer_id, ctx.friends, ctx.follows, h, engaged, vectors, max_engaged, ctx.brand
+    )
 
 
 def _context(
@@ -130,6 +136,7 @@ def _context(
     engaged: list[str],
     vectors: VectorSource,
     max_engaged: int,
+    brand: tuple[tuple[str, str, bool], ...] = (),
 ) -> ViewerContext:
     engaged_ids = [p for p in engaged[:max_engaged] if p not in h.negative]
     interest = interest_vector(vectors.vectors_of(engaged_ids)) if engaged_ids else None
@@ -143,6 +150,7 @@ def _context(
         blocked_authors=frozenset(h.blocked),
         engaged_posts=tuple(engaged_ids),
         interest=interest,
+        brand=brand,
     )
 
 
@@ -170,6 +178,9 @@ class ViewerLoader:
         self._relations_stmt = select(UserRelation.other_id, UserRelation.kind).where(
             UserRelation.user_id == viewer, UserRelation.kind.in_(("friend", "follow"))
         )
+        self._brand_stmt = select(
+            BrandRelation.circle_id, BrandRelation.kind, BrandRelation.active
+        ).where(BrandRelation.user_id == viewer)
         self._history_stmt = (
             select(Interaction.post_id, Interaction.kind, Post.author_id)
             .join(Post, Post.id == Interaction.post_id)
@@ -262,11 +273,18 @@ class ViewerLoader:
         since = now - timedelta(days=self.lookback_days)
         with self.engine.connect() as conn:
             relations = conn.execute(self._relations_stmt, {"viewer": viewer_id}).all()
+            brand = conn.execute(self._brand_stmt, {"viewer": viewer_id}).all()
             history = conn.execute(
                 self._history_stmt, {"viewer": viewer_id, "since": since, "until": now}
             ).all()
         friends = [other for other, kind in relations if kind == "friend"]
         follows = [other for other, kind in relations if kind == "follow"]
         return build_viewer_context(
-            viewer_id, friends, history, vectors, self.max_engaged, follows=follows
+            viewer_id,
+            friends,
+            history,
+            vectors,
+            self.max_engaged,
+            follows=follows,
+            brand=[(c, k, bool(a)) for c, k, a in brand],
         )

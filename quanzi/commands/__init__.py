@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "models",
     "ranking",
     "adversarial",
+    "copies",
     "ranker",
     "serving_bench",
     "posts",

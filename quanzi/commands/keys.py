@@ -1,4 +1,5 @@
-"""``quanzi keys …``: API keys with roles (feed-service, ingest, editor, admin).
+"""``quanzi keys …``: API keys with roles (feed-service, ingest, editor, admin, and
+brand-manager for one brand circle's own rules).
 
 ``create`` prints the key alone on stdout, exactly once (only its hash is stored), so
 ``KEY=$(quanzi keys create --role editor)`` works; everything else goes to stderr.
@@ -21,6 +22,7 @@ class RoleChoice(StrEnum):
     ingest = "ingest"
     editor = "editor"
     admin = "admin"
+    brand_manager = "brand-manager"
 
 
 def _sessions():  # type: ignore[no-untyped-def]
@@ -43,15 +45,23 @@ def _sessions():  # type: ignore[no-untyped-def]
 def create(
     role: RoleChoice = typer.Option(..., help="What the key may call."),
     name: str = typer.Option("", help="Who holds it (recorded as the editor on decisions)."),
+    circle: str | None = typer.Option(
+        None, help="brand-manager only: the brand circle whose own rules the key manages."
+    ),
 ) -> None:
     """Create a key and print it once; only its salted hash is stored."""
     from quanzi.storage.api_keys import create_key
     from quanzi.storage.db import session_scope
+    from quanzi.storage.orm import Circle
 
+    if (role is RoleChoice.brand_manager) != (circle is not None):
+        raise fail("--circle goes with --role brand-manager (and a brand-manager key needs it)")
     engine, sessions = _sessions()
     try:
         with session_scope(sessions) as session:
-            row, key = create_key(session, role.value, name)
+            if circle is not None and session.get(Circle, circle) is None:
+                raise fail(f"no circle {circle!r}: `quanzi world list` or GET /v1/circles")
+            row, key = create_key(session, role.value, name, circle_id=circle)
             ident, prefix = row.id, row.prefix
     finally:
         engine.dispose()

@@ -133,6 +133,21 @@ IngestKey = Annotated[Principal, Depends(require_role("ingest", "feed-service"))
 EditorKey = Annotated[Principal, Depends(require_role("editor"))]
 AdminKey = Annotated[Principal, Depends(require_role("admin"))]
 FeedOrEditorKey = Annotated[Principal, Depends(require_role("feed-service", "editor"))]
+# A circle's own rules: editors and admins, or the brand-manager key of that circle (the
+# handler checks the circle: ``require_own_circle``).
+RulesKey = Annotated[Principal, Depends(require_role("editor", "brand-manager"))]
+
+
+def require_own_circle(principal: Principal, circle_id: str) -> None:
+    """403 unless a brand-manager key is acting on its own circle (others pass)."""
+    if principal.role == "brand-manager" and principal.circle_id != circle_id:
+        raise HTTPException(
+            403,
+            detail=f"this brand-manager key manages circle {principal.circle_id!r}, "
+            f"not {circle_id!r}",
+        )
+
+
 # For a whole read-only router: ``APIRouter(..., dependencies=[READ_ROLES])``.
 READ_ROLES = Depends(require_role(*ROLES))
 

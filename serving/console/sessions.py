@@ -87,7 +87,9 @@ def load_session(db: Session, token: str, now: datetime | None = None) -> Signed
         row.expires_at = min(now + IDLE_TIMEOUT, row.created_at + MAX_AGE)
         db.flush()
     role: Role = key.role  # type: ignore[assignment]  # checked against CONSOLE_ROLES
-    principal = Principal(key_id=key.id, role=role, name=key.name, prefix=key.prefix)
+    principal = Principal(
+        key_id=key.id, role=role, name=key.name, prefix=key.prefix, circle_id=key.circle_id
+    )
     return SignedIn(principal, row.csrf_token, row.expires_at)
 
 

@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from quanzi.models.ranking.params import CHINA, Phase, campaign_phase
-from quanzi.serving.banner import BANNER_LEVELS, DUP_COSINE, banner_picks
+from quanzi.serving.banner import DUP_COSINE, banner_picks
 from quanzi.serving.editorial import review as review_logic
+from quanzi.serving.editorial.guardrails import BANNER_MIN_TIER, PostFacts
 from quanzi.serving.editorial.suggestion_neighbours import text_vectors
 from quanzi.serving.index_search import post_vectors, search_similar
 from quanzi.serving.post_ingest.persistence import tier_of
@@ -31,7 +32,6 @@ from quanzi.storage.orm import Circle, Interaction, Post, PostScore, ReviewItem,
 from quanzi.storage.queries import PostDetail, latest_scores
 
 PHASES: tuple[str, ...] = get_args(Phase)
-BANNER_MIN_TIER = 2  # banner rules (banner.py): passed, L2–L3, quality tier ≥ 2
 ENGAGEMENT_KINDS = ("impression", "click", "like", "favourite", "comment", "share")
 REVIEW_POOL = 2000  # open items ordered in memory (risk lives in JSON); the rest wait
 TIER_NAMES = {0: "unusable", 1: "low", 2: "good", 3: "excellent"}
@@ -66,16 +66,16 @@ class Card:
 
     @property
     def below_banner_rules(self) -> list[str]:
-        """Why this post may not go on the banner (empty: it may)."""
-        why = []
-        if self.post.status != "pass":
-            why.append(f"moderation status is {self.post.status}, not pass")
-        if self.trust_level not in BANNER_LEVELS:
-            why.append(f"trust {self.trust_level or 'unscored'} is not L2–L3")
-        if self.tier is None or self.tier < BANNER_MIN_TIER:
-            tier = "unscored" if self.tier is None else f"tier {self.tier}"
-            why.append(f"quality {tier} is below tier {BANNER_MIN_TIER}")
-        return why
+        """Why this post may not go on the banner (empty: it may): the guardrails' rules."""
+        return PostFacts(
+            post_id=self.post.id,
+            author_id=self.post.author_id,
+            text=self.post.text,
+            status=self.post.status,
+            tier=self.tier,
+            level=self.trust_level,
+            near_duplicate_of=None,  # the builder warns about copies as near-duplicate pairs
+        ).banner_failures()
 
 
 def reason_text(reason: Any) -> str:
@@ -374,14 +374,6 @@ class QueueItem:
         return self.item.reasons or {}
 
 
-def risk_of(reasons: dict[str, Any]) -> float:
-    """How sure moderation was that something is wrong: the highest label probability, or
-    the cosine of the post it copies."""
-    probs = [float(e.get("prob") or 0.0) for e in reasons.get("labels") or []]
-    probs.append(float(reasons.get("near_duplicate_cosine") or 0.0))
-    return max(probs)
-
-
 def review_queue(
     db: Session,
     *,
@@ -401,7 +393,7 @@ def review_queue(
             )
         rows = rows[::-1]
     elif order == "riskiest":
-        rows = sorted(rows, key=lambda r: (-risk_of(r[0].reasons or {}), -r[0].id))
+        rows = sorted(rows, key=lambda r: (-review_logic.risk_of(r[0].reasons or {}), -r[0].id))
     page = rows[offset : offset + limit]
     found = cards(db, [post.id for _, post in page])
     out = []
@@ -418,7 +410,7 @@ def review_queue(
             QueueItem(
                 item,
                 card,
-                risk_of(item.reasons or {}),
+                review_logic.risk_of(item.reasons or {}),
                 segments(post.text, spans_of(card.labels)),
                 flagged,
             )

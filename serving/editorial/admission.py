@@ -3,7 +3,11 @@
 A brand needs (1) an official Tmall flagship store, (2) to be well known in its consumer
 or vertical field, and (3) a fan base meeting any ONE of the channel thresholds below.
 An eligible application then waits for two operations reviews; those are people, so
-this service records the wait and never decides it.
+this service records them and never decides them: each review is an admin key's pass or
+reject with a note, by two different reviewers. One reject closes the application
+(``rejected``); the second pass opens the brand's circle (``open``: a ``circles`` row,
+with the id and category the application asked for) — from then on its brand-manager key
+(``quanzi keys create --role brand-manager --circle …``) manages the circle's own rules.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from quanzi.serving.editorial.errors import NotFound
-from quanzi.storage.orm import CircleApplication
+from quanzi.serving.editorial.errors import Conflict, NotFound
+from quanzi.storage.orm import Circle, CircleApplication, CircleApplicationReview
 
 # Fan-base channels and their thresholds (domain.md, "Opening a brand circle").
 FAN_THRESHOLDS: dict[str, tuple[int, str]] = {
@@ -94,13 +99,22 @@ def submit_application(
     well_known: bool,
     fans: dict[str, int | None],
     submitted_by: str,
+    circle_id: str | None = None,
+    category: str = "other",
 ) -> CircleApplication:
-    """Evaluate and store an application; an eligible one waits for two operations reviews."""
+    """Evaluate and store an application; an eligible one waits for two operations reviews.
+    ``circle_id`` and ``category`` are what the circle gets once it opens."""
     results = evaluate(has_tmall_flagship=has_tmall_flagship, well_known=well_known, fans=fans)
     eligible = all(r.passed for r in results)
     row = CircleApplication(
         brand=brand,
-        facts={"has_tmall_flagship": has_tmall_flagship, "well_known": well_known, **fans},
+        facts={
+            "has_tmall_flagship": has_tmall_flagship,
+            "well_known": well_known,
+            **fans,
+            "circle_id": circle_id,
+            "category": category,
+        },
         eligible=eligible,
         results=[_jsonable(r) for r in results],
         status="ops_review_pending" if eligible else "ineligible",
@@ -118,6 +132,80 @@ def get_application(session: Session, application_id: int) -> CircleApplication:
     if row is None:
         raise NotFound(f"circle application {application_id} not found")
     return row
+
+
+def list_applications(
+    session: Session, *, status: str | None, limit: int, offset: int
+) -> tuple[list[CircleApplication], int]:
+    """Applications newest first, optionally of one status, and how many match."""
+    query = select(CircleApplication)
+    if status is not None:
+        query = query.where(CircleApplication.status == status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(CircleApplication.id.desc()).limit(limit).offset(offset))
+    return list(rows), int(total)
+
+
+def reviews_of(session: Session, application_id: int) -> list[CircleApplicationReview]:
+    return list(
+        session.scalars(
+            select(CircleApplicationReview)
+            .where(CircleApplicationReview.application_id == application_id)
+            .order_by(CircleApplicationReview.id)
+        )
+    )
+
+
+def record_review(
+    session: Session, application_id: int, *, reviewer: str, decision: str, note: str
+) -> CircleApplication:
+    """Store one operations review; a reject closes the application, the last pass opens
+    the circle (module docstring)."""
+    row = get_application(session, application_id)
+    if row.status != "ops_review_pending":
+        raise Conflict(
+            f"application {application_id} is {row.status}: only applications waiting for "
+            "operations reviews take one"
+        )
+    if any(r.reviewer == reviewer for r in reviews_of(session, application_id)):
+        raise Conflict(
+            f"{reviewer} already reviewed application {application_id}: the two operations "
+            "reviews are by two different people"
+        )
+    session.add(
+        CircleApplicationReview(
+            application_id=row.id, reviewer=reviewer, decision=decision, note=note.strip()
+        )
+    )
+    row.reviews_done += 1
+    if decision == "reject":
+        row.status = "rejected"
+    elif row.reviews_done >= row.reviews_required:
+        row.circle_id = _open_circle(session, row).id
+        row.status = "open"
+    session.flush()
+    return row
+
+
+def _open_circle(session: Session, row: CircleApplication) -> Circle:
+    facts = row.facts or {}
+    circle_id = facts.get("circle_id") or f"c_app{row.id}"
+    if session.get(Circle, circle_id) is not None:
+        raise Conflict(
+            f"circle {circle_id!r} already exists: the application cannot open it (submit "
+            "a new application with another `circle_id`)"
+        )
+    circle = Circle(
+        id=circle_id,
+        name=row.brand,
+        kind="brand",
+        category=str(facts.get("category") or "other"),
+        brand=row.brand,
+        description=f"opened by application {row.id}",
+    )
+    session.add(circle)
+    session.flush()
+    return circle
 
 
 def _jsonable(result: RuleResult) -> dict[str, Any]:

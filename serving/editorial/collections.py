@@ -3,6 +3,11 @@
 Positions are 1-based and always contiguous: every change rewrites them from the list's
 order, so a client never sees gaps or ties. Only a non-empty collection whose posts all
 passed moderation can be published, and a published one accepts only passed posts.
+
+Guardrails (``guardrails.py``): a post below the banner rules (L2–L3, tier ≥ 2, passed,
+not a flagged copy) or a near-duplicate of an item already in is refused (422) unless
+the request carries an override reason; the editor and the reason are then stored with
+the item, and publishing checks that every such item has one.
 """
 
 from __future__ import annotations
@@ -16,6 +21,12 @@ from sqlalchemy.orm import Session
 
 from quanzi.models.ranking.selectors.mmr_selector import mmr_order
 from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound, id_list
+from quanzi.serving.editorial.guardrails import (
+    PostFacts,
+    VectorsOf,
+    near_duplicate_pairs,
+    post_facts,
+)
 from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts
 from quanzi.storage.orm import Circle, Collection, CollectionItem, Post
 
@@ -73,10 +84,56 @@ def _check_posts(session: Session, collection: Collection, post_ids: Sequence[st
             )
 
 
+def guardrail_failures(
+    session: Session,
+    collection: Collection,
+    post_ids: Sequence[str],
+    vectors_of: VectorsOf | None = None,
+) -> dict[str, list[str]]:
+    """Why each of ``post_ids`` may not join the collection without an override: the
+    banner rules, and near-duplicates of items already in (or of an earlier one of them)."""
+    facts = post_facts(session, [*_current_order(session, collection), *post_ids])
+    new = [facts[p] for p in post_ids if p in facts]
+    existing: list[PostFacts] = [f for pid, f in facts.items() if pid not in set(post_ids)]
+    why = {f.post_id: f.banner_failures() for f in new}
+    for pid, other, sim in near_duplicate_pairs(new, existing, vectors_of):
+        how = "flagged at ingest" if sim is None else f"cosine {sim:.2f}"
+        why[pid].append(f"a near-duplicate of {other}, already in ({how})")
+    return {pid: w for pid, w in why.items() if w}
+
+
+def _guard(
+    session: Session,
+    collection: Collection,
+    post_ids: Sequence[str],
+    override: tuple[str, str] | None,
+    vectors_of: VectorsOf | None,
+) -> dict[str, tuple[str, str]]:
+    """The overrides to record (post → (editor, reason)); 422 when a post fails the
+    guardrails and no override reason was given."""
+    failing = guardrail_failures(session, collection, post_ids, vectors_of)
+    if not failing:
+        return {}
+    if override is None or not override[1].strip():
+        detail = "; ".join(f"{pid}: {', '.join(w)}" for pid, w in sorted(failing.items()))
+        raise Invalid(
+            "below the collection guardrails (banner rules: passed, L2–L3, tier ≥ 2, no "
+            f"copies or near-duplicates): {detail}. To add them anyway, send "
+            "`override_reason` (recorded with your name)"
+        )
+    return dict.fromkeys(failing, (override[0], override[1].strip()))
+
+
 def _write_order(
-    session: Session, collection: Collection, order: list[str], notes: dict[str, str]
+    session: Session,
+    collection: Collection,
+    order: list[str],
+    notes: dict[str, str],
+    overrides: dict[str, tuple[str, str]] | None = None,
 ) -> None:
-    """Make the stored items exactly ``order`` (positions 1..n), keeping or setting notes."""
+    """Make the stored items exactly ``order`` (positions 1..n), keeping or setting notes
+    (and recording the overrides the new items needed)."""
+    overrides = overrides or {}
     existing = {
         i.post_id: i
         for i in session.scalars(
@@ -89,11 +146,14 @@ def _write_order(
     for position, post_id in enumerate(order, start=1):
         item = existing.get(post_id)
         if item is None:
+            by, reason = overrides.get(post_id, (None, None))
             item = CollectionItem(
                 collection_id=collection.id,
                 post_id=post_id,
                 position=position,
                 note=notes.get(post_id, ""),
+                override_by=by,
+                override_reason=reason,
             )
             session.add(item)
         else:
@@ -116,6 +176,8 @@ def create_collection(
     description: str,
     post_ids: Sequence[str],
     created_by: str,
+    override_reason: str | None = None,
+    vectors_of: VectorsOf | None = None,
 ) -> Collection:
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
@@ -130,7 +192,9 @@ def create_collection(
     session.flush()
     if post_ids:
         _check_posts(session, collection, post_ids)
-        _write_order(session, collection, list(post_ids), {})
+        override = None if override_reason is None else (created_by, override_reason)
+        overrides = _guard(session, collection, post_ids, override, vectors_of)
+        _write_order(session, collection, list(post_ids), {}, overrides)
     return collection
 
 
@@ -158,8 +222,12 @@ def add_items(
     *,
     position: int | None = None,
     note: str = "",
+    editor: str = "",
+    override_reason: str | None = None,
+    vectors_of: VectorsOf | None = None,
 ) -> None:
-    """Insert ``post_ids`` before ``position`` (1-based; default: at the end)."""
+    """Insert ``post_ids`` before ``position`` (1-based; default: at the end); posts that
+    fail the guardrails need ``override_reason`` (module docstring)."""
     order = _current_order(session, collection)
     already = set(order) & set(post_ids)
     if already:
@@ -175,9 +243,11 @@ def add_items(
             f"{len(order)} posts, so use 1..{len(order) + 1}"
         )
     _check_posts(session, collection, post_ids)
+    override = None if override_reason is None else (editor, override_reason)
+    overrides = _guard(session, collection, post_ids, override, vectors_of)
     at = len(order) if position is None else position - 1
     order[at:at] = list(post_ids)
-    _write_order(session, collection, order, dict.fromkeys(post_ids, note))
+    _write_order(session, collection, order, dict.fromkeys(post_ids, note), overrides)
 
 
 def remove_item(session: Session, collection: Collection, post_id: str) -> None:
@@ -222,6 +292,18 @@ def publish_collection(
         raise Conflict(
             "only posts that passed moderation can be published; remove or "
             f"wait for: {id_list(unpassed)}"
+        )
+    facts = post_facts(session, [post.id for _, post in items])
+    unruled = [
+        f"{item.post_id} ({'; '.join(facts[item.post_id].banner_failures())})"
+        for item, _ in items
+        if item.override_by is None and facts[item.post_id].banner_failures()
+    ]
+    if unruled:
+        raise Conflict(
+            "these items are below the banner rules and were added without an override: "
+            + ", ".join(unruled)
+            + ". Remove them, or add them again with `override_reason`"
         )
     if collection.status != "published":
         collection.status = "published"

@@ -4,6 +4,8 @@ heat(post) = Σ over its interactions in the window of weight(kind) × exp(−ag
 The sum runs in SQL (one GROUP BY over ``interactions``); boosts multiply heat and
 removals drop posts in the same query, then pins are placed at their positions.
 Overrides past ``expires_at`` are ignored, so a campaign pin ends by itself.
+Guardrails (``guardrails.py``): only a passed post can be pinned, and a post flagged at
+ingest as a copy of another (any circle) never appears, pinned or not.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, 
 from sqlalchemy.orm import Session
 
 from quanzi.models.ranking.params import INTERACTION_WEIGHTS
-from quanzi.serving.editorial.errors import Invalid, NotFound
+from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound
+from quanzi.serving.editorial.guardrails import post_facts
 from quanzi.storage.orm import Circle, HotListOverride, Interaction, Post
 
 
@@ -134,9 +137,13 @@ def hot_list(
         .outerjoin(ov, ov.c.post_id == heat.c.post_id)
         .where(or_(ov.c.action.is_(None), ov.c.action.not_in(["remove", "pin"])), adjusted > 0)
         .order_by(adjusted.desc(), heat.c.post_id)
-        .limit(limit)
+        .limit(2 * limit + 10)  # room for the copies dropped below
     ).all()
-    entries = [(r.post_id, float(r.adjusted), float(r.heat)) for r in rows]
+    copies = flagged_copies(session, [r.post_id for r in rows] + [p.post_id for p in pins])
+    entries = [
+        (r.post_id, float(r.adjusted), float(r.heat)) for r in rows if r.post_id not in copies
+    ][:limit]
+    pins = [p for p in pins if p.post_id not in copies]
     if pins:
         entries = _place_pins(
             session,
@@ -149,6 +156,11 @@ def hot_list(
         HotListEntry(post_id=pid, rank=i, heat=h, base_heat=b, override=by_post.get(pid))
         for i, (pid, h, b) in enumerate(entries[:limit], start=1)
     ]
+
+
+def flagged_copies(session: Session, post_ids: list[str]) -> set[str]:
+    """The posts among ``post_ids`` flagged at ingest as near-duplicates of another."""
+    return {pid for pid, f in post_facts(session, post_ids).items() if f.near_duplicate_of}
 
 
 def _heats(session: Session, heat: Subquery, post_ids: list[str]) -> dict[str, float]:
@@ -208,6 +220,16 @@ def set_override(
         raise Invalid(f"post {post_id!r} belongs to circle {post.circle_id!r}, not {circle_id!r}")
     if action == "pin" and (value < 1 or value != int(value)):
         raise Invalid("a pin needs `value`: the 1-based position, a whole number ≥ 1")
+    if action in ("pin", "boost") and post.status != "pass":
+        raise Conflict(
+            f"post {post_id!r} is {post.status}: only a post that passed moderation can be "
+            f"{'pinned' if action == 'pin' else 'boosted'} in a hot list"
+        )
+    if action in ("pin", "boost") and flagged_copies(session, [post_id]):
+        raise Conflict(
+            f"post {post_id!r} was flagged at ingest as a copy of another post: copies never "
+            "go in a hot list"
+        )
     if action == "boost" and not 0 < value <= params.max_boost:
         raise Invalid(f"a boost needs `value`: a heat multiplier in (0, {params.max_boost:g}]")
     if expires_at is not None and expires_at <= datetime.now(UTC):

@@ -3,12 +3,20 @@
 Each decision is kept (who, pass/reject, why, which labels) and closes the item; the
 post's status follows the decision. The next ``quanzi train moderation`` reads the decided
 texts as labelled examples (``datasets/moderation/editor_decisions.py``).
+
+The queue (``queue``): open items riskiest first (the highest label probability, or the
+cosine of the post it copies), oldest first or newest first; filtered by circle and by
+label (``near_duplicate`` for copies); with the count of open items per label, so editors
+see where the work is. Risk lives in the items' JSON reasons, so the open items of the
+circle are ordered in memory (their ids, reasons and times only; the page's posts are
+then read).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +28,60 @@ Decision = Literal["pass", "reject"]
 # moderation-policy.md's labels; a reject names at least one, a pass none.
 ModerationLabel = Literal["contact", "ad", "offensive", "spam", "privacy"]
 OPEN, CLOSED = "open", "closed"
+QueueOrder = Literal["riskiest", "oldest", "newest"]
+NEAR_DUPLICATE = "near_duplicate"  # the label a copy is filed under in the queue
+
+
+def risk_of(reasons: dict[str, Any]) -> float:
+    """How sure moderation was that something is wrong: the highest label probability, or
+    the cosine of the post it copies."""
+    probs = [float(e.get("prob") or 0.0) for e in reasons.get("labels") or []]
+    probs.append(float(reasons.get("near_duplicate_cosine") or 0.0))
+    return max(probs)
+
+
+def labels_of(reasons: dict[str, Any]) -> set[str]:
+    """The labels an item is filed under (``near_duplicate`` for a copy)."""
+    out = {str(e.get("label")) for e in reasons.get("labels") or [] if e.get("label")}
+    if reasons.get("near_duplicate_of"):
+        out.add(NEAR_DUPLICATE)
+    return out
+
+
+def queue(
+    session: Session,
+    *,
+    order: QueueOrder = "riskiest",
+    circle_id: str | None = None,
+    label: str | None = None,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[list[tuple[ReviewItem, Post]], int, dict[str, int]]:
+    """One page of open items in ``order``, how many match, and open items per label (of the
+    circle, before the label filter)."""
+    query = select(ReviewItem.id, ReviewItem.reasons, ReviewItem.created_at).where(
+        ReviewItem.status == OPEN
+    )
+    if circle_id is not None:
+        query = query.where(ReviewItem.circle_id == circle_id)
+    rows = [(i, r or {}, t) for i, r, t in session.execute(query)]
+    counts = Counter(lab for _, r, _ in rows for lab in labels_of(r))
+    if label is not None:
+        rows = [row for row in rows if label in labels_of(row[1])]
+    if order == "riskiest":
+        rows.sort(key=lambda r: (-risk_of(r[1]), r[2], r[0]))
+    else:
+        rows.sort(key=lambda r: (r[2], r[0]), reverse=order == "newest")
+    page = [i for i, _, _ in rows[offset : offset + limit]]
+    found = {
+        item.id: (item, post)
+        for item, post in session.execute(
+            select(ReviewItem, Post)
+            .join(Post, Post.id == ReviewItem.post_id)
+            .where(ReviewItem.id.in_(page))
+        ).all()
+    }
+    return [found[i] for i in page if i in found], len(rows), dict(sorted(counts.items()))
 
 
 def list_open(

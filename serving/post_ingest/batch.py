@@ -11,9 +11,11 @@ import numpy as np
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from quanzi.models.content_type import infer_content_type
 from quanzi.models.index import log_changes, write_embeddings
 from quanzi.models.model_versions import versions_key
 from quanzi.models.moderation.policy import post_status, review_reasons
+from quanzi.models.quality import rejected_quality
 from quanzi.serving.editorial.errors import Conflict, Invalid
 from quanzi.serving.post_ingest.decision import RuleLookup, moderation_of, score_records
 from quanzi.serving.post_ingest.duplicates import near_duplicates
@@ -102,10 +104,11 @@ def process(
             "status": status,
             "replayed": False,
             "moderation": moderation,
-            "quality": public_part(out["quality"], ("score", "tier")),
+            "quality": public_part(rejected_quality(out["quality"], status), ("score", "tier")),
             "trust": public_part(out["trust"], ("level", "probs", "reasons")),
             "near_duplicate_of": dupe[0] if dupe else None,
             "near_duplicate_cosine": round(dupe[1], 4) if dupe else None,
+            "content_type": infer_content_type(p.text),
             "model_versions": versions,
         }
         post_rows.append(

@@ -1,9 +1,13 @@
-"""Near-duplicate detection at ingest: the most similar other post of the same circle.
+"""Near-duplicate detection at ingest: the most similar other post anywhere in the store.
 
+Copy-paste (搬运) across circles is the common case — a hotel review pasted into the
+shampoo circle — so the search runs over the whole index, not the post's own circle.
 Three places hold the posts a new one may copy: the worker's vector index, this worker's
 recent ingests its index does not have yet (``RecentVectors``), and the earlier posts of
 the same batch (the first of two copies is the original). What a near-duplicate means
-for the post is the moderation policy's (``policy.post_status``).
+for the post is the moderation policy's (``policy.post_status``: review, so an editor
+sees which post it copies); the result is its one input from here. Banner picks and hot
+lists never take a post flagged here (``serving/banner.py``, ``editorial/hotlists.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from quanzi.serving.worker_models import ModelSet
 def near_duplicates(
     models: ModelSet, posts: Sequence[PostInput], vectors: np.ndarray
 ) -> list[tuple[str, float] | None]:
-    """For each post, the most similar *other* post of its circle at ≥ the threshold."""
+    """For each post, the most similar *other* post of any circle at ≥ the threshold."""
     own = {p.id for p in posts}
     best: list[tuple[str, float] | None] = [None] * len(posts)
 
@@ -30,23 +34,19 @@ def near_duplicates(
             best[i] = (pid, sim)
 
     index = models.index
-    recent = models.recent
-    by_circle: dict[str, list[int]] = {}
-    for i, post in enumerate(posts):
-        by_circle.setdefault(post.circle_id, []).append(i)
-    for circle_id, rows in by_circle.items():
-        if index is not None and len(index):
-            flt = SearchFilter.of(circle_id=circle_id, exclude_ids=own)
-            for i, hits in zip(rows, index.search_batch(vectors[rows], 1, flt), strict=True):
-                for pid, sim in hits:
-                    offer(i, pid, sim)
-        for i in rows:
-            hit = recent.best(circle_id, vectors[i], own)
-            if hit is not None:
-                offer(i, *hit)
-        # Earlier posts of the same batch: the first of two copies is the original.
-        sims = vectors[rows] @ vectors[rows].T
-        for a, i in enumerate(rows):
-            for b in range(a):
-                offer(i, posts[rows[b]].id, float(sims[a, b]))
+    if index is not None and len(index) and len(posts):
+        flt = SearchFilter.of(exclude_ids=own)
+        for i, hits in enumerate(index.search_batch(vectors, 1, flt)):
+            for pid, sim in hits:
+                offer(i, pid, sim)
+    for i in range(len(posts)):
+        hit = models.recent.best(None, vectors[i], own)
+        if hit is not None:
+            offer(i, *hit)
+    # Earlier posts of the same batch: the first of two copies is the original.
+    if len(posts) > 1:
+        sims = vectors @ vectors.T
+        for a in range(1, len(posts)):
+            b = int(sims[a, :a].argmax())
+            offer(a, posts[b].id, float(sims[a, b]))
     return best

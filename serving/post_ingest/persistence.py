@@ -16,7 +16,10 @@ from typing import Any
 from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from quanzi.models.content_type import MODEL_NAME as CONTENT_TYPE_MODEL
+from quanzi.models.content_type import VERSION as CONTENT_TYPE_VERSION
 from quanzi.models.loading import UNAVAILABLE
+from quanzi.models.quality import rejected_quality
 from quanzi.serving.editorial.errors import Conflict, Invalid, id_list
 from quanzi.storage.orm import Circle, Item, Order, Post, PostScore, ReviewItem, User
 from quanzi.storage.queries import verified_purchase_clause
@@ -179,6 +182,18 @@ def score_rows_for(
                 "created_at": now,
             }
         )
+    if result.get("content_type"):
+        rows.append(
+            {
+                "post_id": post_id,
+                "model_name": CONTENT_TYPE_MODEL,
+                "model_version": CONTENT_TYPE_VERSION,
+                "score": None,
+                "label": result["content_type"],
+                "payload": {},
+                "created_at": now,
+            }
+        )
     trust = result.get("trust")
     if trust is not None:
         level = str(trust["level"])
@@ -220,6 +235,7 @@ def result_of(
     }
     versions["encoder"] = encoder_version or UNAVAILABLE
     quality = latest["quality"].payload if "quality" in latest else None
+    quality = rejected_quality(quality, post.status)
     trust = latest["trust"].payload if "trust" in latest else None
     return {
         "post_id": post.id,
@@ -229,6 +245,7 @@ def result_of(
         "quality": public_part(quality, ("score", "tier")),
         "trust": public_part(trust, ("level", "probs", "reasons")),
         "near_duplicate_of": near,
+        "content_type": latest[CONTENT_TYPE_MODEL].label if CONTENT_TYPE_MODEL in latest else None,
         "model_versions": versions,
     }
 

@@ -21,7 +21,7 @@ from quanzi.models.ranking.offline.metrics import (
 )
 from quanzi.models.ranking.offline.replay import Split, eligible_split, evaluate_split
 from quanzi.models.ranking.offline.requests import EvalRequest, make_requests
-from quanzi.models.ranking.params import RankingParams
+from quanzi.models.ranking.params import RankingParams, campaign_phase
 from quanzi.models.ranking.query import ViewerContext
 from quanzi.settings import Settings
 
@@ -78,13 +78,15 @@ def test_requests_are_viewer_days_graded_by_the_strongest_action() -> None:
             ("w", "b", "impression", 0, 1),  # nothing clicked
         ]
     )
-    requests = make_requests(log, POSTS, {"v": {"x"}}, {("v", "c1"): False})
+    kinds = {("v", "c1"): frozenset({"fan", "past_buyer"})}
+    requests = make_requests(log, POSTS, {"v": {"x"}}, {("v", "c1"): False}, None, kinds)
     assert len(requests) == 1  # v's 2nd day and w have no relevant post
     req = requests[0]
     assert req.candidates == ["a", "b", "c"]
     assert req.relevance == {"a": 0, "b": 3, "c": 1}
     assert req.position == {"a": 0, "b": 1, "c": 2}
-    assert req.segments == ("some-friends", "silent")
+    phase = f"phase:{campaign_phase(req.now)}"
+    assert req.segments == ("some-friends", "silent", "fan", "past-buyer", phase)
 
 
 def test_position_propensity_falls_with_position() -> None:

@@ -17,6 +17,7 @@ from quanzi.storage.orm import (
     Base,
     Circle,
     CircleApplication,
+    CircleApplicationReview,
     ConsoleSession,
     IndexChange,
     Interaction,
@@ -208,6 +209,17 @@ def _build_world(f: Any) -> list[Any]:
             )
         ),
     ]
+    rows.append(
+        f._add(
+            CircleApplicationReview(
+                application_id=rows[-1].id,
+                reviewer="运营-1",
+                decision="pass",
+                note="旗舰店核实",
+                created_at=T0,
+            )
+        )
+    )
     return rows
 
 
@@ -353,6 +365,7 @@ def test_deleting_a_circle_cascades_to_its_content(session: Session, factory: An
             "circle_applications",
             "rescore_runs",
             "rescore_blocks",
+            "circle_application_reviews",
         ):
             continue
         n = session.execute(select(func.count()).select_from(table)).scalar_one()

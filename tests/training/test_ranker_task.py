@@ -34,7 +34,18 @@ def test_training_rows_are_the_features_the_served_scorer_sees(tiny: RankerData)
     frame, split = tiny.test.frame, tiny.test.splits[0]
     for k, req in enumerate(split.requests[:5]):
         rows = frame[frame["req"] == k].set_index("post_id")
-        for feature in ("log_age", "age_rank", "engagement", "interest", "follow", "trust"):
+        for feature in (
+            "log_age",
+            "age_rank",
+            "engagement",
+            "interest",
+            "follow",
+            "trust",
+            "content_phase",
+            "silent_x_engagement",
+            "norel_x_quality",
+            "active_x_fresh",
+        ):
             one = LinearRanker(
                 features=(feature,), mean=np.zeros(1), scale=np.ones(1), weights=np.ones(1)
             )
@@ -57,7 +68,8 @@ def _query(req, split):
         limit=len(req.candidates),
         now=req.now,
         phase=campaign_phase(req.now),
-        params=RankingParams(scorer="learned"),
+        # the content-type term off: the served score is then the one feature alone
+        params=RankingParams(scorer="learned", w_content_type=0.0),
         candidate_ids=tuple(req.candidates),
         exclude_seen=False,
     )

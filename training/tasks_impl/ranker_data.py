@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quanzi.datasets.world.tables import World, circle_activity, friends_of, read_world
+from quanzi.datasets.world.tables import (
+    World,
+    brand_relations_of,
+    circle_activity,
+    friends_of,
+    read_world,
+)
 from quanzi.models.loading import LoadedModels, load_models
 from quanzi.models.ranker import FEATURES
 from quanzi.models.ranking.candidates import CandidateSet
@@ -29,7 +35,12 @@ from quanzi.models.ranking.offline.replay import (
     request_query,
     restrict_split,
 )
-from quanzi.models.ranking.offline.requests import EvalRequest, make_requests, viewer_contexts
+from quanzi.models.ranking.offline.requests import (
+    EvalRequest,
+    make_requests,
+    relation_kinds,
+    viewer_contexts,
+)
 from quanzi.models.ranking.offline.world_snapshot import (
     build_store,
     embed_posts,
@@ -134,6 +145,7 @@ def build_days(
     posts = world.tables["posts"]
     friends, follows = friends_of(world), friends_of(world, "follow")
     relations = circle_activity(world)
+    kinds = relation_kinds(brand_relations_of(world))
     inter = world.tables["interactions"]
     recorder = FeatureRecorder()
     pipeline = recording_pipeline(recorder)
@@ -147,12 +159,18 @@ def build_days(
         day = interactions[
             (interactions["created_at"] >= start) & (interactions["created_at"] < end)
         ]
-        requests = make_requests(day, posts, friends, relations, world.policy)
+        requests = make_requests(day, posts, friends, relations, world.policy, kinds)
         cut = start if store_per_day else starts[0]
         if store is None or store_per_day:
             store = build_store(world, cut, scores, embeddings, verified)
         contexts = viewer_contexts(
-            world, cut, {r.viewer_id for r in requests}, store, friends, follows
+            world,
+            cut,
+            {r.viewer_id for r in requests},
+            store,
+            friends,
+            follows,
+            brand_relations_of(world, cut),
         )
         split = Split(
             requests,

@@ -19,7 +19,24 @@ from quanzi.datasets.world.tables import World
 from quanzi.models.ranking.offline.requests import EvalRequest
 
 K = 10
-SEGMENTS = ("all", "friend-rich", "some-friends", "friendless", "active", "silent", "no-relation")
+SEGMENTS = (
+    "all",
+    "friend-rich",
+    "some-friends",
+    "friendless",
+    "active",
+    "silent",
+    "no-relation",
+    "fan",
+    "member",
+    "past-buyer",
+    "phase:warmup",
+    "phase:seeding",
+    "phase:preheat",
+    "phase:peak",
+    "phase:after_sales",
+    "phase:off_season",
+)
 
 
 def dcg(gains: Sequence[float], k: int = K) -> float:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from quanzi.datasets.world.tables import World
 from quanzi.models.ranking.feed_snapshot import SnapshotFeedStore
+from quanzi.models.ranking.params import campaign_phase
 from quanzi.models.ranking.query import ViewerContext
 from quanzi.models.ranking.viewer_loader import build_viewer_context
 
@@ -33,7 +34,8 @@ class EvalRequest:
     candidates: list[str]  # in shown order
     relevance: dict[str, int]
     position: dict[str, int]  # logged position (for the debiased metric)
-    segments: tuple[str, str]  # (friends segment, relation segment)
+    # (friends segment, relation segment, then brand-relation kinds and the campaign phase)
+    segments: tuple[str, ...]
     policy: str = "newest"  # logging policy: "random" = exploration bucket (random order)
 
 
@@ -43,11 +45,14 @@ def make_requests(
     friends: dict[str, set[str]],
     relation: dict[tuple[str, str], bool],
     policy: Mapping[str, str] | None = None,
+    kinds: Mapping[tuple[str, str], frozenset[str]] | None = None,
 ) -> list[EvalRequest]:
     """One request per (viewer, China day): shown posts, graded by the strongest action.
 
     ``policy`` (request_id → logging policy) marks a request ``random`` when every logged
-    request behind its impressions was an exploration request."""
+    request behind its impressions was an exploration request. ``kinds`` ((viewer, circle)
+    → brand-relation kinds) adds a segment per kind (``fan``, ``member``, ``past-buyer``);
+    every request also gets its campaign phase's segment (``phase:<name>``)."""
     df = interactions.copy()
     df["day"] = df["created_at"].dt.tz_convert("Asia/Shanghai").dt.date
     circle_of = dict(zip(posts["id"], posts["circle_id"], strict=True))
@@ -77,19 +82,34 @@ def make_requests(
         active = relation.get((viewer, circle))
         rseg = "active" if active else ("silent" if active is not None else "no-relation")
         logged = {policy.get(r, "newest") for r in shown["request_id"]} if policy else set()
+        now = shown["created_at"].min().to_pydatetime()
+        brand = sorted((kinds or {}).get((viewer, circle), ()))
+        segments = (fseg, rseg, *(k.replace("_", "-") for k in brand))
+        segments += (f"phase:{campaign_phase(now)}",)
         out.append(
             EvalRequest(
                 str(viewer),
                 circle,
-                shown["created_at"].min().to_pydatetime(),
+                now,
                 candidates,
                 rel,
                 position,
-                (fseg, rseg),
+                segments,
                 "random" if logged == {"random"} else "newest",
             )
         )
     return out
+
+
+def relation_kinds(
+    brand: Mapping[str, list[tuple[str, str, bool]]],
+) -> dict[tuple[str, str], frozenset[str]]:
+    """(viewer, circle) → the viewer's brand-relation kinds there (``make_requests``)."""
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for viewer, rows in brand.items():
+        for circle, kind, _ in rows:
+            out[(viewer, circle)].add(kind)
+    return {key: frozenset(v) for key, v in out.items()}
 
 
 def viewer_contexts(
@@ -99,8 +119,10 @@ def viewer_contexts(
     store: SnapshotFeedStore,
     friends: dict[str, set[str]],
     follows: dict[str, set[str]] | None = None,
+    brand: Mapping[str, list[tuple[str, str, bool]]] | None = None,
 ) -> dict[str, ViewerContext]:
-    """Each viewer's context from history before ``cutoff`` (newest first)."""
+    """Each viewer's context from history before ``cutoff`` (newest first); ``brand``:
+    each viewer's brand relations (``datasets/world/tables.brand_relations_of``)."""
     inter = world.tables["interactions"]
     before = inter[(inter["created_at"] < cutoff) & inter["user_id"].isin(viewers)]
     before = before.sort_values(["created_at", "id"], ascending=False)
@@ -108,10 +130,15 @@ def viewer_contexts(
     history: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
     for uid, pid, kind in zip(before["user_id"], before["post_id"], before["kind"], strict=True):
         history[uid].append((pid, kind, author.get(pid, "")))
-    follows = follows or {}
+    follows, brand = follows or {}, brand or {}
     return {
         v: build_viewer_context(
-            v, friends.get(v, set()), history.get(v, []), store, follows=follows.get(v, set())
+            v,
+            friends.get(v, set()),
+            history.get(v, []),
+            store,
+            follows=follows.get(v, set()),
+            brand=brand.get(v, ()),
         )
         for v in viewers
     }

@@ -20,6 +20,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 from quanzi.datasets.world.tables import World
+from quanzi.models.content_type import CODE as CONTENT_CODE
+from quanzi.models.content_type import infer_content_type
 from quanzi.models.loading import load_models
 from quanzi.models.moderation.detectors import detect
 from quanzi.models.ranking.base_levels import resolve_base_levels
@@ -186,6 +188,8 @@ def build_store(
         }
     )
     frame["creator"] = (frame["author_kind"] == "creator") | frame["certified"]
+    # The content type as ingest stores it: the same rules on the same text.
+    frame["ctype"] = [CONTENT_CODE[infer_content_type(text)] for text in posts["text"]]
     frame = frame.merge(scores.frame, on="id", how="left")
     for col in ("quality", "tier", "scored_level"):
         if col not in frame:

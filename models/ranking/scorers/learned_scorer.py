@@ -8,6 +8,15 @@ model registry lists the ranker as degraded; ``last_used`` says which scorer ran
 
 Each feature's contribution is one additive term of the score (``models/ranker.py``), so
 the "why it ranked" reasons keep their meaning.
+
+Experiments under the learned scorer: the model's features are fixed (they must not move
+when an experiment overrides a weight), so a request or arm that changes any of the
+weighted scorer's params (``SCORE_PARAMS``: weights, trust values, the engagement prior,
+the freshness half-life, …) adds, per feature, the difference that change makes to the
+weighted score — ``w'·f'(x) − w·f(x)``, zero at the defaults — as a contribution named
+``adjust_<feature>``. So ``w_quality: 0`` removes the default quality term and the
+``fresh`` arm's 18 h half-life favours fresher posts, under either scorer. The content-type
+fit to the campaign phase (``w_content_type``) is added as under the weighted scorer.
 """
 
 from __future__ import annotations
@@ -20,11 +29,14 @@ import numpy as np
 
 from quanzi.models.ranking.candidates import CandidateSet
 from quanzi.models.ranking.components import Scored
+from quanzi.models.ranking.params import SCORE_PARAMS, RankingParams
 from quanzi.models.ranking.query import FeedQuery
 from quanzi.models.ranking.ranker_features import ranker_features
-from quanzi.models.ranking.scorers.weighted_scorer import WeightedScorer
+from quanzi.models.ranking.scorers.weighted_scorer import WeightedScorer, content_type_term
 
 log = logging.getLogger(__name__)
+_DEFAULTS = RankingParams()
+_DEFAULT_SCORE_PARAMS = tuple(getattr(_DEFAULTS, k) for k in SCORE_PARAMS)
 
 RankerSource = Callable[[], Any | None]  # → the current ``LinearRanker`` or None
 
@@ -61,8 +73,28 @@ class LearnedScorer:
             raise ValueError("non-finite learned score: check the hydrated features")
         by_feature = contrib.T.astype(np.float32)  # (f, n): one copy, then row views
         contributions = {name: by_feature[j] for j, name in enumerate(ranker.features)}
+        for name, delta in self.adjustments(query, candidates).items():
+            contributions[name] = delta
+            scores += delta
+        contributions["content_type"] = term = content_type_term(query, candidates)
+        scores += term
         return Scored(
             scores,
             contributions,
             scorer=f"learned-v{getattr(ranker, 'version', None) or 'unknown'}",
         )
+
+    def adjustments(self, query: FeedQuery, candidates: CandidateSet) -> dict[str, np.ndarray]:
+        """``adjust_<feature>``: what the request's score params change in the weighted
+        score, per feature (empty at the defaults: the common request pays nothing)."""
+        p = query.params
+        if tuple(getattr(p, k) for k in SCORE_PARAMS) == _DEFAULT_SCORE_PARAMS:
+            return {}
+        now = self.fallback.contributions(query, candidates, p)
+        before = self.fallback.contributions(query, candidates, _DEFAULTS)
+        out = {}
+        for name, values in now.items():
+            delta = values - before[name]
+            if np.any(delta):
+                out[f"adjust_{name}"] = delta.astype(np.float32, copy=False)
+        return out

@@ -1,4 +1,5 @@
-"""Recent posts by the viewer's friends (L1 for this viewer), in any circle."""
+"""Recent posts by the viewer's friends (L1 for this viewer): of the requested circle, or of
+any circle when ``friends_any_circle`` is set (``filters/circle_scope_filter.py``)."""
 
 from __future__ import annotations
 
@@ -17,5 +18,8 @@ class FriendsPostsSource:
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
         return store.posts_by_authors(
-            query.viewer.friends, query.since_ts, self.limit or query.params.friends_limit
+            query.viewer.friends,
+            query.since_ts,
+            self.limit or query.params.friends_limit,
+            None if query.params.friends_any_circle else query.circle_id,
         )

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from quanzi.serving.api.deps import EditorKey, SessionDep, SimilarDep
+from quanzi.serving.api.deps import EditorKey, ModelsDep, SessionDep, SimilarDep
 from quanzi.serving.api.schemas.collections import (
     CollectionCreate,
     CollectionItemsAdd,
@@ -23,6 +23,9 @@ from quanzi.serving.api.schemas.collections import (
 )
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
 from quanzi.serving.editorial import collections as logic
+from quanzi.serving.editorial.guardrails import VectorsOf, post_facts
+from quanzi.serving.index_search import post_vectors
+from quanzi.serving.worker_models import ModelRegistry
 from quanzi.storage.orm import Collection
 
 router = APIRouter(prefix="/v1/collections", tags=["collections"])
@@ -36,11 +39,20 @@ def _public(session: Session, collection: Collection) -> CollectionPublic:
     return CollectionPublic.from_rows(collection, logic.collection_items(session, collection.id))
 
 
+def _vectors_of(session: Session, registry: ModelRegistry) -> VectorsOf | None:
+    """The encoder's vectors for the near-duplicate guardrail, when the models are in."""
+    models = registry.peek()
+    if models is None or models.index is None or models.embedder is None:
+        return None
+    return lambda ids: post_vectors(session, models, ids)
+
+
 @router.post("", status_code=201, responses=NOT_FOUND)
 def create_collection(
-    body: CollectionCreate, session: SessionDep, editor: EditorKey
+    body: CollectionCreate, session: SessionDep, registry: ModelsDep, editor: EditorKey
 ) -> CollectionPublic:
-    """Create a draft collection in a circle, optionally with its first posts."""
+    """Create a draft collection in a circle, optionally with its first posts (guardrails
+    as for added items)."""
     collection = logic.create_collection(
         session,
         circle_id=body.circle_id,
@@ -48,6 +60,8 @@ def create_collection(
         description=body.description,
         post_ids=body.post_ids,
         created_by=editor.actor,
+        override_reason=body.override_reason,
+        vectors_of=_vectors_of(session, registry),
     )
     return _public(session, collection)
 
@@ -100,14 +114,29 @@ def delete_collection(collection_id: CollectionId, session: SessionDep, _: Edito
     responses={
         **NOT_FOUND,
         409: {"description": "Already in the collection, or not passed while published"},
+        422: {"description": "Below the banner rules or a near-duplicate, and no override"},
     },
 )
 def add_collection_items(
-    collection_id: CollectionId, body: CollectionItemsAdd, session: SessionDep, _: EditorKey
+    collection_id: CollectionId,
+    body: CollectionItemsAdd,
+    session: SessionDep,
+    registry: ModelsDep,
+    editor: EditorKey,
 ) -> CollectionPublic:
-    """Insert posts at a position (default: the end); positions stay 1..n."""
+    """Insert posts at a position (default: the end); positions stay 1..n. A post below the
+    banner rules or nearly copying an item already in needs `override_reason`."""
     collection = logic.get_collection(session, collection_id)
-    logic.add_items(session, collection, body.post_ids, position=body.position, note=body.note)
+    logic.add_items(
+        session,
+        collection,
+        body.post_ids,
+        position=body.position,
+        note=body.note,
+        editor=editor.actor,
+        override_reason=body.override_reason,
+        vectors_of=_vectors_of(session, registry),
+    )
     return _public(session, collection)
 
 
@@ -139,13 +168,24 @@ def suggest_collection_posts(
     similar: SimilarDep,
     _: EditorKey,
 ) -> SuggestionList:
-    """Passed posts of the circle similar to the collection's items, diversified by MMR."""
+    """Posts of the circle similar to the collection's items, diversified by MMR, each with
+    its text, author, quality tier, trust level and what keeps it off a banner, if
+    anything (such a post needs an override to go in)."""
     collection = logic.get_collection(session, collection_id)
     found = logic.suggest_posts(session, collection, similar, k=query.k, diversity=query.diversity)
+    facts = post_facts(session, [p.id for p, _ in found])
     return SuggestionList(
         collection_id=collection.id,
         data=[
-            Suggestion(post_id=p.id, relevance=r, author_id=p.author_id, text=p.text)
+            Suggestion(
+                post_id=p.id,
+                relevance=r,
+                author_id=p.author_id,
+                text=p.text,
+                tier=facts[p.id].tier,
+                trust_level=facts[p.id].level,
+                below_banner_rules=facts[p.id].banner_failures(),
+            )
             for p, r in found
         ],
     )

@@ -18,6 +18,7 @@ from quanzi.serving.api.schemas.hotlists import (
     OverridePublic,
 )
 from quanzi.serving.editorial import hotlists as logic
+from quanzi.serving.editorial.guardrails import post_facts
 
 router = APIRouter(prefix="/v1/hotlists", tags=["hotlists"])
 NOT_FOUND = {404: {"description": "No such circle or post"}}
@@ -34,6 +35,7 @@ def read_hotlist(
     params = logic.HotListParams()
     at = query.at or datetime.now(UTC)
     entries = logic.hot_list(session, circle_id, limit=query.limit, now=at, params=params)
+    facts = post_facts(session, [e.post_id for e in entries])
     return HotListPublic(
         circle_id=circle_id,
         at=at,
@@ -46,6 +48,10 @@ def read_hotlist(
                 heat=e.heat,
                 base_heat=e.base_heat,
                 override=OverridePublic.from_row(e.override) if e.override else None,
+                author_id=facts[e.post_id].author_id,
+                text=facts[e.post_id].text,
+                tier=facts[e.post_id].tier,
+                trust_level=facts[e.post_id].level,
             )
             for e in entries
         ],
@@ -66,7 +72,8 @@ def list_hotlist_overrides(
 def set_hotlist_override(
     circle_id: ResourceId, body: OverrideCreate, session: SessionDep, editor: EditorKey
 ) -> OverridePublic:
-    """Pin, boost or remove one post (replacing any override it had)."""
+    """Pin, boost or remove one post (replacing any override it had); only a passed post
+    that is not a flagged copy can be pinned or boosted (409)."""
     row = logic.set_override(
         session,
         circle_id,

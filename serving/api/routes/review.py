@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from sqlalchemy.orm import Session
 
 from quanzi.serving.api.deps import EditorKey, SessionDep
 from quanzi.serving.api.schemas.review import (
@@ -16,6 +17,7 @@ from quanzi.serving.api.schemas.review import (
     ReviewListQuery,
 )
 from quanzi.serving.editorial import review as logic
+from quanzi.storage.queries import latest_scores
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 ReviewId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -26,18 +28,44 @@ NOT_FOUND = {404: {"description": "No such review item"}}
 def list_review_items(
     query: Annotated[ReviewListQuery, Query()], session: SessionDep, _: EditorKey
 ) -> ReviewList:
-    """Open items, oldest first, optionally of one circle."""
-    rows, total = logic.list_open(
-        session, circle_id=query.circle_id, limit=query.limit, offset=query.offset
+    """Open items riskiest, oldest or newest first, optionally of one circle and one label,
+    each with its spans and evidence; with the open items per label."""
+    rows, total, counts = logic.queue(
+        session,
+        order=query.order,
+        circle_id=query.circle_id,
+        label=query.label,
+        limit=query.limit,
+        offset=query.offset,
     )
-    return ReviewList(data=[ReviewItemPublic.from_rows(i, p) for i, p in rows], count=total)
+    moderation = _moderation(session, [p.id for _, p in rows])
+    return ReviewList(
+        data=[ReviewItemPublic.from_rows(i, p, moderation=moderation.get(p.id)) for i, p in rows],
+        count=total,
+        counts=counts,
+    )
+
+
+def _moderation(session: Session, post_ids: list[str]) -> dict[str, dict]:
+    """The newest moderation payload of each post (its labels and spans)."""
+    return {
+        pid: s.payload or {}
+        for pid, scores in latest_scores(session, post_ids).items()
+        for s in scores
+        if s.model_name == "moderation"
+    }
 
 
 @router.get("/{review_id}", responses=NOT_FOUND)
 def read_review_item(review_id: ReviewId, session: SessionDep, _: EditorKey) -> ReviewItemPublic:
     """One item, open or closed, with the decisions taken on it."""
     item, post = logic.get_item(session, review_id)
-    return ReviewItemPublic.from_rows(item, post, logic.decisions_of(session, review_id))
+    return ReviewItemPublic.from_rows(
+        item,
+        post,
+        logic.decisions_of(session, review_id),
+        moderation=_moderation(session, [post.id]).get(post.id),
+    )
 
 
 @router.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from quanzi.serving.api.deps import EditorKey, SessionDep
+from quanzi.serving.api.deps import RulesKey, SessionDep, require_own_circle
 from quanzi.serving.api.schemas.common import ResourceId
 from quanzi.serving.api.schemas.rules import CircleRulesPublic, CircleRulesUpdate
 from quanzi.serving.editorial import rules as logic
@@ -17,9 +17,11 @@ NOT_FOUND = {404: {"description": "No such circle"}}
 
 @router.get("/{circle_id}/rules", responses=NOT_FOUND)
 def read_circle_rules(
-    circle_id: ResourceId, session: SessionDep, _: EditorKey
+    circle_id: ResourceId, session: SessionDep, caller: RulesKey
 ) -> CircleRulesPublic:
-    """The circle's blocked and review-only terms, normalised as they are matched."""
+    """The circle's blocked and review-only terms, normalised as they are matched (editors,
+    or the circle's own brand-manager key)."""
+    require_own_circle(caller, circle_id)
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
     return CircleRulesPublic.from_rules(circle_id, logic.get_rules(session, circle_id))
@@ -27,8 +29,10 @@ def read_circle_rules(
 
 @router.put("/{circle_id}/rules", responses=NOT_FOUND)
 def replace_circle_rules(
-    circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep, _: EditorKey
+    circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep, caller: RulesKey
 ) -> CircleRulesPublic:
-    """Replace the circle's terms (≤ 200, each ≤ 50 characters, no repeats once normalised)."""
+    """Replace the circle's terms (≤ 200, each ≤ 50 characters, no repeats once normalised;
+    editors, or the circle's own brand-manager key)."""
+    require_own_circle(caller, circle_id)
     rules = logic.replace_rules(session, circle_id, body.blocked, body.review)
     return CircleRulesPublic.from_rules(circle_id, rules)

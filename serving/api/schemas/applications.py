@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from quanzi.storage.orm import CircleApplication
+from quanzi.serving.api.schemas.common import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE
+from quanzi.storage.orm import CircleApplication, CircleApplicationReview
 
 FanCount = Field(None, ge=0, le=10**10)
 
@@ -25,6 +26,12 @@ class CircleApplicationCreate(BaseModel):
     community_users: int | None = FanCount
     weitao_fans: int | None = FanCount
     tieba_members: int | None = FanCount
+    circle_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_\-]{1,64}$",
+        description="The id the circle gets when it opens (default: c_app<application id>).",
+    )
+    category: str = Field("other", min_length=1, max_length=64, description="Its category.")
 
     def fans(self) -> dict[str, int | None]:
         return {
@@ -59,18 +66,42 @@ class OpsReviews(BaseModel):
     pending: int
 
 
+class OpsReviewCreate(BaseModel):
+    """One operations review of an application (admin keys: operations staff)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["pass", "reject"]
+    note: str = Field("", max_length=1000, description="What the reviewer checked or found.")
+
+
+class OpsReviewPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    reviewer: str
+    decision: Literal["pass", "reject"]
+    note: str
+    created_at: datetime
+
+
 class CircleApplicationPublic(BaseModel):
     id: int
     brand: str
     eligible: bool = Field(description="Every admission rule is met.")
-    status: Literal["ops_review_pending", "ineligible"]
+    status: Literal["ops_review_pending", "ineligible", "open", "rejected"] = Field(
+        description="open: both reviews passed and the circle exists; rejected: a review failed."
+    )
     rules: list[RuleResultPublic]
     ops_reviews: OpsReviews = Field(description="Two operations reviews follow eligibility.")
+    reviews: list[OpsReviewPublic] = Field(default_factory=list)
+    circle_id: str | None = Field(None, description="The circle opened for the brand.")
     submitted_by: str
     created_at: datetime
 
     @classmethod
-    def from_row(cls, row: CircleApplication) -> CircleApplicationPublic:
+    def from_row(
+        cls, row: CircleApplication, reviews: list[CircleApplicationReview] | None = None
+    ) -> CircleApplicationPublic:
         return cls(
             id=row.id,
             brand=row.brand,
@@ -82,6 +113,21 @@ class CircleApplicationPublic(BaseModel):
                 done=row.reviews_done,
                 pending=row.reviews_required - row.reviews_done,
             ),
+            reviews=[OpsReviewPublic.model_validate(r) for r in reviews or []],
+            circle_id=row.circle_id,
             submitted_by=row.submitted_by,
             created_at=row.created_at,
         )
+
+
+class CircleApplicationList(BaseModel):
+    data: list[CircleApplicationPublic]
+    count: int = Field(description="Applications matching the query, over all pages.")
+
+
+class CircleApplicationListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["ops_review_pending", "ineligible", "open", "rejected"] | None = None
+    limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
+    offset: int = Field(0, ge=0, le=MAX_OFFSET)

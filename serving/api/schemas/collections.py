@@ -30,6 +30,17 @@ def _unique(ids: list[str]) -> list[str]:
     return ids
 
 
+OverrideReason = Annotated[
+    str | None,
+    Field(
+        min_length=1,
+        max_length=500,
+        description="Why posts below the guardrails (banner rules, near-duplicates of items "
+        "already in) go in anyway; stored with the editor's name on each such item.",
+    ),
+]
+
+
 class CollectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -39,6 +50,7 @@ class CollectionCreate(BaseModel):
     post_ids: list[PostId] = Field(
         default_factory=list, max_length=MAX_ITEMS, description="Initial items, in order."
     )
+    override_reason: OverrideReason = None
 
     _unique_posts = field_validator("post_ids")(_unique)
 
@@ -64,6 +76,7 @@ class CollectionItemsAdd(BaseModel):
         None, ge=1, le=MAX_ITEMS, description="Insert before this 1-based position; default end."
     )
     note: str = Field("", max_length=500, description="Editor's note stored with each item.")
+    override_reason: OverrideReason = None
 
     _unique_posts = field_validator("post_ids")(_unique)
 
@@ -85,6 +98,8 @@ class CollectionItemPublic(BaseModel):
     post_status: str
     author_id: str
     text: str
+    override_by: str | None = Field(None, description="Who added it despite the guardrails.")
+    override_reason: str | None = Field(None, description="Why (null: no override needed).")
 
 
 class CollectionPublic(BaseModel):
@@ -119,6 +134,8 @@ class CollectionPublic(BaseModel):
                     post_status=p.status,
                     author_id=p.author_id,
                     text=p.text,
+                    override_by=i.override_by,
+                    override_reason=i.override_reason,
                 )
                 for i, p in items
             ],
@@ -166,6 +183,12 @@ class Suggestion(BaseModel):
     relevance: float
     author_id: str
     text: str
+    tier: int | None = Field(description="Quality tier 0–3 (null: not scored).")
+    trust_level: str | None = Field(description="Base trust level, L2–L6 (null: not scored).")
+    below_banner_rules: list[str] = Field(
+        default_factory=list,
+        description="Why it may not go in without an override (empty: it may).",
+    )
 
 
 class SuggestionList(BaseModel):

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
-from quanzi.models.ranking.params import Phase, RankingParams
+from quanzi.models.ranking.params import Phase, RankingParams, not_applicable
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
 
 MAX_CANDIDATES = 2_000
@@ -61,16 +69,32 @@ class FeedRankRequest(BaseModel):
         RankingParams.model_validate(value)  # types and bounds, with their own messages
         return value
 
+    @model_validator(mode="after")
+    def _params_apply(self) -> FeedRankRequest:
+        idle = not_applicable(self.params or {}, self.candidate_ids is not None)
+        if idle:
+            raise ValueError(
+                f"ranking params {idle} cannot apply to this request: they size the "
+                "candidate sources, and a request with `candidate_ids` runs no source "
+                "(drop them, or drop `candidate_ids`)"
+            )
+        return self
+
 
 class Reason(BaseModel):
     feature: str = Field(description="A scoring feature (quality, trust, freshness, …).")
     contribution: float = Field(description="Its additive contribution to the score.")
+    text: str = Field(description='The reason as a short phrase ("posted 3 hours ago").')
 
 
 class FeedItem(BaseModel):
     post_id: str
     score: float
     trust_level: int = Field(ge=1, le=6, description="Viewer-relative: L1 for friends' posts.")
+    trust_reasons: list[str] = Field(
+        description="Why this level: friend of the viewer, verified purchase, creator, …"
+    )
+    content_type: str = Field(description="guide, share, usage, question (or unknown).")
     source: str = Field(description="The candidate source that proposed it.")
     reasons: list[Reason] = Field(description="Top contributions, largest magnitude first.")
 

@@ -63,6 +63,10 @@ class HotListItem(BaseModel):
     heat: float = Field(description="Decayed engagement after a boost (a pin keeps its own).")
     base_heat: float = Field(description="Decayed engagement before any override.")
     override: OverridePublic | None
+    author_id: str
+    text: str
+    tier: int | None = Field(description="Quality tier 0–3 (null: not scored).")
+    trust_level: str | None = Field(description="Base trust level, L2–L6 (null: not scored).")
 
 
 class HotListPublic(BaseModel):

@@ -137,7 +137,12 @@ class PostIngestResult(BaseModel):
     quality: QualityResult | None = Field(description="null while no quality model exists.")
     trust: TrustResult | None = Field(description="null while no trust model exists.")
     near_duplicate_of: str | None = Field(
-        description="A post of the same circle this one nearly copies (cosine ≥ 0.95)."
+        description="A stored post, of any circle, this one nearly copies (cosine ≥ 0.95)."
+    )
+    content_type: str | None = Field(
+        None,
+        description="guide, share, usage or question (models/content_type.py); null for "
+        "posts stored before it was inferred.",
     )
     model_versions: dict[str, str] = Field(
         description="Version of each model used; `rules` / `unavailable` when degraded."

@@ -162,16 +162,30 @@ def add_collection_items(
     collection_id: CollectionId,
     db: SessionDep,
     registry: ModelsDep,
-    _: web.EditorAction,
+    editor: web.EditorAction,
     post_id: Annotated[str, Form(max_length=64)],
     position: Annotated[str, Form(max_length=4)] = "",
+    override_reason: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
-    """Add a post (at a position, default the end)."""
+    """Add a post (at a position, default the end); one below the banner rules or nearly
+    copying an item needs an override reason (recorded with the editor)."""
     body = web.parse(
-        CollectionItemsAdd, {"post_ids": [post_id.strip()], "position": position.strip() or None}
+        CollectionItemsAdd,
+        {
+            "post_ids": [post_id.strip()],
+            "position": position.strip() or None,
+            "override_reason": override_reason.strip() or None,
+        },
     )
     collection = logic.get_collection(db, collection_id)
-    logic.add_items(db, collection, body.post_ids, position=body.position)
+    logic.add_items(
+        db,
+        collection,
+        body.post_ids,
+        position=body.position,
+        editor=editor.actor,
+        override_reason=body.override_reason,
+    )
     return _builder(
         request,
         db,

@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0006_post_model_versions'
-down_revision = '0004'
+down_revision = '0005_feed_domain_rules'
 branch_labels = None
 depends_on = None
 

@@ -48,7 +48,7 @@ def _social(store, query_factory):
 def test_learned_contributions_sum_to_the_score(store, query_factory) -> None:
     query = query_factory(params=LEARNED)
     scored = LearnedScorer(_ranker()).score(query, _hydrated(store, query))
-    assert set(scored.contributions) == set(FEATURES)
+    assert set(scored.contributions) == set(FEATURES) | {"content_type"}
     total = np.sum(np.stack(list(scored.contributions.values())), axis=0)
     np.testing.assert_allclose(total, scored.scores, rtol=1e-5, atol=1e-5)
     assert np.ptp(scored.scores) > 0

@@ -58,8 +58,29 @@ def test_self_sourced_feed_drops_rejected_old_and_disguised_posts(store, query_f
     result = RankingPipeline.default().rank(query_factory(), store)
     ids = [i.post_id for i in result.items]
     assert "p_rejected" not in ids and "p_old" not in ids and "p_disguised" not in ids
-    assert "p_other_circle" in ids  # a friend's post from another circle is sourced too
+    assert "p_other_circle" not in ids  # a friend's post from another circle: not here
     assert result.removed["moderation"] >= 1
+
+
+def test_friends_any_circle_lets_a_friends_other_circle_post_in_at_l1(store, query_factory) -> None:
+    result = RankingPipeline.default().rank(
+        query_factory(params=RankingParams(friends_any_circle=True)), store
+    )
+    items = {i.post_id: i for i in result.items}
+    assert items["p_other_circle"].trust_level == 1
+    assert items["p_other_circle"].source == "friends"
+
+
+def test_given_candidates_of_another_circle_are_removed_as_other_circle(
+    store, query_factory
+) -> None:
+    result = RankingPipeline.default().rank(
+        query_factory(candidate_ids=("p_stranger", "p_other_circle", "p_never_ingested")), store
+    )
+    assert [i.post_id for i in result.items] == ["p_stranger"]
+    assert result.removed["unknown"] == 1  # not counted as a moderation removal
+    assert result.removed["other_circle"] == 1
+    assert result.removed["moderation"] == 0
 
 
 def test_given_candidates_are_the_only_source(store, query_factory) -> None:

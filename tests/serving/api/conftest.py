@@ -12,6 +12,8 @@ from quanzi.serving.app import create_app
 from quanzi.settings import Settings
 from quanzi.storage.api_keys import ROLES, create_key
 
+BRAND_CIRCLE = "c_brand_key"
+
 
 @pytest.fixture
 def api(settings: Settings) -> Iterator[TestClient]:
@@ -25,9 +27,13 @@ def keys(seed: Callable[[Callable[[Any], Any]], Any]) -> dict[str, dict[str, str
     """Request headers carrying a fresh key of each role, named ``<role>-1``."""
 
     def build(f: Any) -> dict[str, dict[str, str]]:
-        return {
-            role: {"Authorization": f"Bearer {create_key(f.session, role, f'{role}-1')[1]}"}
-            for role in ROLES
-        }
+        # The brand-manager key manages its own circle, BRAND_CIRCLE.
+        f.circle(id=BRAND_CIRCLE)
+
+        def key(role: str) -> str:
+            circle = BRAND_CIRCLE if role == "brand-manager" else None
+            return create_key(f.session, role, f"{role}-1", circle_id=circle)[1]
+
+        return {role: {"Authorization": f"Bearer {key(role)}"} for role in ROLES}
 
     return seed(build)

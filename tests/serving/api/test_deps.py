@@ -42,7 +42,13 @@ def test_every_v1_route_declares_its_roles(settings: Settings) -> None:
     assert undeclared == [], "add a key alias (EditorKey, FeedKey, …) to these handlers"
     # /console is the editor console: session-signed pages (tests/serving/console).
     others = {r.path for r in routes if not r.path.startswith(("/v1/", "/console"))}
-    assert others <= OPEN_PATHS | {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    assert others <= OPEN_PATHS | {
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/docs/assets/{name}",
+    }
     assert all(not _roles(r.dependant) for r in routes if r.path in OPEN_PATHS)
 
 

@@ -14,6 +14,7 @@ from quanzi_tests import serving_models as sm
 from quanzi_tests.console_world import csrf_of
 
 from quanzi.serving.console import views
+from quanzi.serving.editorial import review as review_logic
 from quanzi.serving.post_ingest.batch import ingest_posts
 from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.storage.orm import Post
@@ -94,9 +95,9 @@ def test_review_queue_orders_newest_riskiest_oldest(world: TestClient) -> None:
 
 
 def test_risk_is_the_strongest_signal() -> None:
-    assert views.risk_of({"labels": [{"prob": 0.4}, {"prob": 0.9}]}) == 0.9
-    assert views.risk_of({"labels": [], "near_duplicate_cosine": 0.97}) == 0.97
-    assert views.risk_of({}) == 0.0
+    assert review_logic.risk_of({"labels": [{"prob": 0.4}, {"prob": 0.9}]}) == 0.9
+    assert review_logic.risk_of({"labels": [], "near_duplicate_cosine": 0.97}) == 0.97
+    assert review_logic.risk_of({}) == 0.0
 
 
 def test_segments_mark_overlapping_spans_in_the_original_text() -> None:

@@ -6,6 +6,9 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from quanzi.storage.api_keys import create_key
+
+BRAND_CIRCLE = "c_brand_key"  # the brand-manager key's circle (tests/serving/api/conftest.py)
 ELIGIBLE = {
     "brand": "花西子",
     "has_tmall_flagship": True,
@@ -74,3 +77,71 @@ def test_applications_need_an_editor_or_admin_key(api: TestClient, keys: dict, s
             == 403
         )
         assert api.get("/v1/circles/applications/1", headers=keys[role]).status_code == 403
+
+
+def _apply(api: TestClient, keys: dict, **extra: Any) -> int:
+    body = {**ELIGIBLE, "circle_id": "c_huaxizi", "category": "beauty", **extra}
+    response = api.post("/v1/circles/applications", headers=keys["editor"], json=body)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def _review(api: TestClient, key: dict, app_id: int, decision: str) -> Any:
+    return api.post(
+        f"/v1/circles/applications/{app_id}/reviews",
+        headers=key,
+        json={"decision": decision, "note": "旗舰店与粉丝数已核实"},
+    )
+
+
+def test_two_passing_operations_reviews_open_the_circle(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
+    second_admin = seed(
+        lambda f: {"Authorization": f"Bearer {create_key(f.session, 'admin', '运营-2')[1]}"}
+    )
+    app_id = _apply(api, keys)
+    assert _review(api, keys["editor"], app_id, "pass").status_code == 403  # admins review
+    first = _review(api, keys["admin"], app_id, "pass")
+    assert first.status_code == 201 and first.json()["status"] == "ops_review_pending"
+    again = _review(api, keys["admin"], app_id, "pass")
+    assert again.status_code == 409 and "two different people" in again.json()["detail"]
+    assert api.get("/v1/circles/c_huaxizi", headers=keys["admin"]).status_code == 404
+    done = _review(api, second_admin, app_id, "pass").json()
+    assert done["status"] == "open" and done["circle_id"] == "c_huaxizi"
+    assert done["ops_reviews"] == {"required": 2, "done": 2, "pending": 0}
+    assert [r["reviewer"] for r in done["reviews"]] == ["admin-1", "运营-2"]
+    circle = api.get("/v1/circles/c_huaxizi", headers=keys["admin"])
+    assert circle.status_code == 200 and circle.json()["brand"] == "花西子"
+    listed = api.get("/v1/circles/applications?status=open", headers=keys["editor"]).json()
+    assert listed["count"] == 1 and listed["data"][0]["id"] == app_id
+    late = _review(api, keys["admin"], app_id, "reject")
+    assert late.status_code == 409
+
+
+def test_a_rejecting_review_closes_the_application(api: TestClient, keys: dict, seed: Any) -> None:
+    seed(lambda f: None)
+    app_id = _apply(api, keys, circle_id="c_other")
+    body = _review(api, keys["admin"], app_id, "reject").json()
+    assert body["status"] == "rejected" and body["circle_id"] is None
+    pending = api.get(
+        "/v1/circles/applications?status=ops_review_pending", headers=keys["editor"]
+    ).json()
+    assert pending["count"] == 0
+
+
+def test_a_brand_manager_key_manages_only_its_own_circles_rules(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
+    seed(lambda f: f.circle(id="c_someone_else"))
+    manager = keys["brand-manager"]
+    own = api.put(
+        f"/v1/circles/{BRAND_CIRCLE}/rules",
+        headers=manager,
+        json={"blocked": ["代购"], "review": ["平替"]},
+    )
+    assert own.status_code == 200, own.text
+    assert api.get(f"/v1/circles/{BRAND_CIRCLE}/rules", headers=manager).status_code == 200
+    other = api.put("/v1/circles/c_someone_else/rules", headers=manager, json={"blocked": ["代购"]})
+    assert other.status_code == 403 and BRAND_CIRCLE in other.json()["detail"]
+    assert api.get("/v1/review", headers=manager).status_code == 403  # rules only

@@ -11,14 +11,30 @@ from fastapi.testclient import TestClient
 from quanzi.serving.api.deps import get_similar
 from quanzi.serving.editorial.suggestion_neighbours import Neighbours
 
+TEXTS = [
+    "面霜用了一个月，保湿很好，冬天脸不干",
+    "质地偏厚，夏天用有点闷，适合干皮",
+    "味道淡淡的香味，擦完十分钟就吸收",
+    "敏感肌用了两周没有泛红，比之前那款温和",
+    "包装是泵头的，挤一下刚好一次的量",
+    "价格偏贵，五十毫升要三百多，活动时买划算",
+]
+
+
+def banner_ready(f: Any, post: Any, tier: int = 3, level: str = "L3") -> Any:
+    """Scores that put a post within the banner rules (or, with other values, below)."""
+    f.score(post, model_name="quality", score=0.8, label=str(tier), payload={"tier": tier})
+    f.score(post, model_name="trust", score=0.9, label=level, payload={"level": level})
+    return post
+
 
 def _world(f: Any) -> None:
     circle = f.circle(id="c-1")
     other = f.circle(id="c-2")
     author = f.user(id="u-1")
-    for i in range(1, 7):
-        f.post(circle, author, id=f"p-{i}", text=f"面霜用了一个月，保湿很好 第{i}篇")
-    f.post(circle, author, id="p-review", status="review")
+    for i, text in enumerate(TEXTS, start=1):
+        banner_ready(f, f.post(circle, author, id=f"p-{i}", text=text))
+    banner_ready(f, f.post(circle, author, id="p-review", status="review"))
     f.post(other, author, id="p-other")
 
 
@@ -108,7 +124,9 @@ def test_publish_needs_items_that_all_passed(api: TestClient, editor: dict) -> N
     empty = _create(api, editor)["id"]
     response = api.post(f"/v1/collections/{empty}/publish", headers=editor)
     assert response.status_code == 409 and "is empty" in response.json()["detail"]
-    cid = _create(api, editor, post_ids=["p-1", "p-review"])["id"]
+    cid = _create(
+        api, editor, post_ids=["p-1", "p-review"], override_reason="先放着，审核通过再发"
+    )["id"]
     response = api.post(f"/v1/collections/{cid}/publish", headers=editor)
     assert response.status_code == 409
     assert "p-review (review)" in response.json()["detail"]
@@ -181,3 +199,83 @@ def test_collections_need_an_editor_key(api: TestClient, keys: dict) -> None:
         for role in ("feed-service", "ingest"):
             response = api.request(method.upper(), path, headers=keys[role])
             assert response.status_code == 403, (path, role)
+
+
+def _below_rules(f: Any) -> None:
+    """Posts of c-1 that each miss one banner rule, and a cross-circle copy."""
+    circle, author = f.circle(id="c-1"), f.user(id="u-9")
+    other = f.user(id="u-8")
+    banner_ready(f, f.post(circle, author, id="p-ok", text="洗发水用了三周，头皮不痒了"))
+    banner_ready(f, f.post(circle, other, id="p-l4", text="专家说这款洗发水是今年最好"), level="L4")
+    banner_ready(f, f.post(circle, other, id="p-tier1", text="挺好的挺好的"), tier=1)
+    copy = f.post(circle, other, id="p-copy", text="这家酒店离西湖很近，早餐丰富")
+    banner_ready(f, copy)
+    f.score(
+        copy,
+        model_name="moderation",
+        label="pass",
+        payload={"decision": "pass", "labels": [], "near_duplicate_of": "p-hotel"},
+    )
+    banner_ready(f, f.post(circle, other, id="p-ok-dup", text="洗发水用了三周，头皮不痒了！"))
+
+
+def test_collection_refuses_posts_below_the_banner_rules_without_an_override(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
+    seed(_below_rules)
+    editor = keys["editor"]
+    cid = _create(api, editor, post_ids=["p-ok"])["id"]
+    for pid, why in (
+        ("p-l4", "trust L4 is not L2–L3"),
+        ("p-tier1", "quality tier 1 is below tier 2"),
+        ("p-copy", "a copy of p-hotel"),
+        ("p-ok-dup", "a near-duplicate of p-ok"),
+    ):
+        response = api.post(
+            f"/v1/collections/{cid}/items", headers=editor, json={"post_ids": [pid]}
+        )
+        assert response.status_code == 422, pid
+        assert why in response.json()["detail"] and "override_reason" in response.json()["detail"]
+    body = api.get(f"/v1/collections/{cid}", headers=editor).json()
+    assert [i["post_id"] for i in body["items"]] == ["p-ok"]
+    # An explicit override goes in, recorded with the editor and the reason; publishing
+    # accepts it.
+    added = api.post(
+        f"/v1/collections/{cid}/items",
+        headers=editor,
+        json={"post_ids": ["p-l4"], "override_reason": "品牌方授权的专家测评，编辑核实过"},
+    ).json()
+    item = added["items"][-1]
+    assert item["override_by"] == "editor-1"
+    assert item["override_reason"] == "品牌方授权的专家测评，编辑核实过"
+    assert added["items"][0]["override_by"] is None
+    assert api.post(f"/v1/collections/{cid}/publish", headers=editor).status_code == 200
+
+
+def test_publishing_refuses_an_item_below_the_rules_with_no_override(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
+    seed(_below_rules)
+    editor = keys["editor"]
+    cid = _create(api, editor, post_ids=["p-ok"])["id"]
+
+    def demote(f: Any) -> None:  # the trust model re-scores p-ok as publicity after it went in
+        from datetime import UTC, datetime
+
+        from quanzi.storage.orm import Post
+
+        post = f.session.get(Post, "p-ok")
+        later = datetime(2030, 1, 1, tzinfo=UTC)
+        f.score(
+            post,
+            model_name="trust",
+            model_version="2",
+            label="L4",
+            payload={"level": "L4"},
+            created_at=later,
+        )
+
+    seed(demote)
+    response = api.post(f"/v1/collections/{cid}/publish", headers=editor)
+    assert response.status_code == 409
+    assert "p-ok (trust L4 is not L2–L3)" in response.json()["detail"]

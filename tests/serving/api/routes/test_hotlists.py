@@ -140,3 +140,52 @@ def test_hotlist_roles(api: TestClient, keys: dict, seed: Any) -> None:
     ]:
         assert api.request(method.upper(), path).status_code == 401
         assert api.request(method.upper(), path, headers=keys["feed-service"]).status_code == 403
+
+
+def _guarded(f: Any) -> None:
+    """A hot post, a rejected one, one in review, and a cross-circle copy that passed."""
+    circle = f.circle(id="c-1")
+    viewer, author = f.user(id="v-1"), f.user(id="u-1")
+    posts = {
+        "p-hot": f.post(circle, author, id="p-hot", text="洗发水用了三周，头皮不痒了"),
+        "p-rejected": f.post(circle, author, id="p-rejected", status="reject"),
+        "p-review": f.post(circle, author, id="p-review", status="review"),
+        "p-copy": f.post(circle, author, id="p-copy", text="这家酒店离西湖很近"),
+    }
+    f.score(posts["p-hot"], model_name="quality", label="3", payload={"tier": 3}, score=0.9)
+    f.score(posts["p-hot"], model_name="trust", label="L3", payload={"level": "L3"}, score=0.8)
+    f.score(
+        posts["p-copy"],
+        model_name="moderation",
+        label="pass",
+        payload={"decision": "pass", "labels": [], "near_duplicate_of": "p-hotel-review"},
+    )
+    for post in posts.values():
+        for _ in range(3):
+            f.interaction(viewer, post, "like", created_at=NOW - timedelta(hours=1))
+
+
+def test_hotlist_never_pins_unpassed_posts_nor_lists_copies(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
+    seed(_guarded)
+    editor = keys["editor"]
+    for pid, status in (("p-rejected", "reject"), ("p-review", "review")):
+        response = api.post(
+            "/v1/hotlists/c-1/overrides",
+            headers=editor,
+            json={"post_id": pid, "action": "pin", "value": 1},
+        )
+        assert response.status_code == 409, pid
+        assert f"is {status}" in response.json()["detail"]
+    response = api.post(
+        "/v1/hotlists/c-1/overrides",
+        headers=editor,
+        json={"post_id": "p-copy", "action": "pin", "value": 1},
+    )
+    assert response.status_code == 409 and "copy" in response.json()["detail"]
+    body = api.get("/v1/hotlists/c-1", headers=editor).json()
+    assert [i["post_id"] for i in body["items"]] == ["p-hot"]  # the copy passed, but is out
+    item = body["items"][0]
+    assert item["text"] == "洗发水用了三周，头皮不痒了" and item["author_id"] == "u-1"
+    assert (item["tier"], item["trust_level"]) == (3, "L3")

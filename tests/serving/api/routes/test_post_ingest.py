@@ -61,7 +61,7 @@ def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
         "encoder": "hash-256",
     }
     # Stored exactly as written, one score row per model, a vector, a change-log entry.
-    assert _count(settings, PostScore, post_id="p-1") == 3
+    assert _count(settings, PostScore, post_id="p-1") == 4  # + the content type
     assert _count(settings, PostEmbedding, post_id="p-1") == 1
     assert _count(settings, IndexChange, post_id="p-1") == 1
     stored = api.get("/v1/posts/p-1", headers=keys["editor"]).json()
@@ -70,6 +70,7 @@ def test_ingest_one_post_stores_scores_embeds_and_indexes_it(
         "moderation": "7",
         "quality": "7",
         "trust": "7",
+        "content_type": "rules-v1",
     }
     sm.wait_indexed(api, ["p-1"])
 
@@ -98,7 +99,7 @@ def test_ingest_is_idempotent_by_post_id(
         for r in r["results"]
     ]
     assert strip[0] == strip[1]
-    assert _count(settings, Post) == 1 and _count(settings, PostScore) == 3
+    assert _count(settings, Post) == 1 and _count(settings, PostScore) == 4
     assert _count(settings, PostEmbedding) == 1
 
 
@@ -129,6 +130,11 @@ def test_batch_moderates_each_post_and_queues_reviews(
     assert results["p-ok"]["status"] == "pass"
     assert results["p-ad"]["status"] == "reject"
     assert results["p-ad"]["trust"]["level"] == "L5"
+    # quality-rubric.md: what moderation rejects is tier 0, whatever the text's length
+    assert results["p-ad"]["quality"]["tier"] == 0
+    assert results["p-ad"]["quality"]["model_tier"] != 0
+    assert api.get("/v1/posts/p-ad", headers=keys["editor"]).status_code == 200
+    assert results["p-ok"]["quality"]["tier"] == 2 and results["p-ok"]["content_type"] == "usage"
     assert results["p-soft"]["status"] == "review"
     assert _count(settings, ReviewItem, post_id="p-soft") == 1
     assert _count(settings, ReviewItem) == 1
@@ -159,7 +165,7 @@ def test_circle_rules_apply_only_to_their_circle(api: TestClient, keys: dict, wo
     assert batch["posts"][0]["text"][span["start"] : span["end"]] == "代购"
 
 
-def test_near_duplicate_in_same_circle_is_flagged_and_sent_to_review(
+def test_near_duplicate_in_any_circle_is_flagged_and_sent_to_review(
     api: TestClient, keys: dict, world: dict
 ) -> None:
     sm.use_models(api, sm.fake_loader())
@@ -170,10 +176,18 @@ def test_near_duplicate_in_same_circle_is_flagged_and_sent_to_review(
     ).json()["results"][0]
     assert copy["near_duplicate_of"] == "p-orig"
     assert copy["status"] == "review"
+    # Copy-paste across circles (搬运) is caught the same way: the index is searched whole.
     other_circle = api.post(
         "/v1/posts", headers=keys["ingest"], json={**_post("p-elsewhere"), "circle_id": "c-phone"}
-    ).json()
-    assert other_circle["results"][0]["near_duplicate_of"] is None
+    ).json()["results"][0]
+    assert other_circle["near_duplicate_of"] == "p-orig"
+    assert other_circle["status"] == "review"
+    fresh = api.post(
+        "/v1/posts",
+        headers=keys["ingest"],
+        json={**_post("p-own", "手机屏幕很清楚，电池一天一充，拍照偏暗"), "circle_id": "c-phone"},
+    ).json()["results"][0]
+    assert fresh["near_duplicate_of"] is None
 
 
 def test_near_duplicates_within_one_batch_point_to_the_first(
@@ -216,7 +230,7 @@ def test_without_champions_moderation_falls_back_to_detectors(
     label = contact["moderation"]["labels"][0]
     assert label["label"] == "contact" and label["band"] == "reject"
     assert "abc12345" in label["spans"][0]["text"]
-    assert _count(settings, PostScore) == 2  # moderation rows only
+    assert _count(settings, PostScore) == 4  # moderation and content-type rows only
     ready = api.get("/readyz").json()
     assert {d["model"] for d in ready["degraded"]} == {"moderation", "quality", "trust"}
 

@@ -110,3 +110,55 @@ def test_review_needs_an_editor_key(api: TestClient, keys: dict, seed: Any) -> N
         assert api.request(method.upper(), path).status_code == 401
         for role in ("feed-service", "ingest"):
             assert api.request(method.upper(), path, headers=keys[role]).status_code == 403
+
+
+def _risky(f: Any) -> None:
+    a, b = f.circle(id="c-1"), f.circle(id="c-2")
+    author = f.user(id="u-1")
+    text = "想要同款加我薇信 abc12345"
+    cases = [
+        ("q-low", a, {"labels": [{"label": "ad", "prob": 0.55, "band": "review"}]}),
+        ("q-high", a, {"labels": [{"label": "contact", "prob": 0.93, "band": "review"}]}),
+        ("q-copy", a, {"labels": [], "near_duplicate_of": "p-x", "near_duplicate_cosine": 0.97}),
+        ("q-other", b, {"labels": [{"label": "contact", "prob": 0.99, "band": "review"}]}),
+    ]
+    for pid, circle, reasons in cases:
+        post = f.post(circle, author, id=pid, status="review", text=text)
+        f.review(post, reasons=reasons)
+    f.score(
+        f.session.get(Post, "q-high"),
+        model_name="moderation",
+        label="review",
+        payload={
+            "decision": "review",
+            "labels": [
+                {
+                    "label": "contact",
+                    "prob": 0.93,
+                    "band": "review",
+                    "spans": [{"start": 6, "end": 17, "evidence": "微信 abc12345"}],
+                }
+            ],
+        },
+    )
+
+
+def test_queue_orders_by_risk_filters_by_label_and_circle_and_counts_labels(
+    api: TestClient, keys: dict, seed: Any
+) -> None:
+    seed(_risky)
+    editor = keys["editor"]
+    body = api.get("/v1/review?order=riskiest", headers=editor).json()
+    assert [i["post_id"] for i in body["data"]] == ["q-other", "q-copy", "q-high", "q-low"]
+    assert body["counts"] == {"ad": 1, "contact": 2, "near_duplicate": 1}
+    body = api.get("/v1/review?order=riskiest&circle_id=c-1&label=contact", headers=editor).json()
+    assert body["count"] == 1 and body["counts"] == {"ad": 1, "contact": 1, "near_duplicate": 1}
+    item = body["data"][0]
+    assert item["post_id"] == "q-high" and item["risk"] == 0.93 and item["labels"] == ["contact"]
+    span = item["spans"][0]
+    assert span["label"] == "contact" and span["text"] == "薇信 abc12345"
+    assert span["evidence"] == "微信 abc12345"  # the decoded evidence
+    newest = api.get("/v1/review?order=newest&circle_id=c-1", headers=editor).json()
+    assert [i["post_id"] for i in newest["data"]] == ["q-copy", "q-high", "q-low"]
+    copies = api.get("/v1/review?label=near_duplicate", headers=editor).json()
+    assert [i["post_id"] for i in copies["data"]] == ["q-copy"]

@@ -113,7 +113,9 @@ def test_collection_suggestions_come_from_the_index(
     assert created.status_code in (200, 201), created.text
     cid = created.json()["id"]
     api.post(
-        f"/v1/collections/{cid}/items", headers=keys["editor"], json={"post_ids": ["p-cream-1"]}
+        f"/v1/collections/{cid}/items",
+        headers=keys["editor"],
+        json={"post_ids": ["p-cream-1"], "override_reason": "短评也要，测试用"},
     ).raise_for_status()
     suggestions = api.get(
         f"/v1/collections/{cid}/suggestions",
@@ -123,6 +125,9 @@ def test_collection_suggestions_come_from_the_index(
     assert suggestions.status_code == 200, suggestions.text
     data = suggestions.json()["data"]
     assert data[0]["post_id"] == "p-cream-2"
+    assert data[0]["text"].startswith(CREAM) and data[0]["author_id"] == "u-1"
+    assert data[0]["trust_level"] and data[0]["tier"] is not None
+    assert isinstance(data[0]["below_banner_rules"], list)
     # Relevance is the index's: ¾ cosine to the seed + ¼ quality (the fallback mixes ½ ½).
     hit = _similar(api, keys, post_id="p-cream-1", k=1, circle_id="c-beauty").json()["items"][0]
     assert data[0]["relevance"] == pytest.approx(
