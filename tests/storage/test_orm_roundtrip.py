@@ -172,7 +172,7 @@ def _build_world(f: Any) -> list[Any]:
                 created_at=T0,
             )
         ),
-        f._add(
+        application := f._add(
             CircleApplication(
                 brand="花西子",
                 facts={"weibo_fans": 1_200_000},
@@ -212,7 +212,7 @@ def _build_world(f: Any) -> list[Any]:
     rows.append(
         f._add(
             CircleApplicationReview(
-                application_id=rows[-1].id,
+                application_id=application.id,
                 reviewer="运营-1",
                 decision="pass",
                 note="旗舰店核实",
