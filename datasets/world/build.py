@@ -31,8 +31,8 @@ import random
 import re
 import shutil
 import time
-from dataclasses import asdict
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -347,9 +347,7 @@ def _build(
             st,
             extra,
         )
-        tables.update(
-            _write_topics_and_qa(out, topics_cols, links, qa, ids, items, traits, qcfg)
-        )
+        tables.update(_write_topics_and_qa(out, topics_cols, links, qa, ids, items, traits, qcfg))
 
         # 6. hidden truth -----------------------------------------------------------------
         st.stage("hidden truth")
@@ -672,7 +670,9 @@ def _write_topics_and_qa(
                 "source": pa.array(["tag"] * n_t),
                 "merged_into": pa.array([None] * n_t, pa.int64()),
                 "edited": pa.array([False] * n_t),
-                "keywords": pa.array([json.dumps(k, ensure_ascii=False) for k in topics["keywords"]]),
+                "keywords": pa.array(
+                    [json.dumps(k, ensure_ascii=False) for k in topics["keywords"]]
+                ),
                 "updated_by": pa.array([""] * n_t),
                 "created_at": _ts(np.array(topics["created"], dtype=np.int64)),
             },
@@ -723,7 +723,9 @@ def _write_topics_and_qa(
                 "id": _ids("a", n_a, 7),
                 "question_id": _take(q_ids, a_q),
                 "author_id": _take(ids["users"], np.array(ans["user"], dtype=np.int64)[a_order]),
-                "text": pa.array(np.array(ans["text"], dtype=object)[a_order].tolist(), pa.string()),
+                "text": pa.array(
+                    np.array(ans["text"], dtype=object)[a_order].tolist(), pa.string()
+                ),
                 "status": pa.array(["pass"] * n_a),
                 "moderation": pa.array(["{}"] * n_a),
                 "non_answer": pa.array([None] * n_a, pa.float64()),

@@ -139,8 +139,7 @@ def _check_same_world(engine: Engine, world: Path) -> None:
 
 def _fix_sequences(conn: Connection) -> None:
     """PostgreSQL: move serial sequences past the explicit ids we inserted."""
-    for name in ("user_relations", "brand_relations", "interactions", "topics",
-                 "question_invites"):
+    for name in ("user_relations", "brand_relations", "interactions", "topics", "question_invites"):
         conn.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "

@@ -78,9 +78,7 @@ def topic_tables(
             index[(cid, name)] = len(names)
             names.append(name)
             circles.append(cid)
-            kw = SHARED_TOPICS.get(name) or next(
-                t[name] for t in TOPICS.values() if name in t
-            )
+            kw = SHARED_TOPICS.get(name) or next(t[name] for t in TOPICS.values() if name in t)
             keywords.append(list(kw))
     tag = np.full(len(post_text), -1, dtype=np.int64)
     links: dict[str, list[Any]] = {"post": [], "topic": [], "created": []}
@@ -118,24 +116,44 @@ def extra_circles(popular_items: list[list[int]], item_titles: np.ndarray) -> li
     rows: list[dict[str, Any]] = []
     for cid, name, category, _members in INDUSTRY_CIRCLES:
         rows.append(
-            dict(id=cid, name=name, kind="industry", category=category, brand="",
-                 description=f"{category}行业圈：汇集多个品牌圈的内容", parent_id=None,
-                 item=-1)
+            dict(
+                id=cid,
+                name=name,
+                kind="industry",
+                category=category,
+                brand="",
+                description=f"{category}行业圈：汇集多个品牌圈的内容",
+                parent_id=None,
+                item=-1,
+            )
         )
     for cid, name, topics, _cats in INTEREST_CIRCLES:
         rows.append(
-            dict(id=cid, name=name, kind="interest", category="兴趣", brand="",
-                 description="兴趣圈，由话题定义：" + "、".join(f"#{t}#" for t in topics),
-                 parent_id=None, item=-1)
+            dict(
+                id=cid,
+                name=name,
+                kind="interest",
+                category="兴趣",
+                brand="",
+                description="兴趣圈，由话题定义：" + "、".join(f"#{t}#" for t in topics),
+                parent_id=None,
+                item=-1,
+            )
         )
     for c, items in enumerate(popular_items):
         spec = CIRCLES[c]
         for item in items:
             rows.append(
-                dict(id=f"c_qa_{int(item) + 1:06d}", name=f"问大家·{item_titles[item]}",
-                     kind="sku_qa", category=spec.category, brand=spec.brand,
-                     description=f"{item_titles[item]}的问大家：买过的人来回答",
-                     parent_id=spec.id, item=int(item))
+                dict(
+                    id=f"c_qa_{int(item) + 1:06d}",
+                    name=f"问大家·{item_titles[item]}",
+                    kind="sku_qa",
+                    category=spec.category,
+                    brand=spec.brand,
+                    description=f"{item_titles[item]}的问大家：买过的人来回答",
+                    parent_id=spec.id,
+                    item=int(item),
+                )
             )
     return rows
 
@@ -153,12 +171,15 @@ class BuyerTraits:
     helpfulness: np.ndarray  # P(helpful | answers)
 
 
-def make_traits(rng: np.random.Generator, n_users: int, activity: np.ndarray, qcfg: QAConfig
-                ) -> BuyerTraits:
+def make_traits(
+    rng: np.random.Generator, n_users: int, activity: np.ndarray, qcfg: QAConfig
+) -> BuyerTraits:
     """Draw the traits; active users answer somewhat more (activity is observable through
     their posts, the propensity itself is not)."""
     a, b = qcfg.propensity_beta
-    prop = rng.beta(a, b, n_users) * (0.6 + 0.8 * np.clip(activity / max(activity.max(), 1e-9), 0, 1))
+    prop = rng.beta(a, b, n_users) * (
+        0.6 + 0.8 * np.clip(activity / max(activity.max(), 1e-9), 0, 1)
+    )
     ha, hb = qcfg.helpfulness_beta
     return BuyerTraits(np.clip(prop, 0.0, 0.95), rng.beta(ha, hb, n_users))
 
@@ -187,8 +208,9 @@ def respond(
     answered = rng.random(len(users)) < p_answer
     u = rng.random(len(users))
     label = np.where(
-        u < p_helpful, HELPFUL, np.where(u < p_helpful + (1 - p_helpful) * 0.5, PARTIAL_LABEL,
-                                         NON_ANSWER)
+        u < p_helpful,
+        HELPFUL,
+        np.where(u < p_helpful + (1 - p_helpful) * 0.5, PARTIAL_LABEL, NON_ANSWER),
     )
     return answered, label
 
@@ -223,10 +245,13 @@ def qa_tables(
     bounds = np.searchsorted(order_item[order_idx], np.arange(len(item_circle) + 1))
     for it in range(len(item_circle)):
         by_item[it] = order_idx[bounds[it] : bounds[it + 1]]
-    q: dict[str, list[Any]] = {k: [] for k in ("item", "circle", "author", "text", "created", "group")}
+    q: dict[str, list[Any]] = {
+        k: [] for k in ("item", "circle", "author", "text", "created", "group")
+    }
     inv: dict[str, list[Any]] = {k: [] for k in ("question", "user", "rank", "created")}
-    ans: dict[str, list[Any]] = {k: [] for k in ("question", "user", "text", "label", "votes",
-                                                 "created")}
+    ans: dict[str, list[Any]] = {
+        k: [] for k in ("question", "user", "text", "label", "votes", "created")
+    }
     for qi, (item, t) in enumerate(zip(q_item.tolist(), q_time.tolist(), strict=True)):
         spec = CIRCLES[int(item_circle[item])]
         groups = QA[spec.category]
@@ -248,8 +273,9 @@ def qa_tables(
         pick = rng.permutation(len(buyers))[: qcfg.invites_per_question]
         users, days = buyers[pick], (t - bought[pick]) / DAY
         answered, label = respond(rng, traits, users, days, qcfg)
-        for rank, (u, a, lab) in enumerate(zip(users.tolist(), answered.tolist(),
-                                               label.tolist(), strict=True)):
+        for rank, (u, a, lab) in enumerate(
+            zip(users.tolist(), answered.tolist(), label.tolist(), strict=True)
+        ):
             inv["question"].append(qi)
             inv["user"].append(u)
             inv["rank"].append(rank + 1)
@@ -261,7 +287,8 @@ def qa_tables(
             ans["user"].append(u)
             ans["text"].append(bank[text_rng.randrange(len(bank))])
             ans["label"].append(lab)
-            ans["votes"].append(int(rng.poisson(3.0 if lab == HELPFUL else 0.6 if lab ==
-                                                PARTIAL_LABEL else 0.1)))
+            ans["votes"].append(
+                int(rng.poisson(3.0 if lab == HELPFUL else 0.6 if lab == PARTIAL_LABEL else 0.1))
+            )
             ans["created"].append(min(t + int(rng.exponential(DAY)), t_end))
     return {"questions": q, "invites": inv, "answers": ans}

@@ -18,19 +18,109 @@ jieba.setLogLevel(logging.WARNING)
 
 # Words that name no topic: function words, generic praise, shop talk.
 STOPWORDS = frozenset(
-    """的 了 是 我 也 很 都 就 还 在 有 和 不 这 那 个 吧 啊 呢 吗 哦 呀 嗯 着 给 跟 又 被 让 用 买
-    说 与 及 或 但 而 把 对 到 得 地 着 过 会 能 要 可以 没有 一个 一下 这个 那个 感觉 觉得 非常
-    比较 真的 还是 就是 不错 挺 太 好 很好 不好 东西 满意 喜欢 推荐 购买 商品 宝贝 卖家 京东 一直
-    一次 第一次 已经 收到 之前 以后 时候 什么 没 自己 我们 他们 还有 因为 所以 然后 如果 虽然""".split()
+    [
+        "的",
+        "了",
+        "是",
+        "我",
+        "也",
+        "很",
+        "都",
+        "就",
+        "还",
+        "在",
+        "有",
+        "和",
+        "不",
+        "这",
+        "那",
+        "个",
+        "吧",
+        "啊",
+        "呢",
+        "吗",
+        "哦",
+        "呀",
+        "嗯",
+        "着",
+        "给",
+        "跟",
+        "又",
+        "被",
+        "让",
+        "用",
+        "买",
+        "说",
+        "与",
+        "及",
+        "或",
+        "但",
+        "而",
+        "把",
+        "对",
+        "到",
+        "得",
+        "地",
+        "着",
+        "过",
+        "会",
+        "能",
+        "要",
+        "可以",
+        "没有",
+        "一个",
+        "一下",
+        "这个",
+        "那个",
+        "感觉",
+        "觉得",
+        "非常",
+        "比较",
+        "真的",
+        "还是",
+        "就是",
+        "不错",
+        "挺",
+        "太",
+        "好",
+        "很好",
+        "不好",
+        "东西",
+        "满意",
+        "喜欢",
+        "推荐",
+        "购买",
+        "商品",
+        "宝贝",
+        "卖家",
+        "京东",
+        "一直",
+        "一次",
+        "第一次",
+        "已经",
+        "收到",
+        "之前",
+        "以后",
+        "时候",
+        "什么",
+        "没",
+        "自己",
+        "我们",
+        "他们",
+        "还有",
+        "因为",
+        "所以",
+        "然后",
+        "如果",
+        "虽然",
+    ]
 )
 _WORD_RE = re.compile(r"^[\u4e00-\u9fffA-Za-z][\u4e00-\u9fffA-Za-z0-9]*$")
 
 
 def words(text: str) -> list[str]:
     """jieba's words of ``text`` that can name a topic (two or more characters, no stopword)."""
-    return [
-        w for w in jieba.lcut(text) if len(w) >= 2 and w not in STOPWORDS and _WORD_RE.match(w)
-    ]
+    return [w for w in jieba.lcut(text) if len(w) >= 2 and w not in STOPWORDS and _WORD_RE.match(w)]
 
 
 @dataclass(frozen=True)

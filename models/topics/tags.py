@@ -10,7 +10,7 @@ from quanzi.storage.orm import TOPIC_NAME_MAX
 
 # A tag is text between two '#' (half- or full-width) with no whitespace or '#' inside, at
 # most TOPIC_NAME_MAX characters; a longer run is not a tag (it is left in the text).
-TAG_RE = re.compile(r"[#＃]([^#＃\s]{1,%d})[#＃]" % TOPIC_NAME_MAX)
+TAG_RE = re.compile(rf"[#＃]([^#＃\s]{{1,{TOPIC_NAME_MAX}}})[#＃]")
 
 
 class InvalidTag(ValueError):
