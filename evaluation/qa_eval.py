@@ -55,7 +55,7 @@ def ndcg_at(gains_in_order: Sequence[float], k: int = 3) -> float:
     """NDCG@k with exponential gains (2^g − 1) over the list's own ideal order."""
     g = np.asarray(gains_in_order, dtype=np.float64)
     disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = float(((2**g[:k] - 1) * disc[: len(g[:k])]).sum())
+    dcg = float(((2 ** g[:k] - 1) * disc[: len(g[:k])]).sum())
     ideal = np.sort(g)[::-1]
     idcg = float(((2 ** ideal[:k] - 1) * disc[: len(ideal[:k])]).sum())
     return dcg / idcg if idcg > 0 else 1.0
@@ -153,8 +153,12 @@ def topic_assignment_report(
             continue
         ids = sorted(set(tr.topic_id))
         for name, mat in (("encoder", vectors), ("tfidf", tf)):
-            cents = TopicCentroids.from_members(ids, mat[tr.index.to_numpy()], tr.topic_id.to_numpy())
-            got, _ = cents.assign(mat[te.index.to_numpy()], threshold if name == "encoder" else -1.0)
+            cents = TopicCentroids.from_members(
+                ids, mat[tr.index.to_numpy()], tr.topic_id.to_numpy()
+            )
+            got, _ = cents.assign(
+                mat[te.index.to_numpy()], threshold if name == "encoder" else -1.0
+            )
             right[name] += sum(int(a == b) for a, b in zip(got, te.topic_id, strict=True))
             if name == "encoder":
                 any_got, _ = cents.assign(mat[te.index.to_numpy()], -1.0)

@@ -25,10 +25,12 @@ from quanzi.serving.api.routes import (
     metrics,
     moderate,
     posts,
+    questions,
     relations,
     review,
     rules,
     similar,
+    topics,
     users,
 )
 from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         review,
         moderate,
         similar,
+        topics,
+        questions,
         banner,
         admin,
         console,

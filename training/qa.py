@@ -125,6 +125,6 @@ def train_qa(
     if tables is not None:
         ranker = fit_invitee_ranker(tables)
         ranker.save(out / "invitee_ranker")
-        info["invitee_ranker"] = {"questions": int(len(tables["questions"]))}
+        info["invitee_ranker"] = {"questions": len(tables["questions"])}
     (out / "trained.json").write_text(json.dumps(info, ensure_ascii=False, indent=2))
     return info

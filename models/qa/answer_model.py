@@ -109,9 +109,7 @@ class AnswerModel:
         """Fit both heads (``grade``: index into ``GRADES``); threshold 0.5 until tuned."""
         x = features(rows, embed)
         # liblinear: milliseconds on a few thousand sparse rows (lbfgs took minutes)
-        na = LogisticRegression(C=c, solver="liblinear", class_weight="balanced").fit(
-            x, non_answer
-        )
+        na = LogisticRegression(C=c, solver="liblinear", class_weight="balanced").fit(x, non_answer)
         hp = Ridge(alpha=1.0 / c).fit(x, np.asarray(grade, dtype=np.float64))
         return cls(na, hp, 0.5, embed is not None)
 

@@ -51,5 +51,7 @@ class TopicCentroids:
         sims = vectors @ self.matrix.T  # (n, k)
         best = sims.argmax(axis=1)
         score = sims[np.arange(len(vectors)), best]
-        ids = [self.topic_ids[b] if s >= threshold else None for b, s in zip(best, score, strict=True)]
+        ids = [
+            self.topic_ids[b] if s >= threshold else None for b, s in zip(best, score, strict=True)
+        ]
         return ids, score.astype(np.float32)
