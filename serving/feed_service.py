@@ -181,12 +181,12 @@ class FeedService:
         return self.loader.load(req.viewer_id, self.store, req.as_of)
 
     def rank(
-        self, req: FeedRequest, viewer: ViewerContext | None = None
+        self, req: FeedRequest, viewer: ViewerContext | None = None, *, scoped: bool = False
     ) -> tuple[dict[str, Any], RankingResult]:
         """Rank one request; returns the response body and the pipeline's result."""
         store = self.store
-        scope = self.scopes.get(req.circle_id)
-        if scope is None and not store.has_circle(req.circle_id):
+        scope = None if scoped else self.scopes.get(req.circle_id)
+        if not scoped and scope is None and not store.has_circle(req.circle_id):
             raise UnknownCircle(f"circle {req.circle_id!r} not found")
         if scope is not None and (scope.kind != "brand" or req.topic_id is not None):
             return self._rank_scoped(req, scope, viewer)
@@ -280,7 +280,7 @@ class FeedService:
         share = SCOPED_BRAND_SHARE if scope.kind == "industry" else 1.0
         inner = FeedRequest(
             viewer_id=req.viewer_id,
-            circle_id=scope.members[0] if scope.members else req.circle_id,
+            circle_id=req.circle_id,
             limit=min(req.limit * 3, 200) if share < 1.0 else req.limit,
             candidate_ids=tuple(pool),
             phase=req.phase,
@@ -289,7 +289,7 @@ class FeedService:
             params=req.params,
             as_of=req.as_of,
         )
-        if not pool or not store.has_circle(inner.circle_id):
+        if not pool:
             body = {
                 "items": [],
                 "arm": "control",
@@ -300,7 +300,7 @@ class FeedService:
                 "removed": {},
             }
             return body, RankingResult(items=[], n_candidates=0)
-        body, result = self.rank(inner, viewer)
+        body, result = self.rank(inner, viewer, scoped=True)
         if share < 1.0:
             body["items"] = brand_spread(body["items"], circle_of, req.limit, share)
             result.items = [

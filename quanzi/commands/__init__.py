@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "serving_bench",
     "posts",
     "backbone",
+    "qa",
 )
 
 

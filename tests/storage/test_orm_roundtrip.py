@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from quanzi.storage.db import session_factory
 from quanzi.storage.orm import (
+    Answer,
     ApiKey,
     Base,
     Circle,
@@ -22,7 +23,6 @@ from quanzi.storage.orm import (
     Interaction,
     Item,
     Order,
-    Answer,
     Post,
     PostEmbedding,
     PostScore,

@@ -136,14 +136,20 @@ def test_question_bad_input_is_refused_and_changes_nothing(
     ok = api.post(
         "/v1/questions",
         headers=ingest,
-        json={"id": "q-1", "circle_id": "c-qa", "item_id": "i-1", "author_id": "u-1",
-              "text": "续航怎么样？"},
+        json={
+            "id": "q-1",
+            "circle_id": "c-qa",
+            "item_id": "i-1",
+            "author_id": "u-1",
+            "text": "续航怎么样？",
+        },
     )
     assert ok.status_code == 201, ok.text
     assert [i["user_id"] for i in ok.json()["invitees"]] == ["u-2"]  # the SKU's buyer
     assert api.delete("/v1/questions/q-1", headers=ingest).status_code == 200
-    r = api.post("/v1/questions/q-1/answers", headers=ingest,
-                 json={"author_id": "u-2", "text": "一天一充"})
+    r = api.post(
+        "/v1/questions/q-1/answers", headers=ingest, json={"author_id": "u-2", "text": "一天一充"}
+    )
     assert r.status_code == 404 and "deleted" in r.json()["detail"]
     assert _count(session_factory, Answer) == 0
 
@@ -157,13 +163,27 @@ def test_answers_come_back_friends_first(api: TestClient, keys: dict, seed: Any)
 
     seed(world)
     ingest = keys["ingest"]
-    api.post("/v1/questions", headers=ingest, json={
-        "id": "q-1", "circle_id": "c-1", "item_id": "i-1", "author_id": "u-1",
-        "text": "续航怎么样？"})
-    api.post("/v1/questions/q-1/answers", headers=ingest,
-             json={"id": "a-1", "author_id": "u-2", "text": "重度使用一天一充，待机很省电"})
-    api.post("/v1/questions/q-1/answers", headers=ingest,
-             json={"id": "a-2", "author_id": "u-3", "text": "还行，电池够用一天"})
+    api.post(
+        "/v1/questions",
+        headers=ingest,
+        json={
+            "id": "q-1",
+            "circle_id": "c-1",
+            "item_id": "i-1",
+            "author_id": "u-1",
+            "text": "续航怎么样？",
+        },
+    )
+    api.post(
+        "/v1/questions/q-1/answers",
+        headers=ingest,
+        json={"id": "a-1", "author_id": "u-2", "text": "重度使用一天一充，待机很省电"},
+    )
+    api.post(
+        "/v1/questions/q-1/answers",
+        headers=ingest,
+        json={"id": "a-2", "author_id": "u-3", "text": "还行，电池够用一天"},
+    )
     body = api.get("/v1/questions/q-1?viewer_id=v-1", headers=keys["editor"]).json()
     assert [a["answer_id"] for a in body["answers"]][0] == "a-2"
     assert body["answers"][0]["friend"] is True
