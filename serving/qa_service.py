@@ -325,3 +325,12 @@ class QAService:
                 }
             )
         return q, out
+
+
+def qa_service(request: Any) -> QAService:
+    """The app's Q&A service, made on first use (the API routes and the console share it)."""
+    qa = getattr(request.app.state, "qa", None)
+    if qa is None:
+        state = request.app.state.quanzi
+        qa = request.app.state.qa = QAService(state.settings, state.models.current)
+    return qa

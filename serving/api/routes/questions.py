@@ -14,18 +14,14 @@ from quanzi.serving.api.schemas.questions import (
     QuestionPublic,
     RankedAnswers,
 )
-from quanzi.serving.qa_service import QAService
+from quanzi.serving.qa_service import QAService, qa_service
 
 router = APIRouter(prefix="/v1/questions", tags=["questions"])
 NOT_FOUND = {404: {"description": "Unknown circle, SKU, user or question"}}
 
 
 def _service(request: Request) -> QAService:
-    qa = getattr(request.app.state, "qa", None)
-    if qa is None:
-        state = request.app.state.quanzi
-        qa = request.app.state.qa = QAService(state.settings, state.models.current)
-    return qa
+    return qa_service(request)
 
 
 def _q(q: object) -> QuestionPublic:
