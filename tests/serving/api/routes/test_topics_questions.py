@@ -187,3 +187,30 @@ def test_answers_come_back_friends_first(api: TestClient, keys: dict, seed: Any)
     body = api.get("/v1/questions/q-1?viewer_id=v-1", headers=keys["editor"]).json()
     assert body["answers"][0]["answer_id"] == "a-2"
     assert body["answers"][0]["friend"] is True
+
+
+def test_ingest_links_tags_from_text_and_field_and_refuses_a_huge_tag(
+    api: TestClient, keys: dict, seed: Any, session_factory: Any
+) -> None:
+    seed(_world)
+    ingest = keys["ingest"]
+    post = {
+        "id": "p-new",
+        "circle_id": "c-1",
+        "author_id": "u-1",
+        "text": "#续航#一天一充 #新话题#",
+    }
+    bad = api.post("/v1/posts", headers=ingest, json={**post, "topics": ["长" * 10_000]})
+    assert bad.status_code == 422 and "topics" in bad.text
+    assert _count(session_factory, PostTopic) == 3  # nothing written
+    ok = api.post("/v1/posts", headers=ingest, json={**post, "topics": ["拍照"]})
+    assert ok.status_code in (200, 201), ok.text
+    with session_factory() as s:
+        names = set(
+            s.scalars(
+                select(Topic.name)
+                .join(PostTopic, PostTopic.topic_id == Topic.id)
+                .where(PostTopic.post_id == "p-new")
+            )
+        )
+    assert names == {"续航", "拍照", "新话题"}
