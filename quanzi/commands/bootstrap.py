@@ -70,7 +70,9 @@ def bootstrap(
     backfill(batch=256)
     _ensure_index(settings)
     if train:  # the Q&A models: seconds (issue 17)
-        from quanzi.commands.qa import ensure_qa_models
+        from quanzi.commands.qa import ensure_qa_models, ensure_topic_assignment
+
+        ensure_topic_assignment(settings)
 
         ensure_qa_models(
             settings,

@@ -56,6 +56,31 @@ def ensure_qa_models(settings, world: str | None) -> None:  # type: ignore[no-un
     typer.echo(f"Q&A models trained in {time.perf_counter() - started:.0f} s: {info}")
 
 
+def ensure_topic_assignment(settings) -> None:  # type: ignore[no-untyped-def]
+    """Assign each brand circle's untagged posts to its topics once (bootstrap, after the
+    backfill stored the vectors); a circle that already has assigned posts is skipped."""
+    from sqlalchemy import select
+
+    from quanzi.models.loading import encoder_version
+    from quanzi.serving.editorial.topics import assign_untagged
+    from quanzi.storage.db import settings_session
+    from quanzi.storage.orm import Circle, PostTopic, Topic
+
+    version = encoder_version(settings)
+    with settings_session(settings) as session:
+        assigned = set(
+            session.scalars(
+                select(Topic.circle_id)
+                .join(PostTopic, PostTopic.topic_id == Topic.id)
+                .where(PostTopic.source == "assigned")
+            )
+        )
+        circles = session.scalars(select(Circle.id).where(Circle.kind == "brand")).all()
+        n = sum(assign_untagged(session, c, version) for c in circles if c not in assigned)
+    if n:
+        typer.echo(f"topics: {n} untagged posts assigned to their circle's nearest topic")
+
+
 @train_app.command("qa")
 def train_qa_command(world: WorldOpt = "p5000-s7") -> None:
     """The answer model (non-answer + helpfulness) on the hand-written dev split and the
