@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings
 from quanzi.storage.db import session_factory as make_sessions
-from quanzi.storage.orm import Answer, PostTopic, Question, Topic
+from quanzi.storage.orm import Answer, Circle, PostTopic, Question, Topic
 
 NOW = datetime.now(UTC)
 
@@ -214,3 +214,41 @@ def test_ingest_links_tags_from_text_and_field_and_refuses_a_huge_tag(
             )
         )
     assert names == {"续航", "拍照", "新话题"}
+
+
+def test_moderation_runs_on_questions_and_answers(api: TestClient, keys: dict, seed: Any) -> None:
+    def world(f: Any) -> None:
+        _world(f)
+        f.rule(f.session.get(Circle, "c-1"), term="代购", action="block")
+
+    seed(world)
+    ingest = keys["ingest"]
+    spam = api.post(
+        "/v1/questions",
+        headers=ingest,
+        json={
+            "circle_id": "c-qa",
+            "item_id": "i-1",
+            "author_id": "u-1",
+            "text": "想要便宜的加我微信 wx12345678 私聊",
+        },
+    ).json()
+    assert spam["question"]["status"] == "reject" and spam["invitees"] == []
+    # the SKU Q&A circle obeys its brand circle's own rules
+    api.post(
+        "/v1/questions",
+        headers=ingest,
+        json={
+            "id": "q-ok",
+            "circle_id": "c-qa",
+            "item_id": "i-1",
+            "author_id": "u-1",
+            "text": "续航怎么样？",
+        },
+    )
+    answer = api.post(
+        "/v1/questions/q-ok/answers",
+        headers=ingest,
+        json={"author_id": "u-2", "text": "找我代购更便宜"},
+    ).json()
+    assert answer["status"] == "reject"
