@@ -1,6 +1,8 @@
 """What each circle's feed draws from, by kind: a brand circle its own posts, an industry
 circle its member brand circles' (``parent_id``), an interest circle its topics' posts, a
-SKU Q&A circle none (its content is Q&A). Cached per worker; re-read after ``ttl_s``."""
+SKU Q&A circle none (its content is Q&A). Cached per worker: circles and topics are
+re-read every ``SCOPES_TTL_S`` (they change rarely; the feed's hot path must not read the
+database each second), a topic's posts after ``ttl_s`` (the feed refresh interval)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ class CircleScope:
     kind: str
     members: tuple[str, ...] = ()  # industry: member brand circles; brand: itself
     topic_ids: tuple[int, ...] = ()  # the circle's visible topics
+
+
+SCOPES_TTL_S = 30.0
 
 
 class CircleScopes:
@@ -54,9 +59,9 @@ class CircleScopes:
 
     def get(self, circle_id: str) -> CircleScope | None:
         """The circle's scope (None: the store does not know the circle)."""
-        if time.monotonic() - self._at > self.ttl_s:
+        if time.monotonic() - self._at > SCOPES_TTL_S:
             with self._lock:
-                if time.monotonic() - self._at > self.ttl_s:
+                if time.monotonic() - self._at > SCOPES_TTL_S:
                     self._load()
         return self._scopes.get(circle_id)
 

@@ -133,6 +133,7 @@ class FeedService:
                 time.sleep(0.1)
             try:
                 _ = self.store
+                self.scopes.get("")  # circle kinds cached before the first request
                 if on_loaded is not None:
                     on_loaded()
             except Exception as exc:  # retried on first use; /readyz says why meanwhile
