@@ -48,11 +48,7 @@ def ensure_qa_models(settings, world: str | None) -> None:  # type: ignore[no-un
             tables = read_qa_world(settings, world)
         except FileNotFoundError:
             tables = None
-    try:
-        info = train_qa(settings, tables, _embed(settings))
-    except ValueError as exc:
-        typer.echo(f"Q&A models not trained: {exc}")
-        return
+    info = train_qa(settings, tables, _embed(settings))
     typer.echo(f"Q&A models trained in {time.perf_counter() - started:.0f} s: {info}")
 
 
@@ -90,10 +86,7 @@ def train_qa_command(world: WorldOpt = "p5000-s7") -> None:
     from quanzi.training.qa import train_qa
 
     settings = Settings()
-    try:
-        info = train_qa(settings, _world(settings, world), _embed(settings))
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    info = train_qa(settings, _world(settings, world), _embed(settings))
     typer.echo(f"saved in {qa_models_dir(settings)}: {json.dumps(info, ensure_ascii=False)}")
 
 
