@@ -266,7 +266,8 @@ def discover_topics(
 ) -> list[Topic]:
     """Cluster the circle's newest posts; create a discovered topic per new cluster name
     (a name that exists — active, hidden or merged, edited or not — is left alone) and
-    assign its members to it."""
+    assign its members to it. A cluster whose name exists (active, hidden or merged,
+    edited or not) or whose posts mostly sit in an existing topic is left alone."""
     _circle(session, circle_id)
     posts = session.execute(
         select(Post.id, Post.text, Post.created_at)
@@ -282,9 +283,19 @@ def discover_topics(
         [r[1] for r in rows], np.vstack([vec[r[0]] for r in rows]), min_cluster_size=min_size
     )
     known = set(session.scalars(select(Topic.name).where(Topic.circle_id == circle_id)))
+    linked = set(
+        session.scalars(
+            select(PostTopic.post_id)
+            .join(Topic, Topic.id == PostTopic.topic_id)
+            .where(Topic.circle_id == circle_id, Topic.status != "merged")
+        )
+    )
     created = []
     for cluster in clusters:
-        if cluster.name in known:
+        # a known name, or mostly posts an existing topic already holds (e.g. one an editor
+        # renamed): the editors' topic stands, nothing is recreated
+        overlap = sum(rows[i][0] in linked for i in cluster.members) / len(cluster.members)
+        if cluster.name in known or overlap >= 0.5:
             continue
         topic = Topic(
             circle_id=circle_id,
