@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from quanzi.datasets.qa.eval_set import EvalQuestion, load_questions
-from quanzi.models.qa.answer_model import AnswerModel, answer_rows, best_threshold
+from quanzi.datasets.qa.eval_set import GAIN, NON_ANSWER_LABELS, EvalQuestion, load_questions
+from quanzi.models.qa.answer_model import AnswerModel, AnswerRow, answer_rows, best_threshold
 from quanzi.models.qa.buyer_log import BuyerLog, buyer_log_of, epoch_seconds, time_split
 from quanzi.models.qa.invitee_ranker import InviteeRanker
 from quanzi.models.qa.loading import qa_models_dir
@@ -42,10 +42,20 @@ def cached(embed: Embed | None, texts: Sequence[str]) -> Embed | None:
     return lookup
 
 
-def fit_answer_model(questions: Sequence[EvalQuestion], embed: Embed | None) -> AnswerModel:
-    """Fit on ``questions`` (the dev split); the non-answer threshold maximises F1 over
-    5-fold cross-validated dev predictions, so no test answer is ever looked at."""
+def fit_answer_model(
+    questions: Sequence[EvalQuestion],
+    embed: Embed | None,
+    extra: Sequence[tuple[str, str, str]] = (),
+) -> AnswerModel:
+    """Fit on ``questions`` (the dev split) plus ``extra`` (question, answer, label) rows
+    (the demo world's, so the served world's own phrasing is known); the non-answer
+    threshold maximises F1 over 5-fold cross-validated predictions, so no test answer is
+    ever looked at."""
     rows, na, grade = answer_rows(questions)
+    if extra:
+        rows = rows + [AnswerRow(q, a, True, None) for q, a, _ in extra]
+        na = np.concatenate([na, [int(lab in NON_ANSWER_LABELS) for _, _, lab in extra]])
+        grade = np.concatenate([grade, [int(GAIN[lab]) for _, _, lab in extra]])
     if len(rows) < 20 or len(set(na.tolist())) < 2:
         raise ValueError(
             f"the Q&A dev split has {len(rows)} labelled answers; at least 20 of both kinds "
@@ -113,7 +123,10 @@ def fit_invitee_ranker(tables: dict[str, pd.DataFrame], train_share: float = 0.8
 
 
 def train_qa(
-    settings: Settings, tables: dict[str, pd.DataFrame] | None, embed: Embed | None
+    settings: Settings,
+    tables: dict[str, pd.DataFrame] | None,
+    embed: Embed | None,
+    extra: Sequence[tuple[str, str, str]] = (),
 ) -> dict[str, object]:
     """Fit and save both models (each one that has its data); returns what was trained on.
     Without the hand-written set's dev split the answer model is skipped (said in the
@@ -127,11 +140,15 @@ def train_qa(
         info["invitee_ranker"] = {"questions": len(tables["questions"])}
     dev = load_questions(split="dev")
     try:
-        model = fit_answer_model(dev, embed)
+        model = fit_answer_model(dev, embed, extra)
     except ValueError as exc:
         info["answer_model"] = f"not trained: {exc}"
     else:
         model.save(out / "answer_model")
-        info["answer_model"] = {"dev_questions": len(dev), "threshold": model.threshold}
+        info["answer_model"] = {
+            "dev_questions": len(dev),
+            "world_rows": len(extra),
+            "threshold": model.threshold,
+        }
     (out / "trained.json").write_text(json.dumps(info, ensure_ascii=False, indent=2))
     return info

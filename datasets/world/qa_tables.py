@@ -59,3 +59,17 @@ def traits_of(truth: pd.DataFrame, user_ids: list[str]) -> tuple[BuyerTraits, di
         BuyerTraits(truth["answer_propensity"].to_numpy(), truth["helpfulness"].to_numpy()),
         index,
     )
+
+
+def world_answer_rows(settings: Settings, name: str) -> list[tuple[str, str, str]]:
+    """The world's distinct (question, answer, label) triples, labels from the generator
+    (``hidden/answers_truth.parquet``): extra training rows for the answer model, like the
+    trust model's provenance labels. Never evaluation rows."""
+    folder = _folder(settings, name)
+    truth = pd.read_parquet(folder / "hidden/answers_truth.parquet")
+    answers = pd.read_parquet(folder / "answers.parquet", columns=["id", "question_id", "text"])
+    questions = pd.read_parquet(folder / "questions.parquet", columns=["id", "text"])
+    rows = answers.merge(truth, left_on="id", right_on="answer_id").merge(
+        questions, left_on="question_id", right_on="id", suffixes=("", "_q")
+    )
+    return sorted(set(zip(rows.text_q, rows.text, rows.label, strict=True)))

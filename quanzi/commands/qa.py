@@ -48,7 +48,12 @@ def ensure_qa_models(settings, world: str | None) -> None:  # type: ignore[no-un
             tables = read_qa_world(settings, world)
         except FileNotFoundError:
             tables = None
-    info = train_qa(settings, tables, _embed(settings))
+    extra = []
+    if tables is not None:
+        from quanzi.datasets.world.qa_tables import world_answer_rows
+
+        extra = world_answer_rows(settings, world)
+    info = train_qa(settings, tables, _embed(settings), extra)
     typer.echo(f"Q&A models trained in {time.perf_counter() - started:.0f} s: {info}")
 
 
@@ -86,7 +91,10 @@ def train_qa_command(world: WorldOpt = "p5000-s7") -> None:
     from quanzi.training.qa import train_qa
 
     settings = Settings()
-    info = train_qa(settings, _world(settings, world), _embed(settings))
+    from quanzi.datasets.world.qa_tables import world_answer_rows
+
+    tables = _world(settings, world)
+    info = train_qa(settings, tables, _embed(settings), world_answer_rows(settings, world))
     typer.echo(f"saved in {qa_models_dir(settings)}: {json.dumps(info, ensure_ascii=False)}")
 
 

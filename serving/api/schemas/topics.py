@@ -18,7 +18,7 @@ class TopicPublic(BaseModel):
     source: str
     edited: bool
     keywords: list[str]
-    post_count: int = 0
+    post_count: int | None = Field(None, description="Posts in the topic (lists only).")
 
 
 class TopicCreate(BaseModel):
