@@ -26,10 +26,12 @@ from quanzi.serving.api.routes import (
     metrics,
     moderate,
     posts,
+    questions,
     relations,
     review,
     rules,
     similar,
+    topics,
     users,
 )
 from quanzi.serving.batching import Backpressure, backpressure_handler
@@ -122,6 +124,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         review,
         moderate,
         similar,
+        topics,
+        questions,
         banner,
         admin,
         api_docs,

@@ -31,7 +31,7 @@ from quanzi.serving.index_search import post_vectors, require_index
 from quanzi.serving.post_ingest.persistence import tier_of
 from quanzi.serving.worker_models import ModelSet
 from quanzi.storage.orm import Circle, Item, Post
-from quanzi.storage.queries import latest_scores
+from quanzi.storage.queries import circle_posts_clause, latest_scores
 
 BANNER_LEVELS = ("L2", "L3")
 CANDIDATE_POOL = 2000  # newest passed posts of the circle considered
@@ -72,7 +72,7 @@ def _eligible(session: Session, circle_id: str, min_tier: int) -> tuple[list[Ban
     posts = list(
         session.scalars(
             select(Post)
-            .where(Post.circle_id == circle_id, Post.status == "pass")
+            .where(circle_posts_clause(session, circle_id), Post.status == "pass")
             .order_by(Post.created_at.desc(), Post.id.desc())
             .limit(CANDIDATE_POOL)
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -33,6 +34,7 @@ from quanzi.models.ranking.params import (
 from quanzi.models.ranking.pipeline import RankingPipeline, RankingResult
 from quanzi.models.ranking.query import FeedQuery, ViewerContext
 from quanzi.models.ranking.viewer_loader import ViewerLoader
+from quanzi.serving.circle_scopes import CircleScope, CircleScopes
 from quanzi.serving.feed_snapshot_sync import QUALITY_MODEL, TRUST_MODEL, FeedStoreSync
 from quanzi.settings import Settings
 
@@ -57,6 +59,7 @@ class FeedRequest:
     exclude_ids: frozenset[str] = frozenset()
     params: dict[str, Any] | None = None
     as_of: datetime | None = None
+    topic_id: int | None = None  # only posts in this topic (the topic filter)
 
 
 class FeedService:
@@ -96,6 +99,7 @@ class FeedService:
         self.loading = False  # a background preload is running (``start``)
         self.load_error: str | None = None
         self._arm_params: dict[str, RankingParams] = {}
+        self.scopes = CircleScopes(engine, ttl_s=settings.feed_refresh_interval_ms / 1000)
 
     @property
     def store(self) -> SnapshotFeedStore:
@@ -131,6 +135,7 @@ class FeedService:
                 time.sleep(0.1)
             try:
                 _ = self.store
+                self.scopes.get("")  # circle kinds cached before the first request
                 if on_loaded is not None:
                     on_loaded()
             except Exception as exc:  # retried on first use; /readyz says why meanwhile
@@ -179,12 +184,15 @@ class FeedService:
         return self.loader.load(req.viewer_id, self.store, req.as_of)
 
     def rank(
-        self, req: FeedRequest, viewer: ViewerContext | None = None
+        self, req: FeedRequest, viewer: ViewerContext | None = None, *, scoped: bool = False
     ) -> tuple[dict[str, Any], RankingResult]:
         """Rank one request; returns the response body and the pipeline's result."""
         store = self.store
-        if not store.has_circle(req.circle_id):
+        scope = None if scoped else self.scopes.get(req.circle_id)
+        if not scoped and scope is None and not store.has_circle(req.circle_id):
             raise UnknownCircle(f"circle {req.circle_id!r} not found")
+        if scope is not None and (scope.kind != "brand" or req.topic_id is not None):
+            return self._rank_scoped(req, scope, viewer)
         now = req.as_of or datetime.now(UTC)
         arm = assign_arm(req.viewer_id, self.arms)
         params = self.params_for(arm, req.params)
@@ -248,3 +256,88 @@ class FeedService:
                 )
             )
         return body, result
+
+    def _rank_scoped(
+        self, req: FeedRequest, scope: CircleScope, viewer: ViewerContext | None
+    ) -> tuple[dict[str, Any], RankingResult]:
+        """A feed beyond one brand circle's posts, by the circle kind's own rule:
+
+        - industry: the member brand circles' fresh posts, at most ``industry_brand_share``
+          of the page from one brand (and the author cap as everywhere);
+        - interest: the posts of the circle's visible topics, whatever circle they are in;
+        - a topic filter (any kind): only that topic's posts;
+        - sku_qa: its content is Q&A (``/v1/questions``), so its feed is empty.
+        """
+        now = req.as_of or datetime.now(UTC)
+        since = now.timestamp() - 30 * 86_400
+        store = self.store
+        circle_of: dict[str, str] = {}
+        if req.topic_id is not None or scope.kind == "interest":
+            topics = (req.topic_id,) if req.topic_id is not None else scope.topic_ids
+            ids = self.scopes.topic_posts(topics)
+            pool = [p for p in ids if p in store]
+        elif scope.kind == "industry":
+            pool = []
+            for member in scope.members:
+                got = store.recent_posts(member, since, 500) if store.has_circle(member) else []
+                circle_of.update(dict.fromkeys(got, member))
+                pool.extend(got)
+        else:
+            pool = []
+        if req.candidate_ids is not None:
+            given = set(req.candidate_ids)
+            pool = [p for p in pool if p in given]
+        share = SCOPED_BRAND_SHARE if scope.kind == "industry" else 1.0
+        inner = FeedRequest(
+            viewer_id=req.viewer_id,
+            circle_id=req.circle_id,
+            limit=min(req.limit * 3, 200) if share < 1.0 else req.limit,
+            candidate_ids=tuple(pool),
+            phase=req.phase,
+            exclude_seen=req.exclude_seen,
+            exclude_ids=req.exclude_ids,
+            params=req.params,
+            as_of=req.as_of,
+        )
+        if not pool:
+            body = {
+                "items": [],
+                "arm": "control",
+                "phase": req.phase or campaign_phase(now),
+                "model_versions": self.model_versions(store),
+                "request_id": uuid.uuid4().hex,
+                "n_candidates": 0,
+                "removed": {},
+            }
+            return body, RankingResult(items=[], n_candidates=0)
+        body, result = self.rank(inner, viewer, scoped=True)
+        if share < 1.0:
+            body["items"] = brand_spread(body["items"], circle_of, req.limit, share)
+            result.items = [
+                it for it in result.items if it.post_id in {i["post_id"] for i in body["items"]}
+            ]
+        body["items"] = body["items"][: req.limit]
+        return body, result
+
+
+# An industry feed's first page never shows one brand in more than this share of its items.
+SCOPED_BRAND_SHARE = 0.4
+
+
+def brand_spread(
+    items: list[dict[str, Any]], circle_of: dict[str, str], limit: int, share: float
+) -> list[dict[str, Any]]:
+    """The ranked items with at most ``ceil(share × limit)`` per brand circle on the page,
+    keeping each brand's best-ranked ones (if too few brands, the page is shorter)."""
+    cap = max(1, math.ceil(share * limit))
+    used: dict[str, int] = {}
+    out = []
+    for it in items:
+        brand = circle_of.get(it["post_id"], "")
+        if used.get(brand, 0) >= cap:
+            continue
+        used[brand] = used.get(brand, 0) + 1
+        out.append(it)
+        if len(out) == limit:
+            break
+    return out

@@ -62,6 +62,14 @@ API_KEY_ROLES = ("feed-service", "ingest", "editor", "admin", "brand-manager")
 # rejected (a review failed); ineligible: the admission rules were not met.
 APPLICATION_STATUSES = ("ops_review_pending", "ineligible", "open", "rejected")
 OPS_REVIEW_DECISIONS = ("pass", "reject")
+# brand 品牌圈 · interest 兴趣圈 (defined by its topics) · industry 行业圈 (gathers brand
+# circles: their ``parent_id``) · sku_qa 问大家 (one SKU's questions: its ``item_id``)
+CIRCLE_KINDS = ("brand", "interest", "industry", "sku_qa")
+TOPIC_STATUSES = ("active", "hidden", "merged")
+TOPIC_SOURCES = ("tag", "discovered", "editor")
+POST_TOPIC_SOURCES = ("tag", "assigned")
+QA_STATUSES = ("pass", "review", "reject", "removed")
+TOPIC_NAME_MAX = 30  # characters of a topic name (#话题#)
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -83,9 +91,13 @@ class TimestampMixin:
 
 
 class Circle(TimestampMixin, Base):
-    """A brand circle (品牌圈): one per brand, in one shopping category."""
+    """A circle of one of four kinds (``CIRCLE_KINDS``): a brand circle (品牌圈, one per
+    brand, in one shopping category), an interest circle (兴趣圈, defined by its topics), an
+    industry circle (行业圈, gathering the brand circles whose ``parent_id`` it is) or a SKU
+    Q&A circle (问大家, the questions on one ``item_id``)."""
 
     __tablename__ = "circles"
+    __table_args__ = (CheckConstraint(_in("kind", CIRCLE_KINDS), name="kind"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -93,6 +105,10 @@ class Circle(TimestampMixin, Base):
     category: Mapped[str] = mapped_column(String(64), index=True)
     brand: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # A brand circle's industry circle; a SKU Q&A circle's brand circle.
+    parent_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    # A SKU Q&A circle's product (no foreign key: items already point at circles).
+    item_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class User(TimestampMixin, Base):
@@ -489,3 +505,112 @@ class RescoreBlock(Base):
     posts: Mapped[int] = mapped_column(Integer, default=0)  # posts the read found in the range
     done_posts: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+class Topic(TimestampMixin, Base):
+    """A circle's topic (话题): from ``#tags#``, discovered by clustering, or made by an
+    editor. Editors' renames, merges and hides stick: re-clustering never touches a topic
+    an editor has acted on (``edited``), and a merged topic forwards to ``merged_into``."""
+
+    __tablename__ = "topics"
+    __table_args__ = (
+        UniqueConstraint("circle_id", "name", name="uq_topics_circle_name"),
+        CheckConstraint(_in("status", TOPIC_STATUSES), name="status"),
+        CheckConstraint(_in("source", TOPIC_SOURCES), name="source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(TOPIC_NAME_MAX))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    source: Mapped[str] = mapped_column(String(16), default="tag")
+    merged_into: Mapped[int | None] = mapped_column(
+        ForeignKey("topics.id", ondelete="SET NULL"), nullable=True
+    )
+    edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    keywords: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class PostTopic(Base):
+    """A post in a topic: tagged by its author (``tag``) or assigned by the encoder."""
+
+    __tablename__ = "post_topics"
+    __table_args__ = (
+        CheckConstraint(_in("source", POST_TOPIC_SOURCES), name="source"),
+        Index("ix_post_topics_topic_created", "topic_id", "created_at"),
+    )
+
+    post_id: Mapped[str] = mapped_column(
+        ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
+    )
+    topic_id: Mapped[int] = mapped_column(
+        ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(16), default="tag")
+    score: Mapped[float] = mapped_column(Float, default=1.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the post's creation time
+
+
+class Question(Base):
+    """A question (问大家) asked on a product (SKU) in a circle."""
+
+    __tablename__ = "questions"
+    __table_args__ = (
+        CheckConstraint(_in("status", QA_STATUSES), name="status"),
+        Index("ix_questions_item_created", "item_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    circle_id: Mapped[str] = mapped_column(ForeignKey("circles.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"))
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pass")
+    moderation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Answer(Base):
+    """A reply to a question; ``non_answer`` is the classifier's probability that it does not
+    answer (不知道, 还没用, 同问, ads, off-topic)."""
+
+    __tablename__ = "answers"
+    __table_args__ = (
+        CheckConstraint(_in("status", QA_STATUSES), name="status"),
+        Index("ix_answers_author_created", "author_id", "created_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    question_id: Mapped[str] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pass")
+    moderation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    non_answer: Mapped[float | None] = mapped_column(Float, nullable=True)
+    helpful_votes: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QuestionInvite(Base):
+    """A past buyer asked to answer a question (the ask-the-buyer log the ranker learns
+    from, and what caps how often one person is asked)."""
+
+    __tablename__ = "question_invites"
+    __table_args__ = (
+        UniqueConstraint("question_id", "user_id", name="uq_question_invites_pair"),
+        Index("ix_question_invites_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    question_id: Mapped[str] = mapped_column(
+        ForeignKey("questions.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer, default=0)
+    score: Mapped[float] = mapped_column(Float, default=0.0)
+    policy: Mapped[str] = mapped_column(String(16), default="model")  # model | random
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -26,6 +26,8 @@ from quanzi.storage.orm import (
     Order,
     Post,
     PostScore,
+    PostTopic,
+    Topic,
     User,
     UserRelation,
 )
@@ -262,3 +264,22 @@ def list_circle_posts(
         last: Post = page[-1][0]
         next_cursor = PostCursor(created_at=last.created_at, post_id=last.id)
     return PostPage(posts=_details(session, page), next_cursor=next_cursor)
+
+
+def circle_posts_clause(session: Session, circle_id: str) -> ColumnElement[bool]:
+    """The posts a circle's hot list and banner draw from, by the circle's kind: a brand
+    circle its own; an industry circle its member brand circles' (``parent_id``); an
+    interest circle those of its visible topics, wherever posted; a SKU Q&A circle none
+    (its content is questions and answers)."""
+    kind = session.scalar(select(Circle.kind).where(Circle.id == circle_id))
+    if kind == "industry":
+        return Post.circle_id.in_(select(Circle.id).where(Circle.parent_id == circle_id))
+    if kind == "interest":
+        return Post.id.in_(
+            select(PostTopic.post_id)
+            .join(Topic, Topic.id == PostTopic.topic_id)
+            .where(Topic.circle_id == circle_id, Topic.status == "active")
+        )
+    if kind == "sku_qa":
+        return Post.id.is_(None)
+    return Post.circle_id == circle_id

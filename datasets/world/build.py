@@ -4,7 +4,10 @@ Layout of ``Settings().worlds_dir / <name>``::
 
     circles.parquet users.parquet user_relations.parquet brand_relations.parquet
     items.parquet orders.parquet posts.parquet interactions.parquet   # public: ORM columns
+    topics.parquet post_topics.parquet questions.parquet answers.parquet
+    question_invites.parquet                  # public: topic tags and Q&A (issue 17)
     hidden/posts_truth.parquet hidden/users_truth.parquet hidden/config.json  # truth
+    hidden/qa_truth.parquet                   # buyers' latent answering traits
     eval/interactions_holdout.parquet                                 # last K days
     requests.parquet eval/requests_holdout.parquet   # only with an exploration bucket
     manifest.json                                                     # sizes, stats, hashes
@@ -29,6 +32,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -55,6 +59,15 @@ from quanzi.datasets.world.graph import (
     make_accounts,
 )
 from quanzi.datasets.world.posts import GENUINE, epoch, make_items, make_posts
+from quanzi.datasets.world.qa_world import (
+    ANSWER_LABELS,
+    QAConfig,
+    extra_circles,
+    industry_of,
+    make_traits,
+    qa_tables,
+    topic_tables,
+)
 from quanzi.settings import Settings
 from quanzi.storage.orm import BRAND_RELATION_KINDS, INTERACTION_KINDS, USER_KINDS, Base
 
@@ -67,6 +80,11 @@ PUBLIC_TABLES = (
     "orders",
     "posts",
     "interactions",
+    "topics",
+    "post_topics",
+    "questions",
+    "answers",
+    "question_invites",
 )
 HOLDOUT_FILE = "eval/interactions_holdout.parquet"
 REQUESTS_FILE = "requests.parquet"
@@ -228,13 +246,17 @@ def _build(
     # A sixth, separate stream for the exploration bucket: the five above draw exactly what
     # they draw without one.
     explore_rng = np.random.Generator(np.random.PCG64(ss.spawn(1)[0]))
+    # A seventh for topics and Q&A (issue 17): the streams above draw what they drew before.
+    qa_rng = np.random.Generator(np.random.PCG64(ss.spawn(1)[0]))
+    qa_text_rng = random.Random(int(qa_rng.integers(2**62)))
+    qcfg = QAConfig()
     t_acc_lo = epoch(datetime(2015, 1, 1, tzinfo=UTC))
     t_acc_hi = epoch(datetime(2026, 6, 30, tzinfo=UTC))
     t_rel_lo = epoch(datetime(2024, 1, 1, tzinfo=UTC))
     t_content = epoch(cfg.content_start)
     t_cut = epoch(cfg.cutoff)
 
-    with _Stages(show, 9) as st:
+    with _Stages(show, 10) as st:
         # 1. sources --------------------------------------------------------------------
         st.stage("read corpora")
         reviews, sms = load_sources(settings.corpora_dir)
@@ -272,6 +294,39 @@ def _build(
         )
         state[pb_user, pb_circle] = np.where(pb_active, 2, 1)
 
+        # 4b. circle kinds, topic tags, Q&A (own random stream) ---------------------------
+        st.stage("circle kinds, topics, Q&A")
+        popular = _popular_items(items, orders, qcfg.sku_qa_circles_per_brand)
+        extra = extra_circles(popular, items.title)
+        traits = make_traits(qa_rng, acc.n, acc.activity, qcfg)
+        qa_circle = {r["item"]: r["id"] for r in extra if r["item"] >= 0}
+        topics_cols, links, _ = topic_tables(
+            qa_rng,
+            posts.circle,
+            posts.text,
+            posts.kind == GENUINE,
+            posts.created,
+            epoch(datetime(2023, 9, 1, tzinfo=UTC)),
+            qcfg,
+        )
+        qa = qa_tables(
+            qa_rng,
+            qa_text_rng,
+            n_posts,
+            cfg,
+            items.circle,
+            items.popularity,
+            orders.user,
+            orders.item,
+            orders.created,
+            acc.n,
+            traits,
+            t_content,
+            epoch(cfg.sim_end),
+            qa_circle,
+            qcfg,
+        )
+
         # 5. public tables ----------------------------------------------------------------
         st.stage("write tables", total=len(PUBLIC_TABLES) - 1)
         tables, ids = _write_public(
@@ -290,7 +345,9 @@ def _build(
             t_rel_lo,
             t_content,
             st,
+            extra,
         )
+        tables.update(_write_topics_and_qa(out, topics_cols, links, qa, ids, items, traits, qcfg))
 
         # 6. hidden truth -----------------------------------------------------------------
         st.stage("hidden truth")
@@ -377,6 +434,9 @@ def _build(
             "hidden/posts_truth.parquet",
             "hidden/users_truth.parquet",
             "hidden/config.json",
+            "hidden/qa_truth.parquet",
+            "hidden/qa_config.json",
+            "hidden/answers_truth.parquet",
         ],
         "stats": stats,
         "bounds": _check_bounds(cfg, stats),
@@ -399,34 +459,48 @@ def _write_public(
     t_rel_lo: int,
     t_content: int,
     st: _Stages,
+    extra: list[dict[str, Any]],
 ) -> tuple[dict[str, int], dict[str, pa.Array]]:
     rows: dict[str, int] = {}
     adv = st.progress
     circle_ids = pa.array([c.id for c in CIRCLES])
+    n_all = len(CIRCLES) + len(extra)
     circle_created = np.array(
-        [epoch(datetime(2023, 9, 1, tzinfo=UTC)) + i * 86_400 * 7 for i in range(len(CIRCLES))]
+        [epoch(datetime(2023, 9, 1, tzinfo=UTC)) + i * 86_400 * 7 for i in range(n_all)]
     )
+    item_ids = _ids("i", len(items.circle), 6)
     _write(
         _table(
             "circles",
             {
-                "id": circle_ids,
-                "name": pa.array([c.name for c in CIRCLES]),
-                "kind": pa.array(["brand"] * len(CIRCLES)),
-                "category": pa.array([c.category for c in CIRCLES]),
-                "brand": pa.array([c.brand for c in CIRCLES]),
+                "id": pa.array([c.id for c in CIRCLES] + [r["id"] for r in extra]),
+                "name": pa.array([c.name for c in CIRCLES] + [r["name"] for r in extra]),
+                "kind": pa.array(["brand"] * len(CIRCLES) + [r["kind"] for r in extra]),
+                "category": pa.array(
+                    [c.category for c in CIRCLES] + [r["category"] for r in extra]
+                ),
+                "brand": pa.array([c.brand for c in CIRCLES] + [r["brand"] for r in extra]),
                 "description": pa.array(
                     [
                         f"{c.brand}的品牌圈：{c.category}的购后分享、使用经验与售后问答"
                         for c in CIRCLES
                     ]
+                    + [r["description"] for r in extra]
+                ),
+                "parent_id": pa.array(
+                    [industry_of(c.id) for c in CIRCLES] + [r["parent_id"] for r in extra],
+                    pa.string(),
+                ),
+                "item_id": _take(
+                    item_ids,
+                    np.array([-1] * len(CIRCLES) + [r["item"] for r in extra], dtype=np.int64),
                 ),
                 "created_at": _ts(circle_created),
             },
         ),
         out / "circles.parquet",
     )
-    rows["circles"] = len(CIRCLES)
+    rows["circles"] = n_all
     adv.advance(st.step)
 
     width_u = max(6, len(str(acc.n)))
@@ -504,7 +578,6 @@ def _write_public(
     rows["brand_relations"] = len(o)
     adv.advance(st.step)
 
-    item_ids = _ids("i", len(items.circle), 6)
     _write(
         _table(
             "items",
@@ -561,7 +634,153 @@ def _write_public(
     rows["posts"] = n
     adv.advance(st.step)
     # Reused by the hidden tables and the interactions (formatted once).
-    return rows, {"users": user_ids, "posts": post_ids}
+    return rows, {"users": user_ids, "posts": post_ids, "items": item_ids}
+
+
+def _popular_items(items: Any, orders: Any, per_circle: int) -> list[list[int]]:
+    """Each brand circle's most-bought SKUs (item indexes), most orders first."""
+    bought = np.bincount(orders.item, minlength=len(items.circle))
+    out: list[list[int]] = []
+    for c in range(len(CIRCLES)):
+        mine = np.flatnonzero((items.circle == c) & (bought > 0))
+        top = mine[np.lexsort((mine, -bought[mine]))][:per_circle]
+        out.append([int(i) for i in top])
+    return out
+
+
+def _write_topics_and_qa(
+    out: Path,
+    topics: dict[str, list[Any]],
+    links: dict[str, list[Any]],
+    qa: dict[str, dict[str, list[Any]]],
+    ids: dict[str, pa.Array],
+    items: Any,
+    traits: Any,
+    qcfg: QAConfig,
+) -> dict[str, int]:
+    """The public topic and Q&A tables, and the buyers' hidden traits."""
+    n_t = len(topics["name"])
+    _write(
+        _table(
+            "topics",
+            {
+                "id": pa.array(np.arange(1, n_t + 1, dtype=np.int64)),
+                "circle_id": pa.array(topics["circle"]),
+                "name": pa.array(topics["name"]),
+                "status": pa.array(["active"] * n_t),
+                "source": pa.array(["tag"] * n_t),
+                "merged_into": pa.array([None] * n_t, pa.int64()),
+                "edited": pa.array([False] * n_t),
+                "keywords": pa.array(
+                    [json.dumps(k, ensure_ascii=False) for k in topics["keywords"]]
+                ),
+                "updated_by": pa.array([""] * n_t),
+                "created_at": _ts(np.array(topics["created"], dtype=np.int64)),
+            },
+        ),
+        out / "topics.parquet",
+    )
+    post_idx = np.array(links["post"], dtype=np.int64)
+    order = np.lexsort((np.array(links["topic"], dtype=np.int64), post_idx))
+    _write(
+        _table(
+            "post_topics",
+            {
+                "post_id": _take(ids["posts"], post_idx[order]),
+                "topic_id": pa.array(np.array(links["topic"], dtype=np.int64)[order] + 1),
+                "source": pa.array(["tag"] * len(order)),
+                "score": pa.array(np.ones(len(order))),
+                "created_at": _ts(np.array(links["created"], dtype=np.int64)[order]),
+            },
+        ),
+        out / "post_topics.parquet",
+    )
+    q, inv, ans = qa["questions"], qa["invites"], qa["answers"]
+    n_q, n_a, n_i = len(q["text"]), len(ans["text"]), len(inv["user"])
+    q_ids = _ids("q", n_q, 6)
+    _write(
+        _table(
+            "questions",
+            {
+                "id": q_ids,
+                "circle_id": pa.array(q["circle"]),
+                "item_id": _take(ids["items"], np.array(q["item"], dtype=np.int64)),
+                "author_id": _take(ids["users"], np.array(q["author"], dtype=np.int64)),
+                "text": pa.array(q["text"], pa.string()),
+                "status": pa.array(["pass"] * n_q),
+                "moderation": pa.array(["{}"] * n_q),
+                "created_at": _ts(np.array(q["created"], dtype=np.int64)),
+                "deleted_at": pa.array([None] * n_q, TS),
+            },
+        ),
+        out / "questions.parquet",
+    )
+    a_order = np.lexsort((np.arange(n_a), np.array(ans["created"], dtype=np.int64)))
+    a_q = np.array(ans["question"], dtype=np.int64)[a_order]
+    _write(
+        _table(
+            "answers",
+            {
+                "id": _ids("a", n_a, 7),
+                "question_id": _take(q_ids, a_q),
+                "author_id": _take(ids["users"], np.array(ans["user"], dtype=np.int64)[a_order]),
+                "text": pa.array(
+                    np.array(ans["text"], dtype=object)[a_order].tolist(), pa.string()
+                ),
+                "status": pa.array(["pass"] * n_a),
+                "moderation": pa.array(["{}"] * n_a),
+                "non_answer": pa.array([None] * n_a, pa.float64()),
+                "helpful_votes": pa.array(np.array(ans["votes"], dtype=np.int64)[a_order]),
+                "created_at": _ts(np.array(ans["created"], dtype=np.int64)[a_order]),
+            },
+        ),
+        out / "answers.parquet",
+    )
+    _write(
+        _table(
+            "question_invites",
+            {
+                "id": pa.array(np.arange(1, n_i + 1, dtype=np.int64)),
+                "question_id": _take(q_ids, np.array(inv["question"], dtype=np.int64)),
+                "user_id": _take(ids["users"], np.array(inv["user"], dtype=np.int64)),
+                "rank": pa.array(np.array(inv["rank"], dtype=np.int64)),
+                "score": pa.array(np.zeros(n_i)),
+                "policy": pa.array(["random"] * n_i),
+                "created_at": _ts(np.array(inv["created"], dtype=np.int64)),
+            },
+        ),
+        out / "question_invites.parquet",
+    )
+    _write(
+        pa.table(
+            {
+                "user_id": ids["users"],
+                "answer_propensity": pa.array(np.round(traits.propensity, 6)),
+                "helpfulness": pa.array(np.round(traits.helpfulness, 6)),
+            }
+        ),
+        out / "hidden/qa_truth.parquet",
+    )
+    _write(
+        pa.table(
+            {
+                "answer_id": _ids("a", n_a, 7),
+                "label": pc.take(
+                    pa.array(ANSWER_LABELS),
+                    pa.array(np.array(ans["label"], dtype=np.int64)[a_order]),
+                ),
+            }
+        ),
+        out / "hidden/answers_truth.parquet",
+    )
+    (out / "hidden/qa_config.json").write_text(json.dumps(asdict(qcfg), indent=2))
+    return {
+        "topics": n_t,
+        "post_topics": len(order),
+        "questions": n_q,
+        "answers": n_a,
+        "question_invites": n_i,
+    }
 
 
 def _write_hidden(

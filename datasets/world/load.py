@@ -89,21 +89,32 @@ def _insert(conn: Connection, table: Table, batch: pa.RecordBatch) -> None:
     )
 
 
-def _last_row(path: Path) -> dict[str, Any]:
+def _key(table: Table) -> str:
+    """The column that identifies a row for the "already loaded?" probe (first key column)."""
+    return next(iter(table.primary_key.columns)).name
+
+
+def _last_row(path: Path, key: str = "id") -> dict[str, Any]:
     f = pq.ParquetFile(path)
-    rg = f.read_row_group(f.num_row_groups - 1, columns=["id"])
-    return {"id": rg.column("id")[-1].as_py()}
+    rg = f.read_row_group(f.num_row_groups - 1, columns=[key])
+    return {key: rg.column(key)[-1].as_py()}
+
+
+def _tables_of(manifest: dict[str, Any]) -> list[str]:
+    """The public tables this world has (worlds built before issue 17 lack the Q&A ones)."""
+    return [t for t in PUBLIC_TABLES if t in manifest["tables"]]
 
 
 def _fully_loaded(engine: Engine, world: Path, manifest: dict[str, Any]) -> bool:
     """True when each table's last row is already in the database."""
     with engine.connect() as conn:
-        for name in PUBLIC_TABLES:
+        for name in _tables_of(manifest):
             if manifest["tables"][name]["rows"] == 0:
                 continue
             table = Base.metadata.tables[name]
-            last = _last_row(world / manifest["tables"][name]["file"])["id"]
-            if conn.execute(select(table.c.id).where(table.c.id == last)).first() is None:
+            key = _key(table)
+            last = _last_row(world / manifest["tables"][name]["file"], key)[key]
+            if conn.execute(select(table.c[key]).where(table.c[key] == last)).first() is None:
                 return False
     return True
 
@@ -128,7 +139,7 @@ def _check_same_world(engine: Engine, world: Path) -> None:
 
 def _fix_sequences(conn: Connection) -> None:
     """PostgreSQL: move serial sequences past the explicit ids we inserted."""
-    for name in ("user_relations", "brand_relations", "interactions"):
+    for name in ("user_relations", "brand_relations", "interactions", "topics", "question_invites"):
         conn.execute(
             text(
                 f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
@@ -145,10 +156,10 @@ def load_world(settings: Settings, name: str, *, progress: bool = True) -> dict[
     engine = engine_from_settings(settings)
     try:
         _check_same_world(engine, world)
-        inserted = dict.fromkeys(PUBLIC_TABLES, 0)
+        inserted = dict.fromkeys(_tables_of(manifest), 0)
         if _fully_loaded(engine, world, manifest):
             return inserted
-        total = sum(manifest["tables"][t]["rows"] for t in PUBLIC_TABLES)
+        total = sum(manifest["tables"][t]["rows"] for t in _tables_of(manifest))
         bar = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -158,7 +169,7 @@ def load_world(settings: Settings, name: str, *, progress: bool = True) -> dict[
         )
         with bar:
             task = bar.add_task(f"load {name}", total=total)
-            for tname in PUBLIC_TABLES:
+            for tname in _tables_of(manifest):
                 table = Base.metadata.tables[tname]
                 bar.update(task, description=f"load {name}: {tname}")
                 with engine.connect() as conn:

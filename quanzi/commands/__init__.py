@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "rescore",
     "backbone",
     "evaluate",
+    "qa",
 )
 
 

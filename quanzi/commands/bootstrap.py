@@ -69,6 +69,17 @@ def bootstrap(
 
     backfill(batch=256)
     _ensure_index(settings)
+    if train:  # the Q&A models: seconds (issue 17)
+        from quanzi.commands.qa import ensure_qa_models, ensure_topic_assignment
+
+        ensure_topic_assignment(settings)
+
+        ensure_qa_models(
+            settings,
+            default_name(
+                posts or settings.demo_posts, seed if seed is not None else settings.demo_seed
+            ),
+        )
     if settings.env == "development":
         from quanzi.storage.api_keys import DEV_KEY_FILE, ensure_dev_key
 

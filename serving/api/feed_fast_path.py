@@ -43,6 +43,7 @@ def feed_request(body: FeedRankRequest) -> FeedRequest:
         exclude_ids=frozenset(body.exclude_ids),
         params=body.params,
         as_of=body.as_of,
+        topic_id=body.topic_id,
     )
 
 
@@ -115,6 +116,9 @@ class FeedFastPath:
             request = feed_request(FeedRankRequest.model_validate_json(body))
         except ValidationError:
             return None
+        scope = feed.scopes.peek(request.circle_id)
+        if request.topic_id is not None or scope is None or scope.kind != "brand":
+            return None  # topic filters and other kinds read the database: the route's job
         viewer = feed.cached_viewer(request)
         if viewer is None:
             return None

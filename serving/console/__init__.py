@@ -18,10 +18,11 @@ from quanzi.serving.console.routes import (
     hotlists,
     posts,
     review,
+    topics,
 )
 
 router = APIRouter()
-for _module in (auth, candidates, posts, collections, review, hotlists, circles):
+for _module in (auth, candidates, posts, collections, review, hotlists, circles, topics):
     router.include_router(_module.router)
 
 __all__ = ["router"]

@@ -22,6 +22,7 @@ from quanzi.models.ranking.params import INTERACTION_WEIGHTS
 from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound
 from quanzi.serving.editorial.guardrails import post_facts
 from quanzi.storage.orm import Circle, HotListOverride, Interaction, Post
+from quanzi.storage.queries import circle_posts_clause
 
 
 def _default_weights() -> dict[str, float]:
@@ -111,7 +112,7 @@ def hot_list(
         )
         .join(Post, Post.id == Interaction.post_id)
         .where(
-            Post.circle_id == circle_id,
+            circle_posts_clause(session, circle_id),
             Post.status == "pass",
             Interaction.kind.in_(list(weights)),
             Interaction.created_at > now - timedelta(hours=params.window_hours),
@@ -185,7 +186,9 @@ def _place_pins(
     passed = set(
         session.scalars(
             select(Post.id).where(
-                and_(Post.id.in_(ids), Post.circle_id == circle_id, Post.status == "pass")
+                and_(
+                    Post.id.in_(ids), circle_posts_clause(session, circle_id), Post.status == "pass"
+                )
             )
         )
     )
@@ -216,7 +219,10 @@ def set_override(
     post = session.get(Post, post_id)
     if post is None:
         raise NotFound(f"post {post_id!r} not found")
-    if post.circle_id != circle_id:
+    in_scope = session.scalar(
+        select(Post.id).where(Post.id == post_id, circle_posts_clause(session, circle_id))
+    )
+    if in_scope is None:
         raise Invalid(f"post {post_id!r} belongs to circle {post.circle_id!r}, not {circle_id!r}")
     if action == "pin" and (value < 1 or value != int(value)):
         raise Invalid("a pin needs `value`: the 1-based position, a whole number ≥ 1")

@@ -16,7 +16,9 @@ from quanzi.models.index import log_changes, write_embeddings
 from quanzi.models.model_versions import versions_key
 from quanzi.models.moderation.policy import post_status, review_reasons
 from quanzi.models.quality import rejected_quality
+from quanzi.models.topics.tags import post_tags
 from quanzi.serving.editorial.errors import Conflict, Invalid
+from quanzi.serving.editorial.topics import tag_posts
 from quanzi.serving.post_ingest.decision import RuleLookup, moderation_of, score_records
 from quanzi.serving.post_ingest.duplicates import near_duplicates
 from quanzi.serving.post_ingest.persistence import (
@@ -140,6 +142,14 @@ def process(
         result.pop("near_duplicate_cosine")
         results[p.id] = result
     write_rows(session, post_rows, rows_of_scores, review_rows, stored)
+    tagged = [
+        (p.id, p.circle_id, row["created_at"], tags)
+        for p, row in zip(new, post_rows, strict=True)
+        if (tags := post_tags(p.text, p.topics))
+    ]
+    if tagged and not stored:
+        session.flush()  # the posts exist before their topic links
+        tag_posts(session, tagged)
     if vectors is not None and models.encoder_version is not None:
         write_embeddings(session, models.encoder_version, [p.id for p in new], vectors)
     elif stored:

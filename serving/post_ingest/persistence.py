@@ -39,6 +39,7 @@ class PostInput:
     order_id: str | None = None
     image_count: int = 0
     created_at: datetime | None = None
+    topics: tuple[str, ...] = ()  # #话题# tags given as a field (the text's are parsed too)
 
     @classmethod
     def of(cls, post: Post) -> PostInput:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from quanzi.storage.db import session_factory
 from quanzi.storage.orm import (
+    Answer,
     ApiKey,
     Base,
     Circle,
@@ -28,6 +29,10 @@ from quanzi.storage.orm import (
     PostScore,
     RescoreBlock,
     RescoreRun,
+    PostTopic,
+    Question,
+    QuestionInvite,
+    Topic,
     User,
 )
 
@@ -49,6 +54,8 @@ def _build_world(f: Any) -> list[Any]:
         category="beauty",
         brand="花西子",
         description="东方彩妆 ✿ \"引号\" 'quote'",
+        parent_id=None,
+        item_id=None,
         created_at=T0,
     )
     merchant = f.user(
@@ -220,6 +227,64 @@ def _build_world(f: Any) -> list[Any]:
             )
         )
     )
+    topic = f._add(
+        Topic(
+            circle_id="c-1",
+            name="控油",
+            status="active",
+            source="editor",
+            merged_into=None,
+            edited=True,
+            keywords=["控油", "出油"],
+            updated_by="editor-7",
+            created_at=T0,
+        )
+    )
+    question = f._add(
+        Question(
+            id="q-1",
+            circle_id="c-1",
+            item_id="i-1",
+            author_id="m-1",
+            text="油皮用着会脱妆吗？",
+            status="pass",
+            moderation={"decision": "pass", "labels": []},
+            created_at=T0 + timedelta(days=7),
+            deleted_at=None,
+        )
+    )
+    rows += [
+        topic,
+        f._add(
+            PostTopic(
+                post_id="p-1", topic_id=topic.id, source="assigned", score=0.75, created_at=T0
+            )
+        ),
+        question,
+        f._add(
+            Answer(
+                id="a-1",
+                question_id="q-1",
+                author_id="u-1",
+                text="用了两周，下午才开始有点出油",
+                status="pass",
+                moderation={"decision": "pass"},
+                non_answer=0.125,
+                helpful_votes=4,
+                created_at=T0 + timedelta(days=8),
+            )
+        ),
+        f._add(
+            QuestionInvite(
+                question_id="q-1",
+                user_id="u-1",
+                rank=1,
+                score=0.5,
+                policy="model",
+                created_at=T0 + timedelta(days=7),
+            )
+        ),
+    ]
     return rows
 
 

@@ -11,11 +11,15 @@ from quanzi.storage.queries import CircleSummary
 
 
 class CirclePublic(BaseModel):
-    """A brand circle as the feed service and editors see it."""
+    """A circle as the feed service and editors see it."""
 
     id: str
     name: str
-    kind: str
+    kind: str = Field(description="brand, interest (by its topics), industry or sku_qa.")
+    parent_id: str | None = Field(
+        None, description="A brand circle's industry circle; a SKU Q&A circle's brand circle."
+    )
+    item_id: str | None = Field(None, description="A SKU Q&A circle's product (SKU).")
     category: str
     brand: str
     description: str
@@ -29,6 +33,8 @@ class CirclePublic(BaseModel):
             id=c.id,
             name=c.name,
             kind=c.kind,
+            parent_id=c.parent_id,
+            item_id=c.item_id,
             category=c.category,
             brand=c.brand,
             description=c.description,

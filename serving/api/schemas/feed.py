@@ -38,6 +38,9 @@ class FeedRankRequest(BaseModel):
         "circle, friends' posts, posts similar to the viewer's interests).",
     )
     limit: int = Field(20, ge=1, le=MAX_LIMIT, description="How many posts to return.")
+    topic_id: int | None = Field(
+        None, ge=1, description="Only posts in this topic (话题); see `/v1/topics`."
+    )
     phase: Phase | None = Field(
         None, description="Campaign phase; default: today's on the Double 11 calendar."
     )

@@ -20,6 +20,7 @@ from pydantic import (
 
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
 from quanzi.serving.api.schemas.posts import PostStatus
+from quanzi.storage.orm import TOPIC_NAME_MAX
 
 MAX_POSTS = 500  # per batch
 MAX_POST_CHARS = 20_000  # a long review fits; a pasted book does not
@@ -27,6 +28,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH)]
 Decision = Literal["pass", "review", "reject"]
+
+
+TopicName = Annotated[str, StringConstraints(min_length=1, max_length=TOPIC_NAME_MAX)]
 
 
 class PostCreate(BaseModel):
@@ -45,6 +49,9 @@ class PostCreate(BaseModel):
     image_count: int = Field(0, ge=0, le=100)
     created_at: AwareDatetime | None = Field(
         None, description="When it was posted (UTC or with offset); default: now."
+    )
+    topics: tuple[TopicName, ...] = Field(
+        (), max_length=10, description="Topic tags (话题) besides the text's `#tags#`."
     )
 
     @field_validator("text")

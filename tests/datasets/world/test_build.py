@@ -49,7 +49,8 @@ def test_same_seed_and_size_rebuild_byte_identical_files(
 def test_different_seed_builds_a_different_world(world: Path, world_settings: Settings) -> None:
     other = build_world(world_settings, POSTS, SEED + 1, name="other-seed", progress=False)
     mine, theirs = _hashes(world), _hashes(other)
-    assert all(mine[f] != theirs[f] for f in mine if f != "circles.parquet")
+    fixed = {"circles.parquet", "topics.parquet"}  # configuration, not draws
+    assert all(mine[f] != theirs[f] for f in mine if f not in fixed)
 
 
 def test_build_refuses_existing_world_and_tiny_sizes(world: Path, world_settings: Settings) -> None:
@@ -167,7 +168,9 @@ def test_creators_are_few_with_heavy_tailed_followers(world: Path) -> None:
     assert f.max() >= BOUNDS.creator_followers_max_over_median * f.median()
     assert f.median() > 10 * users[users["kind"] == "user"]["follower_count"].median()
     merchants = users[users["kind"] == "merchant"]
-    assert set(merchants["merchant_circle_id"]) == set(_read(world, "circles")["id"])
+    circles = _read(world, "circles")
+    brands = circles[circles["kind"] == "brand"]
+    assert set(merchants["merchant_circle_id"]) == set(brands["id"])
     # In-world follows never exceed the platform-wide follower count.
     rel = _read(world, "user_relations")
     indeg = rel[rel["kind"] == "follow"].groupby("other_id").size()
@@ -342,3 +345,22 @@ def test_manifest_records_seed_sizes_cutoff_and_passing_bounds(world: Path) -> N
         assert m["tables"][name]["sha256"] == sha256_file(world / f"{name}.parquet")
     assert m["build_seconds"] > 0 and m["package_version"]
     assert all(v["ok"] for v in m["bounds"].values()), m["bounds"]
+
+
+def test_world_has_every_circle_kind_topics_and_qa(world: Path) -> None:
+    circles = _read(world, "circles").set_index("id")
+    assert set(circles["kind"]) == {"brand", "interest", "industry", "sku_qa"}
+    industry = circles[circles["kind"] == "industry"].index
+    members = circles[circles["parent_id"].isin(industry)]
+    assert set(members["kind"]) == {"brand"} and members.groupby("parent_id").size().min() >= 2
+    qa = circles[circles["kind"] == "sku_qa"]
+    assert qa["item_id"].notna().all() and set(circles.loc[qa["parent_id"], "kind"]) == {"brand"}
+    tagged = _read(world, "post_topics")
+    topics = _read(world, "topics").set_index("id")
+    assert len(tagged) > 0 and set(tagged["topic_id"]) <= set(topics.index)
+    questions, answers = _read(world, "questions"), _read(world, "answers")
+    invites = _read(world, "question_invites")
+    assert set(answers["question_id"]) <= set(questions["id"])
+    # every answer comes from an invited buyer of that question
+    pairs = set(zip(invites["question_id"], invites["user_id"], strict=True))
+    assert all(p in pairs for p in zip(answers["question_id"], answers["author_id"], strict=True))

@@ -1,0 +1,208 @@
+"""``quanzi train qa``, ``quanzi eval qa``, ``quanzi bench qa``: the Q&A and topic models,
+their targets beside baselines, and their speed."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from quanzi.cli_groups import bench_app, fail, train_app
+from quanzi.commands.ranking import eval_app
+
+WorldOpt = Annotated[str, typer.Option(help="The world whose logs / tags are read.")]
+
+
+def _embed(settings):  # type: ignore[no-untyped-def]
+    from quanzi.models.encoder import embed_texts, load_encoder
+
+    model = load_encoder(settings)
+    return lambda texts: embed_texts(model, list(texts))
+
+
+def _world(settings, world: str):  # type: ignore[no-untyped-def]
+    from quanzi.datasets.world.qa_tables import read_qa_world
+
+    try:
+        return read_qa_world(settings, world)
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from exc
+
+
+def ensure_qa_models(settings, world: str | None) -> None:  # type: ignore[no-untyped-def]
+    """Train the Q&A models once (bootstrap): seconds, skipped when present."""
+    from quanzi.models.qa.loading import qa_models_dir
+    from quanzi.training.qa import train_qa
+
+    if (qa_models_dir(settings) / "trained.json").is_file():
+        return
+    started = time.perf_counter()
+    tables = None
+    if world is not None:
+        try:
+            from quanzi.datasets.world.qa_tables import read_qa_world
+
+            tables = read_qa_world(settings, world)
+        except FileNotFoundError:
+            tables = None
+    extra = []
+    if tables is not None:
+        from quanzi.datasets.world.qa_tables import world_answer_rows
+
+        extra = world_answer_rows(settings, world)
+    info = train_qa(settings, tables, _embed(settings), extra)
+    typer.echo(f"Q&A models trained in {time.perf_counter() - started:.0f} s: {info}")
+
+
+def ensure_topic_assignment(settings) -> None:  # type: ignore[no-untyped-def]
+    """Assign each brand circle's untagged posts to its topics once (bootstrap, after the
+    backfill stored the vectors); a circle that already has assigned posts is skipped."""
+    from sqlalchemy import select
+
+    from quanzi.models.loading import encoder_version
+    from quanzi.serving.editorial.topics import assign_untagged
+    from quanzi.storage.db import settings_session
+    from quanzi.storage.orm import Circle, PostTopic, Topic
+
+    version = encoder_version(settings)
+    with settings_session(settings) as session:
+        assigned = set(
+            session.scalars(
+                select(Topic.circle_id)
+                .join(PostTopic, PostTopic.topic_id == Topic.id)
+                .where(PostTopic.source == "assigned")
+            )
+        )
+        circles = session.scalars(select(Circle.id).where(Circle.kind == "brand")).all()
+        n = sum(assign_untagged(session, c, version) for c in circles if c not in assigned)
+    if n:
+        typer.echo(f"topics: {n} untagged posts assigned to their circle's nearest topic")
+
+
+@train_app.command("qa")
+def train_qa_command(world: WorldOpt = "p5000-s7") -> None:
+    """The answer model (non-answer + helpfulness) on the hand-written dev split and the
+    ask-the-buyer ranker on the world's logged invites."""
+    from quanzi.models.qa.loading import qa_models_dir
+    from quanzi.settings import Settings
+    from quanzi.training.qa import train_qa
+
+    settings = Settings()
+    from quanzi.datasets.world.qa_tables import world_answer_rows
+
+    tables = _world(settings, world)
+    info = train_qa(settings, tables, _embed(settings), world_answer_rows(settings, world))
+    typer.echo(f"saved in {qa_models_dir(settings)}: {json.dumps(info, ensure_ascii=False)}")
+
+
+@eval_app.command("qa")
+def eval_qa(
+    world: WorldOpt = "p5000-s7",
+    eval_dir: Annotated[Path | None, typer.Option(help="Evaluation set folder.")] = None,
+    json_out: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+) -> None:
+    """Every Q&A and topic target beside its baselines (held-out test split, pairs, the
+    world's held-out tagged posts and last questions)."""
+    from quanzi.datasets.qa.eval_set import EVAL_DIR, load_pairs, load_questions
+    from quanzi.datasets.world.qa_tables import read_qa_truth, traits_of
+    from quanzi.evaluation import qa_eval
+    from quanzi.models.qa.loading import load_answer_model, load_invitee_ranker
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    root = eval_dir or EVAL_DIR
+    model, ranker = load_answer_model(settings), load_invitee_ranker(settings)
+    if model is None or ranker is None:
+        raise fail("no Q&A models in the data dir: run `quanzi train qa` (or `quanzi bootstrap`)")
+    embed = _embed(settings)
+    tables = _world(settings, world)
+    test, pairs = load_questions(root, "test"), load_pairs(root)
+    truth, qcfg = read_qa_truth(settings, world)
+    traits, rows = traits_of(truth, [])
+    ask = qa_eval.ask_the_buyer_report(tables, traits, rows, qcfg, ranker)
+    report = {
+        "non_answer_f1": qa_eval.non_answer_report(model, embed, test),
+        "answer_ndcg@3": qa_eval.answer_ranking_report(model, embed, test),
+        "similar_question": qa_eval.similar_question_report(embed, pairs, load_questions(root)),
+        "topic_assignment": qa_eval.topic_assignment_report(tables, embed),
+        "ask_the_buyer": {
+            "top5_answer_rate": ask.top_rate,
+            "random5_answer_rate": ask.random_rate,
+            "ratio": ask.ratio,
+            "top5_helpful_share": ask.top_helpful,
+            "random5_helpful_share": ask.random_helpful,
+            "questions": ask.n,
+        },
+    }
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    typer.echo(text)
+    if json_out is not None:
+        json_out.write_text(text)
+
+
+@bench_app.command("qa")
+def bench_qa(
+    world: WorldOpt = "p5000-s7",
+    requests: Annotated[int, typer.Option(min=10, help="Questions to time.")] = 1000,
+    rate: Annotated[float, typer.Option(help="Paced requests per second.")] = 100.0,
+) -> None:
+    """In-process latency of a question's similar questions + invitee list (paced at
+    ``rate``) and of a circle's trending topics: p50 / p99 ms."""
+    import numpy as np
+
+    from quanzi.models.qa.buyer_log import buyer_log_of, epoch_seconds
+    from quanzi.models.qa.loading import load_invitee_ranker
+    from quanzi.models.qa.similar_questions import QuestionIndex
+    from quanzi.models.topics.trending import TrendParams, trending
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    tables = _world(settings, world)
+    ranker = load_invitee_ranker(settings)
+    if ranker is None:
+        raise fail("no ask-the-buyer ranker: run `quanzi train qa`")
+    embed = _embed(settings)
+    q = tables["questions"]
+    circles = tables["circles"].set_index("id")
+    family = [
+        circles.parent_id.get(c) or c if circles.kind.get(c) == "sku_qa" else c for c in q.circle_id
+    ]
+    vectors = embed(q.text.tolist())
+    index = QuestionIndex(vectors.shape[1])
+    for fam in set(family):
+        idx = [i for i, f in enumerate(family) if f == fam]
+        index.add(fam, q.id.iloc[idx].tolist(), q.item_id.iloc[idx].tolist(), vectors[idx])
+    log = buyer_log_of(tables)
+    ts = epoch_seconds(q.created_at)
+    times = []
+    rng = np.random.default_rng(0)
+    nxt = time.perf_counter()
+    for _ in range(requests):
+        i = int(rng.integers(len(q)))
+        nxt += 1.0 / rate
+        time.sleep(max(0.0, nxt - time.perf_counter()))
+        t0 = time.perf_counter()
+        v = embed([q.text.iloc[i]])[0]
+        index.search(v, family[i], q.item_id.iloc[i], 5, exclude=q.id.iloc[i])
+        codes, bought = log.buyers(q.item_id.iloc[i], int(ts[i]))
+        ranker.score(log.history(codes, bought, int(ts[i])).matrix())
+        times.append((time.perf_counter() - t0) * 1000)
+    pt = tables["post_topics"].merge(tables["topics"], left_on="topic_id", right_on="id")
+    busiest = pt.circle_id.value_counts().index[0]
+    mine = pt[pt.circle_id == busiest]
+    tts = epoch_seconds(mine.created_at_x)
+    trend_ms = []
+    for _ in range(200):
+        t0 = time.perf_counter()
+        trending(mine.topic_id.to_numpy(), tts, float(tts.max()), TrendParams())
+        trend_ms.append((time.perf_counter() - t0) * 1000)
+    p = np.percentile
+    typer.echo(
+        f"similar + invitees ({requests} at {rate:g}/s): p50 {p(times, 50):.2f} ms, "
+        f"p99 {p(times, 99):.2f} ms\n"
+        f"trending ({busiest}, {len(mine)} tagged posts): p50 {p(trend_ms, 50):.2f} ms, "
+        f"p99 {p(trend_ms, 99):.2f} ms (in process; the route adds its SQL read)"
+    )
