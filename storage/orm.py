@@ -505,6 +505,8 @@ class RescoreBlock(Base):
     posts: Mapped[int] = mapped_column(Integer, default=0)  # posts the read found in the range
     done_posts: Mapped[int] = mapped_column(Integer, default=0)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
 class Topic(TimestampMixin, Base):
     """A circle's topic (话题): from ``#tags#``, discovered by clustering, or made by an
     editor. Editors' renames, merges and hides stick: re-clustering never touches a topic

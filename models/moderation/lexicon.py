@@ -520,13 +520,13 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "spam",
         "filler",
-        r"为了京豆|赚京豆|此用户未填写|用户未及时评价|系统默认|不知道说什么|凑个数|没什么好说的",
+        r"为了京豆|赚京豆|此用户未填写|用户未及时评价|系统默认|凑个数",
         max_len=20,
     ),
     Family(
         "spam",
         "filler",
-        r"(?<![a-z])mark(?![a-z])|顶一下|踩踩|还行吧|就这样吧",
+        r"(?<![a-z])mark(?![a-z])|顶一下|踩踩|还行吧|就这样吧|不知道说什么|没什么好说的",
         confidence=REVIEW,
         max_len=8,
     ),
@@ -802,6 +802,13 @@ def squeezed_clauses(text: str) -> str:
 _RUN = re.compile(r"(.{1,4}?)\1{2,}", re.DOTALL)
 
 
+def repeated_units(text: str) -> int:
+    """How many repeated units (1–4 characters, three or more in a row) the whitespace-free
+    text holds: 掉色 掉色 掉色 has 3 (a short complaint said thrice), 好好好好好好 6."""
+    compact = "".join(text.split())
+    return sum(len(m.group(0)) // len(m.group(1)) for m in _RUN.finditer(compact))
+
+
 def repetition_share(text: str) -> float:
     """Share of the (whitespace-free, NFKC) text made of a unit of 1–4 characters repeated
     three or more times: filler like 好好好好, 不错不错不错, 😊😊😊, ！！！！."""
@@ -836,7 +843,7 @@ def _spam_hits(text: str, squeezed: View) -> list[Hit]:
         return []
     share = repetition_share(text)
     n = len(compact)
-    if n >= 6 and share >= 0.8:
+    if n >= 6 and share >= 0.8 and repeated_units(text) >= 4:
         return [
             Hit("spam", "lexicon:repetition", 0, len(text), text, f"{share:.0%} repeated", REJECT)
         ]

@@ -27,11 +27,11 @@ from quanzi.storage.orm import (
     Post,
     PostEmbedding,
     PostScore,
-    RescoreBlock,
-    RescoreRun,
     PostTopic,
     Question,
     QuestionInvite,
+    RescoreBlock,
+    RescoreRun,
     Topic,
     User,
 )
