@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, Subquery, and_, case, func, literal, or_, 
 from sqlalchemy.orm import Session
 
 from quanzi.models.ranking.params import INTERACTION_WEIGHTS
-from quanzi.serving.editorial.errors import Invalid, NotFound
+from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound
 from quanzi.storage.orm import Circle, HotListOverride, Interaction, Post
 
 
@@ -205,13 +205,15 @@ def set_override(
     if post is None:
         raise NotFound(f"post {post_id!r} not found")
     if post.circle_id != circle_id:
-        raise Invalid(f"post {post_id!r} belongs to circle {post.circle_id!r}, not {circle_id!r}")
+        raise NotFound(
+            f"post {post_id!r} is not in circle {circle_id!r} (it belongs to {post.circle_id!r})"
+        )
     if action == "pin" and (value < 1 or value != int(value)):
         raise Invalid("a pin needs `value`: the 1-based position, a whole number ≥ 1")
     if action == "boost" and not 0 < value <= params.max_boost:
         raise Invalid(f"a boost needs `value`: a heat multiplier in (0, {params.max_boost:g}]")
     if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise Invalid("`expires_at` is in the past: the override would never apply")
+        raise Conflict("`expires_at` is in the past: the override would never apply")
     row = session.scalar(
         select(HotListOverride).where(
             HotListOverride.circle_id == circle_id, HotListOverride.post_id == post_id

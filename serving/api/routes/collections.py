@@ -30,13 +30,20 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PostIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH)]
 NOT_FOUND = {404: {"description": "No such collection (or post)"}}
+CONFLICT = {
+    409: {
+        "description": "The collection's state refuses it: posts of another circle, over "
+        "100 items, a position past the end, an order that is not every item once, a "
+        "published collection left empty or given unpassed posts"
+    }
+}
 
 
 def _public(session: Session, collection: Collection) -> CollectionPublic:
     return CollectionPublic.from_rows(collection, logic.collection_items(session, collection.id))
 
 
-@router.post("", status_code=201, responses=NOT_FOUND)
+@router.post("", status_code=201, responses={**NOT_FOUND, **CONFLICT})
 def create_collection(
     body: CollectionCreate, session: SessionDep, editor: EditorKey
 ) -> CollectionPublic:
@@ -97,10 +104,7 @@ def delete_collection(collection_id: CollectionId, session: SessionDep, _: Edito
 
 @router.post(
     "/{collection_id}/items",
-    responses={
-        **NOT_FOUND,
-        409: {"description": "Already in the collection, or not passed while published"},
-    },
+    responses={**NOT_FOUND, **CONFLICT},
 )
 def add_collection_items(
     collection_id: CollectionId, body: CollectionItemsAdd, session: SessionDep, _: EditorKey
@@ -111,7 +115,7 @@ def add_collection_items(
     return _public(session, collection)
 
 
-@router.delete("/{collection_id}/items/{post_id}", responses=NOT_FOUND)
+@router.delete("/{collection_id}/items/{post_id}", responses={**NOT_FOUND, **CONFLICT})
 def remove_collection_item(
     collection_id: CollectionId, post_id: PostIdPath, session: SessionDep, _: EditorKey
 ) -> CollectionPublic:
@@ -121,7 +125,7 @@ def remove_collection_item(
     return _public(session, collection)
 
 
-@router.put("/{collection_id}/items", responses=NOT_FOUND)
+@router.put("/{collection_id}/items", responses={**NOT_FOUND, **CONFLICT})
 def reorder_collection_items(
     collection_id: CollectionId, body: CollectionOrder, session: SessionDep, _: EditorKey
 ) -> CollectionPublic:

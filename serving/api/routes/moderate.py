@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from quanzi.serving.api.deps import ModelsDep, SessionDep, require_role
 from quanzi.serving.api.schemas.moderate import ModerateRequest, ModerateResponse
-from quanzi.serving.editorial.errors import Invalid
+from quanzi.serving.editorial.errors import NotFound
 from quanzi.serving.post_ingest.decision import RuleLookup, moderate
 from quanzi.storage.api_keys import Principal
 from quanzi.storage.orm import Circle
@@ -17,13 +17,13 @@ router = APIRouter(prefix="/v1/moderate", tags=["moderate"])
 ModerateKey = Annotated[Principal, Depends(require_role("ingest", "feed-service", "editor"))]
 
 
-@router.post("", responses={422: {"description": "Bad text or unknown circle"}})
+@router.post("", responses={404: {"description": "Unknown circle"}})
 def moderate_text(
     body: ModerateRequest, session: SessionDep, _: ModerateKey, registry: ModelsDep
 ) -> ModerateResponse:
     """Decision (pass/review/reject) and every label over its threshold, with spans."""
     if body.circle_id is not None and session.get(Circle, body.circle_id) is None:
-        raise Invalid(f"unknown circle {body.circle_id!r}: omit circle_id or use a stored one")
+        raise NotFound(f"unknown circle {body.circle_id!r}: omit circle_id or use a stored one")
     models = registry.current()
     record = {"text": body.text, "circle_id": body.circle_id}
     result = moderate(models, [record], RuleLookup(session))[0]

@@ -27,8 +27,8 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
 @router.post(
     "",
     responses={
+        404: {"description": "Unknown circles, authors, items or orders (listed)"},
         409: {"description": "A post id reused for other content"},
-        422: {"description": "Bad fields, or unknown circles/authors/items (listed)"},
     },
 )
 def create_posts(

@@ -29,6 +29,7 @@ def read_circle_rules(
 def replace_circle_rules(
     circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep, _: EditorKey
 ) -> CircleRulesPublic:
-    """Replace the circle's terms (≤ 200, each ≤ 50 characters, no repeats once normalised)."""
-    rules = logic.replace_rules(session, circle_id, body.blocked, body.review)
-    return CircleRulesPublic.from_rules(circle_id, rules)
+    """Replace the circle's terms (≤ 200 per list, each ≤ 50 characters); terms that are empty
+    or repeat another once normalised are left out and listed in `dropped`."""
+    rules, dropped = logic.replace_rules(session, circle_id, body.blocked, body.review)
+    return CircleRulesPublic.from_rules(circle_id, rules, dropped)

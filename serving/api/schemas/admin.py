@@ -7,11 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quanzi.serving.api.schemas.common import StrictBool
+
 
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    wait: bool = Field(False, description="Answer after the load (200) instead of at once (202).")
+    wait: StrictBool = Field(
+        False, description="Answer after the load (200) instead of at once (202)."
+    )
 
 
 class ReloadStatusPublic(BaseModel):
