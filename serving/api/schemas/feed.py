@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
-import orjson
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -93,7 +93,7 @@ class FeedRankRequest(BaseModel):
             )
         # Types and bounds with their own messages; strict JSON, as the schema says ("5" is
         # not a number), where 2.0 is an integer.
-        RankingParams.model_validate_json(orjson.dumps(_whole_floats_as_ints(value)), strict=True)
+        RankingParams.model_validate_json(json.dumps(_whole_floats_as_ints(value)), strict=True)
         return value
 
 
