@@ -26,7 +26,6 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from quanzi.serving.editorial.errors import EditorialError
 
@@ -120,11 +119,11 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
     """Every method some route of the app accepts at this request's path."""
+    path = scope.get("path", "")
     methods: set[str] = set()
-    for route in getattr(app, "routes", ()):
-        match, _ = route.matches({**scope, "method": "__any__"})
-        if match != Match.NONE:
-            methods |= set(getattr(route, "methods", None) or ())
+    for route in api_routes(getattr(app, "routes", ())):
+        if route.path_regex.match(path):
+            methods |= set(route.methods or ())
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
