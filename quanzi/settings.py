@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         validation_alias="MLFLOW_TRACKING_URI",
         description="MLflow tracking store; default is SQLite plus artifacts in the data dir.",
     )
+    mlflow_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        le=600,
+        description="How long a champion lookup waits for the MLflow registry; past it the "
+        "service serves the versions it last loaded (the registry's own retries take minutes).",
+    )
     host: str = Field("127.0.0.1", description="Bind address of `quanzi serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `quanzi serve`.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")

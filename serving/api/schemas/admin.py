@@ -29,7 +29,8 @@ class ReloadStatusPublic(BaseModel):
 
 class DegradedModel(BaseModel):
     model: str
-    reason: str
+    reason: str = Field(description="Why it is not the champion (or missing).")
+    serving: str = Field(description="What answers instead: its last good version, or a rule.")
 
 
 class ModelsPublic(BaseModel):
