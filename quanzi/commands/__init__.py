@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "adversarial",
     "ranker",
     "serving_bench",
+    "soak_bench",
     "posts",
     "backbone",
 )
