@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from quanzi.serving.api.errors import error_json
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)  # unrolled: 3x faster
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 

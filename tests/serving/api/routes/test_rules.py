@@ -16,11 +16,11 @@ def test_put_then_get_rules_normalised(api: TestClient, keys: dict, seed: Any) -
         json={"blocked": ["加微信", "ＶＸ"], "review": ["代購"]},
     )
     assert response.status_code == 200, response.text
-    expected = {"circle_id": "c-1", "blocked": ["VX", "加微信"], "review": ["代购"]}
+    expected = {"circle_id": "c-1", "blocked": ["VX", "加微信"], "review": ["代购"], "dropped": []}
     assert response.json() == expected
     assert api.get("/v1/circles/c-1/rules", headers=editor).json() == expected
     cleared = api.put("/v1/circles/c-1/rules", headers=editor, json={}).json()
-    assert cleared == {"circle_id": "c-1", "blocked": [], "review": []}
+    assert cleared == {"circle_id": "c-1", "blocked": [], "review": [], "dropped": []}
 
 
 def test_bad_rules_say_why(api: TestClient, keys: dict, seed: Any) -> None:
