@@ -120,10 +120,13 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 def allowed_methods(app: Any, scope: dict[str, Any]) -> list[str]:
     """Every method some route of the app accepts at this request's path."""
     path = scope.get("path", "")
+    matched = [r for r in api_routes(getattr(app, "routes", ())) if r.path_regex.match(path)]
+    # A literal path (`/v1/circles/applications`) is its own resource, not an id of the
+    # templated one beside it (`/v1/circles/{circle_id}`): the OpenAPI lists them apart.
+    literal = [r for r in matched if "{" not in r.path]
     methods: set[str] = set()
-    for route in api_routes(getattr(app, "routes", ())):
-        if route.path_regex.match(path):
-            methods |= set(route.methods or ())
+    for route in literal or matched:
+        methods |= set(route.methods or ())
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)

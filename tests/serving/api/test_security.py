@@ -267,6 +267,9 @@ def test_a_405_names_every_method_of_the_path(api: TestClient, keys: dict) -> No
     response = api.put("/v1/collections", headers=keys["admin"], json={})
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, HEAD, POST"
+    # A literal path beside a templated one answers for itself alone.
+    response = api.delete("/v1/circles/applications", headers=keys["admin"])
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
 
 
 def test_the_openapi_documents_every_routes_errors(api: TestClient) -> None:
