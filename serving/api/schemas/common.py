@@ -48,7 +48,8 @@ JSON_INTEGER = BeforeValidator(_json_integer)
 StrictInt = Annotated[int, JSON_INTEGER]
 # With bounds inside a union (``… | None``) the bounds go before the check, or pydantic
 # cannot show them in the JSON schema: ``Annotated[int, Field(ge=0), JSON_INTEGER]``.
-StrictFloat = Annotated[float, BeforeValidator(_json_number)]
+JSON_NUMBER = BeforeValidator(_json_number)
+StrictFloat = Annotated[float, JSON_NUMBER]
 StrictBool = Annotated[bool, BeforeValidator(_json_boolean)]
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from quanzi.serving.api.schemas.common import (
+    JSON_NUMBER,
     NON_BLANK,
     StrictFloat,
     StrictInt,
@@ -41,7 +42,7 @@ class SimilarRequest(BaseModel):
     )
     k: StrictInt = Field(10, ge=1, le=MAX_K)
     circle_id: Id | None = None
-    min_quality: Annotated[StrictFloat, Field(ge=0.0, le=1.0)] | None = Field(
+    min_quality: Annotated[float, Field(ge=0.0, le=1.0), JSON_NUMBER] | None = Field(
         None, description="Only posts scored at least this quality."
     )
     statuses: list[IndexedStatus] = Field(
