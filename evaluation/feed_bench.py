@@ -265,8 +265,10 @@ def prepare(
     n_viewers: int = 500,
     n_cold: int = 200,
     echo: Any = print,
+    dir_name: str | None = None,
 ) -> BenchPlan:
-    """The bench's own data dir with the world loaded, posts backfilled, a feed key."""
+    """The bench's own data dir (``bench/<dir_name>``, default ``feed-<world>``) with the
+    world loaded, posts backfilled, a feed key."""
     source = world_dir(settings, world)
     manifest_path = source / "manifest.json"
     if not manifest_path.is_file():
@@ -274,7 +276,7 @@ def prepare(
             f"world {world!r} not found in {settings.worlds_dir}: run `quanzi world build` first"
         )
     manifest = json.loads(manifest_path.read_text())
-    data_dir = settings.data_dir / "bench" / f"feed-{world}"
+    data_dir = settings.data_dir / "bench" / (dir_name or f"feed-{world}")
     bench = Settings(data_dir=data_dir, env="development")
     bench.ensure_dirs()
     link = bench.worlds_dir / world

@@ -11,7 +11,8 @@ evaluation, promotion — loads it here, without importing training code:
   this data dir loaded, recorded in ``models/<name>/champion.json``);
 - ``download_model_version`` keeps each version's predictor folder in a cache under the
   data dir, so a restart or a second worker loads from disk without MLflow;
-- ``load_champion`` puts the three together.
+- ``load_champion`` puts the three together; ``resolve_champion`` and ``load_version`` are
+  its parts for the service, which falls back to the last good version (``loading.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,23 +134,98 @@ def download_model_version(settings: Settings, name: str, model_version: str) ->
     return target / MODEL_DIR_IN_ARTIFACTS
 
 
+class RegistryUnreachable(OSError):
+    """The MLflow registry could not be asked, and no version was ever loaded here."""
+
+
+def _within(timeout_s: float, call: Callable[[], Any]) -> Any:
+    """``call()``'s answer, or ``RegistryUnreachable`` after ``timeout_s``.
+
+    MLflow's HTTP client retries a refused connection with backoff for minutes (247 s
+    measured per lookup); a service starting while the tracking server is down must not
+    wait that long before it serves on its cached versions. The call runs on in a daemon
+    thread and its late answer is dropped.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=run, name="mlflow-lookup", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        raise RegistryUnreachable(f"no answer from the MLflow registry within {timeout_s:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def last_good_version(settings: Settings, task_name: str) -> str | None:
+    """The version this data dir last loaded successfully (``models/<name>/champion.json``)."""
+    pointer = settings.models_dir / registered_name(task_name) / "champion.json"
+    try:
+        return str(json.loads(pointer.read_text())["version"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class ChampionChoice:
+    """Which version to load, and why the registry was not asked (None when it was)."""
+
+    version: str | None
+    unreachable: str | None = None
+
+
+def resolve_champion(settings: Settings, task_name: str, offline: bool = False) -> ChampionChoice:
+    """The version ``models:/<name>@champion`` points at (None: there is none).
+
+    When the registry cannot be reached within ``settings.mlflow_timeout_s`` (or
+    ``offline`` says an earlier lookup failed), the last version this data dir loaded is
+    chosen and ``unreachable`` says why; with no such version, ``RegistryUnreachable``.
+    """
+    name = registered_name(task_name)
+    reason = "MLflow registry unreachable (an earlier lookup in this load failed)"
+    if not offline:
+        try:
+            found = _within(
+                settings.mlflow_timeout_s,
+                lambda: version_by_alias(mlflow_client(settings), name, CHAMPION),
+            )
+            return ChampionChoice(None if found is None else str(found.version))
+        except (MlflowException, OSError) as exc:
+            reason = f"MLflow registry unreachable ({type(exc).__name__}: {str(exc)[:160]})"
+    cached = last_good_version(settings, task_name)
+    if cached is None:
+        raise RegistryUnreachable(f"{reason}; no version of {name} was ever loaded here")
+    log.warning("%s; using %s version %s, the last one loaded here", reason, name, cached)
+    return ChampionChoice(cached, reason)
+
+
 def champion_version(settings: Settings, task_name: str) -> str | None:
     """The version ``models:/<name>@champion`` points at, or None when there is none.
 
     When the tracking store cannot be reached, the last champion this data dir loaded
     is used (recorded in ``models/<name>/champion.json``), so scoring works offline.
     """
+    return resolve_champion(settings, task_name).version
+
+
+def load_version(settings: Settings, task_name: str, model_version: str) -> Predictor:
+    """One registered version's predictor (from the cache, else downloaded); recorded as the
+    last good version only once it has loaded."""
     name = registered_name(task_name)
+    model_dir = download_model_version(settings, name, model_version)
+    predictor = PREDICTORS[task_name].load(model_dir)
     pointer = settings.models_dir / name / "champion.json"
-    try:
-        found = version_by_alias(mlflow_client(settings), name, CHAMPION)
-    except (MlflowException, OSError) as exc:
-        if not pointer.is_file():
-            raise
-        cached = str(json.loads(pointer.read_text())["version"])
-        log.warning("MLflow store unreachable (%s); using cached %s version %s", exc, name, cached)
-        return cached
-    return None if found is None else str(found.version)
+    tmp = pointer.with_suffix(f".{threading.get_ident()}.tmp")
+    tmp.write_text(json.dumps({"version": model_version}))
+    tmp.replace(pointer)  # atomic: a concurrent worker never reads half a file
+    return predictor
 
 
 def load_champion(settings: Settings, task_name: str) -> Predictor | None:
@@ -157,9 +234,4 @@ def load_champion(settings: Settings, task_name: str) -> Predictor | None:
     model_version = champion_version(settings, task_name)
     if model_version is None:
         return None
-    name = registered_name(task_name)
-    model_dir = download_model_version(settings, name, model_version)
-    (settings.models_dir / name / "champion.json").write_text(
-        json.dumps({"version": model_version})
-    )
-    return PREDICTORS[task_name].load(model_dir)
+    return load_version(settings, task_name, model_version)

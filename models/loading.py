@@ -5,12 +5,14 @@ offline ranking evaluation and the ranker's training data call. A model that can
 loaded is listed as *degraded* with the reason and the command that fixes it, never an
 exception: with a fresh data dir (no champion yet) moderation falls back to the rule
 detectors (``RULES_VERSION``), quality and trust answer ``null`` with version
-``unavailable``, and there is no embedder without an encoder.
+``unavailable``, and there is no embedder without an encoder. A champion whose artifact is
+missing or corrupt, or a registry that does not answer, falls back to the last version
+this data dir loaded (``load_task``), listed as degraded too (``docs/serving.md``,
+"Degraded mode").
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from quanzi.models.champions import load_champion, registered_name
+from quanzi.models.champions import last_good_version, load_version, resolve_champion
 from quanzi.models.encoder import effective_runtime, embed_texts, load_encoder, resolve_encoder
 from quanzi.models.encoder_identity import encoder_version_of
 from quanzi.models.moderation.policy import RULES_VERSION
@@ -59,10 +61,11 @@ class LoadedModels:
     versions: dict[str, str]  # task → registered version, RULES_VERSION or UNAVAILABLE
     embedder: Embedder | None
     encoder_version: str | None
-    degraded: dict[str, str] = field(default_factory=dict)  # model → why it is missing
+    # model → why it is missing or not the champion (then served on its last good version)
+    degraded: dict[str, str] = field(default_factory=dict)
     # The learned feed ranker's champion (``models/ranker.py``), None without one: feed
-    # requests asking for ``scorer="learned"`` then use the weighted scorer. Not listed as
-    # degraded, since the default scorer is the weighted one.
+    # requests asking for ``scorer="learned"`` then use the weighted scorer. Listed as
+    # degraded only when a champion exists and cannot be loaded.
     ranker: Any | None = None
 
 
@@ -87,16 +90,57 @@ def mlflow_store_missing(settings: Settings) -> bool:
     return uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists()
 
 
-def _champion_version(settings: Settings, task: str, predictor: Any) -> str:
-    """The registered version of a loaded champion (``load_champion`` records it on disk)."""
-    version = getattr(predictor, "version", None)
-    if version:
-        return str(version)
-    pointer = settings.models_dir / registered_name(task) / "champion.json"
+@dataclass
+class TaskLoad:
+    """One task's model as loaded: the predictor and version served, or why it is missing
+    or not the champion (``note``); ``offline`` once the registry failed to answer."""
+
+    predictor: Any | None
+    version: str | None
+    note: str | None
+    offline: bool
+
+
+def load_task(settings: Settings, task: str, offline: bool = False) -> TaskLoad:
+    """The champion of ``task``, falling back to the last version loaded here.
+
+    - registry unreachable: the last good version (``note`` says so), or nothing;
+    - the champion's artifact missing or corrupt: the last good version if it differs;
+    - no champion registered: nothing, and no note beyond what to run.
+    Never raises: a broken model degrades the service, never stops it.
+    """
     try:
-        return str(json.loads(pointer.read_text())["version"])
-    except (OSError, ValueError, KeyError):
-        return "champion"
+        choice = resolve_champion(settings, task, offline=offline)
+    except Exception as exc:  # unreachable with nothing cached, or a broken store
+        log.warning("cannot ask the registry for the %s champion: %s", task, exc)
+        return TaskLoad(None, None, f"{type(exc).__name__}: {exc}"[:300], True)
+    offline = offline or choice.unreachable is not None
+    if choice.version is None:
+        return TaskLoad(
+            None,
+            None,
+            f"no champion: run `quanzi train {task}` then `quanzi promote quanzi-{task}`",
+            offline,
+        )
+    try:
+        predictor = load_version(settings, task, choice.version)
+        return TaskLoad(predictor, choice.version, choice.unreachable, offline)
+    except Exception as exc:  # a missing or corrupt artifact
+        log.exception("cannot load the %s champion v%s", task, choice.version)
+        broken = f"cannot load v{choice.version}: {type(exc).__name__}: {exc}"[:240]
+    last_good = last_good_version(settings, task)
+    if last_good is not None and last_good != choice.version:
+        try:
+            predictor = load_version(settings, task, last_good)
+        except Exception as exc:
+            log.exception("cannot load the last good %s v%s either", task, last_good)
+            broken += f"; the last good v{last_good} neither: {type(exc).__name__}"
+        else:
+            log.warning("%s: serving the last good version %s", broken, last_good)
+            return TaskLoad(
+                predictor, last_good, f"{broken}; serving the last good v{last_good}", offline
+            )
+    return TaskLoad(None, None, broken, offline)
 
 
 def load_embedder(settings: Settings) -> SentenceEmbedder:
@@ -125,21 +169,16 @@ def load_models(settings: Settings) -> LoadedModels:
                 f"then `quanzi promote quanzi-{task}`"
             )
     else:
+        offline = False
         for task in TASK_NAMES:
-            try:
-                predictor = load_champion(settings, task)
-            except Exception as exc:  # a broken model degrades the service, never stops it
-                log.exception("cannot load the %s champion", task)
-                degraded[task] = f"cannot load the champion: {type(exc).__name__}: {exc}"[:300]
-                continue
-            if predictor is None:
-                degraded[task] = (
-                    f"no champion: run `quanzi train {task}` then `quanzi promote quanzi-{task}`"
-                )
-                continue
-            predictors[task] = predictor
-            versions[task] = _champion_version(settings, task, predictor)
-        ranker = _load_ranker(settings)
+            got = load_task(settings, task, offline)
+            offline = got.offline  # one unanswered lookup: the others use the cache at once
+            if got.predictor is not None and got.version is not None:
+                predictors[task] = got.predictor
+                versions[task] = got.version
+            if got.note is not None:
+                degraded[task] = got.note
+        ranker = _load_ranker(settings, offline, degraded)
     for task in TASK_NAMES:
         if predictors[task] is None:
             versions[task] = RULES_VERSION if task == "moderation" else UNAVAILABLE
@@ -154,15 +193,17 @@ def load_models(settings: Settings) -> LoadedModels:
     return LoadedModels(predictors, versions, embedder, enc_version, degraded, ranker)
 
 
-def _load_ranker(settings: Settings) -> Any | None:
-    """The ``quanzi-ranker`` champion, or None (none promoted yet, or it failed to load)."""
-    try:
-        ranker = load_champion(settings, "ranker")
-    except Exception:  # the weighted scorer still serves every request
-        log.exception("cannot load the ranker champion; scorer=learned falls back")
+def _load_ranker(settings: Settings, offline: bool, degraded: dict[str, str]) -> Any | None:
+    """The ``quanzi-ranker`` champion (or its last good version), or None. Having none is
+    normal (the weighted scorer serves); one that fails to load is listed as degraded."""
+    got = load_task(settings, "ranker", offline)
+    if got.predictor is None:
+        if got.note is not None and not got.note.startswith("no champion"):
+            degraded["ranker"] = got.note
+        else:
+            log.info("no quanzi-ranker champion: scorer=learned falls back to the weighted one")
         return None
-    if ranker is None:
-        log.info("no quanzi-ranker champion: scorer=learned falls back to the weighted one")
-        return None
-    ranker.version = _champion_version(settings, "ranker", ranker)
-    return ranker
+    if got.note is not None:
+        degraded["ranker"] = got.note
+    got.predictor.version = got.version
+    return got.predictor

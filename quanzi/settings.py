@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         validation_alias="MLFLOW_TRACKING_URI",
         description="MLflow tracking store; default is SQLite plus artifacts in the data dir.",
     )
+    mlflow_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        le=600,
+        description="How long a champion lookup waits for the MLflow registry; past it the "
+        "service serves the versions it last loaded (the registry's own retries take minutes).",
+    )
     host: str = Field("127.0.0.1", description="Bind address of `quanzi serve`.")
     port: int = Field(8000, ge=1, le=65535, description="Port of `quanzi serve`.")
     workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes.")
@@ -188,6 +195,45 @@ class Settings(BaseSettings):
         "beyond which a request is refused with 429 and Retry-After.",
     )
 
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body the service reads (413 beyond it); text lengths and "
+        "batch sizes are capped by each route's schema (see the OpenAPI document).",
+    )
+    max_json_depth: int = Field(
+        32,
+        ge=4,
+        le=1000,
+        description="Deepest nesting of arrays and objects a JSON body may have (422 beyond it).",
+    )
+    rate_limit_feed_service: float = Field(
+        5000.0,
+        ge=0,
+        description="Requests per second one feed-service key may make to one worker (0 = no "
+        "limit); beyond it 429 with `Retry-After`.",
+    )
+    rate_limit_ingest: float = Field(
+        200.0, ge=0, description="Requests per second per ingest key per worker (0 = no limit)."
+    )
+    rate_limit_editor: float = Field(
+        50.0, ge=0, description="Requests per second per editor key per worker (0 = no limit)."
+    )
+    rate_limit_admin: float = Field(
+        200.0, ge=0, description="Requests per second per admin key per worker (0 = no limit)."
+    )
+    rate_limit_burst_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Seconds of a key's rate it may spend at once (the token bucket's size).",
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call the API cross-site (JSON list, e.g. "
+        '`["https://ops.example.com"]`); empty: no CORS headers, so browsers refuse.',
+    )
+
     @field_validator("data_dir", "corpora_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -211,6 +257,10 @@ class Settings(BaseSettings):
     def resolved_mlflow_uri(self) -> str:
         """The MLflow tracking URI in force."""
         return self.mlflow_tracking_uri or f"sqlite:///{self.data_dir / 'mlflow.db'}"
+
+    def rate_limit(self, role: str) -> float:
+        """Requests per second one key of ``role`` may make to one worker (0: no limit)."""
+        return float(getattr(self, f"rate_limit_{role.replace('-', '_')}", 0.0))
 
     @property
     def mlflow_artifacts_dir(self) -> Path:
@@ -266,6 +316,7 @@ def env_name(field: str) -> str:
 def settings_table() -> str:
     """Markdown rows documenting every variable (the README's configuration table)."""
     defaults = {
+        "cors_origins": "`[]` (closed)",
         "data_dir": "`./.quanzi`",
         "database_url": "`sqlite:///$QUANZI_DATA_DIR/quanzi.db`",
         "corpora_dir": "`../shared/datasets`",

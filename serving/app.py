@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from threadpoolctl import threadpool_limits
 
 from quanzi import __version__
 from quanzi.serving import console
+from quanzi.serving.api.body_limits import BodyLimits
+from quanzi.serving.api.errors import install_error_handlers, install_openapi
 from quanzi.serving.api.feed_fast_path import FeedFastPath
 from quanzi.serving.api.routes import (
     admin,
@@ -35,13 +38,14 @@ from quanzi.serving.api.routes import (
     users,
 )
 from quanzi.serving.batching import Backpressure, backpressure_handler
-from quanzi.serving.editorial.errors import EditorialError, editorial_error_handler
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.index_search import IndexSimilarPosts
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
+from quanzi.serving.rate_limits import RateLimiter
 from quanzi.serving.state import AppState
 from quanzi.serving.worker_batchers import WorkerBatchers
 from quanzi.settings import Settings
+from quanzi.storage.api_keys import ROLES
 
 
 def settle_heap() -> None:
@@ -102,9 +106,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.metrics = ServiceMetrics()  # per app, so apps in one process never clash
+    app.state.rate_limiter = RateLimiter.from_settings(settings, ROLES)
     app.add_middleware(FeedFastPath)  # inside the metrics middleware: still measured
+    app.add_middleware(
+        BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
+    if settings.cors_origins:  # closed by default: no CORS headers, browsers refuse
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "X-API-Key", "Content-Type"],
+        )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-    app.add_exception_handler(EditorialError, editorial_error_handler)
+    install_error_handlers(app)  # one error shape: {"detail": str, "code": str}
     app.add_exception_handler(Backpressure, backpressure_handler)
     # feed first: routes are matched in order and it is the hot path; applications before
     # circles: /v1/circles/applications is not a circle id.
@@ -132,4 +147,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         console,
     ):
         app.include_router(module.router)
+    install_openapi(app)  # every route's 4xx in its OpenAPI entry, with the error body
     return app

@@ -69,6 +69,7 @@ def upsert_users(session: Session, users: Sequence[dict[str, Any]]) -> int:
     """Insert or update users by id; returns how many rows the batch wrote."""
     if not users:
         return 0
+    users = list({u["id"]: u for u in users}.values())  # a repeated id: the last copy wins
     circles = {u["merchant_circle_id"] for u in users if u.get("merchant_circle_id")}
     _require(session, [("circles", Circle.id, circles)])
     for chunk in _chunks(users):
@@ -95,6 +96,7 @@ def upsert_relations(
     )
     adds: dict[tuple[str, str, str], dict[str, Any]] = {}
     removals: list[tuple[str, str, str]] = []
+    user_edges = [e for e in user_edges if e["user_id"] != e["other_id"]]  # no self-edges
     for e in user_edges:
         pairs = [(e["user_id"], e["kind"], e["other_id"])]
         if e["kind"] == "friend":  # stored in both directions (orm.UserRelation)

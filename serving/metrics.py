@@ -118,7 +118,27 @@ class ServiceMetrics:
             registry=self.registry,
         )
         self._arm_children: dict[str, Any] = {}
+        self.degraded = Gauge(
+            "quanzi_model_degraded",
+            "1 for each model served degraded now, labelled with what serves instead.",
+            ["model", "serving"],
+            registry=self.registry,
+        )
+        self.degraded_loads = Counter(
+            "quanzi_model_degraded_loads",
+            "Model loads (startup and reloads) that left a model degraded, by model.",
+            ["model"],
+            registry=self.registry,
+        )
+        self.degraded_responses = Counter(
+            "quanzi_degraded_responses",
+            "Responses served while some model was degraded (marked X-Quanzi-Degraded).",
+            ["route"],
+            registry=self.registry,
+        )
         self._versions: dict[str, str] = {}
+        # The X-Quanzi-Degraded header while some model is degraded, else None.
+        self.degraded_header: tuple[bytes, bytes] | None = None
 
     def count_arm(self, arm: str) -> None:
         """One feed ranking served under ``arm`` (the labelled child is cached: hot path)."""
@@ -134,6 +154,14 @@ class ServiceMetrics:
             self.model_version.remove(model, old)
         self._versions[model] = version
         self.model_version.labels(model=model, version=version).set(1)
+
+    def set_degraded(self, degraded: list[dict[str, str]], marker: str) -> None:
+        """After a model swap: which models are degraded, and the header responses carry."""
+        self.degraded.clear()
+        for entry in degraded:
+            self.degraded.labels(model=entry["model"], serving=entry["serving"]).set(1)
+            self.degraded_loads.labels(model=entry["model"]).inc()
+        self.degraded_header = (b"x-quanzi-degraded", marker.encode()) if marker else None
 
     def set_index_size(self, index: str, vectors: int) -> None:
         self.index_size.labels(index=index).set(vectors)
@@ -183,6 +211,9 @@ class MetricsMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                marker = self.metrics.degraded_header
+                if marker is not None:  # every answer says it was served degraded
+                    message = {**message, "headers": [*message.get("headers", ()), marker]}
             await send(message)
 
         try:
@@ -191,3 +222,5 @@ class MetricsMiddleware:
             route: Any = scope.get("route")
             template = getattr(route, "path", None) or UNMATCHED
             self.metrics.observe(scope["method"], template, status, time.perf_counter() - start)
+            if self.metrics.degraded_header is not None:
+                self.metrics.degraded_responses.labels(route=template).inc()

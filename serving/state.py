@@ -46,12 +46,14 @@ class AppState:
 
 
 def _gauges(metrics: Any) -> Any:
-    """After each model swap: model versions and index size on /metrics."""
+    """After each model swap: model versions, index size and what is degraded on /metrics
+    (and the header every response then carries)."""
 
     def update(models: ModelSet) -> None:
         for name, version in models.model_versions().items():
             metrics.set_model_version(name, version)
         if models.index is not None:
             metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
+        metrics.set_degraded(models.degraded_list(), models.degraded_marker())
 
     return update

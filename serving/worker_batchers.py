@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from quanzi.serving.batching import BatchObserver, DynamicBatcher
-from quanzi.serving.editorial.errors import Invalid
+from quanzi.serving.editorial.errors import NotFound
 from quanzi.serving.index_search import require_index
 from quanzi.serving.post_ingest.decision import RuleLookup, moderate
 from quanzi.serving.post_ingest.group_commit import (
@@ -56,7 +56,7 @@ class ModerateBatch:
         return [
             (next(results), models)
             if not r.get("circle_id") or r["circle_id"] in known
-            else Invalid(f"unknown circle {r['circle_id']!r}: omit circle_id or use a stored one")
+            else NotFound(f"unknown circle {r['circle_id']!r}: omit circle_id or use a stored one")
             for r in records
         ]
 

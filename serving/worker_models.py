@@ -81,8 +81,40 @@ class ModelSet:
             "encoder": self.encoder_version or UNAVAILABLE,
         }
 
+    def serving_instead(self, name: str) -> str:
+        """What answers for a degraded model: its last good version, or the fallback."""
+        if name == "ranker":
+            if self.ranker is not None:
+                return f"v{getattr(self.ranker, 'version', '?')} (not the champion)"
+            return "the weighted scorer (weighted-v1)"
+        if name == "encoder":
+            if self.embedder is not None:
+                return f"{self.encoder_version} (kept)"
+            return "none: posts are stored without vectors, similar search answers 503"
+        if self.predictors.get(name) is not None:
+            return f"v{self.versions.get(name)} (not the champion)"
+        if name == "moderation":
+            return f"{RULES_VERSION}: the rule detectors and circle rules"
+        return "none: scores are null"
+
     def degraded_list(self) -> list[dict[str, str]]:
-        return [{"model": name, "reason": why} for name, why in sorted(self.degraded.items())]
+        return [
+            {"model": name, "reason": why, "serving": self.serving_instead(name)}
+            for name, why in sorted(self.degraded.items())
+        ]
+
+    def degraded_marker(self) -> str:
+        """The ``X-Quanzi-Degraded`` header value: ``model=served`` pairs ("" when whole)."""
+        marks = []
+        for name in sorted(self.degraded):
+            if name == "ranker":
+                served = f"v{self.ranker.version}" if self.ranker is not None else "weighted-v1"
+            elif name == "encoder":
+                served = self.encoder_version if self.embedder is not None else "none"
+            else:
+                served = self.versions.get(name, UNAVAILABLE)
+            marks.append(f"{name}={served}")
+        return ", ".join(marks)
 
 
 # --------------------------------------------------------------------------- registry
@@ -169,6 +201,8 @@ class ModelRegistry:
         try:
             loaded = self.loader(self.settings)
             old = self._current
+            if old is not None:
+                keep_last_good(loaded, old)
             sync = self._index_for(loaded, old)
             new = ModelSet(
                 generation=generation,
@@ -318,6 +352,24 @@ class ModelRegistry:
         models = self._current
         if models is not None and models.index_sync is not None:
             models.index_sync.stop()
+
+
+def keep_last_good(loaded: LoadedModels, old: ModelSet) -> None:
+    """A model the new load could not give keeps the version in force, not a fallback:
+    a reload after a broken promotion (or while MLflow is down) never drops a good model."""
+    for task in TASK_NAMES:
+        if loaded.predictors.get(task) is None and old.predictors.get(task) is not None:
+            loaded.predictors[task] = old.predictors[task]
+            loaded.versions[task] = old.versions[task]
+            why = loaded.degraded.get(task, "not loaded")
+            loaded.degraded[task] = f"{why}; kept v{old.versions[task]} in force"
+    if loaded.ranker is None and old.ranker is not None and "ranker" in loaded.degraded:
+        loaded.ranker = old.ranker
+        loaded.degraded["ranker"] += f"; kept v{old.ranker.version} in force"
+    if loaded.embedder is None and old.embedder is not None:
+        loaded.embedder, loaded.encoder_version = old.embedder, old.encoder_version
+        why = loaded.degraded.get("encoder", "not loaded")
+        loaded.degraded["encoder"] = f"{why}; kept {old.encoder_version} in force"
 
 
 def _empty_set(generation: int, reason: str) -> ModelSet:

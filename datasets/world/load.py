@@ -12,6 +12,7 @@ into a database that holds one is refused, because ids (u000001, …) would coll
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Connection, Engine, Table, func, select, text
+from sqlalchemy import Connection, Engine, Table, column, func, select
+from sqlalchemy import table as sa_table
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 
 from quanzi.datasets.world.build import PUBLIC_TABLES, world_dir
 from quanzi.settings import Settings
@@ -80,13 +86,22 @@ def _insert(conn: Connection, table: Table, batch: pa.RecordBatch) -> None:
         if dialect == "sqlite" and pa.types.is_timestamp(field.type):
             col = pc.strftime(col.cast(pa.timestamp("us", tz="UTC")), format="%Y-%m-%d %H:%M:%S")
         cols.append(col.to_pylist())
-    names = ", ".join(batch.schema.names)
-    mark = "?" if dialect == "sqlite" else "%s"
-    marks = ", ".join([mark] * batch.num_columns)
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING",
-        list(zip(*cols, strict=True)),
-    )
+    rows = list(zip(*cols, strict=True))
+    conn.exec_driver_sql(_insert_sql(dialect, table.name, tuple(batch.schema.names)), rows)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(dialect: str, table_name: str, names: tuple[str, ...]) -> str:
+    """``INSERT … ON CONFLICT DO NOTHING`` with positional markers, written by SQLAlchemy's
+    compiler (identifiers quoted by the dialect), never by formatting strings."""
+    target = sa_table(table_name, *(column(n) for n in names))
+    if dialect == "sqlite":
+        stmt, compile_for = sqlite_insert(target), SQLiteDialect_pysqlite()
+    else:  # psycopg takes positional %s markers with tuples
+        stmt, compile_for = pg_insert(target), PGDialect_psycopg(paramstyle="format")
+    compiled = stmt.on_conflict_do_nothing().compile(dialect=compile_for, column_keys=names)
+    assert list(compiled.positiontup or []) == list(names), "markers must follow the columns"
+    return str(compiled)
 
 
 def _key(table: Table) -> str:
@@ -140,11 +155,10 @@ def _check_same_world(engine: Engine, world: Path) -> None:
 def _fix_sequences(conn: Connection) -> None:
     """PostgreSQL: move serial sequences past the explicit ids we inserted."""
     for name in ("user_relations", "brand_relations", "interactions", "topics", "question_invites"):
+        table = Base.metadata.tables[name]
+        highest = select(func.max(table.c.id)).scalar_subquery()
         conn.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "
-                f"COALESCE((SELECT MAX(id) FROM {name}), 1))"
-            )
+            select(func.setval(func.pg_get_serial_sequence(name, "id"), func.coalesce(highest, 1)))
         )
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "copies",
     "ranker",
     "serving_bench",
+    "soak_bench",
     "posts",
     "rescore",
     "backbone",

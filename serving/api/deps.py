@@ -21,9 +21,11 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from quanzi.serving.api.errors import ApiError
 from quanzi.serving.editorial.suggestion_neighbours import SimilarPosts, stored_score_similarity
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.metrics import ServiceMetrics
+from quanzi.serving.rate_limits import retry_after
 from quanzi.serving.state import AppState
 from quanzi.serving.worker_batchers import WorkerBatchers
 from quanzi.serving.worker_models import ModelRegistry
@@ -103,7 +105,23 @@ async def authenticate(
         ) from exc
     if principal is None:
         raise HTTPException(401, detail="unknown or revoked API key", headers=_CHALLENGE)
+    check_rate(request, principal)
     return principal
+
+
+def check_rate(request: Request, principal: Principal) -> None:
+    """429 with ``Retry-After`` when the key is over its role's rate (``rate_limits.py``)."""
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    wait = None if limiter is None else limiter.take(principal.key_id, principal.role)
+    if wait is not None:
+        rate = limiter.rates.get(principal.role, 0.0)
+        raise ApiError(
+            429,
+            f"rate limit exceeded: a {principal.role} key may make {rate:g} requests/s "
+            f"to each worker; retry after {retry_after(wait)} s",
+            "rate_limited",
+            headers={"Retry-After": retry_after(wait)},
+        )
 
 
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:

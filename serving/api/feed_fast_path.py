@@ -3,11 +3,12 @@
 Why: the feed service calls this route on every feed request, and FastAPI's per-request
 layers (routing over every route, dependency resolution, parameter validation, response
 wrapping) cost about as much CPU as the ranking itself. This ASGI middleware answers the
-common case directly: a known feed-service (or admin) key already verified by this worker,
-a body that validates, a viewer whose context is cached, a known circle. Anything else —
-no or unknown key, wrong role, invalid body, a viewer-context miss, an unknown circle — is
-handed, body and all, to the FastAPI route, so every error answer (401/403/404/422) and
-every slow path stays exactly the route's. The route also keeps the OpenAPI description.
+common case directly: a known feed-service (or admin) key already verified by this worker
+and within its rate limit, a body that validates, a viewer whose context is cached, a known
+circle. Anything else — no or unknown key, over its rate, wrong role, invalid body, a
+viewer-context miss, an unknown circle — is handed, body and all, to the FastAPI route, so
+every error answer (401/403/404/422/429) and every slow path stays exactly the route's.
+The route also keeps the OpenAPI description.
 
 The answer is the route's: the same ``FeedService.rank`` builds it and the same request
 schema validates it (``FeedRankRequest.model_validate_json``, pydantic's own JSON parser);
@@ -112,6 +113,9 @@ class FeedFastPath:
         principal = ring.cached(key)
         if principal is None or principal.role not in ROLES:
             return None
+        limiter = getattr(state, "rate_limiter", None)
+        if limiter is not None and limiter.take(principal.key_id, principal.role) is not None:
+            return None  # over its rate: the route answers 429 with Retry-After
         try:
             request = feed_request(FeedRankRequest.model_validate_json(body))
         except ValidationError:

@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from quanzi import __version__
 from quanzi.models.ranking.params import CHINA
 from quanzi.serving.api.deps import SessionDep
+from quanzi.serving.api.schemas.common import FORM
 from quanzi.serving.console import views
 from quanzi.serving.console.sessions import SignedIn, csrf_matches, load_session
 from quanzi.serving.editorial.errors import EditorialError
@@ -137,8 +138,9 @@ def ready_models(registry: ModelRegistry) -> ModelSet | None:
 
 
 def parse(schema: type[BaseModel], data: dict[str, Any]) -> Any:
-    """Validate form input with the JSON API's own schema (same limits, same messages)."""
-    return schema.model_validate(data)
+    """Validate form input with the JSON API's own schema (same limits, same messages;
+    numbers and checkboxes arrive as text, which the form context lets convert)."""
+    return schema.model_validate(data, context={FORM: True})
 
 
 # --------------------------------------------------------------------------- errors

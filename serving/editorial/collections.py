@@ -74,7 +74,7 @@ def _check_posts(session: Session, collection: Collection, post_ids: Sequence[st
         raise NotFound(f"unknown posts: {id_list(unknown)}")
     foreign = [pid for pid, p in posts.items() if p.circle_id != collection.circle_id]
     if foreign:
-        raise Invalid(f"posts not in circle {collection.circle_id!r}: {id_list(foreign)}")
+        raise Conflict(f"posts not in circle {collection.circle_id!r}: {id_list(foreign)}")
     if collection.status == "published":
         unpassed = [f"{pid} ({p.status})" for pid, p in posts.items() if p.status != "pass"]
         if unpassed:
@@ -233,12 +233,12 @@ def add_items(
     if already:
         raise Conflict(f"already in collection {collection.id}: {id_list(already)}")
     if len(order) + len(post_ids) > MAX_ITEMS:
-        raise Invalid(
+        raise Conflict(
             f"a collection holds at most {MAX_ITEMS} posts; it has {len(order)}, "
             f"{len(post_ids)} more is too many"
         )
     if position is not None and position > len(order) + 1:
-        raise Invalid(
+        raise Conflict(
             f"position {position} is past the end: the collection has "
             f"{len(order)} posts, so use 1..{len(order) + 1}"
         )
@@ -273,7 +273,7 @@ def reorder_items(session: Session, collection: Collection, post_ids: Sequence[s
             parts.append(f"missing {id_list(missing)}")
         if extra:
             parts.append(f"not in the collection {id_list(extra)}")
-        raise Invalid(
+        raise Conflict(
             "the new order must list every item of the collection once: "
             + ("; ".join(parts) or "duplicates")
         )

@@ -223,7 +223,9 @@ def set_override(
         select(Post.id).where(Post.id == post_id, circle_posts_clause(session, circle_id))
     )
     if in_scope is None:
-        raise Invalid(f"post {post_id!r} belongs to circle {post.circle_id!r}, not {circle_id!r}")
+        raise NotFound(
+            f"post {post_id!r} is not in circle {circle_id!r} (it belongs to {post.circle_id!r})"
+        )
     if action == "pin" and (value < 1 or value != int(value)):
         raise Invalid("a pin needs `value`: the 1-based position, a whole number ≥ 1")
     if action in ("pin", "boost") and post.status != "pass":
@@ -239,7 +241,7 @@ def set_override(
     if action == "boost" and not 0 < value <= params.max_boost:
         raise Invalid(f"a boost needs `value`: a heat multiplier in (0, {params.max_boost:g}]")
     if expires_at is not None and expires_at <= datetime.now(UTC):
-        raise Invalid("`expires_at` is in the past: the override would never apply")
+        raise Conflict("`expires_at` is in the past: the override would never apply")
     row = session.scalar(
         select(HotListOverride).where(
             HotListOverride.circle_id == circle_id, HotListOverride.post_id == post_id

@@ -19,34 +19,41 @@ from quanzi.models.moderation.circle_rules import RuleHit, Rules, fold_case, mat
 from quanzi.serving.editorial.errors import Invalid, NotFound
 from quanzi.storage.orm import Circle, CircleRule
 
-MAX_TERMS = 200  # per circle, blocked and review-only together
+MAX_TERMS = 200  # per circle and action (blocked, review-only)
 MAX_TERM_CHARS = 50  # as written
 STORED_TERM_CHARS = 200  # the column's width; NFKC can lengthen a term
 RULE_CACHE_SECONDS = 30.0
 
 
-def normalize_terms(blocked: Sequence[str], review: Sequence[str]) -> list[tuple[str, str]]:
-    """Validate and normalise a circle's new rule set; ``Invalid`` says what to fix."""
-    if len(blocked) + len(review) > MAX_TERMS:
-        raise Invalid(f"at most {MAX_TERMS} terms per circle; got {len(blocked) + len(review)}")
+def normalize_terms(
+    blocked: Sequence[str], review: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """A circle's new rule set normalised, and each term left out with why.
+
+    A term is left out when it could never match or would only repeat another: empty once
+    normalised (spaces, zero-width characters), a repeat of an earlier term once normalised
+    (the first one, blocked before review, is kept), or longer than the stored column once
+    NFKC has expanded it. ``Invalid`` only for more terms than a circle may hold.
+    """
+    for terms in (blocked, review):
+        if len(terms) > MAX_TERMS:
+            raise Invalid(f"at most {MAX_TERMS} terms per list; got {len(terms)}")
     out: dict[str, tuple[str, str]] = {}  # folded → (normalised term, action)
-    problems: list[str] = []
+    dropped: list[str] = []
     for action, terms in (("block", blocked), ("review", review)):
         for term in terms:
             norm = normalize(term)
             if not norm:
-                problems.append(f"{term!r} is empty after normalisation")
+                dropped.append(f"{term!r} is empty after normalisation")
             elif len(term) > MAX_TERM_CHARS:
-                problems.append(f"{term[:20]!r}… is longer than {MAX_TERM_CHARS} characters")
+                dropped.append(f"{term[:20]!r}… is longer than {MAX_TERM_CHARS} characters")
             elif len(norm) > STORED_TERM_CHARS:
-                problems.append(f"{term!r} normalises to over {STORED_TERM_CHARS} characters")
+                dropped.append(f"{term!r} normalises to over {STORED_TERM_CHARS} characters")
             elif fold_case(norm) in out:
-                problems.append(f"{term!r} repeats {out[fold_case(norm)][0]!r} once normalised")
+                dropped.append(f"{term!r} repeats {out[fold_case(norm)][0]!r} once normalised")
             else:
                 out[fold_case(norm)] = (norm, action)
-    if problems:
-        raise Invalid("bad rule terms: " + "; ".join(problems[:10]))
-    return list(out.values())
+    return list(out.values()), dropped
 
 
 def get_rules(session: Session, circle_id: str) -> Rules:
@@ -61,15 +68,16 @@ def get_rules(session: Session, circle_id: str) -> Rules:
 
 def replace_rules(
     session: Session, circle_id: str, blocked: Sequence[str], review: Sequence[str]
-) -> Rules:
-    """Make the circle's rules exactly these terms (an empty set clears them)."""
+) -> tuple[Rules, list[str]]:
+    """Make the circle's rules exactly these terms (an empty set clears them); returns the
+    stored rules and the terms left out, each with why (``normalize_terms``)."""
     if session.get(Circle, circle_id) is None:
         raise NotFound(f"circle {circle_id!r} not found")
-    terms = normalize_terms(blocked, review)
+    terms, dropped = normalize_terms(blocked, review)
     session.execute(delete(CircleRule).where(CircleRule.circle_id == circle_id))
     session.add_all(CircleRule(circle_id=circle_id, term=t, action=a) for t, a in terms)
     session.flush()
-    return get_rules(session, circle_id)
+    return get_rules(session, circle_id), dropped
 
 
 class CircleRuleCache:

@@ -17,7 +17,7 @@ from quanzi.models.model_versions import versions_key
 from quanzi.models.moderation.policy import post_status, review_reasons
 from quanzi.models.quality import rejected_quality
 from quanzi.models.topics.tags import post_tags
-from quanzi.serving.editorial.errors import Conflict, Invalid
+from quanzi.serving.editorial.errors import Conflict
 from quanzi.serving.editorial.topics import tag_posts
 from quanzi.serving.post_ingest.decision import RuleLookup, moderation_of, score_records
 from quanzi.serving.post_ingest.duplicates import near_duplicates
@@ -37,20 +37,23 @@ def ingest_posts(
     session: Session, models: ModelSet, posts: Sequence[PostInput]
 ) -> list[dict[str, Any]]:
     """Store and score a batch (the package docstring's steps); results in input order."""
-    if len({p.id for p in posts}) != len(posts):
-        raise Invalid("post ids repeat in the batch")
-    check_references(session, posts)
-    replayed = replays(session, posts, models.encoder_version)
-    new = [p for p in posts if p.id not in replayed]
+    first: dict[str, PostInput] = {}
+    for p in posts:
+        if first.setdefault(p.id, p) != p:
+            raise Conflict(f"post {p.id!r} is sent twice in the batch with different content")
+    unique = list(first.values())
+    check_references(session, unique)
+    replayed = replays(session, unique, models.encoder_version)
+    new = [p for p in unique if p.id not in replayed]
     if not new:
-        return [replayed[p.id] for p in posts]
+        return _in_order(posts, replayed)
     try:
         processed = process(session, models, new, stored=False)
     except IntegrityError as exc:  # the same new id sent twice at once
         session.rollback()
         raise concurrent_conflict() from exc
     processed.remember(models)  # the caller commits this session (see group_commit.py)
-    return [replayed.get(p.id) or processed.results[p.id] for p in posts]
+    return _in_order(posts, replayed | processed.results)
 
 
 def concurrent_conflict() -> Conflict:
@@ -77,6 +80,16 @@ class Processed:
             models.recent.add(
                 [p.id for p in self.posts], [p.circle_id for p in self.posts], self.vectors
             )
+
+
+def _in_order(posts: Sequence[PostInput], results: dict[str, dict[str, Any]]) -> list[dict]:
+    """One result per post sent; a repeated id's later copies answer as replayed."""
+    seen: set[str] = set()
+    out = []
+    for p in posts:
+        out.append({**results[p.id], "replayed": True} if p.id in seen else results[p.id])
+        seen.add(p.id)
+    return out
 
 
 def process(

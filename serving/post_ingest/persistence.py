@@ -20,7 +20,7 @@ from quanzi.models.content_type import MODEL_NAME as CONTENT_TYPE_MODEL
 from quanzi.models.content_type import VERSION as CONTENT_TYPE_VERSION
 from quanzi.models.loading import UNAVAILABLE
 from quanzi.models.quality import rejected_quality
-from quanzi.serving.editorial.errors import Conflict, Invalid, id_list
+from quanzi.serving.editorial.errors import Conflict, NotFound, id_list
 from quanzi.storage.orm import Circle, Item, Order, Post, PostScore, ReviewItem, User
 from quanzi.storage.queries import verified_purchase_clause
 
@@ -72,7 +72,7 @@ def check_references(session: Session, posts: Sequence[PostInput]) -> None:
         if ids - found:
             problems.append(f"{label}: {id_list(ids - found)}")
     if problems:
-        raise Invalid(
+        raise NotFound(
             "unknown ids — create them first (circles through `quanzi world load` "
             "or the store, users with POST /v1/users): " + "; ".join(problems)
         )

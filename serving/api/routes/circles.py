@@ -37,7 +37,10 @@ def read_circle(circle_id: ResourceId, session: SessionDep) -> CirclePublic:
     return CirclePublic.from_summary(summary)
 
 
-@router.get("/{circle_id}/posts", responses={404: {"description": "No such circle"}})
+@router.get(
+    "/{circle_id}/posts",
+    responses={404: {"description": "No such circle, or a cursor this service did not issue"}},
+)
 def list_circle_posts(
     circle_id: ResourceId, query: Annotated[CirclePostsQuery, Query()], session: SessionDep
 ) -> PostList:
@@ -45,8 +48,9 @@ def list_circle_posts(
     try:
         cursor = queries.PostCursor.decode(query.cursor) if query.cursor else None
     except queries.InvalidCursor as exc:
+        # The page it names does not exist; the schema's pattern refuses malformed ones (422).
         raise HTTPException(
-            422, detail=f"invalid cursor: {exc}; pass a next_cursor returned by this endpoint"
+            404, detail=f"invalid cursor: {exc}; pass a next_cursor returned by this endpoint"
         ) from exc
     if queries.get_circle(session, circle_id) is None:
         raise _not_found(circle_id)

@@ -33,6 +33,13 @@ router = APIRouter(prefix="/v1/collections", tags=["collections"])
 CollectionId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PostIdPath = Annotated[str, Path(min_length=1, max_length=ID_MAX_LENGTH)]
 NOT_FOUND = {404: {"description": "No such collection (or post)"}}
+CONFLICT = {
+    409: {
+        "description": "The collection's state refuses it: posts of another circle, over "
+        "100 items, a position past the end, an order that is not every item once, a "
+        "published collection left empty or given unpassed posts"
+    }
+}
 
 
 def _public(session: Session, collection: Collection) -> CollectionPublic:
@@ -47,7 +54,7 @@ def _vectors_of(session: Session, registry: ModelRegistry) -> VectorsOf | None:
     return lambda ids: post_vectors(session, models, ids)
 
 
-@router.post("", status_code=201, responses=NOT_FOUND)
+@router.post("", status_code=201, responses={**NOT_FOUND, **CONFLICT})
 def create_collection(
     body: CollectionCreate, session: SessionDep, registry: ModelsDep, editor: EditorKey
 ) -> CollectionPublic:
@@ -113,6 +120,7 @@ def delete_collection(collection_id: CollectionId, session: SessionDep, _: Edito
     "/{collection_id}/items",
     responses={
         **NOT_FOUND,
+        **CONFLICT,
         409: {"description": "Already in the collection, or not passed while published"},
         422: {"description": "Below the banner rules or a near-duplicate, and no override"},
     },
@@ -140,7 +148,7 @@ def add_collection_items(
     return _public(session, collection)
 
 
-@router.delete("/{collection_id}/items/{post_id}", responses=NOT_FOUND)
+@router.delete("/{collection_id}/items/{post_id}", responses={**NOT_FOUND, **CONFLICT})
 def remove_collection_item(
     collection_id: CollectionId, post_id: PostIdPath, session: SessionDep, _: EditorKey
 ) -> CollectionPublic:
@@ -150,7 +158,7 @@ def remove_collection_item(
     return _public(session, collection)
 
 
-@router.put("/{collection_id}/items", responses=NOT_FOUND)
+@router.put("/{collection_id}/items", responses={**NOT_FOUND, **CONFLICT})
 def reorder_collection_items(
     collection_id: CollectionId, body: CollectionOrder, session: SessionDep, _: EditorKey
 ) -> CollectionPublic:

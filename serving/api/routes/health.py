@@ -26,8 +26,8 @@ def read_health() -> dict[str, str]:
 )
 def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
     """The process can serve: the database answers, its schema is at this code's revision,
-    the models are loaded (a missing model is listed in ``degraded``, still 200), and so is
-    the feed-ranking snapshot."""
+    the models are loaded (``mode`` full or degraded; each degraded model in ``degraded``
+    with what serves instead, still 200), and so is the feed-ranking snapshot."""
     try:
         revision = current_revision(state.engine)
     except SQLAlchemyError as exc:  # the probe reports, it never raises a traceback
@@ -64,10 +64,17 @@ def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
 
 
 def models_readiness(state: AppState) -> dict[str, object]:
-    """Model versions in force and what is missing (``degraded``: served, but without it)."""
+    """Model versions in force and what is degraded: each such model with why and what
+    serves instead (its last good version, the rule detectors, or nothing); ``mode`` is
+    ``full`` or ``degraded``. A degraded service is still ready (200): it serves."""
     models = state.models.peek()
     if models is None:
         if state.models.status.state == "running":
             raise HTTPException(503, detail="models are loading: retry in a few seconds")
-        return {"models": "not loaded yet (loaded on first use)", "degraded": []}
-    return {"models": models.model_versions(), "degraded": models.degraded_list()}
+        return {"models": "not loaded yet (loaded on first use)", "degraded": [], "mode": "full"}
+    degraded = models.degraded_list()
+    return {
+        "models": models.model_versions(),
+        "mode": "degraded" if degraded else "full",
+        "degraded": degraded,
+    }

@@ -68,7 +68,11 @@ def list_hotlist_overrides(
     return OverrideList(circle_id=circle_id, data=[OverridePublic.from_row(r) for r in rows])
 
 
-@router.post("/{circle_id}/overrides", status_code=201, responses=NOT_FOUND)
+@router.post(
+    "/{circle_id}/overrides",
+    status_code=201,
+    responses={**NOT_FOUND, 409: {"description": "`expires_at` already past"}},
+)
 def set_hotlist_override(
     circle_id: ResourceId, body: OverrideCreate, session: SessionDep, editor: EditorKey
 ) -> OverridePublic:

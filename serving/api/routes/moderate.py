@@ -17,7 +17,7 @@ ModerateKey = Annotated[Principal, Depends(require_role("ingest", "feed-service"
 @router.post(
     "",
     responses={
-        422: {"description": "Bad text or unknown circle"},
+        404: {"description": "Unknown circle"},
         429: {"description": "The moderation queue is full: retry after `Retry-After` seconds"},
         503: {"description": "Overloaded: retry after `Retry-After` seconds"},
     },

@@ -33,8 +33,8 @@ def read_post(post_id: ResourceId, session: SessionDep) -> PostPublic:
 @router.post(
     "",
     responses={
+        404: {"description": "Unknown circles, authors, items or orders (listed)"},
         409: {"description": "A post id reused for other content"},
-        422: {"description": "Bad fields, or unknown circles/authors/items (listed)"},
         429: {"description": "The ingest queue is full: retry after `Retry-After` seconds"},
         503: {
             "description": "Overloaded, or the store did not commit: nothing was stored; "

@@ -31,8 +31,9 @@ def read_circle_rules(
 def replace_circle_rules(
     circle_id: ResourceId, body: CircleRulesUpdate, session: SessionDep, caller: RulesKey
 ) -> CircleRulesPublic:
-    """Replace the circle's terms (≤ 200, each ≤ 50 characters, no repeats once normalised;
-    editors, or the circle's own brand-manager key)."""
+    """Replace the circle's terms (≤ 200 per list, each ≤ 50 characters; editors, or the
+    circle's own brand-manager key); terms that are empty or repeat another once normalised
+    are left out and listed in `dropped`."""
     require_own_circle(caller, circle_id)
-    rules = logic.replace_rules(session, circle_id, body.blocked, body.review)
-    return CircleRulesPublic.from_rules(circle_id, rules)
+    rules, dropped = logic.replace_rules(session, circle_id, body.blocked, body.review)
+    return CircleRulesPublic.from_rules(circle_id, rules, dropped)

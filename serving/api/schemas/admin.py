@@ -7,11 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from quanzi.serving.api.schemas.common import StrictBool
+
 
 class ReloadRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    wait: bool = Field(False, description="Answer after the load (200) instead of at once (202).")
+    wait: StrictBool = Field(
+        False, description="Answer after the load (200) instead of at once (202)."
+    )
 
 
 class ReloadStatusPublic(BaseModel):
@@ -25,7 +29,8 @@ class ReloadStatusPublic(BaseModel):
 
 class DegradedModel(BaseModel):
     model: str
-    reason: str
+    reason: str = Field(description="Why it is not the champion (or missing).")
+    serving: str = Field(description="What answers instead: its last good version, or a rule.")
 
 
 class ModelsPublic(BaseModel):

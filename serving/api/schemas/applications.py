@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from quanzi.serving.api.schemas.common import DEFAULT_PAGE, MAX_OFFSET, MAX_PAGE
+from quanzi.serving.api.schemas.common import (
+    DEFAULT_PAGE,
+    JSON_INTEGER,
+    MAX_OFFSET,
+    MAX_PAGE,
+    StrictBool,
+)
 from quanzi.storage.orm import CircleApplication, CircleApplicationReview
 
-FanCount = Field(None, ge=0, le=10**10)
+FanCount = Annotated[int, Field(ge=0, le=10**10), JSON_INTEGER]
 
 
 class CircleApplicationCreate(BaseModel):
@@ -19,13 +25,13 @@ class CircleApplicationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     brand: str = Field(min_length=1, max_length=200)
-    has_tmall_flagship: bool = Field(description="Has an official Tmall flagship store.")
-    well_known: bool = Field(description="Well known in its consumer or vertical field.")
-    weibo_fans: int | None = FanCount
-    wechat_fans: int | None = FanCount
-    community_users: int | None = FanCount
-    weitao_fans: int | None = FanCount
-    tieba_members: int | None = FanCount
+    has_tmall_flagship: StrictBool = Field(description="Has an official Tmall flagship store.")
+    well_known: StrictBool = Field(description="Well known in its consumer or vertical field.")
+    weibo_fans: FanCount | None = None
+    wechat_fans: FanCount | None = None
+    community_users: FanCount | None = None
+    weitao_fans: FanCount | None = None
+    tieba_members: FanCount | None = None
     circle_id: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_\-]{1,64}$",

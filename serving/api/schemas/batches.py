@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from quanzi.models.ranking.params import InteractionKind
-from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, JSON_INTEGER, StrictBool, StrictInt
+from quanzi.serving.api.schemas.post_ingest import not_after_now
 
 MAX_USERS = 1000
 MAX_RELATIONS = 5000
 MAX_INTERACTIONS = 5000
-CLOCK_SKEW = timedelta(minutes=5)  # interactions may be this far in our future, no further
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH)]
 UserKind = Literal["user", "creator", "merchant"]
@@ -30,8 +29,8 @@ class UserUpsert(BaseModel):
     id: Id
     kind: UserKind = "user"
     display_name: str = Field("", max_length=200)
-    follower_count: int = Field(0, ge=0, le=10**10)
-    creator_certified: bool = False
+    follower_count: StrictInt = Field(0, ge=0, le=10**10)
+    creator_certified: StrictBool = False
     account_created_at: AwareDatetime
     merchant_circle_id: Id | None = Field(None, description="For merchants: their circle.")
 
@@ -39,14 +38,11 @@ class UserUpsert(BaseModel):
 class UserBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    users: list[UserUpsert] = Field(min_length=1, max_length=MAX_USERS)
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> UserBatch:
-        dupes = sorted(i for i, n in Counter(u.id for u in self.users).items() if n > 1)
-        if dupes:
-            raise ValueError(f"user ids repeat in the batch: {', '.join(dupes[:20])}")
-        return self
+    users: list[UserUpsert] = Field(
+        min_length=1,
+        max_length=MAX_USERS,
+        description="A user id sent twice in one batch: the later copy wins, as if sent after.",
+    )
 
 
 class UserRelationEdge(BaseModel):
@@ -55,13 +51,7 @@ class UserRelationEdge(BaseModel):
     user_id: Id
     other_id: Id
     kind: UserRelationKind
-    deleted: bool = Field(False, description="True removes the edge (unfollow, unfriend).")
-
-    @model_validator(mode="after")
-    def _not_self(self) -> UserRelationEdge:
-        if self.user_id == self.other_id:
-            raise ValueError(f"a user cannot {self.kind} themself ({self.user_id!r})")
-        return self
+    deleted: StrictBool = Field(False, description="True removes the edge (unfollow, unfriend).")
 
 
 class BrandRelationEdge(BaseModel):
@@ -70,22 +60,17 @@ class BrandRelationEdge(BaseModel):
     user_id: Id
     circle_id: Id
     kind: BrandRelationKind
-    active: bool = Field(True, description="False: a silent fan / member / past buyer.")
+    active: StrictBool = Field(True, description="False: a silent fan / member / past buyer.")
 
 
 class RelationBatch(BaseModel):
+    """User edges and brand relations; an empty batch writes nothing. An edge from a user to
+    themself is skipped (not counted); the last copy of a repeated edge wins."""
+
     model_config = ConfigDict(extra="forbid")
 
     user_relations: list[UserRelationEdge] = Field(default_factory=list, max_length=MAX_RELATIONS)
     brand_relations: list[BrandRelationEdge] = Field(default_factory=list, max_length=MAX_RELATIONS)
-
-    @model_validator(mode="after")
-    def _something(self) -> RelationBatch:
-        if not self.user_relations and not self.brand_relations:
-            raise ValueError("send `user_relations` and/or `brand_relations`")
-        if len(self.user_relations) + len(self.brand_relations) > MAX_RELATIONS:
-            raise ValueError(f"at most {MAX_RELATIONS} relations per batch")
-        return self
 
 
 class InteractionCreate(BaseModel):
@@ -94,28 +79,27 @@ class InteractionCreate(BaseModel):
     user_id: Id
     post_id: Id
     kind: InteractionKind
-    created_at: AwareDatetime
-    position: int | None = Field(None, ge=0, le=100_000, description="Slot in the served list.")
+    created_at: AwareDatetime = Field(
+        description="UTC or with offset; more than 5 minutes ahead of the service's clock "
+        "is taken as now."
+    )
+    position: Annotated[int, Field(ge=0, le=100_000), JSON_INTEGER] | None = Field(
+        None, description="Slot in the served list."
+    )
     request_id: str | None = Field(
         None, max_length=64, description="The `request_id` of the ranked list served."
     )
+
+    @field_validator("created_at")
+    @classmethod
+    def _not_future(cls, value: datetime) -> datetime:
+        return not_after_now(value) or value
 
 
 class InteractionBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interactions: list[InteractionCreate] = Field(min_length=1, max_length=MAX_INTERACTIONS)
-
-    @model_validator(mode="after")
-    def _not_future(self) -> InteractionBatch:
-        limit = datetime.now(UTC) + CLOCK_SKEW
-        late = [i for i, x in enumerate(self.interactions) if x.created_at > limit]
-        if late:
-            raise ValueError(
-                f"interactions {late[:10]} are dated in the future: send "
-                "`created_at` in UTC or with its offset"
-            )
-        return self
 
 
 class BatchResult(BaseModel):

@@ -15,7 +15,14 @@ from pydantic import (
     model_validator,
 )
 
-from quanzi.serving.api.schemas.common import DEFAULT_PAGE, ID_MAX_LENGTH, MAX_OFFSET, MAX_PAGE
+from quanzi.serving.api.schemas.common import (
+    DEFAULT_PAGE,
+    ID_MAX_LENGTH,
+    JSON_INTEGER,
+    MAX_OFFSET,
+    MAX_PAGE,
+    optional_not_null,
+)
 from quanzi.serving.editorial.collections import MAX_ITEMS
 from quanzi.storage.orm import Collection, CollectionItem, Post
 
@@ -48,7 +55,10 @@ class CollectionCreate(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     post_ids: list[PostId] = Field(
-        default_factory=list, max_length=MAX_ITEMS, description="Initial items, in order."
+        default_factory=list,
+        max_length=MAX_ITEMS,
+        description="Initial items, in order.",
+        json_schema_extra={"uniqueItems": True},
     )
     override_reason: OverrideReason = None
 
@@ -56,10 +66,16 @@ class CollectionCreate(BaseModel):
 
 
 class CollectionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """At least one of ``title`` and ``description``."""
 
-    title: str | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    title: str = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=200, json_schema_extra=optional_not_null
+    )
+    description: str = Field(  # type: ignore[assignment]
+        None, max_length=2000, json_schema_extra=optional_not_null
+    )
 
     @model_validator(mode="after")
     def _something(self) -> CollectionUpdate:
@@ -71,9 +87,11 @@ class CollectionUpdate(BaseModel):
 class CollectionItemsAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    post_ids: list[PostId] = Field(min_length=1, max_length=MAX_ITEMS)
-    position: int | None = Field(
-        None, ge=1, le=MAX_ITEMS, description="Insert before this 1-based position; default end."
+    post_ids: list[PostId] = Field(
+        min_length=1, max_length=MAX_ITEMS, json_schema_extra={"uniqueItems": True}
+    )
+    position: Annotated[int, Field(ge=1, le=MAX_ITEMS), JSON_INTEGER] | None = Field(
+        None, description="Insert before this 1-based position; default end."
     )
     note: str = Field("", max_length=500, description="Editor's note stored with each item.")
     override_reason: OverrideReason = None
@@ -85,7 +103,9 @@ class CollectionOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     post_ids: list[PostId] = Field(
-        max_length=MAX_ITEMS, description="Every item of the collection once, in the new order."
+        max_length=MAX_ITEMS,
+        description="Every item of the collection once, in the new order (409 otherwise).",
+        json_schema_extra={"uniqueItems": True},
     )
 
     _unique_posts = field_validator("post_ids")(_unique)

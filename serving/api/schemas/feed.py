@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from pydantic import (
@@ -10,18 +11,43 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from quanzi.models.ranking.params import Phase, RankingParams, not_applicable
-from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, StrictBool, StrictInt
 
 MAX_CANDIDATES = 2_000
 MAX_LIMIT = 200
 MAX_EXCLUDE = 5_000
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX_LENGTH)]
+
+
+def _params_schema() -> dict[str, Any]:
+    """``RankingParams`` as the OpenAPI shows ``params``: its fields, none required."""
+    schema = RankingParams.model_json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # RankingParams nests no model today; refuse to hide one
+    for field in schema["properties"].values():
+        field.pop("default", None)  # an override has no default: omitted = not overridden
+    schema["title"] = "RankingParamsOverride"
+    return schema
+
+
+def _whole_floats_as_ints(value: Any) -> Any:
+    """``2.0`` → ``2`` through lists and dicts (JSON Schema counts it an integer)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_floats_as_ints(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_floats_as_ints(v) for k, v in value.items()}
+    return value
+
+
+ParamsOverride = Annotated[dict[str, Any], WithJsonSchema(_params_schema())]
 
 
 class FeedRankRequest(BaseModel):
@@ -37,20 +63,20 @@ class FeedRankRequest(BaseModel):
         description="Posts to rank. Omit to let the service source them (fresh posts of the "
         "circle, friends' posts, posts similar to the viewer's interests).",
     )
-    limit: int = Field(20, ge=1, le=MAX_LIMIT, description="How many posts to return.")
+    limit: StrictInt = Field(20, ge=1, le=MAX_LIMIT, description="How many posts to return.")
     topic_id: int | None = Field(
         None, ge=1, description="Only posts in this topic (话题); see `/v1/topics`."
     )
     phase: Phase | None = Field(
         None, description="Campaign phase; default: today's on the Double 11 calendar."
     )
-    exclude_seen: bool = Field(True, description="Drop posts the viewer already saw.")
+    exclude_seen: StrictBool = Field(True, description="Drop posts the viewer already saw.")
     exclude_ids: list[Id] = Field(
         default_factory=list,
         max_length=MAX_EXCLUDE,
         description="Posts never to return (e.g. just shown).",
     )
-    params: dict[str, Any] | None = Field(
+    params: ParamsOverride | None = Field(
         None,
         description="Ranking parameter overrides (RankingParams fields); unknown keys "
         "are rejected.",
@@ -69,7 +95,9 @@ class FeedRankRequest(BaseModel):
             raise ValueError(
                 f"unknown ranking params {unknown}; known: {sorted(RankingParams.model_fields)}"
             )
-        RankingParams.model_validate(value)  # types and bounds, with their own messages
+        # Types and bounds with their own messages; strict JSON, as the schema says ("5" is
+        # not a number), where 2.0 is an integer.
+        RankingParams.model_validate_json(json.dumps(_whole_floats_as_ints(value)), strict=True)
         return value
 
     @model_validator(mode="after")

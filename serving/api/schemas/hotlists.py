@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, MAX_PAGE
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, MAX_PAGE, StrictFloat
 from quanzi.storage.orm import HotListOverride
 
 OverrideAction = Literal["pin", "boost", "remove"]
@@ -22,19 +22,43 @@ class HotListQuery(BaseModel):
     )
 
 
+MAX_BOOST = 100.0  # HotListParams.max_boost's default: what the route allows
+
+# What `value` must be for each action, in the schema as well as in the check.
+_VALUE_BY_ACTION = {
+    "oneOf": [
+        {
+            "properties": {"action": {"const": "pin"}, "value": {"type": "integer", "minimum": 1}},
+            "required": ["value"],
+        },
+        {
+            "properties": {
+                "action": {"const": "boost"},
+                "value": {"exclusiveMinimum": 0, "maximum": MAX_BOOST},
+            },
+            "required": ["value"],
+        },
+        {"properties": {"action": {"const": "remove"}}},
+    ]
+}
+
+
 class OverrideCreate(BaseModel):
     """Pin a post at a position, boost its heat, or remove it; replaces its previous override."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_VALUE_BY_ACTION)
 
     post_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH)
     action: OverrideAction
-    value: float = Field(
+    value: StrictFloat = Field(
         0.0,
         allow_inf_nan=False,
-        description="pin: the 1-based position; boost: the heat multiplier; remove: unused.",
+        description="pin: the 1-based position (a whole number ≥ 1); boost: the heat "
+        f"multiplier in (0, {MAX_BOOST:g}]; remove: unused.",
     )
-    expires_at: AwareDatetime | None = Field(None, description="Ignored after this instant.")
+    expires_at: AwareDatetime | None = Field(
+        None, description="Ignored after this instant (409 when already past)."
+    )
 
 
 class OverridePublic(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -15,10 +14,9 @@ from pydantic import (
     StringConstraints,
     Tag,
     field_validator,
-    model_validator,
 )
 
-from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
+from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, NON_BLANK, StrictInt
 from quanzi.serving.api.schemas.posts import PostStatus
 from quanzi.storage.orm import TOPIC_NAME_MAX
 
@@ -41,32 +39,32 @@ class PostCreate(BaseModel):
     id: Id = Field(description="The feed service's post id; resending it is idempotent.")
     circle_id: Id
     author_id: Id = Field(description="A stored user (create it with POST /v1/users).")
-    text: str = Field(min_length=1, max_length=MAX_POST_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_POST_CHARS, pattern=NON_BLANK)
     item_id: Id | None = Field(None, description="The product (SKU) the post is about.")
     order_id: Id | None = Field(
         None, description="The author's order of the item: makes the post a verified purchase."
     )
-    image_count: int = Field(0, ge=0, le=100)
+    image_count: StrictInt = Field(0, ge=0, le=100)
     created_at: AwareDatetime | None = Field(
-        None, description="When it was posted (UTC or with offset); default: now."
+        None,
+        description="When it was posted (UTC or with offset); default: now. A time more "
+        "than 5 minutes ahead of the service's clock is taken as now.",
     )
     topics: tuple[TopicName, ...] = Field(
         (), max_length=10, description="Topic tags (话题) besides the text's `#tags#`."
     )
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, text: str) -> str:
-        if not text.strip():
-            raise ValueError("text is blank")
-        return text
-
     @field_validator("created_at")
     @classmethod
     def _not_future(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value > datetime.now(UTC) + CLOCK_SKEW:
-            raise ValueError("created_at is in the future: send it in UTC or with its offset")
-        return value
+        return not_after_now(value)
+
+
+def not_after_now(value: datetime | None) -> datetime | None:
+    """A client time beyond our clock (and its skew allowance) is taken as now: the
+    service's clock decides what is recent, and a future time would stay "newest" forever."""
+    now = datetime.now(UTC)
+    return now if value is not None and value > now + CLOCK_SKEW else value
 
 
 class PostBatch(BaseModel):
@@ -74,14 +72,12 @@ class PostBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    posts: list[PostCreate] = Field(min_length=1, max_length=MAX_POSTS)
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> PostBatch:
-        dupes = sorted(i for i, n in Counter(p.id for p in self.posts).items() if n > 1)
-        if dupes:
-            raise ValueError(f"post ids repeat in the batch: {', '.join(dupes[:20])}")
-        return self
+    posts: list[PostCreate] = Field(
+        min_length=1,
+        max_length=MAX_POSTS,
+        description="A post id sent twice with the same content is stored once (the later "
+        "copy answers as replayed); with different content the batch is refused (409).",
+    )
 
 
 def _body_kind(value: Any) -> str:

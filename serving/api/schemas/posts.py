@@ -70,7 +70,11 @@ class CirclePostsQuery(BaseModel):
 
     limit: int = Field(DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(
-        None, max_length=512, description="`next_cursor` of the previous page."
+        None,
+        min_length=1,
+        max_length=512,
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="`next_cursor` of the previous page (an unknown one is 404).",
     )
     status: list[PostStatus] | None = Field(
         None,

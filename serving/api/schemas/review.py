@@ -7,7 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from quanzi.serving.api.schemas.common import DEFAULT_PAGE, ID_MAX_LENGTH, MAX_OFFSET, MAX_PAGE
+from quanzi.serving.api.schemas.common import (
+    DEFAULT_PAGE,
+    ID_MAX_LENGTH,
+    MAX_OFFSET,
+    MAX_PAGE,
+    NON_BLANK,
+)
 from quanzi.serving.editorial.review import (
     Decision,
     ModerationLabel,
@@ -36,11 +42,28 @@ class ReviewListQuery(BaseModel):
     offset: int = Field(0, ge=0, le=MAX_OFFSET)
 
 
+# A reject names at least one label, a pass none: in the schema as well as in the check.
+_LABELS_BY_DECISION = {
+    "oneOf": [
+        {
+            "properties": {"decision": {"const": "reject"}, "labels": {"minItems": 1}},
+            "required": ["labels"],
+        },
+        {"properties": {"decision": {"const": "pass"}, "labels": {"maxItems": 0}}},
+    ]
+}
+
+
 class ReviewDecisionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_LABELS_BY_DECISION)
 
     decision: Decision
-    reason: str = Field(min_length=1, max_length=1000, description="Why; kept with the decision.")
+    reason: str = Field(
+        min_length=1,
+        max_length=1000,
+        pattern=NON_BLANK,
+        description="Why; kept with the decision.",
+    )
     labels: list[ModerationLabel] = Field(
         default_factory=list,
         max_length=5,

@@ -32,11 +32,19 @@ class CircleRulesPublic(BaseModel):
     circle_id: str
     blocked: list[str] = Field(description="Normalised, as matched.")
     review: list[str] = Field(description="Normalised, as matched.")
+    dropped: list[str] = Field(
+        default_factory=list,
+        description="Terms of the update left out, each with why: empty once normalised, a "
+        "repeat of an earlier term once normalised, or too long once NFKC expanded it.",
+    )
 
     @classmethod
-    def from_rules(cls, circle_id: str, rules: Rules) -> CircleRulesPublic:
+    def from_rules(
+        cls, circle_id: str, rules: Rules, dropped: list[str] | None = None
+    ) -> CircleRulesPublic:
         return cls(
             circle_id=circle_id,
             blocked=[t for t, a in rules if a == "block"],
             review=[t for t, a in rules if a == "review"],
+            dropped=dropped or [],
         )

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from quanzi.serving.api.schemas.common import (
+    JSON_NUMBER,
+    NON_BLANK,
+    StrictFloat,
+    StrictInt,
+    optional_not_null,
+)
 from quanzi.serving.api.schemas.post_ingest import MAX_POST_CHARS, Id
 
 MAX_K = 100
@@ -17,14 +24,26 @@ IndexedStatus = Literal["pending", "pass", "review"]  # rejected and removed pos
 class SimilarRequest(BaseModel):
     """Exactly one of ``post_id`` and ``text``; every filter is applied inside the search."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Exactly one of the two, said in the schema too (both are non-null when present).
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": ["post_id"]}, {"required": ["text"]}]},
+    )
 
-    post_id: Id | None = Field(None, description="A stored post (itself excluded).")
-    text: str | None = Field(None, min_length=1, max_length=MAX_POST_CHARS)
-    k: int = Field(10, ge=1, le=MAX_K)
+    post_id: Id = Field(  # type: ignore[assignment]
+        None, description="A stored post (itself excluded).", json_schema_extra=optional_not_null
+    )
+    text: str = Field(  # type: ignore[assignment]
+        None,
+        min_length=1,
+        max_length=MAX_POST_CHARS,
+        pattern=NON_BLANK,
+        json_schema_extra=optional_not_null,
+    )
+    k: StrictInt = Field(10, ge=1, le=MAX_K)
     circle_id: Id | None = None
-    min_quality: float | None = Field(
-        None, ge=0.0, le=1.0, description="Only posts scored at least this quality."
+    min_quality: Annotated[float, Field(ge=0.0, le=1.0), JSON_NUMBER] | None = Field(
+        None, description="Only posts scored at least this quality."
     )
     statuses: list[IndexedStatus] = Field(
         default_factory=lambda: ["pass"],
@@ -33,7 +52,7 @@ class SimilarRequest(BaseModel):
         description="Moderation statuses allowed (default: passed posts only).",
     )
     exclude_ids: list[Id] = Field(default_factory=list, max_length=MAX_EXCLUDE)
-    diversity: float = Field(
+    diversity: StrictFloat = Field(
         0.0,
         ge=0.0,
         le=1.0,
@@ -47,8 +66,6 @@ class SimilarRequest(BaseModel):
     def _one_query(self) -> SimilarRequest:
         if (self.post_id is None) == (self.text is None):
             raise ValueError("send exactly one of `post_id` and `text`")
-        if self.text is not None and not self.text.strip():
-            raise ValueError("text is blank")
         return self
 
 

@@ -83,12 +83,13 @@ def replace_circle_rules(
 ) -> Response:
     """Replace the circle's terms (the form holds the whole set, one term per line)."""
     body = web.parse(CircleRulesUpdate, {"blocked": _terms(blocked), "review": _terms(review)})
-    rules_logic.replace_rules(db, circle_id, body.blocked, body.review)
+    _, dropped = rules_logic.replace_rules(db, circle_id, body.blocked, body.review)
     circle = db.get(Circle, circle_id)
     assert circle is not None  # replace_rules checked it
-    return _rules_page(
-        request, db, circle, message="Saved: new posts are checked against these terms from now on."
-    )
+    message = "Saved: new posts are checked against these terms from now on."
+    if dropped:
+        message += " Left out: " + "; ".join(dropped[:10])
+    return _rules_page(request, db, circle, message=message)
 
 
 @router.get("/applications")

@@ -70,7 +70,7 @@ def test_missing_key_is_401_with_a_challenge(api: TestClient, keys: dict) -> Non
 def test_unknown_key_is_401(api: TestClient, keys: dict, header: dict[str, str]) -> None:
     response = api.get("/v1/circles", headers=header)
     assert response.status_code == 401
-    assert response.json() == {"detail": "unknown or revoked API key"}
+    assert response.json() == {"detail": "unknown or revoked API key", "code": "unauthorized"}
 
 
 def test_a_key_with_one_wrong_character_is_401(api: TestClient, keys: dict) -> None:

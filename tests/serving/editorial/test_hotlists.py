@@ -94,7 +94,7 @@ def test_set_override_validates(factory: Any) -> None:
     s = factory.session
     with pytest.raises(NotFound, match="circle 'c-9'"):
         set_override(s, "c-9", post_id="a", action="pin", value=1, expires_at=None, editor="e")
-    with pytest.raises(Invalid, match="belongs to circle 'c-2'"):
+    with pytest.raises(NotFound, match="belongs to 'c-2'"):
         set_override(
             s, "c-1", post_id="elsewhere", action="pin", value=1, expires_at=None, editor="e"
         )

@@ -51,7 +51,7 @@ def test_replace_rules_replaces_and_clears(factory: Any) -> None:
     replace_rules(factory.session, "c-1", blocked=["c3"], review=[])
     terms = factory.session.query(CircleRule.term).filter_by(circle_id="c-1").all()
     assert [t for (t,) in terms] == ["c3"]
-    assert replace_rules(factory.session, "c-1", blocked=[], review=[]) == ()
+    assert replace_rules(factory.session, "c-1", blocked=[], review=[]) == ((), [])
 
 
 @pytest.mark.parametrize(
@@ -60,14 +60,20 @@ def test_replace_rules_replaces_and_clears(factory: Any) -> None:
         (["  "], [], "empty after normalisation"),
         (["x" * 51], [], "longer than 50"),
         (["VX"], ["ｖｘ"], "repeats 'VX'"),
-        ([f"t{i}" for i in range(150)], [f"r{i}" for i in range(51)], "at most 200"),
     ],
 )
-def test_bad_terms_are_refused_with_the_reason(
+def test_terms_that_cannot_match_are_left_out_with_the_reason(
     blocked: list[str], review: list[str], message: str
 ) -> None:
-    with pytest.raises(Invalid, match=message):
-        normalize_terms(blocked, review)
+    terms, dropped = normalize_terms([*blocked, "加微信"], review)
+    assert len(dropped) == 1 and message in dropped[0]
+    assert ("加微信", "block") in terms
+    assert len(terms) == 1 + (message.startswith("repeats"))
+
+
+def test_more_terms_than_a_list_holds_are_refused() -> None:
+    with pytest.raises(Invalid, match="at most 200"):
+        normalize_terms([f"t{i}" for i in range(201)], [])
 
 
 def test_cache_serves_rules_until_invalidated(settings: Any, seed: Any) -> None:

@@ -65,7 +65,7 @@ def test_bad_applications_say_why(api: TestClient, keys: dict, seed: Any) -> Non
         assert response.status_code == 422 and message in str(response.json()["detail"])
     response = api.get("/v1/circles/applications/77", headers=editor)
     assert response.status_code == 404
-    assert response.json() == {"detail": "circle application 77 not found"}
+    assert response.json() == {"detail": "circle application 77 not found", "code": "not_found"}
 
 
 def test_applications_need_an_editor_or_admin_key(api: TestClient, keys: dict, seed: Any) -> None:

@@ -73,7 +73,7 @@ def test_circle_posts_filter_by_status(seed: Any, client: TestClient) -> None:
         ("/v1/circles", {"colour": "red"}),
         ("/v1/circles/beauty-1/posts", {"limit": 1000}),
         ("/v1/circles/beauty-1/posts", {"status": "hidden"}),
-        ("/v1/circles/beauty-1/posts", {"cursor": "garbage"}),
+        ("/v1/circles/beauty-1/posts", {"cursor": "not/a cursor"}),  # not its alphabet
         ("/v1/circles/" + "x" * 65, {}),
     ],
 )
@@ -84,3 +84,10 @@ def test_bad_parameters_are_422_with_a_reason(
     response = client.get(path, params=params)
     assert response.status_code == 422
     assert response.json()["detail"]
+
+
+def test_a_cursor_this_service_did_not_issue_is_404(seed: Any, client: TestClient) -> None:
+    seed(_world)
+    response = client.get("/v1/circles/beauty-1/posts", params={"cursor": "garbage"})
+    assert response.status_code == 404
+    assert "cursor is not one this service issued" in response.json()["detail"]

@@ -92,11 +92,11 @@ def test_items_add_remove_reorder_keep_positions_contiguous(api: TestClient, edi
     [
         ("post", "/items", {"post_ids": ["p-1"]}, 409, "already in collection"),
         ("post", "/items", {"post_ids": ["p-404"]}, 404, "unknown posts: p-404"),
-        ("post", "/items", {"post_ids": ["p-other"]}, 422, "posts not in circle 'c-1': p-other"),
-        ("post", "/items", {"post_ids": ["p-3"], "position": 9}, 422, "use 1..3"),
+        ("post", "/items", {"post_ids": ["p-other"]}, 409, "posts not in circle 'c-1': p-other"),
+        ("post", "/items", {"post_ids": ["p-3"], "position": 9}, 409, "use 1..3"),
         ("post", "/items", {"post_ids": ["p-3", "p-3"]}, 422, "post ids repeat: p-3"),
-        ("put", "/items", {"post_ids": ["p-1"]}, 422, "missing p-2"),
-        ("put", "/items", {"post_ids": ["p-1", "p-2", "p-5"]}, 422, "not in the collection p-5"),
+        ("put", "/items", {"post_ids": ["p-1"]}, 409, "missing p-2"),
+        ("put", "/items", {"post_ids": ["p-1", "p-2", "p-5"]}, 409, "not in the collection p-5"),
         ("delete", "/items/p-5", None, 404, "post 'p-5' is not in collection"),
         ("patch", "", {}, 422, "give `title` and/or `description`"),
         ("patch", "", {"title": ""}, 422, "at least 1 character"),
@@ -117,7 +117,7 @@ def test_create_in_unknown_circle_is_404(api: TestClient, editor: dict) -> None:
         "/v1/collections", headers=editor, json={"circle_id": "c-404", "title": "x"}
     )
     assert response.status_code == 404
-    assert response.json() == {"detail": "circle 'c-404' not found"}
+    assert response.json() == {"detail": "circle 'c-404' not found", "code": "not_found"}
 
 
 def test_publish_needs_items_that_all_passed(api: TestClient, editor: dict) -> None:

@@ -32,6 +32,7 @@ def test_readyz_is_ready_at_head(seed: Any, client: TestClient) -> None:
         "revision": head_revision(),
         "models": "not loaded yet (loaded on first use)",
         "degraded": [],
+        "mode": "full",
         "feed": {
             "snapshot": "loaded on first use",
             "error": None,

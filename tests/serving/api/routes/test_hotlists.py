@@ -95,8 +95,8 @@ def test_bad_hotlist_requests_say_why(api: TestClient, keys: dict, seed: Any) ->
                 headers=editor,
                 json={"post_id": "p-1", "action": "remove"},
             ),
-            422,
-            "belongs to circle 'c-1'",
+            404,
+            "is not in circle 'c-2' (it belongs to 'c-1')",
         ),
         (
             api.post(
@@ -118,7 +118,7 @@ def test_bad_hotlist_requests_say_why(api: TestClient, keys: dict, seed: Any) ->
                     "expires_at": "2020-01-01T00:00:00Z",
                 },
             ),
-            422,
+            409,
             "in the past",
         ),
     ]

@@ -235,7 +235,7 @@ def test_without_champions_moderation_falls_back_to_detectors(
     assert {d["model"] for d in ready["degraded"]} == {"moderation", "quality", "trust"}
 
 
-def test_unknown_references_are_422_listing_every_one(
+def test_unknown_references_are_404_listing_every_one(
     api: TestClient, keys: dict, world: dict
 ) -> None:
     sm.use_models(api, sm.fake_loader())
@@ -246,7 +246,7 @@ def test_unknown_references_are_422_listing_every_one(
         ]
     }
     response = api.post("/v1/posts", headers=keys["ingest"], json=batch)
-    assert response.status_code == 422
+    assert response.status_code == 404
     detail = response.json()["detail"]
     for missing in ("u-ghost", "c-ghost", "i-ghost"):
         assert missing in detail
@@ -259,10 +259,8 @@ def test_unknown_references_are_422_listing_every_one(
         ({"id": "p-1", "circle_id": "c-beauty", "author_id": "u-1"}, "text"),
         ({**_post("p-1"), "text": "   "}, "text"),
         ({**_post("p-1"), "colour": "red"}, "colour"),
-        ({**_post("p-1"), "created_at": "2999-01-01T00:00:00Z"}, "created_at"),
         ({**_post("p-1"), "created_at": "2025-01-01T00:00:00"}, "created_at"),
         ({"posts": []}, "posts"),
-        ({"posts": [_post("p-1"), _post("p-1")]}, "repeat"),
         ({"posts": [_post(f"p-{i}") for i in range(501)]}, "posts"),
     ],
 )
@@ -272,6 +270,31 @@ def test_bad_posts_are_422_naming_the_field(
     response = api.post("/v1/posts", headers=keys["ingest"], json=body)
     assert response.status_code == 422
     assert where in response.text
+
+
+def test_a_repeated_post_is_stored_once_and_a_future_time_taken_as_now(
+    api: TestClient, keys: dict, world: dict, settings: Settings
+) -> None:
+    sm.use_models(api, sm.fake_loader())
+    future = {**_post("p-9", text=REVIEW + "！"), "created_at": "2999-01-01T00:00:00Z"}
+    body = {"posts": [_post("p-1"), _post("p-1"), future]}
+    response = api.post("/v1/posts", headers=keys["ingest"], json=body)
+    assert response.status_code == 200, response.text
+    out = response.json()
+    assert [r["replayed"] for r in out["results"]] == [False, True, False]
+    assert (out["stored"], out["replayed"]) == (2, 1)
+    assert _count(settings, Post) == 2
+    stored = api.get("/v1/posts/p-9", headers=keys["ingest"]).json()["created_at"]
+    assert stored < "2100"  # taken as now
+
+
+def test_a_post_id_repeated_with_other_content_is_409(
+    api: TestClient, keys: dict, world: dict
+) -> None:
+    sm.use_models(api, sm.fake_loader())
+    body = {"posts": [_post("p-1"), _post("p-1", text=REVIEW + "，补充")]}
+    response = api.post("/v1/posts", headers=keys["ingest"], json=body)
+    assert response.status_code == 409 and "different content" in response.json()["detail"]
 
 
 def test_ingest_needs_an_ingest_or_feed_key(api: TestClient, keys: dict, world: dict) -> None:

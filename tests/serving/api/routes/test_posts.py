@@ -49,7 +49,7 @@ def test_unknown_post_is_404(seed: Any, client: TestClient) -> None:
     seed(_world)
     response = client.get("/v1/posts/p-404")
     assert response.status_code == 404
-    assert response.json() == {"detail": "post 'p-404' not found"}
+    assert response.json() == {"detail": "post 'p-404' not found", "code": "not_found"}
 
 
 def test_api_post_statuses_match_the_store() -> None:

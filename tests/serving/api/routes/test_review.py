@@ -82,7 +82,7 @@ def test_bad_decisions_say_why(api: TestClient, keys: dict, seed: Any) -> None:
     editor = keys["editor"]
     url = f"/v1/review/{ids['r-1']}/decision"
     cases = [
-        ({"decision": "reject", "reason": "   ", "labels": ["ad"]}, 422, "must say why"),
+        ({"decision": "reject", "reason": "   ", "labels": ["ad"]}, 422, "should match pattern"),
         ({"decision": "reject", "reason": ""}, 422, "at least 1 character"),
         ({"decision": "reject", "reason": "广告"}, 422, "at least one label"),
         ({"decision": "pass", "reason": "ok", "labels": ["ad"]}, 422, "carries no labels"),
@@ -97,7 +97,7 @@ def test_bad_decisions_say_why(api: TestClient, keys: dict, seed: Any) -> None:
         "/v1/review/999/decision", headers=editor, json={"decision": "pass", "reason": "ok"}
     )
     assert response.status_code == 404
-    assert response.json() == {"detail": "review item 999 not found"}
+    assert response.json() == {"detail": "review item 999 not found", "code": "not_found"}
 
 
 def test_review_needs_an_editor_key(api: TestClient, keys: dict, seed: Any) -> None:

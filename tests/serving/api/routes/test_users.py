@@ -44,4 +44,4 @@ def test_unknown_user_is_404(seed: Any, client: TestClient) -> None:
     seed(_world)
     response = client.get("/v1/users/ghost")
     assert response.status_code == 404
-    assert response.json() == {"detail": "user 'ghost' not found"}
+    assert response.json() == {"detail": "user 'ghost' not found", "code": "not_found"}
