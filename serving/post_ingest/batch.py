@@ -46,14 +46,14 @@ def ingest_posts(
     replayed = replays(session, unique, models.encoder_version)
     new = [p for p in unique if p.id not in replayed]
     if not new:
-        return _in_order(posts, replayed)
+        return in_order(posts, replayed)
     try:
         processed = process(session, models, new, stored=False)
     except IntegrityError as exc:  # the same new id sent twice at once
         session.rollback()
         raise concurrent_conflict() from exc
     processed.remember(models)  # the caller commits this session (see group_commit.py)
-    return _in_order(posts, replayed | processed.results)
+    return in_order(posts, replayed | processed.results)
 
 
 def concurrent_conflict() -> Conflict:
@@ -82,7 +82,7 @@ class Processed:
             )
 
 
-def _in_order(posts: Sequence[PostInput], results: dict[str, dict[str, Any]]) -> list[dict]:
+def in_order(posts: Sequence[PostInput], results: dict[str, dict[str, Any]]) -> list[dict]:
     """One result per post sent; a repeated id's later copies answer as replayed."""
     seen: set[str] = set()
     out = []

@@ -25,8 +25,14 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from quanzi.serving.batching import Backpressure
-from quanzi.serving.editorial.errors import Conflict, EditorialError, Invalid
-from quanzi.serving.post_ingest.batch import Processed, concurrent_conflict, process
+from quanzi.serving.editorial.errors import (
+    Conflict,
+    EditorialError,
+    Invalid,
+    NotFound,
+    id_list,
+)
+from quanzi.serving.post_ingest.batch import Processed, concurrent_conflict, in_order, process
 from quanzi.serving.post_ingest.persistence import PostInput, check_references, replays
 from quanzi.serving.worker_models import ModelRegistry, ModelSet
 
@@ -52,9 +58,11 @@ class Ingested:
 
 @dataclass
 class _Plan:
-    """A request checked against the store: its replays and its new posts."""
+    """A request checked against the store: its posts as sent, each id once (``unique``),
+    its replays and its new posts."""
 
     posts: IngestRequest
+    unique: IngestRequest
     replayed: dict[str, dict[str, Any]]
     new: list[PostInput]
 
@@ -121,9 +129,7 @@ class GroupCommit:
         return [
             plan
             if isinstance(plan, BaseException)
-            else Ingested(
-                [plan.replayed.get(p.id) or results[p.id] for p in plan.posts], models, size
-            )
+            else Ingested(in_order(plan.posts, plan.replayed | results), models, size)
             for plan in plans
         ]
 
@@ -147,14 +153,20 @@ def _rounds(requests: Sequence[IngestRequest]) -> list[list[int]]:
 def _plan(
     session: Session, models: ModelSet, requests: Sequence[IngestRequest]
 ) -> list[_Plan | EditorialError]:
-    """Each request's replays and new posts, or its own 409/422: checked for the whole
-    batch at once, and request by request only when that finds a problem."""
+    """Each request's replays and new posts, or its own 404/409/422: checked for the whole
+    batch at once, and request by request only when that finds a problem. A post id
+    repeated in one request with the same content is stored once (its later copies answer
+    as replayed); with other content the request is a 409."""
     plans: list[_Plan | EditorialError] = []
     for request in requests:
-        if len({p.id for p in request}) != len(request):
-            plans.append(Invalid("post ids repeat in the batch"))
+        first: dict[str, PostInput] = {}
+        twice = sorted({p.id for p in request if first.setdefault(p.id, p) != p})
+        if twice:
+            plans.append(
+                Conflict(f"post {id_list(twice)} is sent twice in the batch with different content")
+            )
         else:
-            plans.append(_Plan(request, {}, []))
+            plans.append(_Plan(request, tuple(first.values()), {}, []))
 
     def valid() -> list[_Plan]:
         return [p for p in plans if isinstance(p, _Plan)]
@@ -163,23 +175,23 @@ def _plan(
         for i, plan in enumerate(plans):
             if isinstance(plan, _Plan):
                 try:
-                    check(plan.posts)
-                except (Invalid, Conflict) as exc:
+                    check(plan.unique)
+                except (Invalid, NotFound, Conflict) as exc:
                     plans[i] = exc
 
-    everything = [p for plan in valid() for p in plan.posts]
+    everything = [p for plan in valid() for p in plan.unique]
     try:
         check_references(session, everything)
-    except Invalid:
+    except (Invalid, NotFound):
         each(lambda posts: check_references(session, posts))
-    everything = [p for plan in valid() for p in plan.posts]
+    everything = [p for plan in valid() for p in plan.unique]
     try:
         replayed = replays(session, everything, models.encoder_version)
     except Conflict:
         each(lambda posts: replays(session, posts, models.encoder_version))
-        everything = [p for plan in valid() for p in plan.posts]
+        everything = [p for plan in valid() for p in plan.unique]
         replayed = replays(session, everything, models.encoder_version)
     for plan in valid():
-        plan.replayed = {p.id: replayed[p.id] for p in plan.posts if p.id in replayed}
-        plan.new = [p for p in plan.posts if p.id not in replayed]
+        plan.replayed = {p.id: replayed[p.id] for p in plan.unique if p.id in replayed}
+        plan.new = [p for p in plan.unique if p.id not in replayed]
     return plans

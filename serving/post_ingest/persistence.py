@@ -57,7 +57,7 @@ class PostInput:
 
 
 def check_references(session: Session, posts: Sequence[PostInput]) -> None:
-    """422 naming every unknown circle, author, item and order at once."""
+    """404 naming every unknown circle, author, item and order at once."""
     checks = [
         ("circles", Circle.id, {p.circle_id for p in posts}),
         ("authors", User.id, {p.author_id for p in posts}),

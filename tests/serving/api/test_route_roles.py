@@ -27,6 +27,9 @@ FEED = frozenset({"feed-service", "admin"})
 WRITERS = frozenset({"feed-service", "ingest", "admin"})
 EDITORS = frozenset({"editor", "admin"})
 ADMIN = frozenset({"admin"})
+# A brand-manager key manages its own circle's rules (its circle here is ``c-x``, the
+# circle every call below names) and reads what any key reads; nothing else.
+RULES = EDITORS | {"brand-manager"}
 
 # (method, path) → the roles admitted (admin everywhere), or OPEN.
 POLICY: dict[tuple[str, str], frozenset[str] | str] = {
@@ -40,16 +43,18 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/posts"): WRITERS,
     ("POST", "/v1/relations"): WRITERS,
     ("POST", "/v1/interactions"): WRITERS,
-    ("POST", "/v1/moderate"): ANY,
+    ("POST", "/v1/moderate"): WRITERS | EDITORS,
     ("GET", "/v1/circles"): ANY,
     ("GET", "/v1/circles/{circle_id}"): ANY,
     ("GET", "/v1/circles/{circle_id}/posts"): ANY,
     ("GET", "/v1/users/{user_id}"): ANY,
     ("GET", "/v1/posts/{post_id}"): ANY,
     ("POST", "/v1/circles/applications"): EDITORS,
+    ("GET", "/v1/circles/applications"): EDITORS,
     ("GET", "/v1/circles/applications/{application_id}"): EDITORS,
-    ("GET", "/v1/circles/{circle_id}/rules"): EDITORS,
-    ("PUT", "/v1/circles/{circle_id}/rules"): EDITORS,
+    ("POST", "/v1/circles/applications/{application_id}/reviews"): ADMIN,
+    ("GET", "/v1/circles/{circle_id}/rules"): RULES,
+    ("PUT", "/v1/circles/{circle_id}/rules"): RULES,
     ("POST", "/v1/collections"): EDITORS,
     ("GET", "/v1/collections"): EDITORS,
     ("GET", "/v1/collections/{collection_id}"): EDITORS,
@@ -67,11 +72,22 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/v1/review/{review_id}"): EDITORS,
     ("POST", "/v1/review/{review_id}/decision"): EDITORS,
     ("GET", "/v1/banner/picks"): EDITORS,
+    ("GET", "/v1/topics"): ANY,
+    ("GET", "/v1/topics/trending"): ANY,
+    ("GET", "/v1/topics/{topic_id}/posts"): ANY,
+    ("POST", "/v1/topics"): EDITORS,
+    ("PATCH", "/v1/topics/{topic_id}"): EDITORS,
+    ("POST", "/v1/topics/{topic_id}/merge"): EDITORS,
+    ("POST", "/v1/topics/discover"): EDITORS,
+    ("POST", "/v1/questions"): WRITERS,
+    ("GET", "/v1/questions/{question_id}"): ANY,
+    ("POST", "/v1/questions/{question_id}/answers"): WRITERS,
+    ("DELETE", "/v1/questions/{question_id}"): WRITERS,
     ("POST", "/v1/admin/reload"): ADMIN,
     ("GET", "/v1/admin/models"): ADMIN,
 }
 CALLERS = ("none", "garbage", "revoked", *ROLES)
-DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/docs/assets/{name}", "/redoc"}
 
 
 def served_routes(settings: Settings) -> list[tuple[str, str]]:
@@ -93,7 +109,13 @@ def callers(seed: Any) -> dict[str, dict[str, str]]:
     """Headers per caller: none, a well-formed unknown key, a revoked key, each role's key."""
 
     def build(f: Any) -> dict[str, dict[str, str]]:
-        headers = {role: create_key(f.session, role, role)[1] for role in ROLES}
+        f.circle(id="c-x")  # the brand-manager key's circle (the one every call names)
+        headers = {
+            role: create_key(
+                f.session, role, role, circle_id="c-x" if role == "brand-manager" else None
+            )[1]
+            for role in ROLES
+        }
         row, revoked = create_key(f.session, "admin", "revoked")
         revoke_key(f.session, row.prefix)
         return {
@@ -114,6 +136,8 @@ def _call(client: TestClient, method: str, path: str, headers: dict[str, str]) -
         user_id="u-x",
         review_id=1,
         application_id=1,
+        topic_id=1,
+        question_id="q-x",
     )
     body = {"wait": False} if path == "/v1/admin/reload" else {}
     if method in {"POST", "PUT", "PATCH"}:

@@ -94,7 +94,7 @@ def test_concurrent_requests_share_one_batch_and_one_transaction(
     batcher = api.app.state.batchers.ingest
     assert batcher.stats.sizes == {3: 1}  # one batch of three posts
     assert embedder.calls - calls_before == 1  # one encoder pass for the three requests
-    assert _stored(settings) == 3 and _stored(settings, PostScore) == 9
+    assert _stored(settings) == 3 and _stored(settings, PostScore) == 12  # 4 score rows a post
 
 
 def test_a_failing_request_does_not_fail_its_batch_mates(
@@ -107,11 +107,11 @@ def test_a_failing_request_does_not_fail_its_batch_mates(
         keys["ingest"],
         [
             _post("p-new"),
-            _post("p-stranger", author_id="u-nobody"),  # unknown author: 422
+            _post("p-stranger", author_id="u-nobody"),  # unknown author: 404
             _post("p-old", "别的文字"),  # the id of a stored post with other text: 409
         ],
     )
-    assert [r.status_code for r in responses] == [200, 422, 409]
+    assert [r.status_code for r in responses] == [200, 404, 409]
     assert "u-nobody" in responses[1].json()["detail"]
     assert "p-old" in responses[2].json()["detail"]
     assert _stored(settings) == 2  # p-old and p-new
@@ -211,7 +211,7 @@ def test_moderation_and_similar_texts_are_batched_across_requests(
     unknown = api.post(
         "/v1/moderate", headers=keys["editor"], json={"text": "好", "circle_id": "x"}
     )
-    assert unknown.status_code == 422 and "unknown circle 'x'" in unknown.json()["detail"]
+    assert unknown.status_code == 404 and "unknown circle 'x'" in unknown.json()["detail"]
 
     assert api.post("/v1/posts", headers=keys["ingest"], json=_post("p-1")).status_code == 200
     sm.wait_indexed(api, ["p-1"])
