@@ -32,7 +32,7 @@ from quanzi.models.ranking.params import (
     resolve_params,
 )
 from quanzi.models.ranking.pipeline import RankingPipeline, RankingResult
-from quanzi.models.ranking.query import FeedQuery, ViewerContext
+from quanzi.models.ranking.query import FeedQuery, FeedScope, ViewerContext
 from quanzi.models.ranking.viewer_loader import ViewerLoader
 from quanzi.serving.circle_scopes import CircleScope, CircleScopes
 from quanzi.serving.feed_snapshot_sync import QUALITY_MODEL, TRUST_MODEL, FeedStoreSync
@@ -184,10 +184,16 @@ class FeedService:
         return self.loader.load(req.viewer_id, self.store, req.as_of)
 
     def rank(
-        self, req: FeedRequest, viewer: ViewerContext | None = None, *, scoped: bool = False
+        self,
+        req: FeedRequest,
+        viewer: ViewerContext | None = None,
+        *,
+        in_scope: FeedScope | None = None,
     ) -> tuple[dict[str, Any], RankingResult]:
-        """Rank one request; returns the response body and the pipeline's result."""
+        """Rank one request; returns the response body and the pipeline's result.
+        ``in_scope``: what the circle's kind lets its feed serve (``_rank_scoped``)."""
         store = self.store
+        scoped = in_scope is not None
         scope = None if scoped else self.scopes.get(req.circle_id)
         if not scoped and scope is None and not store.has_circle(req.circle_id):
             raise UnknownCircle(f"circle {req.circle_id!r} not found")
@@ -210,6 +216,7 @@ class FeedService:
             exclude_seen=req.exclude_seen,
             exclude_ids=req.exclude_ids,
             arm=arm.name,
+            scope=in_scope,
         )
         result = self.pipeline.rank(query, store)
         if self.on_arm is not None:
@@ -265,28 +272,32 @@ class FeedService:
         - industry: the member brand circles' fresh posts, at most ``industry_brand_share``
           of the page from one brand (and the author cap as everywhere);
         - interest: the posts of the circle's visible topics, whatever circle they are in;
-        - a topic filter (any kind): only that topic's posts;
+        - a topic filter (any kind): only that topic's posts of the circle's scope;
         - sku_qa: its content is Q&A (``/v1/questions``), so its feed is empty.
         """
         now = req.as_of or datetime.now(UTC)
         since = now.timestamp() - 30 * 86_400
         store = self.store
         circle_of: dict[str, str] = {}
-        if req.topic_id is not None or scope.kind == "interest":
-            topics = (req.topic_id,) if req.topic_id is not None else scope.topic_ids
-            ids = self.scopes.topic_posts(topics)
-            pool = [p for p in ids if p in store]
-        elif scope.kind == "industry":
-            pool = []
+        in_scope = FeedScope()
+        pool: list[str] = []
+        if scope.kind == "industry":
             for member in scope.members:
                 got = store.recent_posts(member, since, 500) if store.has_circle(member) else []
                 circle_of.update(dict.fromkeys(got, member))
                 pool.extend(got)
-        else:
-            pool = []
-        if req.candidate_ids is not None:
-            given = set(req.candidate_ids)
-            pool = [p for p in pool if p in given]
+            in_scope = FeedScope(circles=frozenset(scope.members))
+        elif scope.kind == "interest":
+            pool = [p for p in self.scopes.topic_posts(scope.topic_ids) if p in store]
+            in_scope = FeedScope(posts=frozenset(pool))
+        elif scope.kind != "sku_qa":  # a brand circle (here only with a topic filter)
+            in_scope = FeedScope(circles=frozenset((req.circle_id,)))
+        if req.topic_id is not None and scope.kind != "sku_qa":
+            topic = set(self.scopes.topic_posts((req.topic_id,)))
+            if scope.kind in ("industry", "interest"):
+                pool = [p for p in pool if p in topic]
+            else:  # the scope filter keeps the circle's own of them
+                pool = [p for p in sorted(topic) if p in store]
         share = SCOPED_BRAND_SHARE if scope.kind == "industry" else 1.0
         inner = FeedRequest(
             viewer_id=req.viewer_id,
@@ -310,7 +321,7 @@ class FeedService:
                 "removed": {},
             }
             return body, RankingResult(items=[], n_candidates=0)
-        body, result = self.rank(inner, viewer, scoped=True)
+        body, result = self.rank(inner, viewer, in_scope=in_scope)
         if share < 1.0:
             body["items"] = brand_spread(body["items"], circle_of, req.limit, share)
             result.items = [

@@ -38,6 +38,17 @@ class ViewerContext:
 
 
 @dataclass(frozen=True)
+class FeedScope:
+    """What a circle's feed may serve when its kind reaches beyond its own posts
+    (``serving/circle_scopes.py``, docs/ranking.md "Scope"): the posts of ``circles`` (an
+    industry circle's member brand circles) and ``posts`` wherever posted (an interest
+    circle's topic posts)."""
+
+    circles: frozenset[str] = frozenset()
+    posts: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
 class FeedQuery:
     """One feed request after validation and parameter resolution."""
 
@@ -51,6 +62,17 @@ class FeedQuery:
     exclude_seen: bool = True
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
     arm: str = "control"
+    scope: FeedScope | None = None  # None: the requested circle's own posts
+
+    @property
+    def scope_circles(self) -> frozenset[str]:
+        """The circles whose posts are in scope."""
+        return self.scope.circles if self.scope is not None else frozenset((self.circle_id,))
+
+    @property
+    def scope_posts(self) -> frozenset[str]:
+        """Posts in scope wherever they were posted (an interest circle's topic posts)."""
+        return self.scope.posts if self.scope is not None else frozenset()
 
     @property
     def since_ts(self) -> float:

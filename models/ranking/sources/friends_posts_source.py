@@ -1,5 +1,6 @@
-"""Recent posts by the viewer's friends (L1 for this viewer): of the requested circle, or of
-any circle when ``friends_any_circle`` is set (``filters/circle_scope_filter.py``)."""
+"""Recent posts by the viewer's friends (L1 for this viewer): of the requested circle's
+scope, or of any circle when ``friends_any_circle`` is set
+(``filters/circle_scope_filter.py`` keeps the scope)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ class FriendsPostsSource:
         return query.candidate_ids is None and bool(query.viewer.friends)
 
     def fetch(self, query: FeedQuery, store: FeedStore) -> list[str]:
-        return store.posts_by_authors(
-            query.viewer.friends,
-            query.since_ts,
-            self.limit or query.params.friends_limit,
-            None if query.params.friends_any_circle else query.circle_id,
-        )
+        limit = self.limit or query.params.friends_limit
+        if query.params.friends_any_circle or query.scope_posts:
+            # any circle; the scope filter keeps an interest circle's topic posts
+            return store.posts_by_authors(query.viewer.friends, query.since_ts, limit, None)
+        out: list[str] = []
+        for circle in sorted(query.scope_circles):
+            out.extend(store.posts_by_authors(query.viewer.friends, query.since_ts, limit, circle))
+        return out
