@@ -56,7 +56,9 @@ def test_hot_lists_follow_each_kind(api: TestClient, keys: dict, seed: Any) -> N
         headers=keys["editor"],
         json={"post_id": "po", "action": "pin", "value": 1},
     )
-    assert bad.status_code == 422
+    # issue 15's error rule: a post out of the hot list's circle is not found there
+    assert bad.status_code == 404, bad.text
+    assert "is not in circle 'ind' (it belongs to 'c-other')" in bad.json()["detail"]
 
 
 def test_banner_candidates_answer_for_every_kind(api: TestClient, keys: dict, seed: Any) -> None:
