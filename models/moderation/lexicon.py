@@ -539,13 +539,13 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "privacy",
         "address",
-        r"\d{1,3}(?:栋|幢|号楼)\d{1,2}单元\d{3,4}|单元\d{3,4}(?:室|房|号)?(?!\d)"
-        r"|(?:家住|住在|住址)[^,，。!！?？]{0,12}(?:路|街|小区|花园)\d{1,4}",
+        r"\d{1,3}(?:栋|幢|号楼)\d{1,2}单元\d{3,4}|单元\d{3,4}(?:室|房|号)?(?!\d)",
     ),
-    Family(
+    Family(  # a street and number without the building or unit: review, not reject (policy)
         "privacy",
         "partial_location",
-        r"\d{1,3}(?:栋|幢)\d{3,4}(?:室|房|号)?(?!\d)",
+        r"\d{1,3}(?:栋|幢)\d{3,4}(?:室|房|号)?(?!\d)"
+        r"|(?:家住|住在|住址)[^,，。!！?？]{0,12}(?:路|街|小区|花园)\d{1,4}",
         confidence=REVIEW,
     ),
     Family(
