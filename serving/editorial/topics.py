@@ -109,10 +109,10 @@ def update_topic(
 def merge_topic(session: Session, topic_id: int, into_id: int, editor: str) -> Topic:
     """Move every post of ``topic_id`` into ``into_id`` (same circle) and retire it."""
     if topic_id == into_id:
-        raise Invalid("a topic cannot be merged into itself: choose another target topic")
+        raise Conflict("a topic cannot be merged into itself: choose another target topic")
     source, target = _topic(session, topic_id), _topic(session, into_id)
     if source.circle_id != target.circle_id:
-        raise Invalid(
+        raise Conflict(
             f"topics {topic_id} and {into_id} are in different circles "
             f"({source.circle_id}, {target.circle_id}); merge within one circle"
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from quanzi.models.topics.trending import TrendParams
 from quanzi.serving.api.deps import READ_ROLES, EditorKey, ModelsDep, SessionDep
@@ -24,6 +24,11 @@ from quanzi.serving.editorial.errors import Invalid
 
 router = APIRouter(prefix="/v1/topics", tags=["topics"])
 CircleQuery = Annotated[str, Query(min_length=1, max_length=ID_MAX_LENGTH)]
+# ``{topic_id:int}`` in the paths: /v1/topics/discover and /v1/topics/trending are never read
+# as a topic id, so another method on them is a 405 naming theirs, not a 422 about an id.
+TopicId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+NO_CIRCLE = {404: {"description": "No such circle"}}
+NO_TOPIC = {404: {"description": "No such topic"}}
 
 
 def _public(topic: logic.Topic, count: int = 0) -> TopicPublic:
@@ -39,7 +44,7 @@ def _public(topic: logic.Topic, count: int = 0) -> TopicPublic:
     )
 
 
-@router.get("", dependencies=[READ_ROLES])
+@router.get("", dependencies=[READ_ROLES], responses=NO_CIRCLE)
 def list_topics(
     circle_id: CircleQuery, session: SessionDep, include_hidden: bool = False
 ) -> list[TopicPublic]:
@@ -47,7 +52,7 @@ def list_topics(
     return [_public(t, n) for t, n in logic.list_topics(session, circle_id, include_hidden)]
 
 
-@router.get("/trending", dependencies=[READ_ROLES])
+@router.get("/trending", dependencies=[READ_ROLES], responses=NO_CIRCLE)
 def trending_topics(
     circle_id: CircleQuery,
     session: SessionDep,
@@ -71,9 +76,9 @@ def trending_topics(
     ]
 
 
-@router.get("/{topic_id}/posts", dependencies=[READ_ROLES])
+@router.get("/{topic_id:int}/posts", dependencies=[READ_ROLES], responses=NO_TOPIC)
 def list_topic_posts(
-    topic_id: int, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    topic_id: TopicId, session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[TopicPost]:
     """One topic's posts, most engaged first."""
     return [
@@ -82,29 +87,48 @@ def list_topic_posts(
     ]
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    responses={**NO_CIRCLE, 409: {"description": "The circle already has a topic of that name"}},
+)
 def create_topic(body: TopicCreate, session: SessionDep, who: EditorKey) -> TopicPublic:
     """An editor's topic (kept across re-clustering)."""
     return _public(logic.create_topic(session, body.circle_id, body.name, who.name, body.keywords))
 
 
-@router.patch("/{topic_id}")
+@router.patch(
+    "/{topic_id:int}",
+    responses={
+        **NO_TOPIC,
+        409: {"description": "The topic was merged away, or another topic has that name"},
+    },
+)
 def update_topic(
-    topic_id: int, body: TopicUpdate, session: SessionDep, who: EditorKey
+    topic_id: TopicId, body: TopicUpdate, session: SessionDep, who: EditorKey
 ) -> TopicPublic:
     """Rename, hide or show a topic."""
     return _public(logic.update_topic(session, topic_id, who.name, body.name, body.hidden))
 
 
-@router.post("/{topic_id}/merge")
+@router.post(
+    "/{topic_id:int}/merge",
+    responses={
+        404: {"description": "No such topic (either of the two)"},
+        409: {
+            "description": "A topic merged into itself or into another circle's topic, "
+            "or one of them already merged away"
+        },
+    },
+)
 def merge_topic(
-    topic_id: int, body: TopicMerge, session: SessionDep, who: EditorKey
+    topic_id: TopicId, body: TopicMerge, session: SessionDep, who: EditorKey
 ) -> TopicPublic:
     """Merge a topic into another of its circle; returns the receiving topic."""
     return _public(logic.merge_topic(session, topic_id, body.into, who.name))
 
 
-@router.post("/discover")
+@router.post("/discover", responses=NO_CIRCLE)
 def discover_topics(
     circle_id: CircleQuery, session: SessionDep, models: ModelsDep, _: EditorKey
 ) -> list[TopicPublic]:

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from quanzi.models.ranking.params import Phase, RankingParams, not_applicable
+from quanzi.models.ranking.params import SOURCE_PARAMS, Phase, RankingParams, not_applicable
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, StrictBool, StrictInt
 
 MAX_CANDIDATES = 2_000
@@ -50,10 +50,20 @@ def _whole_floats_as_ints(value: Any) -> Any:
 ParamsOverride = Annotated[dict[str, Any], WithJsonSchema(_params_schema())]
 
 
+def _no_source_params_with_candidates(schema: dict[str, Any]) -> None:
+    """The OpenAPI states what ``_params_apply`` refuses: with ``candidate_ids`` no source
+    runs, so ``params`` may not size the sources (a schema-valid request is never a 422)."""
+    schema["if"] = {
+        "required": ["candidate_ids"],
+        "properties": {"candidate_ids": {"type": "array"}},
+    }
+    schema["then"] = {"properties": {"params": {"properties": dict.fromkeys(SOURCE_PARAMS, False)}}}
+
+
 class FeedRankRequest(BaseModel):
     """One viewer's feed request; without ``candidate_ids`` the service sources candidates."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_source_params_with_candidates)
 
     viewer_id: Id = Field(description="The viewer; an unknown viewer is ranked cold-start.")
     circle_id: Id = Field(description="The circle whose feed this is (404 if unknown).")

@@ -93,7 +93,7 @@ DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/docs/assets/{name}"
 def served_routes(settings: Settings) -> list[tuple[str, str]]:
     """Every (method, path) the app serves outside the docs and the console."""
     return sorted(
-        (method, route.path)
+        (method, route.path_format)
         for route in api_routes(create_app(settings).routes)
         if not route.path.startswith("/console") and route.path not in DOCS
         for method in route.methods
