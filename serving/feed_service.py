@@ -298,6 +298,9 @@ class FeedService:
                 pool = [p for p in pool if p in topic]
             else:  # the scope filter keeps the circle's own of them
                 pool = [p for p in sorted(topic) if p in store]
+        if req.candidate_ids is not None:
+            given = set(req.candidate_ids)
+            pool = [p for p in pool if p in given]
         share = SCOPED_BRAND_SHARE if scope.kind == "industry" else 1.0
         inner = FeedRequest(
             viewer_id=req.viewer_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -22,7 +24,7 @@ from quanzi.models.ranking.params import (
     resolve_params,
 )
 from quanzi.models.ranking.pipeline import RankingPipeline
-from quanzi.models.ranking.query import FeedQuery, ViewerContext
+from quanzi.models.ranking.query import FeedQuery, FeedScope, ViewerContext
 from quanzi.models.ranking.scorers.weighted_scorer import WeightedScorer
 from quanzi.models.ranking.selectors.author_cap_selector import (
     AuthorCapSelector,
@@ -81,6 +83,25 @@ def test_given_candidates_of_another_circle_are_removed_as_other_circle(
     assert result.removed["unknown"] == 1  # not counted as a moderation removal
     assert result.removed["other_circle"] == 1
     assert result.removed["moderation"] == 0
+
+
+def test_a_circle_kinds_scope_lets_its_member_circles_and_topic_posts_in(
+    store, query_factory
+) -> None:
+    """An industry circle's scope is its member circles (the friends source fetches them
+    too); an interest circle's is its topic posts wherever posted."""
+    industry = replace(query_factory(), circle_id="ind", scope=FeedScope(circles=frozenset({"c2"})))
+    result = RankingPipeline.default().rank(industry, store)
+    assert [i.post_id for i in result.items] == ["p_other_circle"]
+    assert result.items[0].source == "friends"
+    interest = replace(
+        query_factory(candidate_ids=("p_stranger", "p_other_circle")),
+        circle_id="int",
+        scope=FeedScope(posts=frozenset({"p_other_circle"})),
+    )
+    result = RankingPipeline.default().rank(interest, store)
+    assert [i.post_id for i in result.items] == ["p_other_circle"]
+    assert result.removed["other_circle"] == 1
 
 
 def test_given_candidates_are_the_only_source(store, query_factory) -> None:
