@@ -311,6 +311,7 @@ def write_report(
     models: LoadedModels, settings: Settings, out_dir: Path, collateral_n: int = 5000
 ) -> tuple[Path, dict[str, float]]:
     """Write ``report.md`` and its PNGs into ``out_dir``; log them to MLflow."""
+    out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     sections = []
     moderation = models.predictors.get("moderation")
