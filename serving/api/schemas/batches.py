@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 
 from quanzi.models.ranking.params import InteractionKind
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH, JSON_INTEGER, StrictBool, StrictInt
-from quanzi.serving.api.schemas.post_ingest import not_after_now
+from quanzi.serving.api.schemas.post_ingest import in_utc, not_after_now
 
 MAX_USERS = 1000
 MAX_RELATIONS = 5000
@@ -33,6 +33,11 @@ class UserUpsert(BaseModel):
     creator_certified: StrictBool = False
     account_created_at: AwareDatetime
     merchant_circle_id: Id | None = Field(None, description="For merchants: their circle.")
+
+    @field_validator("account_created_at")
+    @classmethod
+    def _stored_in_utc(cls, value: datetime) -> datetime:
+        return in_utc(value) or value
 
 
 class UserBatch(BaseModel):

@@ -64,7 +64,19 @@ def not_after_now(value: datetime | None) -> datetime | None:
     """A client time beyond our clock (and its skew allowance) is taken as now: the
     service's clock decides what is recent, and a future time would stay "newest" forever."""
     now = datetime.now(UTC)
+    value = in_utc(value)
     return now if value is not None and value > now + CLOCK_SKEW else value
+
+
+def in_utc(value: datetime | None) -> datetime | None:
+    """The time in UTC, as it is stored; a time before UTC's first instant (year 1 with a
+    positive offset) is that instant rather than an overflow."""
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 class PostBatch(BaseModel):
