@@ -21,25 +21,33 @@ class TopicPublic(BaseModel):
     post_count: int | None = Field(None, description="Posts in the topic (lists only).")
 
 
+# A topic name: no '#' inside (one may wrap it, #控油#) and no whitespace or control
+# characters (what ``models.topics.tags.normalize_tag`` refuses), so the schema says it.
+TOPIC_NAME_PATTERN = r"^#?[^#\s\x00-\x1f\x7f-\x9f\uff03\ufe5f]+#?$"
+TOPIC_ID_MAX = 2**31 - 1
+
+
 class TopicCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     circle_id: str = Field(min_length=1, max_length=ID_MAX_LENGTH)
-    name: str = Field(min_length=1, max_length=TOPIC_NAME_MAX)
+    name: str = Field(min_length=1, max_length=TOPIC_NAME_MAX, pattern=TOPIC_NAME_PATTERN)
     keywords: list[str] = Field(default_factory=list, max_length=20)
 
 
 class TopicUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, min_length=1, max_length=TOPIC_NAME_MAX)
+    name: str | None = Field(
+        None, min_length=1, max_length=TOPIC_NAME_MAX, pattern=TOPIC_NAME_PATTERN
+    )
     hidden: bool | None = None
 
 
 class TopicMerge(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    into: int = Field(ge=1, description="The topic that receives the posts.")
+    into: int = Field(ge=1, le=TOPIC_ID_MAX, description="The topic that receives the posts.")
 
 
 class TopicPost(BaseModel):
