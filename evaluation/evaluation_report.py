@@ -121,7 +121,8 @@ def moderation_section(
     calibration, real-review collateral and latency."""
     section = ReportSection("Moderation")
     posts = load_adversarial("test")
-    report = score_posts(posts, predictor_fn(predictor))
+    answers = predictor_fn(predictor)([p.text for p in posts])  # one pass serves both tables
+    report = score_posts(posts, lambda _texts: answers)
     section.figures["moderation_decisions.png"] = decision_confusion_figure(report, posts)
     section.figures["moderation_categories.png"] = category_recall_figure(report)
     m = section.metrics
@@ -144,7 +145,7 @@ def moderation_section(
         "| label | n | recall (label named) | precision (label named) |",
         "|---|---|---|---|",
     ]
-    named = _label_precision(posts, predictor)
+    named = _label_precision(posts, answers)
     for label, n in report.label_support.items():
         recall = report.label_recall[label]
         prec = named.get(label)
@@ -190,13 +191,12 @@ def moderation_section(
     return section
 
 
-def _label_precision(posts: list[Any], predictor: Any) -> dict[str, float]:
+def _label_precision(posts: list[Any], answers: list[tuple[str, list[str]]]) -> dict[str, float]:
     """Per label, the share of posts the stack names it on that carry it in the set."""
-    answers = predictor.predict([{"text": p.text} for p in posts])
     named: Counter[str] = Counter()
     right: Counter[str] = Counter()
-    for post, ans in zip(posts, answers, strict=True):
-        for label in {lb["label"] for lb in ans["labels"]}:
+    for post, (_, labels) in zip(posts, answers, strict=True):
+        for label in set(labels):
             named[label] += 1
             right[label] += label in post.labels
     return {label: right[label] / named[label] for label in named}
