@@ -794,11 +794,6 @@ TEMPLATE_CLAUSE = re.compile(
 )
 
 
-def squeezed_clauses(text: str) -> str:
-    """NFKC text (clause punctuation kept) for the template check."""
-    return unicodedata.normalize("NFKC", text)
-
-
 _RUN = re.compile(r"(.{1,4}?)\1{2,}", re.DOTALL)
 
 
@@ -851,7 +846,7 @@ def _spam_hits(text: str, squeezed: View) -> list[Hit]:
         return [
             Hit("spam", "lexicon:repetition", 0, len(text), text, f"{share:.0%} repeated", REVIEW)
         ]
-    clauses = [c for c in re.split(r"[,，。!！~～\s]+", squeezed_clauses(text)) if c]
+    clauses = [c for c in re.split(r"[,，。!！~～\s]+", unicodedata.normalize("NFKC", text)) if c]
     template = [c for c in clauses if TEMPLATE_CLAUSE.fullmatch(c)]
     if len(template) >= 4 and len(template) >= 0.8 * len(clauses):
         return [Hit("spam", "lexicon:template", 0, len(text), text, "template review", REVIEW)]
