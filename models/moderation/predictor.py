@@ -5,9 +5,9 @@ decision from the same scores (``moderation-policy.md``). Per record it
 1. normalises the text once (the classifiers score normalised text; spans point into the
    original);
 2. scores the learned labels (``offensive``, ``ad``, ``spam``, ``contact`` and, in models
-   trained since issue 12, ``fraud``, ``gambling``, ``sexual``) with linear char n-gram
-   classifiers (``linear.py``), and every label with the policy's rules (detectors and
-   lexicon, ``policy.rule_hits``); ``privacy`` is rules only; ``spam`` is also raised to
+   trained since issue 12, ``fraud``, ``gambling``, ``sexual``, ``privacy``) with linear
+   char n-gram classifiers (``linear.py``), and every label with the policy's rules
+   (detectors and lexicon, ``policy.rule_hits``); ``spam`` is also raised to
    1 when the text nearly copies one of ``recent_texts``;
 3. compares each learned score with its two thresholds, chosen on dev for stated
    precision targets (and a cap on the share of real dev reviews flagged) and saved with
@@ -54,8 +54,9 @@ from quanzi.models.moderation.policy import (
 )
 from quanzi.models.module_stack import load_modules, save_modules
 
-# Labels a trained classifier may score; models saved before issue 12 have the first four.
-LEARNED = ("offensive", "ad", "spam", "contact", "fraud", "gambling", "sexual")
+# Labels a trained classifier may score; models saved before issue 12 have the first four,
+# and models saved before its third data pass have no ``privacy`` (rules only there).
+LEARNED = ("offensive", "ad", "spam", "contact", "fraud", "gambling", "sexual", "privacy")
 CORE_LEARNED = LEARNED[:4]
 FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 REGISTERED_MODEL = "quanzi-moderation"

@@ -16,7 +16,8 @@ Data, one long frame per split with a ``task`` column naming the label a row tea
 - ``spam``: the ``spam`` set; copy-paste rows are not classifier training (a copy reads
   like its original), they are caught by the near-duplicate check.
 - ``contact``: the obfuscation set; test holds the held-out transforms.
-- ``privacy`` is rule detectors only (no training data).
+- ``privacy``: the hand-written rows (since the third written pass), real reviews as
+  negatives, thresholds like the other issue-12 labels; its detectors still apply.
 - Editors' review decisions (``review_training_rows``), when the data directory's
   database has any, are added to train: a reject teaches its labels, a pass is a negative
   for every label.

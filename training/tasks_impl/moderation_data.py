@@ -158,7 +158,7 @@ def build_task_frames(
     }
 
 
-NEW_LABELS = ("fraud", "gambling", "sexual")
+NEW_LABELS = ("fraud", "gambling", "sexual", "privacy")
 
 
 def _written_frames(cfg: ModerationConfig, train_reviews: pd.DataFrame) -> list[pd.DataFrame]:
