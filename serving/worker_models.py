@@ -45,6 +45,7 @@ from quanzi.models.loading import (
 )
 from quanzi.models.moderation.policy import RULES_VERSION
 from quanzi.serving.recent_vectors import RecentVectors
+from quanzi.serving.topic_assigner import TopicAssigner
 from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ class ModelSet:
     # This generation's recent-ingest buffer (internally locked; dies with the generation).
     recent: RecentVectors = field(default_factory=RecentVectors)
     ranker: Any | None = None  # the learned feed ranker's champion (LoadedModels.ranker)
+    # Circles' topic centroids for assigning untagged posts at ingest (this encoder's).
+    topics: TopicAssigner = field(default_factory=TopicAssigner)
 
     @property
     def index(self) -> Any | None:
@@ -214,6 +217,7 @@ class ModelRegistry:
                 degraded=dict(loaded.degraded),
                 loaded_at=datetime.now(UTC),
                 ranker=loaded.ranker,
+                topics=TopicAssigner(self.settings.topic_centroids_ttl_s),
             )
         except Exception as exc:
             log.exception("model load failed; keeping the models in force")
