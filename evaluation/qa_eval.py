@@ -23,12 +23,12 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from quanzi.datasets.qa.eval_set import GAIN, EvalPair, EvalQuestion
+from quanzi.datasets.qa.eval_set import EvalPair, EvalQuestion
 from quanzi.datasets.world.qa_world import BuyerTraits, QAConfig, answer_probabilities
 from quanzi.models.qa.answer_model import AnswerModel, answer_rows, keyword_non_answer
-from quanzi.models.qa.answer_ranking import answer_order
 from quanzi.models.qa.buyer_log import buyer_log_of, epoch_seconds, time_split
 from quanzi.models.qa.invitee_ranker import InviteeRanker
+from quanzi.models.qa.metrics import answer_ndcg, f1_of, non_answer_f1
 from quanzi.models.topics.assignment import (
     DEFAULT_ENCODER_WEIGHT,
     DEFAULT_THRESHOLD,
@@ -41,59 +41,21 @@ Embed = Callable[[Sequence[str]], np.ndarray]
 WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
-def f1_of(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    tp = float(np.sum((pred == 1) & (y == 1)))
-    p = tp / max(float(np.sum(pred == 1)), 1.0)
-    r = tp / max(float(np.sum(y == 1)), 1.0)
-    return {"f1": 2 * p * r / max(p + r, 1e-12), "precision": p, "recall": r}
-
-
 def non_answer_report(
     model: AnswerModel, embed: Embed | None, test: Sequence[EvalQuestion]
 ) -> dict[str, dict[str, float]]:
     rows, y, _ = answer_rows(test)
-    p_na, _ = model.predict(rows, embed)
     return {
-        "model": {**f1_of((p_na >= model.threshold).astype(int), y), "n": float(len(y))},
+        "model": non_answer_f1(model, embed, test),
         "keywords": {**f1_of(keyword_non_answer([r.text for r in rows]), y), "n": float(len(y))},
     }
-
-
-def ndcg_at(gains_in_order: Sequence[float], k: int = 3) -> float:
-    """NDCG@k with exponential gains (2^g − 1) over the list's own ideal order."""
-    g = np.asarray(gains_in_order, dtype=np.float64)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = float(((2 ** g[:k] - 1) * disc[: len(g[:k])]).sum())
-    ideal = np.sort(g)[::-1]
-    idcg = float(((2 ** ideal[:k] - 1) * disc[: len(ideal[:k])]).sum())
-    return dcg / idcg if idcg > 0 else 1.0
 
 
 def answer_ranking_report(
     model: AnswerModel, embed: Embed | None, test: Sequence[EvalQuestion]
 ) -> dict[str, float]:
-    """Mean NDCG@3 over test questions that have a helpful or partial answer. Newest first
-    reads the answers' ids as their order of writing (the set records no times)."""
-    out: dict[str, list[float]] = {"model": [], "newest": [], "longest": []}
-    for q in test:
-        gains = np.array([GAIN[a.label] for a in q.answers])
-        if gains.max() <= 0:
-            continue
-        rows, _, _ = answer_rows([q])
-        p_na, helpful = model.predict(rows, embed)
-        order, _ = answer_order(
-            helpful,
-            p_na,
-            threshold=model.threshold,
-            bought=np.array([a.author_bought for a in q.answers]),
-        )
-        out["model"].append(ndcg_at(gains[order]))
-        out["newest"].append(ndcg_at(gains[::-1]))
-        lengths = np.array([len(a.text) for a in q.answers])
-        out["longest"].append(ndcg_at(gains[np.lexsort((np.arange(len(q.answers)), -lengths))]))
-    return {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()} | {
-        "n": float(len(out["model"]))
-    }
+    """Mean NDCG@3 over test questions that have a helpful or partial answer."""
+    return answer_ndcg(model, embed, test)
 
 
 def similar_question_report(

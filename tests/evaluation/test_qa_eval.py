@@ -8,10 +8,10 @@ import pytest
 from quanzi.datasets.qa.eval_set import EvalAnswer, EvalPair, EvalQuestion
 from quanzi.evaluation.qa_eval import (
     answer_ranking_report,
-    ndcg_at,
     non_answer_report,
     similar_question_report,
 )
+from quanzi.models.qa.metrics import ndcg_at
 from quanzi.training.qa import fit_answer_model
 
 HELPFUL = ["用了两周不脱妆，油皮下午才有点出油", "遮瑕力不错，痘印能盖住", "持妆八小时左右"]
