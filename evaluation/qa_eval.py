@@ -63,13 +63,14 @@ def similar_question_report(
 ) -> dict[str, float]:
     """R@k: for each same-question pair, both directions, is the other question among the
     k nearest of the pool (every question text of its category in the set, the
-    not-the-same pairs' texts included as hard negatives)?"""
+    not-the-same pairs' texts included as hard negatives)? Over all pairs, and per the
+    pairs' own split (``dev`` may be looked at while choosing; ``test`` never)."""
     pool_by_cat: dict[str, list[str]] = {}
     for q in questions:
         pool_by_cat.setdefault(q.category, []).append(q.question)
     for p in pairs:
         pool_by_cat.setdefault(p.category, []).extend([p.a, p.b])
-    hits: dict[str, list[float]] = {"encoder": [], "tfidf": []}
+    hits: dict[tuple[str, str], list[float]] = {}
     for cat, texts in pool_by_cat.items():
         pool = list(dict.fromkeys(texts))
         pos = {t: i for i, t in enumerate(pool)}
@@ -89,10 +90,15 @@ def similar_question_report(
             for p in same:
                 for a, b in ((p.a, p.b), (p.b, p.a)):
                     top = np.argsort(-sims[pos[a]], kind="stable")[:k]
-                    hits[name].append(float(pos[b] in top))
-    return {f"{n}_r@{k}": float(np.mean(h)) if h else float("nan") for n, h in hits.items()} | {
-        "n": float(len(hits["encoder"]))
-    }
+                    for part in ("all", p.split):
+                        hits.setdefault((name, part), []).append(float(pos[b] in top))
+    out: dict[str, float] = {}
+    for (name, part), h in sorted(hits.items()):
+        suffix = "" if part == "all" else f"_{part}"
+        out[f"{name}_r@{k}{suffix}"] = float(np.mean(h))
+        if name == "encoder":
+            out[f"n{suffix}"] = float(len(h))
+    return out
 
 
 def _hash_share(post_id: str, salt: str = "") -> float:
