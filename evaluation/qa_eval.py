@@ -16,76 +16,46 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from quanzi.datasets.qa.eval_set import GAIN, EvalPair, EvalQuestion
+from quanzi.datasets.qa.eval_set import EvalPair, EvalQuestion
 from quanzi.datasets.world.qa_world import BuyerTraits, QAConfig, answer_probabilities
 from quanzi.models.qa.answer_model import AnswerModel, answer_rows, keyword_non_answer
-from quanzi.models.qa.answer_ranking import answer_order
 from quanzi.models.qa.buyer_log import buyer_log_of, epoch_seconds, time_split
 from quanzi.models.qa.invitee_ranker import InviteeRanker
-from quanzi.models.topics.assignment import DEFAULT_THRESHOLD, TopicCentroids
+from quanzi.models.qa.metrics import answer_ndcg, f1_of, non_answer_f1
+from quanzi.models.topics.assignment import (
+    DEFAULT_ENCODER_WEIGHT,
+    DEFAULT_THRESHOLD,
+    ENCODER_ONLY_THRESHOLD,
+    TopicCentroids,
+    lexical_vectors,
+)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-
-
-def f1_of(pred: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    tp = float(np.sum((pred == 1) & (y == 1)))
-    p = tp / max(float(np.sum(pred == 1)), 1.0)
-    r = tp / max(float(np.sum(y == 1)), 1.0)
-    return {"f1": 2 * p * r / max(p + r, 1e-12), "precision": p, "recall": r}
+WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 def non_answer_report(
     model: AnswerModel, embed: Embed | None, test: Sequence[EvalQuestion]
 ) -> dict[str, dict[str, float]]:
     rows, y, _ = answer_rows(test)
-    p_na, _ = model.predict(rows, embed)
     return {
-        "model": {**f1_of((p_na >= model.threshold).astype(int), y), "n": float(len(y))},
+        "model": non_answer_f1(model, embed, test),
         "keywords": {**f1_of(keyword_non_answer([r.text for r in rows]), y), "n": float(len(y))},
     }
-
-
-def ndcg_at(gains_in_order: Sequence[float], k: int = 3) -> float:
-    """NDCG@k with exponential gains (2^g − 1) over the list's own ideal order."""
-    g = np.asarray(gains_in_order, dtype=np.float64)
-    disc = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = float(((2 ** g[:k] - 1) * disc[: len(g[:k])]).sum())
-    ideal = np.sort(g)[::-1]
-    idcg = float(((2 ** ideal[:k] - 1) * disc[: len(ideal[:k])]).sum())
-    return dcg / idcg if idcg > 0 else 1.0
 
 
 def answer_ranking_report(
     model: AnswerModel, embed: Embed | None, test: Sequence[EvalQuestion]
 ) -> dict[str, float]:
-    """Mean NDCG@3 over test questions that have a helpful or partial answer. Newest first
-    reads the answers' ids as their order of writing (the set records no times)."""
-    out: dict[str, list[float]] = {"model": [], "newest": [], "longest": []}
-    for q in test:
-        gains = np.array([GAIN[a.label] for a in q.answers])
-        if gains.max() <= 0:
-            continue
-        rows, _, _ = answer_rows([q])
-        p_na, helpful = model.predict(rows, embed)
-        order, _ = answer_order(
-            helpful,
-            p_na,
-            threshold=model.threshold,
-            bought=np.array([a.author_bought for a in q.answers]),
-        )
-        out["model"].append(ndcg_at(gains[order]))
-        out["newest"].append(ndcg_at(gains[::-1]))
-        lengths = np.array([len(a.text) for a in q.answers])
-        out["longest"].append(ndcg_at(gains[np.lexsort((np.arange(len(q.answers)), -lengths))]))
-    return {k: float(np.mean(v)) if v else float("nan") for k, v in out.items()} | {
-        "n": float(len(out["model"]))
-    }
+    """Mean NDCG@3 over test questions that have a helpful or partial answer."""
+    return answer_ndcg(model, embed, test)
 
 
 def similar_question_report(
@@ -93,13 +63,14 @@ def similar_question_report(
 ) -> dict[str, float]:
     """R@k: for each same-question pair, both directions, is the other question among the
     k nearest of the pool (every question text of its category in the set, the
-    not-the-same pairs' texts included as hard negatives)?"""
+    not-the-same pairs' texts included as hard negatives)? Over all pairs, and per the
+    pairs' own split (``dev`` may be looked at while choosing; ``test`` never)."""
     pool_by_cat: dict[str, list[str]] = {}
     for q in questions:
         pool_by_cat.setdefault(q.category, []).append(q.question)
     for p in pairs:
         pool_by_cat.setdefault(p.category, []).extend([p.a, p.b])
-    hits: dict[str, list[float]] = {"encoder": [], "tfidf": []}
+    hits: dict[tuple[str, str], list[float]] = {}
     for cat, texts in pool_by_cat.items():
         pool = list(dict.fromkeys(texts))
         pos = {t: i for i, t in enumerate(pool)}
@@ -119,59 +90,120 @@ def similar_question_report(
             for p in same:
                 for a, b in ((p.a, p.b), (p.b, p.a)):
                     top = np.argsort(-sims[pos[a]], kind="stable")[:k]
-                    hits[name].append(float(pos[b] in top))
-    return {f"{n}_r@{k}": float(np.mean(h)) if h else float("nan") for n, h in hits.items()} | {
-        "n": float(len(hits["encoder"]))
-    }
+                    for part in ("all", p.split):
+                        hits.setdefault((name, part), []).append(float(pos[b] in top))
+    out: dict[str, float] = {}
+    for (name, part), h in sorted(hits.items()):
+        suffix = "" if part == "all" else f"_{part}"
+        out[f"{name}_r@{k}{suffix}"] = float(np.mean(h))
+        if name == "encoder":
+            out[f"n{suffix}"] = float(len(h))
+    return out
+
+
+def _hash_share(post_id: str, salt: str = "") -> float:
+    return int(hashlib.sha256((salt + post_id).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
 
 
 def _held_out(post_id: str, share: float = 0.2) -> bool:
-    h = int(hashlib.sha256(post_id.encode()).hexdigest()[:8], 16)
-    return h / 0xFFFFFFFF < share
+    return _hash_share(post_id) < share
+
+
+def _fold(post_id: str, folds: int = 5) -> int:
+    """The cross-validation fold of a non-held-out post (another hash than ``_held_out``)."""
+    return min(int(_hash_share(post_id, "fold:") * folds), folds - 1)
+
+
+def _topic_accuracy(
+    pt: pd.DataFrame,
+    fit: np.ndarray,
+    scored: np.ndarray,
+    vectors: np.ndarray,
+    lexical: Any,
+    weight: float,
+    threshold: float,
+) -> tuple[int, int, list[float]]:
+    """Right answers, posts scored and each scored post's best score: per circle,
+    centroids of the ``fit`` rows' tags, the ``scored`` rows assigned with tags hidden."""
+    right, n, best = 0, 0, []
+    for _, g in pt.groupby("circle_id"):
+        idx = g.index.to_numpy()
+        tr, te = idx[fit[idx]], idx[scored[idx]]
+        if len(te) == 0:
+            continue
+        labels = pt.topic_id.to_numpy()
+        cents = TopicCentroids.from_members(
+            sorted(set(labels[tr])),
+            vectors[tr],
+            labels[tr],
+            None if lexical is None else lexical[tr],
+            weight,
+        )
+        got, score = cents.assign(vectors[te], threshold, None if lexical is None else lexical[te])
+        right += sum(int(a == b) for a, b in zip(got, labels[te], strict=True))
+        n += len(te)
+        best += score.tolist()
+    return right, n, best
 
 
 def topic_assignment_report(
-    tables: dict[str, pd.DataFrame], embed: Embed, threshold: float = DEFAULT_THRESHOLD
-) -> dict[str, float]:
+    tables: dict[str, pd.DataFrame], embed: Embed, weights: Sequence[float] = WEIGHT_GRID
+) -> dict[str, Any]:
     """Tagged brand-circle posts, 20 % held out by a hash of the id: centroids from the
-    rest's tags, each held-out post assigned with its tag hidden; accuracy = own tag."""
+    rest's tags, each held-out post assigned with its tag hidden; accuracy = own tag.
+
+    The served blend's encoder weight and threshold are chosen on the rest only, by
+    5-fold cross-validation (``_fold``; each fold scored with the other folds'
+    centroids): the weight with the best accuracy (ties: the smaller), the threshold at
+    the 5th percentile of those posts' best score. Reported beside the served defaults,
+    the encoder alone (threshold ``ENCODER_ONLY_THRESHOLD`` and none) and char TF-IDF
+    centroids (no threshold)."""
     topics = tables["topics"]
     circles = tables["circles"].set_index("id").kind.to_dict()
     pt = tables["post_topics"].merge(topics, left_on="topic_id", right_on="id")
     pt = pt[pt.circle_id.map(circles) == "brand"]
     posts = tables["posts"].set_index("id")
-    pt = pt.assign(text=posts.text.reindex(pt.post_id).to_numpy())
-    pt = pt.assign(test=pt.post_id.map(_held_out)).reset_index(drop=True)
+    pt = pt.assign(text=posts.text.reindex(pt.post_id).to_numpy()).reset_index(drop=True)
+    test = pt.post_id.map(_held_out).to_numpy(dtype=bool)
+    fold = pt.post_id.map(_fold).to_numpy()
     vectors = embed(pt.text.tolist())
-    tfidf = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(pt.text[~pt.test])
+    lexical = lexical_vectors(pt.text.tolist())
+
+    def cross_validated(weight: float) -> tuple[float, list[float]]:
+        right, n, best = 0, 0, []
+        for f in range(5):
+            scored = ~test & (fold == f)
+            r, m, b = _topic_accuracy(
+                pt, ~test & ~scored, scored, vectors, lexical, weight, -np.inf
+            )
+            right, n, best = right + r, n + m, best + b
+        return right / max(n, 1), best
+
+    sweep = {f"{w:g}": cross_validated(w)[0] for w in weights}
+    chosen = min(weights, key=lambda w: (-sweep[f"{w:g}"], w))
+    dev_best = cross_validated(chosen)[1]
+    chosen_threshold = float(np.percentile(dev_best, 5)) if dev_best else 0.0
+
+    def acc(lex: Any, weight: float, threshold: float, vecs: np.ndarray = vectors) -> float:
+        r, n, _ = _topic_accuracy(pt, ~test, test, vecs, lex, weight, threshold)
+        return r / max(n, 1)
+
+    tfidf = TfidfVectorizer(analyzer="char", ngram_range=(1, 2)).fit(pt.text[~test])
     tf = normalize(tfidf.transform(pt.text)).toarray().astype(np.float32)
-    right = {"encoder": 0, "encoder_any": 0, "tfidf": 0}
-    n = 0
-    for _, g in pt.groupby("circle_id"):
-        tr, te = g[~g.test], g[g.test]
-        if te.empty:
-            continue
-        ids = sorted(set(tr.topic_id))
-        for name, mat in (("encoder", vectors), ("tfidf", tf)):
-            cents = TopicCentroids.from_members(
-                ids, mat[tr.index.to_numpy()], tr.topic_id.to_numpy()
-            )
-            got, _ = cents.assign(
-                mat[te.index.to_numpy()], threshold if name == "encoder" else -1.0
-            )
-            right[name] += sum(int(a == b) for a, b in zip(got, te.topic_id, strict=True))
-            if name == "encoder":
-                any_got, _ = cents.assign(mat[te.index.to_numpy()], -1.0)
-                right["encoder_any"] += sum(
-                    int(a == b) for a, b in zip(any_got, te.topic_id, strict=True)
-                )
-        n += len(te)
     return {
-        "encoder_accuracy": right["encoder"] / max(n, 1),
-        "encoder_no_threshold": right["encoder_any"] / max(n, 1),
-        "tfidf_accuracy": right["tfidf"] / max(n, 1),
-        "threshold": threshold,
-        "n": float(n),
+        "blend_served": acc(lexical, DEFAULT_ENCODER_WEIGHT, DEFAULT_THRESHOLD),
+        "blend_served_no_threshold": acc(lexical, DEFAULT_ENCODER_WEIGHT, -np.inf),
+        "blend_dev_chosen": acc(lexical, chosen, chosen_threshold),
+        "encoder_accuracy": acc(None, 1.0, ENCODER_ONLY_THRESHOLD),
+        "encoder_no_threshold": acc(None, 1.0, -np.inf),
+        "tfidf_accuracy": acc(None, 1.0, -np.inf, tf),
+        "served_weight": DEFAULT_ENCODER_WEIGHT,
+        "served_threshold": DEFAULT_THRESHOLD,
+        "dev_chosen_weight": chosen,
+        "dev_chosen_threshold": round(chosen_threshold, 4),
+        "dev_sweep": sweep,
+        "dev_posts": int((~test).sum()),
+        "n": float(test.sum()),
     }
 
 

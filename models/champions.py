@@ -33,6 +33,7 @@ from mlflow.exceptions import MlflowException
 
 from quanzi.models.moderation.predictor import ModerationPredictor
 from quanzi.models.predictor import Predictor
+from quanzi.models.qa.predictor import QAPredictor
 from quanzi.models.quality import QualityPredictor
 from quanzi.models.ranker import LinearRanker
 from quanzi.models.trust import TrustPredictor
@@ -68,6 +69,7 @@ PREDICTORS: dict[str, PredictorKind] = {
     "quality": PredictorKind("quanzi-quality", QualityPredictor.load),
     "trust": PredictorKind("quanzi-trust", TrustPredictor.load),
     "ranker": PredictorKind("quanzi-ranker", LinearRanker.load),
+    "qa": PredictorKind("quanzi-qa", QAPredictor.load),
 }
 
 

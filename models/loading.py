@@ -67,6 +67,9 @@ class LoadedModels:
     # requests asking for ``scorer="learned"`` then use the weighted scorer. Listed as
     # degraded only when a champion exists and cannot be loaded.
     ranker: Any | None = None
+    # The Q&A models' champion (``models/qa/predictor.py``, ``quanzi-qa``), None without
+    # one: answers are then ranked by purchase and votes, invitees by purchase recency.
+    qa: Any | None = None
 
 
 Loader = Callable[[Settings], LoadedModels]
@@ -162,6 +165,7 @@ def load_models(settings: Settings) -> LoadedModels:
     versions: dict[str, str] = {}
     degraded: dict[str, str] = {}
     ranker: Any | None = None
+    qa: Any | None = None
     if mlflow_store_missing(settings):
         for task in TASK_NAMES:
             degraded[task] = (
@@ -178,7 +182,8 @@ def load_models(settings: Settings) -> LoadedModels:
                 versions[task] = got.version
             if got.note is not None:
                 degraded[task] = got.note
-        ranker = _load_ranker(settings, offline, degraded)
+        ranker = _load_optional(settings, "ranker", offline, degraded)
+        qa = _load_optional(settings, "qa", offline, degraded)
     for task in TASK_NAMES:
         if predictors[task] is None:
             versions[task] = RULES_VERSION if task == "moderation" else UNAVAILABLE
@@ -190,20 +195,23 @@ def load_models(settings: Settings) -> LoadedModels:
     except Exception as exc:  # no encoder: ingest still stores and moderates, no vectors
         log.warning("encoder unavailable: %s", exc)
         degraded["encoder"] = f"{type(exc).__name__}: {exc}"[:300]
-    return LoadedModels(predictors, versions, embedder, enc_version, degraded, ranker)
+    return LoadedModels(predictors, versions, embedder, enc_version, degraded, ranker, qa)
 
 
-def _load_ranker(settings: Settings, offline: bool, degraded: dict[str, str]) -> Any | None:
-    """The ``quanzi-ranker`` champion (or its last good version), or None. Having none is
-    normal (the weighted scorer serves); one that fails to load is listed as degraded."""
-    got = load_task(settings, "ranker", offline)
+def _load_optional(
+    settings: Settings, task: str, offline: bool, degraded: dict[str, str]
+) -> Any | None:
+    """The champion of ``task`` (``ranker``, ``qa``) or its last good version, or None.
+    Having none is normal (the feed's weighted scorer, the Q&A's votes-and-purchase order
+    serve); one that fails to load is listed as degraded."""
+    got = load_task(settings, task, offline)
     if got.predictor is None:
         if got.note is not None and not got.note.startswith("no champion"):
-            degraded["ranker"] = got.note
+            degraded[task] = got.note
         else:
-            log.info("no quanzi-ranker champion: scorer=learned falls back to the weighted one")
+            log.info("no %s champion: its fallback serves", task)
         return None
     if got.note is not None:
-        degraded["ranker"] = got.note
+        degraded[task] = got.note
     got.predictor.version = got.version
     return got.predictor

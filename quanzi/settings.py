@@ -120,6 +120,14 @@ class Settings(BaseSettings):
         description="How often each worker refreshes its feed-ranking "
         "snapshot from the store (the bound on how stale ranking features can be).",
     )
+    topic_centroids_ttl_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="How long a worker keeps a circle's topic centroids for assigning "
+        "untagged posts at ingest before rebuilding them from the tagged posts (a topic "
+        "created, hidden or merged rebuilds them at once).",
+    )
     feed_viewer_cache_ttl_s: float = Field(
         600.0,
         ge=0,

@@ -20,7 +20,6 @@ from quanzi.models.qa.answer_model import AnswerRow
 from quanzi.models.qa.answer_ranking import answer_order
 from quanzi.models.qa.buyer_log import BuyerLog, buyer_log_of
 from quanzi.models.qa.invitee_ranker import pick_invitees
-from quanzi.models.qa.loading import load_answer_model, load_invitee_ranker
 from quanzi.models.qa.similar_questions import QuestionIndex
 from quanzi.serving.editorial.errors import Invalid, NotFound
 from quanzi.serving.post_ingest.decision import RuleLookup, moderate
@@ -51,11 +50,21 @@ class QAService:
     def __init__(self, settings: Settings, models: Callable[[], ModelSet]) -> None:
         self.settings = settings
         self.models = models
-        self.answer_model = load_answer_model(settings)
-        self.ranker = load_invitee_ranker(settings)
         self._lock = threading.Lock()
         self._index: QuestionIndex | None = None
         self._log: BuyerLog | None = None
+
+    @property
+    def answer_model(self) -> Any | None:
+        """The ``quanzi-qa`` champion's answer model in force (None without a champion)."""
+        qa = self.models().qa
+        return None if qa is None else qa.answer_model
+
+    @property
+    def ranker(self) -> Any | None:
+        """The ``quanzi-qa`` champion's ask-the-buyer ranker (None without a champion)."""
+        qa = self.models().qa
+        return None if qa is None else qa.ranker
 
     def invalidate(self) -> None:
         self._index, self._log = None, None
@@ -133,7 +142,8 @@ class QAService:
         if len(codes) == 0:
             return []
         x = log.history(codes, bought, t).matrix()
-        scores = self.ranker.score(x) if self.ranker is not None else -x[:, 0]
+        ranker = self.ranker
+        scores = ranker.score(x) if ranker is not None else -x[:, 0]
         asked = log.asked_since(codes, int((now - INVITE_WINDOW).timestamp()), t + 1)
         pick = pick_invitees(scores, asked, k=k, cap=INVITE_CAP)
         return [
@@ -227,7 +237,8 @@ class QAService:
         circle = session.get(Circle, q.circle_id)
         moderation = self._moderate(session, circle, body["text"])
         p_na = None
-        if self.answer_model is not None:
+        model = self.answer_model
+        if model is not None:
             bought = session.scalar(
                 select(Order.created_at)
                 .where(Order.user_id == body["author_id"], Order.item_id == q.item_id)
@@ -235,7 +246,7 @@ class QAService:
                 .limit(1)
             )
             row = AnswerRow(q.text, body["text"], bought is not None, None)
-            p_na = float(self.answer_model.predict([row], self.models().embedder)[0][0])
+            p_na = float(model.predict([row], self.models().embedder)[0][0])
         a = Answer(
             id=aid,
             question_id=q.id,
@@ -293,9 +304,10 @@ class QAService:
                 )
             )
         rows = [AnswerRow(q.text, a.text, a.author_id in buyers, None) for a in answers]
-        if self.answer_model is not None:
-            p_na, helpful = self.answer_model.predict(rows, self.models().embedder)
-            threshold = self.answer_model.threshold
+        model = self.answer_model
+        if model is not None:
+            p_na, helpful = model.predict(rows, self.models().embedder)
+            threshold = model.threshold
         else:  # no model trained yet: votes and purchase only
             p_na, helpful, threshold = np.zeros(len(rows)), np.zeros(len(rows)), 1.0
         order, score = answer_order(

@@ -45,6 +45,7 @@ from quanzi.models.loading import (
 )
 from quanzi.models.moderation.policy import RULES_VERSION
 from quanzi.serving.recent_vectors import RecentVectors
+from quanzi.serving.topic_assigner import TopicAssigner
 from quanzi.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class ModelSet:
     # This generation's recent-ingest buffer (internally locked; dies with the generation).
     recent: RecentVectors = field(default_factory=RecentVectors)
     ranker: Any | None = None  # the learned feed ranker's champion (LoadedModels.ranker)
+    qa: Any | None = None  # the Q&A models' champion (LoadedModels.qa)
+    # Circles' topic centroids for assigning untagged posts at ingest (this encoder's).
+    topics: TopicAssigner = field(default_factory=TopicAssigner)
 
     @property
     def index(self) -> Any | None:
@@ -87,6 +91,10 @@ class ModelSet:
             if self.ranker is not None:
                 return f"v{getattr(self.ranker, 'version', '?')} (not the champion)"
             return "the weighted scorer (weighted-v1)"
+        if name == "qa":
+            if self.qa is not None:
+                return f"v{getattr(self.qa, 'version', '?')} (not the champion)"
+            return "answers by purchase and votes, invitees by purchase recency"
         if name == "encoder":
             if self.embedder is not None:
                 return f"{self.encoder_version} (kept)"
@@ -109,6 +117,8 @@ class ModelSet:
         for name in sorted(self.degraded):
             if name == "ranker":
                 served = f"v{self.ranker.version}" if self.ranker is not None else "weighted-v1"
+            elif name == "qa":
+                served = f"v{self.qa.version}" if self.qa is not None else "none"
             elif name == "encoder":
                 served = self.encoder_version if self.embedder is not None else "none"
             else:
@@ -214,6 +224,8 @@ class ModelRegistry:
                 degraded=dict(loaded.degraded),
                 loaded_at=datetime.now(UTC),
                 ranker=loaded.ranker,
+                qa=loaded.qa,
+                topics=TopicAssigner(self.settings.topic_centroids_ttl_s),
             )
         except Exception as exc:
             log.exception("model load failed; keeping the models in force")
@@ -366,6 +378,9 @@ def keep_last_good(loaded: LoadedModels, old: ModelSet) -> None:
     if loaded.ranker is None and old.ranker is not None and "ranker" in loaded.degraded:
         loaded.ranker = old.ranker
         loaded.degraded["ranker"] += f"; kept v{old.ranker.version} in force"
+    if loaded.qa is None and old.qa is not None and "qa" in loaded.degraded:
+        loaded.qa = old.qa
+        loaded.degraded["qa"] += f"; kept v{old.qa.version} in force"
     if loaded.embedder is None and old.embedder is not None:
         loaded.embedder, loaded.encoder_version = old.embedder, old.encoder_version
         why = loaded.degraded.get("encoder", "not loaded")

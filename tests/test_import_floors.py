@@ -47,6 +47,11 @@ LAZY_IMPORTS = {
         "quanzi.models.encoder",
     ): "torch and sentence-transformers load only for a quality model that uses the "
     "encoder (most do not), so `quanzi score` and the CLI's model commands stay light",
+    (
+        "quanzi.models.qa.predictor",
+        "quanzi.models.encoder",
+    ): "the Q&A champion scores with the worker's encoder; torch loads only when its "
+    "pyfunc scores records outside the service",
 }
 
 

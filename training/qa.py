@@ -2,12 +2,11 @@
 hand-written set's **dev** split (the test split stays held out), and the ask-the-buyer
 ranker on a world's logged invites (its first ``train_share`` of questions by time).
 
-Both fit in seconds; ``quanzi train qa`` and ``quanzi bootstrap`` save them under
-``$QUANZI_DATA_DIR/models/qa/`` (JSON + .npy, no pickles)."""
+Both fit in seconds; ``training/tasks_impl/qa.py`` runs them as the ``qa`` task (one
+MLflow run, registered as ``quanzi-qa``), for ``quanzi train qa`` and ``quanzi bootstrap``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -15,12 +14,10 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from quanzi.datasets.qa.eval_set import GAIN, NON_ANSWER_LABELS, EvalQuestion, load_questions
+from quanzi.datasets.qa.eval_set import GAIN, NON_ANSWER_LABELS, EvalQuestion
 from quanzi.models.qa.answer_model import AnswerModel, AnswerRow, answer_rows, best_threshold
 from quanzi.models.qa.buyer_log import BuyerLog, buyer_log_of, epoch_seconds, time_split
 from quanzi.models.qa.invitee_ranker import InviteeRanker
-from quanzi.models.qa.loading import qa_models_dir
-from quanzi.settings import Settings
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -120,35 +117,3 @@ def fit_invitee_ranker(tables: dict[str, pd.DataFrame], train_share: float = 0.8
     log = buyer_log_of(tables, before=cut + 1)
     rows = invite_rows(tables, log, train_q)
     return InviteeRanker.fit(rows.x, rows.answered, rows.x_answered, rows.helpful)
-
-
-def train_qa(
-    settings: Settings,
-    tables: dict[str, pd.DataFrame] | None,
-    embed: Embed | None,
-    extra: Sequence[tuple[str, str, str]] = (),
-) -> dict[str, object]:
-    """Fit and save both models (each one that has its data); returns what was trained on.
-    Without the hand-written set's dev split the answer model is skipped (said in the
-    result) and the service ranks answers by purchase and votes alone."""
-    out = qa_models_dir(settings)
-    out.mkdir(parents=True, exist_ok=True)
-    info: dict[str, object] = {}
-    if tables is not None:
-        ranker = fit_invitee_ranker(tables)
-        ranker.save(out / "invitee_ranker")
-        info["invitee_ranker"] = {"questions": len(tables["questions"])}
-    dev = load_questions(split="dev")
-    try:
-        model = fit_answer_model(dev, embed, extra)
-    except ValueError as exc:
-        info["answer_model"] = f"not trained: {exc}"
-    else:
-        model.save(out / "answer_model")
-        info["answer_model"] = {
-            "dev_questions": len(dev),
-            "world_rows": len(extra),
-            "threshold": model.threshold,
-        }
-    (out / "trained.json").write_text(json.dumps(info, ensure_ascii=False, indent=2))
-    return info

@@ -93,7 +93,9 @@ class TaskRegistry(MutableMapping[str, Task]):
 # The learned feed ranker is a task too (promotion, ``load_champion``), but not one of the
 # text models `quanzi train all` and bootstrap run: it trains from a circle world's logs.
 RANKER_MODULE = "quanzi.training.tasks_impl.ranker"
-TASKS = TaskRegistry({**TASK_MODULES, "ranker": RANKER_MODULE})
+# The Q&A models likewise: the hand-written set and a world's logged invites.
+QA_MODULE = "quanzi.training.tasks_impl.qa"
+TASKS = TaskRegistry({**TASK_MODULES, "ranker": RANKER_MODULE, "qa": QA_MODULE})
 
 
 def resolve_task(name: str) -> Task:

@@ -33,28 +33,24 @@ def _world(settings, world: str):  # type: ignore[no-untyped-def]
 
 
 def ensure_qa_models(settings, world: str | None) -> None:  # type: ignore[no-untyped-def]
-    """Train the Q&A models once (bootstrap): seconds, skipped when present."""
-    from quanzi.models.qa.loading import qa_models_dir
-    from quanzi.training.qa import train_qa
+    """Train and promote the Q&A models once (bootstrap): skipped when ``quanzi-qa`` has a
+    champion, or when there is no world to learn the ask-the-buyer ranker from."""
+    from quanzi.models.champions import champion_version
+    from quanzi.training.pipeline import train
+    from quanzi.training.promotion import promote
+    from quanzi.training.tasks_impl.qa import QATask
 
-    if (qa_models_dir(settings) / "trained.json").is_file():
+    if world is None or champion_version(settings, "qa") is not None:
         return
     started = time.perf_counter()
-    tables = None
-    if world is not None:
-        try:
-            from quanzi.datasets.world.qa_tables import read_qa_world
-
-            tables = read_qa_world(settings, world)
-        except FileNotFoundError:
-            tables = None
-    extra = []
-    if tables is not None:
-        from quanzi.datasets.world.qa_tables import world_answer_rows
-
-        extra = world_answer_rows(settings, world)
-    info = train_qa(settings, tables, _embed(settings), extra)
-    typer.echo(f"Q&A models trained in {time.perf_counter() - started:.0f} s: {info}")
+    trained = train(QATask(world=world), settings, small=False)
+    promote(settings, "qa", reason="bootstrap: first Q&A models")
+    typer.echo(
+        f"Q&A models trained and promoted (quanzi-qa v{trained.version}) in "
+        f"{time.perf_counter() - started:.0f} s: non-answer F1 "
+        f"{trained.metrics['test_non_answer_f1']:.3f}, NDCG@3 "
+        f"{trained.metrics['test_answer_ndcg3']:.3f}"
+    )
 
 
 def ensure_topic_assignment(settings) -> None:  # type: ignore[no-untyped-def]
@@ -83,19 +79,41 @@ def ensure_topic_assignment(settings) -> None:  # type: ignore[no-untyped-def]
 
 
 @train_app.command("qa")
-def train_qa_command(world: WorldOpt = "p5000-s7") -> None:
+def train_qa_command(
+    world: WorldOpt = "p5000-s7",
+    small: Annotated[bool, typer.Option("--small", help="No encoder features (seconds).")] = False,
+) -> None:
     """The answer model (non-answer + helpfulness) on the hand-written dev split and the
-    ask-the-buyer ranker on the world's logged invites."""
-    from quanzi.models.qa.loading import qa_models_dir
+    ask-the-buyer ranker on the world's logged invites: one MLflow run, registered as
+    quanzi-qa@challenger (promote with `quanzi promote quanzi-qa`)."""
+    from mlflow.exceptions import MlflowException
+
     from quanzi.settings import Settings
-    from quanzi.training.qa import train_qa
+    from quanzi.training.pipeline import TaskContractError, train
+    from quanzi.training.tasks_impl.qa import QATask
 
     settings = Settings()
-    from quanzi.datasets.world.qa_tables import world_answer_rows
+    try:
+        trained = train(QATask(world=world), settings, small)
+    except (FileNotFoundError, ValueError, TaskContractError, MlflowException) as exc:
+        raise fail(f"train qa: {exc}") from exc
+    shown = {k: round(v, 4) for k, v in trained.metrics.items() if k.startswith("test_")}
+    typer.echo(
+        f"registered quanzi-qa version {trained.version} as challenger (MLflow run "
+        f"{trained.run_id}): {json.dumps(shown)}"
+    )
 
-    tables = _world(settings, world)
-    info = train_qa(settings, tables, _embed(settings), world_answer_rows(settings, world))
-    typer.echo(f"saved in {qa_models_dir(settings)}: {json.dumps(info, ensure_ascii=False)}")
+
+def _qa_champion(settings):  # type: ignore[no-untyped-def]
+    from quanzi.models.champions import load_champion
+
+    predictor = load_champion(settings, "qa")
+    if predictor is None:
+        raise fail(
+            "no quanzi-qa champion: run `quanzi train qa` then `quanzi promote quanzi-qa` "
+            "(or `quanzi bootstrap`)"
+        )
+    return predictor
 
 
 @eval_app.command("qa")
@@ -109,14 +127,12 @@ def eval_qa(
     from quanzi.datasets.qa.eval_set import EVAL_DIR, load_pairs, load_questions
     from quanzi.datasets.world.qa_tables import read_qa_truth, traits_of
     from quanzi.evaluation import qa_eval
-    from quanzi.models.qa.loading import load_answer_model, load_invitee_ranker
     from quanzi.settings import Settings
 
     settings = Settings()
     root = eval_dir or EVAL_DIR
-    model, ranker = load_answer_model(settings), load_invitee_ranker(settings)
-    if model is None or ranker is None:
-        raise fail("no Q&A models in the data dir: run `quanzi train qa` (or `quanzi bootstrap`)")
+    qa = _qa_champion(settings)
+    model, ranker = qa.answer_model, qa.ranker
     embed = _embed(settings)
     tables = _world(settings, world)
     test, pairs = load_questions(root, "test"), load_pairs(root)
@@ -154,16 +170,13 @@ def bench_qa(
     import numpy as np
 
     from quanzi.models.qa.buyer_log import buyer_log_of, epoch_seconds
-    from quanzi.models.qa.loading import load_invitee_ranker
     from quanzi.models.qa.similar_questions import QuestionIndex
     from quanzi.models.topics.trending import TrendParams, trending
     from quanzi.settings import Settings
 
     settings = Settings()
     tables = _world(settings, world)
-    ranker = load_invitee_ranker(settings)
-    if ranker is None:
-        raise fail("no ask-the-buyer ranker: run `quanzi train qa`")
+    ranker = _qa_champion(settings).ranker
     embed = _embed(settings)
     q = tables["questions"]
     circles = tables["circles"].set_index("id")

@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from quanzi.models.topics.assignment import DEFAULT_THRESHOLD, TopicCentroids
+from quanzi.models.topics.assignment import DEFAULT_THRESHOLD, TopicCentroids, lexical_vectors
 from quanzi.models.topics.discovery import discover
 from quanzi.models.topics.tags import InvalidTag, normalize_tag
 from quanzi.models.topics.trending import Trend, TrendParams, trending
@@ -217,42 +217,86 @@ def _vectors(session: Session, post_ids: Sequence[str], version: str) -> dict[st
     return {pid: np.frombuffer(v, dtype="<f4") for pid, v in rows}
 
 
+def topics_fingerprint(session: Session, circle_ids: Sequence[str]) -> dict[str, tuple]:
+    """Each circle's topics as ``(id, status)`` pairs: what the centroids depend on beyond
+    the tagged posts (a topic created, hidden, shown or merged changes it)."""
+    out: dict[str, list[tuple[int, str]]] = {c: [] for c in circle_ids}
+    for cid, tid, status in session.execute(
+        select(Topic.circle_id, Topic.id, Topic.status)
+        .where(Topic.circle_id.in_(list(circle_ids)))
+        .order_by(Topic.id)
+    ):
+        out[cid].append((tid, status))
+    return {c: tuple(v) for c, v in out.items()}
+
+
+def circle_centroids(
+    session: Session, circle_id: str, encoder_version: str
+) -> TopicCentroids | None:
+    """Centroids of the circle's visible topics from their tagged posts (encoder vectors
+    stored under ``encoder_version`` and char n-grams of the texts); None without any."""
+    topics = list(
+        session.scalars(
+            select(Topic.id).where(Topic.circle_id == circle_id, Topic.status == "active")
+        )
+    )
+    tagged = session.execute(
+        select(PostTopic.post_id, PostTopic.topic_id, Post.text)
+        .join(Post, Post.id == PostTopic.post_id)
+        .where(PostTopic.topic_id.in_(topics), PostTopic.source == "tag")
+    ).all()
+    if not tagged:
+        return None
+    vec = _vectors(session, [p for p, _, _ in tagged], encoder_version)
+    members = [(vec[p], t, text) for p, t, text in tagged if p in vec]
+    if not members:
+        return None
+    return TopicCentroids.from_members(
+        topics,
+        np.vstack([m for m, _, _ in members]),
+        [t for _, t, _ in members],
+        lexical_vectors([text for _, _, text in members]),
+    )
+
+
 def assign_untagged(
     session: Session, circle_id: str, encoder_version: str, threshold: float = DEFAULT_THRESHOLD
 ) -> int:
     """Assign the circle's posts without a topic to the nearest topic centroid (centroids
-    of each visible topic's tagged posts) when the cosine clears ``threshold``."""
-    topics = [
-        t.id
-        for t in session.scalars(
-            select(Topic).where(Topic.circle_id == circle_id, Topic.status == "active")
-        )
-    ]
-    tagged = session.execute(
-        select(PostTopic.post_id, PostTopic.topic_id).where(
-            PostTopic.topic_id.in_(topics), PostTopic.source == "tag"
-        )
-    ).all()
-    if not tagged:
+    of each visible topic's tagged posts) when the blended score clears ``threshold``."""
+    cents = circle_centroids(session, circle_id, encoder_version)
+    if cents is None:
         return 0
-    vec = _vectors(session, [p for p, _ in tagged], encoder_version)
-    members = [(vec[p], t) for p, t in tagged if p in vec]
-    if not members:
-        return 0
-    cents = TopicCentroids.from_members(
-        topics, np.vstack([m for m, _ in members]), [t for _, t in members]
-    )
+    topics = select(Topic.id).where(Topic.circle_id == circle_id)
     have = select(PostTopic.post_id).where(PostTopic.topic_id.in_(topics))
     untagged = session.execute(
-        select(Post.id, Post.created_at).where(Post.circle_id == circle_id, Post.id.not_in(have))
+        select(Post.id, Post.created_at, Post.text).where(
+            Post.circle_id == circle_id, Post.id.not_in(have)
+        )
     ).all()
-    uvec = _vectors(session, [p for p, _ in untagged], encoder_version)
-    todo = [(p, t) for p, t in untagged if p in uvec]
+    uvec = _vectors(session, [p for p, _, _ in untagged], encoder_version)
+    todo = [(p, t, text) for p, t, text in untagged if p in uvec]
     if not todo:
         return 0
-    got, score = cents.assign(np.vstack([uvec[p] for p, _ in todo]), threshold)
+    got, score = cents.assign(
+        np.vstack([uvec[p] for p, _, _ in todo]),
+        threshold,
+        lexical_vectors([text for _, _, text in todo]),
+    )
+    return add_assignments(
+        session, [(pid, created) for pid, created, _ in todo], got, score.tolist()
+    )
+
+
+def add_assignments(
+    session: Session,
+    posts: Sequence[tuple[str, datetime]],
+    topic_ids: Sequence[int | None],
+    scores: Sequence[float],
+) -> int:
+    """Link each (post id, created) to its assigned topic (None: no link); returns links."""
     n = 0
-    for (pid, created), tid, s in zip(todo, got, score.tolist(), strict=True):
+    for (pid, created), tid, s in zip(posts, topic_ids, scores, strict=True):
         if tid is not None:
             session.add(
                 PostTopic(post_id=pid, topic_id=tid, source="assigned", score=s, created_at=created)

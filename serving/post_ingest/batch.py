@@ -155,14 +155,26 @@ def process(
         result.pop("near_duplicate_cosine")
         results[p.id] = result
     write_rows(session, post_rows, rows_of_scores, review_rows, stored)
+    tags = [post_tags(p.text, p.topics) for p in new]
     tagged = [
-        (p.id, p.circle_id, row["created_at"], tags)
-        for p, row in zip(new, post_rows, strict=True)
-        if (tags := post_tags(p.text, p.topics))
+        (p.id, p.circle_id, row["created_at"], t)
+        for p, row, t in zip(new, post_rows, tags, strict=True)
+        if t
     ]
-    if tagged and not stored:
+    if not stored:
         session.flush()  # the posts exist before their topic links
         tag_posts(session, tagged)
+        if vectors is not None and models.encoder_version is not None:
+            untagged = [i for i, t in enumerate(tags) if not t]
+            models.topics.assign(
+                session,
+                [
+                    (new[i].id, new[i].circle_id, post_rows[i]["created_at"], new[i].text)
+                    for i in untagged
+                ],
+                vectors[untagged],
+                models.encoder_version,
+            )
     if vectors is not None and models.encoder_version is not None:
         write_embeddings(session, models.encoder_version, [p.id for p in new], vectors)
     elif stored:

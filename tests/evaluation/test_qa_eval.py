@@ -8,10 +8,10 @@ import pytest
 from quanzi.datasets.qa.eval_set import EvalAnswer, EvalPair, EvalQuestion
 from quanzi.evaluation.qa_eval import (
     answer_ranking_report,
-    ndcg_at,
     non_answer_report,
     similar_question_report,
 )
+from quanzi.models.qa.metrics import ndcg_at
 from quanzi.training.qa import fit_answer_model
 
 HELPFUL = ["用了两周不脱妆，油皮下午才有点出油", "遮瑕力不错，痘印能盖住", "持妆八小时左右"]
@@ -53,3 +53,23 @@ def test_similar_question_recall_counts_both_directions() -> None:
     qs = [EvalQuestion("q1", "手机", "", t, "test", ()) for t in texts]
     report = similar_question_report(embed, pairs, qs, k=1)
     assert report["encoder_r@1"] == 1.0 and report["n"] == 2
+
+
+def test_similar_question_recall_is_reported_per_split_of_the_pairs() -> None:
+    texts = ["续航怎么样", "电池能用多久", "拍照清楚吗", "夜景拍得清楚吗"]
+    table = {t: np.eye(4, dtype=np.float32)[i] for i, t in enumerate(texts)}
+    table["电池能用多久"] = table["续航怎么样"] * 0.9 + table["拍照清楚吗"] * 0.1
+
+    def embed(batch: list[str]) -> np.ndarray:
+        v = np.array([table[t] for t in batch])
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    pairs = [
+        EvalPair("p1", "手机", "续航怎么样", "电池能用多久", True, "dev"),
+        EvalPair("p2", "手机", "拍照清楚吗", "夜景拍得清楚吗", True, "test"),
+    ]
+    qs = [EvalQuestion("q1", "手机", "", t, "test", ()) for t in texts]
+    report = similar_question_report(embed, pairs, qs, k=1)
+    assert report["encoder_r@1_dev"] == 1.0 and report["n_dev"] == 2
+    assert report["encoder_r@1_test"] == 0.0 and report["n_test"] == 2
+    assert report["encoder_r@1"] == 0.5 and report["n"] == 4

@@ -132,8 +132,10 @@ def fake_loader(
     with_models: bool = True,
     delay_s: float = 0.0,
     encoder_version: str = "hash-256",
+    qa: Any | None = None,
 ) -> Callable[[Settings], LoadedModels]:
-    """A loader serving the models above at ``version`` (or none: degraded mode)."""
+    """A loader serving the models above at ``version`` (or none: degraded mode), and
+    ``qa`` as the Q&A champion when given."""
 
     def load(_settings: Settings) -> LoadedModels:
         if delay_s:
@@ -160,6 +162,7 @@ def fake_loader(
             versions={"moderation": version, "quality": version, "trust": version},
             embedder=emb,
             encoder_version=encoder_version,
+            qa=qa,
         )
 
     return load

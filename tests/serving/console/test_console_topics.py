@@ -7,11 +7,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from quanzi_tests import console_world as cw
+from quanzi_tests import serving_models as sm
+from sklearn.linear_model import LogisticRegression
 from sqlalchemy import select
 
 from quanzi.datasets.qa.eval_set import EvalAnswer, EvalQuestion
-from quanzi.models.qa.loading import qa_models_dir
+from quanzi.models.qa.invitee_ranker import InviteeRanker
+from quanzi.models.qa.predictor import QAPredictor
 from quanzi.settings import Settings
 from quanzi.storage.orm import Answer, PostTopic, Question, Topic
 from quanzi.training.qa import fit_answer_model
@@ -21,8 +25,8 @@ HELPFUL = ["用了两周不脱妆，油皮下午才有点出油", "遮瑕力不�
 NON = ["不知道", "还没用，不清楚", "同问", "帮朋友买的不清楚", "我也想知道"]
 
 
-def _answer_model(settings: Settings) -> None:
-    """A small answer model (no encoder) from hand-made rows, saved where the app reads it."""
+def _qa_champion() -> QAPredictor:
+    """A small answer model (no encoder) from hand-made rows, served as the Q&A champion."""
     qs = [
         EvalQuestion(
             f"q{i}",
@@ -37,7 +41,10 @@ def _answer_model(settings: Settings) -> None:
         )
         for i in range(4)
     ]
-    fit_answer_model(qs, None).save(qa_models_dir(settings) / "answer_model")
+    x = np.array([[0.0], [1.0], [0.0], [1.0]])
+    y = np.array([0, 1, 0, 1])
+    ranker = InviteeRanker(LogisticRegression().fit(x, y), LogisticRegression().fit(x, y))
+    return QAPredictor(fit_answer_model(qs, None), ranker)
 
 
 def _seed_topics_qa(f: Any) -> None:
@@ -75,9 +82,8 @@ def test_an_editor_renames_merges_and_hides_topics_and_sees_non_answers(
 ) -> None:
     from playwright.sync_api import expect
 
-    _answer_model(settings)
     seed(_seed_topics_qa)
-    with cw.console_server(settings) as (base, app):
+    with cw.console_server(settings, sm.fake_loader(qa=_qa_champion())) as (base, app):
         context = browser.new_context(
             viewport={"width": 1280, "height": 900}, base_url=base, locale="zh-CN"
         )
