@@ -91,7 +91,7 @@ ROWS: tuple[Row, ...] = (
             f"baseline_test_{label}_f1",
             "target: recall ≥ 0.85 at precision ≥ 0.90",
         )
-        for label in ("fraud", "gambling", "sexual")
+        for label in ("fraud", "gambling", "sexual", "privacy")
     ),
     Row(
         "moderation",
