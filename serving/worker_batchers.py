@@ -52,7 +52,7 @@ class ModerateBatch:
             asked = {r["circle_id"] for r in records if r.get("circle_id")}
             known = set(session.scalars(select(Circle.id).where(Circle.id.in_(sorted(asked)))))
             fine = [r for r in records if not r.get("circle_id") or r["circle_id"] in known]
-            results = iter(moderate(models, fine, RuleLookup(session)) if fine else [])
+            results = iter(moderate(models, fine, RuleLookup(session, known)) if fine else [])
         return [
             (next(results), models)
             if not r.get("circle_id") or r["circle_id"] in known
