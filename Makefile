@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 QUANZI := $(VENV)/bin/quanzi
 STAMP := $(VENV)/.quanzi-installed
 
-.PHONY: setup serve test test-all test-crash lint bootstrap clean
+.PHONY: setup serve test test-all test-crash lint bootstrap clean bench-ingest-postgres
 
 setup: $(STAMP)
 
@@ -36,6 +36,13 @@ test-all: setup
 # PostgreSQL too when QUANZI_TEST_POSTGRES_URL is set (.ci/run sets it).
 test-crash: setup
 	$(VENV)/bin/pytest -m slow tests/serving/test_crash_safety.py -s
+
+# The ingest benchmark on a throwaway PostgreSQL (started and removed by .ci/with-postgres),
+# two workers; extra options in BENCH, e.g. make bench-ingest-postgres BENCH="--posts 300".
+BENCH ?=
+bench-ingest-postgres: setup
+	.ci/with-postgres sh -c '$(QUANZI) bench ingest --mode both --workers 2 \
+	  --database-url "$$QUANZI_TEST_POSTGRES_URL" $(BENCH)'
 
 # Lint and formatting (.ci/run runs this before the tests).
 lint: setup

@@ -142,18 +142,29 @@ def wait_ready(
     ready_streak: int,
     timeout_s: float,
     log_path: Path,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Wait for ``ready_streak`` consecutive ``/readyz`` 200s; the last answer's body."""
+    """Wait for ``ready_streak`` consecutive ``/readyz`` 200s from ``workers`` distinct
+    workers; the last answer's body. A worker still importing has no listener yet, so
+    every probe reaches the others: without counting workers, a run began while one was
+    still loading its models, and that load was billed to the first measured mode."""
     deadline = time.monotonic() + timeout_s
     streak = 0
     ready: dict[str, Any] = {}
-    while streak < ready_streak:
+    seen: set[Any] = set()
+    while streak < ready_streak or len(seen) < workers:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"not ready in {timeout_s:g} s ({len(seen)} of {workers} workers answered "
+                f"ready); see {log_path}"
+            )
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode}; see {log_path}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=5) as r:
                 ready = json.loads(r.read())
                 streak += 1
+                seen.add(ready.get("worker", len(seen)))  # an older server: count answers
                 continue
         except OSError:
             streak = 0
@@ -180,7 +191,7 @@ def running_server(
     log = log_path.open("w")
     proc = start_server(env, data_dir, port, workers, log)
     try:
-        yield wait_ready(proc, port, ready_streak, timeout_s, log_path)
+        yield wait_ready(proc, port, ready_streak, timeout_s, log_path, workers)
     finally:
         proc.terminate()
         try:

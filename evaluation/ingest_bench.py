@@ -53,6 +53,11 @@ from quanzi.storage.api_keys import create_key
 from quanzi.storage.db import downgrade_url, settings_session, upgrade_schema
 from quanzi.storage.orm import Circle, Post, PostEmbedding, User
 
+try:  # uvicorn[standard] brings it; the load generator runs without it too
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None
+
 CONTACT_EVERY = 20  # every 20th post carries a WeChat id (moderation must reject it)
 COPY_EVERY = 25  # every 25th post is a near-copy of an earlier one
 READY_STREAK = 30  # consecutive /readyz 200s (new connections) before every worker counts ready
@@ -305,6 +310,8 @@ def drive(
         await asyncio.gather(*tasks, *(connection(queue, until) for _ in range(concurrency)))
         return time.perf_counter() - start
 
+    if uvloop is not None:  # the load generator shares the cores: keep it cheap
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     elapsed = asyncio.run(main())
     ms = np.array(latencies) * 1000 if latencies else np.zeros(1)
     load = IngestLoad(

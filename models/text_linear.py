@@ -28,6 +28,8 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from quanzi.models.sparse_rows import normalize_rows, scale_columns
+
 FORMAT_VERSION = 1
 
 
@@ -84,12 +86,9 @@ class CharTfidf:
         if self.vectorizer is None or self.idf is None:
             raise RuntimeError("the TF-IDF block is not fitted")
         counts = self.vectorizer.transform(list(texts)).tocsr()
+        counts = sp.csr_matrix(counts, dtype=np.float32)
         counts.data = (1.0 + np.log(counts.data)).astype(np.float32)
-        out = sp.csr_matrix(counts.multiply(self.idf), dtype=np.float32)
-        norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        out.data /= np.repeat(norms, np.diff(out.indptr)).astype(np.float32)
-        return out
+        return normalize_rows(scale_columns(counts, self.idf.astype(np.float32, copy=False)))
 
     @property
     def terms(self) -> list[str]:
@@ -214,7 +213,20 @@ class SoftmaxHead:
     def logits(self, X: sp.csr_matrix) -> np.ndarray:
         if self.coef is None or self.intercept is None:
             raise RuntimeError("the head is not fitted")
-        return np.asarray(X @ self.coef.T, dtype=np.float64) + self.intercept
+        return np.asarray(X @ self.derived()[0], dtype=np.float64) + self.intercept
+
+    def derived(self) -> tuple[np.ndarray, np.ndarray]:
+        """``coef.T`` as a contiguous (n_features, n_classes) array and ``coef`` less its
+        class mean, made once per ``coef``: scipy copied the transposed view on every
+        product, and the explanation recomputed the mean, each O(vocabulary) per call."""
+        if self.coef is None:
+            raise RuntimeError("the head is not fitted")
+        cached = getattr(self, "_derived", None)
+        if cached is None or cached[0] is not self.coef:
+            coef = self.coef
+            cached = (coef, np.ascontiguousarray(coef.T), coef - coef.mean(axis=0))
+            self._derived = cached
+        return cached[1], cached[2]
 
     def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
         """(n, n_classes) probabilities, columns in ``classes`` order."""

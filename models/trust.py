@@ -198,9 +198,7 @@ class TrustPredictor:
         """Per row, the strongest signals for (positive) or against (negative) its class,
         by |contribution| in logits against the average level (``SoftmaxHead.contributions``
         arithmetic, vectorised over the batch)."""
-        coef = self.head.coef
-        assert coef is not None
-        rel = coef - coef.mean(axis=0)  # (levels, features)
+        rel = self.head.derived()[1]  # (levels, features): coef less its class mean
         n_text = len(self.tfidf.terms)
         signals = sorted(set(PROVENANCE.values()))
         member = np.zeros((len(PROVENANCE), len(signals)))

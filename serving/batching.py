@@ -126,6 +126,7 @@ class DynamicBatcher(Generic[T, R]):
         concurrency: int = 1,
         weight: Callable[[T], int] = lambda _item: 1,
         observer: BatchObserver | None = None,
+        thread_setup: Callable[[], None] | None = None,
     ) -> None:
         if max_batch < 1 or max_queue < 1 or concurrency < 1 or max_delay_s < 0:
             raise ValueError("max_batch, max_queue and concurrency ≥ 1; max_delay_s ≥ 0")
@@ -138,6 +139,7 @@ class DynamicBatcher(Generic[T, R]):
         self.concurrency = concurrency
         self.weight = weight
         self.observer = observer
+        self.thread_setup = thread_setup  # run once in each handler thread (per-thread settings)
         self.stats = BatchStats()
         self._queue: deque[_Pending[T, R]] = deque()
         self._depth = 0  # waiting weight (cancelled items leave when a batch is taken)
@@ -153,7 +155,9 @@ class DynamicBatcher(Generic[T, R]):
         if self._runners:
             return
         self._arrived = asyncio.Event()
-        self._executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name)
+        self._executor = ThreadPoolExecutor(
+            self.concurrency, thread_name_prefix=self.name, initializer=self.thread_setup
+        )
         self._runners = [
             asyncio.create_task(self._run(), name=f"{self.name}-batcher-{i}")
             for i in range(self.concurrency)

@@ -28,17 +28,15 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from quanzi.models.sparse_rows import normalize_rows, scale_columns
+
 FORMAT_VERSION = 1
 
 
 def l2_normalize(matrix: sp.spmatrix) -> sp.csr_matrix:
     """Rows scaled to unit length (sklearn's ``normalize`` without its per-call validation,
     which costs more than the arithmetic on the serving path)."""
-    out = sp.csr_matrix(matrix, dtype=np.float32, copy=True)
-    norms = np.sqrt(np.asarray(out.multiply(out).sum(axis=1)).ravel())
-    norms[norms == 0] = 1.0
-    out.data /= np.repeat(norms, np.diff(out.indptr)).astype(np.float32)
-    return out
+    return normalize_rows(sp.csr_matrix(matrix, dtype=np.float32, copy=True))
 
 
 @dataclass(frozen=True)
@@ -152,7 +150,7 @@ class LinearTextClassifier:
         if self.coef is None or self.scale is None:
             raise RuntimeError("the classifier is not fitted")
         counts = sp.hstack([v.transform(list(texts)) for v in self.vectorizers]).tocsr()
-        return l2_normalize(self._tf(counts).multiply(self.scale).tocsr())
+        return l2_normalize(scale_columns(self._tf(counts), self.scale))
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
         """Logits (n,)."""

@@ -100,7 +100,7 @@ def process(
     model and of the encoder for the whole of ``new``."""
     now = datetime.now(UTC)
     records = scoring_records(session, new, now)
-    rules = RuleLookup(session)
+    rules = RuleLookup(session, (p.circle_id for p in new))
     scored = score_records(models, records)
     vectors = None
     dupes: list[tuple[str, float] | None] = [None] * len(new)

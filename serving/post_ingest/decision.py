@@ -8,7 +8,7 @@ rules are read once per circle per request (``RuleLookup``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from quanzi.models.moderation.circle_rules import Rules
 from quanzi.models.moderation.policy import decide
 from quanzi.models.scoring import Scorer
-from quanzi.serving.editorial.rules import get_rules
+from quanzi.serving.editorial.rules import get_rules, get_rules_of
 from quanzi.serving.worker_models import ModelSet
 
 
@@ -59,11 +59,13 @@ def moderation_of(
 
 
 class RuleLookup:
-    """Circle rules read once per circle per request (rules change rarely, posts often)."""
+    """Circle rules read once per circle per request (rules change rarely, posts often);
+    ``circle_ids`` known up front are read in one query (a batch's circles)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, circle_ids: Iterable[str] = ()) -> None:
         self.session = session
-        self._rules: dict[str, Rules] = {}
+        wanted = sorted({c for c in circle_ids if c})
+        self._rules: dict[str, Rules] = get_rules_of(session, wanted) if wanted else {}
 
     def __call__(self, circle_id: str) -> Rules:
         if circle_id not in self._rules:

@@ -285,3 +285,24 @@ def test_close_answers_what_still_waits_and_submit_after_close_fails() -> None:
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
         DynamicBatcher("x", Recorder(), max_batch=0, max_delay_s=0, max_queue=1)
+
+
+def test_thread_setup_runs_in_the_thread_that_runs_the_handler() -> None:
+    """Per-thread settings (FAISS's OpenMP thread count) reach the handler's thread."""
+    local = threading.local()
+
+    def setup() -> None:
+        local.ready = True
+
+    def handler(items: list[Any]) -> list[Any]:
+        return [getattr(local, "ready", False) for _ in items]
+
+    async def scenario() -> list[Any]:
+        batcher = make(handler, thread_setup=setup)
+        batcher.start()
+        try:
+            return list(await asyncio.gather(*(batcher.submit(i) for i in range(3))))
+        finally:
+            await batcher.close()
+
+    assert run(scenario()) == [True, True, True]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import APIRouter, HTTPException, Request
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,6 +47,7 @@ def read_readiness(state: StateDep, request: Request) -> dict[str, object]:
         "status": "ready",
         "database": state.engine.dialect.name,
         "revision": revision,
+        "worker": os.getpid(),  # which worker answered (a bench waits for every one)
     }
     ready |= models_readiness(state)
     feed = getattr(request.app.state, "feed", None)

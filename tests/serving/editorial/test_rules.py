@@ -10,6 +10,8 @@ from quanzi.serving.editorial.errors import Invalid
 from quanzi.serving.editorial.rules import (
     CircleRuleCache,
     circle_rule_hits,
+    get_rules,
+    get_rules_of,
     normalize_terms,
     replace_rules,
 )
@@ -88,3 +90,13 @@ def test_cache_serves_rules_until_invalidated(settings: Any, seed: Any) -> None:
         assert circle_rule_hits(cache, "c-1", "团购价") == []
     finally:
         engine.dispose()
+
+
+def test_rules_of_several_circles_in_one_read_match_each_circles_own(factory: Any) -> None:
+    for cid in ("c-1", "c-2", "c-3"):
+        factory.circle(id=cid)
+    replace_rules(factory.session, "c-1", blocked=["加微信", "代购"], review=["私聊"])
+    replace_rules(factory.session, "c-2", blocked=[], review=["团购"])
+    together = get_rules_of(factory.session, ["c-3", "c-2", "c-1"])
+    assert together == {c: get_rules(factory.session, c) for c in ("c-1", "c-2", "c-3")}
+    assert together["c-3"] == () and len(together["c-1"]) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -30,6 +31,7 @@ def test_readyz_is_ready_at_head(seed: Any, client: TestClient) -> None:
         "status": "ready",
         "database": "sqlite",
         "revision": head_revision(),
+        "worker": os.getpid(),  # the test client runs the app in this process
         "models": "not loaded yet (loaded on first use)",
         "degraded": [],
         "mode": "full",
