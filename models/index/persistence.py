@@ -8,7 +8,12 @@ Layout of one version's folder:
   with ``allow_pickle=False``), where ``generation`` is unique per save.
 
 Crash safety: a save writes new generation files (each via temp file + rename), then
-replaces the manifest atomically, then deletes older generations. A crash at any point
+replaces the manifest atomically, then deletes older generations. Saves hold a file lock
+(``.save.lock`` in the version's folder): the server's worker processes start together and
+may each rebuild a missing index, and without the lock one worker's clean-up deleted the
+other's new generation before it was checksummed (a worker then served without an index).
+A load that fails takes the lock and tries again before it rebuilds, so the second worker
+loads what the first one saved. A crash at any point
 leaves either the old manifest with its intact files or the new one with its files; a
 manifest whose files are missing or fail their checksum raises ``IndexCorruptError``, whose
 message says to run ``quanzi index rebuild`` (``load_or_rebuild`` does that itself).
@@ -28,11 +33,13 @@ from typing import Any
 
 import faiss
 import numpy as np
+from filelock import FileLock
 
 from quanzi.models.index.vector_index import IndexConfig, VectorIndex
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+SAVE_LOCK = ".save.lock"  # a dot name: the clean-up of old generations never deletes it
 log = logging.getLogger(__name__)
 
 
@@ -73,10 +80,21 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def save_index(index: VectorIndex, index_dir: Path) -> Path:
-    """Persist ``index`` atomically; returns the manifest path."""
-    folder = index_path(index_dir, index.encoder_version)
+def save_lock(index_dir: Path, encoder_version: str) -> FileLock:
+    """The lock every save of this version's index holds (across processes)."""
+    folder = index_path(index_dir, encoder_version)
     folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(folder / SAVE_LOCK)
+
+
+def save_index(index: VectorIndex, index_dir: Path) -> Path:
+    """Persist ``index`` atomically (one save at a time); returns the manifest path."""
+    with save_lock(index_dir, index.encoder_version):
+        return _save_locked(index, index_dir)
+
+
+def _save_locked(index: VectorIndex, index_dir: Path) -> Path:
+    folder = index_path(index_dir, index.encoder_version)
     generation = f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     with index._lock:  # a consistent snapshot: no mutation between the parts
         state = index.export_state()
@@ -232,8 +250,13 @@ def load_or_rebuild(
     """
     try:
         return load_index(index_dir, encoder_version, config), None
-    except IndexLoadError as exc:
-        log.warning("rebuilding the index: %s", exc)
-        index = rebuild()
-        save_index(index, index_dir)
-        return index, str(exc)
+    except IndexLoadError:
+        pass
+    with save_lock(index_dir, encoder_version):
+        try:  # another process may have saved it while this one waited for the lock
+            return load_index(index_dir, encoder_version, config), None
+        except IndexLoadError as exc:
+            log.warning("rebuilding the index: %s", exc)
+            index = rebuild()
+            _save_locked(index, index_dir)
+            return index, str(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,8 @@ def test_saving_again_replaces_the_generation_and_leaves_no_stray_files(settings
     index.remove(["圈4"])
     save_index(index, settings.index_dir)
     folder = settings.index_dir / "enc-1"
-    assert len(list(folder.iterdir())) == 4  # manifest + one generation's three files
+    files = [p for p in folder.iterdir() if not p.name.startswith(".")]  # not the save lock
+    assert len(files) == 4  # manifest + one generation's three files
     assert "圈4" not in load_index(settings.index_dir, "enc-1")
 
 
@@ -117,3 +119,31 @@ def test_manifest_of_another_encoder_version_is_refused(settings: Settings) -> N
     (settings.index_dir / "enc-1").rename(settings.index_dir / "enc-2")
     with pytest.raises(IndexCorruptError, match="is for encoder 'enc-1'"):
         load_index(settings.index_dir, "enc-2")
+
+
+def _rebuild_and_save(index_dir: str, rounds: int) -> int:
+    """A worker process at start-up: load the index or rebuild it, then save it again
+    (as the server's workers do after a sync), ``rounds`` times."""
+    rebuilt = 0
+    for _ in range(rounds):
+        index, reason = load_or_rebuild(Path(index_dir), "enc-1", lambda: _index()[0])
+        rebuilt += reason is not None
+        save_index(index, Path(index_dir))
+    return rebuilt
+
+
+def test_worker_processes_saving_at_once_never_break_each_others_index(
+    settings: Settings,
+) -> None:
+    """Two workers that found no index at once: without the save lock one deleted the
+    other's fresh generation before it was checksummed (FileNotFoundError at start-up).
+    With it, every save completes, the saved index loads, and only one rebuild happens
+    (the second worker loads what the first saved)."""
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        rebuilt = pool.starmap(_rebuild_and_save, [(str(settings.index_dir), 6)] * 3)
+    assert sum(rebuilt) == 1
+    loaded = load_index(settings.index_dir, "enc-1")
+    assert len(loaded) == 59
+    folder = settings.index_dir / "enc-1"
+    assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 4
