@@ -187,11 +187,32 @@ def bench_feed(
         ),
     ] = None,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
+    compare_rev: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run this same bench on another git revision (e.g. HEAD~1), back to "
+            "back with this checkout on the same data, and print both p99s side by side.",
+        ),
+    ] = None,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=10, help="With --compare-rev: alternate the two N times.")
+    ] = 1,
 ) -> None:
     """Latency and throughput of /v1/feed/rank: server and load generator on loopback.
 
     Also measures the first request of viewers no worker has cached (a viewer-context
     miss), one at a time, after the steady-state runs."""
+    if compare_rev is not None:
+        from quanzi.commands.bench_compare import compare_feed_bench
+
+        args = [f"--seconds={seconds:g}", f"--concurrency={concurrency}", f"--workers={workers}"]
+        args += [f"--candidates={candidates}", f"--mode={mode}"]
+        args += [f"--world={world}"] if world else []
+        args += [f"--rate={rate:g}"] if rate else []
+        args += [] if warmup else ["--no-warmup"]
+        args += [f"--ingest-rate={ingest_rate:g}"] if ingest_rate else []
+        compare_feed_bench(compare_rev, args, rounds, json_out)
+        return
     import json
     import os
     from dataclasses import asdict

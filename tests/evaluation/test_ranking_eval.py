@@ -250,11 +250,17 @@ def test_eval_uses_a_learned_ranker_only_if_trained_before_the_held_out_days() -
         version="3", config={"world": "w", "train_days": ["2026-11-10"], "dev_days": ["2026-11-22"]}
     )
     assert usable_ranker(ok, world)[0] is ok
-    assert "before the cutoff" in usable_ranker(ok, world)[1]
+    assert "no held-out day" in usable_ranker(ok, world)[1]
     leaky = SimpleNamespace(config={**ok.config, "dev_days": ["2026-11-23"]})
     other = SimpleNamespace(config={**ok.config, "world": "elsewhere"})
     for ranker in (leaky, other, None):
         assert usable_ranker(ranker, world)[0] is None
+    # a per-phase world holds out runs of days between training days: days after an
+    # earlier held-out run are fine, any held-out day is not
+    phased = SimpleNamespace(name="w", manifest={"holdout_days": ["2026-11-09", "2026-11-24"]})
+    assert usable_ranker(ok, phased)[0] is ok
+    inside = SimpleNamespace(config={**ok.config, "train_days": ["2026-11-09", "2026-11-10"]})
+    assert usable_ranker(inside, phased)[0] is None
 
 
 def test_paired_difference_interval_is_tight_for_a_constant_gain_and_wide_for_noise() -> None:
