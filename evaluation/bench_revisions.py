@@ -90,7 +90,9 @@ def run_quanzi(args: Sequence[str], pythonpath: Path | None = None) -> None:
         "import sys, quanzi.cli; sys.argv[0] = 'quanzi'; "
         "print('code from', quanzi.cli.__file__, file=sys.stderr); quanzi.cli.main()"
     )
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, check=False)
+    # -P: no current folder on sys.path (run from the repo root, it would import this
+    # checkout's ``quanzi/`` ahead of the view)
+    done = subprocess.run([sys.executable, "-P", "-c", code, *args], env=env, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"`quanzi {' '.join(args)}` exited with {done.returncode}")
 
