@@ -398,3 +398,51 @@ def run_eval(
 def write_report(report: EvalReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
+
+
+METHOD_COLUMNS = (
+    ("pipeline", "pipeline (defaults)"),
+    ("pipeline-tuned", "pipeline (tuned on dev)"),
+    ("learned", "learned"),
+    ("recency", "recency"),
+    ("popularity", "popularity"),
+)
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.4f}".replace("-", "−")
+
+
+def _segment_label(segment: str) -> str:
+    if segment.startswith("phase:"):
+        return "phase: " + segment.removeprefix("phase:").replace("_", "-")
+    return segment.replace("-", " ")
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The headline table of ``docs/ranking.md`` from a report (``EvalReport.as_dict`` or its
+    JSON): NDCG@10 per segment — relation and campaign-phase rows included — on the
+    held-out exploration requests when the world has them (else all held-out requests),
+    each method's column, and the best method's gain over recency with its 95 % interval."""
+    explore = bool(report.get("test_explore"))
+    summary = report["test_explore"] if explore else report["test"]
+    gains = report["gains_explore"] if explore else report["gains"]
+    methods = [(m, title) for m, title in METHOD_COLUMNS if m in summary["all"]]
+    lead = next(m for m in ("learned", "pipeline-tuned", "pipeline") if m in summary["all"])
+    gain = gains.get(f"{lead} − recency", {})
+    head = ["segment", "requests", *(t for _, t in methods), f"{lead} − recency [95 % CI]"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(methods) + "---|"]
+    for segment, row in summary.items():
+        if not row["requests"]:
+            continue
+        best = max((row[m] for m, _ in methods if row[m] is not None), default=None)
+        cells = [
+            "–" if row[m] is None else (f"**{row[m]:.4f}**" if row[m] == best else f"{row[m]:.4f}")
+            for m, _ in methods
+        ]
+        g = gain.get(segment)
+        ci = "–" if g is None else f"{_signed(g[0])} [{_signed(g[1])}, {_signed(g[2])}]"
+        lines.append(
+            f"| {_segment_label(segment)} | {row['requests']} | " + " | ".join(cells) + f" | {ci} |"
+        )
+    return "\n".join(lines)

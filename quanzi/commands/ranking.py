@@ -52,8 +52,25 @@ def eval_ranking(
         Path | None,
         typer.Option(help="Where to write the JSON report (default: $QUANZI_DATA_DIR/eval/…)."),
     ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            help="Print the headline table as Markdown (docs/ranking.md) from this saved JSON "
+            "report instead of evaluating again.",
+        ),
+    ] = None,
 ) -> None:
     """NDCG@10 of the ranking pipeline vs recency and popularity on a world's held-out days."""
+    if markdown is not None:
+        import json
+
+        from quanzi.evaluation.ranking_eval import markdown_table
+
+        try:
+            typer.echo(markdown_table(json.loads(markdown.read_text())))
+        except (OSError, ValueError, KeyError) as exc:
+            raise fail(f"{markdown}: not a `quanzi eval ranking` JSON report ({exc})") from exc
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -147,7 +164,7 @@ def eval_ranking(
         )
     out = json_out or settings.data_dir / "eval" / f"ranking-{report.world}.json"
     write_report(report, out)
-    console.print(f"report: {out}")
+    console.print(f"report: {out} (as Markdown: `quanzi eval ranking --markdown {out}`)")
 
 
 @bench_app.command("feed")
