@@ -40,11 +40,13 @@ def compare_feed_bench(rev: str, args: list[str], rounds: int, json_out: Path | 
     console = Console(width=max(Console().width, 120))
     root = repo_root()
     try:
-        labels = {"other": describe(root, rev), "this": f"{describe(root)} (this checkout"}
+        subjects = {"other": describe(root, rev), "this": describe(root)}
     except RuntimeError as exc:
         raise fail(str(exc)) from exc
-    dirty = is_dirty(root)
-    labels["this"] += ", with uncommitted changes)" if dirty else ")"
+    labels = {side: text.split(" ", 1)[0] for side, text in subjects.items()}
+    labels["this"] += " (this checkout" + (", uncommitted changes)" if is_dirty(root) else ")")
+    for side in ("other", "this"):
+        console.print(f"{labels[side]}: {subjects[side]}")
     runs: list[tuple[int, str, dict[str, dict[str, Any]]]] = []
     with tempfile.TemporaryDirectory(prefix="quanzi-compare-") as tmp:
         try:
