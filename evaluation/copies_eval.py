@@ -14,12 +14,16 @@ for the demo world), and reports:
   status/flag part (what could reach a banner pick or a hot list: there should be none);
 - false flags: posts flagged as near-duplicates that are not copies (share of all flags),
   and genuine posts among them — the flags that cost a real review its place in the feed
-  (the rest are templates, filler and ads, which moderation stops anyway).
+  (the rest are templates, filler and ads, which moderation stops anyway);
+- genuine reviews held back: the world's genuine (first-hand, non-violating) posts sent to
+  review or rejected, and why (each moderation label not in its pass band, and
+  ``near_duplicate``): the demo world's side of "real reviews sent to review ≤ 3 %".
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -43,6 +47,10 @@ class CopiesReport:
     genuine: int  # genuine posts (first-hand reviews) of the world in the store
     genuine_flagged: int
     statuses: dict[str, int]
+    genuine_review: int = 0  # genuine posts in review
+    genuine_reject: int = 0
+    # reason → genuine posts held back (review or reject) for it; a post may have several
+    genuine_reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def caught_rate(self) -> float | None:
@@ -74,9 +82,24 @@ def read_truth(world_folder: Path) -> pd.DataFrame:
     )
 
 
+def held_back_reasons(payload: dict[str, object] | None) -> list[str]:
+    """Why moderation held a post back: its labels outside the pass band, and
+    ``near_duplicate`` when it names a post it copies."""
+    payload = payload or {}
+    labels = payload.get("labels") or []
+    out = [
+        str(lab["label"])
+        for lab in labels  # type: ignore[union-attr]
+        if isinstance(lab, dict) and lab.get("band", "pass") != "pass"
+    ]
+    if payload.get("near_duplicate_of"):
+        out.append("near_duplicate")
+    return out
+
+
 def stored_outcomes(engine: Engine, post_ids: list[str] | None = None) -> pd.DataFrame:
-    """Per stored post: circle, status and the near-duplicate its newest moderation row
-    names (None when none)."""
+    """Per stored post: circle, status, the near-duplicate its newest moderation row
+    names (None when none) and the reasons it was held back (``held_back_reasons``)."""
     newest = (
         select(PostScore.post_id, func.max(PostScore.id).label("sid"))
         .where(PostScore.model_name == "moderation")
@@ -92,10 +115,16 @@ def stored_outcomes(engine: Engine, post_ids: list[str] | None = None) -> pd.Dat
         query = query.where(Post.id.in_(post_ids))
     with engine.connect() as conn:
         rows = [
-            (pid, circle, status, (payload or {}).get("near_duplicate_of"))
+            (
+                pid,
+                circle,
+                status,
+                (payload or {}).get("near_duplicate_of"),
+                held_back_reasons(payload),
+            )
             for pid, circle, status, payload in conn.execute(query)
         ]
-    return pd.DataFrame(rows, columns=["id", "circle_id", "status", "near_duplicate_of"])
+    return pd.DataFrame(rows, columns=["id", "circle_id", "status", "near_duplicate_of", "reasons"])
 
 
 def evaluate_copies(engine: Engine, truth: pd.DataFrame, world_posts: pd.DataFrame) -> CopiesReport:
@@ -118,6 +147,8 @@ def evaluate_copies(engine: Engine, truth: pd.DataFrame, world_posts: pd.DataFra
     true_source = [p for p in flagged if group.get(flag[p]) == source[p]]
     live = [p for p in source if status[p] == "pass"]
     all_flags = stored.index[stored["near_duplicate_of"].map(lambda v: isinstance(v, str))]
+    held_back = [p for p in genuine if status[p] != "pass"]
+    reasons = Counter(r for p in held_back for r in set(stored.at[p, "reasons"]) or {"(none)"})
     return CopiesReport(
         copies=len(source),
         cross_circle=len(cross),
@@ -132,4 +163,7 @@ def evaluate_copies(engine: Engine, truth: pd.DataFrame, world_posts: pd.DataFra
         genuine=len(genuine),
         genuine_flagged=len([p for p in all_flags if p in genuine]),
         statuses={str(k): int(v) for k, v in status[list(source)].value_counts().items()},
+        genuine_review=len([p for p in held_back if status[p] == "review"]),
+        genuine_reject=len([p for p in held_back if status[p] == "reject"]),
+        genuine_reasons=dict(reasons.most_common()),
     )

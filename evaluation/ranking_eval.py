@@ -73,7 +73,15 @@ from quanzi.models.ranking.offline.metrics import (
     position_propensity,
     summarise,
 )
-from quanzi.models.ranking.offline.replay import METHODS, Split, eligible_split, evaluate_split
+from quanzi.models.ranking.offline.replay import (
+    METHODS,
+    Split,
+    eligible_split,
+    evaluate_split,
+    evaluate_splits,
+    filtered_share_of,
+    requests_of,
+)
 from quanzi.models.ranking.offline.requests import (
     make_requests,
     relation_kinds,
@@ -183,18 +191,18 @@ def usable_ranker(ranker: Any | None, world: World) -> tuple[Any | None, str]:
         )
     cfg = getattr(ranker, "config", {}) or {}
     days = sorted([*cfg.get("train_days", []), *cfg.get("dev_days", [])])
-    holdout = sorted(world.manifest["holdout_days"])
+    holdout = set(world.manifest["holdout_days"])
     label = f"champion quanzi-ranker v{getattr(ranker, 'version', '?')}"
-    if cfg.get("world") != world.name or not days or days[-1] >= holdout[0]:
+    if cfg.get("world") != world.name or not days or holdout & set(days):
         return None, (
             f"{label} not used: trained on world {cfg.get('world')!r} days "
-            f"{days[:1]}..{days[-1:]}, not on {world.name}'s pre-cutoff days"
+            f"{days[:1]}..{days[-1:]}, not on {world.name}'s non-held-out days only"
         )
     return ranker, (
         f"{label} ({cfg.get('objective')}, C={cfg.get('C')}, "
         f"ipw={cfg.get('ipw')}, features={cfg.get('feature_set')}, "
         f"rows={cfg.get('train_set', 'all')}), trained on "
-        f"{world.name} days {days[0]}..{days[-1]} (before the cutoff)"
+        f"{world.name} days {days[0]}..{days[-1]} (no held-out day)"
     )
 
 
@@ -214,7 +222,15 @@ def run_eval(
     t = world.tables
     posts = t["posts"]
     cutoff = world.cutoff
-    dev_start = cutoff - pd.Timedelta(days=config.dev_days)
+    windows = world.holdout_windows
+    # Dev: the ``dev_days`` days before the last held-out run (before the cutoff, for a
+    # world holding out its last days); none of them may be held out.
+    dev_end = windows[-1][0]
+    dev_start = dev_end - pd.Timedelta(days=config.dev_days)
+    if any(dev_start <= d < dev_end for d in world.held_day_starts):
+        raise ValueError(
+            f"--dev-days {config.dev_days} reaches back into a held-out day of {world.name}"
+        )
     if models is None:
         models = load_models(settings)
     verified = verified_purchase(posts, t["orders"])
@@ -228,11 +244,12 @@ def run_eval(
         models=models,
     )
     step("embed posts", 0, 1)
-    # Fit the fallback embedding on what existed before the dev window: valid for both splits.
+    # Fit the fallback embedding on what existed before the first held-out day and the dev
+    # window: valid for every split.
     embeddings = embed_posts(
         settings,
         posts,
-        (posts["created_at"] < dev_start).to_numpy(),
+        (posts["created_at"] < min(dev_start, cutoff)).to_numpy(),
         models=models,
         dim=config.embedding_dim,
         seed=config.seed,
@@ -241,7 +258,10 @@ def run_eval(
     sources = {
         **scores.sources,
         "embeddings": embeddings.source,
-        "engagement": "interactions before the cutoff (dev: before the dev days)",
+        "engagement": (
+            "interactions before each held-out run's first day, held-out days excluded "
+            "(dev: before the dev days)"
+        ),
     }
     friends, relations = friends_of(world), circle_activity(world)
     follows = friends_of(world, "follow")  # the learned ranker reads them, as in training
@@ -269,17 +289,28 @@ def run_eval(
 
     ranker, sources["ranker"] = usable_ranker(getattr(models, "ranker", None), world)
     step("build test split", 0, 1)
-    test_all = split_for(cutoff, world.holdout)
-    test = eligible_split(test_all)
+    hold = world.holdout
+    tests_all = [  # one split per held-out run of days, the store cut at its first day
+        split_for(
+            run[0],
+            hold[
+                (hold["created_at"] >= run[0])
+                & (hold["created_at"] < run[-1] + pd.Timedelta(days=1))
+            ],
+        )
+        for run in windows
+    ]
+    tests = [eligible_split(s) for s in tests_all]
+    test_requests, test_all_requests = requests_of(tests), requests_of(tests_all)
     step("build test split", 1, 1)
     base = RankingParams()
     methods = (*METHODS, "learned") if ranker is not None else METHODS
     step("evaluate test", 0, 3)
-    test_ndcg = evaluate_split(test, base, methods=methods, ranker=ranker)
+    test_ndcg = evaluate_splits(tests, base, methods=methods, ranker=ranker)
     step("evaluate test", 1, 3)
-    debiased = evaluate_split(test, base, methods=methods, debiased=True, ranker=ranker)
+    debiased = evaluate_splits(tests, base, methods=methods, debiased=True, ranker=ranker)
     step("evaluate test", 2, 3)
-    unfiltered = evaluate_split(test_all, base, methods=methods, ranker=ranker)
+    unfiltered = evaluate_splits(tests_all, base, methods=methods, ranker=ranker)
     step("evaluate test", 3, 3)
     report = EvalReport(
         world=world.name,
@@ -292,15 +323,15 @@ def run_eval(
             )
         ],
         sources=sources,
-        test=summarise(test.requests, test_ndcg),
-        filtered_share=test.filtered_share,
+        test=summarise(test_requests, test_ndcg),
+        filtered_share=filtered_share_of(tests, tests_all),
         explore_fraction=(
             world.manifest["requests"]["explore_fraction"] if world.explores else None
         ),
     )
     if config.tune_trials > 0:
         inter = t["interactions"]
-        dev_inter = inter[(inter["created_at"] >= dev_start) & (inter["created_at"] < cutoff)]
+        dev_inter = inter[(inter["created_at"] >= dev_start) & (inter["created_at"] < dev_end)]
         dev = eligible_split(split_for(dev_start, dev_inter))  # tuned under the headline
         if world.explores:  # the headline is the exploration requests: tune on theirs
             dev = replace(dev, requests=[r for r in dev.requests if r.policy == "random"])
@@ -336,24 +367,24 @@ def run_eval(
         report.tuned_params = {k: getattr(best_params, k) for k in SEARCH_SPACE}
         dev_ndcg = evaluate_split(dev, best_params)
         report.dev = summarise(dev.requests, dev_ndcg)
-        tuned = evaluate_split(test, best_params, methods=("pipeline",))["pipeline"]
+        tuned = evaluate_splits(tests, best_params, methods=("pipeline",))["pipeline"]
         test_ndcg["pipeline-tuned"] = tuned
-        report.test = summarise(test.requests, test_ndcg)
-        debiased["pipeline-tuned"] = evaluate_split(
-            test, best_params, methods=("pipeline",), debiased=True
+        report.test = summarise(test_requests, test_ndcg)
+        debiased["pipeline-tuned"] = evaluate_splits(
+            tests, best_params, methods=("pipeline",), debiased=True
         )["pipeline"]
-        unfiltered["pipeline-tuned"] = evaluate_split(test_all, best_params, methods=("pipeline",))[
-            "pipeline"
-        ]
-    report.test_debiased = summarise(test.requests, debiased)
-    report.test_unfiltered = summarise(test_all.requests, unfiltered)
+        unfiltered["pipeline-tuned"] = evaluate_splits(
+            tests_all, best_params, methods=("pipeline",)
+        )["pipeline"]
+    report.test_debiased = summarise(test_requests, debiased)
+    report.test_unfiltered = summarise(test_all_requests, unfiltered)
     for method in ("learned", "pipeline-tuned", "pipeline"):
         if method in test_ndcg:
             report.gains[f"{method} − recency"] = paired_difference(
-                test.requests, test_ndcg, method, "recency"
+                test_requests, test_ndcg, method, "recency"
             )
     if world.explores:
-        ex_requests, ex_ndcg = exploration_only(test.requests, test_ndcg)
+        ex_requests, ex_ndcg = exploration_only(test_requests, test_ndcg)
         report.test_explore = summarise(ex_requests, ex_ndcg)
         for method in ("learned", "pipeline-tuned", "pipeline"):
             for baseline in ("recency", "popularity"):
@@ -367,3 +398,51 @@ def run_eval(
 def write_report(report: EvalReport, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.as_dict(), indent=2, ensure_ascii=False, default=str))
+
+
+METHOD_COLUMNS = (
+    ("pipeline", "pipeline (defaults)"),
+    ("pipeline-tuned", "pipeline (tuned on dev)"),
+    ("learned", "learned"),
+    ("recency", "recency"),
+    ("popularity", "popularity"),
+)
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.4f}".replace("-", "−")
+
+
+def _segment_label(segment: str) -> str:
+    if segment.startswith("phase:"):
+        return "phase: " + segment.removeprefix("phase:").replace("_", "-")
+    return segment.replace("-", " ")
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The headline table of ``docs/ranking.md`` from a report (``EvalReport.as_dict`` or its
+    JSON): NDCG@10 per segment — relation and campaign-phase rows included — on the
+    held-out exploration requests when the world has them (else all held-out requests),
+    each method's column, and the best method's gain over recency with its 95 % interval."""
+    explore = bool(report.get("test_explore"))
+    summary = report["test_explore"] if explore else report["test"]
+    gains = report["gains_explore"] if explore else report["gains"]
+    methods = [(m, title) for m, title in METHOD_COLUMNS if m in summary["all"]]
+    lead = next(m for m in ("learned", "pipeline-tuned", "pipeline") if m in summary["all"])
+    gain = gains.get(f"{lead} − recency", {})
+    head = ["segment", "requests", *(t for _, t in methods), f"{lead} − recency [95 % CI]"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * len(methods) + "---|"]
+    for segment, row in summary.items():
+        if not row["requests"]:
+            continue
+        best = max((row[m] for m, _ in methods if row[m] is not None), default=None)
+        cells = [
+            "–" if row[m] is None else (f"**{row[m]:.4f}**" if row[m] == best else f"{row[m]:.4f}")
+            for m, _ in methods
+        ]
+        g = gain.get(segment)
+        ci = "–" if g is None else f"{_signed(g[0])} [{_signed(g[1])}, {_signed(g[2])}]"
+        lines.append(
+            f"| {_segment_label(segment)} | {row['requests']} | " + " | ".join(cells) + f" | {ci} |"
+        )
+    return "\n".join(lines)

@@ -8,7 +8,7 @@ Layout of ``Settings().worlds_dir / <name>``::
     question_invites.parquet                  # public: topic tags and Q&A (issue 17)
     hidden/posts_truth.parquet hidden/users_truth.parquet hidden/config.json  # truth
     hidden/qa_truth.parquet                   # buyers' latent answering traits
-    eval/interactions_holdout.parquet                                 # last K days
+    eval/interactions_holdout.parquet       # last K days (or of each phase: holdout_per_phase)
     requests.parquet eval/requests_holdout.parquet   # only with an exploration bucket
     manifest.json                                                     # sizes, stats, hashes
 
@@ -254,7 +254,7 @@ def _build(
     t_acc_hi = epoch(datetime(2026, 6, 30, tzinfo=UTC))
     t_rel_lo = epoch(datetime(2024, 1, 1, tzinfo=UTC))
     t_content = epoch(cfg.content_start)
-    t_cut = epoch(cfg.cutoff)
+    held_days = frozenset(cfg.held_day_indices())
 
     with _Stages(show, 10) as st:
         # 1. sources --------------------------------------------------------------------
@@ -364,7 +364,7 @@ def _build(
             posts,
             friends,
             follows,
-            t_cut,
+            held_days,
             tables,
             ids,
             step,
@@ -389,9 +389,9 @@ def _build(
             orders,
             beh,
         )
-        held_days = [
-            (cfg.cutoff + timedelta(days=i)).astimezone(cfg.sim_start.tzinfo).date().isoformat()
-            for i in range(cfg.holdout_days)
+        held_dates = [
+            (cfg.sim_start + timedelta(days=i)).astimezone(cfg.sim_start.tzinfo).date().isoformat()
+            for i in sorted(held_days)
         ]
         st.done()
 
@@ -411,7 +411,7 @@ def _build(
         "sim_end": cfg.sim_end.astimezone(UTC).isoformat(),
         "cutoff": cfg.cutoff.astimezone(UTC).isoformat(),
         "sim_days": cfg.sim_days,
-        "holdout_days": held_days,
+        "holdout_days": held_dates,
         "tables": {
             t: {"file": f"{t}.parquet", "rows": tables[t], "sha256": files[t]}
             for t in PUBLIC_TABLES
@@ -852,7 +852,7 @@ def _write_interactions(
     posts: Any,
     friends: np.ndarray,
     follows: np.ndarray,
-    t_cut: int,
+    held_days: frozenset[int],
     tables: dict[str, int],
     ids: dict[str, pa.Array],
     step: Callable[[int], None],
@@ -926,9 +926,7 @@ def _write_interactions(
             explore_rng=explore_rng,
         ):
             n = len(day.user)
-            held = bool(n and day.created[0] >= t_cut)
-            if n and (day.created[0] >= t_cut) != (day.created[-1] >= t_cut):
-                raise RuntimeError("a simulated day straddles the cutoff")
+            held = day.day in held_days  # one simulated day is held out or not, whole
             req_ids = _ids("r", day.n_requests, 9, start=requests + 1)
             table = pa.table(
                 {
@@ -946,10 +944,7 @@ def _write_interactions(
             if logging_requests:
                 assert day.req_explore is not None and day.req_user is not None
                 assert day.req_circle is not None and day.req_created is not None
-                after = day.req_created >= t_cut
-                req_held = bool(after.all()) if day.n_requests else held
-                if after.any() != after.all() or (n and req_held != held):
-                    raise RuntimeError("a simulated day's requests straddle the cutoff")
+                req_held = held
                 req_writers[req_held].write_table(
                     pa.table(
                         {

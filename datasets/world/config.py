@@ -81,6 +81,13 @@ class WorldConfig:
     sim_days: int = 30  # 2026-10-27 .. 2026-11-25 (CST)
     holdout_days: int = 3  # 2026-11-23 .. 2026-11-25 held out
     double11: datetime = field(default_factory=lambda: cst(2026, 11, 11))
+    # Per-phase hold-out (0 = off, the layout above): instead of the last ``holdout_days``
+    # days, hold out the last ``holdout_per_phase`` days of every campaign phase the
+    # simulated days touch, so offline ranking has held-out requests in each phase. The
+    # phases are the feed's calendar (``models/ranking/params.phase_for``; a test keeps the
+    # two equal): (month, day) of the first day of each phase.
+    holdout_per_phase: int = 0
+    phase_starts: tuple[tuple[int, int], ...] = ((9, 1), (10, 15), (11, 1), (11, 11), (11, 12))
     # Relative activity per local hour 0..23 (posting and browsing): lunch and evening peaks.
     diurnal: tuple[float, ...] = (
         1.0,
@@ -288,6 +295,13 @@ class WorldConfig:
             raise ValueError("filler_kind_shares must sum to 1")
         if not 0 < self.holdout_days < self.sim_days:
             raise ValueError("holdout_days must be between 1 and sim_days - 1")
+        if self.holdout_per_phase < 0:
+            raise ValueError("holdout_per_phase must be >= 0")
+        if self.holdout_per_phase and len(self.held_day_indices()) >= self.sim_days - 1:
+            raise ValueError(
+                f"holdout_per_phase {self.holdout_per_phase} holds out (nearly) every "
+                f"simulated day of {self.sim_days}: lower it or simulate more days"
+            )
         if self.sim_start <= self.content_start:
             raise ValueError("sim_start must come after content_start")
         if self.feed_draws < self.feed_length:
@@ -302,8 +316,42 @@ class WorldConfig:
 
     @property
     def cutoff(self) -> datetime:
-        """First held-out instant: interactions at or after it are evaluation data."""
-        return self.sim_end - timedelta(days=self.holdout_days)
+        """First held-out instant: with the default layout, interactions at or after it are
+        evaluation data; with ``holdout_per_phase``, those of ``held_day_indices`` are."""
+        return self.sim_start + timedelta(days=self.held_day_indices()[0])
+
+    def held_day_indices(self) -> list[int]:
+        """Simulated day numbers (0 = ``sim_start``) whose interactions are held out: the
+        last ``holdout_days``, or the last ``holdout_per_phase`` of each campaign phase."""
+        if not self.holdout_per_phase:
+            return list(range(self.sim_days - self.holdout_days, self.sim_days))
+        phase = [
+            self.calendar_phase(self.sim_start + timedelta(days=d)) for d in range(self.sim_days)
+        ]
+        held: list[int] = []
+        for d in range(self.sim_days):
+            # a phase's last simulated day: the next day is another phase, or the sim ends
+            if d + 1 == self.sim_days or phase[d + 1] != phase[d]:
+                first = d
+                while (
+                    first > 0
+                    and phase[first - 1] == phase[d]
+                    and d - first + 1 < self.holdout_per_phase
+                ):
+                    first -= 1
+                held.extend(range(first, d + 1))
+        return held
+
+    def calendar_phase(self, day_start: datetime) -> int:
+        """Index into ``phase_starts`` of the feed-calendar phase of a local day (−1: the
+        months before the first start, i.e. the off season)."""
+        local = day_start.astimezone(CST)
+        key = (local.month, local.day)
+        out = -1
+        for i, start in enumerate(self.phase_starts):
+            if key >= start:
+                out = i
+        return out
 
     def phase_of(self, day_start: datetime) -> str:
         """The campaign phase (domain.md calendar) of the local day starting at ``day_start``."""
@@ -330,4 +378,6 @@ class WorldConfig:
             out[f.name] = value
         if self.explore_fraction == 0.0:  # worlds without a bucket keep their config byte-identical
             del out["explore_fraction"]
+        if not self.holdout_per_phase:  # likewise for the default (last days) hold-out
+            del out["holdout_per_phase"], out["phase_starts"]
         return out

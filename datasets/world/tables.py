@@ -48,6 +48,27 @@ class World:
         return pd.Timestamp(self.manifest["cutoff"])
 
     @property
+    def held_day_starts(self) -> list[pd.Timestamp]:
+        """UTC instants of the held-out China-calendar midnights, in order."""
+        return [
+            pd.Timestamp(d, tz="Asia/Shanghai").tz_convert("UTC")
+            for d in sorted(self.manifest["holdout_days"])
+        ]
+
+    @property
+    def holdout_windows(self) -> list[list[pd.Timestamp]]:
+        """The held-out days in runs of consecutive days: one run (the last days) for a
+        default world, one or more per campaign phase for a ``holdout_per_phase`` world.
+        Offline evaluation cuts the store at each run's first day."""
+        runs: list[list[pd.Timestamp]] = []
+        for start in self.held_day_starts:
+            if runs and start - runs[-1][-1] == pd.Timedelta(days=1):
+                runs[-1].append(start)
+            else:
+                runs.append([start])
+        return runs
+
+    @property
     def explores(self) -> bool:
         """Whether the world logged exploration (random-order) requests."""
         return "random" in self.policy.values()

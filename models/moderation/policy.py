@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,14 @@ CIRCLE_RULE = "circle_rule"
 # Cosine of two posts' embeddings at or above which the later one is a near-duplicate:
 # char-level copies and trivial edits sit above it.
 NEAR_DUPLICATE_COSINE = 0.95
+# ... and a copy only if the texts overlap too (``is_copy``): two people's short praise of
+# the same thing ("裤子很合身，质量很好" / "裤子穿上很舒服，质量也不错") embeds above the
+# cosine yet shares few character bigrams, while a copy (搬运) shares nearly all of them.
+COPY_BIGRAM_JACCARD = 0.6
+# A text with fewer distinct bigrams (after punctuation, spaces and repeats are dropped)
+# is a stock phrase ("差评！！！", "好评好评"): many people write it; it is nobody's copy.
+# (2: the demo world's shortest copied review, "还不错～～～", has 2 and is still caught.)
+COPY_MIN_BIGRAMS = 2
 
 
 @dataclass(frozen=True)
@@ -203,6 +212,24 @@ def decide(moderation: dict[str, Any] | None, text: str, rules: Rules) -> dict[s
     result["labels"] = labels
     result["decision"] = decision_of(labels, moderation.get("decision", "pass"))
     return result
+
+
+def _bigrams(text: str) -> set[str]:
+    """Distinct character bigrams of ``text`` without punctuation, spaces and runs of one
+    character (so "差评！！！！" and "差评！" are the same text)."""
+    chars = [c for c in text.lower() if c.isalnum()]
+    kept = [c for i, c in enumerate(chars) if i == 0 or c != chars[i - 1]]
+    return {a + b for a, b in pairwise(kept)}
+
+
+def is_copy(text: str, source: str) -> bool:
+    """Whether ``text`` copies ``source`` (given that their embeddings are near): a
+    specific text (≥ ``COPY_MIN_BIGRAMS`` distinct bigrams) whose bigrams mostly match
+    (Jaccard ≥ ``COPY_BIGRAM_JACCARD``)."""
+    a, b = _bigrams(text), _bigrams(source)
+    if min(len(a), len(b)) < COPY_MIN_BIGRAMS:
+        return False
+    return len(a & b) / len(a | b) >= COPY_BIGRAM_JACCARD
 
 
 def post_status(decision: str, near_duplicate_of: str | None) -> str:

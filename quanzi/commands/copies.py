@@ -62,6 +62,10 @@ def eval_copies(
     table.add_row("flags on posts that are not copies", _rate(report.false_flags, report.flags))
     table.add_row("genuine reviews flagged", _rate(report.genuine_flagged, report.genuine))
     table.add_row("statuses of the copies", json.dumps(report.statuses))
+    table.add_row("genuine reviews in review", _rate(report.genuine_review, report.genuine))
+    table.add_row("genuine reviews rejected", _rate(report.genuine_reject, report.genuine))
+    for reason, n in report.genuine_reasons.items():
+        table.add_row(f"… held back for {reason}", _rate(n, report.genuine))
     Console().print(table)
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)

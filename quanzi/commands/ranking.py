@@ -52,8 +52,25 @@ def eval_ranking(
         Path | None,
         typer.Option(help="Where to write the JSON report (default: $QUANZI_DATA_DIR/eval/…)."),
     ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            help="Print the headline table as Markdown (docs/ranking.md) from this saved JSON "
+            "report instead of evaluating again.",
+        ),
+    ] = None,
 ) -> None:
     """NDCG@10 of the ranking pipeline vs recency and popularity on a world's held-out days."""
+    if markdown is not None:
+        import json
+
+        from quanzi.evaluation.ranking_eval import markdown_table
+
+        try:
+            typer.echo(markdown_table(json.loads(markdown.read_text())))
+        except (OSError, ValueError, KeyError) as exc:
+            raise fail(f"{markdown}: not a `quanzi eval ranking` JSON report ({exc})") from exc
+        return
     from rich.console import Console
     from rich.table import Table
 
@@ -147,7 +164,7 @@ def eval_ranking(
         )
     out = json_out or settings.data_dir / "eval" / f"ranking-{report.world}.json"
     write_report(report, out)
-    console.print(f"report: {out}")
+    console.print(f"report: {out} (as Markdown: `quanzi eval ranking --markdown {out}`)")
 
 
 @bench_app.command("feed")
@@ -187,11 +204,32 @@ def bench_feed(
         ),
     ] = None,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
+    compare_rev: Annotated[
+        str | None,
+        typer.Option(
+            help="Also run this same bench on another git revision (e.g. HEAD~1), back to "
+            "back with this checkout on the same data, and print both p99s side by side.",
+        ),
+    ] = None,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=10, help="With --compare-rev: alternate the two N times.")
+    ] = 1,
 ) -> None:
     """Latency and throughput of /v1/feed/rank: server and load generator on loopback.
 
     Also measures the first request of viewers no worker has cached (a viewer-context
     miss), one at a time, after the steady-state runs."""
+    if compare_rev is not None:
+        from quanzi.commands.bench_compare import compare_feed_bench
+
+        args = [f"--seconds={seconds:g}", f"--concurrency={concurrency}", f"--workers={workers}"]
+        args += [f"--candidates={candidates}", f"--mode={mode}"]
+        args += [f"--world={world}"] if world else []
+        args += [f"--rate={rate:g}"] if rate else []
+        args += [] if warmup else ["--no-warmup"]
+        args += [f"--ingest-rate={ingest_rate:g}"] if ingest_rate else []
+        compare_feed_bench(compare_rev, args, rounds, json_out)
+        return
     import json
     import os
     from dataclasses import asdict

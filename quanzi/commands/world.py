@@ -30,15 +30,41 @@ def build(
             "none, every request newest first.",
         ),
     ] = 0.0,
+    holdout_per_phase: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Hold out the last N days of every campaign phase the simulated days touch "
+            "(per-phase offline ranking) instead of the last 3 days; 0 = the last 3 days.",
+        ),
+    ] = 0,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            min=7,
+            max=120,
+            help="Simulated days, ending on the default last day (2026-11-25); e.g. 47 starts "
+            "on 10-10, so every phase from warm-up to after-sales is simulated. Default 30.",
+        ),
+    ] = None,
 ) -> None:
     """Generate a world under $QUANZI_DATA_DIR/worlds/<name> (tables, hidden truth, eval)."""
+    from dataclasses import replace
+    from datetime import timedelta
+
     from quanzi.datasets.world.build import build_world
     from quanzi.datasets.world.config import WorldConfig
     from quanzi.settings import Settings
 
     settings = Settings()
     try:
-        config = WorldConfig(explore_fraction=explore)
+        config = WorldConfig(explore_fraction=explore, holdout_per_phase=holdout_per_phase)
+        if days is not None:
+            config = replace(config, sim_start=config.sim_end - timedelta(days=days), sim_days=days)
+        if name is None and (holdout_per_phase or days is not None):
+            from quanzi.datasets.world.build import default_name
+
+            name = f"{default_name(posts, seed, explore)}-d{config.sim_days}-hp{holdout_per_phase}"
         path = build_world(settings, posts, seed, name, config=config, overwrite=force)
     except (ValueError, FileExistsError, FileNotFoundError) as exc:
         raise fail(str(exc)) from exc

@@ -28,6 +28,7 @@ from quanzi.serving.post_ingest.persistence import (
     replays,
     score_rows_for,
     scoring_records,
+    texts_of,
     write_rows,
 )
 from quanzi.serving.worker_models import ModelSet
@@ -106,7 +107,7 @@ def process(
     dupes: list[tuple[str, float] | None] = [None] * len(new)
     if models.embedder is not None:
         vectors = np.asarray(models.embedder([p.text for p in new]), dtype=np.float32)
-        dupes = near_duplicates(models, new, vectors)
+        dupes = near_duplicates(models, new, vectors, lambda ids: texts_of(session, ids))
 
     results: dict[str, dict[str, Any]] = {}
     post_rows, rows_of_scores, review_rows = [], [], []

@@ -6,26 +6,34 @@ Three places hold the posts a new one may copy: the worker's vector index, this 
 recent ingests its index does not have yet (``RecentVectors``), and the earlier posts of
 the same batch (the first of two copies is the original). What a near-duplicate means
 for the post is the moderation policy's (``policy.post_status``: review, so an editor
-sees which post it copies); the result is its one input from here. Banner picks and hot
-lists never take a post flagged here (``serving/banner.py``, ``editorial/hotlists.py``).
+sees which post it copies); the result is its one input from here. A near embedding is a
+copy only when the texts overlap too (``policy.is_copy``): two buyers' short praise of the
+same trousers embeds as close as a copy does, and a stock phrase is nobody's copy. Banner
+picks and hot lists never take a post flagged here (``serving/banner.py``,
+``editorial/hotlists.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from quanzi.models.index import SearchFilter
-from quanzi.models.moderation.policy import NEAR_DUPLICATE_COSINE
+from quanzi.models.moderation.policy import NEAR_DUPLICATE_COSINE, is_copy
 from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.serving.worker_models import ModelSet
 
 
 def near_duplicates(
-    models: ModelSet, posts: Sequence[PostInput], vectors: np.ndarray
+    models: ModelSet,
+    posts: Sequence[PostInput],
+    vectors: np.ndarray,
+    texts_of: Callable[[list[str]], dict[str, str]],
 ) -> list[tuple[str, float] | None]:
-    """For each post, the most similar *other* post of any circle at ≥ the threshold."""
+    """For each post, the most similar *other* post of any circle at ≥ the threshold, if
+    its text is a copy of that post's (``texts_of``: stored posts' texts by id; a post
+    whose text is not found keeps the flag, as the embedding alone says)."""
     own = {p.id for p in posts}
     best: list[tuple[str, float] | None] = [None] * len(posts)
 
@@ -49,4 +57,9 @@ def near_duplicates(
         for a in range(1, len(posts)):
             b = int(sims[a, :a].argmax())
             offer(a, posts[b].id, float(sims[a, b]))
-    return best
+    texts = {p.id: p.text for p in posts}
+    texts = texts_of(sorted({hit[0] for hit in best if hit and hit[0] not in texts})) | texts
+    return [
+        hit if hit is None or hit[0] not in texts or is_copy(p.text, texts[hit[0]]) else None
+        for p, hit in zip(posts, best, strict=True)
+    ]

@@ -345,3 +345,11 @@ def write_rows(
     session.execute(insert(PostScore), score_rows)
     if review_rows:
         session.execute(insert(ReviewItem), review_rows)
+
+
+def texts_of(session: Session, post_ids: list[str]) -> dict[str, str]:
+    """Stored posts' texts by id (the near-duplicate check compares a copy's text)."""
+    if not post_ids:
+        return {}
+    rows = session.execute(select(Post.id, Post.text).where(Post.id.in_(post_ids)))
+    return {pid: text for pid, text in rows}

@@ -250,11 +250,17 @@ def test_eval_uses_a_learned_ranker_only_if_trained_before_the_held_out_days() -
         version="3", config={"world": "w", "train_days": ["2026-11-10"], "dev_days": ["2026-11-22"]}
     )
     assert usable_ranker(ok, world)[0] is ok
-    assert "before the cutoff" in usable_ranker(ok, world)[1]
+    assert "no held-out day" in usable_ranker(ok, world)[1]
     leaky = SimpleNamespace(config={**ok.config, "dev_days": ["2026-11-23"]})
     other = SimpleNamespace(config={**ok.config, "world": "elsewhere"})
     for ranker in (leaky, other, None):
         assert usable_ranker(ranker, world)[0] is None
+    # a per-phase world holds out runs of days between training days: days after an
+    # earlier held-out run are fine, any held-out day is not
+    phased = SimpleNamespace(name="w", manifest={"holdout_days": ["2026-11-09", "2026-11-24"]})
+    assert usable_ranker(ok, phased)[0] is ok
+    inside = SimpleNamespace(config={**ok.config, "train_days": ["2026-11-09", "2026-11-10"]})
+    assert usable_ranker(inside, phased)[0] is None
 
 
 def test_paired_difference_interval_is_tight_for_a_constant_gain_and_wide_for_noise() -> None:
@@ -341,3 +347,27 @@ def test_eval_reports_the_exploration_requests_as_the_headline(tiny_explore_worl
     )
     gain, lo, hi = report.gains_explore["pipeline − popularity"]["all"]
     assert gain == pytest.approx(explore["pipeline"] - explore["popularity"]) and lo <= gain <= hi
+
+
+def test_markdown_table_has_a_row_per_segment_with_requests_and_the_gain() -> None:
+    from quanzi.evaluation.ranking_eval import markdown_table
+
+    row = {"pipeline": 0.5, "learned": 0.6, "recency": 0.55, "popularity": 0.4}
+    report = {
+        "test": {},
+        "gains": {},
+        "test_explore": {
+            "all": {"requests": 9, **row},
+            "phase:after_sales": {"requests": 4, **row},
+            "phase:peak": {"requests": 0, **row},
+        },
+        "gains_explore": {"learned − recency": {"all": (0.05, -0.01, 0.1)}},
+    }
+    lines = markdown_table(report).splitlines()
+    assert lines[0].startswith("| segment | requests | pipeline (defaults) | learned |")
+    assert (
+        lines[2]
+        == "| all | 9 | 0.5000 | **0.6000** | 0.5500 | 0.4000 | +0.0500 [−0.0100, +0.1000] |"
+    )
+    assert lines[3].startswith("| phase: after-sales | 4 |") and lines[3].endswith("| – |")
+    assert len(lines) == 4  # no row for a phase without requests

@@ -195,3 +195,31 @@ def test_dev_choice_on_an_exploring_world_scores_exploration_requests_only(
     assert 0 < metrics["test_explore_requests"] < metrics["test_requests"]
     assert 0 < metrics["dev_explore_requests"] < metrics["dev_requests"]
     assert "test_explore_gain_vs_popularity" in metrics
+
+
+@pytest.fixture(scope="module")
+def tiny_phased(tmp_path_factory: pytest.TempPathFactory) -> RankerData:
+    from quanzi.datasets.world.build import build_world
+    from quanzi.datasets.world.config import WorldConfig
+
+    settings = Settings(data_dir=tmp_path_factory.mktemp("ranker-phased"), env="test")
+    cfg = WorldConfig(holdout_per_phase=1)  # held out: 10-31, 11-10, 11-11, 11-25
+    build_world(settings, 400, 3, name="tiny-phased", progress=False, config=cfg)
+    return load_ranker_data(settings, RankerConfig(world="tiny-phased").small())
+
+
+def test_a_per_phase_world_trains_on_no_held_out_day_and_tests_each_phase(
+    tiny_phased: RankerData,
+) -> None:
+    held = set(tiny_phased.world.manifest["holdout_days"])
+    days = tiny_phased.days
+    assert held == {"2026-10-31", "2026-11-10", "2026-11-11", "2026-11-25"}
+    assert not (set(days["train"]) | set(days["dev"])) & held
+    assert days["dev"] == ["2026-11-22", "2026-11-23", "2026-11-24"]  # before the last run
+    assert set(days["test"]) == held
+    # every request of the test side is a held-out day's, each phase has some, and each
+    # run's store is cut at the run's own first day (11-10 and 11-11 share one)
+    phases = {seg for r in tiny_phased.test.requests for seg in r.segments if "phase:" in seg}
+    assert phases == {"phase:seeding", "phase:preheat", "phase:peak", "phase:after_sales"}
+    stores = [s.store for s in tiny_phased.test.splits]
+    assert stores[1] is stores[2] and len({id(s) for s in stores}) == 3

@@ -129,6 +129,21 @@ def _day_starts(first: pd.Timestamp, days: int) -> list[pd.Timestamp]:
     return [(local + pd.Timedelta(days=i)).tz_convert("UTC") for i in range(days)]
 
 
+def _open_days_before(
+    end: pd.Timestamp, days: int, held: Sequence[pd.Timestamp]
+) -> list[pd.Timestamp]:
+    """The ``days`` China-calendar midnights before ``end`` that are not held out, oldest
+    first (a per-phase world holds out days between training days: they are skipped)."""
+    skip = set(held)
+    out: list[pd.Timestamp] = []
+    day = end.tz_convert(CHINA).normalize()
+    while len(out) < days:
+        day = day - pd.Timedelta(days=1)
+        if day.tz_convert("UTC") not in skip:
+            out.append(day.tz_convert("UTC"))
+    return out[::-1]
+
+
 def build_days(
     world: World,
     starts: Sequence[pd.Timestamp],
@@ -137,11 +152,11 @@ def build_days(
     embeddings: Any,
     verified: pd.Series,
     step: Callable[[int], None] | None = None,
-    store_per_day: bool = True,
+    cuts: Sequence[pd.Timestamp] | None = None,
 ) -> DaySplit:
     """Hydrate each day's requests against the store and viewer contexts of its start
-    (``store_per_day`` False: one store cut at the first day, as the held-out evaluation
-    does)."""
+    (``cuts``: of the instant given per day instead, e.g. the first day of its held-out
+    run, as the held-out evaluation does)."""
     posts = world.tables["posts"]
     friends, follows = friends_of(world), friends_of(world, "follow")
     relations = circle_activity(world)
@@ -153,16 +168,16 @@ def build_days(
     eligible: list[Split] = []
     parts: list[pd.DataFrame] = []
     offset = 0
-    store = None
+    store, store_cut = None, None
     for i, start in enumerate(starts):
         end = start + pd.Timedelta(days=1)
         day = interactions[
             (interactions["created_at"] >= start) & (interactions["created_at"] < end)
         ]
         requests = make_requests(day, posts, friends, relations, world.policy, kinds)
-        cut = start if store_per_day else starts[0]
-        if store is None or store_per_day:
-            store = build_store(world, cut, scores, embeddings, verified)
+        cut = start if cuts is None else cuts[i]
+        if store is None or cut != store_cut:
+            store, store_cut = build_store(world, cut, scores, embeddings, verified), cut
         contexts = viewer_contexts(
             world,
             cut,
@@ -220,14 +235,18 @@ def load_ranker_data(
     t = world.tables
     posts = t["posts"]
     cutoff = world.cutoff
-    dev_start = cutoff - pd.Timedelta(days=config.dev_days)
-    train_start = dev_start - pd.Timedelta(days=config.train_days)
+    held, windows = world.held_day_starts, world.holdout_windows
+    # Dev: the ``dev_days`` days before the last held-out run; train: the ``train_days``
+    # days before those that are not held out (every training day precedes the cutoff of
+    # a default world; a per-phase world's may lie between its held-out runs).
+    dev_starts = _open_days_before(windows[-1][0], config.dev_days, held)
+    train_starts = _open_days_before(dev_starts[0], config.train_days, held)
+    dev_start, train_start = dev_starts[0], train_starts[0]
     sim_start = pd.Timestamp(world.manifest["sim_start"])
     if train_start < sim_start:
         raise ValueError(
-            f"world {name!r} logs {(cutoff - sim_start).days} days before its "
-            f"cutoff; --train-days {config.train_days} + dev "
-            f"{config.dev_days} do not fit"
+            f"world {name!r} has too few days that are not held out before its last "
+            f"held-out days for --train-days {config.train_days} + dev {config.dev_days}"
         )
     if models is None:
         models = load_models(settings) if config.use_encoder else NO_MODELS
@@ -235,29 +254,32 @@ def load_ranker_data(
     step("score posts", 0, len(posts))
     scores = score_posts(settings, posts, t["users"], verified, models=models)
     step("score posts", len(posts), len(posts))
-    # The fallback embedding is fit on posts before the training days: valid for all three.
+    # The fallback embedding is fit on posts before the training days and the first held-out
+    # day: valid for all three.
     embeddings = embed_posts(
         settings,
         posts,
-        (posts["created_at"] < train_start).to_numpy(),
+        (posts["created_at"] < min(train_start, cutoff)).to_numpy(),
         models=models,
         dim=config.embedding_dim,
         seed=config.seed,
     )
     inter = t["interactions"]
     starts_of = {
-        "train": _day_starts(train_start, config.train_days),
-        "dev": _day_starts(dev_start, config.dev_days),
-        "test": _day_starts(cutoff, len(world.manifest["holdout_days"])),
+        "train": train_starts,
+        "dev": dev_starts,
+        "test": held,
     }
+    # Test days are scored against the store of their held-out run's first day.
+    test_cuts = [run[0] for run in windows for _ in run]
     out: dict[str, DaySplit] = {
         label: DaySplit([], pd.DataFrame(columns=["req", "post_id", "rel", "position", *FEATURES]))
         for label in ("train", "dev")
     }
-    for label, logs, per_day in (
-        ("train", inter, True),
-        ("dev", inter, True),
-        ("test", world.holdout, False),
+    for label, logs, cuts in (
+        ("train", inter, None),
+        ("dev", inter, None),
+        ("test", world.holdout, test_cuts),
     ):
         starts = starts_of[label]
         if test_only and label != "test":
@@ -271,13 +293,16 @@ def load_ranker_data(
             embeddings,
             verified,
             lambda n, lb=label, k=len(starts): step(f"hydrate {lb} days", n, k),
-            store_per_day=per_day,
+            cuts=cuts,
         )
     days = {k: [str(s.tz_convert(CHINA).date()) for s in starts] for k, starts in starts_of.items()}
     sources = {
         **scores.sources,
         "embeddings": embeddings.source,
-        "engagement": "interactions before each request's day (test: before the cutoff)",
+        "engagement": (
+            "interactions before each request's day (test: before its held-out run), "
+            "held-out days excluded"
+        ),
     }
     if world.explores:
         sources["dev"] = (

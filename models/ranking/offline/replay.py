@@ -198,3 +198,31 @@ def evaluate_split(
             )
             out[m].append(ndcg_at_k([req.relevance[p] for p in ranked], weights=weights))
     return out
+
+
+def evaluate_splits(
+    splits: Sequence[Split], params: RankingParams, **kwargs: Any
+) -> dict[str, list[float | None]]:
+    """``evaluate_split`` over several splits (e.g. one per held-out window, each with the
+    store cut at its own start), per method in the order of ``requests_of(splits)``."""
+    out: dict[str, list[float | None]] = {}
+    for split in splits:
+        for m, values in evaluate_split(split, params, **kwargs).items():
+            out.setdefault(m, []).extend(values)
+    return out
+
+
+def requests_of(splits: Sequence[Split]) -> list[EvalRequest]:
+    """The requests of ``splits``, in order (matching ``evaluate_splits``)."""
+    return [r for s in splits for r in s.requests]
+
+
+def filtered_share_of(eligible: Sequence[Split], shown: Sequence[Split]) -> float:
+    """Share of the shown candidates that the policy filters removed, over several splits."""
+    n = [sum(len(r.candidates) for r in s.requests) for s in shown]
+    total = sum(n)
+    return (
+        sum((e.filtered_share or 0.0) * k for e, k in zip(eligible, n, strict=True)) / total
+        if total
+        else 0.0
+    )

@@ -190,6 +190,22 @@ def test_near_duplicate_in_any_circle_is_flagged_and_sent_to_review(
     assert fresh["near_duplicate_of"] is None
 
 
+def test_a_stock_phrase_posted_again_elsewhere_is_not_a_copy(
+    api: TestClient, keys: dict, world: dict
+) -> None:
+    sm.use_models(api, sm.fake_loader())
+    api.post(
+        "/v1/posts", headers=keys["ingest"], json=_post("p-stock", "差评！！！")
+    ).raise_for_status()
+    sm.wait_indexed(api, ["p-stock"])
+    again = api.post(
+        "/v1/posts",
+        headers=keys["ingest"],
+        json={**_post("p-stock-2", "差评！！！！"), "circle_id": "c-phone"},  # cosine 0.98
+    ).json()["results"][0]
+    assert again["near_duplicate_of"] is None  # many buyers write it: nobody's copy
+
+
 def test_near_duplicates_within_one_batch_point_to_the_first(
     api: TestClient, keys: dict, world: dict
 ) -> None:
