@@ -39,7 +39,11 @@ def rescore(
     ] = None,
     version: Annotated[
         list[str] | None,
-        typer.Option("--version", help="TASK=VERSION to use instead of the champion (repeatable)."),
+        typer.Option(
+            "--version",
+            help="TASK=VERSION to use instead of the champion (repeatable); "
+            "moderation=rules: the rule detectors alone.",
+        ),
     ] = None,
     circle: Annotated[
         list[str] | None, typer.Option(help="Only posts of this circle (repeatable).")
