@@ -15,11 +15,15 @@ interval, no failed feed request during the run. What it does:
    ``--rate`` requests/s per server, self-sourced feeds of the busiest viewers of the
    largest circle — and then ``quanzi posts rescore --version …`` in its own process;
 5. while it runs and until every change is seen (or ``--settle`` seconds after it ends):
-   reads which posts changed status in the store, with the time their batch wrote them
-   (``posts.updated_at``, set before the commit, so times are upper bounds), and probes
+   reads which posts changed status in the store — a change's time is the start of the
+   last read that did not show it yet, so it is committed after that and a lag measured
+   from it is an upper bound (within one probe round); the time the batch began writing
+   (``posts.updated_at``, before its transaction's writes) is kept too — and probes
    each server's feed for them (given candidates, a cold-start probe viewer, filters
    other than moderation opened up, so a post is in the answer exactly when the worker's
-   snapshot has it passed); a thread fetches the hot lists of the circles with changes;
+   snapshot has it passed); a thread fetches the hot lists of the circles with changes,
+   round after round (hot lists are SQL per request: their measured lag is mostly the
+   length of that round, which the summary reports);
 6. reports: posts, changed decisions by label and direction (the rescore's own summary),
    time from write to visibility per (post, server) in the feed and per post in the hot
    lists (max, p99, p50, and how many within the refresh interval), the feed requests and
@@ -94,6 +98,7 @@ class Observations:
     probe_failures: Counter[str] = field(default_factory=Counter)
     confounded: set[str] = field(default_factory=set)  # removed by another filter
     rounds: list[float] = field(default_factory=list)  # feed probe round durations, s
+    hot_rounds: list[float] = field(default_factory=list)  # hot-list rounds (all circles), s
 
 
 # ---------------------------------------------------------------------------- the store
@@ -309,10 +314,12 @@ def hot_list_watch(
     """Fetch the hot lists of the circles with changes, round after round, servers in turn."""
     server = 0
     while not stop.is_set():
+        started = time.perf_counter()
         for circle in sorted(circles()):
             shown = prober.hot_list(server, circle, obs)
             if shown is not None:
                 obs.hot[circle].append((time.time(), shown))
+        obs.hot_rounds.append(time.perf_counter() - started)
         server = (server + 1) % servers
         stop.wait(pause_s)
 
@@ -324,11 +331,14 @@ def hot_list_times(
     hot_after: dict[str, frozenset[str]],
     obs: Observations,
     final_at: float,
+    since: dict[str, float] | None = None,
 ) -> dict[str, float]:
-    """Per followed post, seconds from its write until the hot list showed its new state
-    for good (the first of the observations since that all agree with the end)."""
+    """Per followed post, seconds from its change (``since``, else its write) until the hot
+    list showed its new state for good (the first of the observations since that all
+    agree with the end)."""
     out: dict[str, float] = {}
     for pid, (status, circle, written) in changed.items():
+        written = (since or {}).get(pid, written)
         leaves = status != "pass" and pid in hot_before.get(circle, frozenset())
         enters = status == "pass" and pid in hot_after.get(circle, frozenset())
         if not (leaves or enters):
@@ -459,6 +469,7 @@ def run_live(settings: Settings, config: LiveConfig, log: Callable[[str], None] 
         probe_requests=obs.probe_requests,
         probe_failures=dict(obs.probe_failures),
         probe_round_s=round(float(np.mean(obs.rounds)), 3) if obs.rounds else None,
+        hot_round_s=round(float(np.mean(obs.hot_rounds)), 3) if obs.hot_rounds else None,
         confounded_posts=len(obs.confounded),
     )
     return result
@@ -483,6 +494,9 @@ def _rescore_under_probes(
     command += ["--block-size", str(config.block_size), "--json-out", str(summary_file)]
     command += ["--timeout", str(config.timeout_s)]
     changed: dict[str, tuple[str, str, float]] = {}
+    # When each change was committed, at the earliest: the start of the last store read
+    # that did not show it yet (so a lag measured from it is an upper bound).
+    committed: dict[str, float] = {}
     stop = threading.Event()
     watcher = threading.Thread(
         target=hot_list_watch,
@@ -503,14 +517,25 @@ def _rescore_under_probes(
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     started, ended = time.time(), None
+    last_read = started
     watcher.start()
+
+    def read_changes() -> dict[str, tuple[str, str, float]]:
+        nonlocal last_read
+        read_at = time.time()
+        now = changed_posts(before, statuses(engine))
+        for pid in now.keys() - committed.keys():
+            committed[pid] = last_read
+        last_read = read_at
+        return now
+
     try:
         while True:
-            changed = changed_posts(before, statuses(engine))
+            changed = read_changes()
             probe_feed_round(prober, changed, config.servers, obs)
             if ended is None and proc.poll() is not None:
                 ended = time.time()
-                changed = changed_posts(before, statuses(engine))
+                changed = read_changes()
                 log(f"rescore ended (exit {proc.returncode}) after {ended - started:.1f} s")
             all_seen = all(
                 (pid, s) in obs.feed_seen for pid in changed for s in range(config.servers)
@@ -544,8 +569,11 @@ def _rescore_under_probes(
     ]
     probe_feed_round(prober, changed, config.servers, obs)
     regressed = mismatches(prober, changed, config.servers, obs)
-    feed_times = [t - changed[pid][2] for (pid, _), t in obs.feed_seen.items() if pid in changed]
-    hot_times = hot_list_times(changed, hot_before, hot_after, obs, final_at)
+    seen = [(pid, t) for (pid, _), t in obs.feed_seen.items() if pid in changed]
+    feed_times = [t - committed[pid] for pid, t in seen]
+    feed_from_write = [t - changed[pid][2] for pid, t in seen]
+    hot_times = hot_list_times(changed, hot_before, hot_after, obs, final_at, committed)
+    hot_from_write = hot_list_times(changed, hot_before, hot_after, obs, final_at)
     rescore = json.loads((bench.data_dir / "rescore.json").read_text())
     refresh_s = settings.feed_refresh_interval_ms / 1000
     visible = Counter("enters" if s == "pass" else "leaves" for s, _, _ in changed.values())
@@ -559,11 +587,13 @@ def _rescore_under_probes(
             "within_refresh_interval": sum(t <= refresh_s for t in feed_times),
             "not_seen_within_settle": len(unseen),
             "regressed": regressed,
+            "from_write": percentiles(feed_from_write),
         },
         "hot_list_visibility": {
             **percentiles(list(hot_times.values())),
             "within_refresh_interval": sum(t <= refresh_s for t in hot_times.values()),
             "lists_showing_a_post_that_does_not_pass": bad_in_hot,
+            "from_write": percentiles(list(hot_from_write.values())),
         },
     }
 

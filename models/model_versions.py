@@ -55,8 +55,9 @@ def versions_key(versions: Mapping[str, str]) -> str:
 def chosen_versions(settings: Settings, named: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each task's version — the one named (``moderation=rules``: the rule detectors
     alone, the fallback serving uses without a model), else the champion
-    (``rules``/``unavailable`` without one) — and the configured encoder's version. Checked before anything runs:
-    an unknown task or version raises ``UnknownVersionError`` naming what exists."""
+    (``rules``/``unavailable`` without one) — and the configured encoder's version.
+    Checked before anything runs: an unknown task or version raises
+    ``UnknownVersionError`` naming what exists."""
     named = dict(named or {})
     unknown = sorted(set(named) - set(KEY_PARTS))
     if unknown:

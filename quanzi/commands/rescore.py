@@ -326,10 +326,12 @@ def live_lines(r: dict) -> list[str]:
     def times(v: dict) -> str:
         if not v["n"]:
             return "none to follow"
+        w = v["from_write"]
         return (
-            f"{v['n']} followed: max {v['max_s']:.2f} s, p99 {v['p99_s']:.2f} s, p50 "
-            f"{v['p50_s']:.2f} s; {v['within_refresh_interval']} within the {refresh:g} s "
-            "refresh interval"
+            f"{v['n']} followed, from the commit: max {v['max_s']:.2f} s, p99 "
+            f"{v['p99_s']:.2f} s, p50 {v['p50_s']:.2f} s, {v['within_refresh_interval']} "
+            f"within the {refresh:g} s refresh interval (from the batch's first write: max "
+            f"{w['max_s']:.2f} s, p99 {w['p99_s']:.2f} s)"
         )
 
     lines = [
@@ -348,7 +350,8 @@ def live_lines(r: dict) -> list[str]:
         f"{r['servers']} server(s), {load['connections_per_server']} connections each, "
         f"{load['seconds']:.0f} s)",
         f"probes: {r['probe_requests']} requests, failures {r['probe_failures'] or 0}, "
-        f"mean feed-probe round {r['probe_round_s']} s, baseline mismatches "
+        f"mean feed-probe round {r['probe_round_s']} s, hot-list round {r['hot_round_s']} s, "
+        f"baseline mismatches "
         f"{r['baseline_mismatches']}, posts a non-moderation filter removed "
         f"{r['confounded_posts']}",
         f"load average before {r['load_average_before'][0]:.1f}",

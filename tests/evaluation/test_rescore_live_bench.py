@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from quanzi.evaluation.rescore_live_bench import (
     Observations,
     changed_posts,
@@ -42,3 +44,13 @@ def test_percentiles_of_nothing_and_of_times() -> None:
     assert percentiles([]) == {"n": 0}
     figures = percentiles([0.1] * 99 + [2.0])
     assert figures["n"] == 100 and figures["max_s"] == 2.0 and figures["p50_s"] == 0.1
+
+
+def test_hot_list_time_from_the_commit_when_known() -> None:
+    changed = {"out": ("reject", "c1", 10.0)}
+    obs = Observations()
+    obs.hot["c1"] = [(10.5, frozenset({"out"})), (11.0, frozenset()), (12.0, frozenset())]
+    before, after = {"c1": frozenset({"out"})}, {"c1": frozenset()}
+    assert hot_list_times(changed, before, after, obs, 13.0) == {"out": 1.0}  # from the write
+    since = {"out": 10.8}  # committed after 10.8: the list followed within 0.2 s
+    assert hot_list_times(changed, before, after, obs, 13.0, since)["out"] == pytest.approx(0.2)
