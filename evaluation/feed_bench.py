@@ -101,6 +101,7 @@ async def _one_connection(
     errors: list[str],
     max_requests: int | None = None,
     schedule: asyncio.Queue[float | None] | None = None,
+    stop_file: str | None = None,
 ) -> None:
     """Closed loop (next request when the answer is in), or with ``schedule`` open loop:
     take the next scheduled send time, send, and count latency from that time (so a
@@ -109,6 +110,8 @@ async def _one_connection(
     writer: asyncio.StreamWriter | None = None
     i = start
     while time.perf_counter() < deadline and (max_requests is None or i - start < max_requests):
+        if stop_file is not None and os.path.exists(stop_file):
+            break
         if writer is None:
             try:
                 reader, writer = await asyncio.open_connection(host, port)
@@ -148,19 +151,23 @@ def drive(
     concurrency: int,
     max_requests: int | None = None,
     rate: float | None = None,
+    stop_file: str | None = None,
 ) -> tuple[list[float], list[str], float]:
     """Run ``concurrency`` connections for ``seconds``; latencies in seconds.
 
     Closed loop by default (each connection sends its next request when the answer is in,
     up to ``max_requests``); with ``rate``, open loop: requests are due at a fixed
     ``rate`` per second, taken by whichever connection is free, latency counted from the
-    due time — what "sustained N req/s with p99 ≤ X" means."""
+    due time — what "sustained N req/s with p99 ≤ X" means. With ``stop_file``, the run
+    also ends once that file exists (a load that lasts as long as some other work)."""
     latencies: list[float] = []
     errors: list[str] = []
 
     async def produce(queue: asyncio.Queue[float | None], start: float) -> None:
         assert rate is not None
         for k in range(int(seconds * rate)):
+            if stop_file is not None and os.path.exists(stop_file):
+                break
             due = start + k / rate
             delay = due - time.perf_counter()
             if delay > 0:
@@ -182,7 +189,16 @@ def drive(
             *tasks,
             *(
                 _one_connection(
-                    host, port, requests, k * 7919, deadline, latencies, errors, max_requests, queue
+                    host,
+                    port,
+                    requests,
+                    k * 7919,
+                    deadline,
+                    latencies,
+                    errors,
+                    max_requests,
+                    queue,
+                    stop_file,
                 )
                 for k in range(concurrency)
             ),
@@ -230,6 +246,7 @@ def client_main(argv: list[str] | None = None) -> None:
         plan["concurrency"],
         plan.get("max_requests"),
         plan.get("rate"),
+        plan.get("stop_file"),
     )
     result = summarise(plan["mode"], latencies, errors, elapsed, plan["concurrency"])
     args.out.write_text(

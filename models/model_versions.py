@@ -53,9 +53,11 @@ def versions_key(versions: Mapping[str, str]) -> str:
 
 
 def chosen_versions(settings: Settings, named: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Each task's version — the one named, else the champion (``rules``/``unavailable``
-    without one) — and the configured encoder's version. Checked before anything runs:
-    an unknown task or version raises ``UnknownVersionError`` naming what exists."""
+    """Each task's version — the one named (``moderation=rules``: the rule detectors
+    alone, the fallback serving uses without a model), else the champion
+    (``rules``/``unavailable`` without one) — and the configured encoder's version.
+    Checked before anything runs: an unknown task or version raises
+    ``UnknownVersionError`` naming what exists."""
     named = dict(named or {})
     unknown = sorted(set(named) - set(KEY_PARTS))
     if unknown:
@@ -72,7 +74,7 @@ def chosen_versions(settings: Settings, named: Mapping[str, str] | None = None) 
         version = named.get(task)
         if version is None:
             version = None if no_store else champion_version(settings, task)
-        else:
+        elif not (task == "moderation" and version == RULES_VERSION):  # the fallback, by name
             check_registered(settings, task, version)
         if version is None:
             version = RULES_VERSION if task == "moderation" else UNAVAILABLE

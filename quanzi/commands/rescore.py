@@ -39,7 +39,11 @@ def rescore(
     ] = None,
     version: Annotated[
         list[str] | None,
-        typer.Option("--version", help="TASK=VERSION to use instead of the champion (repeatable)."),
+        typer.Option(
+            "--version",
+            help="TASK=VERSION to use instead of the champion (repeatable); "
+            "moderation=rules: the rule detectors alone.",
+        ),
     ] = None,
     circle: Annotated[
         list[str] | None, typer.Option(help="Only posts of this circle (repeatable).")
@@ -242,3 +246,116 @@ def bench_rescore(
                 indent=1,
             )
         )
+
+
+@bench_app.command("rescore-live")
+def bench_rescore_live(
+    version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--version",
+            help="TASK=VERSION to rescore with (repeatable; default: the champions), e.g. "
+            "the moderation challenger `moderation=2`.",
+        ),
+    ] = None,
+    servers: Annotated[
+        int, typer.Option(min=1, max=8, help="`quanzi serve` processes, one worker each.")
+    ] = 2,
+    rate: Annotated[
+        float, typer.Option(min=1, help="Feed requests/s per server (open loop).")
+    ] = 20.0,
+    concurrency: Annotated[int, typer.Option(min=1, help="Connections per server.")] = 4,
+    block_size: Annotated[int, typer.Option(min=1, help="Posts per rescore batch.")] = 250,
+    settle_s: Annotated[
+        float,
+        typer.Option("--settle", min=1, help="Seconds after the rescore for changes to show."),
+    ] = 60.0,
+    timeout_s: Annotated[
+        float, typer.Option("--timeout", min=60, help="Limit for the whole run, seconds.")
+    ] = 3600.0,
+    json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
+) -> None:
+    """Rescore a copy of the bootstrapped store while `quanzi serve` answers feed load:
+    time until every changed decision shows in each server's feed and the hot lists,
+    and failed feed requests (the issue's demo-world target)."""
+    import json
+    import os
+
+    from quanzi.evaluation.rescore_live_bench import LiveConfig, run_live
+    from quanzi.models.model_versions import UnknownVersionError, chosen_versions
+    from quanzi.settings import Settings
+
+    settings = Settings()
+    named = _named_versions(version or [])
+    try:  # before anything starts: the versions must exist
+        chosen = chosen_versions(settings, named)
+    except (UnknownVersionError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"rescoring with {chosen}")
+    config = LiveConfig(
+        versions=[f"{t}={v}" for t, v in named.items()],
+        servers=servers,
+        rate=rate,
+        concurrency=concurrency,
+        block_size=block_size,
+        settle_s=settle_s,
+        timeout_s=timeout_s,
+    )
+    load_before = os.getloadavg()
+    try:
+        result = run_live(settings, config, log=typer.echo)
+    except RuntimeError as exc:
+        raise fail(str(exc)) from exc
+    result["load_average_before"] = load_before
+    for line in live_lines(result):
+        typer.echo(line)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, ensure_ascii=False, indent=1))
+    feed = result["feed_visibility"]
+    if result["load"]["failed"] or feed["not_seen_within_settle"] or feed["regressed"]:
+        raise typer.Exit(1)
+
+
+def live_lines(r: dict) -> list[str]:
+    """The live bench's summary for a terminal."""
+    rescore, feed, hot, load = (
+        r["rescore"], r["feed_visibility"], r["hot_list_visibility"], r["load"]
+    )  # fmt: skip
+    refresh = r["refresh_interval_s"]
+
+    def times(v: dict) -> str:
+        if not v["n"]:
+            return "none to follow"
+        w = v["from_write"]
+        return (
+            f"{v['n']} followed, from the commit: max {v['max_s']:.2f} s, p99 "
+            f"{v['p99_s']:.2f} s, p50 {v['p50_s']:.2f} s, {v['within_refresh_interval']} "
+            f"within the {refresh:g} s refresh interval (from the batch's first write: max "
+            f"{w['max_s']:.2f} s, p99 {w['p99_s']:.2f} s)"
+        )
+
+    lines = [
+        f"{r['posts']} posts; rescore: {rescore['posts']} posts in {rescore['seconds']:.1f} s "
+        f"({rescore['posts_per_s']:.0f} posts/s), wall {r['rescore_wall_s']:.1f} s",
+        "changed decisions (the rescore's summary):",
+        *(f"  {k}: {n}" for k, n in sorted(rescore["changes"].items())),
+        f"visible changes: {r['visibility_changes']} (leave or enter the feed)",
+        f"feed, per (post, server) on {r['servers']} server(s): {times(feed)}; "
+        f"not seen within the settle time {feed['not_seen_within_settle']}, "
+        f"wrong at the end {feed['regressed']}",
+        f"hot lists: {times(hot)}; lists showing a post that does not pass "
+        f"{hot['lists_showing_a_post_that_does_not_pass']}",
+        f"feed load: {load['requests']} requests, {load['failed']} failed, p99 "
+        f"{load['p99_ms']:.1f} ms ({load['mode']}, {load['rate_per_server']:g} req/s × "
+        f"{r['servers']} server(s), {load['connections_per_server']} connections each, "
+        f"{load['seconds']:.0f} s)",
+        f"probes: {r['probe_requests']} requests, failures {r['probe_failures'] or 0}, "
+        f"mean feed-probe round {r['probe_round_s']} s, hot-list round {r['hot_round_s']} s, "
+        f"baseline mismatches "
+        f"{r['baseline_mismatches']}, posts a non-moderation filter removed "
+        f"{r['confounded_posts']}",
+        f"load average before {r['load_average_before'][0]:.1f}",
+    ]
+    if load["error_samples"]:
+        lines.append(f"error samples: {load['error_samples']}")
+    return lines

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from quanzi.models.ranking.params import CHINA, Phase, campaign_phase
 from quanzi.serving.banner import DUP_COSINE, banner_picks
 from quanzi.serving.editorial import review as review_logic
+from quanzi.serving.editorial.collections import hidden_flag
 from quanzi.serving.editorial.guardrails import BANNER_MIN_TIER, PostFacts
 from quanzi.serving.editorial.suggestion_neighbours import text_vectors
 from quanzi.serving.index_search import post_vectors, search_similar
@@ -315,7 +316,8 @@ def collection_warnings(
     db: Session, models: ModelSet | None, items: Sequence[Card]
 ) -> list[Warning]:
     """What an editor should fix before publishing: near-duplicate pairs, authors with more
-    than one post, and posts below the banner rules (passed, L2–L3, tier ≥ 2)."""
+    than one post, posts hidden from the served collection because moderation no longer
+    passes them, and posts below the banner rules (passed, L2–L3, tier ≥ 2)."""
     out: list[Warning] = []
     ids = [c.id for c in items]
     vectors: dict[str, np.ndarray] = {}
@@ -350,6 +352,10 @@ def collection_warnings(
                     "repeated_author", f"{n} posts by {name} ({author}): {', '.join(posts)}", posts
                 )
             )
+    for card in items:
+        flag = hidden_flag(card.post)
+        if flag is not None:
+            out.append(Warning("hidden", f"{card.id}: {flag}", (card.id,)))
     for card in items:
         why = card.below_banner_rules
         if why:

@@ -8,6 +8,14 @@ Guardrails (``guardrails.py``): a post below the banner rules (L2–L3, tier ≥
 not a flagged copy) or a near-duplicate of an item already in is refused (422) unless
 the request carries an override reason; the editor and the reason are then stored with
 the item, and publishing checks that every such item has one.
+
+When moderation changes its mind about an item after it went in (an editor's decision in
+the review queue, or ``quanzi posts rescore`` with a new champion — both through
+``status_changes.set_statuses``), the item is not deleted: editorial data stays. The
+served view (``served_items``: what the banner page shows of a published collection)
+leaves out every item whose post no longer passes, positions closed up, and the editor's
+view flags it (``hidden_flag``) until the editor removes it or the post passes again,
+when it is served again in its place.
 """
 
 from __future__ import annotations
@@ -55,6 +63,19 @@ def list_collections(
     return list(rows), int(total)
 
 
+def hidden_counts(session: Session, collection_ids: Sequence[int]) -> dict[int, int]:
+    """Per collection, its items hidden from the served view (posts that do not pass)."""
+    if not collection_ids:
+        return {}
+    rows = session.execute(
+        select(CollectionItem.collection_id, func.count())
+        .join(Post, Post.id == CollectionItem.post_id)
+        .where(CollectionItem.collection_id.in_(list(collection_ids)), Post.status != "pass")
+        .group_by(CollectionItem.collection_id)
+    ).all()
+    return {int(cid): int(n) for cid, n in rows}
+
+
 def collection_items(session: Session, collection_id: int) -> list[tuple[CollectionItem, Post]]:
     """The collection's items with their posts, in position order."""
     rows = session.execute(
@@ -64,6 +85,21 @@ def collection_items(session: Session, collection_id: int) -> list[tuple[Collect
         .order_by(CollectionItem.position, CollectionItem.post_id)
     ).all()
     return [(item, post) for item, post in rows]
+
+
+def hidden_flag(post: Post) -> str | None:
+    """Why an item is left out of the served collection (None: it is served)."""
+    if post.status == "pass":
+        return None
+    return (
+        f"moderation status is {post.status}: hidden from the served collection until it "
+        "passes again; remove or replace it"
+    )
+
+
+def served_items(items: Sequence[tuple[CollectionItem, Post]]) -> list[tuple[CollectionItem, Post]]:
+    """The items the banner page shows: those whose post passes, in order."""
+    return [(item, post) for item, post in items if hidden_flag(post) is None]
 
 
 def _check_posts(session: Session, collection: Collection, post_ids: Sequence[str]) -> None:
@@ -316,17 +352,28 @@ def publish_collection(
 def suggest_posts(
     session: Session, collection: Collection, similar: SimilarPosts, *, k: int, diversity: float
 ) -> list[tuple[Post, float]]:
-    """Posts to fill the collection: neighbours of its items, diversified by MMR.
+    """Posts to fill the collection: neighbours of its served items (of all, while none
+    passes), only posts that pass now, diversified by MMR.
 
     ``diversity`` is 1 − λ of MMR: 0 keeps the relevance order, higher values trade
     relevance for posts unlike those already picked (no near-duplicates side by side).
     """
-    seeds = _current_order(session, collection)
+    items = collection_items(session, collection.id)
+    seeds = [post.id for _, post in served_items(items)] or [post.id for _, post in items]
     pool = min(SUGGESTION_POOL, max(4 * k, 20))
     found = similar(
-        session, circle_id=collection.circle_id, seed_ids=seeds, k=pool, exclude_ids=set(seeds)
+        session,
+        circle_id=collection.circle_id,
+        seed_ids=seeds,
+        k=pool,
+        exclude_ids={post.id for _, post in items},
     )
-    keep = [i for i, pid in enumerate(found.post_ids) if pid not in set(seeds)]
+    # The store's status, not the index's copy (which follows within its sync interval).
+    passed = set(
+        session.scalars(select(Post.id).where(Post.id.in_(found.post_ids), Post.status == "pass"))
+    )
+    taken = {post.id for _, post in items}
+    keep = [i for i, pid in enumerate(found.post_ids) if pid not in taken and pid in passed]
     if not keep:
         return []
     relevance = found.relevance[keep].astype(np.float64)

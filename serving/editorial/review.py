@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from quanzi.serving.editorial.errors import Conflict, Invalid, NotFound
+from quanzi.serving.editorial.status_changes import set_statuses
 from quanzi.storage.orm import Post, ReviewDecision, ReviewItem
 
 Decision = Literal["pass", "reject"]
@@ -133,7 +134,8 @@ def decide(
     labels: Sequence[str],
     editor: str,
 ) -> tuple[ReviewDecision, Post]:
-    """Store an editor's decision, close the item and set the post's status."""
+    """Store an editor's decision, close the item and set the post's status
+    (``status_changes.set_statuses``, as a rescore does)."""
     item, post = get_item(session, review_id)
     if item.status != OPEN:
         last = decisions_of(session, review_id)
@@ -159,7 +161,9 @@ def decide(
     )
     session.add(row)
     item.status = CLOSED
-    if post.status in ("review", "pending"):  # a post removed meanwhile stays removed
-        post.status = decision
     session.flush()
+    if post.status in ("review", "pending"):  # a post removed meanwhile stays removed
+        # The path every status change takes: workers' feeds and indexes re-read the post
+        # within their refresh interval; hot lists, banner picks, collections follow.
+        set_statuses(session, {post.id: decision})
     return row, post

@@ -8,14 +8,16 @@ vector of its version; then one transaction writes it all:
 - ``post_scores``: upserts keyed by (post id, model, version) — a batch written twice
   leaves one row per version, and the chosen version's row becomes the newest, which is
   the row serving reads (``result_of``, the feed snapshot, the index metadata);
-- ``posts``: the new status and the chosen versions' key (``scored_versions``); a post an
-  editor decided keeps the editor's status, only its scores change;
+- ``posts``: the chosen versions' key (``scored_versions``) and, where the decision
+  changed, the new status through ``editorial/status_changes.set_statuses`` — the path an
+  editor's decision in the review queue takes; a post an editor decided keeps the
+  editor's status, only its scores change;
 - the review queue as at ingest: a post newly in ``review`` gets (or reopens) its item, an
   open item of a post that left review is closed;
 - vectors through ``write_embeddings`` and every post through ``log_changes``: the same
   change log that live ingest writes, so every worker's index and feed snapshot re-read
-  the post within their refresh interval (a newly rejected post leaves the feed, the index
-  and the hot lists; a newly passed one enters);
+  the post within their refresh interval (a newly rejected post leaves the feed, the index,
+  hot lists, banner picks and collections' served view; a newly passed one enters);
 - the block's progress (``rescore_blocks.done_posts``), in the same transaction.
 """
 
@@ -38,6 +40,7 @@ from quanzi.models.loading import LoadedModels
 from quanzi.models.model_versions import versions_key
 from quanzi.models.moderation.policy import post_status, review_reasons
 from quanzi.models.scoring import Scorer
+from quanzi.serving.editorial.status_changes import set_statuses
 from quanzi.serving.post_ingest.decision import RuleLookup, moderation_of
 from quanzi.serving.post_ingest.persistence import public_part, score_rows_for
 from quanzi.storage.db import session_scope
@@ -111,6 +114,7 @@ def rescore_batch(
         now = datetime.now(UTC)
         score_rows: list[dict[str, Any]] = []
         post_rows: list[dict[str, Any]] = []
+        changed: dict[str, str] = {}  # post id → its new status
         for row, record, answer in zip(rows, records, answers, strict=True):
             moderation = moderation_of(answer["moderation"], record, rules)
             near = row["near_duplicate_of"]
@@ -125,22 +129,25 @@ def rescore_batch(
                 "near_duplicate_cosine": row["near_duplicate_cosine"],
             }
             score_rows += score_rows_for(row["id"], result, versions, now)
-            post_rows.append({"id": row["id"], "status": status, "scored_versions": key})
+            post_rows.append({"id": row["id"], "scored_versions": key, "updated_at": now})
             if status != row["status"]:
+                changed[row["id"]] = status
                 outcome.changes[_direction(row["status"], status, moderation)] += 1
             _review_item(session, row, status, moderation, now)
         _upsert_scores(session, score_rows)
-        session.execute(
-            update(Post), [{**r, "updated_at": now} for r in post_rows]
-        )  # by primary key
+        session.execute(update(Post), post_rows)  # by primary key
+        # A changed decision takes the path of an editor's (status, change log).
+        set_statuses(session, changed, now)
         ids = [r["id"] for r in rows]
         if vectors is not None:
             assert models.encoder_version is not None
             write_embeddings(session, models.encoder_version, [ids[i] for i in fresh], vectors)
             unit = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype("<f4")
             outcome.shard = {ids[i]: unit[k] for k, i in enumerate(fresh)}  # as stored
-        done = set(fresh) if vectors is not None else set()
-        log_changes(session, [pid for i, pid in enumerate(ids) if i not in done])
+        done = set(fresh) if vectors is not None else set()  # logged by write_embeddings
+        log_changes(
+            session, [pid for i, pid in enumerate(ids) if i not in done and pid not in changed]
+        )
     return outcome
 
 

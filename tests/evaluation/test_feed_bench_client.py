@@ -75,3 +75,20 @@ def test_process_cpu_seconds_reads_this_process() -> None:
     sum(i * i for i in range(300_000))  # burn a little CPU
     second = process_cpu_seconds(os.getpid())
     assert first is not None and second is not None and second >= first
+
+
+def test_a_stop_file_ends_the_load_early(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    server, port = _server()
+    stop = tmp_path / "stop"
+    timer = threading.Timer(0.5, stop.touch)
+    try:
+        requests = [_request_bytes("127.0.0.1", port, "k", {"viewer_id": "a"})]
+        timer.start()
+        latencies, errors, elapsed = drive(
+            "127.0.0.1", port, requests, 60.0, 2, rate=50, stop_file=str(stop)
+        )
+    finally:
+        timer.cancel()
+        server.shutdown()
+    assert not errors and 5 <= len(latencies) < 200  # stopped after ~0.5 s, not 60
+    assert elapsed < 10

@@ -7,7 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from quanzi.serving.api.deps import EditorKey, ModelsDep, SessionDep, SimilarDep
+from quanzi.serving.api.deps import (
+    EditorKey,
+    FeedOrEditorKey,
+    ModelsDep,
+    SessionDep,
+    SimilarDep,
+)
 from quanzi.serving.api.schemas.collections import (
     CollectionCreate,
     CollectionItemsAdd,
@@ -15,6 +21,7 @@ from quanzi.serving.api.schemas.collections import (
     CollectionListQuery,
     CollectionOrder,
     CollectionPublic,
+    CollectionServed,
     CollectionSummary,
     CollectionUpdate,
     Suggestion,
@@ -23,6 +30,7 @@ from quanzi.serving.api.schemas.collections import (
 )
 from quanzi.serving.api.schemas.common import ID_MAX_LENGTH
 from quanzi.serving.editorial import collections as logic
+from quanzi.serving.editorial.errors import Conflict
 from quanzi.serving.editorial.guardrails import VectorsOf, post_facts
 from quanzi.serving.index_search import post_vectors
 from quanzi.serving.worker_models import ModelRegistry
@@ -85,8 +93,14 @@ def list_collections(
         limit=query.limit,
         offset=query.offset,
     )
+    hidden = logic.hidden_counts(session, [c.id for c in rows])
     return CollectionList(
-        data=[CollectionSummary.model_validate(c, from_attributes=True) for c in rows],
+        data=[
+            CollectionSummary.model_validate(c, from_attributes=True).model_copy(
+                update={"hidden_items": hidden.get(c.id, 0)}
+            )
+            for c in rows
+        ],
         count=total,
     )
 
@@ -97,6 +111,22 @@ def read_collection(
 ) -> CollectionPublic:
     """One collection with its items in order."""
     return _public(session, logic.get_collection(session, collection_id))
+
+
+@router.get(
+    "/{collection_id}/served",
+    responses={**NOT_FOUND, 409: {"description": "A draft: only a published one is served"}},
+)
+def read_served_collection(
+    collection_id: CollectionId, session: SessionDep, _: FeedOrEditorKey
+) -> CollectionServed:
+    """A published collection as the banner page shows it: its items whose posts pass
+    moderation now, positions 1..n (an item moderation later rejected is left out, and
+    flagged in the editor's view, until it passes again)."""
+    collection = logic.get_collection(session, collection_id)
+    if collection.status != "published":
+        raise Conflict(f"collection {collection_id} is a draft: only a published one is served")
+    return CollectionServed.from_rows(collection, logic.collection_items(session, collection.id))
 
 
 @router.patch("/{collection_id}", responses=NOT_FOUND)

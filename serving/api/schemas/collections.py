@@ -23,7 +23,7 @@ from quanzi.serving.api.schemas.common import (
     MAX_PAGE,
     optional_not_null,
 )
-from quanzi.serving.editorial.collections import MAX_ITEMS
+from quanzi.serving.editorial.collections import MAX_ITEMS, hidden_flag, served_items
 from quanzi.storage.orm import Collection, CollectionItem, Post
 
 CollectionStatus = Literal["draft", "published"]
@@ -120,6 +120,12 @@ class CollectionItemPublic(BaseModel):
     text: str
     override_by: str | None = Field(None, description="Who added it despite the guardrails.")
     override_reason: str | None = Field(None, description="Why (null: no override needed).")
+    hidden: bool = Field(
+        False,
+        description="Left out of the served collection: its post no longer passes "
+        "moderation (an editor's decision or a rescore changed it after it went in).",
+    )
+    flag: str | None = Field(None, description="What the editor should do about a hidden item.")
 
 
 class CollectionPublic(BaseModel):
@@ -132,7 +138,10 @@ class CollectionPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     published_at: datetime | None
-    items: list[CollectionItemPublic]
+    items: list[CollectionItemPublic] = Field(
+        description="Every item in the editor's order, hidden ones included (flagged)."
+    )
+    hidden_items: int = Field(0, description="Items left out of the served collection.")
 
     @classmethod
     def from_rows(cls, c: Collection, items: list[tuple[CollectionItem, Post]]) -> CollectionPublic:
@@ -156,8 +165,47 @@ class CollectionPublic(BaseModel):
                     text=p.text,
                     override_by=i.override_by,
                     override_reason=i.override_reason,
+                    hidden=hidden_flag(p) is not None,
+                    flag=hidden_flag(p),
                 )
                 for i, p in items
+            ],
+            hidden_items=sum(hidden_flag(p) is not None for _, p in items),
+        )
+
+
+class CollectionServedItem(BaseModel):
+    post_id: str
+    position: int = Field(description="1-based among the served items: 1..n, no gaps.")
+    note: str
+    author_id: str
+    text: str
+
+
+class CollectionServed(BaseModel):
+    """A published collection as the banner page shows it: only posts that pass now."""
+
+    id: int
+    circle_id: str
+    title: str
+    description: str
+    published_at: datetime
+    items: list[CollectionServedItem]
+
+    @classmethod
+    def from_rows(cls, c: Collection, items: list[tuple[CollectionItem, Post]]) -> CollectionServed:
+        assert c.published_at is not None
+        return cls(
+            id=c.id,
+            circle_id=c.circle_id,
+            title=c.title,
+            description=c.description,
+            published_at=c.published_at,
+            items=[
+                CollectionServedItem(
+                    post_id=i.post_id, position=n, note=i.note, author_id=p.author_id, text=p.text
+                )
+                for n, (i, p) in enumerate(served_items(items), start=1)
             ],
         )
 
@@ -170,6 +218,9 @@ class CollectionSummary(BaseModel):
     created_by: str
     created_at: datetime
     published_at: datetime | None
+    hidden_items: int = Field(
+        0, description="Items left out of the served collection (posts that no longer pass)."
+    )
 
 
 class CollectionListQuery(BaseModel):

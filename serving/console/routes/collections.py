@@ -87,6 +87,7 @@ def read_collections(
         request,
         "collections.html",
         collections=rows,
+        hidden=logic.hidden_counts(db, [c.id for c in rows]),
         total=total,
         circles=views.circle_list(db),
         query=query,

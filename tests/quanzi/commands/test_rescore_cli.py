@@ -113,3 +113,11 @@ def test_rescore_refuses_bad_input_then_applies_a_promotion_once(
     again = runner.invoke(app, ["posts", "rescore"])
     assert again.exit_code == 0, again.output
     assert "0 posts to rescore" in again.output and "no decision changed" in again.output
+
+    # Back to the rule detectors alone (the fallback serving uses without a model), by name.
+    assert runner.invoke(app, ["posts", "rescore", "--version", "quality=rules"]).exit_code == 2
+    rules = runner.invoke(app, ["posts", "rescore", "--version", "moderation=rules"])
+    assert rules.exit_code == 0, rules.output
+    assert "3 posts to rescore" in rules.output
+    keys = {_posts(store)[pid][1] for pid in TEXTS}  # type: ignore[index]
+    assert {key.split(";")[0] for key in keys} == {"moderation=rules"}

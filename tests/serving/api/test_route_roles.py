@@ -58,6 +58,7 @@ POLICY: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/v1/collections"): EDITORS,
     ("GET", "/v1/collections"): EDITORS,
     ("GET", "/v1/collections/{collection_id}"): EDITORS,
+    ("GET", "/v1/collections/{collection_id}/served"): FEED | EDITORS,
     ("PATCH", "/v1/collections/{collection_id}"): EDITORS,
     ("DELETE", "/v1/collections/{collection_id}"): EDITORS,
     ("POST", "/v1/collections/{collection_id}/items"): EDITORS,
