@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,29 +122,47 @@ def test_manifest_of_another_encoder_version_is_refused(settings: Settings) -> N
         load_index(settings.index_dir, "enc-2")
 
 
-def _rebuild_and_save(index_dir: str, rounds: int) -> int:
-    """A worker process at start-up: load the index or rebuild it, then save it again
-    (as the server's workers do after a sync), ``rounds`` times."""
-    rebuilt = 0
-    for _ in range(rounds):
-        index, reason = load_or_rebuild(Path(index_dir), "enc-1", lambda: _index()[0])
-        rebuilt += reason is not None
-        save_index(index, Path(index_dir))
-    return rebuilt
+# A worker process at start-up: load the index or rebuild it (a random 59-post index),
+# then save it again as the server's workers do after a sync; prints how often it rebuilt.
+_WORKER = """
+import sys
+from pathlib import Path
+import numpy as np
+from quanzi.models.index import IndexConfig, PostMeta, VectorIndex, load_or_rebuild, save_index
+
+def build():
+    x = np.random.default_rng(1).standard_normal((59, 8)).astype(np.float32)
+    metas = [PostMeta(circle_id="c0", quality=0.5, status="pass") for _ in range(59)]
+    return VectorIndex.build(8, "enc-1", [f"p{i}" for i in range(59)], x, metas, IndexConfig())
+
+rebuilt = 0
+for _ in range(6):
+    index, reason = load_or_rebuild(Path(sys.argv[1]), "enc-1", build)
+    rebuilt += reason is not None
+    save_index(index, Path(sys.argv[1]))
+print(rebuilt)
+"""
 
 
 def test_worker_processes_saving_at_once_never_break_each_others_index(
     settings: Settings,
 ) -> None:
-    """Two workers that found no index at once: without the save lock one deleted the
+    """Three workers that found no index at once: without the save lock one deleted the
     other's fresh generation before it was checksummed (FileNotFoundError at start-up).
     With it, every save completes, the saved index loads, and only one rebuild happens
-    (the second worker loads what the first saved)."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(3) as pool:
-        rebuilt = pool.starmap(_rebuild_and_save, [(str(settings.index_dir), 6)] * 3)
-    assert sum(rebuilt) == 1
-    loaded = load_index(settings.index_dir, "enc-1")
-    assert len(loaded) == 59
+    (the others load what the first saved)."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(settings.index_dir)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in outs]
+    assert sum(int(out.strip()) for out, _ in outs) == 1
+    assert len(load_index(settings.index_dir, "enc-1")) == 59
     folder = settings.index_dir / "enc-1"
     assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == 4
