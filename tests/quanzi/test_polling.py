@@ -1,7 +1,8 @@
-"""The poller survives a failing step and stops promptly."""
+"""The poller survives a failing step, keeps a fixed rate and stops promptly."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -29,3 +30,26 @@ def test_a_failing_step_is_retried_and_stop_ends_the_thread() -> None:
     n = len(calls)
     time.sleep(0.05)
     assert len(calls) == n  # nothing runs after stop
+
+
+def test_the_interval_runs_start_to_start_and_a_slow_step_is_not_caught_up() -> None:
+    """A step of 60 % of the interval leaves 40 % to wait (start to start = the interval);
+    a step longer than the interval is followed by a short pause, not a burst."""
+    starts: list[float] = []
+    enough = threading.Event()
+
+    def step() -> None:
+        starts.append(time.monotonic())
+        time.sleep(0.08 if len(starts) < 6 else 0.3)
+        if len(starts) == 8:
+            enough.set()
+
+    poller = Poller("rate-poller", step, 0.2, logging.getLogger("test"))
+    poller.start()
+    assert enough.wait(10)
+    poller.stop()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    # fixed rate while steps fit (a fixed wait after each step gave 0.28 s)
+    assert all(0.18 <= g <= 0.25 for g in gaps[:4]), gaps
+    # a step longer than the interval: step + a tenth of the interval (not step + 0.2 s)
+    assert all(0.3 <= g <= 0.42 for g in gaps[5:]), gaps
