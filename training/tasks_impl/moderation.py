@@ -103,6 +103,10 @@ class ModerationTask:
             "contact_heldout_precision": (True, 0.01),
             "test_spam_f1": (True, 0.01),
             "collateral_reject_rate": (False, 0.005),
+            # issue 14: the review queue's load on real reviews and the clean look-alikes
+            # ("V领毛衣", "微信支付") a challenger may not flag more of than the champion.
+            "collateral_review_rate": (False, 0.005),
+            "lookalike_fp_rate_flag": (False, 0.005),
         }
     )
 

@@ -222,6 +222,7 @@ def test_evaluate_reports_every_label_baseline_collateral_and_figures(
         "collateral_reject_rate",
         "speed_posts_per_s",
     } <= m.keys()
+    assert set(ModerationTask().gate) <= m.keys()  # every gated metric is reported
     assert m["test_offensive_accuracy"] > 0.8  # the tiny model really learned
     assert all(np.isfinite(v) for v in m.values())
     collateral = evaluation.tables["collateral.csv"]
