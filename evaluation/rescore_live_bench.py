@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ class LiveConfig:
     settle_s: float = 60.0  # after the rescore, how long changes may take to show
     timeout_s: float = 3600.0
     probe_pause_s: float = 0.05
+    # The rescore's CPU niceness: on one shared machine a backfill yields the cores to the
+    # servers (on a cluster it runs elsewhere); 0 runs it at the servers' priority.
+    rescore_nice: int = 10
 
 
 @dataclass
@@ -514,7 +518,7 @@ def _rescore_under_probes(
     with (bench.data_dir / "rescore.log").open("w") as out:
         proc = subprocess.Popen(
             command, cwd=bench.data_dir, env=bench_env(settings, bench.data_dir), stdout=out,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.STDOUT, preexec_fn=partial(os.nice, config.rescore_nice),
         )  # fmt: skip
     started, ended = time.time(), None
     last_read = started

@@ -266,6 +266,15 @@ def bench_rescore_live(
     ] = 20.0,
     concurrency: Annotated[int, typer.Option(min=1, help="Connections per server.")] = 4,
     block_size: Annotated[int, typer.Option(min=1, help="Posts per rescore batch.")] = 250,
+    rescore_nice: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=19,
+            help="CPU niceness of the rescore process: a backfill beside live servers on "
+            "the same cores yields to them (0: the same priority as the servers).",
+        ),
+    ] = 10,
     settle_s: Annotated[
         float,
         typer.Option("--settle", min=1, help="Seconds after the rescore for changes to show."),
@@ -300,6 +309,7 @@ def bench_rescore_live(
         block_size=block_size,
         settle_s=settle_s,
         timeout_s=timeout_s,
+        rescore_nice=rescore_nice,
     )
     load_before = os.getloadavg()
     try:
@@ -307,6 +317,8 @@ def bench_rescore_live(
     except RuntimeError as exc:
         raise fail(str(exc)) from exc
     result["load_average_before"] = load_before
+    result["rescore_nice"] = rescore_nice
+    typer.echo(f"the rescore ran at CPU niceness {rescore_nice} beside the servers (niceness 0)")
     for line in live_lines(result):
         typer.echo(line)
     if json_out is not None:
