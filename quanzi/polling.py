@@ -10,6 +10,12 @@ poll within the interval plus that poll's own run time (with a fixed wait betwee
 bound was two run times more: 1.46 s measured for 1 s on the demo world's rescore). A step
 longer than the interval is followed by a short pause (a tenth of the interval), never by a
 burst of catch-up polls.
+
+``bound_staleness=True`` makes the interval a bound on staleness instead (the feed
+snapshot's setting says it is one): the next poll starts early by the last poll's run time,
+so a change committed just after a poll read is applied within about the interval even when
+applying it takes a while (measured: 1.28 s for a 1 s interval with fixed rate alone, on the
+demo world's rescore with 250-post batches). Polls run more often only while they are slow.
 """
 
 from __future__ import annotations
@@ -24,12 +30,18 @@ class Poller:
     """Runs ``step`` every ``interval_s`` seconds in a daemon thread named ``name``."""
 
     def __init__(
-        self, name: str, step: Callable[[], object], interval_s: float, log: logging.Logger
+        self,
+        name: str,
+        step: Callable[[], object],
+        interval_s: float,
+        log: logging.Logger,
+        bound_staleness: bool = False,
     ) -> None:
         self.name = name
         self.step = step
         self.interval_s = interval_s
         self.log = log
+        self.bound_staleness = bound_staleness
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -40,11 +52,13 @@ class Poller:
     def _loop(self) -> None:
         due = time.monotonic() + self.interval_s
         while not self._stop.wait(max(0.0, due - time.monotonic())):
+            started = time.monotonic()
             try:
                 self.step()
             except Exception:  # the next poll retries; the thread must not die
                 self.log.exception("%s failed; retrying in %.1f s", self.name, self.interval_s)
-            due = max(due + self.interval_s, time.monotonic() + self.interval_s / 10)
+            ran = time.monotonic() - started if self.bound_staleness else 0.0
+            due = max(started + self.interval_s - ran, time.monotonic() + self.interval_s / 10)
 
     def start(self) -> None:
         """Start polling (a second call while running does nothing)."""

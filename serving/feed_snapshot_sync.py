@@ -461,7 +461,11 @@ class FeedStoreSync:
 
     def run_in_thread(self) -> None:
         if self._poller is None:
-            self._poller = Poller("feed-store-sync", self.refresh, self.interval_s, log)
+            # The interval is the feed's staleness bound (its setting says so): a refresh
+            # that applies a large batch of changes brings the next one forward.
+            self._poller = Poller(
+                "feed-store-sync", self.refresh, self.interval_s, log, bound_staleness=True
+            )
         self._poller.start()
 
     def stop(self, timeout: float = 5.0) -> None:

@@ -53,3 +53,24 @@ def test_the_interval_runs_start_to_start_and_a_slow_step_is_not_caught_up() -> 
     assert all(0.18 <= g <= 0.25 for g in gaps[:4]), gaps
     # a step longer than the interval: step + a tenth of the interval (not step + 0.2 s)
     assert all(0.3 <= g <= 0.42 for g in gaps[5:]), gaps
+
+
+def test_a_staleness_bound_brings_the_next_poll_forward_by_the_last_run_time() -> None:
+    """With ``bound_staleness`` a poll of 0.08 s in a 0.2 s interval starts the next one
+    0.12 s after it started, so a change read just after one poll start is applied within
+    about the interval (at a plain fixed rate the gap is the interval, 0.2 s)."""
+    starts: list[float] = []
+    enough = threading.Event()
+
+    def step() -> None:
+        starts.append(time.monotonic())
+        time.sleep(0.08)
+        if len(starts) == 6:
+            enough.set()
+
+    poller = Poller("bound-poller", step, 0.2, logging.getLogger("test"), bound_staleness=True)
+    poller.start()
+    assert enough.wait(10)
+    poller.stop()
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(0.1 <= g <= 0.17 for g in gaps), gaps
