@@ -95,7 +95,7 @@ def test_an_editor_walks_the_console(
     page.goto("/console/sign-in")
     page.fill("#key", keys["editor"])
     page.click("button[type=submit]")
-    expect(page.locator("h1")).to_contain_text("Banner candidates")
+    expect(page.locator("h1")).to_contain_text("Banner candidates", timeout=20_000)
     session_cookie = next(c for c in context.cookies() if c["name"] == "quanzi_console")
     assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
     assert keys["editor"] not in session_cookie["value"]
