@@ -57,9 +57,8 @@ def test_the_interval_runs_start_to_start_and_a_slow_step_is_not_caught_up() -> 
 
 def test_a_staleness_bound_brings_the_next_poll_forward_by_the_last_run_time() -> None:
     """With ``bound_staleness`` a poll of 0.08 s in a 0.2 s interval starts the next one
-    0.1 s after it started (early by its run time + a tenth of the interval), so a change
-    read just after one poll start is applied within the interval (at a plain fixed rate
-    the gap is the interval, 0.2 s)."""
+    0.12 s after it started, so a change read just after one poll start is applied within
+    about the interval (at a plain fixed rate the gap is the interval, 0.2 s)."""
     starts: list[float] = []
     enough = threading.Event()
 
@@ -74,4 +73,4 @@ def test_a_staleness_bound_brings_the_next_poll_forward_by_the_last_run_time() -
     assert enough.wait(10)
     poller.stop()
     gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert all(0.08 <= g <= 0.15 for g in gaps), gaps
+    assert all(0.1 <= g <= 0.17 for g in gaps), gaps
