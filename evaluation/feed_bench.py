@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from quanzi.datasets.world.build import world_dir
 from quanzi.datasets.world.load import load_world
@@ -275,6 +276,29 @@ def _count_pending(settings: Any) -> int:
         )
 
 
+def busiest_circle(session: Session) -> str:
+    """The circle with the most passed posts: the feed benches load its feed."""
+    return session.execute(
+        select(Post.circle_id, func.count())
+        .where(Post.status == "pass")
+        .group_by(Post.circle_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).one()[0]
+
+
+def busiest_viewers(session: Session, n: int) -> list[str]:
+    """The ``n`` users with the most interactions (ties by id): the benches' viewers."""
+    return list(
+        session.scalars(
+            select(Interaction.user_id)
+            .group_by(Interaction.user_id)
+            .order_by(func.count().desc(), Interaction.user_id)
+            .limit(n)
+        )
+    )
+
+
 def prepare(
     settings: Any,
     world: str,
@@ -316,13 +340,7 @@ def prepare(
             check=True,
         )
     with settings_session(bench) as session:
-        circle_id = session.execute(
-            select(Post.circle_id, func.count())
-            .where(Post.status == "pass")
-            .group_by(Post.circle_id)
-            .order_by(func.count().desc())
-            .limit(1)
-        ).one()[0]
+        circle_id = busiest_circle(session)
         ids = list(
             session.scalars(
                 select(Post.id)
@@ -331,14 +349,7 @@ def prepare(
                 .limit(candidates)
             )
         )
-        viewers = list(
-            session.scalars(
-                select(Interaction.user_id)
-                .group_by(Interaction.user_id)
-                .order_by(func.count().desc(), Interaction.user_id)
-                .limit(n_viewers + n_cold)
-            )
-        )
+        viewers = busiest_viewers(session, n_viewers + n_cold)
         key = create_key(session, "feed-service", "bench-feed")[1]
     return BenchPlan(
         data_dir, key, circle_id, ids, viewers[:n_viewers], manifest["sim_end"], viewers[n_viewers:]

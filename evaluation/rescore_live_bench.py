@@ -60,11 +60,11 @@ from sqlalchemy.engine import make_url
 
 from quanzi.evaluation import bench_server
 from quanzi.evaluation.bench_server import bench_env, free_port
-from quanzi.evaluation.feed_bench import BenchPlan, bodies_for
+from quanzi.evaluation.feed_bench import BenchPlan, bodies_for, busiest_circle, busiest_viewers
 from quanzi.settings import Settings
 from quanzi.storage.api_keys import create_key
 from quanzi.storage.db import make_engine, session_factory, upgrade_url
-from quanzi.storage.orm import Interaction, Post
+from quanzi.storage.orm import Post
 
 PROBE_VIEWER = "rescore-live-probe"  # unknown: cold start, nothing seen, no feedback
 PROBE_CHUNK = 200  # given candidates per probe (the feed's largest list)
@@ -151,21 +151,8 @@ def load_plan(bench: Settings, run_dir: Path) -> BenchPlan:
     try:
         with session_factory(engine).begin() as session:
             key = create_key(session, "feed-service", "bench-rescore-live")[1]
-            circle = session.execute(
-                select(Post.circle_id, func.count())
-                .where(Post.status == "pass")
-                .group_by(Post.circle_id)
-                .order_by(func.count().desc())
-                .limit(1)
-            ).one()[0]
-            viewers = list(
-                session.scalars(
-                    select(Interaction.user_id)
-                    .group_by(Interaction.user_id)
-                    .order_by(func.count().desc(), Interaction.user_id)
-                    .limit(500)
-                )
-            )
+            circle = busiest_circle(session)
+            viewers = busiest_viewers(session, 500)
             newest = session.scalar(select(func.max(Post.created_at)))
     finally:
         engine.dispose()
