@@ -49,7 +49,6 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -505,8 +504,10 @@ def _rescore_under_probes(
     with (bench.data_dir / "rescore.log").open("w") as out:
         proc = subprocess.Popen(
             command, cwd=bench.data_dir, env=bench_env(settings, bench.data_dir), stdout=out,
-            stderr=subprocess.STDOUT, preexec_fn=partial(os.nice, config.rescore_nice),
+            stderr=subprocess.STDOUT,
         )  # fmt: skip
+    # After the start, not in a preexec_fn: the feed load's threads already run here.
+    os.setpriority(os.PRIO_PROCESS, proc.pid, config.rescore_nice)
     started, ended = time.time(), None
     last_read = started
     watcher.start()
