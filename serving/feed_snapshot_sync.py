@@ -19,8 +19,8 @@ index does (``models/index/sync.py``):
 Bound: a change logged in ``index_changes``/``post_scores``/``interactions`` reaches every
 worker's ranking within about the interval (1 s by default): refreshes start early by the
 longest recent refresh's run time (``Poller(bound_staleness=True)``), so the apply time is
-inside the interval, not added to it — measured on the demo world's rescore, 95 % of
-changes within 1 s, the slowest 1.06 s (the first block after an idle spell); an unlogged
+inside the interval, not added to it — measured on the demo world's rescore, 85–95 % of
+changes within 1 s, the slowest 1.06–1.29 s; an unlogged
 post insert or status change within ``scan_every_s`` + interval (≈ 11 s).
 
 Safe defaults when a post has no model score yet: quality is ``UNKNOWN_QUALITY`` (neutral)
