@@ -117,8 +117,8 @@ class Settings(BaseSettings):
         1000,
         ge=50,
         le=600_000,
-        description="How often each worker refreshes its feed-ranking "
-        "snapshot from the store (the bound on how stale ranking features can be).",
+        description="The bound on how stale each worker's feed-ranking snapshot may be "
+        "(statuses, scores, engagement): it polls the store every half of this.",
     )
     topic_centroids_ttl_s: float = Field(
         300.0,

@@ -17,10 +17,11 @@ index does (``models/index/sync.py``):
   changes such as a new creator certification, and PostgreSQL id holes).
 
 Bound: a change logged in ``index_changes``/``post_scores``/``interactions`` reaches every
-worker's ranking within about the interval (1 s by default): refreshes start early by the
-longest recent refresh's run time (``Poller(bound_staleness=True)``), so the apply time is
-inside the interval, not added to it — measured on the demo world's rescore, 85–95 % of
-changes within 1 s, the slowest 1.06–1.29 s; an unlogged
+worker's ranking within the interval (1 s by default): the interval is a staleness bound
+(``Poller(bound_staleness=True)``), so refreshes start every half interval, or earlier by
+the longest recent refresh when that is tighter; applying a 250-post rescore block takes
+about 25 ms, and the other half of the interval absorbs a poll thread that waits for the
+CPU (figures in ``docs/scale.md``); an unlogged
 post insert or status change within ``scan_every_s`` + interval (≈ 11 s).
 
 Safe defaults when a post has no model score yet: quality is ``UNKNOWN_QUALITY`` (neutral)

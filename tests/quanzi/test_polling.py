@@ -55,22 +55,35 @@ def test_the_interval_runs_start_to_start_and_a_slow_step_is_not_caught_up() -> 
     assert all(0.3 <= g <= 0.42 for g in gaps[5:]), gaps
 
 
-def test_a_staleness_bound_brings_the_next_poll_forward_by_the_last_run_time() -> None:
-    """With ``bound_staleness`` a poll of 0.08 s in a 0.2 s interval starts the next one
-    0.12 s after it started, so a change read just after one poll start is applied within
-    about the interval (at a plain fixed rate the gap is the interval, 0.2 s)."""
+def test_a_staleness_bound_polls_every_half_interval_while_polls_are_short() -> None:
+    """With ``bound_staleness`` a poll of 0.04 s in a 0.2 s interval starts the next one
+    0.1 s after it started: a change read just after one poll start is applied within half
+    the interval plus one poll, leaving the other half for a busy machine (at a plain fixed
+    rate the gap is the interval, 0.2 s)."""
+    gaps = _bound_gaps(0.04, 6)
+    assert all(0.09 <= g <= 0.14 for g in gaps), gaps
+
+
+def test_a_staleness_bound_brings_a_slow_poll_forward_by_its_run_time() -> None:
+    """A poll of 0.13 s in a 0.2 s interval: the bound wants the next start 0.07 s after
+    this one, inside the run, so it starts a tenth of the interval after the run ends
+    (gap ≈ 0.15 s), not at the plain rate (0.2 s)."""
+    gaps = _bound_gaps(0.13, 5)
+    assert all(0.14 <= g <= 0.2 for g in gaps), gaps
+
+
+def _bound_gaps(run_s: float, polls: int) -> list[float]:
     starts: list[float] = []
     enough = threading.Event()
 
     def step() -> None:
         starts.append(time.monotonic())
-        time.sleep(0.08)
-        if len(starts) == 6:
+        time.sleep(run_s)
+        if len(starts) == polls:
             enough.set()
 
     poller = Poller("bound-poller", step, 0.2, logging.getLogger("test"), bound_staleness=True)
     poller.start()
     assert enough.wait(10)
     poller.stop()
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
-    assert all(0.1 <= g <= 0.17 for g in gaps), gaps
+    return [b - a for a, b in itertools.pairwise(starts)]
