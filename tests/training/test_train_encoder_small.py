@@ -94,3 +94,45 @@ def test_backbone_student_distils_from_the_backbone_teacher(
     assert len(model[0].auto_model.encoder.layer) == 1
     assert model.encode(["送餐太慢"]).shape == (1, 64)  # the tiny backbone's width
     assert not (out / "checkpoint.pt").exists()  # superseded by the saved model
+
+
+def test_a_trained_student_continues_with_the_same_category_term(
+    tiny_corpora: Path, tmp_path: Path
+) -> None:
+    """``init_model`` continues from a saved student (its tokenizer and width kept) and
+    ``category_weight`` adds the category term; the run records both in its config."""
+    import json
+
+    from sentence_transformers import SentenceTransformer
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    base = ["train", "encoder", "--small", "--set", "teacher=hashing", "--set", "corpora=waimai"]
+    base += ["--set", "register=false"]
+    assert runner.invoke(app, [*base, "--set", f"output_dir={first}"]).exit_code == 0
+    result = runner.invoke(
+        app,
+        [
+            *base,
+            "--set",
+            f"init_model={first}",
+            "--set",
+            "category_weight=0.5",
+            "--set",
+            f"output_dir={second}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    config = json.loads((second / "quanzi_train_config.json").read_text(encoding="utf-8"))
+    assert config["init_model"] == str(first) and config["category_weight"] == 0.5
+    before = SentenceTransformer(str(first), device="cpu").encode(["送餐太慢"])
+    after = SentenceTransformer(str(second), device="cpu").encode(["送餐太慢"])
+    assert after.shape == before.shape
+    assert not (before == after).all()  # it trained
+
+
+def test_init_model_that_is_not_a_folder_is_a_clear_error(tiny_corpora: Path) -> None:
+    result = runner.invoke(
+        app, ["train", "encoder", "--small", "--set", "init_model=/nonexistent/model"]
+    )
+    assert result.exit_code != 0
+    assert "init_model" in result.output
