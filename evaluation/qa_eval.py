@@ -234,4 +234,18 @@ def ask_the_buyer_report(
         top_helpful=float(np.mean(top_h)) if top_h else float("nan"),
         random_helpful=float(np.mean(rand_h)) if rand_h else float("nan"),
         n=len(tops),
+        extra=paired_bootstrap_ci(np.array(top_h) - np.array(rand_h), "helpful_share_diff"),
     )
+
+
+def paired_bootstrap_ci(
+    diff: np.ndarray, name: str, resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Mean of per-question differences with a 95 % bootstrap interval over questions:
+    is the difference beyond noise?"""
+    if len(diff) == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {name: float(diff.mean()), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}

@@ -127,10 +127,13 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
     return model.eval()
 
 
-def load_encoder_folder(folder: Path, settings: Settings) -> SentenceTransformer:
-    """A local sentence-transformers folder in the configured runtime: onnx-int8 (exported
-    once into the models dir, keyed by the folder's content) or torch."""
-    if settings.encoder_runtime == "onnx-int8":
+def load_encoder_folder(
+    folder: Path, settings: Settings, runtime: str | None = None
+) -> SentenceTransformer:
+    """A local sentence-transformers folder in ``runtime`` (default: the configured one):
+    onnx-int8 (exported once into the models dir, keyed by the folder's content) or torch."""
+    torch.set_num_threads(settings.torch_threads)
+    if (runtime or settings.encoder_runtime) == "onnx-int8":
         cache = settings.models_dir / "onnx" / encoder_version_of(str(folder))
         return OnnxEncoder(folder, export_int8(folder, cache), threads=settings.torch_threads)
     return SentenceTransformer(str(folder), device="cpu").eval()

@@ -156,6 +156,7 @@ def eval_qa(
             "top5_helpful_share": ask.top_helpful,
             "random5_helpful_share": ask.random_helpful,
             "questions": ask.n,
+            **ask.extra,
         },
     }
     text = json.dumps(report, ensure_ascii=False, indent=1)
