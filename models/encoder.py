@@ -131,7 +131,8 @@ def load_encoder_folder(
     folder: Path, settings: Settings, runtime: str | None = None
 ) -> SentenceTransformer:
     """A local sentence-transformers folder in ``runtime`` (default: the configured one):
-    onnx-int8 (exported once into the models dir, keyed by the folder's content) or torch."""
+    onnx-int8 (exported once into the models dir, keyed by the folder's content; it
+    ignores a folder's prompts) or torch."""
     torch.set_num_threads(settings.torch_threads)
     if (runtime or settings.encoder_runtime) == "onnx-int8":
         cache = settings.models_dir / "onnx" / encoder_version_of(str(folder))

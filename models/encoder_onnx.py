@@ -105,10 +105,6 @@ class OnnxEncoder:
         self.max_seq_length = int(
             config.get("max_seq_length") or min(self.tokenizer.model_max_length, 512)
         )
-        # The folder's default prompt (e5's "query: "), prepended as sentence-transformers does.
-        st_config = folder / "config_sentence_transformers.json"
-        st = json.loads(st_config.read_text(encoding="utf-8")) if st_config.is_file() else {}
-        self.prompt = (st.get("prompts") or {}).get(st.get("default_prompt_name") or "", "")
         self.dense: tuple[np.ndarray, np.ndarray | None] | None = None
         self.normalize = False
         for kind, path in modules[1:]:
@@ -162,8 +158,6 @@ class OnnxEncoder:
         """``(n, dim)`` float32 vectors in input order (texts batched by length)."""
         single = isinstance(sentences, str)
         texts = [sentences] if single else list(sentences)
-        if self.prompt:
-            texts = [self.prompt + t for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
         starts = range(0, len(texts), batch_size)
