@@ -29,6 +29,7 @@ from quanzi.models.qa.answer_model import AnswerModel, answer_rows, keyword_non_
 from quanzi.models.qa.buyer_log import buyer_log_of, epoch_seconds, time_split
 from quanzi.models.qa.invitee_ranker import InviteeRanker
 from quanzi.models.qa.metrics import answer_ndcg, f1_of, non_answer_f1
+from quanzi.models.qa.similar_recall import embed_scorer, similar_recall, tfidf_scorer
 from quanzi.models.topics.assignment import (
     DEFAULT_ENCODER_WEIGHT,
     DEFAULT_THRESHOLD,
@@ -59,46 +60,20 @@ def answer_ranking_report(
 
 
 def similar_question_report(
-    embed: Embed, pairs: Sequence[EvalPair], questions: Sequence[EvalQuestion], k: int = 5
+    embed: Embed,
+    pairs: Sequence[EvalPair],
+    questions: Sequence[EvalQuestion],
+    k: int = 5,
+    question_embed: Embed | None = None,
 ) -> dict[str, float]:
-    """R@k: for each same-question pair, both directions, is the other question among the
-    k nearest of the pool (every question text of its category in the set, the
-    not-the-same pairs' texts included as hard negatives)? Over all pairs, and per the
-    pairs' own split (``dev`` may be looked at while choosing; ``test`` never)."""
-    pool_by_cat: dict[str, list[str]] = {}
-    for q in questions:
-        pool_by_cat.setdefault(q.category, []).append(q.question)
-    for p in pairs:
-        pool_by_cat.setdefault(p.category, []).extend([p.a, p.b])
-    hits: dict[tuple[str, str], list[float]] = {}
-    for cat, texts in pool_by_cat.items():
-        pool = list(dict.fromkeys(texts))
-        pos = {t: i for i, t in enumerate(pool)}
-        same = [p for p in pairs if p.category == cat and p.same]
-        if not same:
-            continue
-        vectors = {
-            "encoder": embed(pool),
-            "tfidf": normalize(
-                TfidfVectorizer(analyzer="char", ngram_range=(1, 3)).fit_transform(pool)
-            ),
-        }
-        for name, v in vectors.items():
-            sims = v @ v.T
-            sims = sims.toarray() if hasattr(sims, "toarray") else np.asarray(sims)
-            np.fill_diagonal(sims, -np.inf)
-            for p in same:
-                for a, b in ((p.a, p.b), (p.b, p.a)):
-                    top = np.argsort(-sims[pos[a]], kind="stable")[:k]
-                    for part in ("all", p.split):
-                        hits.setdefault((name, part), []).append(float(pos[b] in top))
-    out: dict[str, float] = {}
-    for (name, part), h in sorted(hits.items()):
-        suffix = "" if part == "all" else f"_{part}"
-        out[f"{name}_r@{k}{suffix}"] = float(np.mean(h))
-        if name == "encoder":
-            out[f"n{suffix}"] = float(len(h))
-    return out
+    """R@k on the labelled pairs (``models/qa/similar_recall.py``): the champion's question
+    encoder (when it has one: what the service searches with), the shared encoder (the
+    previous model) and char TF-IDF (the baseline), on the same pools, over all pairs and
+    per the pairs' own split (``dev`` may be looked at while choosing; ``test`` never)."""
+    scorers = {"encoder": embed_scorer(embed), "tfidf": tfidf_scorer}
+    if question_embed is not None:
+        scorers = {"question_encoder": embed_scorer(question_embed), **scorers}
+    return similar_recall(scorers, pairs, questions, k)
 
 
 def _hash_share(post_id: str, salt: str = "") -> float:
@@ -259,4 +234,18 @@ def ask_the_buyer_report(
         top_helpful=float(np.mean(top_h)) if top_h else float("nan"),
         random_helpful=float(np.mean(rand_h)) if rand_h else float("nan"),
         n=len(tops),
+        extra=paired_bootstrap_ci(np.array(top_h) - np.array(rand_h), "helpful_share_diff"),
     )
+
+
+def paired_bootstrap_ci(
+    diff: np.ndarray, name: str, resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Mean of per-question differences with a 95 % bootstrap interval over questions:
+    is the difference beyond noise?"""
+    if len(diff) == 0:
+        return {}
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (resamples, len(diff)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {name: float(diff.mean()), f"{name}_ci_low": float(low), f"{name}_ci_high": float(high)}

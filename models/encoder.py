@@ -116,8 +116,7 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
         torch.set_num_threads(settings.torch_threads)
     name = resolve_encoder(settings)
     if effective_runtime(settings) == "onnx-int8":
-        cache = settings.models_dir / "onnx" / encoder_version_of(name)
-        return OnnxEncoder(name, export_int8(name, cache), threads=settings.torch_threads)
+        return load_encoder_folder(Path(name), settings)
     try:
         model = SentenceTransformer(name, device=device)
     except (OSError, ValueError) as exc:
@@ -126,6 +125,19 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
             "sentence-transformers folder or a Hugging Face id available offline"
         ) from exc
     return model.eval()
+
+
+def load_encoder_folder(
+    folder: Path, settings: Settings, runtime: str | None = None
+) -> SentenceTransformer:
+    """A local sentence-transformers folder in ``runtime`` (default: the configured one):
+    onnx-int8 (exported once into the models dir, keyed by the folder's content; it
+    ignores a folder's prompts) or torch."""
+    torch.set_num_threads(settings.torch_threads)
+    if (runtime or settings.encoder_runtime) == "onnx-int8":
+        cache = settings.models_dir / "onnx" / encoder_version_of(str(folder))
+        return OnnxEncoder(folder, export_int8(folder, cache), threads=settings.torch_threads)
+    return SentenceTransformer(str(folder), device="cpu").eval()
 
 
 def save_compact(model: SentenceTransformer, path: Path | str, dtype: str = "float16") -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -53,6 +53,7 @@ class QAService:
         self._lock = threading.Lock()
         self._index: QuestionIndex | None = None
         self._log: BuyerLog | None = None
+        self._built_for: tuple[int, int] | None = None  # the models the index was built with
 
     @property
     def answer_model(self) -> Any | None:
@@ -66,14 +67,25 @@ class QAService:
         qa = self.models().qa
         return None if qa is None else qa.ranker
 
+    def _question_embedder(self) -> Callable[[Sequence[str]], np.ndarray] | None:
+        """The champion's question encoder when it has one, else the shared encoder."""
+        models = self.models()
+        qa = models.qa
+        if qa is not None and getattr(qa, "has_question_encoder", False):
+            return qa.embed_questions
+        return models.embedder
+
     def invalidate(self) -> None:
         self._index, self._log = None, None
 
     # --- in-memory state -------------------------------------------------------------
     def _build(self, session: Session) -> tuple[QuestionIndex | None, BuyerLog]:
         with self._lock:
-            if self._log is not None:
+            models = self.models()
+            key = (id(models.qa), id(models.embedder))  # a reload may change the vector space
+            if self._log is not None and key == self._built_for:
                 return self._index, self._log
+            self._built_for = key
             frames = {
                 "orders": pd.read_sql(
                     select(Order.user_id, Order.item_id, Order.created_at), session.connection()
@@ -88,7 +100,7 @@ class QAService:
                 "posts": pd.read_sql(select(Post.author_id, Post.created_at), session.connection()),
             }
             self._log = buyer_log_of(frames)
-            embedder = self.models().embedder
+            embedder = self._question_embedder()
             if embedder is not None:
                 answered = select(Answer.question_id).where(Answer.status == "pass")
                 rows = session.execute(
@@ -100,9 +112,10 @@ class QAService:
                         Question.id.in_(answered),
                     )
                 ).all()
-                index = QuestionIndex(embedder.dim)
+                index = QuestionIndex(0)  # no answered question yet: searches find none
                 if rows:
                     vectors = embedder([r[2] for r in rows])
+                    index = QuestionIndex(vectors.shape[1])
                     by_family: dict[str, list[int]] = {}
                     for i, r in enumerate(rows):
                         by_family.setdefault(_family(r[3]), []).append(i)
@@ -123,7 +136,7 @@ class QAService:
         exclude: str | None = None,
     ) -> list[dict[str, Any]]:
         index, _ = self._build(session)
-        embedder = self.models().embedder
+        embedder = self._question_embedder()
         if index is None or embedder is None:
             return []
         hits = index.search(embedder([text])[0], _family(circle), item_id, k, exclude)

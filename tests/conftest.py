@@ -159,3 +159,22 @@ def factory_class() -> type[factories.Factory]:
 def factory(session: Session) -> factories.Factory:
     """Row factories writing into ``session``."""
     return factories.Factory(session)
+
+
+# A tiny randomly initialised sentence-transformers encoder, built once per session.
+TINY_TEXTS = [
+    "这个手机很好用，电池耐用",
+    "物流太慢了，差评",
+    "酒店位置很好，早餐一般",
+    "外卖送到已经凉了",
+    "衣服质量不错，尺码偏小",
+    "iPhone 13 拍照清楚",
+] * 5
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved 1-layer, 32-wide BERT encoder (16-d output) with its own char vocabulary."""
+    from quanzi_tests.serving_models import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"), TINY_TEXTS, 200)

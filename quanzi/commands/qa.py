@@ -142,7 +142,12 @@ def eval_qa(
     report = {
         "non_answer_f1": qa_eval.non_answer_report(model, embed, test),
         "answer_ndcg@3": qa_eval.answer_ranking_report(model, embed, test),
-        "similar_question": qa_eval.similar_question_report(embed, pairs, load_questions(root)),
+        "similar_question": qa_eval.similar_question_report(
+            embed,
+            pairs,
+            load_questions(root),
+            question_embed=qa.embed_questions if qa.has_question_encoder else None,
+        ),
         "topic_assignment": qa_eval.topic_assignment_report(tables, embed),
         "ask_the_buyer": {
             "top5_answer_rate": ask.top_rate,
@@ -151,6 +156,7 @@ def eval_qa(
             "top5_helpful_share": ask.top_helpful,
             "random5_helpful_share": ask.random_helpful,
             "questions": ask.n,
+            **ask.extra,
         },
     }
     text = json.dumps(report, ensure_ascii=False, indent=1)
@@ -176,8 +182,9 @@ def bench_qa(
 
     settings = Settings()
     tables = _world(settings, world)
-    ranker = _qa_champion(settings).ranker
-    embed = _embed(settings)
+    qa = _qa_champion(settings)
+    ranker = qa.ranker
+    embed = qa.embed_questions if qa.has_question_encoder else _embed(settings)
     q = tables["questions"]
     circles = tables["circles"].set_index("id")
     family = [

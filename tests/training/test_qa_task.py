@@ -4,15 +4,18 @@ promoted through the gate and loaded back as the champion the service serves."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from quanzi.models.champions import load_champion
+from quanzi.models.champions import load_champion, load_version
 from quanzi.models.loading import load_task
 from quanzi.models.qa.predictor import QAPredictor
 from quanzi.settings import Settings
 from quanzi.training.pipeline import train
 from quanzi.training.promotion import promote
+from quanzi.training.qa_question_encoder import QuestionEncoderConfig
 from quanzi.training.tasks_impl.qa import QATask
 
 
@@ -64,3 +67,22 @@ def test_a_missing_world_is_refused_before_mlflow_is_touched(tmp_path) -> None: 
     with pytest.raises(FileNotFoundError):
         train(QATask(), settings, small=True)
     assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_the_question_encoder_is_fine_tuned_logged_and_served_from_the_champion(
+    qa_settings: Settings, tiny_encoder_dir: Path
+) -> None:
+    task = QATask(
+        question_base=str(tiny_encoder_dir),
+        question_config=QuestionEncoderConfig(epochs=1, batch_size=64),
+    )
+    trained = train(task, qa_settings, small=True)
+    for name in ("test_similar_r5", "dev_similar_r5", "test_similar_r5_tfidf"):
+        assert 0.0 <= trained.metrics[name] <= 1.0
+    assert trained.metrics["test_similar_r5"] == trained.metrics["test_similar_r5_question"]
+
+    predictor = load_version(qa_settings, "qa", trained.version)
+    assert isinstance(predictor, QAPredictor) and predictor.has_question_encoder
+    vectors = predictor.embed_questions(["电池能用多久？", "续航怎么样", "屏幕清楚吗"])
+    assert vectors.shape == (3, 16)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)

@@ -218,13 +218,16 @@ def world(seed: Callable[[Callable[[Any], Any]], Any], keys: dict) -> dict[str, 
     return seed(lambda f: {k: v.id for k, v in seed_world(f).items()})
 
 
-def build_tiny_encoder(path: Path) -> Path:
-    """Save a 1-layer, 32-wide sentence-transformers encoder (16-d output) at ``path``."""
+def build_tiny_encoder(
+    path: Path, texts: Sequence[str] | None = None, vocab_size: int = 120
+) -> Path:
+    """Save a 1-layer, 32-wide sentence-transformers encoder (16-d output) at ``path``
+    (a char vocabulary of ``texts``)."""
     from quanzi.models.encoder import EncoderArch, build_encoder
     from quanzi.models.tokenizer import build_tokenizer
 
-    texts = ["保湿面霜质地轻薄", "口红颜色很正", "手机续航一天", "物流很快包装完好"] * 5
-    tokenizer = build_tokenizer(texts, vocab_size=120, min_frequency=1)
+    texts = texts or ["保湿面霜质地轻薄", "口红颜色很正", "手机续航一天", "物流很快包装完好"] * 5
+    tokenizer = build_tokenizer(texts, vocab_size=vocab_size, min_frequency=1)
     arch = EncoderArch(
         hidden_size=32,
         num_layers=1,

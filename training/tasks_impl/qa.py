@@ -10,10 +10,15 @@ load.
   extra training rows. The ranker learns from the world's logged invites of its first
   80 % of questions (time split) and is scored on the invites of the rest, from the log
   alone (no hidden trait is read here).
+- **Question encoder**: the backbone (full multilingual-e5-small, ``QUANZI_BACKBONE``)
+  fine-tuned on the hand-written training triplets (``datasets/qa/train``, never the
+  evaluation pairs) for similar-question retrieval (``training/qa_question_encoder.py``);
+  ``small`` skips it (retrieval then uses the shared encoder).
 - **Fit**: ``training/qa.py`` (``fit_answer_model``, ``fit_invitee_ranker``).
 - **Evaluate**: non-answer F1 and answer NDCG@3 on test (``models/qa/metrics.py``, the
-  same code as ``quanzi eval qa``), and the ranker's AUC at telling who answered among
-  the held-out questions' invitees.
+  same code as ``quanzi eval qa``), the ranker's AUC at telling who answered among
+  the held-out questions' invitees, and similar-question R@5 on the pairs' test part
+  (dev part logged beside it), the shared encoder's and char TF-IDF's on the same pools.
 """
 
 from __future__ import annotations
@@ -28,18 +33,22 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from quanzi.datasets.qa.eval_set import EVAL_DIR, EvalQuestion, load_questions
+from quanzi.datasets.qa.eval_set import EVAL_DIR, EvalQuestion, load_pairs, load_questions
+from quanzi.datasets.qa.train_set import load_triplets
 from quanzi.datasets.world.build import default_name
 from quanzi.datasets.world.qa_tables import read_qa_world, world_answer_rows
 from quanzi.datasets.world.tables import require_world
+from quanzi.models.backbone.load import ensure_backbone
 from quanzi.models.encoder import embed_texts, load_encoder, resolve_encoder
 from quanzi.models.qa.buyer_log import buyer_log_of, time_split
 from quanzi.models.qa.metrics import answer_ndcg, non_answer_f1
 from quanzi.models.qa.predictor import REGISTERED_MODEL, QAPredictor
+from quanzi.models.qa.similar_recall import embed_scorer, similar_recall, tfidf_scorer
 from quanzi.progress import ProgressCallback
 from quanzi.settings import Settings
 from quanzi.training.pipeline import ModelFormat
 from quanzi.training.qa import cached, fit_answer_model, fit_invitee_ranker, invite_rows
+from quanzi.training.qa_question_encoder import QuestionEncoderConfig, fit_question_encoder
 from quanzi.training.tasks import Evaluation, TaskData
 
 Embed = Callable[[Sequence[str]], np.ndarray]
@@ -84,10 +93,15 @@ class QATask:
             "test_non_answer_f1": (True, 0.01),
             "test_answer_ndcg3": (True, 0.01),
             "test_invite_answer_auc": (True, 0.01),
+            "test_similar_r5": (True, 0.02),
         }
     )
     model_format: ModelFormat = QA_MODEL
     world: str | None = None  # None: the demo world
+    # The question encoder's starting point: None = the backbone (full e5; small runs skip
+    # it), "" = none (retrieval uses the shared encoder), else a sentence-transformers folder.
+    question_base: str | None = None
+    question_config: QuestionEncoderConfig = field(default_factory=QuestionEncoderConfig)
     _embed: Embed | None = None
     _state: dict[str, Any] = field(default_factory=dict)
 
@@ -117,6 +131,11 @@ class QATask:
         invites = tables["question_invites"]
         held_out = invites[invites.question_id.isin(test_q)]
         self._state.update(tables=tables, dev=dev, test=test, extra=extra, world=world)
+        self._state.update(pairs=load_pairs(EVAL_DIR), questions=dev + test)
+        if self.question_base if small else self.question_base != "":
+            self._state["triplets"] = load_triplets()
+            self._state["question_base"] = self.question_base or ensure_backbone(settings)
+            self._state["threads"] = settings.torch_threads
         digest = hashlib.sha256(
             "\n".join(sorted(held_out.question_id + ":" + held_out.user_id)).encode()
         ).hexdigest()
@@ -129,7 +148,12 @@ class QATask:
         )
 
     def run_params(self, data: TaskData) -> dict[str, str]:
-        return {"world": self._state["world"], "encoder_features": str(self._embed is not None)}
+        s = self._state
+        out = {"world": s["world"], "encoder_features": str(self._embed is not None)}
+        if "triplets" in s:
+            out |= self.question_config.params()
+            out |= {"question_base": s["question_base"], "question_triplets": len(s["triplets"])}
+        return out
 
     # -- fit
     def fit(self, data: TaskData, settings: Settings, small: bool) -> QAPredictor:
@@ -140,7 +164,16 @@ class QATask:
         self._embed = cached(self._embed, texts)
         model = fit_answer_model(s["dev"], self._embed, s["extra"])
         ranker = fit_invitee_ranker(s["tables"], TRAIN_SHARE)
-        return QAPredictor(model, ranker, s.get("encoder"), self._embed)
+        question_encoder = (
+            fit_question_encoder(
+                s["question_base"], s["triplets"], self.question_config, s["threads"]
+            )
+            if "triplets" in s
+            else None
+        )
+        return QAPredictor(
+            model, ranker, s.get("encoder"), self._embed, question_encoder=question_encoder
+        )
 
     # -- evaluate
     def evaluate(self, predictor: QAPredictor, data: TaskData) -> Evaluation:
@@ -163,8 +196,31 @@ class QATask:
                 "test_answer_ndcg3_longest": ndcg["longest"],
                 "test_invite_answer_auc": float(auc),
                 "test_invites": float(len(rows.answered)),
+                **self._similar_metrics(predictor),
             }
         )
+
+    def _similar_metrics(self, predictor: QAPredictor) -> dict[str, float]:
+        """R@5 on the pairs' test part (dev beside it) of this version's retrieval — its
+        question encoder, else the shared encoder, else (a ``small`` run without either)
+        char TF-IDF — and of the shared encoder and TF-IDF on the same pools."""
+        s = self._state
+        scorers = {"tfidf": tfidf_scorer}
+        if self._embed is not None:
+            scorers["encoder"] = embed_scorer(self._embed)
+        if predictor.has_question_encoder:
+            scorers["question"] = embed_scorer(predictor.embed_questions)
+        served = next(n for n in ("question", "encoder", "tfidf") if n in scorers)
+        r = similar_recall(scorers, s["pairs"], s["questions"])
+        out = {
+            f"{part}_similar_r5_{name}": r[f"{name}_r@5_{part}"]
+            for name in scorers
+            for part in ("dev", "test")
+            if f"{name}_r@5_{part}" in r
+        }
+        out["test_similar_r5"] = r.get(f"{served}_r@5_test", 0.0)
+        out["dev_similar_r5"] = r.get(f"{served}_r@5_dev", 0.0)
+        return out
 
     def load(self, path: Path) -> QAPredictor:
         predictor = QAPredictor.load(path)
