@@ -145,11 +145,16 @@ class LinearTextClassifier:
         return out
 
     # ------------------------------------------------------------------------- predict
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """(n, n_features) L2-normalised weighted n-gram features."""
+    def features(
+        self, texts: Sequence[str], blocks: Sequence[sp.csr_matrix] | None = None
+    ) -> sp.csr_matrix:
+        """(n, n_features) L2-normalised weighted n-gram features; ``blocks``: the counts
+        of ``texts`` by each vectorizer, when already computed (``models/ngram_union.py``)."""
         if self.coef is None or self.scale is None:
             raise RuntimeError("the classifier is not fitted")
-        counts = sp.hstack([v.transform(list(texts)) for v in self.vectorizers]).tocsr()
+        if blocks is None:
+            blocks = [v.transform(list(texts)) for v in self.vectorizers]
+        counts = sp.hstack(list(blocks)).tocsr()
         return l2_normalize(scale_columns(self._tf(counts), self.scale))
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
