@@ -51,13 +51,16 @@ class NgramUnion:
         high = max(v.ngram_range[1] for v in vectorizers)
         analysis = {k: x for k, x in first.items() if k not in _FREE}
         self._analyze = CountVectorizer(**analysis, ngram_range=(low, high)).build_analyzer()
-        self.union: dict[str, int] = {}
         vocabs = [_vocabulary(v) for v in vectorizers]
-        for vocab in vocabs:
+        self._columns: list[np.ndarray] = []
+        self.union: dict[str, int] = {}
+        if len(vocabs) == 1:  # its own vocabulary is the union (no copy)
+            self.union = vocabs[0]
+            self._columns.append(np.arange(len(self.union), dtype=np.int64))
+        for vocab in vocabs if len(vocabs) > 1 else []:
             for term in vocab:
                 self.union.setdefault(term, len(self.union))
-        self._columns: list[np.ndarray] = []
-        for vocab in vocabs:
+        for vocab in vocabs if len(vocabs) > 1 else []:
             column = np.full(len(self.union), -1, dtype=np.int64)
             column[np.fromiter((self.union[t] for t in vocab), np.int64, len(vocab))] = np.fromiter(
                 vocab.values(), np.int64, len(vocab)

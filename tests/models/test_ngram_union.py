@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.preprocessing import normalize
 
 from quanzi.models.moderation.linear import FeatureBlock, LinearConfig, LinearTextClassifier
 from quanzi.models.moderation.policy import LabelThresholds
 from quanzi.models.moderation.predictor import LEARNED, ModerationPredictor
 from quanzi.models.ngram_union import NgramUnion
+from quanzi.models.text_linear import CharTfidf, TfidfConfig
 
 TRAIN = ["加我微信领券", "物流很快，包装完好", "私聊有优惠 加V", "味道不错", "Hello  World!"] * 4
 LABELS = [1, 0, 1, 0, 0] * 4
@@ -74,3 +76,22 @@ def test_moderation_scores_and_answers_the_same_with_and_without_it(tmp_path: Pa
     for key in probs_shared:
         assert np.array_equal(probs_shared[key], probs_alone[key]), key
     assert shared.predict(records) == alone.predict(records)
+
+
+def test_one_vectorizer_counts_through_its_own_vocabulary() -> None:
+    vectorizer = _fitted((1, 3))
+    union = NgramUnion([vectorizer])
+    assert union.union is vectorizer.vocabulary_  # no copy of a lone vocabulary
+    _same(union.transform(TEXTS)[0], vectorizer.transform(TEXTS))
+
+
+def test_char_tfidf_rows_are_unchanged() -> None:
+    tfidf = CharTfidf(TfidfConfig(min_df=1)).fit(TRAIN)
+    got = tfidf.transform(TEXTS)
+    assert tfidf.vectorizer is not None and tfidf.idf is not None
+    counts = tfidf.vectorizer.transform(TEXTS).astype(np.float32)
+    counts.data = 1.0 + np.log(counts.data)
+    want = normalize(counts.multiply(tfidf.idf).tocsr())
+    assert np.allclose(got.toarray(), want.toarray(), atol=1e-6)
+    tfidf.fit(TRAIN[:2])  # refitted: counted with the new vocabulary
+    assert tfidf.transform(TEXTS).shape[1] == len(tfidf.vectorizer.vocabulary_)
