@@ -334,6 +334,8 @@ class ModerationPredictor:
             name=raw.get("name", REGISTERED_MODEL),
         )
         predictor.ngram_union()  # built while loading, not in the first request
+        for classifier in classifiers.values():
+            classifier.prepare_explanations()
         return predictor
 
 
