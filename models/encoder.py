@@ -117,7 +117,7 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
     name = resolve_encoder(settings)
     if effective_runtime(settings) == "onnx-int8":
         cache = settings.models_dir / "onnx" / encoder_version_of(name)
-        return OnnxEncoder(name, export_int8(name, cache), threads=settings.torch_threads)
+        return OnnxEncoder(name, export_int8(name, cache), threads=settings.onnx_threads)
     try:
         model = SentenceTransformer(name, device=device)
     except (OSError, ValueError) as exc:
