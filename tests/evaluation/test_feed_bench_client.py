@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import socket
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from quanzi.evaluation.bench_server import process_cpu_seconds
-from quanzi.evaluation.feed_bench import _request_bytes, summarise
-from quanzi.evaluation.feed_bench import drive as drive_here
-
-
-def drive(*args: object, **options: object) -> tuple:
-    """The load generator (``asyncio.run``) on a thread of its own: a test before may leave
-    an event loop running in the main thread (Playwright's sync API does), as in
-    ``tests/serving/test_batching.py``."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(drive_here, *args, **options).result()  # type: ignore[arg-type]
+from quanzi.evaluation.feed_bench import _request_bytes, drive, summarise
 
 
 class _Handler(BaseHTTPRequestHandler):
