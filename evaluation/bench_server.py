@@ -37,6 +37,7 @@ def bench_env(settings: Any, data_dir: Path) -> dict[str, str]:
         QUANZI_LOG_LEVEL="warning",
         MLFLOW_TRACKING_URI=settings.resolved_mlflow_uri,
         QUANZI_TORCH_THREADS=str(settings.torch_threads),
+        QUANZI_ONNX_THREADS=str(settings.onnx_threads),
         QUANZI_ENCODER_RUNTIME=settings.encoder_runtime,
         QUANZI_INDEX_SYNC_INTERVAL_MS=str(settings.index_sync_interval_ms),
     )

@@ -28,6 +28,7 @@ from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 
+from quanzi.models.ngram_union import NgramUnion
 from quanzi.models.sparse_rows import normalize_rows, scale_columns
 
 FORMAT_VERSION = 1
@@ -64,6 +65,10 @@ class CharTfidf:
     config: TfidfConfig = field(default_factory=TfidfConfig)
     vectorizer: CountVectorizer | None = None
     idf: np.ndarray | None = None  # (n_terms,) float32
+    # (vectorizer, its NgramUnion): counts a text's n-grams with one lookup each
+    _counter: tuple[Any, NgramUnion] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def fit(self, texts: Sequence[str]) -> CharTfidf:
         """Learn the vocabulary and idf; tiny sets keep n-grams seen once."""
@@ -85,7 +90,9 @@ class CharTfidf:
         """(n, n_terms) float32 rows of unit length (all-zero for texts with no known n-gram)."""
         if self.vectorizer is None or self.idf is None:
             raise RuntimeError("the TF-IDF block is not fitted")
-        counts = self.vectorizer.transform(list(texts)).tocsr()
+        if self._counter is None or self._counter[0] is not self.vectorizer:
+            self._counter = (self.vectorizer, NgramUnion([self.vectorizer]))
+        counts = self._counter[1].transform(list(texts))[0]  # = vectorizer.transform
         counts = sp.csr_matrix(counts, dtype=np.float32)
         counts.data = (1.0 + np.log(counts.data)).astype(np.float32)
         return normalize_rows(scale_columns(counts, self.idf.astype(np.float32, copy=False)))

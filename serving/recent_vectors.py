@@ -1,4 +1,10 @@
-"""A worker's own recent ingests, searchable for near-duplicates before its index has them."""
+"""A worker's own recent ingests, searchable for near-duplicates before its index has them.
+
+Held as the batches they were added in (ids, circles, one matrix each), so a search is one
+matrix product over the live vectors for a whole batch of queries: searched a post at a
+time, each search copied every live vector (30 s of ingest) into a new matrix, ≈ 0.5 ms of
+CPU per ingested post at 150 posts/s.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,19 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 RECENT_SECONDS = 30.0  # a worker's own ingests stay searchable here until its index has them
+
+
+@dataclass
+class _Added:
+    at: float
+    ids: list[str]
+    circles: list[str]
+    vectors: np.ndarray  # (len(ids), dim) float32
 
 
 class RecentVectors:
@@ -17,30 +32,59 @@ class RecentVectors:
 
     def __init__(self, seconds: float = RECENT_SECONDS, cap: int = 20_000) -> None:
         self.seconds = seconds
-        self._items: deque[tuple[float, str, str, np.ndarray]] = deque(maxlen=cap)
+        self.cap = cap
+        self._added: deque[_Added] = deque()
+        self._count = 0
         self._lock = threading.Lock()
 
     def add(self, ids: Sequence[str], circles: Sequence[str], vectors: np.ndarray) -> None:
-        now = time.monotonic()
+        """Remember a committed batch's vectors; past ``cap`` the oldest are forgotten."""
+        if len(ids) != len(circles) or len(ids) != len(vectors):
+            raise ValueError("ids, circles and vectors must be as many")
+        if not len(ids):
+            return
+        added = _Added(time.monotonic(), list(ids), list(circles), np.asarray(vectors, np.float32))
         with self._lock:
-            for pid, circle, vec in zip(ids, circles, vectors, strict=True):
-                self._items.append((now, pid, circle, vec))
+            self._added.append(added)
+            self._count += len(added.ids)
+            while self._count > self.cap:
+                oldest = self._added[0]
+                drop = min(self._count - self.cap, len(oldest.ids))
+                if drop == len(oldest.ids):
+                    self._added.popleft()
+                else:
+                    oldest.ids, oldest.circles = oldest.ids[drop:], oldest.circles[drop:]
+                    oldest.vectors = oldest.vectors[drop:]
+                self._count -= drop
 
     def best(
         self, circle_id: str | None, vector: np.ndarray, exclude: set[str]
     ) -> tuple[str, float] | None:
         """The most similar recent post of the circle (None: of any circle), if any."""
+        return self.best_many(circle_id, np.asarray(vector)[None, :], exclude)[0]
+
+    def best_many(
+        self, circle_id: str | None, vectors: np.ndarray, exclude: set[str]
+    ) -> list[tuple[str, float] | None]:
+        """``best`` for each row of ``vectors``, in one product."""
         limit = time.monotonic() - self.seconds
         with self._lock:
-            while self._items and self._items[0][0] < limit:
-                self._items.popleft()
-            mine = [
-                (pid, vec)
-                for _, pid, circle, vec in self._items
-                if (circle_id is None or circle == circle_id) and pid not in exclude
-            ]
-        if not mine:
-            return None
-        sims = np.stack([v for _, v in mine]) @ vector
-        j = int(np.argmax(sims))
-        return mine[j][0], float(sims[j])
+            while self._added and self._added[0].at < limit:
+                self._count -= len(self._added.popleft().ids)
+            live = [(a.ids, a.circles, a.vectors) for a in self._added]  # add() may trim
+        ids = [pid for batch, _, _ in live for pid in batch]
+        keep = np.array(
+            [
+                (circle_id is None or circle == circle_id) and pid not in exclude
+                for batch, circles, _ in live
+                for pid, circle in zip(batch, circles, strict=True)
+            ],
+            dtype=bool,
+        )
+        if not keep.any():
+            return [None] * len(vectors)
+        matrix = np.concatenate([matrix for _, _, matrix in live])
+        sims = np.asarray(vectors, np.float32) @ matrix.T  # (queries, live)
+        sims[:, ~keep] = -np.inf
+        best = sims.argmax(axis=1)
+        return [(ids[j], float(sims[i, j])) for i, j in enumerate(best)]

@@ -145,11 +145,16 @@ class LinearTextClassifier:
         return out
 
     # ------------------------------------------------------------------------- predict
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """(n, n_features) L2-normalised weighted n-gram features."""
+    def features(
+        self, texts: Sequence[str], blocks: Sequence[sp.csr_matrix] | None = None
+    ) -> sp.csr_matrix:
+        """(n, n_features) L2-normalised weighted n-gram features; ``blocks``: the counts
+        of ``texts`` by each vectorizer, when already computed (``models/ngram_union.py``)."""
         if self.coef is None or self.scale is None:
             raise RuntimeError("the classifier is not fitted")
-        counts = sp.hstack([v.transform(list(texts)) for v in self.vectorizers]).tocsr()
+        if blocks is None:
+            blocks = [v.transform(list(texts)) for v in self.vectorizers]
+        counts = sp.hstack(list(blocks)).tocsr()
         return l2_normalize(scale_columns(self._tf(counts), self.scale))
 
     def decision_function(self, texts: Sequence[str]) -> np.ndarray:
@@ -176,6 +181,11 @@ class LinearTextClassifier:
         contrib = row.data * self.coef[row.indices]
         order = np.argsort(-contrib)[:top]
         return [(terms[row.indices[i]], float(contrib[i])) for i in order if contrib[i] > 0]
+
+    def prepare_explanations(self) -> None:
+        """Build the column → n-gram list ``explain`` reads (a fraction of a second for 300k
+        n-grams) at load rather than in the first request a label explains."""
+        self._terms()
 
     def _terms(self) -> list[str]:
         cached = getattr(self, "_term_list", None)

@@ -27,6 +27,7 @@ each call.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ from quanzi.models.moderation.policy import (
     span_of,
 )
 from quanzi.models.module_stack import load_modules, save_modules
+from quanzi.models.ngram_union import NgramUnion
 
 # Labels a trained classifier may score; models saved before issue 12 have the first four,
 # and models saved before its third data pass have no ``privacy`` (rules only there).
@@ -60,6 +62,7 @@ LEARNED = ("offensive", "ad", "spam", "contact", "fraud", "gambling", "sexual", 
 CORE_LEARNED = LEARNED[:4]
 FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
 REGISTERED_MODEL = "quanzi-moderation"
+_UNION_LOCK = threading.Lock()  # two batch threads of a worker may ask for it at once
 
 Rules = Sequence[tuple[str, str]]  # (normalised term, "block" | "review"), as serving stores
 CircleRules = Mapping[str, Rules] | Callable[[str], Rules]
@@ -75,6 +78,7 @@ class ModerationPredictor:
     explain_top: int = 3  # n-grams shown as the evidence of a learned label
     meta: dict[str, Any] = field(default_factory=dict)  # training facts saved with it
     name: str = REGISTERED_MODEL
+    _union: NgramUnion | bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = set(CORE_LEARNED) - set(self.classifiers)
@@ -112,11 +116,12 @@ class ModerationPredictor:
         probs: dict[str, np.ndarray] = {}
         hits = [rule_hits(t) if rules else [] for t in texts]
         zeros = np.zeros(len(texts))
+        blocks = self._count_blocks(norms)
         for label in LABELS:
             probs[f"{label}_rules"] = rule_scores(hits, label)
             model = zeros
             if label in self.classifiers:
-                matrix = self.classifiers[label].features(norms)
+                matrix = self.classifiers[label].features(norms, blocks.get(label))
                 model = 1.0 / (1.0 + np.exp(-self.classifiers[label].logits(matrix)))
                 if features is not None:
                     features[label] = matrix
@@ -128,6 +133,29 @@ class ModerationPredictor:
         probs["spam_copy"] = np.where(copy_sim >= self.dup_threshold, 1.0, 0.0)
         probs["spam"] = np.maximum(probs["spam"], probs["spam_copy"])
         return probs, hits, copies
+
+    def ngram_union(self) -> NgramUnion | None:
+        """Every classifier's vectorizers as one ``NgramUnion`` (built once, on first use
+        or at ``load``); None when they do not preprocess alike (each then counts alone)."""
+        with _UNION_LOCK:
+            if self._union is None:
+                try:
+                    self._union = NgramUnion(
+                        [v for c in self.classifiers.values() for v in c.vectorizers]
+                    )
+                except ValueError:
+                    self._union = False
+            return self._union or None
+
+    def _count_blocks(self, norms: Sequence[str]) -> dict[str, list[Any]]:
+        """Per label, its vectorizers' counts of ``norms``, from one n-gram analysis."""
+        union = self.ngram_union()
+        if union is None:
+            return {}
+        matrices = iter(union.transform(norms))
+        return {
+            label: [next(matrices) for _ in c.vectorizers] for label, c in self.classifiers.items()
+        }
 
     def bands(self, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per label, 0 (below review), 1 (review band) or 2 (reject band), (n,) int."""
@@ -297,7 +325,7 @@ class ModerationPredictor:
             isinstance(c, LinearTextClassifier) for c in classifiers.values()
         ):
             raise ValueError(f"{path}: the modules are not the learned labels {raw['learned']}")
-        return cls(
+        predictor = cls(
             classifiers=classifiers,
             thresholds={k: LabelThresholds(**v) for k, v in raw["thresholds"].items()},
             dup_threshold=float(raw["dup_threshold"]),
@@ -305,6 +333,10 @@ class ModerationPredictor:
             meta=raw.get("meta", {}),
             name=raw.get("name", REGISTERED_MODEL),
         )
+        predictor.ngram_union()  # built while loading, not in the first request
+        for classifier in classifiers.values():
+            classifier.prepare_explanations()
+        return predictor
 
 
 _HASHER = HashingVectorizer(

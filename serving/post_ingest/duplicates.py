@@ -47,8 +47,7 @@ def near_duplicates(
         for i, hits in enumerate(index.search_batch(vectors, 1, flt)):
             for pid, sim in hits:
                 offer(i, pid, sim)
-    for i in range(len(posts)):
-        hit = models.recent.best(None, vectors[i], own)
+    for i, hit in enumerate(models.recent.best_many(None, vectors, own)):
         if hit is not None:
             offer(i, *hit)
     # Earlier posts of the same batch: the first of two copies is the original.

@@ -64,9 +64,12 @@ def editor(console: TestClient, keys: dict[str, str]) -> TestClient:
     return console
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian chromium through Playwright (see the module docstring)."""
+    """Headless Debian chromium through Playwright (see the module docstring). One per test
+    module, not per session: Playwright's sync API keeps an event loop running in the main
+    thread until it stops, and every later test that calls ``asyncio.run`` (the benches'
+    load generators) failed after it."""
     problem = None
     try:
         from playwright.sync_api import sync_playwright
