@@ -29,6 +29,7 @@ from typing import Any
 import mlflow
 import numpy as np
 import torch
+from sentence_transformers import SentenceTransformer
 from tqdm import tqdm
 from transformers import get_cosine_schedule_with_warmup
 
@@ -292,8 +293,6 @@ def _length_bucketed_batches(
 
 def load_student(path: str) -> Any:
     """A trained sentence-transformers folder as the student (float32, trainable)."""
-    from sentence_transformers import SentenceTransformer
-
     if not Path(path).is_dir():
         raise ValueError(f"init_model {path!r} is not a sentence-transformers folder")
     return SentenceTransformer(path, device="cpu").float()
