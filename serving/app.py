@@ -41,6 +41,7 @@ from quanzi.serving.batching import Backpressure, backpressure_handler
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.index_search import IndexSimilarPosts
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
+from quanzi.serving.qa_service import preload_qa
 from quanzi.serving.rate_limits import RateLimiter
 from quanzi.serving.state import AppState
 from quanzi.serving.worker_batchers import WorkerBatchers
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 # Again after the model load: a library loaded meanwhile may have brought its
                 # own thread settings; then freeze the startup heap.
                 threadpool_limits(limits=settings.blas_threads, user_api="blas")
+                preload_qa(app)  # before /readyz says ready: the first question is fast too
                 settle_heap()
 
             app.state.feed.start(

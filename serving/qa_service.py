@@ -5,6 +5,7 @@ are built on first use and rebuilt after a write (a few hundred ms on the demo w
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from collections.abc import Callable, Sequence
@@ -352,10 +353,33 @@ class QAService:
         return q, out
 
 
+log = logging.getLogger(__name__)
+
+
 def qa_service(request: Any) -> QAService:
     """The app's Q&A service, made on first use (the API routes and the console share it)."""
-    qa = getattr(request.app.state, "qa", None)
+    return qa_service_of(request.app)
+
+
+def qa_service_of(app: Any) -> QAService:
+    """The Q&A service on ``app.state`` (made once)."""
+    qa = getattr(app.state, "qa", None)
     if qa is None:
-        state = request.app.state.quanzi
-        qa = request.app.state.qa = QAService(state.settings, state.models.current)
+        state = app.state.quanzi
+        qa = app.state.qa = QAService(state.settings, state.models.current)
     return qa
+
+
+def preload_qa(app: Any) -> None:
+    """Build the question index at start-up, not in the first question's request: with
+    the champion's 12-layer question encoder that build loads (first time: exports) the
+    encoder and embeds every answered question, seconds of work. A failure is logged; the
+    first question then builds it."""
+    state = app.state.quanzi
+    if state.models.current().qa is None:
+        return
+    try:
+        with state.sessions() as session:
+            qa_service_of(app)._build(session)
+    except Exception:
+        log.exception("Q&A preload failed; the first question builds the index")
