@@ -19,7 +19,7 @@ half interval, or earlier by the longest run time of the last eight polls when t
 tighter (the last one alone under-estimates the poll that meets a burst). Measured on the
 demo world's rescore under feed load (1 s interval, 250-post batches): a fixed rate alone
 let the slowest change wait 1.28 s; starting early by the run time alone, 1.06–1.29 s over
-two runs, because a 25 ms apply leaves no margin for a poll thread that waits for the CPU;
+two runs, because the interval left no margin for a poll thread that waits for the CPU;
 the half-interval gap is in ``docs/scale.md``. Each idle poll costs about 1 ms.
 """
 

@@ -19,8 +19,8 @@ index does (``models/index/sync.py``):
 Bound: a change logged in ``index_changes``/``post_scores``/``interactions`` reaches every
 worker's ranking within the interval (1 s by default): the interval is a staleness bound
 (``Poller(bound_staleness=True)``), so refreshes start every half interval, or earlier by
-the longest recent refresh when that is tighter; applying a 250-post rescore block takes
-about 25 ms, and the other half of the interval absorbs a poll thread that waits for the
+the longest recent refresh when that is tighter; applying a 250-post rescore block is
+short next to the interval, and the other half absorbs a poll thread that waits for the
 CPU (figures in ``docs/scale.md``); an unlogged
 post insert or status change within ``scan_every_s`` + interval (≈ 11 s).
 
