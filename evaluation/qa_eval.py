@@ -204,13 +204,18 @@ def ask_the_buyer_report(
     ranker: InviteeRanker,
     *,
     train_share: float = 0.8,
+    until_share: float = 1.0,
     k: int = 5,
     min_buyers: int = 10,
 ) -> AskReport:
     """Expected answer rate (and helpful share of answers) of the ranker's top ``k`` past
     buyers against ``k`` random ones (the expectation over all buyers), per held-out
-    question with at least ``min_buyers`` buyers, from the hidden traits."""
+    question with at least ``min_buyers`` buyers, from the hidden traits. The questions are
+    those from the ``train_share`` to the ``until_share`` quantile of time (a validation
+    window when ``until_share`` < 1)."""
     _, test_q, _ = time_split(tables, train_share)
+    if until_share < 1.0:
+        test_q -= time_split(tables, until_share)[1]
     log = buyer_log_of(tables)
     q = tables["questions"]
     q = q[q.id.isin(test_q)]

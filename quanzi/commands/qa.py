@@ -165,6 +165,54 @@ def eval_qa(
         json_out.write_text(text)
 
 
+@eval_app.command("ask-weights")
+def eval_ask_weights(
+    world: WorldOpt = "p5000-s7",
+    weights: Annotated[str, typer.Option(help="Comma-separated weights to try.")] = "1,2,3",
+    fit_share: Annotated[float, typer.Option(min=0.1, max=0.9)] = 0.6,
+    until_share: Annotated[float, typer.Option(min=0.2, max=1.0)] = 0.8,
+) -> None:
+    """Choose the ask-the-buyer ranker's weight on P(helpful | answers) on a validation
+    window: fit on the questions before ``fit_share`` of time, measure the top-5 answer-rate
+    ratio and helpful-share gain over random on those up to ``until_share`` (the test
+    questions after 0.8 stay unread by default)."""
+    from dataclasses import replace
+
+    from quanzi.datasets.world.qa_tables import read_qa_truth, traits_of
+    from quanzi.evaluation import qa_eval
+    from quanzi.settings import Settings
+    from quanzi.training.qa import fit_invitee_ranker
+
+    try:
+        chosen = [float(w) for w in weights.split(",") if w.strip()]
+    except ValueError:
+        fail(f"--weights {weights!r}: give numbers separated by commas, e.g. 1,2,3")
+    if until_share <= fit_share:
+        fail("--until-share must be above --fit-share (the window after the fitted questions)")
+    settings = Settings()
+    tables = _world(settings, world)
+    truth, qcfg = read_qa_truth(settings, world)
+    traits, rows = traits_of(truth, [])
+    ranker = fit_invitee_ranker(tables, fit_share)
+    for w in chosen:
+        ask = qa_eval.ask_the_buyer_report(
+            tables,
+            traits,
+            rows,
+            qcfg,
+            replace(ranker, helpful_weight=w),
+            train_share=fit_share,
+            until_share=until_share,
+        )
+        diff, lo, hi = (
+            ask.extra[f"helpful_share_diff{end}"] for end in ("", "_ci_low", "_ci_high")
+        )
+        typer.echo(
+            f"weight {w:g}: {ask.n} questions, answer rate {ask.ratio:.3f}× random, "
+            f"helpful share {diff:+.4f} [{lo:+.4f}, {hi:+.4f}] over random"
+        )
+
+
 @bench_app.command("qa")
 def bench_qa(
     world: WorldOpt = "p5000-s7",
