@@ -140,7 +140,9 @@ def load_encoder_folder(
     if chosen in ("onnx-int8", "onnx-fp32"):
         cache = settings.models_dir / "onnx" / encoder_version_of(str(folder))
         exported = export_onnx(folder, cache, quantize=chosen == "onnx-int8")
-        return OnnxEncoder(folder, exported, threads=settings.onnx_threads)
+        return OnnxEncoder(
+            folder, exported, threads=settings.onnx_threads, parallel=settings.torch_threads
+        )
     return SentenceTransformer(str(folder), device="cpu").eval()
 
 

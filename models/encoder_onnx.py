@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -107,8 +108,16 @@ def export_onnx(folder: str | Path, out_dir: str | Path, quantize: bool) -> Path
 class OnnxEncoder:
     """A sentence encoder with the part of sentence-transformers' API Quanzi uses."""
 
-    def __init__(self, folder: str | Path, onnx_path: str | Path, threads: int = 2) -> None:
+    # Texts per call from which ``encode`` spreads its one-text runs over ``parallel``
+    # threads (bulk work: backfill, rescore, benchmarks); ingest's batches stay in the
+    # calling thread, which shares the cores with the other worker.
+    PARALLEL_FROM = 64
+
+    def __init__(
+        self, folder: str | Path, onnx_path: str | Path, threads: int = 2, parallel: int = 1
+    ) -> None:
         folder = Path(folder)
+        self.parallel = max(1, parallel)
         modules = _modules(folder)
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder))
         config = (
@@ -178,11 +187,22 @@ class OnnxEncoder:
             texts = [self.prompt + t for t in texts]
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         starts = range(0, len(texts), max(1, batch_size))
-        for start in tqdm(starts, disable=not show_progress_bar, desc="embed", unit="batch"):
-            chunk = texts[start : start + max(1, batch_size)]
-            ids = self.tokenizer(chunk, truncation=True, max_length=self.max_seq_length)
-            for i, tokens in enumerate(ids["input_ids"]):
-                out[start + i] = self._vector(tokens)
+        pool = (
+            ThreadPoolExecutor(self.parallel)
+            if self.parallel > 1 and len(texts) >= self.PARALLEL_FROM
+            else None
+        )
+        try:
+            for start in tqdm(starts, disable=not show_progress_bar, desc="embed", unit="batch"):
+                chunk = texts[start : start + max(1, batch_size)]
+                ids = self.tokenizer(chunk, truncation=True, max_length=self.max_seq_length)
+                # ONNX Runtime releases the GIL in run(): texts run side by side, each alone
+                vectors = (pool.map if pool else map)(self._vector, ids["input_ids"])
+                for i, vector in enumerate(vectors):
+                    out[start + i] = vector
+        finally:
+            if pool is not None:
+                pool.shutdown()
         if self.normalize or normalize_embeddings:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out[0] if single else out

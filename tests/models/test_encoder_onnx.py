@@ -83,3 +83,15 @@ def test_onnx_fp32_gives_torchs_vectors_with_the_folders_default_prompt(tmp_path
     got = onnx.encode(SENTENCES, normalize_embeddings=True)
     assert (got * expected).sum(axis=1).min() > 0.9999
     assert list((tmp_path / "data" / "models" / "onnx").rglob("model_fp32.onnx"))
+
+
+def test_bulk_encoding_in_parallel_gives_the_same_vectors_in_order(tmp_path: Path) -> None:
+    """From ``PARALLEL_FROM`` texts a call spreads its one-text runs over threads; each
+    text still runs alone, so the vectors are exactly the sequential ones, in input order."""
+    folder = build_tiny_encoder(tmp_path / "enc")
+    onnx_path = export_int8(folder, tmp_path / "onnx")
+    texts = [f"{t}，第{i}条" for i in range(40) for t in TEXTS[:2]]  # 80 ≥ PARALLEL_FROM
+    assert len(texts) >= OnnxEncoder.PARALLEL_FROM
+    one = OnnxEncoder(folder, onnx_path, threads=1, parallel=1).encode(texts, batch_size=32)
+    two = OnnxEncoder(folder, onnx_path, threads=1, parallel=2).encode(texts, batch_size=32)
+    assert np.array_equal(one, two)
