@@ -64,11 +64,6 @@ def _modules(folder: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def export_int8(folder: str | Path, out_dir: str | Path) -> Path:
-    """Export ``folder``'s transformer to ONNX and quantise its weights to int8."""
-    return export_onnx(folder, out_dir, quantize=True)
-
-
 def export_onnx(folder: str | Path, out_dir: str | Path, quantize: bool) -> Path:
     """Export ``folder``'s transformer to ONNX once (cached in ``out_dir``), with its
     weights quantised to int8 or kept in float32."""

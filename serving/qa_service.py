@@ -71,10 +71,9 @@ class QAService:
     def _question_embedder(self) -> Callable[[Sequence[str]], np.ndarray] | None:
         """The champion's question encoder when it has one, else the shared encoder."""
         models = self.models()
-        qa = models.qa
-        if qa is not None and getattr(qa, "has_question_encoder", False):
-            return qa.embed_questions
-        return models.embedder
+        return (
+            models.embedder if models.qa is None else models.qa.question_embedder(models.embedder)
+        )
 
     def invalidate(self) -> None:
         self._index, self._log = None, None

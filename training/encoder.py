@@ -292,9 +292,8 @@ def _length_bucketed_batches(
 
 
 def load_student(path: str) -> Any:
-    """A trained sentence-transformers folder as the student (float32, trainable)."""
-    if not Path(path).is_dir():
-        raise ValueError(f"init_model {path!r} is not a sentence-transformers folder")
+    """A trained sentence-transformers folder as the student (float32, trainable); the
+    config's ``_validate`` has checked the folder exists."""
     return SentenceTransformer(path, device="cpu").float()
 
 
@@ -416,10 +415,8 @@ def train_encoder(cfg: EncoderTrainConfig, settings: Settings) -> TrainResult:
         return contextlib.nullcontext()
 
     targets_all = torch.from_numpy(train_targets)
-    names = sorted(set(text_category.values()))
-    category_ids = torch.tensor(
-        [names.index(text_category[t]) if t in text_category else -1 for t in train_texts]
-    )
+    code = {name: i for i, name in enumerate(sorted(set(text_category.values())))}
+    category_ids = torch.tensor([code.get(text_category.get(t, ""), -1) for t in train_texts])
     # sentence-transformers ≥ 6.1 renamed tokenize → preprocess; accept both.
     tokenize = getattr(model, "preprocess", None) or model.tokenize
 

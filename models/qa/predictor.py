@@ -44,6 +44,11 @@ class QAPredictor:
     def has_question_encoder(self) -> bool:
         return self.question_encoder is not None or self.question_encoder_dir is not None
 
+    def question_embedder(self, fallback: Embed | None) -> Embed | None:
+        """What similar-question retrieval embeds with: this version's question encoder
+        when it has one, else ``fallback`` (the shared encoder)."""
+        return self.embed_questions if self.has_question_encoder else fallback
+
     def embed_questions(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of question texts from the question encoder (loaded once, in the
         configured runtime); call only when ``has_question_encoder``."""

@@ -146,7 +146,7 @@ def eval_qa(
             embed,
             pairs,
             load_questions(root),
-            question_embed=qa.embed_questions if qa.has_question_encoder else None,
+            question_embed=qa.question_embedder(None),
         ),
         "topic_assignment": qa_eval.topic_assignment_report(tables, embed),
         "ask_the_buyer": {
@@ -232,7 +232,7 @@ def bench_qa(
     tables = _world(settings, world)
     qa = _qa_champion(settings)
     ranker = qa.ranker
-    embed = qa.embed_questions if qa.has_question_encoder else _embed(settings)
+    embed = qa.question_embedder(None) or _embed(settings)
     q = tables["questions"]
     circles = tables["circles"].set_index("id")
     family = [

@@ -11,7 +11,7 @@ from quanzi_tests.tiny_e5 import SENTENCES, write_tiny_e5
 from sentence_transformers import SentenceTransformer
 
 from quanzi.models.encoder import effective_runtime, load_encoder
-from quanzi.models.encoder_onnx import OnnxEncoder, export_int8
+from quanzi.models.encoder_onnx import OnnxEncoder, export_onnx
 from quanzi.models.loading import encoder_version
 from quanzi.settings import Settings
 
@@ -27,7 +27,7 @@ def test_onnx_int8_vectors_match_torch(tmp_path: Path, kind: str) -> None:
     torch_model = SentenceTransformer(str(folder), device="cpu")
     # torch's default call: the tiny e5's default prompt ("query: ") is applied by both
     expected = torch_model.encode(texts, normalize_embeddings=True)
-    onnx = OnnxEncoder(folder, export_int8(folder, tmp_path / "onnx"), threads=1)
+    onnx = OnnxEncoder(folder, export_onnx(folder, tmp_path / "onnx", quantize=True), threads=1)
     got = onnx.encode(texts, batch_size=3, normalize_embeddings=True)
     assert got.shape == expected.shape == (len(texts), onnx.get_embedding_dimension())
     assert (got * expected).sum(axis=1).min() > 0.97
@@ -89,7 +89,7 @@ def test_bulk_encoding_in_parallel_gives_the_same_vectors_in_order(tmp_path: Pat
     """From ``PARALLEL_FROM`` texts a call spreads its one-text runs over threads; each
     text still runs alone, so the vectors are exactly the sequential ones, in input order."""
     folder = build_tiny_encoder(tmp_path / "enc")
-    onnx_path = export_int8(folder, tmp_path / "onnx")
+    onnx_path = export_onnx(folder, tmp_path / "onnx", quantize=True)
     texts = [f"{t}，第{i}条" for i in range(40) for t in TEXTS[:2]]  # 80 ≥ PARALLEL_FROM
     assert len(texts) >= OnnxEncoder.PARALLEL_FROM
     one = OnnxEncoder(folder, onnx_path, threads=1, parallel=1).encode(texts, batch_size=32)
