@@ -44,7 +44,9 @@ async def get_settings(state: Annotated[AppState, Depends(get_state)]) -> Settin
 
 
 def get_session(state: Annotated[AppState, Depends(get_state)]) -> Iterator[Session]:
-    """One session per request; rolled back on error so a failed request writes nothing."""
+    """One session per request; rolled back on error so a failed request writes nothing.
+    Scoped to the handler (``SessionDep``), so the commit happens before the answer is sent:
+    a 2xx/303 means stored, and the client's next read sees it."""
     with session_scope(state.sessions) as session:
         yield session
 
@@ -58,7 +60,7 @@ async def get_models(state: Annotated[AppState, Depends(get_state)]) -> ModelReg
 
 StateDep = Annotated[AppState, Depends(get_state)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ModelsDep = Annotated[ModelRegistry, Depends(get_models)]
 
 
