@@ -34,10 +34,12 @@ import contextlib
 import json
 import os
 import resource
+import shutil
+import sqlite3
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -354,6 +356,30 @@ def prepare(
     return BenchPlan(
         data_dir, key, circle_id, ids, viewers[:n_viewers], manifest["sim_end"], viewers[n_viewers:]
     )
+
+
+def scratch_copy(plan: BenchPlan) -> BenchPlan:
+    """The plan on a copy of its store (``<data dir>-scratch``), remade before every call.
+
+    A mixed run ingests thousands of posts; on the bench's own store every run would start
+    bigger than the last (a slower near-duplicate scan, a bigger snapshot) and no two runs
+    would be comparable. The copy takes the database (SQLite's backup API: consistent) and
+    the vector index; model caches and worlds are shared through links."""
+    source = plan.data_dir
+    scratch = source.with_name(f"{source.name}-scratch")
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    with (
+        contextlib.closing(sqlite3.connect(source / "quanzi.db")) as src,
+        contextlib.closing(sqlite3.connect(scratch / "quanzi.db")) as dst,
+    ):
+        src.backup(dst)
+    if (source / "index").is_dir():
+        shutil.copytree(source / "index", scratch / "index")
+    for shared in ("models", "worlds"):
+        if (source / shared).exists():
+            (scratch / shared).symlink_to((source / shared).resolve(), target_is_directory=True)
+    return replace(plan, data_dir=scratch)
 
 
 def running_server(

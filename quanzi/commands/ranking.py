@@ -200,9 +200,20 @@ def bench_feed(
         typer.Option(
             min=1,
             help="Mixed run: meanwhile send this many one-post POST /v1/posts requests per "
-            "second (open loop, 8 connections) by the world's users in the feed's circle.",
+            "second (open loop, over --ingest-concurrency connections) by the world's "
+            "users in the feed's circle.",
         ),
     ] = None,
+    ingest_concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=256,
+            help="Keep-alive connections of the mixed run's ingest client. An open-loop "
+            "sender is capped at connections ÷ latency (8 connections at 90 ms: 89 posts/s), "
+            "so give it enough for the rate you ask, as a platform's pool would.",
+        ),
+    ] = 32,
     json_out: Annotated[Path | None, typer.Option(help="Write the figures as JSON.")] = None,
     compare_rev: Annotated[
         str | None,
@@ -228,6 +239,7 @@ def bench_feed(
         args += [f"--rate={rate:g}"] if rate else []
         args += [] if warmup else ["--no-warmup"]
         args += [f"--ingest-rate={ingest_rate:g}"] if ingest_rate else []
+        args += [f"--ingest-concurrency={ingest_concurrency}"] if ingest_rate else []
         compare_feed_bench(compare_rev, args, rounds, json_out)
         return
     import json
@@ -245,6 +257,7 @@ def bench_feed(
         prepare,
         run_client,
         running_server,
+        scratch_copy,
         warm_up,
     )
     from quanzi.settings import Settings
@@ -263,6 +276,8 @@ def bench_feed(
             f"note: circle {plan.circle_id} has {len(plan.candidate_ids)} passed "
             f"posts; sending those"
         )
+    if ingest_rate is not None:  # every mixed run starts from the same store
+        plan = scratch_copy(plan)
     port = free_port()
     load_before = os.getloadavg()
     results = []
@@ -289,7 +304,9 @@ def bench_feed(
                 cpu_before = process_cpu_seconds(ready["_server_pid"])
                 ingest = None
                 if ingest_rate is not None:  # the mixed run: ingest at the same time
-                    ingest = _start_mixed_ingest(settings, plan, port, m, ingest_rate, seconds)
+                    ingest = _start_mixed_ingest(
+                        settings, plan, port, m, ingest_rate, seconds, ingest_concurrency
+                    )
                 result = run_client(plan, port, m, bodies, seconds, concurrency, rate=rate)
                 if ingest is not None:
                     result["ingest"] = ingest()
@@ -352,7 +369,8 @@ def bench_feed(
         if "ingest" in r:
             i = r["ingest"]["result"]
             console.print(
-                f"meanwhile, one-post ingest at {ingest_rate:g}/s: {i['posts_per_s']:.1f} "
+                f"meanwhile, one-post ingest at {ingest_rate:g}/s over {ingest_concurrency} "
+                f"connections: {i['posts_per_s']:.1f} "
                 f"posts/s acknowledged, p50 {i['p50_ms']:.0f} / p99 {i['p99_ms']:.0f} ms, "
                 f"errors {i['errors']}, 429 {i['refused_429']}, 503 {i['refused_503']}, "
                 f"batch sizes {i['batch_sizes']}"
@@ -378,6 +396,7 @@ def bench_feed(
                     "degraded": ready.get("degraded"),
                     "results": [r["result"] for r in results],
                     "ingest_rate": ingest_rate,
+                    "ingest_concurrency": ingest_concurrency,
                     "ingest": [r["ingest"]["result"] for r in results if "ingest" in r],
                     "plan": {k: v for k, v in asdict(plan).items() if k in ("circle_id", "as_of")},
                 },
@@ -388,7 +407,7 @@ def bench_feed(
 
 
 def _start_mixed_ingest(
-    settings: Any, plan: Any, port: int, mode: str, rate: float, seconds: float
+    settings: Any, plan: Any, port: int, mode: str, rate: float, seconds: float, connections: int
 ) -> Any:
     """Start one-post ingest at ``rate`` beside a feed run; returns the call that waits for
     its result."""
@@ -403,5 +422,15 @@ def _start_mixed_ingest(
     )
     env = bench_env(settings, plan.data_dir)
     return run_client(
-        plan.data_dir, env, port, key, posts, 8, prefix, "single", rate, seconds, wait=False
+        plan.data_dir,
+        env,
+        port,
+        key,
+        posts,
+        connections,
+        prefix,
+        "single",
+        rate,
+        seconds,
+        wait=False,
     )
