@@ -923,8 +923,13 @@ def _letter_digit_hits(text: str, plain: View) -> list[Hit]:
 
 
 @lru_cache(maxsize=1)
-def _platform_syllables() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((name, tuple(_pinyin_of(ch) for ch in name)) for name in PLATFORM_SOUNDS)
+def _platforms_by_first_syllable() -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``PLATFORM_SOUNDS`` as (name, syllables), keyed by the first syllable."""
+    out: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for name in PLATFORM_SOUNDS:
+        sylls = tuple(_pinyin_of(ch) for ch in name)
+        out.setdefault(sylls[0], []).append((name, sylls))
+    return {k: tuple(v) for k, v in out.items()}
 
 
 def platform_sounds(view: View) -> View:
@@ -933,19 +938,19 @@ def platform_sounds(view: View) -> View:
     so a hit on it spans the original characters. Everyday words with a name's sound
     (``SOUND_ALIKE_WORDS``) stay."""
     text = view.text
-    if not any("\u4e00" <= ch <= "\u9fff" for ch in text):
-        return view
+    sylls = [_pinyin_of(ch) if "\u4e00" <= ch <= "\u9fff" else "" for ch in text]
+    firsts = _platforms_by_first_syllable()
     chars = list(text)
     i = 0
     while i < len(chars):
-        for name, sylls in _platform_syllables():
-            k = len(sylls)
+        for name, target in firsts.get(sylls[i], ()) if sylls[i] else ():
+            k = len(target)
             piece = text[i : i + k]
-            if len(piece) < k or piece == name or piece in SOUND_ALIKE_WORDS:
-                continue
-            if not all("\u4e00" <= c <= "\u9fff" for c in piece):
-                continue
-            if tuple(_pinyin_of(c) for c in piece) == sylls:
+            if (
+                piece != name
+                and piece not in SOUND_ALIKE_WORDS
+                and tuple(sylls[i : i + k]) == target
+            ):
                 chars[i : i + k] = name
                 i += k - 1
                 break
