@@ -76,7 +76,15 @@ PLATFORMS = (
     "小红书|小红薯|红书|xhs|小破站|b站|哔哩哔哩|bilibili|微博|围脖|公众号|公号|gzh|闲鱼|某鱼"
     "|咸鱼|鱼上|抖音|抖阴|dy|快手|视频号|拼夕夕|拼多多|某宝|某东|某多多|tg|telegram|电报"
     "|line|ins|推特|油管|知乎|豆瓣"
+    "|xiaohongshu|hongshu|weibo|douyin|xianyu|kuaishou|zhihu|douban|pinduoduo|gongzhonghao"
+    "|shipinhao"
 )
+# Platform names by sound (``platform_sounds``): 小洪书 / 晓红书 / 威博 / 斗音 / 线鱼 read as
+# the name, so every platform family sees them, unless the characters are an everyday
+# word with the same sound (微波炉, 都因为, 先于, 鲜鱼); the families still need
+# the diversion context (同名, 搜我, 私信我 …), so a platform named by sound alone is clean.
+PLATFORM_SOUNDS = ("小红书", "微博", "抖音", "闲鱼", "快手", "知乎", "豆瓣", "拼多多", "公众号")
+SOUND_ALIKE_WORDS = frozenset(["微波", "都因", "先于", "鲜鱼", "闲余", "之乎", "豆板"])
 WECHAT_SLANG = "绿泡泡|绿色泡泡|绿色软件|绿色app|小绿书|卫星|薇|威|vx|wx|v信|微"
 HANDLE = r"[a-z][a-z0-9_-]{3,19}"
 HANDLE_WITH_DIGIT = r"[a-z][a-z_-]{0,15}\d[a-z0-9_-]{0,15}"
@@ -914,14 +922,72 @@ def _letter_digit_hits(text: str, plain: View) -> list[Hit]:
     return hits
 
 
+@lru_cache(maxsize=1)
+def _platforms_by_first_syllable() -> dict[str, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``PLATFORM_SOUNDS`` as (name, syllables), keyed by the first syllable."""
+    out: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for name in PLATFORM_SOUNDS:
+        sylls = tuple(_pinyin_of(ch) for ch in name)
+        out.setdefault(sylls[0], []).append((name, sylls))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def platform_sounds(view: View) -> View:
+    """``view`` with every run of Chinese characters that sounds like a platform name
+    (``PLATFORM_SOUNDS``, toneless pinyin) written as that name; same length and offsets,
+    so a hit on it spans the original characters. Everyday words with a name's sound
+    (``SOUND_ALIKE_WORDS``) stay."""
+    text = view.text
+    sylls = [_pinyin_of(ch) if "\u4e00" <= ch <= "\u9fff" else "" for ch in text]
+    firsts = _platforms_by_first_syllable()
+    chars = list(text)
+    i = 0
+    while i < len(chars):
+        for name, target in firsts.get(sylls[i], ()) if sylls[i] else ():
+            k = len(target)
+            piece = text[i : i + k]
+            if (
+                piece != name
+                and piece not in SOUND_ALIKE_WORDS
+                and tuple(sylls[i : i + k]) == target
+            ):
+                chars[i : i + k] = name
+                i += k - 1
+                break
+        i += 1
+    out = "".join(chars)
+    return view if out == text else View(out, view.src)
+
+
+def _sounds_hits(text: str, plain: View, squeezed: View) -> list[Hit]:
+    """Family hits that only the platform-name sound view finds (a hit must cover a
+    character the view rewrote)."""
+    plain_s, squeezed_s = platform_sounds(plain), platform_sounds(squeezed)
+    if plain_s is plain and squeezed_s is squeezed:
+        return []
+    changed = {
+        old.src[i]
+        for old, new in ((plain, plain_s), (squeezed, squeezed_s))
+        for i, (a, b) in enumerate(zip(old.text, new.text, strict=True))
+        if a != b
+    }
+    return [
+        h
+        for h in _families_hits(text, plain_s, squeezed_s)
+        if any(h.start <= off < h.end for off in changed)
+    ]
+
+
 def detect_lexicon(text: str) -> list[Hit]:
-    """Every lexicon hit in ``text``: phrase families, insults by initials and sound,
-    repetition spam and numbers written in characters. Spans index the original text."""
+    """Every lexicon hit in ``text``: phrase families (also on platform names written by
+    sound), insults by initials and sound, repetition spam and numbers written in
+    characters. Spans index the original text."""
     if not text or not isinstance(text, str):
         return []
     plain, squeezed = views(text)
     hits = (
         _families_hits(text, plain, squeezed)
+        + _sounds_hits(text, plain, squeezed)
         + _initials_hits(text, plain)
         + _pinyin_hits(text, squeezed)
         + _spam_hits(text, squeezed)

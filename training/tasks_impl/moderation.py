@@ -38,7 +38,11 @@ Domain rows: COLD is Weibo/Zhihu talk about groups, so ``offensive`` also trains
 review-domain abuse set (``datasets/moderation/abuse.py``: abuse aimed at a person woven
 into real negative reviews, against untouched complaints; train and dev), and on 196
 train-split reviews read and labelled by hand (``datasets/gold/moderation/``), repeated
-``annotated_repeat`` times because they are the hardest real cases. The collateral reading
+``annotated_repeat`` times because they are the hardest real cases. ``ad`` also trains on
+5,000 real train-split reviews as negatives (long hotel and book reviews otherwise score
+like promotional SMS and, through the background budget, hold its thresholds up), and the
+hand-written rows of ``ad`` and ``contact`` count three times (``written_repeat``): their
+corpora are thousands of SMS, templated reviews and handles. The collateral reading
 uses other texts (test split, and train/dev texts no set uses).
 """
 

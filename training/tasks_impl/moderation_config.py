@@ -21,7 +21,9 @@ def _default_models() -> dict[str, LinearConfig]:
     return {
         # NB-LR on binary char 1–3-grams: +0.6 pt COLD test accuracy over TF-IDF + LR.
         "offensive": LinearConfig(tf="binary", idf=False, nb=True, C=4.0),
-        "ad": LinearConfig(C=4.0),
+        # C 8: with real-review negatives and repeated written rows (below), weaker L2 lets
+        # the hand-written evasions count beside thousands of SMS rows (issue 12, 4th pass).
+        "ad": LinearConfig(C=8.0),
         "spam": LinearConfig(C=4.0),
         "contact": LinearConfig(blocks=(FeatureBlock(ngram_min=1, ngram_max=4),), C=4.0),
         # The labels of issue 12 (and privacy, whose detectors missed half the held-out
@@ -57,11 +59,21 @@ class ModerationConfig:
     # fraud / gambling / sexual / privacy only from them (+ real reviews as negatives).
     written: bool = True
     written_copies: int = 2  # obfuscated variants per written train row
+    # Each written train row (and its variants) of these labels counts this many times: the
+    # ``ad`` and ``contact`` sets are thousands of SMS, templated reviews and obfuscated
+    # handles, and the written pushes, slogans, platform nicknames and look-alikes are what
+    # circle posts look like (adversarial dev, the classifier alone: ad recall 0.53 → 0.56,
+    # 0.67 with the review negatives below; contact 0.61 → 0.66, no clean post flagged).
+    written_repeat: dict[str, int] = field(default_factory=lambda: {"ad": 3, "contact": 3})
     new_label_review_negatives: int = 10_000  # real train reviews, negatives of new labels
     # Real train-split reviews added as negatives: COLD's negatives are Weibo talk, and
-    # real reviews are what circles carry. (Doing the same for ``ad`` cut SMS F1 from
-    # 0.950 to 0.905; its collateral is held by the background budget instead.)
-    review_negatives: dict[str, int] = field(default_factory=lambda: {"offensive": 30_000})
+    # real reviews are what circles carry. For ``ad`` 30,000 cut SMS F1 from 0.950 to
+    # 0.905, but 5,000 keep it (0.94 on the task's SMS test rows) and move long hotel and
+    # book reviews — which set the ad thresholds through the background budget — down:
+    # the review cut fell from 0.67 to 0.44 at the same 0.3 % of real dev reviews.
+    review_negatives: dict[str, int] = field(
+        default_factory=lambda: {"offensive": 30_000, "ad": 5_000}
+    )
     background_dev: int = 10_000  # real dev reviews thresholds must mostly leave alone (all)
     # --- models, one per learned label
     models: dict[str, LinearConfig] = field(default_factory=_default_models)
@@ -117,7 +129,7 @@ class ModerationConfig:
             collateral_limit=300,
             editor_rows=False,
             min_flagged=5,
-            review_negatives={"offensive": 200},
+            review_negatives={"offensive": 200, "ad": 100},
             background_dev=150,
             written_copies=1,
             new_label_review_negatives=300,

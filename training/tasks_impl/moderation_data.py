@@ -171,7 +171,10 @@ def _written_frames(cfg: ModerationConfig, train_reviews: pd.DataFrame) -> list[
     # data card allows it); its test split is read for evaluation only.
     adversarial_dev = load_adversarial(split="dev")
     for task in LEARNED:
-        written = written_frame(task, copies=cfg.written_copies, seed=cfg.seed)
+        written = repeat_train_rows(
+            written_frame(task, copies=cfg.written_copies, seed=cfg.seed),
+            cfg.written_repeat.get(task, 1),
+        )
         frames.append(
             frame_of(written, task, source="written", corpus="written").assign(
                 split=written["split"].to_numpy()
@@ -202,6 +205,15 @@ def _written_frames(cfg: ModerationConfig, train_reviews: pd.DataFrame) -> list[
                 ).assign(split=split)
             )
     return frames
+
+
+def repeat_train_rows(frame: pd.DataFrame, times: int) -> pd.DataFrame:
+    """``frame`` with each ``train`` row present ``times`` times (dev rows once: the
+    thresholds count every dev row once)."""
+    if times < 1:
+        raise ValueError(f"written_repeat must be ≥ 1, not {times}")
+    train = frame[frame["split"] == "train"]
+    return pd.concat([frame] + [train] * (times - 1), ignore_index=True)
 
 
 def editor_rows(settings: Settings) -> pd.DataFrame:

@@ -114,3 +114,45 @@ def test_repetition_share_counts_words_not_trailing_punctuation() -> None:
 def test_soft_evidence_goes_to_review() -> None:
     assert detector_moderation("有兴趣的踢我")["decision"] == "review"
     assert detector_moderation("这个设计真沙雕")["decision"] == "review"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "更多搭配在晓红书，搜我同名就有",  # 晓红书 reads xiao hong shu
+        "斗音上同名，每天更新",  # 斗音 reads dou yin
+        "威博私信我，这边不方便",  # 威博 reads wei bo
+        "线鱼上同名，闲置都在那",  # 线鱼 reads xian yu
+        "xiaohongshu同名，图更全",  # the name spelled in pinyin
+    ],
+)
+def test_platform_names_written_by_sound_are_platforms(text: str) -> None:
+    hits = detect_lexicon(text)
+    assert lexicon_confidence(hits, "contact") >= REJECT, [(h.subtype, h.text) for h in hits]
+    for h in hits:
+        assert text[h.start : h.end] == h.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "微波炉加热很快，我发给我妈看了，她也想买",  # 微波 reads wei bo: an everyday word
+        "都因为物流慢，搜了半天才找到单号",  # 都因 reads dou yin
+        "鲜鱼收到还是冰的，同名的店我也买过",  # 鲜鱼 reads xian yu
+        "在斗音刷到的，实物一样好看",  # a platform by sound, but no diversion
+    ],
+)
+def test_sound_alike_words_and_plain_mentions_pass(text: str) -> None:
+    assert detector_moderation(text)["decision"] == "pass", [
+        (h.label, h.subtype, h.evidence) for h in rule_hits(text) if h.confidence >= 0.7
+    ]
+
+
+def test_platform_sounds_keeps_length_and_offsets() -> None:
+    from quanzi.models.moderation.lexicon import platform_sounds, views
+
+    _, squeezed = views("去 斗 音 搜我")
+    out = platform_sounds(squeezed)
+    assert out.text == "去抖音搜我"
+    assert out.src == squeezed.src
+    assert platform_sounds(views("微波炉很好")[1]).text == "微波炉很好"

@@ -446,3 +446,33 @@ def test_review_abuse_rows_let_a_complaint_pass_while_abuse_of_a_person_rejects(
     out = fixed.predict([{"text": complaint}, {"text": abuse}])
     assert out[0]["decision"] == "pass"
     assert out[1]["decision"] == "reject" and out[1]["labels"][0]["label"] == "offensive"
+
+
+def test_written_repeat_counts_train_rows_more_and_dev_rows_once() -> None:
+    from quanzi.training.tasks_impl.moderation_data import repeat_train_rows
+
+    frame = pd.DataFrame(
+        {"text": ["a", "b", "c"], "split": ["train", "dev", "train"], "label": [1, 0, 0]}
+    )
+    out = repeat_train_rows(frame, 3)
+    assert out["text"].value_counts().to_dict() == {"a": 3, "c": 3, "b": 1}
+    assert repeat_train_rows(frame, 1).equals(frame)
+    with pytest.raises(ValueError, match="written_repeat"):
+        repeat_train_rows(frame, 0)
+
+
+def test_ad_learns_from_real_review_negatives_and_repeated_written_rows(
+    settings: Settings,
+) -> None:
+    from quanzi.training.tasks_impl.moderation_data import build_task_frames
+
+    cfg = ModerationConfig.small()
+    rows, _ = build_task_frames(cfg, settings.corpora_dir, progress=False)
+    ad = rows[(rows["task"] == "ad") & (rows["split"] == "train")]
+    negatives = ad[ad["kind"] == "review_negative"]
+    assert len(negatives) == cfg.review_negatives["ad"]
+    assert (negatives["label"] == 0).all()
+    written = ad[ad["kind"] == "written"]["text"].value_counts()
+    assert set(written) == {cfg.written_repeat["ad"]}
+    dev = rows[(rows["task"] == "ad") & (rows["split"] == "dev") & (rows["kind"] == "written")]
+    assert dev["text"].is_unique
