@@ -78,8 +78,11 @@ class QualityConfig:
     stats_weight: float = 0.5  # standardised statistics × this, next to unit TF-IDF rows
     C_grid: tuple[float, ...] = (10.0, 30.0, 100.0)  # chosen on dev QWK; small sets overfit less
     # "auto": try the sentence encoder, keep it if dev QWK gains ≥ min_gain. Off by default:
-    # measured 2026-11-22 it gained dev QWK (0.745 vs 0.720) but lost on test (0.709 vs
-    # 0.717) and cut throughput from ~1,200 to ~60 posts/s on the shared 2 cores.
+    # measured 2026-11-22 (encoder v1) it gained dev QWK (0.745 vs 0.720) but lost on test
+    # (0.709 vs 0.717) and cut throughput from ~1,200 to ~60 posts/s on the shared 2 cores.
+    # With encoder v2.1 (2026-12-07): dev 0.765 / test 0.741 at weight 1, dev 0.772 / test
+    # 0.732 at 0.5 (without: 0.720 / 0.719), still short of 0.78, and the model would embed
+    # each text again beside ingest's own pass (README, issue 11).
     use_encoder: str = "no"
     encoder_weight: float = 1.0
     min_gain: float = 0.005
