@@ -116,7 +116,7 @@ def load_encoder(settings: Settings, device: str = "cpu") -> SentenceTransformer
         torch.set_num_threads(settings.torch_threads)
     name = resolve_encoder(settings)
     if effective_runtime(settings) == "onnx-int8":
-        return load_encoder_folder(Path(name), settings)
+        return load_encoder_folder(Path(name), settings, runtime="onnx-int8")
     try:
         model = SentenceTransformer(name, device=device)
     except (OSError, ValueError) as exc:

@@ -41,6 +41,8 @@ from quanzi.storage.orm import (
 INVITE_CAP = 3  # at most this many invites per person per INVITE_WINDOW
 INVITE_WINDOW = timedelta(days=1)
 
+log = logging.getLogger(__name__)
+
 
 def _family(circle: Circle) -> str:
     """Questions are searched within the SKU's brand circle (its family)."""
@@ -350,9 +352,6 @@ class QAService:
                 }
             )
         return q, out
-
-
-log = logging.getLogger(__name__)
 
 
 def qa_service(request: Any) -> QAService:
