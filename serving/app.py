@@ -15,6 +15,7 @@ from quanzi.serving import console
 from quanzi.serving.api.body_limits import BodyLimits
 from quanzi.serving.api.errors import install_error_handlers, install_openapi
 from quanzi.serving.api.feed_fast_path import FeedFastPath
+from quanzi.serving.api.ingest_fast_path import IngestFastPath
 from quanzi.serving.api.routes import (
     admin,
     api_docs,
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = ServiceMetrics()  # per app, so apps in one process never clash
     app.state.rate_limiter = RateLimiter.from_settings(settings, ROLES)
     app.add_middleware(FeedFastPath)  # inside the metrics middleware: still measured
+    app.add_middleware(IngestFastPath)  # likewise (fast_path.py: both hand errors back)
     app.add_middleware(
         BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
     )

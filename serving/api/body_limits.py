@@ -51,28 +51,19 @@ class BodyLimits:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await self._too_large(scope, receive, send)
                 return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: nothing to answer
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        body, gone, _ = await read_body(receive, self.max_bytes)
+        if gone is not None:  # the client left: nothing to answer
+            return
+        if len(body) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
         if body.lstrip()[:1] in (b"[", b"{") and json_depth_over(body, self.max_depth):
             response = error_json(
                 422, f"the JSON body nests deeper than {self.max_depth} levels", "nesting_too_deep"
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay(body, receive), send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_json(
@@ -84,15 +75,33 @@ class BodyLimits:
         await response(scope, receive, send)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` giving the body read in one message, then reading on (disconnects)."""
-    sent = False
+async def read_body(receive: Receive, limit: int) -> tuple[bytes, Message | None, bool]:
+    """The request body, read until it ends or passes ``limit`` bytes: (what was read, the
+    disconnect message that cut it short or None, whether more body follows)."""
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more and size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), message, False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        more = message.get("more_body", False)
+    return b"".join(chunks), None, more
+
+
+def replay(
+    body: bytes, receive: Receive, pending: Message | None = None, more: bool = False
+) -> Receive:
+    """A ``receive`` giving ``body`` in one message (``more``: the rest of the body is still
+    to be read), then ``pending`` if any, then reading on (the rest, disconnects)."""
+    messages: list[Message] = [{"type": "http.request", "body": body, "more_body": more}]
+    if pending is not None:
+        messages.append(pending)
 
     async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        return messages.pop(0) if messages else await receive()
 
     return replayed

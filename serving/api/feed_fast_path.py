@@ -17,19 +17,16 @@ tests compare the two paths.
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import orjson
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
+from quanzi.serving.api.fast_path import FastPath, app_state, cached_principal
 from quanzi.serving.api.schemas.feed import FeedRankRequest
 from quanzi.serving.feed_service import FeedRequest, UnknownCircle
 
 PATH = "/v1/feed/rank"
-MAX_BODY = 1 << 20  # larger bodies go to the route (and its limits)
 ROLES = frozenset({"feed-service", "admin"})
-_ROUTE = SimpleNamespace(path=PATH)  # what the metrics middleware reads of a matched route
 
 
 def feed_request(body: FeedRankRequest) -> FeedRequest:
@@ -48,74 +45,23 @@ def feed_request(body: FeedRankRequest) -> FeedRequest:
     )
 
 
-def _api_key(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials:
-                return credentials.strip()
-        elif name == b"x-api-key":
-            return value.decode("latin-1").strip() or None
-    return None
-
-
-class FeedFastPath:
+class FeedFastPath(FastPath):
     """ASGI middleware answering the common ``/v1/feed/rank`` request itself."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    PATH = PATH
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away: let the app see it
-                await self.app(scope, _replay(chunks, message, receive), send)
-                return
-            chunk = message.get("body", b"")
-            chunks.append(chunk)
-            size += len(chunk)
-            more = message.get("more_body", False)
-            if size > MAX_BODY and more:
-                break
-        body = b"".join(chunks)
-        payload = None if more else self._answer(scope, body)
+    async def respond(self, scope: Scope, body: bytes, receive: Receive, send: Send) -> bool:
+        payload = self._answer(scope, body)
         if payload is None:
-            await self.app(scope, _replay([body], None if not more else {}, receive), send)
-            return
-        scope["route"] = _ROUTE  # the metrics middleware labels by the route's template
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+            return False
+        await self.send_json(scope, send, payload)
+        return True
 
     def _answer(self, scope: Scope, body: bytes) -> bytes | None:
         """The response body, or None when the route must answer."""
-        app = scope.get("app")
-        state = getattr(app, "state", None)
-        feed = getattr(state, "feed", None)
-        ring = getattr(state, "keyring", None)
-        key = _api_key(scope)
-        if feed is None or ring is None or key is None:
+        feed = getattr(app_state(scope), "feed", None)
+        if feed is None or cached_principal(scope, ROLES) is None:
             return None
-        principal = ring.cached(key)
-        if principal is None or principal.role not in ROLES:
-            return None
-        limiter = getattr(state, "rate_limiter", None)
-        if limiter is not None and limiter.take(principal.key_id, principal.role) is not None:
-            return None  # over its rate: the route answers 429 with Retry-After
         try:
             request = feed_request(FeedRankRequest.model_validate_json(body))
         except ValidationError:
@@ -131,17 +77,3 @@ class FeedFastPath:
         except UnknownCircle:
             return None
         return orjson.dumps(payload)
-
-
-def _replay(chunks: list[bytes], pending: Message | None, receive: Receive) -> Receive:
-    """A ``receive`` that first gives back what was read, then reads on."""
-    messages: list[Message] = [
-        {"type": "http.request", "body": b"".join(chunks), "more_body": pending == {}}
-    ]
-    if pending:
-        messages.append(pending)
-
-    async def replayed() -> Message:
-        return messages.pop(0) if messages else await receive()
-
-    return replayed

@@ -11,13 +11,12 @@ from quanzi.serving.api.deps import (
     MetricsDep,
     SessionDep,
 )
+from quanzi.serving.api.ingest_fast_path import BATCH_HEADER, ingest
 from quanzi.serving.api.schemas.common import ResourceId
-from quanzi.serving.api.schemas.post_ingest import PostBatch, PostIngestRequest, PostIngestResponse
+from quanzi.serving.api.schemas.post_ingest import PostIngestRequest, PostIngestResponse
 from quanzi.serving.api.schemas.posts import PostPublic
-from quanzi.serving.post_ingest.persistence import PostInput
 from quanzi.storage import queries
 
-BATCH_HEADER = "X-Quanzi-Batch-Posts"  # posts committed in the same transaction
 router = APIRouter(prefix="/v1/posts", tags=["posts"], dependencies=[READ_ROLES])
 
 
@@ -52,14 +51,8 @@ async def create_posts(
     """Store, moderate, score, embed and index one post or up to 500 (idempotent by id).
 
     Concurrent requests are gathered into one batch and one transaction; the answer comes
-    after that transaction commits, so an acknowledged post is in the store."""
-    posts = body.posts if isinstance(body, PostBatch) else [body]
-    ingested = await batchers.ingest.submit(tuple(PostInput(**p.model_dump()) for p in posts))
-    models, results = ingested.models, ingested.results
-    response.headers[BATCH_HEADER] = str(ingested.batch_posts)  # for benches and debugging
-    if models.index is not None:  # what this worker's index holds (lags by the sync bound)
-        metrics.set_index_size(f"posts-{models.encoder_version}", len(models.index))
-    replayed = sum(r["replayed"] for r in results)
-    return PostIngestResponse.model_validate(
-        {"results": results, "stored": len(results) - replayed, "replayed": replayed}
-    )
+    after that transaction commits, so an acknowledged post is in the store. The common
+    request is answered before it reaches here, the same way (``ingest_fast_path.py``)."""
+    answer, batch_posts = await ingest(body, batchers, metrics)
+    response.headers[BATCH_HEADER] = str(batch_posts)  # for benches and debugging
+    return answer
