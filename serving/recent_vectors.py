@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,19 +72,39 @@ class RecentVectors:
             while self._added and self._added[0].at < limit:
                 self._count -= len(self._added.popleft().ids)
             live = [(a.ids, a.circles, a.vectors) for a in self._added]  # add() may trim
-        ids = [pid for batch, _, _ in live for pid in batch]
-        keep = np.array(
-            [
-                (circle_id is None or circle == circle_id) and pid not in exclude
-                for batch, circles, _ in live
-                for pid, circle in zip(batch, circles, strict=True)
-            ],
-            dtype=bool,
-        )
-        if not keep.any():
+        if not live:
             return [None] * len(vectors)
         matrix = np.concatenate([matrix for _, _, matrix in live])
         sims = np.asarray(vectors, np.float32) @ matrix.T  # (queries, live)
-        sims[:, ~keep] = -np.inf
-        best = sims.argmax(axis=1)
-        return [(ids[j], float(sims[i, j])) for i, j in enumerate(best)]
+        if circle_id is not None:
+            circles = np.concatenate([np.asarray(c, dtype=object) for _, c, _ in live])
+            sims[:, circles != circle_id] = -np.inf
+        # Positions → ids without flattening every live id (O(live) Python per search):
+        # only the few best positions of each query are looked up.
+        ends = np.cumsum([len(batch) for batch, _, _ in live])
+
+        def id_at(j: int) -> str:
+            k = int(np.searchsorted(ends, j, side="right"))
+            return live[k][0][j - (int(ends[k - 1]) if k else 0)]
+
+        return [self._best_of(row, id_at, exclude) for row in sims]
+
+    @staticmethod
+    def _best_of(
+        row: np.ndarray, id_at: Callable[[int], str], exclude: set[str]
+    ) -> tuple[str, float] | None:
+        """The best position of ``row`` whose id is not excluded (the excluded are a batch's
+        own ids: few, so the best ``len(exclude) + 1`` positions hold the answer)."""
+        top = min(len(row), len(exclude) + 1)
+        best = np.argpartition(-row, top - 1)[:top] if top < len(row) else np.arange(len(row))
+        for j in best[np.argsort(-row[best], kind="stable")]:
+            if row[j] == -np.inf:
+                return None
+            pid = id_at(int(j))
+            if pid not in exclude:
+                return pid, float(row[j])
+        if top == len(row):
+            return None
+        masked = row.copy()  # more of the best are excluded than expected (repeated ids)
+        masked[best] = -np.inf
+        return RecentVectors._best_of(masked, id_at, exclude)

@@ -63,14 +63,19 @@ class TopicAssigner:
             return 0
         circles = sorted({c for _, c, _, _ in posts})
         cents = self._centroids(session, circles, encoder_version)
-        lexical = lexical_vectors([text for _, _, _, text in posts])
+        with_topics = {cid for cid in circles if cents[cid] is not None and len(cents[cid])}
+        if not with_topics:  # most circles have no topics: no hashing pass at all
+            return 0
+        wanted = [i for i, p in enumerate(posts) if p[1] in with_topics]
+        lexical = lexical_vectors([posts[i][3] for i in wanted])
+        row_of = {i: k for k, i in enumerate(wanted)}
         linked = 0
-        for cid in circles:
+        for cid in sorted(with_topics):
             c = cents[cid]
-            rows = [i for i, p in enumerate(posts) if p[1] == cid]
-            if c is None or len(c) == 0:
+            if c is None:
                 continue
-            got, score = c.assign(vectors[rows], self.threshold, lexical[rows])
+            rows = [i for i in wanted if posts[i][1] == cid]
+            got, score = c.assign(vectors[rows], self.threshold, lexical[[row_of[i] for i in rows]])
             linked += add_assignments(
                 session, [(posts[i][0], posts[i][2]) for i in rows], got, score.tolist()
             )

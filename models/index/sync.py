@@ -52,12 +52,17 @@ def log_changes(session: Session, post_ids: Iterable[str]) -> None:
 
 
 def write_embeddings(
-    session: Session, encoder_version: str, post_ids: Sequence[str], vectors: np.ndarray
+    session: Session,
+    encoder_version: str,
+    post_ids: Sequence[str],
+    vectors: np.ndarray,
+    new: bool = False,
 ) -> None:
     """Store (replace) posts' vectors for an encoder version and log the change.
 
     Call inside the transaction that stores the posts, so a worker never sees a log entry
-    whose embedding is not yet committed.
+    whose embedding is not yet committed. ``new``: the posts are inserted in this
+    transaction, so there is nothing to replace (one statement fewer a batch at ingest).
     """
     x = np.asarray(vectors, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] != len(post_ids):
@@ -70,11 +75,13 @@ def write_embeddings(
     x = (x / norms).astype("<f4")
     for start in range(0, len(post_ids), _BATCH):
         chunk = list(post_ids[start : start + _BATCH])
-        session.execute(
-            delete(PostEmbedding).where(
-                PostEmbedding.encoder_version == encoder_version, PostEmbedding.post_id.in_(chunk)
+        if not new:
+            session.execute(
+                delete(PostEmbedding).where(
+                    PostEmbedding.encoder_version == encoder_version,
+                    PostEmbedding.post_id.in_(chunk),
+                )
             )
-        )
         session.execute(
             insert(PostEmbedding),
             [

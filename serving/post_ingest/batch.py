@@ -177,7 +177,8 @@ def process(
                 models.encoder_version,
             )
     if vectors is not None and models.encoder_version is not None:
-        write_embeddings(session, models.encoder_version, [p.id for p in new], vectors)
+        ids = [p.id for p in new]
+        write_embeddings(session, models.encoder_version, ids, vectors, new=not stored)
     elif stored:
         log_changes(session, [p.id for p in new])  # the status changed: workers re-read
     session.flush()

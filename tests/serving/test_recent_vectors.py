@@ -46,6 +46,24 @@ def test_batched_search_finds_the_same_post_and_cosine_as_one_at_a_time() -> Non
     assert recent.best_many(None, queries, {p for p, _, _ in items}) == [None] * len(queries)
 
 
+def test_an_id_seen_twice_is_still_excluded_and_the_next_best_found() -> None:
+    """Only the best ``len(exclude) + 1`` positions are looked up first; an excluded id
+    stored twice fills them, and the search goes on past them."""
+    rng = np.random.default_rng(5)
+    near = _unit(rng, 1)[0]
+    recent = RecentVectors()
+    recent.add(["dup", "dup"], ["c", "c"], np.stack([near, near]))
+    others = _unit(rng, 30)
+    recent.add([f"o{i}" for i in range(30)], ["c"] * 30, others)
+    items = [("dup", "c", near), ("dup", "c", near)] + [
+        (f"o{i}", "c", v) for i, v in enumerate(others)
+    ]
+    got = recent.best(None, near, {"dup"})
+    want = _brute(items, None, near, {"dup"})
+    assert got is not None and want is not None and got[0] == want[0]
+    assert got[1] == pytest.approx(want[1], abs=1e-6)
+
+
 def test_old_posts_expire_and_the_cap_keeps_the_newest(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = [100.0]
     monkeypatch.setattr(recent_vectors.time, "monotonic", lambda: clock[0])
