@@ -69,8 +69,9 @@ class NgramUnion:
         self._widths = [len(vocab) for vocab in vocabs]
         self._dtypes: list[Any] = [v.dtype for v in vectorizers]
 
-    def transform(self, texts: Sequence[str]) -> list[sp.csr_matrix]:
-        """One count matrix per vectorizer, in the order given."""
+    def counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The texts' n-grams found in the union: (row, union id, count) triples, sorted by
+        row then id (int64, int64, int64)."""
         get = self.union.get
         n = len(self.union)
         keys: list[int] = []
@@ -79,6 +80,19 @@ class NgramUnion:
             keys.extend(base + u for u in map(get, self._analyze(text)) if u is not None)
         found, counts = np.unique(np.asarray(keys, dtype=np.int64), return_counts=True)
         rows, ids = np.divmod(found, n)
+        return rows, ids, counts
+
+    def columns(self, k: int) -> np.ndarray:
+        """Union id → column of vectorizer ``k`` (-1 where its vocabulary lacks the n-gram)."""
+        return self._columns[k]
+
+    def width(self, k: int) -> int:
+        """The vocabulary size of vectorizer ``k`` (its matrix's columns)."""
+        return self._widths[k]
+
+    def transform(self, texts: Sequence[str]) -> list[sp.csr_matrix]:
+        """One count matrix per vectorizer, in the order given."""
+        rows, ids, counts = self.counts(texts)
         out = []
         for column, width, dtype in zip(self._columns, self._widths, self._dtypes, strict=True):
             cols = column[ids]

@@ -39,6 +39,7 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from quanzi.datasets.normalize import normalize, normalize_with_offsets, source_span
 from quanzi.models.moderation.detectors import Hit
 from quanzi.models.moderation.linear import LinearTextClassifier
+from quanzi.models.moderation.linear_stack import LinearStack
 from quanzi.models.moderation.policy import (
     BANDS,
     DETECTOR_THRESHOLDS,
@@ -79,6 +80,7 @@ class ModerationPredictor:
     meta: dict[str, Any] = field(default_factory=dict)  # training facts saved with it
     name: str = REGISTERED_MODEL
     _union: NgramUnion | bool | None = field(default=None, init=False, repr=False, compare=False)
+    _stack: LinearStack | bool | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         missing = set(CORE_LEARNED) - set(self.classifiers)
@@ -107,20 +109,25 @@ class ModerationPredictor:
     ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
         """Per-label probabilities ``(n,)``, detector hits and (best copy cosine, index).
 
-        Pass a dict as ``features`` to get each classifier's feature matrix back (the
-        explanations reuse it). ``rules=False`` skips the rules (their scores are 0):
-        choosing a classifier's thresholds needs only its own scores.
+        The learned labels' logits come from one ``LinearStack`` pass; pass a dict as
+        ``features`` to have each classifier build its feature matrix instead and get it
+        back. ``rules=False`` skips the rules (their scores are 0): choosing a classifier's
+        thresholds needs only its own scores.
         """
         texts = [t if isinstance(t, str) else "" for t in texts]
         norms = [normalize(t) for t in texts]
         probs: dict[str, np.ndarray] = {}
         hits = [rule_hits(t) if rules else [] for t in texts]
         zeros = np.zeros(len(texts))
-        blocks = self._count_blocks(norms)
+        stack = self.linear_stack() if features is None else None
+        logits = stack.logits(norms) if stack is not None else {}
+        blocks = {} if stack is not None else self._count_blocks(norms)
         for label in LABELS:
             probs[f"{label}_rules"] = rule_scores(hits, label)
             model = zeros
-            if label in self.classifiers:
+            if label in logits:
+                model = 1.0 / (1.0 + np.exp(-logits[label]))
+            elif label in self.classifiers:
                 matrix = self.classifiers[label].features(norms, blocks.get(label))
                 model = 1.0 / (1.0 + np.exp(-self.classifiers[label].logits(matrix)))
                 if features is not None:
@@ -146,6 +153,18 @@ class ModerationPredictor:
                 except ValueError:
                     self._union = False
             return self._union or None
+
+    def linear_stack(self) -> LinearStack | None:
+        """Every classifier's logits from one analysis (``linear_stack.py``), built once;
+        None when the classifiers cannot share an n-gram union."""
+        with _UNION_LOCK:
+            stack = self._stack
+        if stack is None:
+            union = self.ngram_union()
+            stack = LinearStack(union, self.classifiers) if union is not None else False
+            with _UNION_LOCK:
+                self._stack = stack
+        return stack or None
 
     def _count_blocks(self, norms: Sequence[str]) -> dict[str, list[Any]]:
         """Per label, its vectorizers' counts of ``norms``, from one n-gram analysis."""
@@ -190,14 +209,11 @@ class ModerationPredictor:
         texts = [r["text"] for r in records]
         if not texts:
             return []
-        features: dict[str, Any] = {}
-        probs, hits, copies = self.scores(texts, recent_texts, features)
+        probs, hits, copies = self.scores(texts, recent_texts)
         bands = self.bands(probs)
         out = []
         for i, record in enumerate(records):
-            labels = self._labels(
-                i, texts[i], probs, bands, hits[i], copies[i], recent_texts, features
-            )
+            labels = self._labels(i, texts[i], probs, bands, hits[i], copies[i], recent_texts)
             rule_entry = self._circle_rule_entry(record, circle_rules)
             if rule_entry is not None:
                 labels.append(rule_entry)
@@ -213,7 +229,6 @@ class ModerationPredictor:
         hits: list[Hit],
         copy: tuple[float, int],
         recent_texts: Sequence[str] | None,
-        features: dict[str, Any],
     ) -> list[dict[str, Any]]:
         labels = []
         for label in LABELS:
@@ -238,8 +253,9 @@ class ModerationPredictor:
                         f"{source[:40]}",
                     }
                 )
-            if not spans and label in self.classifiers:
-                spans = self._ngram_spans(label, text, features[label][i])
+            if not spans and label in self.classifiers:  # the row of a flagged label only
+                row = self.classifiers[label].features([normalize(text)])
+                spans = self._ngram_spans(label, text, row)
             labels.append({"label": label, "prob": round(prob, 4), "band": band, "spans": spans})
         return labels
 
@@ -333,7 +349,7 @@ class ModerationPredictor:
             meta=raw.get("meta", {}),
             name=raw.get("name", REGISTERED_MODEL),
         )
-        predictor.ngram_union()  # built while loading, not in the first request
+        predictor.linear_stack()  # built while loading, not in the first request
         for classifier in classifiers.values():
             classifier.prepare_explanations()
         return predictor
