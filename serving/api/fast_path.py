@@ -38,7 +38,12 @@ class FastPath:
         self._route = SimpleNamespace(path=self.PATH)  # what the metrics middleware reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != self.METHOD:
+        if (
+            scope["type"] != "http"
+            or scope["path"] != self.PATH
+            or scope["method"] != self.METHOD
+            or not json_content(scope)  # the route answers other bodies (its 422)
+        ):
             await self.app(scope, receive, send)
             return
         body, gone, more = await read_body(receive, MAX_BODY)
@@ -117,6 +122,18 @@ def api_key(scope: Scope) -> str | None:
         elif name == b"x-api-key":
             return value.decode("latin-1").strip() or None
     return None
+
+
+def json_content(scope: Scope) -> bool:
+    """Whether the request says its body is JSON, as FastAPI reads it (``application/json``
+    or ``application/…+json``; no content type is not JSON)."""
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            kind = value.decode("latin-1").partition(";")[0].strip().lower()
+            return kind == "application/json" or (
+                kind.startswith("application/") and kind.endswith("+json")
+            )
+    return False
 
 
 def exception_handler(app: Any, exc: Exception) -> Handler | None:

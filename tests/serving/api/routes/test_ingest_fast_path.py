@@ -3,6 +3,7 @@ the same results, headers, errors and metrics; what it declines reaches the rout
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -80,6 +81,22 @@ def test_errors_are_the_routes_errors(
     assert api.post("/v1/posts", headers=keys["ingest"], json={"id": "x"}).status_code == 422
     for _ in range(2):  # the editor key is cached after its first 403: still the route's 403
         assert api.post("/v1/posts", headers=keys["editor"], json=_post("p-3")).status_code == 403
-    bad_json = api.post("/v1/posts", headers=keys["ingest"], content=b"{not json")
-    assert bad_json.status_code == 422
-    assert answered["seen"][-4:] == [False, False, False, False]
+    assert answered["seen"][-3:] == [False, False, False] and len(answered["seen"]) == 7
+    bad = api.post(
+        "/v1/posts",
+        headers=keys["ingest"] | {"content-type": "application/json"},
+        content=b"{not json",
+    )
+    assert bad.status_code == 422 and answered["seen"].pop() is False
+    # A JSON body not said to be JSON never reaches the fast path: the route's 422.
+    body = json.dumps(_post("p-4"), ensure_ascii=False).encode()
+    for kind in ({"content-type": "text/plain"}, {}):
+        plain = api.post("/v1/posts", headers=keys["ingest"] | kind, content=body)
+        assert plain.status_code == 422, plain.text
+    assert len(answered["seen"]) == 7
+    said = api.post(
+        "/v1/posts",
+        headers=keys["ingest"] | {"content-type": "application/json; charset=utf-8"},
+        content=body,
+    )
+    assert said.status_code == 200 and answered["seen"][-1] is True
