@@ -156,7 +156,8 @@ def _answers(models: LoadedModels, records: list[dict[str, Any]]) -> list[dict[s
     chosen = {t: models.predictors.get(t) for t in ("moderation", "quality", "trust")}
     if not any(chosen.values()):
         return [{"moderation": None, "quality": None, "trust": None} for _ in records]
-    return Scorer(**chosen).score([{"id": i, **r} for i, r in enumerate(records)])
+    scorer = Scorer(**chosen, embedder=models.embedder)  # one pass for vector readers
+    return scorer.score([{"id": i, **r} for i, r in enumerate(records)])
 
 
 def _direction(old: str, new: str, moderation: dict[str, Any]) -> str:
