@@ -32,6 +32,12 @@ class Predictor(Protocol):
     def save(self, path: Path) -> None: ...
 
 
+# A predictor that reads the sentence encoder's vectors of its records' texts says so with
+# ``uses_vectors = True`` and takes them as ``predict(records, vectors=...)`` (one row per
+# record, from the configured encoder): the service and ``quanzi score`` make them once per
+# batch for every such model (``models/scoring.py``), so a post runs the transformer once.
+
+
 def input_records(model_input: Any) -> list[dict[str, Any]]:
     """Scoring records from a DataFrame, a list of dicts or one dict; only input fields,
     and no key for a missing optional value (pandas fills those with NaN/None)."""

@@ -6,8 +6,11 @@ Features (``quality-rubric.md``: "how much does this post help another shopper d
 - a few text statistics, each a rubric cue (``TEXT_STATS``): length, number of clauses,
   checkable specifics (numbers with units, comparisons, named aspects and defects), how
   repetitive the text is, digits, exclamation marks, very short text, share of Chinese;
-- optionally the sentence encoder's embedding (``models/encoder.py``), kept only when it
-  improves dev QWK (the task decides).
+- optionally the sentence encoder's vector of the raw text (``models/encoder.py``), kept
+  only when it improves dev QWK (the task decides). Those are the vectors ingest computes
+  for the index anyway, so the service and ``quanzi score`` hand them in (``vectors=``)
+  and a post goes through the transformer once; without them the predictor embeds the
+  texts itself with the configured encoder, loaded on first need.
 
 Head: a multinomial logistic regression over the four tiers. The **score** is the
 expected tier / 3 (so it moves smoothly between tiers and never collapses to the argmax);
@@ -28,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from quanzi.datasets.normalize import normalize
+from quanzi.models.encoder_identity import encoder_version_of
 from quanzi.models.module_stack import load_tfidf_head, save_modules
 from quanzi.models.text_linear import CharTfidf, SoftmaxHead
 from quanzi.settings import get_settings
@@ -35,6 +39,9 @@ from quanzi.settings import get_settings
 REGISTERED_MODEL = "quanzi-quality"
 TIERS = (0, 1, 2, 3)
 FORMAT_VERSION = 2  # 2: modules.json (models/module_stack.py); 1: fixed folders, still read
+# What the encoder embedded: "text" (the raw text, as ingest embeds it: shared vectors) or
+# "norm" (the normalised text; models saved before the shared pass, embed their own).
+VECTOR_INPUTS = ("text", "norm")
 
 # Checkable specifics (quality-rubric.md, tier 2/3): numbers with units, durations,
 # comparisons with alternatives, named aspects and defects. Counted on normalised text.
@@ -106,35 +113,64 @@ class QualityPredictor:
     head: SoftmaxHead
     cuts: list[float] = field(default_factory=lambda: [0.5, 1.5, 2.5])
     config: dict[str, Any] = field(default_factory=dict)
-    encoder: Any = None  # a SentenceTransformer when the embedding is a feature
-    encoder_name: str | None = None
+    encoder: Any = None  # a SentenceTransformer, loaded on first need when vectors are a feature
+    encoder_name: str | None = None  # the encoder it was trained with (None: no vectors)
+    # ``models.loading.encoder_version`` of that encoder (content hash + runtime): the
+    # vectors a caller hands in must come from it.
+    encoder_version: str | None = None
+    vectors_of: str = "text"  # VECTOR_INPUTS
     name: str = REGISTERED_MODEL
 
-    def features(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Design rows for raw texts (normalised here, as serving receives them)."""
+    @property
+    def uses_vectors(self) -> bool:
+        """True when the caller's sentence vectors of the raw texts can be handed in."""
+        return self.encoder_name is not None and self.vectors_of == "text"
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        from quanzi.models.encoder import embed_texts, load_encoder
+
+        if self.encoder is None:
+            self.encoder = load_encoder(get_settings())
+        return embed_texts(self.encoder, texts)
+
+    def features(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> sp.csr_matrix:
+        """Design rows for raw texts (normalised here, as serving receives them);
+        ``vectors`` are the encoder's vectors of ``texts`` when the caller has them."""
         norms = [normalize(t) for t in texts]
         dense = text_stats(norms)
-        if self.encoder is not None:
-            from quanzi.models.encoder import embed_texts
-
-            dense = np.hstack([dense, embed_texts(self.encoder, norms)])
+        if self.encoder_name is not None:
+            if vectors is None or not self.uses_vectors:
+                vectors = self._embed(texts if self.vectors_of == "text" else norms)
+            vectors = np.asarray(vectors, dtype=np.float64)
+            expected = len(self.head.dense_names) - len(TEXT_STATS)
+            if vectors.shape != (len(texts), expected):
+                raise ValueError(
+                    f"vectors of shape {vectors.shape} for {len(texts)} texts; this quality "
+                    f"model reads {expected}-d vectors of {self.encoder_name}"
+                )
+            dense = np.hstack([dense, vectors])
         return self.head.design(self.tfidf.transform(norms), dense)
 
-    def proba(self, texts: Sequence[str]) -> np.ndarray:
+    def proba(self, texts: Sequence[str], vectors: np.ndarray | None = None) -> np.ndarray:
         """(n, 4) tier probabilities."""
         if len(texts) == 0:
             return np.zeros((0, len(TIERS)))
-        return self.head.predict_proba(self.features(texts))
+        return self.head.predict_proba(self.features(texts, vectors))
 
-    def score_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def score_texts(
+        self, texts: Sequence[str], vectors: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Scores in [0, 1] (expected tier / 3) and tiers (dev-tuned cuts)."""
-        probs = self.proba(texts)
+        probs = self.proba(texts, vectors)
         score = probs @ np.asarray(self.head.classes, dtype=np.float64) / 3.0
         return score, tier_from_score(score, self.cuts)
 
-    def predict(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``{"score", "tier"}`` per record, in order."""
-        score, tier = self.score_texts(texts_of(records))
+    def predict(
+        self, records: list[dict[str, Any]], vectors: np.ndarray | None = None
+    ) -> list[dict[str, Any]]:
+        """``{"score", "tier"}`` per record, in order; ``vectors`` (one row per record) are
+        the configured encoder's vectors of the records' texts, when the caller has them."""
+        score, tier = self.score_texts(texts_of(records), vectors)
         return [
             {"score": round(float(s), 4), "tier": int(t)} for s, t in zip(score, tier, strict=True)
         ]
@@ -149,6 +185,8 @@ class QualityPredictor:
             "cuts": self.cuts,
             "text_stats": TEXT_STATS,
             "encoder": self.encoder_name,
+            "encoder_version": self.encoder_version,
+            "vectors_of": self.vectors_of,
             "config": self.config,
         }
         (path / "config.json").write_text(
@@ -157,7 +195,9 @@ class QualityPredictor:
 
     @classmethod
     def load(cls, path: Path, encoder: Any = None) -> QualityPredictor:
-        """Rebuild from ``save``; the encoder is loaded from settings when it was a feature."""
+        """Rebuild from ``save``. A model that reads vectors is checked against the
+        configured encoder here (the encoder itself loads on first need, so a caller that
+        hands in vectors never loads a second copy)."""
         if not (path / "config.json").is_file():
             raise FileNotFoundError(f"{path / 'config.json'} is missing: not a quality model")
         meta = json.loads((path / "config.json").read_text(encoding="utf-8"))
@@ -167,17 +207,11 @@ class QualityPredictor:
         cuts = [float(c) for c in meta["cuts"]]
         if len(cuts) != len(TIERS) - 1 or sorted(cuts) != cuts:
             raise ValueError(f"{path}: cut points {cuts} are not three increasing numbers")
-        if meta.get("encoder") and encoder is None:
-            from quanzi.models.encoder import load_encoder
-
-            encoder = load_encoder(get_settings())
-            dim = encoder.get_sentence_embedding_dimension()
-            expected = len(head.dense_names) - len(TEXT_STATS)
-            if dim != expected:
-                raise ValueError(
-                    f"{path}: trained with a {expected}-d encoder "
-                    f"({meta['encoder']}) but QUANZI_ENCODER gives {dim}-d"
-                )
+        vectors_of = meta.get("vectors_of") or "norm"  # older models embedded normalised text
+        if vectors_of not in VECTOR_INPUTS:
+            raise ValueError(f"{path}: vectors_of {vectors_of!r} is not one of {VECTOR_INPUTS}")
+        if meta.get("encoder_version") and encoder is None:
+            check_encoder(path, meta["encoder_version"])
         return cls(
             tfidf=tfidf,
             head=head,
@@ -185,7 +219,22 @@ class QualityPredictor:
             config=meta.get("config", {}),
             encoder=encoder if meta.get("encoder") else None,
             encoder_name=meta.get("encoder"),
+            encoder_version=meta.get("encoder_version"),
+            vectors_of=vectors_of,
             name=meta.get("name", REGISTERED_MODEL),
+        )
+
+
+def check_encoder(path: Path, trained_with: str) -> None:
+    """Refuse a model whose vectors came from another encoder than the configured one
+    (the runtime may differ: onnx-int8 and torch vectors agree to cosine ≈ 0.99)."""
+    from quanzi.models.encoder import resolve_encoder
+
+    configured = encoder_version_of(resolve_encoder(get_settings()))
+    if trained_with != configured and not trained_with.startswith(configured + "-"):
+        raise ValueError(
+            f"{path}: trained on the vectors of encoder {trained_with}, but QUANZI_ENCODER "
+            f"gives {configured}: retrain with `quanzi train quality`"
         )
 
 

@@ -8,15 +8,23 @@ same ``Scorer``, so a post gets the same answer whichever way it arrives. Per re
 
 Predictors may add keys of their own inside their part (e.g. the moderation risk level);
 the keys above are checked, so a model that breaks the schema fails loudly here.
+
+One transformer pass per post: a predictor that reads the encoder's sentence vectors
+(``uses_vectors``, e.g. the quality model on the backbone) gets them handed in
+(``predict(records, vectors=...)``): the caller's own (ingest embeds each post for the
+index anyway) or, once per batch for every such predictor together, the ``embedder``'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from quanzi.models.champions import champion_version, load_champion
+from quanzi.models.loading import load_embedder
 from quanzi.models.predictor import Predictor
 from quanzi.settings import Settings
 
@@ -102,14 +110,22 @@ def batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def uses_vectors(predictor: Predictor | None) -> bool:
+    """True for a predictor that takes the encoder's vectors of its records' texts."""
+    return bool(getattr(predictor, "uses_vectors", False))
+
+
 @dataclass
 class Scorer:
-    """The three predictors (None where a task has no model) and the batch size."""
+    """The three predictors (None where a task has no model), the batch size and the
+    encoder that embeds a batch once for every predictor reading vectors (None: such a
+    predictor embeds by itself unless the caller hands vectors in)."""
 
     moderation: Predictor | None
     quality: Predictor | None
     trust: Predictor | None
     batch_size: int = 256
+    embedder: Callable[[Sequence[str]], np.ndarray] | None = None
 
     @classmethod
     def from_champions(
@@ -127,22 +143,45 @@ class Scorer:
             task: None if task in missing else load_champion(settings, task)
             for task in SCORED_TASKS
         }
-        return cls(batch_size=batch_size, **predictors)
+        wants = any(uses_vectors(p) for p in predictors.values())
+        embedder = load_embedder(settings) if wants else None
+        return cls(batch_size=batch_size, embedder=embedder, **predictors)
+
+    def wants_vectors(self) -> bool:
+        """True when some predictor reads the encoder's vectors."""
+        return any(uses_vectors(p) for p in self.predictors().values())
 
     def predictors(self) -> dict[str, Predictor | None]:
         return {task: getattr(self, task) for task in SCORED_TASKS}
 
-    def score(self, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Score validated records (``validate_record``) in batches, in order."""
+    def score(
+        self, records: Sequence[dict[str, Any]], vectors: np.ndarray | None = None
+    ) -> list[dict[str, Any]]:
+        """Score validated records (``validate_record``) in batches, in order. ``vectors``:
+        the configured encoder's vectors of the records' texts (one row per record) when
+        the caller already has them; else the ``embedder`` makes them once per batch."""
+        if vectors is not None and len(vectors) != len(records):
+            raise ValueError(f"{len(vectors)} vectors for {len(records)} records")
         results: list[dict[str, Any]] = []
-        for batch in batched(records, self.batch_size):
+        wants = self.wants_vectors()
+        for start, batch in zip(
+            range(0, len(records), self.batch_size), batched(records, self.batch_size), strict=True
+        ):
             inputs = [{k: v for k, v in r.items() if k != "id"} for r in batch]
+            shared = None
+            if wants and vectors is not None:
+                shared = vectors[start : start + len(batch)]
+            elif wants and self.embedder is not None:
+                shared = np.asarray(self.embedder([r["text"] for r in inputs]), dtype=np.float32)
             parts: dict[str, list[Any]] = {}
             for task, predictor in self.predictors().items():
                 if predictor is None:
                     parts[task] = [None] * len(batch)
                     continue
-                outputs = predictor.predict(inputs)
+                if shared is not None and uses_vectors(predictor):
+                    outputs = predictor.predict(inputs, vectors=shared)  # type: ignore[call-arg]
+                else:
+                    outputs = predictor.predict(inputs)
                 if len(outputs) != len(batch):
                     raise SchemaError(
                         f"{task} predictor returned {len(outputs)} results for {len(batch)} records"

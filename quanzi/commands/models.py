@@ -279,7 +279,8 @@ def score_cmd(
         raise fail(str(exc)) from exc
     try:
         scorer = Scorer.from_champions(Settings(), batch_size=batch_size)
-    except (MissingChampionError, UnknownTaskError, MlflowException, OSError) as exc:
+    # ValueError: e.g. a quality champion trained on another encoder's vectors
+    except (MissingChampionError, UnknownTaskError, MlflowException, OSError, ValueError) as exc:
         raise fail(str(exc)) from exc
     output.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)

@@ -11,9 +11,11 @@ The steps for a batch (``ingest_posts``):
    the circle's own blocked / review-only terms, never another circle's — decided by the
    moderation policy (``models/moderation/policy.py``; ``decision.py`` applies it);
 4. quality and trust from the champions through ``models.scoring.Scorer`` (``null`` with
-   version ``unavailable`` when a champion is missing);
-5. embedding with the configured encoder, stored with ``write_embeddings`` (which logs the
-   change, so every worker's index picks the post up within the sync bound);
+   version ``unavailable`` when a champion is missing); a model that reads the encoder's
+   vectors (the quality model) gets step 5's, so a post runs the transformer once;
+5. embedding with the configured encoder (done first, for steps 4 and 6), stored with
+   ``write_embeddings`` (which logs the change, so every worker's index picks the post up
+   within the sync bound);
 6. near-duplicates (``duplicates.py``): cosine ≥ the policy's ``NEAR_DUPLICATE_COSINE`` to
    a post of the same circle — in the index, in this worker's recent ingests not yet
    indexed, or earlier in the same batch → ``near_duplicate_of``; a near-duplicate that

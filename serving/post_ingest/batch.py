@@ -102,12 +102,12 @@ def process(
     now = datetime.now(UTC)
     records = scoring_records(session, new, now)
     rules = RuleLookup(session, (p.circle_id for p in new))
-    scored = score_records(models, records)
     vectors = None
     dupes: list[tuple[str, float] | None] = [None] * len(new)
-    if models.embedder is not None:
+    if models.embedder is not None:  # the one transformer pass: index, copies and scores
         vectors = np.asarray(models.embedder([p.text for p in new]), dtype=np.float32)
         dupes = near_duplicates(models, new, vectors, lambda ids: texts_of(session, ids))
+    scored = score_records(models, records, vectors=vectors)
 
     results: dict[str, dict[str, Any]] = {}
     post_rows, rows_of_scores, review_rows = [], [], []

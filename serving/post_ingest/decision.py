@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from quanzi.models.moderation.circle_rules import Rules
@@ -24,15 +25,19 @@ def score_records(
     models: ModelSet,
     records: Sequence[dict[str, Any]],
     tasks: Sequence[str] = ("moderation", "quality", "trust"),
+    vectors: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Each record's ``{moderation, quality, trust}`` from the champions, as the models
-    answer (None where a champion is missing: ``decide`` falls back for moderation)."""
+    answer (None where a champion is missing: ``decide`` falls back for moderation).
+    ``vectors``: the worker's encoder's vectors of the records' texts, already made for
+    the index, so a model reading vectors adds no transformer pass."""
     chosen = {
         t: models.predictors.get(t) if t in tasks else None
         for t in ("moderation", "quality", "trust")
     }
     if any(chosen.values()):
-        scored = Scorer(**chosen).score([{"id": i, **r} for i, r in enumerate(records)])
+        scorer = Scorer(**chosen, embedder=models.embedder)
+        scored = scorer.score([{"id": i, **r} for i, r in enumerate(records)], vectors)
     else:
         scored = [{"moderation": None, "quality": None, "trust": None} for _ in records]
     return scored

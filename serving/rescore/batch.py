@@ -100,11 +100,23 @@ def rescore_batch(
     if not rows:
         return BatchOutcome()
     records = [json.loads(r["record"]) for r in rows]
-    answers = _answers(models, records)
+    scorer = _scorer(models)
+    every = None  # one transformer pass for the whole batch when a model reads vectors
+    if scorer is not None and scorer.wants_vectors() and models.embedder is not None:
+        every = np.asarray(models.embedder([r["text"] for r in rows]), dtype=np.float32)
+    answers = (
+        scorer.score([{"id": i, **r} for i, r in enumerate(records)], every)
+        if scorer is not None
+        else [{"moderation": None, "quality": None, "trust": None} for _ in records]
+    )
     fresh = [i for i, r in enumerate(rows) if not r["has_vector"]]
     vectors = None
     if models.embedder is not None and models.encoder_version is not None and fresh:
-        vectors = np.asarray(models.embedder([rows[i]["text"] for i in fresh]), dtype=np.float32)
+        vectors = (
+            every[fresh]
+            if every is not None
+            else np.asarray(models.embedder([rows[i]["text"] for i in fresh]), dtype=np.float32)
+        )
     versions = {**models.versions, "encoder": models.encoder_version or "unavailable"}
     key = versions_key(versions)
     outcome = BatchOutcome(posts=len(rows), embedded=0 if vectors is None else len(fresh))
@@ -151,12 +163,12 @@ def rescore_batch(
     return outcome
 
 
-def _answers(models: LoadedModels, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each record's raw answers from the chosen models (None where a task has none)."""
+def _scorer(models: LoadedModels) -> Scorer | None:
+    """The chosen models behind one ``Scorer`` (None when no task has a model)."""
     chosen = {t: models.predictors.get(t) for t in ("moderation", "quality", "trust")}
     if not any(chosen.values()):
-        return [{"moderation": None, "quality": None, "trust": None} for _ in records]
-    return Scorer(**chosen).score([{"id": i, **r} for i, r in enumerate(records)])
+        return None
+    return Scorer(**chosen, embedder=models.embedder)
 
 
 def _direction(old: str, new: str, moderation: dict[str, Any]) -> str:

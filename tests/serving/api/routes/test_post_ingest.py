@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -213,6 +214,34 @@ def test_near_duplicates_within_one_batch_point_to_the_first(
     batch = {"posts": [_post("p-a"), _post("p-b", REVIEW + "。"), _post("p-c", "完全不同的一段话")]}
     results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
     assert [r["near_duplicate_of"] for r in results] == [None, "p-a", None]
+
+
+class VectorQuality:
+    """A quality model on the encoder's vectors: score = the vector's first component."""
+
+    name = "quanzi-quality"
+    uses_vectors = True
+
+    def predict(self, records: list[dict[str, Any]], vectors: Any = None) -> list[dict[str, Any]]:
+        assert vectors is not None, "ingest must hand in the vectors it made for the index"
+        return [{"score": round(float(v[0]), 4), "tier": 1} for v in vectors]
+
+
+def test_ingest_runs_the_encoder_once_for_index_and_quality(
+    api: TestClient, keys: dict, world: dict
+) -> None:
+    embedder = sm.HashEmbedder()
+    fake = sm.fake_loader(embedder=embedder)
+    sm.use_models(
+        api,
+        lambda s: replace(fake(s), predictors={**fake(s).predictors, "quality": VectorQuality()}),
+    )
+    texts = [REVIEW, "完全不同的一段话", "物流很快，包装完好"]
+    batch = {"posts": [_post(f"p-{i}", t) for i, t in enumerate(texts)]}
+    results = api.post("/v1/posts", headers=keys["ingest"], json=batch).json()["results"]
+    assert embedder.calls == 1  # one pass for the batch: index, copies and quality
+    expected = sm.HashEmbedder()(texts)[:, 0]
+    assert [r["quality"]["score"] for r in results] == [round(float(v), 4) for v in expected]
 
 
 def test_a_copy_ingested_before_the_index_syncs_is_still_caught(
