@@ -1,0 +1,77 @@
+"""Issue 12, fifth pass: the rules added for real-review collateral and for diversion by
+platform nickname or at the tail of a review. Each rule has a hit and a look-alike that
+must pass. Cases written for this test (not taken from the adversarial set).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from quanzi.models.moderation.lexicon import REJECT, detect_lexicon, lexicon_confidence
+from quanzi.models.moderation.policy import detector_moderation
+
+
+def _conf(text: str, label: str) -> float:
+    return lexicon_confidence(detect_lexicon(text), label)
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        # 狗叫 aimed at someone
+        ("你狗叫什么，自己不会看说明书吗", "offensive"),
+        ("轮得到你这只🐶叫吗", "offensive"),
+        # 返佣 / 加盟 as a push
+        ("推广返佣百分之三十，自用省钱", "ad"),
+        ("诚邀加盟，县级代理名额不多", "ad"),
+        ("凉皮店不收加盟费，总部包培训", "ad"),
+        # platform nicknames with the diversion context
+        ("徒步路线都在公主号里，搜一下“山野阿飞”", "contact"),
+        ("旧婴儿床要出，海鲜市场搜 大熊家的闲置", "contact"),
+        ("拆箱视频在某音，搜 小鹿开箱", "contact"),
+        ("食谱合集去wb搜 厨房日记66", "contact"),
+        ("同款我在红色软件也发了，ID跟这边一样", "contact"),
+        ("想看上身图去围脖，我每天更新", "contact"),
+        ("九成新低价出，海鲜市场见", "contact"),
+        ("视频号同名账号，每周拆箱", "contact"),
+        ("同名来找我，价格好商量", "contact"),
+        # pointers to the avatar / profile page, 戳我, WeChat = phone by homophone
+        ("换芯找我便宜一半，号码就在头像上", "contact"),
+        ("骑行群群号见我个人页", "contact"),
+        ("想拼单的戳我，我拉你", "contact"),
+        ("批发请问我，威 信 同 手 机 号", "contact"),
+    ],
+)
+def test_new_rules_reject(text: str, label: str) -> None:
+    assert _conf(text, label) >= REJECT, [(h.label, h.evidence) for h in detect_lexicon(text)]
+    assert detector_moderation(text)["decision"] == "reject"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # dogs that bark, pets called 扣扣
+        "半夜楼下狗叫了一整晚，隔音太差",
+        "我家的狗叫扣扣，这个窝它很喜欢",
+        # a guest's complaint about a booking site's commission or franchise hotels
+        "难道是因为每晚三十元的返佣费给得少？",
+        "这是一家加盟店，服务跟直营的差很多",
+        "建议平台取消这种酒店的加盟资格",
+        "只想着赚加盟费，不管服务质量",
+        # a buyer quoting the page's promise in a complaint
+        "页面显示“下单立减100”，付款时一分没减",
+        # platforms and their nicknames named plainly
+        "微博热搜上那个同款杯子，没想到这么重",
+        "在海鲜市场买的虾用这个锅蒸，十分钟就熟",
+        "这本书和电视剧同名，内容比剧里丰富",
+        "店铺主页有尺码表，买之前看一下",
+        "戳我笑点了，这个小夜灯的造型太可爱",
+        "wb代表白色款，别拍错了",
+        "公众号推文说有荧光剂，我查了成分表没有",
+        # a member warning about a diversion
+        "有人在评论区留微信号说有便宜货，大家别信，肯定是骗子",
+    ],
+)
+def test_look_alikes_of_the_new_rules_pass(text: str) -> None:
+    hits = detect_lexicon(text)
+    assert detector_moderation(text)["decision"] == "pass", [(h.label, h.evidence) for h in hits]
