@@ -870,6 +870,18 @@ def repeated_units(text: str) -> int:
 def repetition_share(text: str) -> float:
     """Share of the (whitespace-free, NFKC) text made of a unit of 1–4 characters repeated
     three or more times: filler like 好好好好, 不错不错不错, 😊😊😊, ！！！！."""
+    covered, total = _repetition_cover(text)
+    return covered / total if total else 0.0
+
+
+# A padded post that still says something of its own (差评 ×50, then 用过之后头皮痒得难受)
+# is a complaint an editor should read: with this many characters outside the repeated
+# runs, repetition alone sends it to review, not to reject.
+PADDED_CONTENT_CHARS = 12
+
+
+def _repetition_cover(text: str) -> tuple[int, int]:
+    """(characters inside counted runs, characters scored) of ``text``."""
     compact = "".join(unicodedata.normalize("NFKC", text).split())
     compact = "".join(ch for ch in compact if not "\ufe00" <= ch <= "\ufe0f")
     content = "".join(
@@ -882,7 +894,7 @@ def repetition_share(text: str) -> float:
             content  # a real sentence ending in ？？？？ or ~~~~ is not filler: score its words
         )
     if not compact:
-        return 0.0
+        return 0, 0
     covered = 0
     for m in _RUN.finditer(compact):
         unit = m.group(1)
@@ -891,7 +903,7 @@ def repetition_share(text: str) -> float:
         if all(ch.isdigit() or ch in _CN_DIGITS for ch in unit):
             continue  # 8888 in a number is the number's business (contact, prices)
         covered += len(m.group(0))
-    return covered / len(compact)
+    return covered, len(compact)
 
 
 def _spam_hits(text: str, squeezed: View) -> list[Hit]:
@@ -899,9 +911,11 @@ def _spam_hits(text: str, squeezed: View) -> list[Hit]:
     compact = "".join(text.split())
     if not compact:
         return []
-    share = repetition_share(text)
+    covered, scored = _repetition_cover(text)
+    share = covered / scored if scored else 0.0
     n = len(compact)
-    if n >= 6 and share >= 0.8 and repeated_units(text) >= 4:
+    padded = scored - covered >= PADDED_CONTENT_CHARS
+    if n >= 6 and share >= 0.8 and repeated_units(text) >= 4 and not padded:
         return [
             Hit("spam", "lexicon:repetition", 0, len(text), text, f"{share:.0%} repeated", REJECT)
         ]

@@ -75,3 +75,12 @@ def test_new_rules_reject(text: str, label: str) -> None:
 def test_look_alikes_of_the_new_rules_pass(text: str) -> None:
     hits = detect_lexicon(text)
     assert detector_moderation(text)["decision"] == "pass", [(h.label, h.evidence) for h in hits]
+
+
+def test_padded_content_goes_to_review_and_pure_filler_still_rejects() -> None:
+    padded = "差评" * 40 + "用了一周头皮反而更痒，洗完还掉很多头发！"
+    filler = "差评" * 40
+    assert _conf(padded, "spam") == pytest.approx(0.75)
+    assert detector_moderation(padded)["decision"] == "review"
+    assert _conf(filler, "spam") >= REJECT
+    assert detector_moderation(filler)["decision"] == "reject"
