@@ -194,7 +194,8 @@ def _is_filler(ch: str) -> bool:
     if "\ufe00" <= ch <= "\ufe0f":
         return True  # variation selectors: the U+FE0F of "❤️" would split a number
     cat = unicodedata.category(ch)
-    return cat in ("So", "Sk", "Zs") and ch not in PLUS_SIGNS  # emoji and symbols
+    # emoji and symbols; "Me" is the keycap mark of 3️⃣, which would split a number
+    return cat in ("So", "Sk", "Zs", "Me") and ch not in PLUS_SIGNS
 
 
 @dataclass

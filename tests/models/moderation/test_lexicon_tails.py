@@ -40,6 +40,16 @@ def _conf(text: str, label: str) -> float:
         ("骑行群群号见我个人页", "contact"),
         ("想拼单的戳我，我拉你", "contact"),
         ("批发请问我，威 信 同 手 机 号", "contact"),
+        # pointers and numbers added with the third batch
+        ("需要团购价的扣我", "contact"),
+        ("想进群的评论区扣1我拉你", "contact"),
+        ("穿搭清单在我的小红薯笔记里", "contact"),
+        ("我在快手有直播间，每晚讲怎么挑", "contact"),
+        ("需要教程的 d d", "contact"),
+        ("批发的话看我置顶动态", "contact"),
+        ("要的留个电话，我打给你", "contact"),
+        ("我的 Q 是 3️⃣8️⃣2️⃣9️⃣1️⃣0️⃣4️⃣6️⃣", "contact"),
+        ("会所新来了几个妹子，价格美丽", "sexual"),
     ],
 )
 def test_new_rules_reject(text: str, label: str) -> None:
@@ -68,6 +78,14 @@ def test_new_rules_reject(text: str, label: str) -> None:
         "戳我笑点了，这个小夜灯的造型太可爱",
         "wb代表白色款，别拍错了",
         "公众号推文说有荧光剂，我查了成分表没有",
+        # the same words in everyday senses
+        "凭什么扣我运费，差评",
+        "在我的抖音上刷到的，买来果然好用",
+        "我在快手上看过测评才买的",
+        "留了电话让快递员联系我，结果没人打来",
+        "关注店铺有新品提醒，挺方便的",
+        "Q弹的面料，型号是2024款",
+        "这波操作太骚了，客服半小时就补发了",
         # a member warning about a diversion
         "有人在评论区留微信号说有便宜货，大家别信，肯定是骗子",
     ],
@@ -84,3 +102,7 @@ def test_padded_content_goes_to_review_and_pure_filler_still_rejects() -> None:
     assert detector_moderation(padded)["decision"] == "review"
     assert _conf(filler, "spam") >= REJECT
     assert detector_moderation(filler)["decision"] == "reject"
+
+
+def test_a_person_called_sao_goes_to_review() -> None:
+    assert _conf("店主本人也太骚了吧，穿成这样卖货", "sexual") == pytest.approx(0.75)
