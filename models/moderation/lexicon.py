@@ -37,6 +37,7 @@ from quanzi.models.moderation.detectors import (
     DIGIT_LOOKALIKES,
     Hit,
     View,
+    narrated_after,
     plain_view,
     reported_before,
 )
@@ -761,7 +762,9 @@ def _families_hits(text: str, plain: View, squeezed: View) -> list[Hit]:
                 continue
             a, b = view.span(text, m.start(), m.end())
             conf = family.confidence
-            if family.quotable and (reported_before(text, a) or warned_after(text, b)):
+            if family.quotable and (
+                reported_before(text, a) or warned_after(text, b) or narrated_after(text, b)
+            ):
                 conf = QUOTED
             hits.append(
                 Hit(family.label, f"lexicon:{family.subtype}", a, b, text[a:b], m.group(0), conf)

@@ -106,3 +106,10 @@ def test_padded_content_goes_to_review_and_pure_filler_still_rejects() -> None:
 
 def test_a_person_called_sao_goes_to_review() -> None:
     assert _conf("店主本人也太骚了吧，穿成这样卖货", "sexual") == pytest.approx(0.75)
+
+
+def test_an_add_told_as_past_with_its_outcome_is_a_report_not_an_invitation() -> None:
+    narrated = "店里电话打不通，语音让加微信，加微信后，咨询一直没回复，差评"
+    invitation = "加微信后发你优惠券，先到先得"
+    assert detector_moderation(narrated)["decision"] == "pass"
+    assert detector_moderation(invitation)["decision"] == "reject"
