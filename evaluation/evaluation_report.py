@@ -218,9 +218,7 @@ def collateral_section(
         for lb in ans["labels"]:
             per_label[(lb["label"], lb["band"])] += 1
         if ans["decision"] == "reject":
-            rejected.append(
-                (text, ",".join(lb["label"] for lb in ans["labels"] if lb["band"] == "reject"))
-            )
+            rejected.append((text, _reject_reason(ans)))
     total = len(answers)
     out = {
         "collateral_n": float(total),
@@ -242,9 +240,25 @@ def collateral_section(
             f"| {label} | {per_label[(label, 'review')]} | {per_label[(label, 'reject')]} |"
         )
     lines += ["", f"<details><summary>The {len(rejected)} rejected texts</summary>", ""]
-    lines += [f"- `{labels}` {text[:160]}" for text, labels in rejected]
+    # the text's start and what rejected it: a reader judging only the first 160 characters
+    # once called a review "wrongly rejected" whose e-mail tail was the reason
+    lines += [
+        f"- `{labels}` {text[:160]}{' …' if len(text) > 160 else ''}" for text, labels in rejected
+    ]
     lines += ["", "</details>"]
     return out
+
+
+def _reject_reason(answer: dict[str, Any]) -> str:
+    """The reject-band labels with the evidence of their spans (``contact: a@b.com``)."""
+    parts = []
+    for lb in answer["labels"]:
+        if lb["band"] != "reject":
+            continue
+        evidence = [str(sp.get("evidence") or sp.get("text", ""))[:30] for sp in lb["spans"]]
+        shown = [e for e in evidence if e and not e.startswith("logit")][:2]
+        parts.append(f"{lb['label']}: {', '.join(shown)}" if shown else lb["label"])
+    return "; ".join(parts)
 
 
 def latency(predictor: Any, texts: list[str], lines: list[str]) -> dict[str, float]:

@@ -194,7 +194,8 @@ def _is_filler(ch: str) -> bool:
     if "\ufe00" <= ch <= "\ufe0f":
         return True  # variation selectors: the U+FE0F of "❤️" would split a number
     cat = unicodedata.category(ch)
-    return cat in ("So", "Sk", "Zs") and ch not in PLUS_SIGNS  # emoji and symbols
+    # emoji and symbols; "Me" is the keycap mark of 3️⃣, which would split a number
+    return cat in ("So", "Sk", "Zs", "Me") and ch not in PLUS_SIGNS
 
 
 @dataclass
@@ -315,7 +316,10 @@ def detect_contact(text: str) -> list[Hit]:
             if m.group("k").endswith("v") and handle.isalpha():
                 continue  # "+ Vista", "加VIP": the letter v starts a word, not a handle
             conf = 0.99 if handle else 0.9
-            if not handle and reported_before(text, squeezed.src[m.start()]):
+            end = squeezed.src[m.end() - 1] + 1
+            if not handle and (
+                reported_before(text, squeezed.src[m.start()]) or narrated_after(text, end)
+            ):
                 conf = REPORTED_CONFIDENCE
             elif subtype == "phone" and _BUSINESS_NUMBER.fullmatch(handle):
                 conf = BUSINESS_PHONE_CONFIDENCE
@@ -324,6 +328,19 @@ def detect_contact(text: str) -> list[Hit]:
         if _bare_mobile_ok(text, squeezed, m):
             add(squeezed, "phone", m.start(), m.end(), m.group(1), 0.95)
     return sorted(hits, key=lambda h: h.start)
+
+
+# "加微信后，咨询无回复": the poster tells what happened after adding an account (no reply,
+# blocked, cheated) — a report of the past, not an invitation ("加微信后发你券" still is).
+_NARRATED = re.compile(
+    r"\A[信号]{0,2}(?:后|之后|以后)[^。！!？?]{0,10}(?:无回复|没回|不回|没人理|没人回|拉黑|被骗|才发现|一直没)"
+)
+
+
+def narrated_after(text: str, end: int) -> bool:
+    """Whether what follows ``end`` (an offset into the original text) narrates the outcome
+    of an add that already happened."""
+    return bool(_NARRATED.search(unicodedata.normalize("NFKC", text[end : end + 24])))
 
 
 def reported_before(text: str, start: int) -> bool:

@@ -37,6 +37,7 @@ from quanzi.models.moderation.detectors import (
     DIGIT_LOOKALIKES,
     Hit,
     View,
+    narrated_after,
     plain_view,
     reported_before,
 )
@@ -78,6 +79,10 @@ PLATFORMS = (
     "|line|ins|推特|油管|知乎|豆瓣"
     "|xiaohongshu|hongshu|weibo|douyin|xianyu|kuaishou|zhihu|douban|pinduoduo|gongzhonghao"
     "|shipinhao"
+    # nicknames and colour names posters use to dodge the names above (issue 12's list and
+    # the field's usage): 公主号 = 公众号, 海鲜市场 = 闲鱼, 某音/某书/某乎 …, wb/vb = 微博
+    "|公主号|海鲜市场|某音|某书|某乎|某手|某站|某博|dou音|抖y|小蓝鸟|红色软件|红色app|蓝色软件|蓝色app"
+    "|黄色软件|(?<![a-z])[wv]b(?![a-z])"
 )
 # Platform names by sound (``platform_sounds``): 小洪书 / 晓红书 / 威博 / 斗音 / 线鱼 read as
 # the name, so every platform family sees them, unless the characters are an everyday
@@ -106,7 +111,7 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "contact",
         "platform_search",
-        rf"(?:{PLATFORMS}).{{0,14}}搜(?!索|这|一下这|型号|关键词|同款|到|了|的|过|自己|别人)[^,，。!！?？]{{2,}}",
+        rf"(?:{PLATFORMS}).{{0,14}}(?<!热)搜(?!索|这|一下这|型号|关键词|同款|到|了|的|过|自己|别人)[^,，。!！?？]{{2,}}",
     ),
     Family(
         "contact",
@@ -127,14 +132,39 @@ FAMILIES: tuple[Family, ...] = (
         "platform_live",
         rf"(?:{PLATFORMS})直播.{{0,4}}(?:每天|每晚|晚上|点开|开播|见)",
     ),
-    Family("contact", "same_name", r"同名(?:哦|哈|呀|啊|,|，|$)|同名[^\u4e00-\u9fff的]"),
+    Family(
+        "contact",
+        "same_name",
+        r"同名(?:哦|哈|呀|啊|,|，|$)|同名[^\u4e00-\u9fff的]|同名(?:来|去)?(?:找我|搜|关注|私|账号|号)",
+        # a book sharing a drama's title (和电视剧同名) is no diversion; 跟我/和这边同名 is
+        guard_before=r"(?:和|跟|与)[^我这,]{1,6}$",
+    ),
+    Family(
+        "contact",
+        "same_name",
+        rf"(?:{PLATFORMS}).{{0,24}}(?:(?:id|名字|昵称|账号|号)(?:也|都)?(?:跟|和|与)?(?:我)?(?:这个|这边|这里|这儿)?"
+        rf"(?:的)?(?:号|名字|id|账号)?(?:一样|相同)|也叫这个名字)"
+        rf"|(?:{PLATFORMS})(?:上|里)?,?我(?:天天|每天|经常|都|也)?(?:发|更|写|直播|播)"
+        rf"|(?:{PLATFORMS})(?:上|里)?见(?:$|,)"
+        rf"|我在(?:{PLATFORMS})(?:上|里)?(?:有|开了?|做)(?:直播|店|小店|账号|号|频道|群)",
+    ),
+    # "my account on X" as a pointer (在我的小红薯笔记里, 去我抖音看); what X's feed showed
+    # (在我的抖音上刷到) is a source, not a pointer
+    Family(
+        "contact",
+        "platform_handle",
+        rf"(?:在|去|看|来)我的?(?:{PLATFORMS})",
+        guard_after=r"^(?:上|里)?(?:刷到|看到|首页|推荐|推送|买)",
+    ),
     # ---------------------------------------------------------------- contact: phrasing
     Family(
         "contact",
         "diversion_phrase",
         r"私我|私信我|私聊我|私戳|(?<![a-z])dd我|(?<![a-z])d我|(?<!点)滴滴我|(?<![点滴])滴我|戳我头像|扫我头像|点我头像|看我头像"
         r"|头像上?的码|扫码(?:进|入|加)群?|扫码(?:添加|加我)|进群|入群|拉你进.{0,4}群|群号在"
-        r"|主页有|主页见|看我主页|到我主页|去我主页|我主页|简介里?有(?:联系|v|微|号)"
+        r"|(?<!店铺)(?<!店)(?<!官方)(?<!品牌)(?<!商品)主页有|主页见|看我主页|到我主页|去我主页|我主页|简介里?有(?:联系|v|微|号)"
+        r"|(?:见|看|在|去)我的?个人(?:主)?页|看我的?(?:置顶|动态|相册)|留(?:个|下)(?:你的)?(?:电话|手机号?|号码)|群号(?:见|看|私)|戳我(?=$|,|私|一下|拉|发|拿|领|要)"
+        r"|(?:号码?|联系方式|二维码|码|v|vx|微信|扣扣|qq)(?:就)?(?:在|见)(?:我的?)?(?:头像|昵称|签名|简介|个人页)"
         r"|别处找我|去我(?:那个|的|另一个)平台|站外联系|留(?:个|下)?邮箱|加个?好友"
         r"|联系方式在|号码?(?:同|就是)手机|私信你们|一个个私信",
         quotable=True,
@@ -142,7 +172,8 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "contact",
         "diversion_phrase",
-        r"(?:需要|想要|有意|感兴趣|想了解|想进|想买|要的)[的者]?.{0,10}(?:私信|私聊|找我|联系我)"
+        r"(?:需要|想要|有意|感兴趣|想了解|想进|想买|要的)[的者]?.{0,10}(?:私信|私聊|找我|联系我|扣我|滴我|戳我|敲我|(?<![a-z])dd(?![a-z]))"
+        r"|(?:扣|打|回复)1.{0,6}拉你|(?:我|私)拉你(?=$|,)"
         r"|有意者?私$|有意者?私[^信聊\u4e00-\u9fff]",
         quotable=True,
     ),
@@ -193,6 +224,7 @@ FAMILIES: tuple[Family, ...] = (
         "wechat_slang",
         r"(?:微信|vx|v信|企鹅|扣扣|qq)(?:结算|交易|私聊|联系|详聊)|点击链接|点我链接",
     ),
+    Family("contact", "qq_slang", r"(?<![a-z])(?:q|扣)号?(?:是|为|[:：])\d{6,11}(?!\d)"),
     Family(
         "contact",
         "wechat_name",
@@ -250,7 +282,7 @@ FAMILIES: tuple[Family, ...] = (
         "ad",
         "coupon",
         r"(?:店铺|首页|进店)(?:首页)?领券|满\d+减\d+.{0,3}(?:叠加|全场)|进店有礼|收藏加购"
-        r"|关注店铺(?:送|领|有)|首单(?:立减|半价)|新人(?:专享|立减)|全场.{0,3}(?:折起|包邮|五折|特价)"
+        r"|关注店铺(?:送|领|有(?:礼|券|优惠|红包|福利|惊喜))|首单(?:立减|半价)|新人(?:专享|立减)|全场.{0,3}(?:折起|包邮|五折|特价)"
         r"|无门槛.{0,2}券|领券(?:下单|再减|更划算)",
     ),
     Family(
@@ -290,13 +322,21 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "offensive",
         "insult",
-        r"傻[x×叉逼b比币bx]|煞[笔逼b比]|沙[比逼b]|憨批|狗东西|🐶叫|狗叫|舔狗|婊子?|贱人|贱货"
+        r"傻[x×叉逼b比币bx]|煞[笔逼b比]|沙[比逼b]|憨批|狗东西|舔狗|婊子?|贱人|贱货"
         r"|草泥马|操你|艹你|日你|(?:我|wo)?[r日草操艹]你(?:妈|马|先人|祖宗|大爷)|你妈(?:的|死|逼)"
         r"|滚出(?:这个)?圈|滚出去|滚蛋|去死吧|跟猪一样|像猪一样|一群(?:猴子|猪|狗|傻|舔狗|废物)"
         r"|乡巴佬|杂种",
         guard_before=r"(?:恶搞|电影|小说|书名|角色|剧中)$",
         view="plain",
         guard_after=r"^(?:式|瓜)",
+    ),
+    # 狗叫 is an insult when aimed (你狗叫什么, 别狗叫); a dog barking outside a hotel
+    # window (人喊，狗叫) or a pet called 扣扣 (狗叫扣扣) is not.
+    Family(
+        "offensive",
+        "insult",
+        rf"(?:{SECOND_PERSON}|别|少|在这儿?|瞎)(?:这个|这只|个)?(?:🐶|狗)叫(?!声|了|的|得|个不停)"
+        r"|(?:🐶|狗)叫(?:什么|啥|个屁|你妈)",
     ),
     Family(
         "offensive",
@@ -471,7 +511,7 @@ FAMILIES: tuple[Family, ...] = (
         r"约吗|约炮|同城约|同城交友|楼凤|(?:会所|上门|男士|懂的).{0,6}特殊服务|特殊服务.{0,4}(?:懂|上门|妹)"
         r"|男士专属|包养|成人(?:电影|视频)资源|资源.{0,4}成人|老司机开车|福利图"
         r"|看了会?脸红|脸红的资源|资源.{0,6}(?:懂的|打包)|丝袜美腿|裸聊|上门服务.{0,4}(?:妹|美女)"
-        r"|今晚一起|完整版.{0,8}主页",
+        r"|今晚一起|完整版.{0,8}主页|会所.{0,8}(?:妹子|小妹|技师|美女)|新来了?.{0,4}(?:妹子|小妹)",
     ),
     Family("sexual", "solicitation", r"🍑🍆|🍆🍑|🍆", view="plain"),
     Family(
@@ -479,6 +519,12 @@ FAMILIES: tuple[Family, ...] = (
         "vulgar",
         r"屌大|比比谁长|是个男人都想|都想上|想上(?:她|你)|身材.{0,6}流鼻血|让人摸|欠摸|欠干|欠操"
         r"|胸(?:好|真|太)大.{0,4}多发",
+    ),
+    Family(  # 骚 of a person (店主太骚了); 这波操作太骚 is slang for flashy, not this
+        "sexual",
+        "vulgar",
+        r"(?:你|楼主|店主|主播|博主|模特|老板娘|客服|她|他)(?:本人)?(?:也|真|可)?(?:太|好|真|这么|那么)骚",
+        confidence=REVIEW,
     ),
     Family(
         "sexual",
@@ -495,16 +541,23 @@ FAMILIES: tuple[Family, ...] = (
         "diversion_phrase",
         r"看我(?:昵称|签名|简介|个签)|(?:签名|简介|个签|置顶)(?:里|上)?有(?:联系|v|微|号|方式)|见签名|看简介"
         r"|(?:私发|私聊|私信)(?:获取|领取|发你|给你)|(?<![a-z])(?:dm|pm)我|留下?(?:你的)?(?:v|vx|微信|联系方式)"
-        r"|加我好友|好友验证|(?:进|加|入)裙|[扣qQ]群|群聊.{0,4}(?:扫|加|进)|(?:wx|vx|v|微信|电话)同号|手机同号"
+        r"|加我好友|好友验证|(?:威信|薇信|卫星|绿泡泡)号?(?:同|就是|即)(?:手机|电话)号?|(?:进|加|入)裙|[扣qQ]群|群聊.{0,4}(?:扫|加|进)|(?:wx|vx|v|微信|电话)同号|手机同号"
         r"|微信同号|电话同微|评论区置顶|置顶.{0,4}(?:联系|加|扫)",
         quotable=True,
     ),
     Family(
         "ad",
         "promotion",
-        r"(?:下单|拍下)立减|拍一发二|优惠码|邀请码|推广码|口令红包|扫码领|(?:招|诚招)团长|分销|返佣|宝妈副业"
-        r"|招募宝妈|加盟|欢迎(?:咨询|订购|选购|下单)|品牌方直供|蹲直播|(?:帮我)?砍一刀|点击领取|戳链接"
+        r"(?:下单|拍下)立减|拍一发二|优惠码|邀请码|推广码|口令红包|扫码领|(?:招|诚招)团长|分销|宝妈副业"
+        # 返佣 and 加盟 only as a push: a guest complaining about a booking site's 返佣费
+        # or its 加盟酒店 is not advertising either.
+        r"|(?:高|超高|高额|推广|分享|分销|邀请|自购)返佣|返佣(?:\d|百分之|比例高|高达|最高|秒到|日结)"
+        r"|(?:欢迎|诚邀|招商|火热|寻求|全国|城市)加盟|招.{0,4}加盟|加盟(?:热线|电话|咨询|条件|政策|商|代理"
+        r"|请|详情|扶持|只要|只需|仅需|我们)|(?:不收|免|零|低)加盟费|加盟费(?:全免|低至|只要|仅需|减免)"
+        r"|招募宝妈|欢迎(?:咨询|订购|选购|下单)|品牌方直供|蹲直播|(?:帮我)?砍一刀|点击领取|戳链接"
         r"|评论区领|私信领取|限量抢购|抢购链接|上车链接|拼团链接",
+        # a buyer quoting the page's promise in a complaint (界面显示“下单立减200”…没减)
+        guard_before=r"(?:显示|写着|写的|标着|标的|宣传的?|页面上?|界面上?|号称|说好的?|没有|没了)[“「\"]?$",
     ),
     Family(
         "offensive",
@@ -658,7 +711,7 @@ _CLAUSE = set(",，。!！?？;；")
 def _squeezable(ch: str) -> bool:
     if ch in _SQUEEZE or "\ufe00" <= ch <= "\ufe0f":
         return True
-    return unicodedata.category(ch) in ("So", "Sk", "Zs") and ch not in "➕🍑🍆🐶"
+    return unicodedata.category(ch) in ("So", "Sk", "Zs", "Me") and ch not in "➕🍑🍆🐶"
 
 
 @lru_cache(maxsize=512)
@@ -709,12 +762,24 @@ def _families_hits(text: str, plain: View, squeezed: View) -> list[Hit]:
                 continue
             a, b = view.span(text, m.start(), m.end())
             conf = family.confidence
-            if family.quotable and reported_before(text, a):
+            if family.quotable and (
+                reported_before(text, a) or warned_after(text, b) or narrated_after(text, b)
+            ):
                 conf = QUOTED
             hits.append(
                 Hit(family.label, f"lexicon:{family.subtype}", a, b, text[a:b], m.group(0), conf)
             )
     return hits
+
+
+# A member warning the others about a diversion ("有人留微信号说有便宜货，大家别信") reports
+# it: the words that say so, within the same or the next clause.
+_WARNING = re.compile(r"别信|不要信|别相信|不要相信|是骗子|都是骗子|上过当|上当了|别上当")
+
+
+def warned_after(text: str, end: int) -> bool:
+    """Whether a warning against what ends at ``end`` follows it closely (24 chars)."""
+    return bool(_WARNING.search(text[end : end + 24]))
 
 
 _LATIN_TOKEN = re.compile(r"[a-z]+")
@@ -815,6 +880,18 @@ def repeated_units(text: str) -> int:
 def repetition_share(text: str) -> float:
     """Share of the (whitespace-free, NFKC) text made of a unit of 1–4 characters repeated
     three or more times: filler like 好好好好, 不错不错不错, 😊😊😊, ！！！！."""
+    covered, total = _repetition_cover(text)
+    return covered / total if total else 0.0
+
+
+# A padded post that still says something of its own (差评 ×50, then 用过之后头皮痒得难受)
+# is a complaint an editor should read: with this many characters outside the repeated
+# runs, repetition alone sends it to review, not to reject.
+PADDED_CONTENT_CHARS = 12
+
+
+def _repetition_cover(text: str) -> tuple[int, int]:
+    """(characters inside counted runs, characters scored) of ``text``."""
     compact = "".join(unicodedata.normalize("NFKC", text).split())
     compact = "".join(ch for ch in compact if not "\ufe00" <= ch <= "\ufe0f")
     content = "".join(
@@ -827,7 +904,7 @@ def repetition_share(text: str) -> float:
             content  # a real sentence ending in ？？？？ or ~~~~ is not filler: score its words
         )
     if not compact:
-        return 0.0
+        return 0, 0
     covered = 0
     for m in _RUN.finditer(compact):
         unit = m.group(1)
@@ -836,7 +913,7 @@ def repetition_share(text: str) -> float:
         if all(ch.isdigit() or ch in _CN_DIGITS for ch in unit):
             continue  # 8888 in a number is the number's business (contact, prices)
         covered += len(m.group(0))
-    return covered / len(compact)
+    return covered, len(compact)
 
 
 def _spam_hits(text: str, squeezed: View) -> list[Hit]:
@@ -844,9 +921,11 @@ def _spam_hits(text: str, squeezed: View) -> list[Hit]:
     compact = "".join(text.split())
     if not compact:
         return []
-    share = repetition_share(text)
+    covered, scored = _repetition_cover(text)
+    share = covered / scored if scored else 0.0
     n = len(compact)
-    if n >= 6 and share >= 0.8 and repeated_units(text) >= 4:
+    padded = scored - covered >= PADDED_CONTENT_CHARS
+    if n >= 6 and share >= 0.8 and repeated_units(text) >= 4 and not padded:
         return [
             Hit("spam", "lexicon:repetition", 0, len(text), text, f"{share:.0%} repeated", REJECT)
         ]

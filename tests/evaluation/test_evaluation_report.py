@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from quanzi.evaluation.evaluation_report import moderation_section
+from quanzi.evaluation.evaluation_report import _reject_reason, moderation_section
 from quanzi.models.moderation.policy import detector_moderation
 from quanzi.settings import Settings
 
@@ -39,3 +39,14 @@ def test_moderation_section_reports_adversarial_collateral_calibration_latency(
     assert "| fraud |" in text and "rejected texts" in text
     # The rules alone catch the written evasions better than chance and pass look-alikes.
     assert m["adversarial_clean_pass"] > 0.8 and m["adversarial_caught"] > 0.5
+
+
+def test_a_rejected_text_is_listed_with_what_rejected_it() -> None:
+    answer = {
+        "labels": [
+            {"label": "contact", "band": "reject", "spans": [{"evidence": "sarah@qq.com"}]},
+            {"label": "spam", "band": "reject", "spans": [{"evidence": "logit +0.89"}]},
+            {"label": "ad", "band": "review", "spans": [{"evidence": "返佣"}]},
+        ]
+    }
+    assert _reject_reason(answer) == "contact: sarah@qq.com; spam"
