@@ -115,6 +115,20 @@ def uses_vectors(predictor: Predictor | None) -> bool:
     return bool(getattr(predictor, "uses_vectors", False))
 
 
+def reads_encoder(predictor: Predictor | None, encoder_version: str | None) -> bool:
+    """Whether ``predictor`` can read the vectors of ``encoder_version``: it reads none, or
+    it was trained on that encoder (the runtime suffix, e.g. ``-onnx-int8``, may differ:
+    both runtimes' vectors agree to cosine ≈ 0.99). A model trained on another encoder's
+    vectors would score the new ones without an error, and wrongly."""
+    if not uses_vectors(predictor):
+        return True
+    trained = getattr(predictor, "encoder_version", None)
+    if trained is None or encoder_version is None:  # unrecorded, or nothing hands it vectors
+        return True
+    a, b = str(trained), str(encoder_version)
+    return a == b or a.startswith(b + "-") or b.startswith(a + "-")
+
+
 @dataclass
 class Scorer:
     """The three predictors (None where a task has no model), the batch size and the

@@ -44,6 +44,7 @@ from quanzi.models.loading import (
     load_models,
 )
 from quanzi.models.moderation.policy import RULES_VERSION
+from quanzi.models.scoring import reads_encoder
 from quanzi.serving.recent_vectors import RecentVectors
 from quanzi.serving.topic_assigner import TopicAssigner
 from quanzi.settings import Settings
@@ -369,11 +370,22 @@ class ModelRegistry:
 def keep_last_good(loaded: LoadedModels, old: ModelSet) -> None:
     """A model the new load could not give keeps the version in force, not a fallback:
     a reload after a broken promotion (or while MLflow is down) never drops a good model."""
+    if loaded.embedder is None and old.embedder is not None:
+        loaded.embedder, loaded.encoder_version = old.embedder, old.encoder_version
+        why = loaded.degraded.get("encoder", "not loaded")
+        loaded.degraded["encoder"] = f"{why}; kept {old.encoder_version} in force"
     for task in TASK_NAMES:
         if loaded.predictors.get(task) is None and old.predictors.get(task) is not None:
+            why = loaded.degraded.get(task, "not loaded")
+            if not reads_encoder(old.predictors[task], loaded.encoder_version):
+                # e.g. quality after a new encoder: its vectors are not the old model's
+                loaded.degraded[task] = (
+                    f"{why}; v{old.versions[task]} read the vectors of another encoder than "
+                    f"{loaded.encoder_version}: not kept (retrain with `quanzi train {task}`)"
+                )
+                continue
             loaded.predictors[task] = old.predictors[task]
             loaded.versions[task] = old.versions[task]
-            why = loaded.degraded.get(task, "not loaded")
             loaded.degraded[task] = f"{why}; kept v{old.versions[task]} in force"
     if loaded.ranker is None and old.ranker is not None and "ranker" in loaded.degraded:
         loaded.ranker = old.ranker
@@ -381,10 +393,6 @@ def keep_last_good(loaded: LoadedModels, old: ModelSet) -> None:
     if loaded.qa is None and old.qa is not None and "qa" in loaded.degraded:
         loaded.qa = old.qa
         loaded.degraded["qa"] += f"; kept v{old.qa.version} in force"
-    if loaded.embedder is None and old.embedder is not None:
-        loaded.embedder, loaded.encoder_version = old.embedder, old.encoder_version
-        why = loaded.degraded.get("encoder", "not loaded")
-        loaded.degraded["encoder"] = f"{why}; kept {old.encoder_version} in force"
 
 
 def _empty_set(generation: int, reason: str) -> ModelSet:

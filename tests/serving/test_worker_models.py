@@ -4,14 +4,15 @@ reload requests reaching other workers."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 from quanzi_tests import serving_models as sm
 
-from quanzi.models.loading import encoder_version, load_models
-from quanzi.serving.worker_models import ModelRegistry
+from quanzi.models.loading import LoadedModels, encoder_version, load_models
+from quanzi.serving.worker_models import ModelRegistry, ModelSet, keep_last_good
 from quanzi.settings import Settings
 from quanzi.storage.db import engine_from_settings, upgrade_schema
 
@@ -101,3 +102,53 @@ def test_first_load_failure_serves_an_all_degraded_set(settings: Settings) -> No
     finally:
         registry.close()
         engine.dispose()
+
+
+def _model_set(predictors: dict, versions: dict, encoder_version: str | None):  # type: ignore[no-untyped-def]
+    return ModelSet(
+        generation=1,
+        predictors=predictors,
+        versions=versions,
+        embedder=(lambda texts: np.zeros((len(texts), 4))) if encoder_version else None,
+        encoder_version=encoder_version,
+        index_sync=None,
+        degraded={},
+        loaded_at=datetime.now(UTC),
+    )
+
+
+class _VectorModel:
+    """A predictor reading the encoder's vectors, trained on ``encoder_version``'s."""
+
+    uses_vectors = True
+
+    def __init__(self, encoder_version: str) -> None:
+        self.encoder_version = encoder_version
+
+
+def test_a_failed_reload_keeps_a_vector_model_only_for_the_encoder_it_was_trained_on() -> None:
+    trained = _VectorModel("enc-a1b2c3d4e5f6")  # the runtime suffix may differ: same encoder
+    old = _model_set(
+        {"quality": trained, "moderation": None, "trust": None},
+        {"quality": "3"},
+        "enc-a1b2c3d4e5f6-onnx-int8",
+    )
+
+    def reload(encoder_version: str) -> LoadedModels:
+        loaded = LoadedModels(
+            {"quality": None, "moderation": None, "trust": None},
+            {"quality": "unavailable"},
+            lambda texts: np.zeros((len(texts), 4)),
+            encoder_version,
+            {"quality": "quanzi-quality: trained on another encoder's vectors"},
+        )
+        keep_last_good(loaded, old)
+        return loaded
+
+    same = reload("enc-a1b2c3d4e5f6-torch")
+    assert same.predictors["quality"] is trained and same.versions["quality"] == "3"
+    assert "kept v3 in force" in same.degraded["quality"]
+    other = reload("enc-ffffffffffff-onnx-int8")  # a new encoder: the old head would misread
+    assert other.predictors["quality"] is None and other.versions["quality"] == "unavailable"
+    assert "not kept" in other.degraded["quality"]
+    assert "quanzi train quality" in other.degraded["quality"]
