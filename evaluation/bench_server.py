@@ -79,6 +79,13 @@ def post_request(host: str, port: int, path: str, key: str, body: Any) -> bytes:
     return head + payload
 
 
+def server_closes(headers: dict[bytes, bytes]) -> bool:
+    """Whether the answer says the server closes the connection after it (``Connection:
+    close``, e.g. ``serving/connection_balance.py`` moving a client to another worker):
+    the client reconnects, as any HTTP client's pool does."""
+    return headers.get(b"connection", b"").strip().lower() == b"close"
+
+
 async def exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
 ) -> tuple[int, dict[bytes, bytes], bytes]:

@@ -86,9 +86,11 @@ def _request_bytes(host: str, port: int, key: str, body: dict[str, Any]) -> byte
 
 async def _exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
-) -> int:
-    """Send one request on a keep-alive connection and read the whole answer; its status."""
-    return (await bench_server.exchange(reader, writer, request))[0]
+) -> tuple[int, bool]:
+    """Send one request on a keep-alive connection and read the whole answer: its status,
+    and whether the server closes the connection after it."""
+    status, headers, _ = await bench_server.exchange(reader, writer, request)
+    return status, bench_server.server_closes(headers)
 
 
 _FAILURES = (OSError, ValueError, IndexError, asyncio.IncompleteReadError)
@@ -133,13 +135,16 @@ async def _one_connection(
         request = requests[i % len(requests)]
         i += 1
         try:
-            status = await _exchange(reader, writer, request)
+            status, closes = await _exchange(reader, writer, request)
         except _FAILURES as exc:
             errors.append(f"{type(exc).__name__}: {exc}")
             writer.close()
             reader = writer = None
             continue
         latencies.append(time.perf_counter() - t0)
+        if closes:  # the next request goes on a new connection
+            writer.close()
+            reader = writer = None
         if status != 200:
             errors.append(f"HTTP {status}")
     if writer is not None:

@@ -259,6 +259,9 @@ def drive(
                     writer.close()
                     reader = writer = None
                     continue  # not acknowledged: the post counts nowhere
+                if bench_server.server_closes(headers):  # the next one on a new connection
+                    writer.close()
+                    reader = writer = None
                 if status == 200:
                     latencies.append(time.perf_counter() - t0)
                     answer = json.loads(payload)

@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         "so the kernel spreads connections evenly (Linux); false: one shared socket, where "
         "one worker may take every keep-alive connection.",
     )
+    balance_connections: bool = Field(
+        True,
+        description="With several workers, a worker serving more than its share of the "
+        "live client connections answers one request at a time with Connection: close, so "
+        "the client reconnects and the kernel's SO_REUSEPORT hash spreads it again "
+        "(serving/connection_balance.py).",
+    )
     feed_refresh_interval_ms: int = Field(
         1000,
         ge=50,

@@ -39,6 +39,7 @@ from quanzi.serving.api.routes import (
     users,
 )
 from quanzi.serving.batching import Backpressure, backpressure_handler
+from quanzi.serving.connection_balance import ConnectionBalance, ConnectionShare
 from quanzi.serving.feed_service import FeedService
 from quanzi.serving.index_search import IndexSimilarPosts
 from quanzi.serving.metrics import MetricsMiddleware, ServiceMetrics
@@ -123,6 +124,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
         )
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    if settings.balance_connections:  # outermost: it may close any answer's connection
+        share = ConnectionShare(settings.data_dir / "workers")
+        app.add_middleware(ConnectionBalance, share=share)
     install_error_handlers(app)  # one error shape: {"detail": str, "code": str}
     app.add_exception_handler(Backpressure, backpressure_handler)
     # feed first: routes are matched in order and it is the hot path; applications before
