@@ -54,6 +54,7 @@ class ConnectionShare:
         self._published = -math.inf
         self._others: list[int] = []
         self._last_close = -math.inf
+        self._made = False
 
     def live(self) -> int:
         """Client connections this worker served within the window."""
@@ -91,7 +92,9 @@ class ConnectionShare:
         windows; a dead worker's file ages out)."""
         self._published = now
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            if not self._made:  # once: publishing runs in a request every ``publish_s``
+                self.folder.mkdir(parents=True, exist_ok=True)
+                self._made = True
             mine = self.folder / f"{self.pid}.conns"
             tmp = self.folder / f"{self.pid}.conns.tmp"
             tmp.write_text(str(len(self._seen)))

@@ -104,34 +104,29 @@ class ModerationPredictor:
         self,
         texts: Sequence[str],
         recent_texts: Sequence[str] | None = None,
-        features: dict[str, Any] | None = None,
         rules: bool = True,
     ) -> tuple[dict[str, np.ndarray], list[list[Hit]], list[tuple[float, int]]]:
         """Per-label probabilities ``(n,)``, detector hits and (best copy cosine, index).
 
-        The learned labels' logits come from one ``LinearStack`` pass; pass a dict as
-        ``features`` to have each classifier build its feature matrix instead and get it
-        back. ``rules=False`` skips the rules (their scores are 0): choosing a classifier's
-        thresholds needs only its own scores.
+        The learned labels' logits come from one ``LinearStack`` pass (each classifier on
+        its own when their vectorizers cannot share an n-gram union). ``rules=False`` skips
+        the rules (their scores are 0): choosing a classifier's thresholds needs only its
+        own scores.
         """
         texts = [t if isinstance(t, str) else "" for t in texts]
         norms = [normalize(t) for t in texts]
         probs: dict[str, np.ndarray] = {}
         hits = [rule_hits(t) if rules else [] for t in texts]
         zeros = np.zeros(len(texts))
-        stack = self.linear_stack() if features is None else None
-        logits = stack.logits(norms) if stack is not None else {}
-        blocks = {} if stack is not None else self._count_blocks(norms)
+        stack = self.linear_stack()
+        logits = (
+            stack.logits(norms)
+            if stack is not None
+            else {label: c.decision_function(norms) for label, c in self.classifiers.items()}
+        )
         for label in LABELS:
             probs[f"{label}_rules"] = rule_scores(hits, label)
-            model = zeros
-            if label in logits:
-                model = 1.0 / (1.0 + np.exp(-logits[label]))
-            elif label in self.classifiers:
-                matrix = self.classifiers[label].features(norms, blocks.get(label))
-                model = 1.0 / (1.0 + np.exp(-self.classifiers[label].logits(matrix)))
-                if features is not None:
-                    features[label] = matrix
+            model = 1.0 / (1.0 + np.exp(-logits[label])) if label in logits else zeros
             probs[f"{label}_model"] = model
             probs[label] = np.maximum(model, probs[f"{label}_rules"])
         copies = near_duplicates(norms, [normalize(t) for t in recent_texts or ()])
@@ -165,16 +160,6 @@ class ModerationPredictor:
             with _UNION_LOCK:
                 self._stack = stack
         return stack or None
-
-    def _count_blocks(self, norms: Sequence[str]) -> dict[str, list[Any]]:
-        """Per label, its vectorizers' counts of ``norms``, from one n-gram analysis."""
-        union = self.ngram_union()
-        if union is None:
-            return {}
-        matrices = iter(union.transform(norms))
-        return {
-            label: [next(matrices) for _ in c.vectorizers] for label, c in self.classifiers.items()
-        }
 
     def bands(self, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per label, 0 (below review), 1 (review band) or 2 (reject band), (n,) int."""
